@@ -1,0 +1,20 @@
+"""Plain nn.Module networks over one-hot DNA (N, 4, L), channels A, C, G, T."""
+
+from seqnn.models.bassetcnn import BassetCNN
+from seqnn.models.conv_autoencoder import ConvAutoencoder, VariationalConvAutoencoder
+from seqnn.models.conv_rnn import ConvRNN
+from seqnn.models.conv_transformer import ConvTransformer
+from seqnn.models.dilated_resnet import DilatedResNet
+from seqnn.models.layers import receptive_field
+from seqnn.models.reverse_complement import ReverseComplementAverage
+
+__all__ = [
+    "BassetCNN",
+    "ConvAutoencoder",
+    "ConvRNN",
+    "ConvTransformer",
+    "DilatedResNet",
+    "ReverseComplementAverage",
+    "VariationalConvAutoencoder",
+    "receptive_field",
+]

@@ -1,0 +1,101 @@
+"""BassetCNN: Basset / DeepSEA-style stack of conv -> BN -> activation -> max-pool blocks.
+
+Input one-hot (N, 4, L), channels A, C, G, T; output (N, n_targets) logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from seqnn.models.layers import (
+    MLP,
+    Activation,
+    ConvBlock,
+    GlobalPool,
+    broadcast,
+    output_length,
+    receptive_field,
+)
+
+
+class BassetCNN(nn.Module):
+    """Convolutional blocks, then a dense head (Kelley et al. 2016, Basset).
+
+    Two ways to reach the dense head, chosen by ``seq_len``:
+
+    * ``seq_len=None`` (default): global max-pool over the trunk's positions, so any input
+      length works (at least the product of ``pool_sizes``) and the head sees motif presence.
+    * ``seq_len=L``: flatten (N, C, L') -> (N, C * L') as in Basset, which keeps positions but
+      fixes the input length to ``L``.
+
+    Shapes: (N, 4, L) -> trunk (N, n_filters[-1], L // prod(pool_sizes)) -> (N, n_targets).
+
+    Receptive field: ``receptive_field`` is that of one trunk output position
+    (defaults: 19 + 2 + (11-1)*3 + 3*3 + (7-1)*12 + 3*12 = 168 bp); the logits see every
+    position the trunk covers.
+
+    Args:
+        n_targets: Number of outputs (logits).
+        seq_len: Fixed input length for a flattened head; ``None`` for global max-pooling.
+        n_filters: Filters per conv block; its length is the number of blocks.
+        kernel_sizes: Kernel width per block (an int is used for every block).
+        pool_sizes: Max-pool width per block (an int is used for every block).
+        n_hidden: Width of each hidden dense layer.
+        dropout: Dropout probability in the conv blocks and the dense head.
+        activation: Factory of the activation module.
+    """
+
+    def __init__(
+        self,
+        n_targets: int = 1,
+        seq_len: int | None = None,
+        n_filters: Sequence[int] = (128, 128, 128),
+        kernel_sizes: int | Sequence[int] = (19, 11, 7),
+        pool_sizes: int | Sequence[int] = (3, 4, 4),
+        n_hidden: Sequence[int] = (256,),
+        dropout: float = 0.2,
+        activation: Activation = nn.ReLU,
+    ) -> None:
+        super().__init__()
+        self.n_targets = n_targets
+        self.seq_len = seq_len
+        n_blocks = len(n_filters)
+        kernels = broadcast(kernel_sizes, n_blocks, "kernel_sizes")
+        pools = broadcast(pool_sizes, n_blocks, "pool_sizes")
+        channels = (4, *n_filters)
+        self.trunk = nn.Sequential(
+            *(
+                ConvBlock(
+                    channels[i], channels[i + 1], kernels[i], pools[i], 1, dropout, activation
+                )
+                for i in range(n_blocks)
+            )
+        )
+        if seq_len is None:
+            pool, n_features = GlobalPool("max"), channels[-1]
+        else:
+            n_positions = output_length(self.trunk, seq_len)
+            if n_positions < 1:
+                raise ValueError(f"seq_len {seq_len} is shorter than the pooling ({pools})")
+            pool, n_features = nn.Flatten(), channels[-1] * n_positions
+        self.head = nn.Sequential(pool, MLP(n_features, n_hidden, n_targets, dropout, activation))
+
+    @property
+    def receptive_field(self) -> int:
+        """Receptive field (bp) of one position of the conv trunk's output."""
+        return receptive_field(self.trunk)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predict logits.
+
+        Args:
+            x: One-hot sequences (N, 4, L); ``L == seq_len`` when ``seq_len`` is set.
+
+        Returns:
+            Logits (N, n_targets).
+        """
+        # (N, 4, L) -> (N, C, L') -> (N, n_targets)
+        return self.head(self.trunk(x))

@@ -1,0 +1,226 @@
+"""Small reusable pieces of the seqnn networks: conv blocks, residual dilated blocks, crops, pools.
+
+Layout everywhere: feature tensors are (batch, channels, length); network inputs are one-hot
+(N, 4, L) with channels A, C, G, T.
+
+Convolutions use ``"same"`` padding so that only pooling changes the length (``L -> L // pool``);
+:func:`receptive_field` and :func:`output_length` read the arithmetic off the layers themselves,
+so a network's documented numbers cannot drift from its config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+Activation = Callable[[], nn.Module]
+"""A zero-argument factory of an activation module, e.g. ``nn.ReLU`` or ``nn.GELU``."""
+
+
+def broadcast(value: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
+    """Repeat an int ``n`` times, or check that a sequence has ``n`` items.
+
+    Raises:
+        ValueError: ``value`` is a sequence whose length is not ``n``.
+    """
+    if isinstance(value, int):
+        return (value,) * n
+    values = tuple(int(v) for v in value)
+    if len(values) != n:
+        raise ValueError(f"{name} has {len(values)} values but the network has {n} blocks")
+    return values
+
+
+def _pair(value: int | tuple[int, ...]) -> int:
+    return value if isinstance(value, int) else value[0]
+
+
+def _conv_pool_layers(module: nn.Module) -> list[nn.Module]:
+    # Residual branches are identities, so in registration order the Conv1d / pool modules are
+    # exactly the chain that sets the receptive field.
+    return [m for m in module.modules() if isinstance(m, nn.Conv1d | nn.MaxPool1d | nn.AvgPool1d)]
+
+
+def receptive_field(module: nn.Module) -> int:
+    """Receptive field (bp) of one output position of a stack of Conv1d / pooling layers.
+
+    Args:
+        module: A module whose Conv1d, MaxPool1d and AvgPool1d layers, in registration order,
+            are applied one after the other (identity skips are fine).
+
+    Returns:
+        The number of input positions one output position depends on.
+    """
+    rf, jump = 1, 1
+    for layer in _conv_pool_layers(module):
+        if isinstance(layer, nn.Conv1d):
+            kernel, dilation, stride = layer.kernel_size[0], layer.dilation[0], layer.stride[0]
+        else:
+            kernel, dilation = _pair(layer.kernel_size), 1
+            stride = _pair(layer.stride or layer.kernel_size)
+        rf += (kernel - 1) * dilation * jump
+        jump *= stride
+    return rf
+
+
+def output_length(module: nn.Module, length: int) -> int:
+    """Length after a stack of Conv1d / pooling layers, for an input of ``length`` positions."""
+    for layer in _conv_pool_layers(module):
+        if isinstance(layer, nn.Conv1d):
+            if layer.padding == "same":
+                continue
+            pad = 0 if layer.padding == "valid" else 2 * layer.padding[0]
+            span = layer.dilation[0] * (layer.kernel_size[0] - 1) + 1
+            length = (length + pad - span) // layer.stride[0] + 1
+        else:
+            kernel = _pair(layer.kernel_size)
+            length = (length - kernel) // _pair(layer.stride or layer.kernel_size) + 1
+    return length
+
+
+class ConvBlock(nn.Sequential):
+    """Conv -> BatchNorm -> activation -> (dropout) -> (max-pool), the Basset / DeepSEA unit.
+
+    Input (N, in_channels, L) -> output (N, out_channels, L // pool_size); the convolution is
+    "same"-padded. Receptive field of one output position: ``kernel_size + pool_size - 1``
+    (dilation 1).
+
+    Args:
+        in_channels: Input channels (4 for one-hot DNA).
+        out_channels: Number of filters.
+        kernel_size: Convolution width in positions.
+        pool_size: Max-pool width and stride; 1 means no pooling.
+        dilation: Convolution dilation.
+        dropout: Dropout probability after the activation; 0 means none.
+        activation: Factory of the activation module.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        pool_size: int = 1,
+        dilation: int = 1,
+        dropout: float = 0.0,
+        activation: Activation = nn.ReLU,
+    ) -> None:
+        layers: list[nn.Module] = [
+            # The bias is redundant before BatchNorm.
+            nn.Conv1d(
+                in_channels,
+                out_channels,
+                kernel_size,
+                padding="same",
+                dilation=dilation,
+                bias=False,
+            ),
+            nn.BatchNorm1d(out_channels),
+            activation(),
+        ]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        if pool_size > 1:
+            layers.append(nn.MaxPool1d(pool_size))
+        super().__init__(*layers)
+
+
+class ResidualDilatedBlock(nn.Module):
+    """``x + dropout(act(BN(dilated_conv(x))))``, the BPNet / Basenji tower unit.
+
+    Input and output (N, channels, L). Receptive field: ``(kernel_size - 1) * dilation + 1``.
+
+    Args:
+        channels: Input and output channels.
+        kernel_size: Convolution width in positions.
+        dilation: Convolution dilation.
+        dropout: Dropout probability on the residual branch.
+        activation: Factory of the activation module.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int = 3,
+        dilation: int = 1,
+        dropout: float = 0.0,
+        activation: Activation = nn.ReLU,
+    ) -> None:
+        super().__init__()
+        self.body = ConvBlock(channels, channels, kernel_size, 1, dilation, dropout, activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, L) -> (N, C, L)."""
+        return x + self.body(x)
+
+
+def center_crop(x: torch.Tensor, crop: int) -> torch.Tensor:
+    """Drop ``crop`` positions at each end of the last axis: (..., L) -> (..., L - 2 * crop)."""
+    if crop == 0:
+        return x
+    if 2 * crop >= x.shape[-1]:
+        raise ValueError(f"cannot crop {crop} positions from each end of length {x.shape[-1]}")
+    return x[..., crop:-crop]
+
+
+def crop_to_length(x: torch.Tensor, length: int) -> torch.Tensor:
+    """Centre-crop the last axis to ``length``; an odd surplus drops one more on the right."""
+    start = (x.shape[-1] - length) // 2
+    if start < 0:
+        raise ValueError(f"cannot crop length {x.shape[-1]} to the longer {length}")
+    return x[..., start : start + length]
+
+
+class GlobalPool(nn.Module):
+    """Pool over the length axis: (N, C, L) -> (N, C).
+
+    Args:
+        mode: ``"max"`` (motif presence, Basset-style) or ``"mean"`` (counts, BPNet-style).
+    """
+
+    def __init__(self, mode: Literal["max", "mean"] = "max") -> None:
+        super().__init__()
+        if mode not in ("max", "mean"):
+            raise ValueError(f"GlobalPool mode must be 'max' or 'mean', got {mode!r}")
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, L) -> (N, C)."""
+        return x.amax(dim=-1) if self.mode == "max" else x.mean(dim=-1)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+
+class MLP(nn.Sequential):
+    """Dense head: (Linear -> activation -> dropout) per hidden size, then a Linear to outputs.
+
+    Input (N, in_features) -> output (N, out_features), no final activation (logits).
+
+    Args:
+        in_features: Input features.
+        hidden_sizes: Width of each hidden layer; empty for a single Linear.
+        out_features: Output features (the number of targets).
+        dropout: Dropout probability after each hidden activation.
+        activation: Factory of the activation module.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_sizes: Sequence[int] = (),
+        out_features: int = 1,
+        dropout: float = 0.0,
+        activation: Activation = nn.ReLU,
+    ) -> None:
+        layers: list[nn.Module] = []
+        for width in hidden_sizes:
+            layers += [nn.Linear(in_features, width), activation()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            in_features = width
+        layers.append(nn.Linear(in_features, out_features))
+        super().__init__(*layers)

@@ -1,0 +1,315 @@
+"""Networks of seqnn.models: shapes, receptive fields, invariances, and that each can overfit."""
+
+from collections.abc import Callable
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqnn.models.bassetcnn import BassetCNN
+from seqnn.models.conv_autoencoder import ConvAutoencoder, VariationalConvAutoencoder
+from seqnn.models.conv_rnn import ConvRNN
+from seqnn.models.conv_transformer import ConvTransformer, RelativePositionBias
+from seqnn.models.dilated_resnet import DilatedResNet
+from seqnn.models.layers import (
+    ConvBlock,
+    broadcast,
+    center_crop,
+    crop_to_length,
+    output_length,
+    receptive_field,
+)
+from seqnn.models.reverse_complement import ReverseComplementAverage
+
+N_TARGETS = 3
+CROP = 4
+LENGTHS = [81, 100, 201]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: a second intra-op thread only adds contention on a shared machine."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
+def _resnet(head: str) -> Callable[[int], nn.Module]:
+    return lambda seq_len: DilatedResNet(
+        N_TARGETS, n_filters=16, stem_kernel_size=5, n_layers=3, crop=CROP, head=head
+    )
+
+
+# Tiny versions of every supervised network, built for a given input length.
+SUPERVISED: dict[str, Callable[[int], nn.Module]] = {
+    "basset_global": lambda seq_len: BassetCNN(
+        N_TARGETS, None, (16, 16), (7, 3), (2, 2), (32,), dropout=0.0
+    ),
+    "basset_flatten": lambda seq_len: BassetCNN(
+        N_TARGETS, seq_len, (16, 16), (7, 3), (2, 2), (32,), dropout=0.0
+    ),
+    "resnet_scalar": _resnet("scalar"),
+    "resnet_profile": _resnet("profile"),
+    "resnet_both": _resnet("both"),
+    "rnn_lstm": lambda seq_len: ConvRNN(N_TARGETS, 16, 7, 4, "lstm", 16, n_hidden=(), dropout=0.0),
+    "rnn_gru": lambda seq_len: ConvRNN(N_TARGETS, 16, 7, 4, "gru", 16, pool="mean", dropout=0.0),
+    "transformer_learned": lambda seq_len: ConvTransformer(
+        N_TARGETS, seq_len, 16, (7,), (4,), 1, 2, 32, positions="learned", dropout=0.0
+    ),
+    "transformer_relative": lambda seq_len: ConvTransformer(
+        N_TARGETS,
+        seq_len,
+        16,
+        (7,),
+        (4,),
+        1,
+        2,
+        32,
+        positions="relative",
+        max_distance=8,
+        dropout=0.0,
+    ),
+}
+AUTOENCODERS: dict[str, Callable[[int], nn.Module]] = {
+    "ae": lambda seq_len: ConvAutoencoder(seq_len, (16, 16), 5, 2, latent_dim=16),
+    "vae": lambda seq_len: VariationalConvAutoencoder(seq_len, (16, 16), 5, 2, latent_dim=16),
+}
+ALL = {**SUPERVISED, **AUTOENCODERS}
+
+
+def random_one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 4, (n, length), generator=g)
+    return F.one_hot(codes, 4).transpose(1, 2).float()  # (N, L, 4) -> (N, 4, L)
+
+
+def rc(x: torch.Tensor) -> torch.Tensor:
+    return x.flip(-1, -2)
+
+
+def as_tuple(out) -> tuple[torch.Tensor, ...]:
+    return tuple(out) if isinstance(out, tuple | list) else (out,)
+
+
+def build(factory: Callable[[int], nn.Module], seq_len: int, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return factory(seq_len)
+
+
+def expected_shapes(name: str, n: int, length: int) -> list[tuple[int, ...]]:
+    profile, scalar = (n, N_TARGETS, length - 2 * CROP), (n, N_TARGETS)
+    return {
+        "resnet_profile": [profile],
+        "resnet_both": [profile, scalar],
+        "ae": [(n, 4, length)],
+        "vae": [(n, 4, length), (n, 16), (n, 16)],
+    }.get(name, [scalar])
+
+
+# ---------------------------------------------------------------- layers
+
+
+def test_receptive_field_and_length_arithmetic():
+    stack = nn.Sequential(ConvBlock(4, 2, 5, pool_size=2), ConvBlock(2, 2, 3, dilation=2))
+    assert receptive_field(stack) == 5 + 1 + (3 - 1) * 2 * 2
+    assert output_length(stack, 101) == 50
+    assert output_length(nn.Conv1d(4, 2, 5), 20) == 16
+    assert broadcast(3, 2, "k") == (3, 3)
+    with pytest.raises(ValueError, match="kernel_sizes has 1 values"):
+        broadcast([3], 2, "kernel_sizes")
+
+
+def test_crops():
+    x = torch.arange(10.0).view(1, 1, 10)
+    assert center_crop(x, 2).flatten().tolist() == [2, 3, 4, 5, 6, 7]
+    assert crop_to_length(x, 7).flatten().tolist() == [1, 2, 3, 4, 5, 6, 7]
+    with pytest.raises(ValueError):
+        center_crop(x, 5)
+
+
+# ---------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+@pytest.mark.parametrize("n", [1, 5])
+@pytest.mark.parametrize("name", list(ALL))
+def test_output_shapes(name, n, length):
+    net = build(ALL[name], length).eval()
+    with torch.no_grad():
+        out = as_tuple(net(random_one_hot(n, length)))
+    assert [tuple(t.shape) for t in out] == expected_shapes(name, n, length)
+    assert all(torch.isfinite(t).all() for t in out)
+    if name in SUPERVISED:
+        assert net.n_targets == N_TARGETS
+
+
+def test_default_receptive_fields_match_docstrings():
+    assert BassetCNN().receptive_field == 168
+    assert DilatedResNet().receptive_field == 273
+    assert ConvRNN().receptive_field == 37
+    assert ConvTransformer().receptive_field == 46
+    assert ConvAutoencoder().receptive_field == 64
+
+
+def test_bad_arguments_fail_clearly():
+    with pytest.raises(ValueError, match="head must be"):
+        DilatedResNet(head="counts")
+    with pytest.raises(ValueError, match="rnn_type"):
+        ConvRNN(rnn_type="rnn")
+    with pytest.raises(ValueError, match="pool_sizes has 2 values"):
+        BassetCNN(n_filters=(8, 8, 8), pool_sizes=(2, 2))
+    with pytest.raises(ValueError, match="longer than seq_len"):
+        SUPERVISED["transformer_learned"](81)(random_one_hot(1, 201))
+    with pytest.raises(ValueError, match="seq_len 81"):
+        AUTOENCODERS["ae"](81)(random_one_hot(1, 100))
+
+
+# ---------------------------------------------------------------- receptive fields
+
+
+def input_support(fn: Callable[[torch.Tensor], torch.Tensor], length: int) -> torch.Tensor:
+    """Input positions whose gradient is non-zero for any of 8 random inputs."""
+    x = torch.randn(8, 4, length, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    fn(x).sum().backward()
+    return x.grad.abs().sum(dim=(0, 1)).nonzero().flatten()
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n != "resnet_both"])
+def test_receptive_field_of_trunk_is_empirical(name):
+    net = build(ALL[name], 400).eval()
+    trunk = net.encoder if name in AUTOENCODERS else net.trunk
+    support = input_support(lambda x: trunk(x)[..., trunk(x).shape[-1] // 2], 400)
+    assert support.max() - support.min() + 1 == net.receptive_field
+
+
+@pytest.mark.parametrize("crop", [0, 7])
+def test_profile_receptive_field_and_crop(crop):
+    torch.manual_seed(0)
+    net = DilatedResNet(
+        2, 8, stem_kernel_size=5, n_layers=3, profile_kernel_size=3, crop=crop, head="profile"
+    ).eval()
+    j, half = 50, (net.receptive_field - 1) // 2
+    support = input_support(lambda x: net(x)[..., j], 200)
+    # Profile position j is input position j + crop, with a symmetric window around it.
+    assert (support.min().item(), support.max().item()) == (j + crop - half, j + crop + half)
+    assert len(support) == net.receptive_field == 5 + 2 * (2 + 4 + 8) + 2
+    assert net.output_length(200) == net(torch.zeros(1, 4, 200)).shape[-1] == 200 - 2 * crop
+
+
+def test_relative_position_bias_is_indexed_by_clipped_offset():
+    rel = RelativePositionBias(n_heads=2, max_distance=1)
+    nn.init.normal_(rel.bias.weight)
+    bias, table = rel(4), rel.bias.weight  # table rows: offsets -1, 0, +1
+    assert bias.shape == (2, 4, 4)
+    for i in range(4):
+        for j in range(4):
+            torch.testing.assert_close(bias[:, i, j], table[max(-1, min(1, j - i)) + 1])
+
+
+def test_relative_positions_reach_the_output():
+    net = build(SUPERVISED["transformer_relative"], 100)
+    net(random_one_hot(2, 100)).sum().backward()
+    assert net.position_bias.bias.weight.grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------- invariances
+
+
+@pytest.mark.parametrize("length", [81, 100])
+@pytest.mark.parametrize("name", list(SUPERVISED))
+def test_reverse_complement_average_is_strand_symmetric(name, length):
+    net = build(SUPERVISED[name], length).eval()
+    wrapped = ReverseComplementAverage(net).eval()
+    x = random_one_hot(4, length, seed=2)
+    with torch.no_grad():
+        fwd, rev = as_tuple(wrapped(x)), as_tuple(wrapped(rc(x)))
+        plain_fwd, plain_rev = as_tuple(net(x)), as_tuple(net(rc(x)))
+    for f, r, pf, pr in zip(fwd, rev, plain_fwd, plain_rev, strict=True):
+        align = (lambda t: t.flip(-1)) if f.ndim == 3 else (lambda t: t)
+        torch.testing.assert_close(f, align(r), atol=1e-5, rtol=0)
+        assert not torch.allclose(pf, align(pr), atol=1e-5)  # the test can fail without it
+    assert wrapped.n_targets == N_TARGETS and wrapped.receptive_field == net.receptive_field
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_eval_outputs_do_not_depend_on_batch(name):
+    net = build(ALL[name], 100).eval()
+    x = random_one_hot(8, 100, seed=3)
+    with torch.no_grad():
+        batch, alone = as_tuple(net(x)), as_tuple(net(x[5:6]))
+    for b, a in zip(batch, alone, strict=True):
+        torch.testing.assert_close(b[5:6], a, atol=1e-5, rtol=0)
+
+
+# ---------------------------------------------------------------- training
+
+
+def loss_fn(name: str, net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    out = net(x)
+    if name == "ae":
+        return F.cross_entropy(out, x.argmax(1))
+    if name == "vae":
+        logits, mu, logvar = out
+        kl = VariationalConvAutoencoder.kl_divergence(mu, logvar).mean()
+        return F.cross_entropy(logits, x.argmax(1)) + 1e-4 * kl
+    return sum(
+        F.binary_cross_entropy_with_logits(o, t) for o, t in zip(as_tuple(out), y, strict=True)
+    )
+
+
+def overfit(name: str, net: nn.Module, x: torch.Tensor, y, max_steps: int = 200) -> list[float]:
+    """Adam on one fixed batch until the loss is 10% of where it started; returns the losses."""
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    losses: list[float] = []
+    for _ in range(max_steps):
+        loss = loss_fn(name, net, x, y)
+        losses.append(loss.item())
+        if losses[-1] <= 0.1 * losses[0]:
+            break
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return losses
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_overfits_a_tiny_batch(name):
+    length, n = 100, 16
+    net = build(ALL[name], length).train()
+    x = random_one_hot(n, length, seed=4)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        y = [torch.randint(0, 2, o.shape, generator=g).float() for o in as_tuple(net(x))]
+    losses = overfit(name, net, x, y)
+    assert losses[-1] <= 0.1 * losses[0], f"{name}: loss {losses[0]:.3f} -> {losses[-1]:.3f}"
+    if name in AUTOENCODERS:
+        with torch.no_grad():
+            logits = as_tuple(net.eval()(x))[0]
+        assert (logits.argmax(1) == x.argmax(1)).float().mean() >= 0.95
+
+
+# ---------------------------------------------------------------- VAE
+
+
+def test_vae_latents_kl_and_sampling():
+    torch.manual_seed(0)
+    vae = AUTOENCODERS["vae"](81).eval()
+    x = random_one_hot(6, 81)
+    mu, logvar = vae.encode_distribution(x)
+    assert mu.shape == logvar.shape == (6, 16)
+    torch.testing.assert_close(vae.encode(x), mu)
+    torch.testing.assert_close(vae(x)[0], vae.decode(mu))  # eval mode decodes the mean
+
+    kl = vae.kl_divergence(torch.randn(50, 16) * 3, torch.randn(50, 16) * 3)
+    assert kl.shape == (50,) and (kl >= 0).all()
+    zeros = torch.zeros(4, 16)
+    assert vae.kl_divergence(zeros, zeros).abs().max() == 0
+    assert vae.kl_divergence(zeros + 1, zeros).allclose(torch.full((4,), 8.0))
+
+    z = vae.reparameterize(mu, logvar)
+    assert z.shape == mu.shape and not torch.equal(z, mu)
+    assert vae.sample(5, generator=torch.Generator().manual_seed(0)).shape == (5, 4, 81)
+    path = torch.stack([torch.lerp(mu[0], mu[1], t) for t in torch.linspace(0, 1, 4)])
+    assert vae.decode(path).shape == (4, 4, 81)
