@@ -113,24 +113,20 @@ def _codes_kernel(buf: np.ndarray, lut: np.ndarray, out: np.ndarray) -> int:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _select_row(codes: np.ndarray, table: np.ndarray, row_out: np.ndarray) -> None:
-    """A/C/G/T only: a compare-and-select per channel, which LLVM vectorises."""
-    for k in range(4):
-        kk = np.uint8(k)
-        one = table[k, k]
-        zero = table[(k + 1) % 4, k]
-        channel = row_out[k]
-        for j in range(codes.shape[0]):
-            channel[j] = one if codes[j] == kk else zero
+def _select_channel(codes: np.ndarray, table: np.ndarray, k: int, channel: np.ndarray) -> None:
+    """A/C/G/T only: compare-and-select, which LLVM vectorises."""
+    kk = np.uint8(k)
+    one = table[k, k]
+    zero = table[(k + 1) % 4, k]
+    for j in range(codes.shape[0]):
+        channel[j] = one if codes[j] == kk else zero
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _gather_row(codes: np.ndarray, table: np.ndarray, row_out: np.ndarray) -> None:
-    """Rows with N or IUPAC codes: gather each channel from the policy table."""
-    for k in range(4):
-        channel = row_out[k]
-        for j in range(codes.shape[0]):
-            channel[j] = table[codes[j], k]
+def _gather_channel(codes: np.ndarray, table: np.ndarray, k: int, channel: np.ndarray) -> None:
+    """Blocks with N or IUPAC codes: gather the channel from the policy table."""
+    for j in range(codes.shape[0]):
+        channel[j] = table[codes[j], k]
 
 
 _BLOCK = 16384  # columns per block: a block's codes stay in L1/L2 cache
@@ -161,10 +157,13 @@ def _one_hot_kernel(buf: np.ndarray, lut: np.ndarray, table: np.ndarray, out: np
                 for j in range(stop - start):
                     if codes[j] == INVALID:
                         return i * length + start + j
-            if seen < N_CODE:
-                _select_row(codes, table, out[i, :, start:stop])
-            else:
-                _gather_row(codes, table, out[i, :, start:stop])
+            for k in range(4):
+                # a 1-D slice of a C array stays contiguous, so these loops vectorise
+                channel = out[i, k, start:stop]
+                if seen < N_CODE:
+                    _select_channel(codes, table, k, channel)
+                else:
+                    _gather_channel(codes, table, k, channel)
     return -1
 
 
