@@ -1,0 +1,218 @@
+"""Default torchmetrics for each supervised task kind, averaged and per target.
+
+Every metric takes predictions (probabilities for classification, values for regression) and
+targets in torchmetrics' layout:
+
+- binary: preds (N,) probabilities, target (N,) int 0/1
+- multilabel: preds (N, T) probabilities, target (N, T) int 0/1
+- multiclass: preds (N, C) probabilities (rows sum to 1), target (N,) int class index
+- regression: preds (N, T) values, target (N, T) values ((N,) each when T == 1)
+
+With T > 1 targets a metric computes one value per target (``average=None``) and returns a dict:
+``{"auroc": mean over targets, "auroc/<name>": value of target <name>, ...}``. The mean ignores
+NaN targets (e.g. a label with no positives), as torchmetrics' own macro average does. A
+:class:`~torchmetrics.MetricCollection` flattens these dicts into its output and prefixes them,
+so ``metrics.clone(prefix="val/")`` gives ``val/auroc`` and ``val/auroc/<name>``.
+
+Per-target metrics are subclasses of the torchmetrics classes (not wrappers) so that the
+collection's compute groups can share state between them (AUROC and average precision keep one
+copy of the predictions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric, MetricCollection
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryAveragePrecision,
+    BinaryF1Score,
+    BinaryMatthewsCorrCoef,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassAveragePrecision,
+    MulticlassF1Score,
+    MulticlassMatthewsCorrCoef,
+    MultilabelAccuracy,
+    MultilabelAUROC,
+    MultilabelAveragePrecision,
+    MultilabelConfusionMatrix,
+    MultilabelF1Score,
+)
+from torchmetrics.functional.classification.matthews_corrcoef import _matthews_corrcoef_reduce
+from torchmetrics.regression import PearsonCorrCoef, R2Score, SpearmanCorrCoef
+
+Task = Literal["binary", "multilabel", "multiclass", "regression"]
+TASKS: tuple[str, ...] = ("binary", "multilabel", "multiclass", "regression")
+
+
+class _Targetwise:
+    """Mixin for a metric whose compute() gives a (T,) vector: returns its mean and each value.
+
+    Args:
+        name: the key of the mean (``"auroc"``); per-target keys are ``"<name>/<target>"``.
+        target_names: one name per target, or None to return the mean only.
+    """
+
+    def __init__(
+        self, *args, name: str, target_names: Sequence[str] | None = None, **kwargs
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.metric_name = name
+        self.target_names = None if target_names is None else list(target_names)
+
+    def compute(self) -> dict[str, Tensor]:
+        values = super().compute().reshape(-1)  # (T,)
+        out = {self.metric_name: torch.nanmean(values.float())}
+        if self.target_names is not None:
+            if len(self.target_names) != values.numel():
+                raise ValueError(
+                    f"{self.metric_name}: {len(self.target_names)} target names for "
+                    f"{values.numel()} targets"
+                )
+            for target, value in zip(self.target_names, values, strict=True):
+                out[f"{self.metric_name}/{target}"] = value
+        return out
+
+
+class MultilabelMatthewsCorrCoefPerLabel(MultilabelConfusionMatrix):
+    """Matthews correlation of each label, (T,) (torchmetrics' multilabel MCC pools labels)."""
+
+    def compute(self) -> Tensor:
+        confmat = super().compute()  # (T, 2, 2)
+        return torch.stack([_matthews_corrcoef_reduce(c) for c in confmat])
+
+
+# Module-level classes, not made by type(), so that modules holding them can be pickled.
+class TargetwiseMultilabelAUROC(_Targetwise, MultilabelAUROC):
+    pass
+
+
+class TargetwiseMultilabelAveragePrecision(_Targetwise, MultilabelAveragePrecision):
+    pass
+
+
+class TargetwiseMultilabelAccuracy(_Targetwise, MultilabelAccuracy):
+    pass
+
+
+class TargetwiseMultilabelF1Score(_Targetwise, MultilabelF1Score):
+    pass
+
+
+class TargetwiseMultilabelMatthewsCorrCoef(_Targetwise, MultilabelMatthewsCorrCoefPerLabel):
+    pass
+
+
+class TargetwiseMulticlassAUROC(_Targetwise, MulticlassAUROC):
+    pass
+
+
+class TargetwiseMulticlassAveragePrecision(_Targetwise, MulticlassAveragePrecision):
+    pass
+
+
+class TargetwiseMulticlassF1Score(_Targetwise, MulticlassF1Score):
+    pass
+
+
+class TargetwisePearsonCorrCoef(_Targetwise, PearsonCorrCoef):
+    pass
+
+
+class TargetwiseSpearmanCorrCoef(_Targetwise, SpearmanCorrCoef):
+    pass
+
+
+class TargetwiseR2Score(_Targetwise, R2Score):
+    pass
+
+
+def default_metrics(
+    task: Task, n_targets: int, target_names: Sequence[str] | None = None
+) -> MetricCollection:
+    """The default metrics of a task, before the per-stage clone.
+
+    Classification: ``auroc``, ``auprc`` (average precision), ``accuracy`` (threshold 0.5, or
+    the arg-max class), ``mcc``, ``f1``. Regression: ``pearson``, ``spearman``, ``r2``.
+    With several targets each is the mean over targets plus ``<metric>/<target name>``; for
+    multiclass, ``accuracy`` (fraction correct) and ``mcc`` are single values over all classes.
+
+    AUROC and average precision are exact: they keep every prediction of the epoch.
+
+    Args:
+        task: ``"binary"``, ``"multilabel"``, ``"multiclass"`` or ``"regression"``.
+        n_targets: targets (labels, classes or outputs); 1 for binary.
+        target_names: names for the per-target keys; default ``"0"``, ``"1"``, ...
+
+    Returns:
+        A MetricCollection; clone it per stage with ``.clone(prefix="val/")``.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if target_names is not None and len(target_names) != n_targets:
+        raise ValueError(f"{len(target_names)} target_names given for n_targets={n_targets}")
+    names = (
+        [str(t) for t in target_names]
+        if target_names is not None
+        else [str(i) for i in range(n_targets)]
+    )
+    names_or_none = names if n_targets > 1 else None
+    metrics: dict[str, Metric]
+    if task == "binary":
+        if n_targets != 1:
+            raise ValueError(f"a binary task has one target, got n_targets={n_targets}")
+        metrics = {
+            "auroc": BinaryAUROC(),
+            "auprc": BinaryAveragePrecision(),
+            "accuracy": BinaryAccuracy(),
+            "mcc": BinaryMatthewsCorrCoef(),
+            "f1": BinaryF1Score(),
+        }
+    elif task == "multilabel":
+        kw = {"num_labels": n_targets, "target_names": names_or_none}
+        metrics = {
+            "auroc": TargetwiseMultilabelAUROC(name="auroc", average=None, **kw),
+            "auprc": TargetwiseMultilabelAveragePrecision(name="auprc", average=None, **kw),
+            "accuracy": TargetwiseMultilabelAccuracy(name="accuracy", average=None, **kw),
+            "mcc": TargetwiseMultilabelMatthewsCorrCoef(name="mcc", **kw),
+            "f1": TargetwiseMultilabelF1Score(name="f1", average=None, **kw),
+        }
+    elif task == "multiclass":
+        if n_targets < 2:
+            raise ValueError(f"a multiclass task needs n_targets >= 2 classes, got {n_targets}")
+        kw = {"num_classes": n_targets, "target_names": names, "average": None}
+        metrics = {
+            "auroc": TargetwiseMulticlassAUROC(name="auroc", **kw),
+            "auprc": TargetwiseMulticlassAveragePrecision(name="auprc", **kw),
+            "accuracy": MulticlassAccuracy(num_classes=n_targets, average="micro"),
+            "mcc": MulticlassMatthewsCorrCoef(num_classes=n_targets),
+            "f1": TargetwiseMulticlassF1Score(name="f1", **kw),
+        }
+    elif n_targets == 1:
+        metrics = {"pearson": PearsonCorrCoef(), "spearman": SpearmanCorrCoef(), "r2": R2Score()}
+    else:
+        kw = {"target_names": names}
+        metrics = {
+            "pearson": TargetwisePearsonCorrCoef(name="pearson", num_outputs=n_targets, **kw),
+            "spearman": TargetwiseSpearmanCorrCoef(name="spearman", num_outputs=n_targets, **kw),
+            "r2": TargetwiseR2Score(name="r2", multioutput="raw_values", **kw),
+        }
+    return MetricCollection(metrics)
+
+
+def compute_and_reset(metrics: MetricCollection) -> dict[str, Tensor]:
+    """The collection's epoch values (an empty dict if it saw no batch), then reset it.
+
+    Call from ``on_<stage>_epoch_end`` as ``self.log_dict(compute_and_reset(...))``:
+    ``compute()`` syncs across processes itself, so the values need no ``sync_dist``.
+    """
+    updated = any(m.update_count > 0 for m in metrics.values(copy_state=False))
+    values = metrics.compute() if updated else {}
+    metrics.reset()
+    return values

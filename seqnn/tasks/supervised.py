@@ -1,0 +1,206 @@
+"""SupervisedModule: the training policy for sequence -> target networks.
+
+Layout: batches are ``(x, y)`` with x float one-hot (N, 4, L), channels A, C, G, T, or uint8
+codes (N, L) that the module's :class:`~seqnn.data.encoding.OneHot` turns into one-hot on the
+batch's device. The injected network maps (N, 4, L) to logits (N, T), or (N, T, L_out) for
+per-position (profile) heads. Targets ``y``:
+
+- binary: (N,) or (N, 1), 0/1 (float or int)
+- multilabel: (N, T), 0/1
+- multiclass: (N,) class indices
+- regression: (N, T) float ((N,) when T == 1); profile heads (N, T, L_out)
+
+The loss is injected (``BCEWithLogitsLoss``, ``CrossEntropyLoss``, ``MSELoss``,
+``PoissonNLLLoss(log_input=True)``, ...) and always sees float32 logits, so bf16 autocast never
+reaches it. Metrics see the transformed outputs (probabilities, or values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torchmetrics import MetricCollection
+
+from seqnn.data.encoding import OneHot
+from seqnn.tasks.metrics import TASKS, Task, compute_and_reset, default_metrics
+from seqnn.tasks.optimization import optimizer_config
+
+OutputTransform = Literal["sigmoid", "softmax", "exp", "identity"]
+
+
+def _softmax(logits: Tensor) -> Tensor:
+    return torch.softmax(logits, dim=1)  # dim 1 holds the classes for (N, C) and (N, C, L)
+
+
+def _identity(values: Tensor) -> Tensor:
+    return values
+
+
+OUTPUT_TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {
+    "sigmoid": torch.sigmoid,
+    "softmax": _softmax,
+    "exp": torch.exp,  # e.g. PoissonNLLLoss(log_input=True): the net predicts log-rates
+    "identity": _identity,
+}
+DEFAULT_OUTPUT_TRANSFORM: dict[str, str] = {
+    "binary": "sigmoid",
+    "multilabel": "sigmoid",
+    "multiclass": "softmax",
+    "regression": "identity",
+}
+
+
+def _positions_as_rows(t: Tensor) -> Tensor:
+    """Profile outputs count every position as a sample for the metrics."""
+    if t.ndim == 3:
+        return t.transpose(1, 2).reshape(-1, t.shape[1])  # (N, T, L) -> (N * L, T)
+    return t
+
+
+class SupervisedModule(L.LightningModule):
+    """Train a network on labelled sequences: binary, multilabel, multiclass or regression.
+
+    Args:
+        net: (N, 4, L) one-hot -> (N, T) logits (or (N, T, L_out)).
+        loss: ``loss(logits, target)`` -> scalar, e.g. ``nn.BCEWithLogitsLoss()``.
+        optimizer: ``optimizer(params=...)`` -> Optimizer (a partial, Hydra ``_partial_: true``).
+        scheduler: optional ``scheduler(optimizer=...)`` -> LR scheduler (a partial).
+        task: ``"binary"``, ``"multilabel"``, ``"multiclass"`` or ``"regression"``.
+        n_targets: labels / classes / outputs T (1 for binary).
+        target_names: names of the T targets for the per-target metric keys
+            (``val/auroc/<name>``); default ``"0"``, ``"1"``, ...
+        metrics: a MetricCollection to use instead of :func:`default_metrics`; it is cloned
+            per stage. It receives transformed outputs (see ``output_transform``).
+        monitor: the logged value a ReduceLROnPlateau scheduler watches.
+        output_transform: logits -> predictions: ``"sigmoid"``, ``"softmax"``, ``"exp"``
+            (Poisson log-rates) or ``"identity"``; default from ``task`` (sigmoid for
+            binary/multilabel, softmax for multiclass, identity for regression).
+        scheduler_interval: step the scheduler every ``"epoch"`` or every ``"step"``.
+        one_hot: the codes -> one-hot module; default ``OneHot()`` (N as zeros). Pass the
+            data's policy, ``OneHot(policy)``, if it differs.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: nn.Module,
+        optimizer: Callable[..., Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        task: Task = "binary",
+        n_targets: int = 1,
+        target_names: Sequence[str] | None = None,
+        metrics: MetricCollection | None = None,
+        monitor: str = "val/loss",
+        output_transform: OutputTransform | None = None,
+        scheduler_interval: Literal["epoch", "step"] = "epoch",
+        one_hot: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        if task not in TASKS:
+            raise ValueError(f"SupervisedModule: task must be one of {TASKS}, got {task!r}")
+        transform = output_transform or DEFAULT_OUTPUT_TRANSFORM[task]
+        if transform not in OUTPUT_TRANSFORMS:
+            raise ValueError(
+                f"SupervisedModule: output_transform must be one of {tuple(OUTPUT_TRANSFORMS)} "
+                f"or None, got {output_transform!r}"
+            )
+        self.save_hyperparameters(logger=False, ignore=["net", "loss", "metrics", "one_hot", "optimizer", "scheduler"])
+        # The optimiser/scheduler factories stay out of the checkpoint so that it loads with
+        # torch.load(weights_only=True): nothing in it needs unpickling code.
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.net = net
+        self.loss = loss
+        self.one_hot = one_hot if one_hot is not None else OneHot()
+        self.output_fn = OUTPUT_TRANSFORMS[transform]
+        if metrics is None:
+            metrics = default_metrics(task, n_targets, target_names)
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """One-hot (N, 4, L) or codes (N, L) -> logits (N, T) (or (N, T, L_out))."""
+        return self.net(self.one_hot(x))
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        x, y = batch
+        logits = self(x).float()  # loss and metrics in float32, also under bf16 autocast
+        loss = self.loss(logits, self._loss_target(y, logits))
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=x.shape[0],
+            sync_dist=stage != "train",
+        )
+        preds, target = self._metric_inputs(logits.detach(), y)
+        getattr(self, f"{stage}_metrics").update(preds, target)
+        return loss
+
+    def _loss_target(self, y: Tensor, logits: Tensor) -> Tensor:
+        """y in the dtype and shape the loss expects next to ``logits``."""
+        if self.hparams.task == "multiclass":
+            # (N, 1) -> (N,); profile targets (N, L) stay as they are
+            return (y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y).long()
+        y = y.float()
+        if y.shape != logits.shape and y.numel() == logits.numel():
+            y = y.reshape(logits.shape)  # binary (N,) vs logits (N, 1), and the reverse
+        return y
+
+    def _metric_inputs(self, logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Predictions and targets in torchmetrics' layout for this task."""
+        preds = _positions_as_rows(self.output_fn(logits))
+        task = self.hparams.task
+        if task == "multiclass":
+            return preds, y.reshape(-1).long()
+        if task == "regression":
+            target = _positions_as_rows(y.float()).reshape(preds.shape)
+            if self.hparams.n_targets == 1:
+                return preds.reshape(-1), target.reshape(-1)  # single-output metrics want (N,)
+            return preds, target
+        # binary / multilabel: soft labels count as positive above 0.5
+        target = (_positions_as_rows(y) > 0.5).long().reshape(preds.shape)
+        if task == "binary":
+            return preds.reshape(-1), target.reshape(-1)
+        return preds, target
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Probabilities (classification) or values (regression), float32, shaped like the
+        net's output. ``batch`` is ``x`` or ``(x, ...)``."""
+        x = batch[0] if isinstance(batch, tuple | list) else batch
+        return self.output_fn(self(x).float())
+
+    def on_train_epoch_end(self) -> None:
+        self.log_dict(compute_and_reset(self.train_metrics))
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(compute_and_reset(self.val_metrics))
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(compute_and_reset(self.test_metrics))
+
+    def configure_optimizers(self) -> Optimizer | dict[str, Any]:
+        return optimizer_config(
+            self.parameters(),
+            self.optimizer_factory,
+            self.scheduler_factory,
+            monitor=self.hparams.monitor,
+            interval=self.hparams.scheduler_interval,
+        )
