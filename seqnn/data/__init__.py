@@ -1,5 +1,21 @@
-"""The one-hot sequence data layer: encodings, genomes, intervals, datasets, transforms."""
+"""The one-hot sequence data layer: encodings, genomes, intervals, datasets, transforms.
 
+Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
+``SequenceDataModule`` (Lightning) lives in :mod:`seqnn.data.datamodule`.
+"""
+
+from seqnn.data.background import (
+    dinucleotide_shuffle,
+    random_background_intervals,
+    shuffled_negatives,
+)
+from seqnn.data.datasets import (
+    DatasetError,
+    EpochSampler,
+    IntervalDataset,
+    SequenceDataset,
+    collate_batched,
+)
 from seqnn.data.encoding import (
     DEFAULT_POLICY,
     EncodingError,
@@ -12,16 +28,47 @@ from seqnn.data.encoding import (
     reverse_complement_codes,
     reverse_complement_one_hot,
 )
+from seqnn.data.genome import Genome, GenomeError, write_fasta
+from seqnn.data.intervals import (
+    IntervalError,
+    read_intervals,
+    resize,
+    split_by_blocks,
+    split_by_chromosome,
+    tile,
+    validate_intervals,
+)
+from seqnn.data.transforms import RandomShift, ReverseComplement
 
 __all__ = [
     "DEFAULT_POLICY",
+    "DatasetError",
     "EncodingError",
     "EncodingPolicy",
+    "EpochSampler",
+    "Genome",
+    "GenomeError",
+    "IntervalDataset",
+    "IntervalError",
     "OneHot",
+    "RandomShift",
+    "ReverseComplement",
+    "SequenceDataset",
+    "collate_batched",
     "decode",
+    "dinucleotide_shuffle",
     "encode",
     "one_hot",
+    "random_background_intervals",
+    "read_intervals",
+    "resize",
     "reverse_complement",
     "reverse_complement_codes",
     "reverse_complement_one_hot",
+    "shuffled_negatives",
+    "split_by_blocks",
+    "split_by_chromosome",
+    "tile",
+    "validate_intervals",
+    "write_fasta",
 ]

@@ -1,0 +1,250 @@
+"""SequenceDataModule: train/val/test splits of a sequence table or genome intervals, and
+their DataLoaders.
+
+Layout everywhere in seqnn: one-hot tensors are (batch, 4, length), channels A, C, G, T.
+
+Two sources, one module:
+
+- a table of sequences (``table=``): :class:`~seqnn.data.datasets.SequenceDataset`, split by
+  its ``split`` column (train / val / test) when it has one, else at random (stratified by
+  class for binary and multiclass targets) with ``val_fraction`` / ``test_fraction``;
+- a genome and intervals (``genome=``, ``intervals=``):
+  :class:`~seqnn.data.datasets.IntervalDataset`, split by the ``split`` column, by held-out
+  chromosomes (``val_chroms`` / ``test_chroms``), or else by random
+  genome blocks (:func:`~seqnn.data.intervals.split_by_blocks`).
+
+``n_targets`` and ``seq_len`` may be given up front (so configs can interpolate
+``${data.n_targets}``); ``setup`` checks them against the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import numpy as np
+import pandas as pd
+from torch.utils.data import DataLoader
+
+from seqnn.data.datasets import (
+    EpochSampler,
+    IntervalDataset,
+    SequenceDataset,
+    TargetKind,
+    collate_batched,
+    read_table,
+)
+from seqnn.data.encoding import DEFAULT_POLICY, EncodingPolicy
+from seqnn.data.genome import Genome
+from seqnn.data.intervals import split_by_blocks, split_by_chromosome
+
+STAGES = ("train", "val", "test")
+
+
+class SequenceDataModule(L.LightningDataModule):
+    """Splits + DataLoaders over a sequence table or genome intervals.
+
+    Args:
+        table: a CSV/TSV path or DataFrame with a sequence column (table mode).
+        genome: a Genome or FASTA path (interval mode, with ``intervals``).
+        intervals: a BED/narrowPeak/TSV path or DataFrame of intervals.
+        target_columns: target column(s); None for no targets.
+        target_kind: binary / multilabel / multiclass / regression; None infers it.
+        sequence_column: table mode: the column of DNA strings.
+        length: interval mode: resize intervals to this length around their centres.
+        split_column: a column of train / val / test labels, used when present.
+        val_fraction, test_fraction: random (table) or block (genome) split fractions.
+        val_chroms, test_chroms: interval mode: held-out chromosomes.
+        n_blocks: interval mode: genome blocks for :func:`split_by_blocks`.
+        transforms: training-set transforms (seeded; val / test get none).
+        batch_size, num_workers, pin_memory, persistent_workers: DataLoader settings
+            (persistent workers only when ``num_workers > 0``).
+        output: ``"one_hot"`` (B, 4, L) float32 or ``"codes"`` (B, L) uint8 batches.
+        policy: how N and IUPAC codes become one-hot columns.
+        use_strand: interval mode: reverse-complement '-' strand intervals.
+        n_targets, seq_len: expected values, checked in ``setup`` (None: taken from the data).
+        seed: seed of the random splits and of the training order.
+    """
+
+    def __init__(
+        self,
+        table: str | Path | pd.DataFrame | None = None,
+        genome: Genome | str | Path | None = None,
+        intervals: str | Path | pd.DataFrame | None = None,
+        target_columns: str | Sequence[str] | None = None,
+        target_kind: TargetKind | None = None,
+        sequence_column: str = "sequence",
+        length: int | None = None,
+        split_column: str = "split",
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        val_chroms: Sequence[str] | None = None,
+        test_chroms: Sequence[str] | None = None,
+        n_blocks: int = 100,
+        transforms: Sequence | None = None,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+        output: Literal["one_hot", "codes"] = "one_hot",
+        policy: EncodingPolicy = DEFAULT_POLICY,
+        use_strand: bool = False,
+        n_targets: int | None = None,
+        seq_len: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if (table is None) == (genome is None or intervals is None):
+            raise ValueError(
+                "SequenceDataModule: give either table= or both genome= and intervals="
+            )
+        self.save_hyperparameters(logger=False, ignore=["table", "genome", "intervals"])
+        self.table, self.genome, self.intervals = table, genome, intervals
+        self.datasets: dict[str, SequenceDataset | IntervalDataset] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build the three splits once and check n_targets / seq_len against them."""
+        if self.datasets:
+            return
+        full, frame = self._full_dataset()
+        splits = self._split_rows(frame, full)
+        transforms = self.hparams.transforms
+        self.datasets = {
+            s: full.subset(splits[s], transforms if s == "train" else None) for s in STAGES
+        }
+        self._check("n_targets", full.n_targets, f"target columns {full.target_names}")
+        self._check("seq_len", full.length, "the sequences")
+        self._full = full
+
+    def _check(self, name: str, found: int, what: str) -> None:
+        expected = self.hparams[name]
+        if expected is not None and expected != found:
+            raise ValueError(
+                f"SequenceDataModule: {name}={expected} was given but {what} give {found}: "
+                f"fix {name} in the config (or leave it null to take it from the data)"
+            )
+
+    def _full_dataset(self) -> tuple[SequenceDataset | IntervalDataset, pd.DataFrame]:
+        """The whole dataset (errors name the file's rows) and the table its rows come from."""
+        hp = self.hparams
+        common = dict(policy=hp.policy, output=hp.output, target_kind=hp.target_kind)
+        if self.table is not None:
+            from_file = not isinstance(self.table, pd.DataFrame)
+            table = read_table(self.table) if from_file else self.table.reset_index(drop=True)
+            source = Path(self.table).name if from_file else None
+            full = SequenceDataset.from_table(
+                table, hp.sequence_column, hp.target_columns, source=source, **common
+            )
+            return full, table
+        full = IntervalDataset(
+            self.genome,
+            self.intervals,
+            hp.target_columns,
+            length=hp.length,
+            use_strand=hp.use_strand,
+            **common,
+        )
+        return full, full.intervals
+
+    def _split_rows(self, frame: pd.DataFrame, full) -> dict[str, np.ndarray]:
+        """Row indices of each split."""
+        hp = self.hparams
+        if hp.split_column in frame.columns:
+            return _rows_by_label(frame[hp.split_column])
+        if isinstance(full, SequenceDataset):
+            labels = full.targets.numpy() if full.target_kind in ("binary", "multiclass") else None
+            return _stratified_split(len(full), labels, hp.val_fraction, hp.test_fraction, hp.seed)
+        frame = frame.assign(_row=np.arange(len(frame)))
+        if hp.val_chroms or hp.test_chroms:
+            parts = split_by_chromosome(
+                frame, val=list(hp.val_chroms or []), test=list(hp.test_chroms or [])
+            )
+        else:
+            parts = split_by_blocks(
+                frame, full.genome.sizes, hp.val_fraction, hp.test_fraction, hp.n_blocks, hp.seed
+            )
+        return {s: np.sort(parts[s]["_row"].to_numpy(np.int64)) for s in STAGES}
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def n_targets(self) -> int:
+        """Model outputs: the constructor value, else the data's (builds the splits)."""
+        if self.hparams.n_targets is not None:
+            return self.hparams.n_targets
+        self.setup()
+        return self._full.n_targets
+
+    @property
+    def seq_len(self) -> int:
+        """Sequence length: the constructor value, else the data's (builds the splits)."""
+        if self.hparams.seq_len is not None:
+            return self.hparams.seq_len
+        self.setup()
+        return self._full.length
+
+    @property
+    def target_names(self) -> list[str]:
+        self.setup()
+        return self._full.target_names
+
+    # ------------------------------------------------------------------ loaders
+    def _loader(self, stage: str) -> DataLoader:
+        self.setup()
+        hp = self.hparams
+        dataset = self.datasets[stage]
+        return DataLoader(
+            dataset,
+            batch_size=hp.batch_size,
+            sampler=EpochSampler(dataset, shuffle=stage == "train", seed=hp.seed),
+            collate_fn=collate_batched,  # the dataset builds whole batches (__getitems__)
+            num_workers=hp.num_workers,
+            pin_memory=hp.pin_memory,
+            persistent_workers=hp.persistent_workers and hp.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+
+def _rows_by_label(labels: pd.Series) -> dict[str, np.ndarray]:
+    values = labels.astype(str).str.lower().replace({"valid": "val", "validation": "val"})
+    bad = ~values.isin(STAGES)
+    if bad.any():
+        i = int(np.argmax(bad.to_numpy()))
+        raise ValueError(
+            f"row {i}: split {labels.iloc[i]!r} in column {labels.name!r} is not one of "
+            f"{STAGES}: fix the label or drop the row"
+        )
+    return {s: np.flatnonzero((values == s).to_numpy()) for s in STAGES}
+
+
+def _stratified_split(
+    n: int, labels: np.ndarray | None, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Random split; each class (row of labels) is split in the same fractions."""
+    if not 0 <= val_fraction + test_fraction < 1:
+        raise ValueError(
+            f"val_fraction + test_fraction must be in [0, 1), got {val_fraction + test_fraction}"
+        )
+    rng = np.random.default_rng(seed)
+    strata = (
+        np.zeros(n, np.int64)
+        if labels is None
+        else np.unique(labels.reshape(n, -1), axis=0, return_inverse=True)[1].ravel()
+    )
+    parts: dict[str, list[np.ndarray]] = {s: [] for s in STAGES}
+    for stratum in np.unique(strata):
+        rows = rng.permutation(np.flatnonzero(strata == stratum))
+        n_val, n_test = round(len(rows) * val_fraction), round(len(rows) * test_fraction)
+        parts["val"].append(rows[:n_val])
+        parts["test"].append(rows[n_val : n_val + n_test])
+        parts["train"].append(rows[n_val + n_test :])
+    return {s: np.sort(np.concatenate(parts[s])) for s in STAGES}

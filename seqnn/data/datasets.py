@@ -1,0 +1,574 @@
+"""Torch datasets of DNA sequences: in-memory sequences and genome intervals.
+
+Layout everywhere in seqnn: one-hot tensors are (batch, 4, length), channels A, C, G, T.
+
+Both datasets hold their sequences as uint8 codes (in memory, or as genome coordinates) and
+build a whole batch at once: ``__getitems__(indices)`` gathers the batch's codes in one call
+(one ``Genome.fetch_codes`` for intervals), runs the transforms on the codes, one-hot
+encodes the batch in one ``one_hot`` call and returns batched tensors. torch's DataLoader
+calls ``__getitems__`` by itself when it batches, and hands its result to ``collate_fn``:
+pass ``collate_fn=collate_batched`` (which returns the batch as it is), as
+:class:`~seqnn.data.datamodule.SequenceDataModule` does.
+
+Items are ``(x, y)`` when the dataset has targets and ``x`` alone otherwise:
+
+- ``x``: float32 one-hot (4, L) (``output="one_hot"``) or uint8 codes (L,) (``output="codes"``;
+  encode on the GPU with :class:`~seqnn.data.encoding.OneHot`, 16x less host->device traffic).
+- ``y``: float32 (n_targets,) for binary, multilabel and regression targets; an int64 scalar
+  class index for multiclass targets. Batches add a leading batch axis.
+
+Transforms are seeded per item from (seed, epoch, index) (see :mod:`seqnn.data.transforms`),
+so runs repeat exactly with any number of workers. :class:`EpochSampler` passes Lightning's
+``set_epoch`` on to the dataset; the epoch lives in shared memory so persistent workers see it.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from seqnn.data.encoding import (
+    BYTE_TO_CODE,
+    DEFAULT_POLICY,
+    INVALID,
+    EncodingError,
+    EncodingPolicy,
+    encode,
+    one_hot,
+)
+from seqnn.data.genome import Genome
+from seqnn.data.intervals import read_intervals, resize, validate_intervals
+from seqnn.data.transforms import offsets_of
+
+TargetKind = Literal["binary", "multilabel", "multiclass", "regression"]
+Output = Literal["one_hot", "codes"]
+TARGET_KINDS = ("binary", "multilabel", "multiclass", "regression")
+
+
+class DatasetError(ValueError):
+    """A table, FASTA or interval file cannot become a dataset (the message names the row)."""
+
+
+def collate_batched(batch):
+    """The DataLoader ``collate_fn`` for datasets whose ``__getitems__`` returns whole batches."""
+    return batch
+
+
+# ----------------------------------------------------------------------------- targets
+def infer_target_kind(values: pd.DataFrame) -> TargetKind:
+    """Guess the kind of target columns (rows are items).
+
+    Text or categorical labels, or one integer column with values beyond {0, 1}, are
+    ``multiclass``; 0/1 columns are ``binary`` (one) or ``multilabel`` (several); anything
+    else is ``regression``. Pass ``target_kind`` to override (e.g. integer counts as regression).
+    """
+    if any(
+        isinstance(t, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(t)
+        for t in values.dtypes
+    ):
+        return "multiclass"
+    arr = values.to_numpy(dtype=np.float64)
+    if np.isin(arr, (0.0, 1.0)).all():
+        return "binary" if values.shape[1] == 1 else "multilabel"
+    if values.shape[1] == 1 and pd.api.types.is_integer_dtype(values.dtypes.iloc[0]):
+        return "multiclass"
+    return "regression"
+
+
+def encode_targets(
+    values: pd.DataFrame,
+    kind: TargetKind | None = None,
+    classes: Sequence | None = None,
+    where: Callable[[int], str] = lambda i: f"row {i}",
+) -> tuple[torch.Tensor, TargetKind, list[str], list | None]:
+    """Target columns -> one tensor, checked row by row.
+
+    Args:
+        values: (n, T) target columns.
+        kind: the target kind, or None to infer it (:func:`infer_target_kind`).
+        classes: multiclass only: the class labels in index order (default: 0..max for
+            integer labels, the sorted labels otherwise).
+        where: row index -> location for error messages (``"promoters.csv:17"``).
+
+    Returns:
+        (targets, kind, target_names, classes): targets float32 (n, T), or int64 (n,) class
+        indices for multiclass (then target_names are the class names).
+    """
+    missing = values.isna().to_numpy()
+    if missing.any():
+        row, col = np.argwhere(missing)[0]
+        raise DatasetError(
+            f"{where(row)}: target {values.columns[col]!r} is missing (NaN): "
+            "fill it or drop the row"
+        )
+    kind = kind or infer_target_kind(values)
+    if kind not in TARGET_KINDS:
+        raise ValueError(f"target_kind must be one of {TARGET_KINDS}, got {kind!r}")
+    if kind == "multiclass":
+        return _encode_classes(values, classes, where)
+    try:
+        arr = values.to_numpy(dtype=np.float32)
+    except (TypeError, ValueError):
+        col = next(c for c in values if not pd.api.types.is_numeric_dtype(values[c]))
+        raise DatasetError(
+            f"target {col!r} is not numeric: use target_kind='multiclass' for class labels"
+        ) from None
+    if kind in ("binary", "multilabel"):
+        bad = ~np.isin(arr, (0.0, 1.0))
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise DatasetError(
+                f"{where(row)}: {kind} target {values.columns[col]!r} is {arr[row, col]:g}, "
+                "expected 0 or 1: use target_kind='regression' for other values"
+            )
+    return torch.from_numpy(arr.copy()), kind, [str(c) for c in values], None
+
+
+def _encode_classes(
+    values: pd.DataFrame, classes: Sequence | None, where: Callable[[int], str]
+) -> tuple[torch.Tensor, TargetKind, list[str], list]:
+    if values.shape[1] != 1:
+        raise DatasetError(
+            f"multiclass targets need one column of class labels, got {list(values.columns)}"
+        )
+    col = values.iloc[:, 0]
+    integer = pd.api.types.is_integer_dtype(col.dtype)
+    if classes is None:
+        classes = list(range(int(col.max()) + 1)) if integer else sorted(col.unique().tolist())
+    classes = list(classes)
+    labels = col.to_numpy() if integer and classes == list(range(len(classes))) else None
+    if labels is None:
+        labels = pd.Categorical(col, categories=classes).codes.astype(np.int64)
+    bad = (labels < 0) | (labels >= len(classes))
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DatasetError(
+            f"{where(row)}: class label {col.iloc[row]!r} of {col.name!r} is not one of the "
+            f"{len(classes)} classes {classes[:10]}: pass classes= with every label"
+        )
+    names = [str(c) for c in classes]
+    return torch.from_numpy(labels.astype(np.int64)), "multiclass", names, classes
+
+
+# ----------------------------------------------------------------------------- base
+class _BatchedDataset(Dataset):
+    """Targets, transforms, epoch and one-hot encoding shared by the datasets below.
+
+    Subclasses set ``self.length`` and implement ``_codes(index) -> (B, L) uint8``.
+    """
+
+    def _init_common(
+        self, policy: EncodingPolicy, output: Output, transforms: Sequence | None
+    ) -> None:
+        if output not in ("one_hot", "codes"):
+            raise ValueError(f"output must be 'one_hot' or 'codes', got {output!r}")
+        self.policy = policy
+        self.output = output
+        self.transforms = list(transforms or [])
+        self.targets: torch.Tensor | None = None
+        self.target_kind: TargetKind | None = None
+        self.target_names: list[str] = []
+        self.classes: list | None = None
+        # Shared memory: DataLoader workers (persistent ones too) see set_epoch.
+        self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
+
+    def _set_targets(self, encoded: tuple[torch.Tensor, TargetKind, list[str], list | None]):
+        self.targets, self.target_kind, self.target_names, self.classes = encoded
+
+    @property
+    def n_targets(self) -> int:
+        """Number of model outputs: target columns, or classes for multiclass (0 without)."""
+        return len(self.target_names)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch[0])
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch the transforms draw from (call before iterating a DataLoader)."""
+        self._epoch[0] = epoch
+
+    def _codes(self, index: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _select(self, index: np.ndarray) -> None:
+        """Keep only the rows ``index`` (on a fresh copy made by :meth:`subset`)."""
+        raise NotImplementedError
+
+    def subset(self, index: Sequence[int], transforms: Sequence | None = None):
+        """A dataset of the rows ``index`` (same kind, targets, policy and output).
+
+        Args:
+            index: row indices.
+            transforms: the subset's transforms (default: none, e.g. for validation).
+        """
+        index = np.asarray(index, dtype=np.int64)
+        new = copy.copy(self)
+        new._select(index)
+        if self.targets is not None:
+            new.targets = self.targets[torch.from_numpy(index)]
+        new.transforms = list(transforms or [])
+        new._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
+        return new
+
+    def _post_transforms(self) -> list:
+        return self.transforms
+
+    def __getitems__(self, indices: Sequence[int]):
+        """A whole batch: x (B, 4, L) float32 or (B, L) uint8, and y (B, T) or (B,)."""
+        index = np.asarray(indices, dtype=np.int64)
+        codes = self._codes(index)
+        y = None if self.targets is None else self.targets[torch.from_numpy(index)]
+        epoch = self.epoch
+        for transform in self._post_transforms():
+            codes, y = transform(codes, y, index, epoch)
+        if self.output == "one_hot":
+            x = torch.from_numpy(one_hot(codes, policy=self.policy))
+        else:
+            x = torch.from_numpy(np.ascontiguousarray(codes))
+        return x if y is None else (x, y)
+
+    def __getitem__(self, i: int):
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} is out of range for a dataset of {len(self)} items")
+        batch = self.__getitems__([i % len(self)])
+        if isinstance(batch, tuple):
+            return batch[0][0], batch[1][0]
+        return batch[0]
+
+
+# ----------------------------------------------------------------------------- sequences
+def read_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
+    """Read a CSV/TSV table (gzip ok); the separator from the extension, else sniffed."""
+    path = Path(path)
+    if sep is None:
+        suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
+        ext = suffixes[-1] if suffixes else ""
+        sep = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}.get(ext)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such table")
+    if sep is None:
+        return pd.read_csv(path, sep=None, engine="python")
+    return pd.read_csv(path, sep=sep)
+
+
+def _encode_sequences(seqs: Sequence, where: Callable[[int], str]) -> np.ndarray:
+    """Strings -> (n, L) uint8 codes, with errors that name the row."""
+    for i, s in enumerate(seqs):
+        if not isinstance(s, str):
+            raise DatasetError(f"{where(i)}: sequence is missing ({s!r}): fill it or drop the row")
+    lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    if len(seqs) and np.any(lengths != lengths[0]):
+        i = int(np.argmax(lengths != lengths[0]))
+        raise DatasetError(
+            f"{where(i)}: sequence has length {lengths[i]}, expected {lengths[0]} (the length "
+            f"of the first sequence): all sequences must have one length; trim or pad them "
+            "(or use IntervalDataset with length= to resize genome intervals)"
+        )
+    try:
+        return encode(list(seqs)) if len(seqs) else np.zeros((0, 0), dtype=np.uint8)
+    except EncodingError:
+        for i, s in enumerate(seqs):
+            codes = BYTE_TO_CODE[np.frombuffer(s.encode("ascii", "replace"), dtype=np.uint8)]
+            if (codes == INVALID).any():
+                pos = int(np.argmax(codes == INVALID))
+                raise EncodingError(
+                    f"{where(i)}: position {pos}: {s[pos]!r} is not a DNA letter (expected "
+                    "A, C, G, T, N or an IUPAC code): fix the sequence or drop the row"
+                ) from None
+        raise
+
+
+class SequenceDataset(_BatchedDataset):
+    """Equal-length DNA sequences held in memory as one (n, L) uint8 code array.
+
+    Args:
+        sequences: n strings of one length, or an (n, L) uint8 code array.
+        targets: None, an (n,) / (n, T) array, or a DataFrame of target columns.
+        policy: how N and IUPAC codes become one-hot columns.
+        output: ``"one_hot"`` -> x float32 (4, L); ``"codes"`` -> x uint8 (L,).
+        transforms: batch transforms (:mod:`seqnn.data.transforms`), run on the codes.
+        target_kind: binary / multilabel / multiclass / regression; None infers it.
+        classes: multiclass only: the class labels in index order.
+        where: row index -> location for error messages.
+    """
+
+    def __init__(
+        self,
+        sequences: Sequence[str] | np.ndarray,
+        targets: np.ndarray | pd.DataFrame | None = None,
+        policy: EncodingPolicy = DEFAULT_POLICY,
+        output: Output = "one_hot",
+        transforms: Sequence | None = None,
+        target_kind: TargetKind | None = None,
+        classes: Sequence | None = None,
+        where: Callable[[int], str] | None = None,
+    ) -> None:
+        self._init_common(policy, output, transforms)
+        where = where or (lambda i: f"sequence {i}")
+        if isinstance(sequences, np.ndarray) and sequences.dtype == np.uint8:
+            self.codes = np.ascontiguousarray(np.atleast_2d(sequences))
+        else:
+            self.codes = _encode_sequences(list(sequences), where)
+        self.length = self.codes.shape[1]
+        if targets is not None:
+            frame = targets if isinstance(targets, pd.DataFrame) else _as_frame(targets)
+            if len(frame) != len(self.codes):
+                raise DatasetError(
+                    f"{len(frame)} target rows for {len(self.codes)} sequences: give one per row"
+                )
+            self._set_targets(
+                encode_targets(frame.reset_index(drop=True), target_kind, classes, where)
+            )
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def _codes(self, index: np.ndarray) -> np.ndarray:
+        return self.codes[index]
+
+    def _select(self, index: np.ndarray) -> None:
+        self.codes = self.codes[index]
+        if hasattr(self, "names"):
+            self.names = [self.names[i] for i in index]
+
+    @classmethod
+    def from_table(
+        cls,
+        path: str | Path | pd.DataFrame,
+        sequence_column: str = "sequence",
+        target_columns: str | Sequence[str] | None = None,
+        sep: str | None = None,
+        source: str | None = None,
+        **kwargs,
+    ) -> SequenceDataset:
+        """Sequences and targets from a CSV/TSV table (gzip ok) or a DataFrame.
+
+        Errors name the file and line (the header is line 1), e.g.
+        ``promoters.csv:17: sequence has length 80, expected 81 ...``.
+
+        Args:
+            path: the table, or a DataFrame (errors then name the row).
+            sequence_column: the column of DNA strings.
+            target_columns: a column name, a list of them, or None for no targets.
+            sep: the separator; None picks it from the extension or sniffs it.
+            source: for a DataFrame read from a file: the file name for error messages.
+            **kwargs: passed on to :class:`SequenceDataset` (policy, output, transforms, ...).
+        """
+        if isinstance(path, pd.DataFrame):
+            table, name = path.reset_index(drop=True), source
+        else:
+            table, name = read_table(path, sep), Path(path).name
+
+        def where(i: int) -> str:  # file line numbers: the header is line 1
+            return f"{name}:{i + 2}" if name else f"table row {i}"
+
+        columns = [target_columns] if isinstance(target_columns, str) else target_columns
+        _require_columns(table, [sequence_column, *(columns or [])], name or "table")
+        targets = table[list(columns)] if columns else None
+        return cls(table[sequence_column].tolist(), targets, where=where, **kwargs)
+
+    @classmethod
+    def from_fasta(
+        cls, path: str | Path, targets: np.ndarray | pd.DataFrame | None = None, **kwargs
+    ) -> SequenceDataset:
+        """Sequences from a FASTA file (gzip ok), one record per item.
+
+        Args:
+            path: the FASTA file.
+            targets: None; an (n,) / (n, T) array in record order; or a DataFrame indexed by
+                record name (its columns are the targets).
+            **kwargs: passed on to :class:`SequenceDataset`.
+        """
+        names, seqs = read_fasta_records(path)
+        source = Path(path).name
+        if isinstance(targets, pd.DataFrame):
+            absent = [n for n in names if n not in targets.index]
+            if absent:
+                raise DatasetError(
+                    f"{source}: record {absent[0]!r} has no row in the targets table "
+                    f"({len(absent)} records missing): index the targets by record name"
+                )
+            targets = targets.loc[names]
+        dataset = cls(seqs, targets, where=lambda i: f"{source}: record {names[i]!r}", **kwargs)
+        dataset.names = names
+        return dataset
+
+
+def read_fasta_records(path: str | Path) -> tuple[list[str], list[str]]:
+    """All records of a (gzipped) FASTA file: (names, sequences), names up to the first space."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as handle:
+        text = handle.read()
+    head, *chunks = text.split(">")
+    if head.strip():
+        raise DatasetError(f"{path.name}:1: a FASTA file must start with a '>name' line")
+    names, seqs = [], []
+    for chunk in chunks:
+        header, _, body = chunk.partition("\n")
+        names.append(header.split(maxsplit=1)[0] if header.strip() else "")
+        seqs.append(body.replace("\n", "").replace("\r", ""))
+    return names, seqs
+
+
+def _as_frame(values: np.ndarray) -> pd.DataFrame:
+    """(n,) or (n, T) targets -> DataFrame with columns target_0 ... (or 'target')."""
+    arr = np.asarray(values)
+    if arr.ndim == 1:
+        return pd.DataFrame({"target": arr})
+    return pd.DataFrame(arr, columns=[f"target_{j}" for j in range(arr.shape[1])])
+
+
+def _require_columns(table: pd.DataFrame, columns: Sequence[str], source: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DatasetError(
+            f"{source}: no column {missing[0]!r} (columns are {list(table.columns)}): "
+            "check the header or the column arguments"
+        )
+
+
+# ----------------------------------------------------------------------------- intervals
+class IntervalDataset(_BatchedDataset):
+    """Genome windows of one length, fetched a batch at a time.
+
+    Args:
+        genome: a :class:`~seqnn.data.genome.Genome` or the path of a FASTA file.
+        intervals: a DataFrame (chrom, start, end, ...) or a BED/narrowPeak/TSV path.
+        target_columns: columns of ``intervals`` to use as targets (None: no targets).
+        length: resize every interval to this length around its centre; None requires
+            the intervals to share one length.
+        policy: how N and IUPAC codes become one-hot columns.
+        output: ``"one_hot"`` -> x float32 (4, L); ``"codes"`` -> x uint8 (L,).
+        transforms: batch transforms. Those that move windows (``RandomShift``) are applied
+            to the coordinates before fetching, so real neighbouring bases come in.
+        use_strand: reverse-complement intervals on the '-' strand (``strand_column``).
+        strand_column: the column of '+' / '-' / '.' strands.
+        target_kind: binary / multilabel / multiclass / regression; None infers it.
+        classes: multiclass only: the class labels in index order.
+        on_invalid: intervals past chromosome ends: ``"error"``, ``"drop"`` or ``"pad"``.
+    """
+
+    def __init__(
+        self,
+        genome: Genome | str | Path,
+        intervals: pd.DataFrame | str | Path,
+        target_columns: str | Sequence[str] | None = None,
+        length: int | None = None,
+        policy: EncodingPolicy = DEFAULT_POLICY,
+        output: Output = "one_hot",
+        transforms: Sequence | None = None,
+        use_strand: bool = False,
+        strand_column: str = "strand",
+        target_kind: TargetKind | None = None,
+        classes: Sequence | None = None,
+        on_invalid: Literal["error", "drop", "pad"] = "error",
+    ) -> None:
+        self._init_common(policy, output, transforms)
+        self.genome = genome if isinstance(genome, Genome) else Genome(genome)
+        source = "intervals" if isinstance(intervals, pd.DataFrame) else Path(intervals).name
+        frame = intervals if isinstance(intervals, pd.DataFrame) else read_intervals(intervals)
+        if length is not None:
+            frame = resize(frame, length)
+        frame = validate_intervals(frame, self.genome, on_invalid=on_invalid)
+        self.intervals = frame.reset_index(drop=True)
+        self.length = _common_length(self.intervals, source)
+        self._chroms = self.intervals["chrom"].astype(str).to_numpy(dtype=object)
+        self._starts = self.intervals["start"].to_numpy(dtype=np.int64)
+        self._strands = _strands(self.intervals, strand_column, source) if use_strand else None
+        columns = [target_columns] if isinstance(target_columns, str) else target_columns
+        if columns:
+            _require_columns(self.intervals, columns, source)
+            where = lambda i: f"{source}: interval {i}"  # noqa: E731
+            self._set_targets(
+                encode_targets(self.intervals[list(columns)], target_kind, classes, where)
+            )
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def _post_transforms(self) -> list:
+        return [t for t in self.transforms if not hasattr(t, "offsets")]
+
+    def _select(self, index: np.ndarray) -> None:
+        self.intervals = self.intervals.iloc[index].reset_index(drop=True)
+        self._chroms, self._starts = self._chroms[index], self._starts[index]
+        if self._strands is not None:
+            self._strands = self._strands[index]
+
+    def _codes(self, index: np.ndarray) -> np.ndarray:
+        starts = self._starts[index]
+        shift = offsets_of(self.transforms, index, self.epoch)
+        if shift is not None:
+            starts = starts + shift
+        strands = None if self._strands is None else self._strands[index]
+        return self.genome.fetch_codes(self._chroms[index], starts, starts + self.length, strands)
+
+
+def _common_length(intervals: pd.DataFrame, source: str) -> int:
+    widths = (intervals["end"] - intervals["start"]).to_numpy(dtype=np.int64)
+    if len(widths) == 0:
+        raise DatasetError(f"{source}: no intervals left (after validation)")
+    if np.any(widths != widths[0]):
+        i = int(np.argmax(widths != widths[0]))
+        row = intervals.iloc[i]
+        raise DatasetError(
+            f"{source}: interval {i} ({row['chrom']}:{row['start']}-{row['end']}) has length "
+            f"{widths[i]}, expected {widths[0]}: pass length= to resize every interval "
+            "around its centre"
+        )
+    return int(widths[0])
+
+
+def _strands(intervals: pd.DataFrame, column: str, source: str) -> np.ndarray:
+    _require_columns(intervals, [column], source)
+    strands = intervals[column].astype(str).to_numpy(dtype=object)
+    bad = ~np.isin(strands, ("+", "-", "."))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DatasetError(f"{source}: interval {i}: strand {strands[i]!r} is not '+', '-' or '.'")
+    strands[strands == "."] = "+"
+    return strands
+
+
+# ----------------------------------------------------------------------------- sampling
+class EpochSampler(Sampler[int]):
+    """Indices in a seeded order that changes with the epoch; passes ``set_epoch`` on.
+
+    Lightning calls ``set_epoch`` on the DataLoader's sampler at each epoch start; this
+    forwards it to the dataset so its transforms draw new (but repeatable) augmentations.
+
+    Args:
+        dataset: the dataset (anything with ``__len__``; ``set_epoch`` is optional).
+        shuffle: a permutation from (seed, epoch) when True, 0..n-1 otherwise.
+        seed: base seed of the permutations.
+    """
+
+    def __init__(self, dataset: Dataset, shuffle: bool = True, seed: int = 0) -> None:
+        self.dataset = dataset
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self):
+        n = len(self.dataset)
+        if not self.shuffle:
+            return iter(range(n))
+        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(n).tolist())

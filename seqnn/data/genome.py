@@ -1,0 +1,746 @@
+"""Genome: a FASTA file as uint8 codes, fetched in batches of equal-length intervals.
+
+Layout everywhere in seqnn: one-hot tensors are (batch, 4, length), channels A, C, G, T; this
+module hands out the uint8 codes (batch, length) they are made from (A0 C1 G2 T3 N4, IUPAC 5-14,
+see :mod:`seqnn.data.encoding`).
+
+Opening a FASTA builds two files once, next to it (or in ``cache_dir`` / ``$SEQNN_CACHE_DIR``):
+
+- ``<fasta>.fai``: a samtools-style index (name, length, offset, line bases, line width),
+  written by a compiled scan that checks the line structure and names the bad line;
+  :attr:`Genome.fasta` opens the FASTA through pyfaidx with it.
+- ``<fasta>.seqnn-codes`` (+ ``.json``): the whole genome as one flat uint8 code array
+  (contigs end to end), opened with ``np.memmap`` so DataLoader workers and DDP ranks share it
+  through the page cache instead of each holding a copy. The JSON sidecar keeps the contig
+  offsets and the FASTA's size, mtime and inode: a changed FASTA rebuilds the cache.
+
+Both are written to a temporary file and renamed, so processes that build at the same time do not
+corrupt each other. The FASTA is read through ``mmap`` a chunk at a time and the chunk's pages are
+released, so building costs a few tens of MB of memory whatever the genome size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numba
+import numpy as np
+import pandas as pd
+
+from seqnn.data.encoding import BYTE_TO_CODE, CODE_TO_BYTE, COMPLEMENT_CODE, INVALID, N_CODE
+
+CACHE_VERSION = 1
+CACHE_ENV = "SEQNN_CACHE_DIR"
+_SCAN_CHUNK = 8 << 20  # FASTA bytes scanned between page releases
+_CODE_CHUNK = 4 << 20  # codes converted and written per step
+_SLACK = 64  # the block kernel may write up to a block past a line's end
+
+_SCAN_ERRORS = {
+    1: "text before the first '>' header (a FASTA file starts with a '>name' line)",
+    2: "blank line in the middle of a sequence (remove it)",
+    3: "this line is longer than the first line of the sequence (every line but the last must "
+    "hold the same number of bases: rewrap it, e.g. `seqkit seq -w 60` or `samtools faidx`)",
+    4: "a shorter line that is not the last line of its sequence (every line but the last must "
+    "hold the same number of bases: rewrap it, e.g. `seqkit seq -w 60` or `samtools faidx`)",
+    5: "mixed line endings (\\r\\n and \\n): convert the file with `dos2unix`",
+}
+
+
+class GenomeError(ValueError):
+    """A FASTA file that cannot be opened, indexed or cached, or a bad fetch request."""
+
+
+# ----------------------------------------------------------------------------- writing
+def write_fasta(path: str | Path, records: Mapping[str, str], line_width: int = 60) -> Path:
+    """Write sequences to a FASTA file, atomically (a temporary file renamed into place).
+
+    Args:
+        path: the FASTA file to write.
+        records: contig name -> sequence (letters as given, case kept).
+        line_width: bases per line; 0 writes each sequence on one line.
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+
+    def write(fh) -> None:
+        for name, seq in records.items():
+            fh.write(f">{name}\n".encode())
+            raw = np.frombuffer(seq.encode("ascii"), dtype=np.uint8)
+            width = line_width if line_width > 0 else max(raw.size, 1)
+            full = raw.size // width * width
+            lines = raw[:full].reshape(-1, width)  # (n_lines, width)
+            newlines = np.full((lines.shape[0], 1), ord("\n"), dtype=np.uint8)
+            fh.write(np.concatenate([lines, newlines], axis=1).tobytes())
+            if raw.size > full:
+                fh.write(raw[full:].tobytes() + b"\n")
+
+    _atomic_write(path, write)
+    return path
+
+
+def _atomic_write(path: Path, write: Callable) -> None:
+    """Write through a temporary file in the same folder, then rename it into place."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise GenomeError(
+            f"{path.parent}: cannot write {path.name} there ({err.strerror}): pass cache_dir= "
+            f"to Genome or set the environment variable {CACHE_ENV} to a writable folder"
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (tried for real: os.access is wrong as root
+    and on read-only mounts)."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".seqnn-probe.")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(tmp)
+    return True
+
+
+# ----------------------------------------------------------------------------- file checks
+def _check_file(path: Path) -> bool:
+    """Raise for a missing, empty or plain-gzip file; return True for a bgzip (BGZF) FASTA."""
+    if not path.exists():
+        raise GenomeError(f"{path}: no such FASTA file (check the path, or the paths/ config)")
+    if path.is_dir():
+        raise GenomeError(f"{path}: is a folder, expected a FASTA file")
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    if not head:
+        raise GenomeError(f"{path}: the FASTA file is empty (no '>' records)")
+    if head[:2] != b"\x1f\x8b":
+        return False
+    # BGZF = gzip with the FEXTRA flag and a 'BC' subfield (SAM spec, section 4.1).
+    if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC":
+        return True
+    raise GenomeError(
+        f"{path}: plain gzip cannot be read by position: decompress it with `gunzip {path.name}` "
+        f"or recompress it with `bgzip` (`gunzip -c {path.name} | bgzip > {path.stem}.bgz`)"
+    )
+
+
+def _stat_key(path: Path) -> dict:
+    st = path.stat()
+    return {"fasta_size": st.st_size, "fasta_mtime_ns": st.st_mtime_ns, "fasta_inode": st.st_ino}
+
+
+# ----------------------------------------------------------------------------- index scan
+@numba.njit(cache=True, nogil=True)
+def _scan_kernel(buf: np.ndarray, stop: int, st: np.ndarray, rec: np.ndarray) -> int:
+    """Scan FASTA bytes into index records, from st[0] until a line start at or past ``stop``.
+
+    rec (capacity, 7) int64: header start, header end, sequence offset, length, line bases,
+    line width, header line number. st (resumable state): position, line number, records,
+    phase (0 before the first record, 1 after a header, 2 in a sequence, 3 after a short line,
+    4 after a blank line), -, error line, line of the last short/blank line. Full lines are
+    checked only at their end (the code conversion rejects a newline inside them). Returns 0,
+    an error code (see _SCAN_ERRORS) or 6 when ``rec`` is full.
+    """
+    n = buf.size
+    pos, line, k, phase, aux = st[0], st[1], st[2], st[3], st[6]
+    status = 0
+    while pos < n and pos < stop:
+        b = buf[pos]
+        if phase == 2 and b != 62 and b != 10 and b != 13:
+            lb, lw = rec[k - 1, 4], rec[k - 1, 5]
+            e = pos + lw - 1
+            if e < n and buf[e] == 10 and (lw - lb == 1 or buf[pos + lb] == 13):
+                rec[k - 1, 3] += lb
+                pos, line = e + 1, line + 1
+                continue
+        e = pos
+        while e < n and buf[e] != 10:
+            e += 1
+        if b == 62:  # '>'
+            if k == rec.shape[0]:
+                status = 6
+                break
+            he = e - 1 if e > pos + 1 and buf[e - 1] == 13 else e
+            rec[k, 0], rec[k, 1], rec[k, 2] = pos + 1, he, min(e + 1, n)
+            rec[k, 3], rec[k, 4], rec[k, 5], rec[k, 6] = 0, 0, 0, line
+            k, phase = k + 1, 1
+        else:
+            cr = 1 if e > pos and buf[e - 1] == 13 else 0
+            size = e - pos - cr
+            status = _scan_line(rec, k, phase, size, cr, e < n, b)
+            if status > 0:
+                st[5] = aux if status == 2 or status == 4 else line
+                break
+            if size == 0 and 0 < phase < 4:
+                phase, aux = 4, line
+            elif size > 0 and phase == 1:
+                phase = 2
+            elif size > 0 and phase == 2 and size < rec[k - 1, 4]:
+                phase, aux = 3, line
+        pos, line = e + 1, line + 1
+    st[0], st[1], st[2], st[3], st[6] = pos, line, k, phase, aux
+    return status
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _scan_line(rec, k, phase, size, cr, has_newline, first) -> int:
+    """Check one sequence line and add it to record k - 1; returns an error code or 0."""
+    if size == 0:
+        return 0
+    if phase == 0:
+        return 0 if first == 59 else 1  # ';' comment lines may precede the first record
+    if phase == 4:
+        return 2
+    if phase == 3:
+        return 4
+    if phase == 1:
+        rec[k - 1, 3], rec[k - 1, 4], rec[k - 1, 5] = size, size, size + cr + 1
+        return 0
+    lb, lw = rec[k - 1, 4], rec[k - 1, 5]
+    if size > lb:
+        return 3
+    if has_newline and cr != lw - lb - 1:
+        return 5
+    rec[k - 1, 3] += size
+    return 0
+
+
+class _Index:
+    """The .fai records of a FASTA: names and int64 arrays, in file order."""
+
+    def __init__(self, names: list[str], rec: np.ndarray) -> None:
+        self.names = names
+        self.lengths, self.offsets = rec[:, 3].copy(), rec[:, 2].copy()
+        self.linebases, self.linewidths = rec[:, 4].copy(), rec[:, 5].copy()
+        self.header_lines = rec[:, 6].copy()
+
+    def fai_text(self) -> str:
+        rows = zip(
+            self.names, self.lengths, self.offsets, self.linebases, self.linewidths, strict=True
+        )
+        return "".join(f"{n}\t{a}\t{b}\t{c}\t{d}\n" for n, a, b, c, d in rows)
+
+
+def _scan_fasta(path: Path, buf: np.ndarray, release: Callable[[int], None]) -> _Index:
+    """Index a FASTA (``buf``: its bytes) with the compiled scan, raising GenomeError on the
+    first malformed line."""
+    st = np.zeros(8, dtype=np.int64)
+    st[1] = 1
+    rec = np.zeros((64, 7), dtype=np.int64)
+    while True:
+        status = _scan_kernel(buf, int(st[0]) + _SCAN_CHUNK, st, rec)
+        release(int(st[0]))
+        if status == 6:
+            rec = np.concatenate([rec, np.zeros_like(rec)])
+        elif status > 0:
+            raise GenomeError(f"{path}:{st[5]}: {_SCAN_ERRORS[status]}")
+        elif st[0] >= buf.size:
+            break
+    rec = rec[: st[2]]
+    if len(rec) == 0:
+        raise GenomeError(f"{path}: no FASTA records (a record starts with a '>name' line)")
+    return _Index(_record_names(path, buf, rec), rec)
+
+
+def _record_names(path: Path, buf: np.ndarray, rec: np.ndarray) -> list[str]:
+    """Contig names (the header up to the first whitespace), checked for blanks and repeats."""
+    names, seen = [], {}
+    for start, end, line in zip(rec[:, 0], rec[:, 1], rec[:, 6], strict=True):
+        header = bytes(buf[start:end]).decode("utf-8", "replace").split()
+        if not header:
+            raise GenomeError(f"{path}:{line}: a '>' header without a name (write '>name')")
+        if header[0] in seen:
+            raise GenomeError(
+                f"{path}:{line}: duplicate sequence name {header[0]!r} (first at line "
+                f"{seen[header[0]]}): contig names must be unique, rename one of them"
+            )
+        seen[header[0]] = int(line)
+        names.append(header[0])
+    return names
+
+
+# ----------------------------------------------------------------------------- codes
+@numba.njit(cache=True, nogil=True, inline="always")
+def _block_codes(src: np.ndarray, dst: np.ndarray, acc: np.ndarray, valid: int) -> None:
+    """32 bytes -> codes for A C G T N (any case), 255 for anything else (IUPAC included).
+
+    A fixed 32-lane loop of compares and selects, which LLVM turns into a few vector
+    instructions; ``acc`` ORs the codes of the first ``valid`` lanes (255 flags a retry).
+    """
+    for t in range(32):
+        u = src[t] & np.uint8(0xDF)  # upper case
+        c = np.uint8(INVALID)
+        c = np.uint8(0) if u == np.uint8(65) else c
+        c = np.uint8(1) if u == np.uint8(67) else c
+        c = np.uint8(2) if u == np.uint8(71) else c
+        c = np.uint8(3) if u == np.uint8(84) else c
+        c = np.uint8(N_CODE) if u == np.uint8(78) else c
+        dst[t] = c
+        acc[t] |= c if t < valid else np.uint8(0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _codes_kernel(
+    buf: np.ndarray, index: np.ndarray, st: np.ndarray, dst: np.ndarray, exact: bool
+) -> int:
+    """Convert FASTA lines to codes into ``dst``, from record st[0], line st[1], column st[4].
+
+    index (n_records, 4) int64: offset, length, line bases, line width. Stops when ``dst``
+    (less _SLACK) is full, splitting a line if it must, and sets st[2] = codes written. The
+    fast path knows only ACGTN and returns -2 when a chunk holds anything else; the caller
+    then redoes the chunk with ``exact`` (the BYTE_TO_CODE table, IUPAC included). Returns -1
+    when done, -2, or the dst index of the first invalid byte (at column st[4] + st[3]).
+    """
+    acc = np.zeros(32, dtype=np.uint8)
+    cap = dst.size - _SLACK
+    r, line, col, d = st[0], st[1], st[4], 0
+    while r < index.shape[0] and d < cap:
+        off, length, lb, lw = index[r, 0], index[r, 1], index[r, 2], index[r, 3]
+        while line * lb + col < length and d < cap:
+            n = min(lb - col, length - line * lb - col, cap - d)
+            s = off + line * lw + col
+            if not exact and s + n + 32 <= buf.size:
+                for j in range(0, n, 32):
+                    _block_codes(buf[s + j : s + j + 32], dst[d + j : d + j + 32], acc, n - j)
+            else:
+                for j in range(n):
+                    c = BYTE_TO_CODE[buf[s + j]]
+                    if c == INVALID:
+                        st[0], st[1], st[2], st[3], st[4] = r, line, d + j, j, col
+                        return d + j
+                    dst[d + j] = c
+            d += n
+            col += n
+            if col == lb:
+                line, col = line + 1, 0
+        if line * lb + col >= length:
+            r, line, col = r + 1, 0, 0
+    st[0], st[1], st[2], st[3], st[4] = r, line, d, 0, col
+    return -1 if acc.max() < 16 else -2
+
+
+class _FastaBytes:
+    """A FASTA file mapped read-only as a uint8 array. ``release(start, end)`` drops those pages
+    from this process (they stay in the page cache), so a scan costs a chunk of memory, not the
+    file."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
+        self.buf = np.frombuffer(self._mm, dtype=np.uint8)
+
+    def release(self, start: int, end: int) -> None:
+        start = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+        end = min(end, self.buf.size) // mmap.PAGESIZE * mmap.PAGESIZE
+        if end > start and hasattr(self._mm, "madvise"):
+            self._mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+
+    def __enter__(self) -> _FastaBytes:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        del self.buf
+        try:
+            self._mm.close()
+        except BufferError:  # an exception's traceback still holds a view; GC unmaps it
+            pass
+        self._fh.close()
+
+
+def _write_codes(path: Path, fasta: _FastaBytes, index: _Index, target: Path) -> None:
+    """Convert the FASTA to codes chunk by chunk and write them to ``target`` (atomically)."""
+    table = np.stack([index.offsets, index.lengths, index.linebases, index.linewidths], axis=1)
+    dst = np.empty(_CODE_CHUNK + _SLACK, dtype=np.uint8)
+    st = np.zeros(8, dtype=np.int64)
+
+    def source_pos(r: int, line: int, col: int) -> int:
+        return int(table[r, 0] + line * table[r, 3] + col) if r < len(table) else fasta.buf.size
+
+    def write(fh) -> None:
+        done = 0
+        while st[0] < len(table):
+            saved = st.copy()
+            bad = _codes_kernel(fasta.buf, table, st, dst, False)
+            if bad == -2:  # IUPAC or invalid letters in this chunk: redo it exactly
+                st[:] = saved
+                bad = _codes_kernel(fasta.buf, table, st, dst, True)
+            if bad >= 0:
+                _raise_bad_byte(path, fasta.buf, index, st)
+            fh.write(memoryview(dst[: st[2]]))
+            here = source_pos(int(st[0]), int(st[1]), int(st[4]))
+            fasta.release(done, here)
+            done = here
+
+    _atomic_write(target, write)
+
+
+def _raise_bad_byte(path: Path, buf: np.ndarray, index: _Index, st: np.ndarray) -> None:
+    """The GenomeError for the byte the code kernel stopped at (record st[0], line st[1])."""
+    r, line, col = int(st[0]), int(st[1]), int(st[4]) + int(st[3])
+    value = int(buf[index.offsets[r] + line * index.linewidths[r] + col])
+    where = f"{path}:{index.header_lines[r] + 1 + line}"
+    if value == ord("\r"):
+        raise GenomeError(f"{where}: {_SCAN_ERRORS[5]}")
+    if value in (ord("\n"), ord(">")):
+        raise GenomeError(f"{where}: {_SCAN_ERRORS[4]}")
+    letter = repr(chr(value)) if 32 <= value < 127 else f"byte {value}"
+    raise GenomeError(
+        f"{where}: invalid letter {letter} in sequence {index.names[r]!r} (column {col + 1}): "
+        "expected A, C, G, T, N or an IUPAC code (R Y S W K M B D H V); replace it, e.g. by N"
+    )
+
+
+# ----------------------------------------------------------------------------- fetching
+@numba.njit(cache=True, nogil=True)
+def _fetch_kernel(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    contig: np.ndarray,
+    starts: np.ndarray,
+    reverse: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Copy the intervals [start, start + L) of the given contigs into out (B, L), N-padded
+    outside the contig, reverse-complemented where ``reverse``."""
+    n_rows, length = out.shape
+    n = np.uint8(N_CODE)
+    for i in range(n_rows):
+        row, c, s = out[i], contig[i], starts[i]
+        a = min(max(-s, 0), length)  # bases of left padding
+        b = min(max(lengths[c] - s, 0), length)  # end of the contig's bases in the row (>= a)
+        src = codes[offsets[c] + s + a : offsets[c] + s + b]
+        # Explicit loops over 1-D views: numba's slice assignment is ~9x slower here.
+        if reverse[i]:
+            for j in range(length - b):
+                row[j] = n
+            for j in range(src.size):
+                row[length - 1 - a - j] = COMPLEMENT_CODE[src[j]]
+            for j in range(length - a, length):
+                row[j] = n
+        else:
+            for j in range(a):
+                row[j] = n
+            dst = row[a:b]
+            for j in range(src.size):
+                dst[j] = src[j]
+            for j in range(b, length):
+                row[j] = n
+
+
+# ----------------------------------------------------------------------------- Genome
+class Genome:
+    """A FASTA genome: contig names and sizes, and batched fetches as uint8 codes.
+
+    The first open builds a ``.fai`` index and a memory-mapped code cache (see the module
+    docstring); later opens read a small JSON file and map the cache. Pickling is cheap (no
+    sequence data travels): a DataLoader worker maps the same cache file again.
+
+    Args:
+        path: a FASTA file, plain or bgzip-compressed (``.fa.gz``/``.bgz``, needs biopython).
+        cache_dir: folder for the index and code cache; default ``$SEQNN_CACHE_DIR`` if set,
+            else the FASTA's folder.
+
+    Raises:
+        GenomeError: naming the file (and line) for a missing, plain-gzip or malformed FASTA,
+            or an index/cache folder that cannot be written.
+
+    Example:
+        >>> genome = Genome("hg38.fa")
+        >>> codes = genome.fetch_codes(["chr1", "chr2"], [1000, 5000], [2000, 6000])  # (2, 1000)
+    """
+
+    def __init__(self, path: str | Path, cache_dir: str | Path | None = None) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self._bgzf = _check_file(self.path)
+        cache_dir = cache_dir or os.environ.get(CACHE_ENV) or None
+        self.cache_dir = Path(cache_dir).expanduser().absolute() if cache_dir else None
+        folder, stem = self._cache_location()
+        self.cache_path = folder / f"{stem}.seqnn-codes"
+        self.fai_path = folder / f"{stem}.fai"
+        self._meta_path = folder / f"{stem}.seqnn-codes.json"
+        meta = self._load_meta() or self._build(folder)
+        self.names: list[str] = list(meta["names"])
+        self.sizes: dict[str, int] = dict(zip(self.names, meta["sizes"], strict=True))
+        self._lengths = np.asarray(meta["sizes"], dtype=np.int64)
+        self._offsets = np.asarray(meta["offsets"], dtype=np.int64)
+        self._index = {name: i for i, name in enumerate(self.names)}
+        self._codes: np.ndarray | None = None
+        self._fasta = None
+
+    def _cache_location(self) -> tuple[Path, str]:
+        if self.cache_dir is None:
+            return self.path.parent, self.path.name
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise GenomeError(f"{self.cache_dir}: cannot create the cache folder: {err}") from None
+        digest = hashlib.sha1(str(self.path).encode()).hexdigest()[:12]
+        return self.cache_dir, f"{self.path.name}.{digest}"
+
+    # ------------------------------------------------------------------ cache
+    def _load_meta(self) -> dict | None:
+        """The cache's JSON sidecar if it matches the FASTA as it is now, else None."""
+        try:
+            meta = json.loads(self._meta_path.read_text())
+            size = self.cache_path.stat().st_size
+        except (OSError, ValueError):
+            return None
+        current = {"version": CACHE_VERSION, **_stat_key(self.path)}
+        if any(meta.get(k) != v for k, v in current.items()) or size != meta.get("total"):
+            return None
+        return meta
+
+    def _build(self, folder: Path) -> dict:
+        """Index the FASTA, write the code cache and its sidecar; return the sidecar."""
+        if not _writable(folder):
+            fix = (
+                f"pass cache_dir= to Genome or set the environment variable {CACHE_ENV} to a "
+                "writable folder"
+                if self.cache_dir is None
+                else "choose a writable cache_dir"
+            )
+            raise GenomeError(
+                f"{self.path}: cannot write its index and code cache to {folder} "
+                f"(read-only folder?): {fix}"
+            )
+        key = _stat_key(self.path)
+        if self._bgzf:
+            index = self._build_bgzf()
+        else:
+            with _FastaBytes(self.path) as fasta:
+                index = _scan_fasta(self.path, fasta.buf, lambda end: fasta.release(0, end))
+                _write_codes(self.path, fasta, index, self.cache_path)
+            _atomic_write(self.fai_path, lambda fh: fh.write(index.fai_text().encode()))
+        offsets = np.concatenate([[0], np.cumsum(index.lengths)[:-1]]).astype(np.int64)
+        meta = {
+            "version": CACHE_VERSION,
+            **key,
+            "fasta": str(self.path),
+            "names": index.names,
+            "sizes": index.lengths.tolist(),
+            "offsets": offsets.tolist(),
+            "total": int(index.lengths.sum()),
+        }
+        _atomic_write(self._meta_path, lambda fh: fh.write(json.dumps(meta).encode()))
+        return meta
+
+    def _build_bgzf(self) -> _Index:
+        """bgzip FASTA: pyfaidx indexes and reads it (one contig in memory at a time)."""
+        if not self.path.name.lower().endswith((".gz", ".bgz")):
+            raise GenomeError(f"{self.path}: bgzip-compressed FASTA must be named *.gz or *.bgz")
+        fasta = self._open_pyfaidx()
+        names = list(fasta.keys())
+        lengths = np.array([len(fasta[n]) for n in names], dtype=np.int64)
+
+        def write(fh) -> None:
+            for name in names:
+                raw = np.frombuffer(str(fasta[name][:]).encode("ascii", "replace"), np.uint8)
+                codes = BYTE_TO_CODE[raw]
+                if np.any(codes == INVALID):
+                    pos = int(np.argmax(codes == INVALID))
+                    raise GenomeError(
+                        f"{self.path}: sequence {name!r}, position {pos}: invalid letter "
+                        f"{chr(raw[pos])!r}: expected A, C, G, T, N or an IUPAC code"
+                    )
+                fh.write(codes.tobytes())
+
+        _atomic_write(self.cache_path, write)
+        rec = np.zeros((len(names), 7), dtype=np.int64)
+        rec[:, 3] = lengths
+        return _Index(names, rec)
+
+    def _open_pyfaidx(self):
+        import pyfaidx
+
+        try:
+            return pyfaidx.Fasta(
+                str(self.path),
+                indexname=str(self.fai_path),
+                gzi_indexname=str(self.fai_path.with_suffix(".gzi")),
+                as_raw=True,
+            )
+        except ImportError as err:
+            raise GenomeError(
+                f"{self.path}: reading a bgzip-compressed FASTA needs biopython ({err}): "
+                f"`pip install biopython`, or decompress it with `gunzip -c {self.path.name}`"
+            ) from None
+        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat) as err:
+            raise GenomeError(f"{self.path}: pyfaidx cannot index it: {err}") from None
+
+    # ------------------------------------------------------------------ access
+    @property
+    def codes(self) -> np.ndarray:
+        """The whole genome as one read-only flat uint8 code array (memory-mapped)."""
+        if self._codes is None:
+            if self._lengths.sum() == 0:
+                self._codes = np.zeros(0, dtype=np.uint8)
+            else:
+                try:
+                    self._codes = np.memmap(self.cache_path, dtype=np.uint8, mode="r")
+                except OSError as err:
+                    raise GenomeError(
+                        f"{self.cache_path}: cannot map the code cache ({err}); open the "
+                        f"Genome again to rebuild it"
+                    ) from None
+        return self._codes
+
+    @property
+    def fasta(self):
+        """The FASTA opened through pyfaidx (``pyfaidx.Fasta``, raw strings) with this index."""
+        if self._fasta is None:
+            self._fasta = self._open_pyfaidx()
+        return self._fasta
+
+    def __getstate__(self) -> dict:
+        # Open maps and file handles stay behind; a worker maps the cache file again.
+        return {**self.__dict__, "_codes": None, "_fasta": None}
+
+    def __contains__(self, chrom: object) -> bool:
+        return chrom in self._index
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __repr__(self) -> str:
+        return f"Genome({str(self.path)!r}, {len(self)} contigs, {int(self._lengths.sum()):,} bp)"
+
+    def contig_codes(self, chrom: str) -> np.ndarray:
+        """A read-only view (size,) of one contig's codes."""
+        i = self._contig_index([chrom])[0]
+        return self.codes[self._offsets[i] : self._offsets[i] + self._lengths[i]]
+
+    def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
+        """One interval as upper-case letters, N past the contig ends.
+
+        Args:
+            chrom: contig name.
+            start, end: 0-based half-open coordinates; may reach past either contig end.
+            strand: ``"-"`` gives the reverse complement.
+
+        Returns:
+            A string of ``end - start`` letters (soft-masking is not kept).
+        """
+        if end < start:
+            raise GenomeError(f"{self.path}: fetch({chrom!r}, {start}, {end}): end < start")
+        codes = self.fetch_codes([chrom], [start], [end], [strand])
+        return CODE_TO_BYTE[codes[0]].tobytes().decode("ascii")
+
+    def fetch_codes(
+        self,
+        chroms: Sequence[str] | np.ndarray | pd.Series,
+        starts: Sequence[int] | np.ndarray | pd.Series,
+        ends: Sequence[int] | np.ndarray | pd.Series,
+        strands: Sequence[str] | np.ndarray | pd.Series | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Fetch many equal-length intervals at once as uint8 codes.
+
+        Args:
+            chroms: (B,) contig names, or integer contig indices (positions in ``names``).
+            starts, ends: (B,) 0-based half-open coordinates, all with one width L; bases
+                past either contig end are N (code 4).
+            strands: (B,) ``"+"``/``"-"``/``"."`` strings, +1/-1 integers or booleans
+                (True = reverse); ``"-"`` intervals are reverse-complemented. None: all ``+``.
+            out: optional (B, L) uint8 buffer to fill (reused between batches).
+
+        Returns:
+            (B, L) uint8 codes.
+        """
+        starts = np.atleast_1d(np.asarray(starts, dtype=np.int64))
+        ends = np.atleast_1d(np.asarray(ends, dtype=np.int64))
+        contig = self._contig_index(chroms)
+        if not len(contig) == len(starts) == len(ends):
+            raise GenomeError(
+                f"fetch_codes: {len(contig)} chroms, {len(starts)} starts, {len(ends)} ends: "
+                "give one of each per interval"
+            )
+        length = int(ends[0] - starts[0]) if len(starts) else 0
+        if np.any(ends - starts != length) or length < 0:
+            i = int(np.argmax(ends - starts != length)) if length >= 0 else 0
+            raise GenomeError(
+                f"fetch_codes: interval {i} ({starts[i]}-{ends[i]}) has width "
+                f"{ends[i] - starts[i]}, interval 0 has {length}: a batch needs one width "
+                "(resize the intervals first, seqnn.data.intervals.resize)"
+            )
+        shape = (len(starts), length)
+        if out is None or out.shape != shape or out.dtype != np.uint8:
+            out = np.empty(shape, dtype=np.uint8)
+        reverse = _reverse_flags(strands, len(starts))
+        _fetch_kernel(self.codes, self._offsets, self._lengths, contig, starts, reverse, out)
+        return out
+
+    def _contig_index(self, chroms) -> np.ndarray:
+        """Contig names (or indices) -> (B,) int64 contig indices, a dict lookup in C per name."""
+        if isinstance(chroms, str):
+            chroms = [chroms]
+        if isinstance(chroms, pd.Series) and isinstance(chroms.dtype, pd.CategoricalDtype):
+            lookup = self._contig_index(np.asarray(chroms.cat.categories, dtype=object))
+            return lookup[chroms.cat.codes.to_numpy()]
+        arr = np.asarray(chroms) if not isinstance(chroms, np.ndarray) else chroms
+        if arr.dtype.kind in "iu":
+            if arr.size and (arr.min() < 0 or arr.max() >= len(self.names)):
+                raise GenomeError(f"{self.path}: contig index out of range 0..{len(self) - 1}")
+            return arr.astype(np.int64, copy=False).reshape(-1)
+        values = arr.reshape(-1).tolist()
+        try:
+            return np.fromiter(map(self._index.__getitem__, values), np.int64, len(values))
+        except KeyError as err:
+            raise GenomeError(self.unknown_contig_message(err.args[0])) from None
+
+    def unknown_contig_message(self, chrom: object) -> str:
+        """``'<fasta>: no contig 'chr1' (did you mean '1'?)...'``: for error messages."""
+        near = suggest_contig(str(chrom), self.names)
+        hint = f" (did you mean {near!r}?)" if near else ""
+        shown = ", ".join(self.names[:5]) + (", ..." if len(self) > 5 else "")
+        return f"{self.path.name}: no contig {chrom!r}{hint}; its contigs are {shown}"
+
+
+def suggest_contig(chrom: str, names: Iterable[str]) -> str | None:
+    """The contig name ``chrom`` most likely meant: the same name with or without a ``chr``
+    prefix, or in another case, else the closest spelling (difflib); None if nothing is close."""
+    import difflib
+
+    names = list(names)
+    by_key = {n.lower().removeprefix("chr"): n for n in names}
+    key = chrom.lower().removeprefix("chr")
+    if key in by_key:
+        return by_key[key]
+    close = difflib.get_close_matches(chrom, names, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _reverse_flags(strands, n: int) -> np.ndarray:
+    """(B,) bool: which intervals to reverse-complement."""
+    if strands is None:
+        return np.zeros(n, dtype=np.bool_)
+    arr = np.atleast_1d(np.asarray(strands))
+    if arr.shape != (n,):
+        raise GenomeError(f"fetch_codes: {arr.size} strands for {n} intervals")
+    if arr.dtype.kind == "b":
+        return arr
+    if arr.dtype.kind in "iuf":
+        return arr < 0
+    reverse = arr == "-"
+    bad = ~(reverse | (arr == "+") | (arr == "."))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise GenomeError(
+            f"fetch_codes: strand {str(arr[i])!r} of interval {i} is not '+', '-' or '.'"
+        )
+    return np.asarray(reverse, dtype=np.bool_)

@@ -1,0 +1,425 @@
+"""Genome intervals: read BED / narrowPeak / TSV / CSV tables, validate them against a genome,
+resize, tile, and split them into train / val / test sets.
+
+Layout everywhere in seqnn: one-hot tensors are (batch, 4, length), channels A, C, G, T; the
+intervals here say which genome windows become those sequences.
+
+An interval table is a pandas DataFrame with ``chrom``, ``start``, ``end`` (0-based,
+half-open, int64) and any other columns. :func:`read_intervals` adds a ``line`` column (the
+1-based line of each row in its file) and ``attrs["source"]`` (the file name), so that errors
+say ``regions.bed:12: ...``. All operations are vectorised over the table.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from seqnn.data.genome import Genome, suggest_contig
+
+BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
+NARROWPEAK_COLUMNS = BED_COLUMNS + ["signal_value", "p_value", "q_value", "peak"]
+_ALIASES = {
+    "chrom": ("chrom", "chr", "chromosome", "seqname", "seqnames", "contig", "#chrom"),
+    "start": ("start", "chromstart", "start0", "begin"),
+    "end": ("end", "chromend", "stop"),
+}
+_SKIP = ("#", "track", "browser")
+LINE = "line"
+
+
+class IntervalError(ValueError):
+    """An interval table that cannot be read, or intervals that do not fit the genome."""
+
+
+# ----------------------------------------------------------------------------- reading
+def read_intervals(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a BED, narrowPeak, TSV or CSV table of intervals (plain or gzip).
+
+    BED-like files (no header row) get the BED names ``chrom, start, end, name, score,
+    strand`` (narrowPeak: ``+ signal_value, p_value, q_value, peak``); further columns take
+    their names from a ``#`` comment line just above the data, else ``col7``, ``col8``, ...
+    A header row (its start/end fields are not numbers) names the columns instead; ``chr`` /
+    ``chromosome`` / ``chromStart`` / ``chromEnd`` and the like are read as chrom/start/end.
+    ``#`` comments, ``track`` and ``browser`` lines and blank lines are skipped.
+
+    Args:
+        path: the file; ``.csv`` is comma-separated, anything else tab-separated.
+        columns: names for the columns in order (overrides the names above).
+
+    Returns:
+        DataFrame with chrom (str), start, end (int64), the other columns, and ``line`` (the
+        1-based line in the file); ``attrs["source"]`` is the file name.
+
+    Raises:
+        IntervalError: ``file:line: ...`` for spaces instead of tabs, fewer than 3 columns,
+            non-integer start/end, or a file without intervals.
+    """
+    path = Path(path)
+    source = path.name
+    lines = pd.Series(_read_text(path).split("\n"))
+    stripped = lines.str.strip()
+    keep = ~(stripped.eq("") | stripped.str.startswith(_SKIP))
+    if not keep.any():
+        raise IntervalError(f"{source}: no intervals (the file is empty or only comments)")
+    sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+    first = int(np.argmax(keep.to_numpy()))
+    header = _header_names(lines[first], sep)
+    if header is not None:
+        keep[first] = False
+    elif first > 0 and stripped[first - 1].startswith("#"):
+        header = _comment_names(lines[first - 1], sep)
+    data = lines[keep]
+    _check_fields(data, sep, source)
+    names = _column_names(data.iloc[0].count(sep) + 1, columns, header, path)
+    frame = pd.read_csv(
+        io.StringIO("\n".join(data)), sep=sep, header=None, names=names, dtype={"chrom": str}
+    )
+    frame = _coordinates(frame, data.index.to_numpy() + 1, source)
+    frame.attrs["source"] = source
+    return frame
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise IntervalError(f"{path}: no such interval file")
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    with opener(path, "rb") as fh:
+        return fh.read().decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def _header_names(line: str, sep: str) -> list[str] | None:
+    """The fields of ``line`` if it is a header row (it names start and end columns)."""
+    fields = [f.strip() for f in line.split(sep)]
+    named = {_canonical(f) for f in fields}
+    return fields if {"start", "end"} <= named else None
+
+
+def _comment_names(line: str, sep: str) -> list[str]:
+    return [f.strip() for f in line.lstrip("#").split(sep)]
+
+
+def _check_fields(data: pd.Series, sep: str, source: str) -> None:
+    """Raise for rows with fewer than three fields, or separated by spaces instead of tabs."""
+    n_fields = data.str.count(re.escape(sep)) + 1
+    bad = n_fields < 3
+    if not bad.any():
+        return
+    i = bad.idxmax()
+    if sep == "\t" and len(data[i].split()) >= 3:
+        raise IntervalError(
+            f"{source}:{i + 1}: fields are separated by spaces, not tabs: BED files need tabs "
+            "(convert with `sed 's/  */\\t/g'`)"
+        )
+    raise IntervalError(
+        f"{source}:{i + 1}: {int(n_fields[i])} column(s), an interval needs at least 3 "
+        f"(chrom, start, end) separated by {'tabs' if sep == chr(9) else 'commas'}"
+    )
+
+
+def _column_names(
+    n: int, columns: Sequence[str] | None, header: list[str] | None, path: Path
+) -> list[str]:
+    """Names of the n columns: explicit, from a header row, or BED/narrowPeak positions."""
+    if columns is not None:
+        if len(columns) != n:
+            raise IntervalError(f"{path.name}: columns= names {len(columns)} columns, found {n}")
+        return list(columns)
+    if header is not None and len(header) == n:
+        named = [_canonical(h) for h in header]
+        if {"chrom", "start", "end"} <= set(named):
+            return named
+    narrow = "narrowpeak" in path.name.lower() or (n == 10 and header is None)
+    standard = NARROWPEAK_COLUMNS if narrow else BED_COLUMNS
+    extra = header[len(standard) :] if header is not None and len(header) == n else []
+    names = standard[:n] + extra
+    return names + [f"col{i + 1}" for i in range(len(names), n)]
+
+
+def _canonical(name: str) -> str:
+    low = name.strip().lower()
+    return next((key for key, names in _ALIASES.items() if low in names), name.strip())
+
+
+def _coordinates(frame: pd.DataFrame, lines: np.ndarray, source: str) -> pd.DataFrame:
+    """chrom as str, start/end as int64 (naming the first bad line), plus the ``line`` column."""
+    for col in ("start", "end"):
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna() | (values != np.floor(values))
+        if bad.any():
+            i = int(np.argmax(bad.to_numpy()))
+            raise IntervalError(
+                f"{source}:{lines[i]}: {col} {str(frame[col].iloc[i])!r} is not an integer "
+                "(BED coordinates are 0-based integers)"
+            )
+        frame[col] = values.astype(np.int64)
+    frame["chrom"] = frame["chrom"].astype(str)
+    if LINE not in frame.columns:
+        frame[LINE] = lines
+    return frame
+
+
+# ----------------------------------------------------------------------------- validation
+def validate_intervals(
+    df: pd.DataFrame,
+    genome: Genome | Mapping[str, int],
+    on_invalid: Literal["error", "drop", "pad"] = "error",
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Check intervals against a genome's contigs and sizes.
+
+    Problems: an unknown contig (the message suggests the likely name, e.g. ``1`` for
+    ``chr1``), start < 0, start >= end, end past the contig end.
+
+    Args:
+        df: intervals (chrom, start, end, ...).
+        genome: a Genome or a {contig: size} mapping.
+        on_invalid: ``"error"`` raises for the first problem; ``"drop"`` drops every bad
+            interval with one warning counting them by reason; ``"pad"`` keeps intervals
+            that reach past a contig end (fetches pad them with N) but still raises for
+            unknown contigs and start >= end.
+        source: file name for messages (default ``df.attrs["source"]``).
+
+    Returns:
+        The valid intervals (a filtered copy for ``"drop"``, else ``df``).
+
+    Raises:
+        IntervalError: ``file:line: message``, e.g.
+            ``regions.bed:12: end 5000 is past the end of chr2 (length 4000)``.
+    """
+    if on_invalid not in ("error", "drop", "pad"):
+        raise ValueError(f"on_invalid must be 'error', 'drop' or 'pad', got {on_invalid!r}")
+    sizes = genome.sizes if isinstance(genome, Genome) else dict(genome)
+    source = source or df.attrs.get("source", "intervals")
+    chrom_size = df["chrom"].astype(str).map(sizes)
+    start, end = df["start"].to_numpy(np.int64), df["end"].to_numpy(np.int64)
+    size = chrom_size.to_numpy(np.float64)
+    problems = {
+        "unknown contig": np.isnan(size),
+        "start >= end": start >= end,
+        "negative start": start < 0,
+        "past the contig end": end > size,
+    }
+    fatal = ("unknown contig", "start >= end") if on_invalid == "pad" else tuple(problems)
+    if on_invalid != "drop":
+        for reason in fatal:
+            if problems[reason].any():
+                i = int(np.argmax(problems[reason]))
+                raise IntervalError(_problem_message(df, i, reason, sizes, source, problems))
+        return df
+    bad = np.logical_or.reduce(list(problems.values()))
+    if bad.any():
+        counts = ", ".join(f"{int(m.sum())} {r}" for r, m in problems.items() if m.any())
+        warnings.warn(
+            f"{source}: dropped {int(bad.sum())} of {len(df)} intervals ({counts})", stacklevel=2
+        )
+    return df[~bad]
+
+
+def _problem_message(df, i: int, reason: str, sizes, source: str, problems) -> str:
+    row = df.iloc[i]
+    where = f"{source}:{row[LINE]}" if LINE in df.columns else f"{source}: row {i}"
+    chrom, start, end = str(row["chrom"]), int(row["start"]), int(row["end"])
+    n_more = int(problems[reason].sum()) - 1
+    more = f" ({n_more} more interval(s) like this)" if n_more else ""
+    fix = "; pass on_invalid='drop' to drop such intervals"
+    if reason == "unknown contig":
+        near = suggest_contig(chrom, sizes)
+        hint = f" (did you mean {near!r}? rename the contigs to match the FASTA)" if near else ""
+        return f"{where}: contig {chrom!r} is not in the genome{hint}{more}{fix}"
+    if reason == "start >= end":
+        return f"{where}: start {start} is not before end {end}{more}{fix}"
+    if reason == "negative start":
+        msg = f"{where}: start {start} is negative{more}"
+    else:
+        msg = f"{where}: end {end} is past the end of {chrom} (length {sizes[chrom]}){more}"
+    return msg + "; pass on_invalid='pad' to pad with N or 'drop' to drop such intervals"
+
+
+# ----------------------------------------------------------------------------- reshaping
+def resize(df: pd.DataFrame, length: int) -> pd.DataFrame:
+    """Resize intervals to ``length`` around their centres.
+
+    The centre is ``(start + end) // 2`` (rounded down) and the new start is
+    ``centre - length // 2``, so an interval of width ``w`` keeps ``(length - w) // 2`` bases
+    to the left of it when growing (the extra odd base goes to the right), the same rule every
+    time. Intervals may then reach past contig ends (see :func:`validate_intervals`).
+
+    Args:
+        df: intervals (chrom, start, end, ...).
+        length: the new width, > 0.
+
+    Returns:
+        A copy with new start / end; other columns unchanged.
+    """
+    if length <= 0:
+        raise ValueError(f"resize: length must be positive, got {length}")
+    centre = (df["start"].to_numpy(np.int64) + df["end"].to_numpy(np.int64)) // 2
+    out = df.copy()
+    out["start"] = centre - length // 2
+    out["end"] = out["start"] + length
+    return out
+
+
+def tile(
+    regions: pd.DataFrame | Genome | Mapping[str, int],
+    window: int,
+    stride: int | None = None,
+    keep_last: bool = False,
+) -> pd.DataFrame:
+    """Tile regions (or whole contigs) into windows.
+
+    Windows start at ``start, start + stride, ...``. With ``keep_last=False`` only full
+    windows are made (a region shorter than ``window`` gives none); with ``keep_last=True`` one
+    last, shorter window covers the rest of the region, so the windows cover it all.
+
+    Args:
+        regions: intervals (chrom, start, end, ...), or a Genome / {contig: size} for whole
+            contigs.
+        window: window width.
+        stride: step between window starts (default ``window``: adjacent windows).
+        keep_last: keep a short last window.
+
+    Returns:
+        Windows (chrom, start, end, the region's other columns), in region order.
+    """
+    stride = stride or window
+    if window <= 0 or stride <= 0:
+        raise ValueError(f"tile: window and stride must be positive, got {window}, {stride}")
+    if not isinstance(regions, pd.DataFrame):
+        sizes = regions.sizes if isinstance(regions, Genome) else dict(regions)
+        regions = pd.DataFrame(
+            {"chrom": list(sizes), "start": 0, "end": np.array(list(sizes.values()), np.int64)}
+        )
+    start, end = regions["start"].to_numpy(np.int64), regions["end"].to_numpy(np.int64)
+    width = np.maximum(end - start, 0)
+    if keep_last:
+        n = np.where(width > 0, -(-np.maximum(width - window, 0) // stride) + 1, 0)
+    else:
+        n = np.where(width >= window, (width - window) // stride + 1, 0)
+    rows = np.repeat(np.arange(len(regions)), n)
+    step = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n)  # window number in its region
+    out = regions.iloc[rows].reset_index(drop=True)
+    out["start"] = start[rows] + step * stride
+    out["end"] = np.minimum(out["start"].to_numpy() + window, end[rows])
+    return out
+
+
+# ----------------------------------------------------------------------------- splits
+def split_by_chromosome(
+    df: pd.DataFrame, val: Sequence[str] = (), test: Sequence[str] = ()
+) -> dict[str, pd.DataFrame]:
+    """Split intervals by contig: ``val`` and ``test`` contigs, the rest for training.
+
+    Args:
+        df: intervals (chrom, start, end, ...).
+        val, test: contig names of the validation and test sets (disjoint).
+
+    Returns:
+        {"train": ..., "val": ..., "test": ...}, each a subset of ``df`` (index kept).
+    """
+    both = set(val) & set(test)
+    if both:
+        raise IntervalError(f"split_by_chromosome: {sorted(both)} are in both val and test")
+    chrom = df["chrom"].astype(str)
+    present = set(chrom.unique())
+    missing = [c for c in [*val, *test] if c not in present]
+    if missing:
+        near = {c: suggest_contig(c, present) for c in missing}
+        warnings.warn(
+            f"split_by_chromosome: no intervals on {missing}"
+            + "".join(f" ({c!r}: did you mean {n!r}?)" for c, n in near.items() if n),
+            stacklevel=2,
+        )
+    is_val, is_test = chrom.isin(list(val)), chrom.isin(list(test))
+    return {"train": df[~(is_val | is_test)], "val": df[is_val], "test": df[is_test]}
+
+
+def split_by_blocks(
+    df: pd.DataFrame,
+    sizes: Genome | Mapping[str, int],
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    n_blocks: int = 100,
+    seed: int = 0,
+    straddling: Literal["drop", "centre"] = "drop",
+) -> dict[str, pd.DataFrame]:
+    """Split intervals by contiguous genome blocks, for genomes with few contigs (bacteria).
+
+    The genome is cut into blocks of ``ceil(total size / n_blocks)`` bases (each contig on its
+    own; a contig's last block may be shorter). A seeded shuffle of the blocks gives
+    ``round(test_fraction * n)`` blocks (at least 1 if the fraction is > 0) to test, as many
+    for ``val_fraction`` to val, and the rest to train. An interval goes with the block that
+    holds it; one that straddles a block boundary is dropped (``straddling="drop"``, the
+    default, so no bases are shared between splits) or goes with the block of its centre
+    (``straddling="centre"``).
+
+    Args:
+        df: intervals (chrom, start, end, ...) on the contigs of ``sizes``.
+        sizes: a Genome or {contig: size}.
+        val_fraction, test_fraction: fractions of the blocks for val and test.
+        n_blocks: about how many blocks to cut the genome into.
+        seed: seed of the block shuffle (same seed, same split).
+        straddling: ``"drop"`` or ``"centre"``, see above.
+
+    Returns:
+        {"train": ..., "val": ..., "test": ...}, each a subset of ``df`` (index kept).
+    """
+    sizes = sizes.sizes if isinstance(sizes, Genome) else dict(sizes)
+    block_size = _block_size(sizes, n_blocks)
+    per_contig = {c: -(-s // block_size) for c, s in sizes.items()}
+    first_block = dict(zip(per_contig, np.cumsum([0, *per_contig.values()])[:-1], strict=True))
+    assignment = _assign_blocks(sum(per_contig.values()), val_fraction, test_fraction, seed)
+    chrom = df["chrom"].astype(str)
+    unknown = ~chrom.isin(list(sizes))
+    if unknown.any():
+        raise IntervalError(
+            f"split_by_blocks: contig {chrom[unknown].iloc[0]!r} is not in the genome "
+            "(validate_intervals first)"
+        )
+    base = chrom.map(first_block).to_numpy(np.int64)
+    start, end = df["start"].to_numpy(np.int64), df["end"].to_numpy(np.int64)
+    first, last = start // block_size, np.maximum(end - 1, start) // block_size
+    if straddling == "centre":
+        n_own = chrom.map(per_contig).to_numpy(np.int64)
+        block = np.clip((start + end) // 2 // block_size, 0, n_own - 1)
+        keep = np.ones(len(df), dtype=bool)
+    else:
+        block, keep = first, first == last
+    label = assignment[base + np.clip(block, 0, None)]
+    return {s: df[keep & (label == k)] for k, s in enumerate(("train", "val", "test"))}
+
+
+def _block_size(sizes: Mapping[str, int], n_blocks: int) -> int:
+    if n_blocks < 1:
+        raise ValueError(f"split_by_blocks: n_blocks must be >= 1, got {n_blocks}")
+    return max(-(-int(sum(sizes.values())) // n_blocks), 1)
+
+
+def _assign_blocks(n: int, val_fraction: float, test_fraction: float, seed: int) -> np.ndarray:
+    """(n,) int8 split of each block: 0 train, 1 val, 2 test, by a seeded shuffle."""
+    if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
+        raise ValueError(
+            f"split_by_blocks: fractions {val_fraction}, {test_fraction} must be >= 0 and sum < 1"
+        )
+    n_test = max(round(test_fraction * n), int(test_fraction > 0))
+    n_val = max(round(val_fraction * n), int(val_fraction > 0))
+    if n_test + n_val >= n:
+        raise ValueError(
+            f"split_by_blocks: {n} blocks are too few for val and test and train: raise n_blocks"
+        )
+    order = np.random.default_rng(seed).permutation(n)
+    label = np.zeros(n, dtype=np.int8)
+    label[order[:n_test]] = 2
+    label[order[n_test : n_test + n_val]] = 1
+    return label

@@ -1,0 +1,102 @@
+"""SequenceDataModule: batch shapes, disjoint splits, declared shapes checked against the data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from seqnn.data.genome import Genome, write_fasta
+
+from seqnn.data.datamodule import SequenceDataModule
+from seqnn.data.transforms import ReverseComplement
+
+
+def random_dna(rng, length: int) -> str:
+    return "".join(rng.choice(list("ACGT"), length))
+
+
+@pytest.fixture
+def table(rng) -> pd.DataFrame:
+    n = 100
+    return pd.DataFrame(
+        {
+            "sequence": [random_dna(rng, 30) for _ in range(n)],
+            "label": np.r_[np.zeros(80, int), np.ones(20, int)],
+            "score": rng.normal(size=n),
+        }
+    )
+
+
+def sequences_of(dm: SequenceDataModule, stage: str) -> set:
+    return {bytes(row) for row in dm.datasets[stage].codes}
+
+
+def test_table_random_split_is_stratified_and_disjoint(table):
+    dm = SequenceDataModule(table=table, target_columns="label", batch_size=16, seed=1)
+    dm.setup("fit")
+    sizes = {s: len(dm.datasets[s]) for s in ("train", "val", "test")}
+    assert sizes == {"train": 80, "val": 10, "test": 10}
+    assert int(dm.datasets["val"].targets.sum()) == 2  # 10% of each class
+    train, val, test = (sequences_of(dm, s) for s in ("train", "val", "test"))
+    assert not (train & val or train & test or val & test)
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (16, 4, 30) and x.dtype == torch.float32 and y.shape == (16, 1)
+    assert (dm.n_targets, dm.seq_len, dm.target_names) == (1, 30, ["label"])
+
+
+def test_table_split_column_from_file(tmp_path, table):
+    table["split"] = np.resize(["train", "train", "val", "test"], len(table))
+    table.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
+    dm = SequenceDataModule(
+        table=tmp_path / "t.tsv", target_columns=["score"], output="codes", batch_size=8
+    )
+    assert (dm.n_targets, dm.seq_len) == (1, 30)  # without an explicit setup()
+    assert [len(dm.datasets[s]) for s in ("train", "val", "test")] == [50, 25, 25]
+    x, y = next(iter(dm.val_dataloader()))
+    assert x.shape == (8, 30) and x.dtype == torch.uint8 and y.dtype == torch.float32
+    assert sum(len(b[0]) for b in dm.test_dataloader()) == 25
+
+
+def test_declared_shapes_are_checked(table):
+    dm = SequenceDataModule(table=table, target_columns="label", n_targets=3, seq_len=30)
+    assert dm.n_targets == 3  # as declared, for config interpolation
+    with pytest.raises(ValueError, match="n_targets=3 was given but target columns"):
+        dm.setup()
+    with pytest.raises(ValueError, match="seq_len=31"):
+        SequenceDataModule(table=table, target_columns="label", seq_len=31).setup()
+
+
+def test_genome_intervals_by_chromosome(tmp_path, rng):
+    write_fasta(tmp_path / "g.fa", {c: random_dna(rng, 2000) for c in ("chr1", "chr2", "chr3")})
+    n = 60
+    starts = rng.integers(0, 1900, n)
+    intervals = pd.DataFrame(
+        {
+            "chrom": np.resize(["chr1", "chr2", "chr3"], n),
+            "start": starts,
+            "end": starts + 40,
+            "a": rng.integers(0, 2, n),
+            "b": rng.integers(0, 2, n),
+        }
+    )
+    dm = SequenceDataModule(
+        genome=Genome(tmp_path / "g.fa"),
+        intervals=intervals,
+        target_columns=["a", "b"],
+        length=64,
+        val_chroms=["chr2"],
+        test_chroms=["chr3"],
+        transforms=[ReverseComplement(seed=0)],
+        batch_size=10,
+    )
+    dm.setup()
+    chroms = {s: set(dm.datasets[s].intervals["chrom"]) for s in ("train", "val", "test")}
+    assert chroms == {"train": {"chr1"}, "val": {"chr2"}, "test": {"chr3"}}
+    assert dm.datasets["train"].transforms and not dm.datasets["val"].transforms
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.shape == (10, 4, 64) and y.shape == (10, 2)
+    assert (dm.n_targets, dm.seq_len, dm.target_names) == (2, 64, ["a", "b"])
+
+
+def test_needs_one_source(table):
+    with pytest.raises(ValueError, match="either table= or both genome= and intervals="):
+        SequenceDataModule()

@@ -1,0 +1,238 @@
+"""Genome: padded and reverse-complemented fetches, the code cache against pyfaidx, cache
+rebuilds, pickling, and one test per kind of bad input (each checks the message)."""
+
+import gzip
+import os
+import pickle
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+import seqnn.data.genome as genome_mod
+from seqnn.data.encoding import decode, encode, reverse_complement, reverse_complement_codes
+from seqnn.data.genome import Genome, GenomeError, write_fasta
+
+
+def random_dna(rng: np.random.Generator, n: int, letters: str = "ACGT") -> str:
+    return "".join(rng.choice(list(letters), n))
+
+
+@pytest.fixture
+def records(rng) -> dict[str, str]:
+    chr1 = random_dna(rng, 503, "ACGTacgtN")
+    chr2 = "NNNN" + random_dna(rng, 300) + "ryswkmbdhvRYSWKMBDHV" + random_dna(rng, 77, "acgt")
+    return {"chr1": chr1, "chr2": chr2, "chrM": random_dna(rng, 16)}
+
+
+@pytest.fixture
+def genome(tmp_path, records) -> Genome:
+    return Genome(write_fasta(tmp_path / "g.fa", records, line_width=60))
+
+
+def test_names_sizes_contains(genome, records):
+    assert genome.names == list(records)
+    assert genome.sizes == {k: len(v) for k, v in records.items()}
+    assert len(genome) == 3 and "chr2" in genome and "chr9" not in genome
+
+
+def test_fetch_pads_with_n_at_both_ends(genome, records):
+    seq = records["chr1"].upper()
+    assert genome.fetch("chr1", -5, 5) == "N" * 5 + seq[:5]
+    assert genome.fetch("chr1", 500, 510) == seq[500:] + "N" * 7
+    assert genome.fetch("chr1", -20, -10) == "N" * 10
+    assert genome.fetch("chr1", 600, 610) == "N" * 10
+    assert genome.fetch("chrM", -3, 19) == "NNN" + records["chrM"] + "NNN"
+    starts = np.array([-5, 500, -20, 600, 10])
+    codes = genome.fetch_codes(["chr1"] * 5, starts, starts + 10)
+    expected = [genome.fetch("chr1", s, s + 10) for s in starts]
+    assert decode(codes) == expected
+
+
+def test_minus_strand_is_reverse_complement(genome, rng):
+    chroms = rng.choice(genome.names, 50)
+    starts = rng.integers(-30, 520, 50)
+    strands = rng.choice(["+", "-"], 50)
+    plus = genome.fetch_codes(chroms, starts, starts + 40)
+    mixed = genome.fetch_codes(chroms, starts, starts + 40, strands)
+    minus = strands == "-"
+    np.testing.assert_array_equal(mixed[~minus], plus[~minus])
+    np.testing.assert_array_equal(mixed[minus], reverse_complement_codes(plus[minus]))
+    assert genome.fetch("chr2", 290, 330, "-") == reverse_complement(
+        genome.fetch("chr2", 290, 330)
+    )
+    np.testing.assert_array_equal(
+        genome.fetch_codes(chroms, starts, starts + 40, np.where(minus, -1, 1)), mixed
+    )
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("line_width", [7, 60, 0])
+def test_cache_equals_pyfaidx(tmp_path, records, rng, newline, line_width):
+    path = write_fasta(tmp_path / "g.fa", records, line_width=line_width)
+    if newline == "\r\n":
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    genome = Genome(path)
+    for _ in range(200):
+        chrom = str(rng.choice(genome.names))
+        start = int(rng.integers(0, genome.sizes[chrom]))
+        end = int(rng.integers(start, genome.sizes[chrom] + 1))
+        assert genome.fetch(chrom, start, end) == genome.fasta[chrom][start:end].upper()
+    for chrom, seq in records.items():
+        np.testing.assert_array_equal(genome.contig_codes(chrom), encode(seq))
+
+
+def test_build_in_small_chunks(tmp_path, records, monkeypatch):
+    """Chunk edges inside lines and inside records, and lines longer than a chunk."""
+    monkeypatch.setattr(genome_mod, "_CODE_CHUNK", 13)
+    monkeypatch.setattr(genome_mod, "_SCAN_CHUNK", 50)
+    for width in (0, 9):
+        genome = Genome(write_fasta(tmp_path / f"w{width}.fa", records, line_width=width))
+        for chrom, seq in records.items():
+            assert decode(genome.contig_codes(chrom)) == seq.upper()
+
+
+def test_lowercase_is_read_as_uppercase(tmp_path):
+    genome = Genome(write_fasta(tmp_path / "g.fa", {"a": "acgtnACGTN"}))
+    assert genome.fetch("a", 0, 10) == "ACGTNACGTN"
+    np.testing.assert_array_equal(genome.contig_codes("a"), encode("ACGTNACGTN"))
+
+
+def test_empty_record_is_all_padding(tmp_path):
+    path = tmp_path / "g.fa"
+    path.write_text(">empty\n>b\nACGT\n")
+    genome = Genome(path)
+    assert genome.sizes == {"empty": 0, "b": 4}
+    assert genome.fetch("empty", 0, 3) == "NNN" and genome.fetch("b", 2, 6) == "GTNN"
+
+
+def test_cache_is_reused_and_rebuilt_when_the_fasta_changes(tmp_path):
+    path = write_fasta(tmp_path / "g.fa", {"a": "ACGT"})
+    assert Genome(path).fetch("a", 0, 4) == "ACGT"
+    cache = tmp_path / "g.fa.seqnn-codes"
+    assert cache.exists() and (tmp_path / "g.fa.fai").exists()
+    stamp = cache.stat().st_mtime_ns
+    assert Genome(path).fetch("a", 0, 4) == "ACGT"
+    assert cache.stat().st_mtime_ns == stamp  # reused, not rebuilt
+    write_fasta(path, {"a": "TTTT", "b": "GG"})  # same size as before, new content
+    genome = Genome(path)
+    assert genome.fetch("a", 0, 4) == "TTTT" and genome.sizes == {"a": 4, "b": 2}
+
+
+def test_pickle_reopens_the_cache(genome):
+    clone = pickle.loads(pickle.dumps(genome))
+    assert clone._codes is None and len(pickle.dumps(genome)) < 2000
+    np.testing.assert_array_equal(
+        clone.fetch_codes(["chr1", "chr2"], [0, 5], [50, 55]),
+        genome.fetch_codes(["chr1", "chr2"], [0, 5], [50, 55]),
+    )
+
+
+def test_contig_codes_is_read_only(genome):
+    view = genome.contig_codes("chr2")
+    assert view.shape == (genome.sizes["chr2"],)
+    with pytest.raises(ValueError):
+        view[0] = 1
+
+
+def test_fetch_codes_inputs(genome):
+    out = np.empty((2, 10), dtype=np.uint8)
+    result = genome.fetch_codes(np.array(["chr1", "chr2"]), [0, 1], [10, 11], out=out)
+    assert result is out
+    np.testing.assert_array_equal(genome.fetch_codes(np.array([0, 1]), [0, 1], [10, 11]), out)
+    with pytest.raises(GenomeError, match="no contig '1' \\(did you mean 'chr1'\\?\\)"):
+        genome.fetch_codes(["1"], [0], [10])
+    with pytest.raises(GenomeError, match="one width"):
+        genome.fetch_codes(["chr1", "chr1"], [0, 0], [10, 11])
+    with pytest.raises(GenomeError, match="strand 'x'"):
+        genome.fetch_codes(["chr1"], [0], [10], ["x"])
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_missing_file(tmp_path):
+    with pytest.raises(GenomeError, match="no such FASTA file"):
+        Genome(tmp_path / "nope.fa")
+
+
+def test_plain_gzip_says_gunzip_or_bgzip(tmp_path):
+    path = tmp_path / "g.fa.gz"
+    path.write_bytes(gzip.compress(b">a\nACGT\n"))
+    with pytest.raises(GenomeError, match="gunzip.*bgzip"):
+        Genome(path)
+
+
+def test_bgzip_needs_biopython(tmp_path):
+    try:
+        import Bio  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("biopython is installed: the bgzip path works")
+    raw = b">a\nACGT\n"
+    deflated = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = deflated.compress(raw) + deflated.flush()
+    header = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00"
+    block = header + struct.pack("<H", len(header) + 2 + len(body) + 8 - 1) + body
+    path = tmp_path / "g.fa.gz"
+    path.write_bytes(block + struct.pack("<II", zlib.crc32(raw), len(raw)))
+    with pytest.raises(GenomeError, match="biopython"):
+        Genome(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", "empty"),
+        ("\n\n", "no FASTA records"),
+        ("ACGT\n>a\nACGT\n", ":1: text before the first '>' header"),
+        (">a\nACGTAC\nACGTACGT\nAC\n", ":3: this line is longer"),
+        (">a\nACGTAC\nACG\nACGTAC\n", ":3: a shorter line that is not the last"),
+        (">a\nACGTAC\nACGTAC\n\nACGTAC\n", ":4: blank line in the middle"),
+        (">a\nACGT\n>b\nAC\n>a x\nGG\n", ":5: duplicate sequence name 'a' \\(first at line 1\\)"),
+        (">a\nACGT\n> \nACGT\n", ":3: a '>' header without a name"),
+        (">a\nACGTAC\nACGTAC\nAC\n>b\nACGXAC\n", ":6: invalid letter 'X' in sequence 'b'"),
+        (">a\r\nACGTAC\r\nACGTAC\nAC\n", ":3: mixed line endings"),
+        (">a\nAC\nGT\n>b\nACGT\nAC\nACGT\n", ":6: a shorter line that is not the last"),
+    ],
+)
+def test_malformed_fasta_names_the_line(tmp_path, text, match):
+    path = tmp_path / "bad.fa"
+    path.write_text(text, newline="")
+    with pytest.raises(GenomeError, match=match) as err:
+        Genome(path)
+    assert str(path) in str(err.value)
+
+
+def test_embedded_short_line_caught_by_the_code_pass(tmp_path):
+    """A short line whose newline lands where a full line would end: 'ACGTAC' 'AC\\nGT'."""
+    path = tmp_path / "bad.fa"
+    path.write_text(">a\nACGTAC\nAC\nGTA\nACGTAC\n")
+    with pytest.raises(GenomeError, match=":3: a shorter line that is not the last"):
+        Genome(path)
+
+
+def test_read_only_folder_asks_for_cache_dir(tmp_path, monkeypatch):
+    (tmp_path / "ro").mkdir()
+    path = write_fasta(tmp_path / "ro" / "g.fa", {"a": "ACGT"})
+    real = genome_mod._writable
+    monkeypatch.setattr(genome_mod, "_writable", lambda d: d != path.parent and real(d))
+    monkeypatch.delenv(genome_mod.CACHE_ENV, raising=False)
+    with pytest.raises(GenomeError, match="pass cache_dir= .* SEQNN_CACHE_DIR"):
+        Genome(path)
+    assert Genome(path, cache_dir=tmp_path / "cache").fetch("a", 0, 4) == "ACGT"
+    assert list((tmp_path / "cache").glob("g.fa.*.seqnn-codes"))
+    monkeypatch.setenv(genome_mod.CACHE_ENV, str(tmp_path / "env-cache"))
+    assert Genome(path).fetch("a", 1, 3) == "CG"
+    assert list((tmp_path / "env-cache").glob("g.fa.*.fai"))
+    assert not list(path.parent.glob("g.fa.*"))
+
+
+def test_atomic_write_failure_is_a_clear_error(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(genome_mod.tempfile, "mkstemp", refuse)
+    with pytest.raises(GenomeError, match="Permission denied.*cache_dir="):
+        write_fasta(tmp_path / "x.fa", {"a": "A"})
+    assert not os.listdir(tmp_path)

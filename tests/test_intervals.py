@@ -1,0 +1,201 @@
+"""Intervals: reading BED/narrowPeak/TSV/CSV with line numbers, validation messages and
+policies, resize, tile, and chromosome / block splits."""
+
+import gzip
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqnn.data.genome import Genome, write_fasta
+from seqnn.data.intervals import (
+    IntervalError,
+    read_intervals,
+    resize,
+    split_by_blocks,
+    split_by_chromosome,
+    tile,
+    validate_intervals,
+)
+
+SIZES = {"chr1": 10_000, "chr2": 4000}
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# ----------------------------------------------------------------------------- reading
+def test_bed_skips_comments_track_browser_and_header_keeping_line_numbers(tmp_path):
+    text = (
+        "# a comment\ntrack name=x\nbrowser position chr1\nchrom\tstart\tend\n"
+        "chr1\t10\t20\n\nchr2\t30\t40\n"
+    )
+    df = read_intervals(write(tmp_path, "regions.bed", text))
+    assert list(df.columns) == ["chrom", "start", "end", "line"]
+    assert df["chrom"].tolist() == ["chr1", "chr2"]
+    assert df["start"].dtype == np.int64 and df["end"].tolist() == [20, 40]
+    assert df["line"].tolist() == [5, 7]
+    assert df.attrs["source"] == "regions.bed"
+
+
+def test_bed6_narrowpeak_and_extra_columns(tmp_path):
+    bed6 = read_intervals(write(tmp_path, "a.bed", "chr1\t1\t5\tp1\t0.5\t-\textra\n"))
+    assert list(bed6.columns)[:7] == [
+        "chrom", "start", "end", "name", "score", "strand", "col7",
+    ]  # fmt: skip
+    assert bed6["strand"].iloc[0] == "-"
+    peak = read_intervals(
+        write(tmp_path, "p.narrowPeak", "chr1\t1\t5\t.\t0\t.\t3.2\t4.1\t2.0\t2\n")
+    )
+    assert list(peak.columns)[6:10] == ["signal_value", "p_value", "q_value", "peak"]
+    assert peak["peak"].iloc[0] == 2
+    named = read_intervals(write(tmp_path, "n.bed", "#chrom\ts\te\tname\tscore\tstrand\ttss\n"
+                                 "chr1\t1\t5\tx\t0\t+\t3\n"))  # fmt: skip
+    assert "tss" in named.columns
+
+
+def test_tsv_and_csv_with_header_names(tmp_path):
+    tsv = read_intervals(write(tmp_path, "t.tsv", "label\tchr\tstart\tend\n1\tchr1\t3\t9\n"))
+    assert tsv[["chrom", "start", "end", "label"]].values.tolist() == [["chr1", 3, 9, 1]]
+    csv = read_intervals(write(tmp_path, "t.csv", "chromosome,start,end,y\nchr2,0,5,0.5\n"))
+    assert csv["chrom"].tolist() == ["chr2"] and csv["y"].tolist() == [0.5]
+
+
+def test_gzip_bed(tmp_path):
+    path = tmp_path / "r.bed.gz"
+    path.write_bytes(gzip.compress(b"chr1\t1\t5\n"))
+    assert read_intervals(path)["end"].tolist() == [5]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("chr1\t1\t5\nchr1 1 5\n", "regions.bed:2: fields are separated by spaces, not tabs"),
+        ("chr1\t1\t5\nchr1\t7\n", "regions.bed:2: 2 column\\(s\\), an interval needs at least 3"),
+        ("chr1\t1\t5\nchr1\t1.5\t9\n", "regions.bed:2: start '1.5' is not an integer"),
+        ("chr1\t1\t5\nchr1\t1\tx\n", "regions.bed:2: end 'x' is not an integer"),
+        ("", "regions.bed: no intervals"),
+        ("# only a comment\n", "regions.bed: no intervals"),
+    ],
+)
+def test_read_errors_name_the_line(tmp_path, text, match):
+    with pytest.raises(IntervalError, match=match):
+        read_intervals(write(tmp_path, "regions.bed", text))
+
+
+# ----------------------------------------------------------------------------- validation
+@pytest.fixture
+def bad_bed(tmp_path) -> pd.DataFrame:
+    text = "chr1\t0\t100\nchr2\t3900\t5000\nchr1\t-5\t10\nchr1\t50\t40\nchr1\t9990\t10010\n"
+    return read_intervals(write(tmp_path, "regions.bed", text))
+
+
+def test_past_the_end_exact_message(bad_bed):
+    with pytest.raises(IntervalError) as err:
+        validate_intervals(bad_bed.iloc[:2], SIZES)
+    assert str(err.value).startswith(
+        "regions.bed:2: end 5000 is past the end of chr2 (length 4000)"
+    )
+
+
+def test_negative_start_and_end_before_start(bad_bed):
+    with pytest.raises(IntervalError, match="regions.bed:3: start -5 is negative"):
+        validate_intervals(bad_bed.iloc[[0, 2]], SIZES)
+    with pytest.raises(IntervalError, match="regions.bed:4: start 50 is not before end 40"):
+        validate_intervals(bad_bed, SIZES, on_invalid="pad")
+
+
+def test_unknown_contig_suggests_the_chr_prefix(tmp_path):
+    df = read_intervals(write(tmp_path, "r.bed", "chr1\t0\t10\n1\t0\t10\n"))
+    with pytest.raises(IntervalError, match="r.bed:2: contig '1' is not in the genome .*'chr1'"):
+        validate_intervals(df, SIZES)
+    with pytest.raises(IntervalError, match="did you mean 'chr2'"):
+        validate_intervals(df.assign(chrom="CHR2"), SIZES, on_invalid="pad")
+    with pytest.raises(IntervalError, match="did you mean 'chrX_random'"):
+        validate_intervals(df.assign(chrom="chrX_randm"), {"chrX_random": 100})
+
+
+def test_drop_warns_with_counts_and_pad_keeps_out_of_bounds(bad_bed):
+    with pytest.warns(UserWarning, match="dropped 4 of 5 intervals .*1 start >= end"):
+        kept = validate_intervals(bad_bed, SIZES, on_invalid="drop")
+    assert kept["line"].tolist() == [1]
+    padded = validate_intervals(bad_bed.drop(index=3), SIZES, on_invalid="pad")
+    assert len(padded) == 4
+
+
+def test_validate_against_a_genome(tmp_path):
+    genome = Genome(write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 10}))
+    df = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [41]})
+    with pytest.raises(IntervalError, match="intervals: row 0: end 41 is past the end of chr1"):
+        validate_intervals(df, genome)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(validate_intervals(df.assign(end=40), genome)) == 1
+
+
+# ----------------------------------------------------------------------------- resize / tile
+def test_resize_is_centred_and_deterministic():
+    df = pd.DataFrame(
+        {"chrom": ["a"] * 3, "start": [0, 0, 10], "end": [10, 11, 11], "y": [1, 2, 3]}
+    )
+    out = resize(df, 4)
+    assert out["start"].tolist() == [3, 3, 8] and out["end"].tolist() == [7, 7, 12]
+    assert (out["end"] - out["start"]).eq(4).all() and out["y"].tolist() == [1, 2, 3]
+    assert resize(df, 5)["start"].tolist() == [3, 3, 8]
+    assert df["start"].tolist() == [0, 0, 10]  # a copy
+
+
+def test_tile_regions_and_contigs():
+    regions = pd.DataFrame(
+        {"chrom": ["a", "b"], "start": [0, 100], "end": [25, 105], "id": [7, 8]}
+    )
+    full = tile(regions, window=10, stride=5)
+    assert full["start"].tolist() == [0, 5, 10, 15] and (full["end"] - full["start"]).eq(10).all()
+    kept = tile(regions, window=10, stride=5, keep_last=True)
+    assert kept["start"].tolist() == [0, 5, 10, 15, 100]
+    assert kept["end"].tolist() == [10, 15, 20, 25, 105] and kept["id"].tolist() == [7] * 4 + [8]
+    short_last = tile(regions.iloc[:1], window=10, keep_last=True)
+    assert short_last["end"].tolist() == [10, 20, 25]
+    contigs = tile({"x": 30, "y": 9}, window=10)
+    assert contigs["chrom"].tolist() == ["x"] * 3 and contigs["start"].tolist() == [0, 10, 20]
+
+
+# ----------------------------------------------------------------------------- splits
+def test_split_by_chromosome():
+    df = pd.DataFrame({"chrom": ["chr1", "chr2", "chr3", "chr1"], "start": 0, "end": 1})
+    parts = split_by_chromosome(df, val=["chr2"], test=["chr3"])
+    assert parts["train"].index.tolist() == [0, 3]
+    assert parts["val"]["chrom"].tolist() == ["chr2"] and parts["test"]["chrom"].tolist() == [
+        "chr3"
+    ]
+    with pytest.warns(UserWarning, match="no intervals on \\['2'\\].*did you mean 'chr2'"):
+        split_by_chromosome(df, val=["2"])
+    with pytest.raises(IntervalError, match="both val and test"):
+        split_by_chromosome(df, val=["chr2"], test=["chr2"])
+
+
+def test_split_by_blocks_is_disjoint_complete_and_seeded():
+    sizes = {"genome": 100_000, "plasmid": 5_000}
+    windows = tile(sizes, window=300, stride=100)
+    parts = split_by_blocks(windows, sizes, 0.2, 0.1, n_blocks=20, seed=3)
+    block = 105_000 // 20
+    straddle = windows["start"] // block != (windows["end"] - 1) // block
+    seen = np.concatenate([p.index.to_numpy() for p in parts.values()])
+    assert len(seen) == len(set(seen))  # each interval in at most one split
+    assert set(seen) | set(windows.index[straddle]) == set(windows.index)  # all assigned
+    assert not set(seen) & set(windows.index[straddle])  # straddlers dropped
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        blocks_a = set(zip(parts[a]["chrom"], parts[a]["start"] // block, strict=True))
+        blocks_b = set(zip(parts[b]["chrom"], parts[b]["start"] // block, strict=True))
+        assert not blocks_a & blocks_b  # no block in two splits
+    assert all(len(p) for p in parts.values())
+    again = split_by_blocks(windows, sizes, 0.2, 0.1, n_blocks=20, seed=3)
+    assert all(again[k].index.equals(parts[k].index) for k in parts)
+    other = split_by_blocks(windows, sizes, 0.2, 0.1, n_blocks=20, seed=4)
+    assert not other["test"].index.equals(parts["test"].index)
+    centre = split_by_blocks(windows, sizes, 0.2, 0.1, n_blocks=20, seed=3, straddling="centre")
+    assert sum(len(p) for p in centre.values()) == len(windows)
