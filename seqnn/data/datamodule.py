@@ -29,11 +29,9 @@ import pandas as pd
 from torch.utils.data import DataLoader
 
 from seqnn.data.datasets import (
-    EpochSampler,
     IntervalDataset,
     SequenceDataset,
     TargetKind,
-    collate_batched,
     read_table,
 )
 from seqnn.data.encoding import DEFAULT_POLICY, EncodingPolicy
@@ -100,7 +98,11 @@ class SequenceDataModule(L.LightningDataModule):
             raise ValueError(
                 "SequenceDataModule: give either table= or both genome= and intervals="
             )
-        self.save_hyperparameters(logger=False, ignore=["table", "genome", "intervals"])
+        # Objects stay out of the hparams: checkpoints then load with weights_only=True.
+        self.save_hyperparameters(
+            logger=False, ignore=["table", "genome", "intervals", "policy", "transforms"]
+        )
+        self.policy, self.transforms = policy, transforms
         self.table, self.genome, self.intervals = table, genome, intervals
         self.datasets: dict[str, SequenceDataset | IntervalDataset] = {}
 
@@ -110,7 +112,7 @@ class SequenceDataModule(L.LightningDataModule):
             return
         full, frame = self._full_dataset()
         splits = self._split_rows(frame, full)
-        transforms = self.hparams.transforms
+        transforms = self.transforms
         self.datasets = {
             s: full.subset(splits[s], transforms if s == "train" else None) for s in STAGES
         }
@@ -129,7 +131,7 @@ class SequenceDataModule(L.LightningDataModule):
     def _full_dataset(self) -> tuple[SequenceDataset | IntervalDataset, pd.DataFrame]:
         """The whole dataset (errors name the file's rows) and the table its rows come from."""
         hp = self.hparams
-        common = dict(policy=hp.policy, output=hp.output, target_kind=hp.target_kind)
+        common = dict(policy=self.policy, output=hp.output, target_kind=hp.target_kind)
         if self.table is not None:
             from_file = not isinstance(self.table, pd.DataFrame)
             table = read_table(self.table) if from_file else self.table.reset_index(drop=True)
@@ -193,12 +195,10 @@ class SequenceDataModule(L.LightningDataModule):
     def _loader(self, stage: str) -> DataLoader:
         self.setup()
         hp = self.hparams
-        dataset = self.datasets[stage]
-        return DataLoader(
-            dataset,
+        return self.datasets[stage].loader(
             batch_size=hp.batch_size,
-            sampler=EpochSampler(dataset, shuffle=stage == "train", seed=hp.seed),
-            collate_fn=collate_batched,  # the dataset builds whole batches (__getitems__)
+            shuffle=stage == "train",
+            seed=hp.seed,
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory,
             persistent_workers=hp.persistent_workers and hp.num_workers > 0,

@@ -44,9 +44,12 @@ def ecoli_fasta() -> Path:
     target = cache_dir() / "ecoli_K12_MG1655.fa"
     source = resource_path(ECOLI_FASTA)
     if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
-        with gzip.open(source, "rb") as src, tempfile.NamedTemporaryFile(
-            dir=target.parent, prefix=target.name, suffix=".tmp", delete=False
-        ) as tmp:
+        with (
+            gzip.open(source, "rb") as src,
+            tempfile.NamedTemporaryFile(
+                dir=target.parent, prefix=target.name, suffix=".tmp", delete=False
+            ) as tmp,
+        ):
             shutil.copyfileobj(src, tmp)
         os.replace(tmp.name, target)
     return target
@@ -62,7 +65,9 @@ def ecoli_promoters() -> pd.DataFrame:
 def cnnprom_table(organism: str) -> Path:
     """Path of a CNNProm promoter table (``sequence,label,id,file``): ``ecoli`` or ``bsubtilis``."""
     if organism not in CNNPROM_TABLES:
-        raise ValueError(f"unknown CNNProm organism {organism!r}: use one of {list(CNNPROM_TABLES)}")
+        raise ValueError(
+            f"unknown CNNProm organism {organism!r}: use one of {list(CNNPROM_TABLES)}"
+        )
     return resource_path(CNNPROM_TABLES[organism])
 
 

@@ -1,0 +1,1 @@
+"""Hydra configs of seqnn (shipped in the wheel as seqnn.configs)."""

@@ -1,0 +1,72 @@
+"""Hydra entry point: ``seqnn-train`` / ``python -m seqnn.train``.
+
+``train(cfg)`` seeds, instantiates data, task (with its network), callbacks, loggers and the
+Trainer from ``configs/``, fits (resuming from ``ckpt_path`` if given), tests the best checkpoint,
+exports the best network and returns the metrics. Examples::
+
+    seqnn-train                                   # BassetCNN on the embedded E. coli promoters
+    seqnn-train model=rnn trainer=gpu
+    seqnn-train experiment=cnnprom_ecoli
+    seqnn-train -m model=cnn,rnn model.n_filters=64,128
+    seqnn-train ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt   # exact resume
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from seqnn.run_report import export_best, report_run
+
+log = logging.getLogger("seqnn.train")
+
+
+def instantiate_dict(cfg: DictConfig | None) -> list[Any]:
+    """Instantiate every ``_target_`` entry of a callbacks/logger group (None entries skipped)."""
+    if not cfg:
+        return []
+    return [hydra.utils.instantiate(c) for c in cfg.values() if c and "_target_" in c]
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit and test one configuration; returns the logged metrics (val and test)."""
+    L.seed_everything(cfg.seed, workers=True)
+    # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
+    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    module: L.LightningModule = hydra.utils.instantiate(cfg.task, _convert_="all")
+    if cfg.get("compile"):
+        module.net = torch.compile(module.net)
+    callbacks = instantiate_dict(cfg.get("callbacks"))
+    loggers = instantiate_dict(cfg.get("logger"))
+    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    if loggers:
+        for lg in loggers:
+            lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if cfg.get("test") and not trainer.fast_dev_run:
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        tested = trainer.test(module, datamodule=datamodule, ckpt_path=best or None)
+        metrics.update({k: float(v) for k, v in tested[0].items()} if tested else {})
+    if trainer.is_global_zero:
+        export_best(trainer, module, cfg, metrics)
+        report_run(trainer, cfg, metrics)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="pkg://seqnn.configs", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Console entry point; returns the optimised metric so sweeps (``-m``) can use it."""
+    metrics = train(cfg)
+    value = metrics.get(cfg.monitor.metric)
+    return None if value is None else float(value)
+
+
+if __name__ == "__main__":
+    main()
