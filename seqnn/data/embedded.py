@@ -40,7 +40,7 @@ def cache_dir() -> Path:
 
 
 def ecoli_fasta() -> Path:
-    """Path of the decompressed E. coli K-12 MG1655 FASTA (4,639,675 bp, contig ``K-12-MG1655``)."""
+    """The decompressed E. coli K-12 MG1655 FASTA (4,639,675 bp, contig ``K-12-MG1655``)."""
     target = cache_dir() / "ecoli_K12_MG1655.fa"
     source = resource_path(ECOLI_FASTA)
     if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
@@ -63,7 +63,7 @@ def ecoli_promoters() -> pd.DataFrame:
 
 
 def cnnprom_table(organism: str) -> Path:
-    """Path of a CNNProm promoter table (``sequence,label,id,file``): ``ecoli`` or ``bsubtilis``."""
+    """Path of a CNNProm table (``sequence,label,id,file``): ``ecoli`` or ``bsubtilis``."""
     if organism not in CNNPROM_TABLES:
         raise ValueError(
             f"unknown CNNProm organism {organism!r}: use one of {list(CNNPROM_TABLES)}"

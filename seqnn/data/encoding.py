@@ -73,7 +73,9 @@ class EncodingPolicy:
         if self.n not in ("zeros", "quarter"):
             raise ValueError(f"EncodingPolicy.n must be 'zeros' or 'quarter', got {self.n!r}")
         if self.iupac not in ("fractions", "n"):
-            raise ValueError(f"EncodingPolicy.iupac must be 'fractions' or 'n', got {self.iupac!r}")
+            raise ValueError(
+                f"EncodingPolicy.iupac must be 'fractions' or 'n', got {self.iupac!r}"
+            )
 
     def table(self) -> np.ndarray:
         """The (15, 4) float32 one-hot row of every code under this policy."""

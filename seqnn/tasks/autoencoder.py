@@ -80,7 +80,9 @@ class AutoencoderModule(L.LightningModule):
                 f"AutoencoderModule: kl_weight ({kl_weight}) and kl_warmup_steps "
                 f"({kl_warmup_steps}) must be >= 0"
             )
-        self.save_hyperparameters(logger=False, ignore=["net", "one_hot", "optimizer", "scheduler"])
+        self.save_hyperparameters(
+            logger=False, ignore=["net", "one_hot", "optimizer", "scheduler"]
+        )
         # The optimiser/scheduler factories stay out of the checkpoint so that it loads with
         # torch.load(weights_only=True): nothing in it needs unpickling code.
         self.optimizer_factory = optimizer

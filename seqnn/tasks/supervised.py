@@ -109,7 +109,9 @@ class SupervisedModule(L.LightningModule):
                 f"SupervisedModule: output_transform must be one of {tuple(OUTPUT_TRANSFORMS)} "
                 f"or None, got {output_transform!r}"
             )
-        self.save_hyperparameters(logger=False, ignore=["net", "loss", "metrics", "one_hot", "optimizer", "scheduler"])
+        self.save_hyperparameters(
+            logger=False, ignore=["net", "loss", "metrics", "one_hot", "optimizer", "scheduler"]
+        )
         # The optimiser/scheduler factories stay out of the checkpoint so that it loads with
         # torch.load(weights_only=True): nothing in it needs unpickling code.
         self.optimizer_factory = optimizer
