@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from seqnn.data.genome import Genome, write_fasta
 from torch.utils.data import DataLoader
 
 from seqnn.data.datasets import (
@@ -15,6 +14,7 @@ from seqnn.data.datasets import (
     collate_batched,
 )
 from seqnn.data.encoding import EncodingError, decode, one_hot, reverse_complement
+from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.transforms import RandomShift, ReverseComplement
 
 N_SEQS, SEQ_LEN = 40, 24
@@ -154,6 +154,16 @@ def test_interval_dataset_matches_genome(genome, intervals):
         expected = genome.fetch(row.chrom, row.start, row.end)
         expected = reverse_complement(expected) if row.strand == "-" else expected
         assert decode(x[i]) == expected
+
+
+def test_interval_dataset_one_hot_is_one_hot_of_its_codes(genome, intervals):
+    codes = IntervalDataset(genome, intervals, use_strand=True, output="codes")
+    onehot = IntervalDataset(genome, intervals, use_strand=True)
+    index = list(range(len(intervals)))
+    x = onehot.__getitems__(index)
+    assert x.dtype == torch.float32 and x.shape == (len(intervals), 4, 50)
+    torch.testing.assert_close(x, one_hot(codes.__getitems__(index)))
+    torch.testing.assert_close(onehot.subset([2, 0])[1], x[0])
 
 
 def test_interval_dataset_resize_and_length_check(genome, intervals):

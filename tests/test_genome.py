@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 import seqnn.data.genome as genome_mod
-from seqnn.data.encoding import decode, encode, reverse_complement, reverse_complement_codes
+from seqnn.data.encoding import (
+    EncodingPolicy,
+    decode,
+    encode,
+    one_hot,
+    reverse_complement,
+    reverse_complement_codes,
+)
 from seqnn.data.genome import Genome, GenomeError, write_fasta
 
 
@@ -65,6 +72,25 @@ def test_minus_strand_is_reverse_complement(genome, rng):
     np.testing.assert_array_equal(
         genome.fetch_codes(chroms, starts, starts + 40, np.where(minus, -1, 1)), mixed
     )
+
+
+@pytest.mark.parametrize("policy", [EncodingPolicy(), EncodingPolicy("quarter", "n")])
+def test_fetch_one_hot_is_one_hot_of_the_codes(genome, rng, policy):
+    chroms = rng.choice(genome.names, 64)
+    starts = rng.integers(-30, 520, 64)
+    strands = rng.choice(["+", "-"], 64)
+    codes = genome.fetch_codes(chroms, starts, starts + 40, strands)
+    x = genome.fetch_one_hot(chroms, starts, starts + 40, strands, policy=policy)
+    assert x.shape == (64, 4, 40) and x.dtype == np.float32
+    np.testing.assert_array_equal(x, one_hot(codes, policy=policy))
+    assert set(np.unique(codes)) > {0, 1, 2, 3, 4}  # padding, N and IUPAC rows were covered
+
+
+def test_fetch_batch_checks_contig_indices(genome):
+    with pytest.raises(GenomeError, match="contig index 3 is out of range 0..2"):
+        genome.fetch_batch(np.array([0, 3]), np.array([0, 0]), 10)
+    with pytest.raises(GenomeError, match="contig index -1 is out of range"):
+        genome.fetch_codes(np.array([-1]), [0], [10])
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])

@@ -11,6 +11,7 @@ import pytest
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.intervals import (
     IntervalError,
+    contig_indices,
     read_intervals,
     resize,
     split_by_blocks,
@@ -85,6 +86,31 @@ def test_gzip_bed(tmp_path):
 def test_read_errors_name_the_line(tmp_path, text, match):
     with pytest.raises(IntervalError, match=match):
         read_intervals(write(tmp_path, "regions.bed", text))
+
+
+def test_crlf_scattered_comments_and_blank_lines_keep_line_numbers(tmp_path):
+    text = "track x\r\nchr1\t1\t5\r\n\r\n  # indented comment\r\nchr2\t2\t6\r\n   \r\nchr1\t3\t7"
+    df = read_intervals(write(tmp_path, "r.bed", text))
+    assert df["line"].tolist() == [2, 5, 7]
+    assert df["chrom"].tolist() == ["chr1", "chr2", "chr1"] and df["end"].tolist() == [5, 6, 7]
+
+
+def test_more_columns_than_the_first_row_names_the_line(tmp_path):
+    text = "# c\nchr1\t1\t5\n\nchr1\t1\t5\tx\n"
+    with pytest.raises(IntervalError, match="r.bed:4: more columns than the first data row"):
+        read_intervals(write(tmp_path, "r.bed", text))
+
+
+def test_header_only_is_no_intervals(tmp_path):
+    with pytest.raises(IntervalError, match="r.bed: no intervals"):
+        read_intervals(write(tmp_path, "r.bed", "chrom\tstart\tend\n"))
+
+
+def test_contig_indices():
+    chrom = pd.Series(["chr2", "chrX", "chr1", "chr2"])
+    expected = [1, -1, 0, 1]
+    assert contig_indices(chrom, ["chr1", "chr2"]).tolist() == expected
+    assert contig_indices(chrom.astype("category"), ["chr1", "chr2"]).tolist() == expected
 
 
 # ----------------------------------------------------------------------------- validation

@@ -172,7 +172,11 @@ def test_binary_auroc_matches_hand_count():
     values = compute_and_reset(metrics)
     assert float(values["val/auroc"]) == pytest.approx(8 / 9)
     assert float(values["val/accuracy"]) == pytest.approx(5 / 6)  # only 0.35 is wrong
-    assert set(values) == {f"val/{k}" for k in ("auroc", "auprc", "accuracy", "mcc", "f1")}
+    # at 0.5: TP 2 (0.8, 0.7), FN 1 (0.35), TN 3 -> sensitivity 2/3, specificity 1
+    assert float(values["val/sensitivity"]) == pytest.approx(2 / 3)
+    assert float(values["val/specificity"]) == pytest.approx(1.0)
+    keys = ("auroc", "auprc", "accuracy", "mcc", "f1", "sensitivity", "specificity")
+    assert set(values) == {f"val/{k}" for k in keys}
 
 
 def test_multilabel_per_target_metrics_match_sklearn(rng):

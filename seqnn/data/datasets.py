@@ -4,8 +4,10 @@ Layout everywhere in seqnn: one-hot tensors are (batch, 4, length), channels A, 
 
 Both datasets hold their sequences as uint8 codes (in memory, or as genome coordinates) and
 build a whole batch at once: ``__getitems__(indices)`` gathers the batch's codes in one call
-(one ``Genome.fetch_codes`` for intervals), runs the transforms on the codes, one-hot
-encodes the batch in one ``one_hot`` call and returns batched tensors. torch's DataLoader
+(one ``Genome.fetch_batch`` over contig indices mapped once at init, for intervals), runs the
+transforms on the codes, one-hot encodes the batch in one ``one_hot`` call and returns batched
+tensors. Intervals without code transforms are one-hot encoded by the fetch kernel itself (one
+pass, into a fresh array: batches handed out are never overwritten later). torch's DataLoader
 calls ``__getitems__`` by itself when it batches, and hands its result to ``collate_fn``:
 pass ``collate_fn=collate_batched`` (which returns the batch as it is), as
 :class:`~seqnn.data.datamodule.SequenceDataModule` does.
@@ -33,7 +35,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from seqnn.data.encoding import (
     BYTE_TO_CODE,
@@ -45,7 +47,7 @@ from seqnn.data.encoding import (
     one_hot,
 )
 from seqnn.data.genome import Genome
-from seqnn.data.intervals import read_intervals, resize, validate_intervals
+from seqnn.data.intervals import contig_indices, read_intervals, resize, validate_intervals
 from seqnn.data.transforms import offsets_of
 
 TargetKind = Literal["binary", "multilabel", "multiclass", "regression"]
@@ -221,6 +223,21 @@ class _BatchedDataset(Dataset):
 
     def _post_transforms(self) -> list:
         return self.transforms
+
+    def loader(
+        self, batch_size: int = 128, shuffle: bool = False, seed: int = 0, **kwargs
+    ) -> DataLoader:
+        """A DataLoader over whole-batch fetches (``collate_fn=collate_batched``).
+
+        A plain ``DataLoader(dataset, batch_size=...)`` would hand each fetched batch to
+        torch's ``default_collate``, which expects single items; use this (or pass
+        ``collate_fn=collate_batched``). ``shuffle`` uses a seeded :class:`EpochSampler`;
+        other keyword arguments (``num_workers``, ``pin_memory`` ...) go to the DataLoader.
+        """
+        sampler = EpochSampler(self, shuffle=shuffle, seed=seed)
+        return DataLoader(
+            self, batch_size=batch_size, sampler=sampler, collate_fn=collate_batched, **kwargs
+        )
 
     def __getitems__(self, indices: Sequence[int]):
         """A whole batch: x (B, 4, L) float32 or (B, L) uint8, and y (B, T) or (B,)."""
@@ -482,9 +499,10 @@ class IntervalDataset(_BatchedDataset):
         frame = validate_intervals(frame, self.genome, on_invalid=on_invalid)
         self.intervals = frame.reset_index(drop=True)
         self.length = _common_length(self.intervals, source)
-        self._chroms = self.intervals["chrom"].astype(str).to_numpy(dtype=object)
+        # The batch path indexes plain arrays: contig indices, starts, reverse flags.
+        self._contig = contig_indices(self.intervals["chrom"], self.genome.names)
         self._starts = self.intervals["start"].to_numpy(dtype=np.int64)
-        self._strands = _strands(self.intervals, strand_column, source) if use_strand else None
+        self._reverse = _reverse(self.intervals, strand_column, source) if use_strand else None
         columns = [target_columns] if isinstance(target_columns, str) else target_columns
         if columns:
             _require_columns(self.intervals, columns, source)
@@ -501,17 +519,30 @@ class IntervalDataset(_BatchedDataset):
 
     def _select(self, index: np.ndarray) -> None:
         self.intervals = self.intervals.iloc[index].reset_index(drop=True)
-        self._chroms, self._starts = self._chroms[index], self._starts[index]
-        if self._strands is not None:
-            self._strands = self._strands[index]
+        self._contig, self._starts = self._contig[index], self._starts[index]
+        if self._reverse is not None:
+            self._reverse = self._reverse[index]
+
+    def _fetch(self, index: np.ndarray, policy: EncodingPolicy | None) -> np.ndarray:
+        """One genome fetch: (B, L) codes, or (B, 4, L) one-hot when ``policy`` is given."""
+        starts = self._starts[index]
+        if self.transforms:
+            shift = offsets_of(self.transforms, index, self.epoch)
+            starts = starts if shift is None else starts + shift
+        reverse = None if self._reverse is None else self._reverse[index]
+        contig = self._contig[index]
+        return self.genome.fetch_batch(contig, starts, self.length, reverse, policy=policy)
 
     def _codes(self, index: np.ndarray) -> np.ndarray:
-        starts = self._starts[index]
-        shift = offsets_of(self.transforms, index, self.epoch)
-        if shift is not None:
-            starts = starts + shift
-        strands = None if self._strands is None else self._strands[index]
-        return self.genome.fetch_codes(self._chroms[index], starts, starts + self.length, strands)
+        return self._fetch(index, None)
+
+    def __getitems__(self, indices: Sequence[int]):
+        """A whole batch; without code transforms one-hot is written by the fetch itself."""
+        if self.output != "one_hot" or self._post_transforms():
+            return super().__getitems__(indices)
+        index = np.asarray(indices, dtype=np.int64)
+        x = torch.from_numpy(self._fetch(index, self.policy))
+        return x if self.targets is None else (x, self.targets[torch.from_numpy(index)])
 
 
 def _common_length(intervals: pd.DataFrame, source: str) -> int:
@@ -529,15 +560,15 @@ def _common_length(intervals: pd.DataFrame, source: str) -> int:
     return int(widths[0])
 
 
-def _strands(intervals: pd.DataFrame, column: str, source: str) -> np.ndarray:
+def _reverse(intervals: pd.DataFrame, column: str, source: str) -> np.ndarray:
+    """(n,) bool: which intervals are on the '-' strand."""
     _require_columns(intervals, [column], source)
     strands = intervals[column].astype(str).to_numpy(dtype=object)
     bad = ~np.isin(strands, ("+", "-", "."))
     if bad.any():
         i = int(np.argmax(bad))
         raise DatasetError(f"{source}: interval {i}: strand {strands[i]!r} is not '+', '-' or '.'")
-    strands[strands == "."] = "+"
-    return strands
+    return strands == "-"
 
 
 # ----------------------------------------------------------------------------- sampling

@@ -21,6 +21,7 @@ released, so building costs a few tens of MB of memory whatever the genome size.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import mmap
@@ -33,7 +34,15 @@ import numba
 import numpy as np
 import pandas as pd
 
-from seqnn.data.encoding import BYTE_TO_CODE, CODE_TO_BYTE, COMPLEMENT_CODE, INVALID, N_CODE
+from seqnn.data.encoding import (
+    BYTE_TO_CODE,
+    CODE_TO_BYTE,
+    COMPLEMENT_CODE,
+    DEFAULT_POLICY,
+    INVALID,
+    N_CODE,
+    EncodingPolicy,
+)
 
 CACHE_VERSION = 1
 CACHE_ENV = "SEQNN_CACHE_DIR"
@@ -406,6 +415,38 @@ def _raise_bad_byte(path: Path, buf: np.ndarray, index: _Index, st: np.ndarray) 
 
 
 # ----------------------------------------------------------------------------- fetching
+@numba.njit(cache=True, nogil=True, inline="always")
+def _fetch_row(codes: np.ndarray, offset: int, size: int, s: int, rev: bool, row: np.ndarray):
+    """Copy [s, s + L) of one contig (``size`` codes from ``offset``) into row (L,), N outside
+    the contig, reverse-complemented if ``rev``. Returns the OR of the codes written (< 4: only
+    A/C/G/T)."""
+    length = row.size
+    n = np.uint8(N_CODE)
+    a = min(max(-s, 0), length)  # bases of left padding
+    b = min(max(size - s, 0), length)  # end of the contig's bases in the row (>= a)
+    src = codes[offset + s + a : offset + s + b]
+    seen = n if a > 0 or b < length else np.uint8(0)
+    # Explicit loops over 1-D views: numba's slice assignment is ~9x slower here.
+    if rev:
+        for j in range(length - b):
+            row[j] = n
+        for j in range(src.size):
+            row[length - 1 - a - j] = COMPLEMENT_CODE[src[j]]
+            seen |= src[j]
+        for j in range(length - a, length):
+            row[j] = n
+    else:
+        for j in range(a):
+            row[j] = n
+        dst = row[a:b]
+        for j in range(src.size):
+            dst[j] = src[j]
+            seen |= src[j]
+        for j in range(b, length):
+            row[j] = n
+    return seen
+
+
 @numba.njit(cache=True, nogil=True)
 def _fetch_kernel(
     codes: np.ndarray,
@@ -415,32 +456,50 @@ def _fetch_kernel(
     starts: np.ndarray,
     reverse: np.ndarray,
     out: np.ndarray,
-) -> None:
+) -> int:
     """Copy the intervals [start, start + L) of the given contigs into out (B, L), N-padded
-    outside the contig, reverse-complemented where ``reverse``."""
-    n_rows, length = out.shape
-    n = np.uint8(N_CODE)
-    for i in range(n_rows):
-        row, c, s = out[i], contig[i], starts[i]
-        a = min(max(-s, 0), length)  # bases of left padding
-        b = min(max(lengths[c] - s, 0), length)  # end of the contig's bases in the row (>= a)
-        src = codes[offsets[c] + s + a : offsets[c] + s + b]
-        # Explicit loops over 1-D views: numba's slice assignment is ~9x slower here.
-        if reverse[i]:
-            for j in range(length - b):
-                row[j] = n
-            for j in range(src.size):
-                row[length - 1 - a - j] = COMPLEMENT_CODE[src[j]]
-            for j in range(length - a, length):
-                row[j] = n
-        else:
-            for j in range(a):
-                row[j] = n
-            dst = row[a:b]
-            for j in range(src.size):
-                dst[j] = src[j]
-            for j in range(b, length):
-                row[j] = n
+    outside the contig, reverse-complemented where ``reverse``. Returns the first row whose
+    contig index is out of range, or -1."""
+    for i in range(out.shape[0]):
+        c = contig[i]
+        if c < 0 or c >= offsets.size:
+            return i
+        _fetch_row(codes, offsets[c], lengths[c], starts[i], reverse[i], out[i])
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _fetch_one_hot_kernel(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    contig: np.ndarray,
+    starts: np.ndarray,
+    reverse: np.ndarray,
+    table: np.ndarray,
+    out: np.ndarray,
+) -> int:
+    """As :func:`_fetch_kernel`, but writes one-hot rows out (B, 4, L) through the policy
+    table (15, 4) (see :meth:`seqnn.data.encoding.EncodingPolicy.table`), so the codes go
+    through the cache once. Rows of plain A/C/G/T take a compare-and-select loop that LLVM
+    vectorises; rows with N or IUPAC codes gather from the table."""
+    length = out.shape[2]
+    row = np.empty(length, dtype=np.uint8)
+    for i in range(out.shape[0]):
+        c = contig[i]
+        if c < 0 or c >= offsets.size:
+            return i
+        seen = _fetch_row(codes, offsets[c], lengths[c], starts[i], reverse[i], row)
+        for k in range(4):
+            channel = out[i, k]  # a contiguous 1-D view, so the loops below vectorise
+            if seen < N_CODE:
+                kk, one, zero = np.uint8(k), table[k, k], table[(k + 1) % 4, k]
+                for j in range(length):
+                    channel[j] = one if row[j] == kk else zero
+            else:
+                for j in range(length):
+                    channel[j] = table[row[j], k]
+    return -1
 
 
 # ----------------------------------------------------------------------------- Genome
@@ -592,8 +651,12 @@ class Genome:
                 self._codes = np.zeros(0, dtype=np.uint8)
             else:
                 try:
-                    self._codes = np.memmap(self.cache_path, dtype=np.uint8, mode="r")
-                except OSError as err:
+                    with open(self.cache_path, "rb") as fh:
+                        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                    # a plain read-only ndarray over the map (np.memmap's subclass costs
+                    # time in every call that takes it)
+                    self._codes = np.frombuffer(mapped, dtype=np.uint8)
+                except (OSError, ValueError) as err:
                     raise GenomeError(
                         f"{self.cache_path}: cannot map the code cache ({err}); open the "
                         f"Genome again to rebuild it"
@@ -662,6 +725,73 @@ class Genome:
         Returns:
             (B, L) uint8 codes.
         """
+        contig, starts, length, reverse = self._request(chroms, starts, ends, strands)
+        return self.fetch_batch(contig, starts, length, reverse, out=out)
+
+    def fetch_one_hot(
+        self,
+        chroms: Sequence[str] | np.ndarray | pd.Series,
+        starts: Sequence[int] | np.ndarray | pd.Series,
+        ends: Sequence[int] | np.ndarray | pd.Series,
+        strands: Sequence[str] | np.ndarray | pd.Series | None = None,
+        policy: EncodingPolicy = DEFAULT_POLICY,
+    ) -> np.ndarray:
+        """Fetch many equal-length intervals at once as float32 one-hot (B, 4, L).
+
+        The same as ``one_hot(fetch_codes(...), policy=policy)`` in one compiled pass.
+        Arguments as in :meth:`fetch_codes`; ``policy`` says how N and IUPAC codes are encoded.
+        """
+        contig, starts, length, reverse = self._request(chroms, starts, ends, strands)
+        return self.fetch_batch(contig, starts, length, reverse, policy=policy)
+
+    def fetch_batch(
+        self,
+        contig: np.ndarray,
+        starts: np.ndarray,
+        length: int,
+        reverse: np.ndarray | None = None,
+        policy: EncodingPolicy | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The per-batch path of datasets: contig indices, starts and one width, no name lookup.
+
+        Args:
+            contig: (B,) int64 contig indices (positions in ``names``), checked in the kernel.
+            starts: (B,) int64 0-based starts; windows are [start, start + length), N-padded
+                past either contig end.
+            length: the window width L.
+            reverse: (B,) bool, True to reverse-complement; None: none.
+            policy: None for uint8 codes (B, L); an :class:`EncodingPolicy` for float32
+                one-hot (B, 4, L) written in the same pass (a fresh array every call: a
+                caller may keep the batches it was given).
+            out: codes only: an optional (B, L) uint8 buffer to fill.
+
+        Returns:
+            (B, L) uint8 codes, or (B, 4, L) float32 one-hot.
+        """
+        contig = np.asarray(contig, dtype=np.int64)
+        starts = np.asarray(starts, dtype=np.int64)
+        if reverse is None:
+            reverse = np.zeros(len(starts), dtype=np.bool_)
+        args = (self.codes, self._offsets, self._lengths, contig, starts, reverse)
+        if policy is not None:
+            out = np.empty((len(starts), 4, length), dtype=np.float32)
+            bad = _fetch_one_hot_kernel(*args, _policy_table(policy), out)
+        else:
+            shape = (len(starts), length)
+            if out is None or out.shape != shape or out.dtype != np.uint8:
+                out = np.empty(shape, dtype=np.uint8)
+            bad = _fetch_kernel(*args, out)
+        if bad >= 0:
+            raise GenomeError(
+                f"{self.path}: contig index {contig[bad]} is out of range 0..{len(self) - 1}"
+            )
+        return out
+
+    def _request(
+        self, chroms, starts, ends, strands
+    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+        """Check a fetch request: (contig indices, starts, width, reverse flags)."""
         starts = np.atleast_1d(np.asarray(starts, dtype=np.int64))
         ends = np.atleast_1d(np.asarray(ends, dtype=np.int64))
         contig = self._contig_index(chroms)
@@ -678,12 +808,7 @@ class Genome:
                 f"{ends[i] - starts[i]}, interval 0 has {length}: a batch needs one width "
                 "(resize the intervals first, seqnn.data.intervals.resize)"
             )
-        shape = (len(starts), length)
-        if out is None or out.shape != shape or out.dtype != np.uint8:
-            out = np.empty(shape, dtype=np.uint8)
-        reverse = _reverse_flags(strands, len(starts))
-        _fetch_kernel(self.codes, self._offsets, self._lengths, contig, starts, reverse, out)
-        return out
+        return contig, starts, length, _reverse_flags(strands, len(starts))
 
     def _contig_index(self, chroms) -> np.ndarray:
         """Contig names (or indices) -> (B,) int64 contig indices, a dict lookup in C per name."""
@@ -693,9 +818,7 @@ class Genome:
             lookup = self._contig_index(np.asarray(chroms.cat.categories, dtype=object))
             return lookup[chroms.cat.codes.to_numpy()]
         arr = np.asarray(chroms) if not isinstance(chroms, np.ndarray) else chroms
-        if arr.dtype.kind in "iu":
-            if arr.size and (arr.min() < 0 or arr.max() >= len(self.names)):
-                raise GenomeError(f"{self.path}: contig index out of range 0..{len(self) - 1}")
+        if arr.dtype.kind in "iu":  # indices: the fetch kernels check the range
             return arr.astype(np.int64, copy=False).reshape(-1)
         values = arr.reshape(-1).tolist()
         try:
@@ -723,6 +846,14 @@ def suggest_contig(chrom: str, names: Iterable[str]) -> str | None:
         return by_key[key]
     close = difflib.get_close_matches(chrom, names, n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+@functools.lru_cache(maxsize=8)
+def _policy_table(policy: EncodingPolicy) -> np.ndarray:
+    """The policy's (15, 4) float32 table, built once per policy (it is frozen)."""
+    table = policy.table()
+    table.flags.writeable = False
+    return table
 
 
 def _reverse_flags(strands, n: int) -> np.ndarray:

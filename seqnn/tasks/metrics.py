@@ -33,6 +33,8 @@ from torchmetrics.classification import (
     BinaryAveragePrecision,
     BinaryF1Score,
     BinaryMatthewsCorrCoef,
+    BinaryRecall,
+    BinarySpecificity,
     MulticlassAccuracy,
     MulticlassAUROC,
     MulticlassAveragePrecision,
@@ -173,6 +175,9 @@ def default_metrics(
             "accuracy": BinaryAccuracy(),
             "mcc": BinaryMatthewsCorrCoef(),
             "f1": BinaryF1Score(),
+            # sensitivity / specificity at 0.5: the figures promoter papers (CNNProm) report
+            "sensitivity": BinaryRecall(),
+            "specificity": BinarySpecificity(),
         }
     elif task == "multilabel":
         kw = {"num_labels": n_targets, "target_names": names_or_none}
