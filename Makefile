@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: install test test-fast lint bench clean
+.PHONY: install train test test-fast lint bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -13,6 +13,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 install: $(VENV)/.installed          ## venv + seqnn (editable) + dev tools
+
+train: install                       ## train the default model on the embedded E. coli data
+	$(VENV)/bin/seqnn-train $(ARGS)
 
 test: install                        ## the whole test suite (what CI runs)
 	$(PY) -m pytest -q
@@ -24,8 +27,9 @@ lint: install                        ## ruff check + format check
 	$(VENV)/bin/ruff check seqnn tests scripts
 	$(VENV)/bin/ruff format --check seqnn tests scripts
 
-bench: install                       ## data-layer speed (JSON lines)
+bench: install                       ## data-layer and network speed (JSON lines)
 	$(PY) scripts/bench_data.py
+	$(PY) scripts/bench_train.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

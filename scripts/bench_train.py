@@ -25,6 +25,7 @@ are 50 training steps and 20 inference batches.
 
 Usage: python scripts/bench_train.py [--device cpu|cuda] [--precision 32|bf16] [--repeats 3]
        [--steps N] [--nets BassetCNN ConvRNN ... | --nets loader] [--workers 0]
+       [--loader-output codes|one_hot]
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def bench_net(name: str, args) -> None:
     emit(f"infer_samples_s_{name}", rate, "samples/s", batch=INFER_BATCH, steps=n_infer, **extra)
 
 
-def interval_dataset(folder: Path) -> IntervalDataset:
+def interval_dataset(folder: Path, output: str = "codes") -> IntervalDataset:
     """A seeded synthetic genome (two contigs, ``GENOME_MB`` Mb) and random 1 kb windows."""
     rng = np.random.default_rng(0)
     letters = np.frombuffer(b"ACGT", dtype=np.uint8)
@@ -184,7 +185,7 @@ def interval_dataset(folder: Path) -> IntervalDataset:
     frame = pd.DataFrame(
         {"chrom": chrom, "start": start, "end": start + LOADER_LENGTH, "label": label}
     )
-    return IntervalDataset(genome, frame, target_columns=["label"], output="codes")
+    return IntervalDataset(genome, frame, target_columns=["label"], output=output)
 
 
 def endless(loader: torch.utils.data.DataLoader) -> Iterator:
@@ -200,7 +201,7 @@ def bench_loader(args) -> None:
     """BassetCNN at 1 kb: device-resident batches vs the IntervalDataset loader, interleaved."""
     n_steps = steps_for("loader", args)[0]
     with tempfile.TemporaryDirectory() as tmp:
-        dataset = interval_dataset(Path(tmp))
+        dataset = interval_dataset(Path(tmp), args.loader_output)
         loader = dataset.loader(
             TRAIN_BATCH,
             shuffle=True,
@@ -222,7 +223,14 @@ def bench_loader(args) -> None:
     bare, fed = (n_steps * TRAIN_BATCH / statistics.median(times[k]) for k in ("bare", "loader"))
     extra = {**args.extra, "length": LOADER_LENGTH, "batch": TRAIN_BATCH, "steps": n_steps}
     emit("train_samples_s_BassetCNN_1kb", bare, "samples/s", **extra)
-    emit("train_samples_s_BassetCNN_with_loader", fed, "samples/s", workers=args.workers, **extra)
+    emit(
+        "train_samples_s_BassetCNN_with_loader",
+        fed,
+        "samples/s",
+        workers=args.workers,
+        loader_output=args.loader_output,
+        **extra,
+    )
     emit("loader_overhead_pct", (bare - fed) / bare * 100, "%", **extra)
 
 
@@ -234,6 +242,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=None, help="steps per timed repeat")
     parser.add_argument("--nets", nargs="+", choices=(*NETS, "loader"), default=(*NETS, "loader"))
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers (loader)")
+    parser.add_argument(
+        "--loader-output",
+        choices=("codes", "one_hot"),
+        default="codes",
+        help="loader batches: uint8 codes (one-hot on the device) or float32 one-hot (CPU)",
+    )
     args = parser.parse_args()
     args.device = torch.device(args.device)
     name = torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else "cpu"
