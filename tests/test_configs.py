@@ -1,0 +1,306 @@
+"""Every option of every config group composes and instantiates; bad configs fail clearly.
+
+Composes ``train.yaml`` from the installed package (``pkg://seqnn.configs``) the way
+``seqnn-train`` does, with ``hydra.runtime.output_dir`` set to a tmp folder so that
+``${hydra:runtime.output_dir}`` resolves. Nothing here trains: see test_train.py.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from importlib import resources
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import MissingConfigException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf.errors import MissingMandatoryValue
+
+from seqnn.callbacks import RNGStateCheckpoint
+from seqnn.train import instantiate_dict
+
+CONFIGS = Path(str(resources.files("seqnn.configs")))  # what seqnn-train composes from
+GROUPS = ("data", "model", "task", "trainer", "callbacks", "logger", "paths", "hydra", "debug")
+# groups with their own tests below; a new folder in configs/ fails test_every_group_is_tested
+TESTED_GROUPS = {*GROUPS, "experiment"}
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def seqnn_cache(tmp_path_factory) -> Path:
+    """The decompressed E. coli genome and its code cache go to the session's tmp folder."""
+    folder = tmp_path_factory.getbasetemp() / "seqnn-cache"
+    folder.mkdir(exist_ok=True)
+    before = os.environ.get("SEQNN_CACHE_DIR")
+    os.environ["SEQNN_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("SEQNN_CACHE_DIR", None)
+    else:
+        os.environ["SEQNN_CACHE_DIR"] = before
+
+
+def compose_train(overrides: list[str], output_dir: Path) -> DictConfig:
+    """train.yaml with ``overrides``, its hydra node set up as a Hydra run would."""
+    with initialize_config_module("seqnn.configs", version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    with read_write(cfg.hydra):
+        cfg.hydra.runtime.output_dir = str(output_dir)
+    HydraConfig().set_config(cfg)
+    return cfg
+
+
+def task_cfg(cfg: DictConfig) -> DictConfig:
+    """The config without its hydra node (what ``train(cfg)`` gets)."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
+def val_metric_names(module: L.LightningModule, n: int = 8) -> set[str]:
+    """Names a validation epoch logs: run the module's val step on random codes."""
+    x = torch.randint(0, 4, (n, module_seq_len(module)), dtype=torch.uint8)
+    if hasattr(module, "val_metrics") and module.hparams.get("task") == "multiclass":
+        y = torch.arange(n) % module.hparams.n_targets
+    else:
+        n_targets = module.hparams.get("n_targets") or 1
+        y = (torch.arange(n * n_targets).reshape(n, n_targets) % 2).float()
+    module.eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "You are trying to `self.log")  # no Trainer here
+        module.validation_step((x, y), 0)
+    return {"val/loss"} | set(module.val_metrics.compute())
+
+
+def module_seq_len(module: L.LightningModule) -> int:
+    return getattr(module.net, "seq_len", None) or 81
+
+
+# ----------------------------------------------------------------------------- groups
+def test_every_group_is_tested():
+    found = {p.name for p in CONFIGS.iterdir() if p.is_dir() and not p.name.startswith("_")}
+    assert found - {"__pycache__"} <= TESTED_GROUPS
+    for group in GROUPS:
+        assert options(group), f"configs/{group}/ has no options"
+
+
+def test_defaults_compose_and_resolve(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQNN_LOG_DIR", str(tmp_path / "logs"))
+    cfg = compose_train([], tmp_path / "run")
+    assert cfg.paths.output_dir == str(tmp_path / "run")
+    assert cfg.paths.log_dir == str(tmp_path / "logs")
+    assert cfg.hydra.run.dir.startswith(str(tmp_path / "logs" / "runs"))
+    assert cfg.trainer.default_root_dir == str(tmp_path / "run")
+    OmegaConf.to_container(task_cfg(cfg), resolve=True, throw_on_missing=True)
+
+
+# ----------------------------------------------------------------------------- data
+def write_table(path: Path, n: int = 40, length: int = 20) -> Path:
+    rng = torch.Generator().manual_seed(0)
+    codes = torch.randint(0, 4, (n, length), generator=rng)
+    rows = ["sequence,label"] + [
+        "".join("ACGT"[c] for c in row) + f",{i % 2}" for i, row in enumerate(codes.tolist())
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def write_genome(folder: Path, n_chroms: int = 3, length: int = 600) -> tuple[Path, Path]:
+    rng = torch.Generator().manual_seed(1)
+    fasta, bed = folder / "tiny.fa", folder / "tiny.bed"
+    records, intervals = [], ["# chrom\tstart\tend\tname\tscore\tstrand\tlabel"]
+    for c in range(1, n_chroms + 1):
+        seq = "".join("ACGT"[i] for i in torch.randint(0, 4, (length,), generator=rng).tolist())
+        records.append(f">chr{c}\n" + "\n".join(seq[i : i + 60] for i in range(0, length, 60)))
+        for k, start in enumerate(range(0, length - 100, 50)):
+            intervals.append(f"chr{c}\t{start}\t{start + 100}\tr{c}_{k}\t0\t+\t{k % 2}")
+    fasta.write_text("\n".join(records) + "\n")
+    bed.write_text("\n".join(intervals) + "\n")
+    return fasta, bed
+
+
+def data_overrides(option: str, folder: Path) -> list[str]:
+    """What an option needs from its user (paths, columns) to build on tiny tmp inputs."""
+    if option == "table":
+        table = write_table(folder / "tiny.csv")
+        return [f"data.table={table}", "data.target_columns=[label]", "data.seq_len=20"]
+    if option == "intervals":
+        fasta, bed = write_genome(folder)
+        return [
+            f"data.genome={fasta}",
+            f"data.intervals={bed}",
+            "data.target_columns=[label]",
+            "data.seq_len=50",
+            "data.val_chroms=[chr2]",
+            "data.test_chroms=[chr3]",
+            "data.num_workers=0",
+            "data.pin_memory=false",
+        ]
+    return []
+
+
+@pytest.mark.parametrize("option", options("data"))
+def test_data_option_instantiates(option, tmp_path):
+    cfg = compose_train([f"data={option}", *data_overrides(option, tmp_path)], tmp_path / "run")
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.setup("fit")  # checks n_targets / seq_len against the data
+    x, y = next(iter(datamodule.train_dataloader()))
+    assert x.dtype == torch.uint8 and x.shape[1] == cfg.data.seq_len  # codes (B, L)
+    assert y.shape[0] == x.shape[0]
+    assert all(len(datamodule.datasets[s]) > 0 for s in ("train", "val", "test"))
+
+
+def test_missing_data_path_names_the_key(tmp_path):
+    cfg = compose_train(["data=table"], tmp_path / "run")
+    with pytest.raises(MissingMandatoryValue, match=r"data\.table"):
+        instantiate(cfg.data, _convert_="all")
+
+
+# ----------------------------------------------------------------------------- models, tasks
+@pytest.mark.parametrize("option", options("model"))
+def test_model_option_instantiates(option, tmp_path):
+    cfg = compose_train([f"model={option}"], tmp_path / "run")
+    module = instantiate(cfg.task, _convert_="all")
+    assert isinstance(module.net, torch.nn.Module)
+    x = torch.randint(0, 4, (2, cfg.data.seq_len), dtype=torch.uint8)  # default data: codes
+    module.eval()
+    with torch.no_grad():
+        out = module.net(module.one_hot(x))
+    if cfg.task._target_.endswith("AutoencoderModule"):
+        out = out[0] if isinstance(out, tuple) else out  # the VAE gives (logits, mu, logvar)
+        assert out.shape == (2, 4, cfg.data.seq_len)
+        assert module(x).shape == (2, cfg.model.latent_dim)  # the module's forward embeds
+    else:
+        assert out.shape == (2, cfg.data.n_targets)
+    assert cfg.monitor.metric in val_metric_names(module)
+
+
+def test_unknown_model_lists_the_options(tmp_path):
+    with pytest.raises(MissingConfigException, match="Could not find 'model/nope'") as err:
+        compose_train(["model=nope"], tmp_path / "run")
+    for option in ("cnn", "rnn", "transformer"):
+        assert option in str(err.value)
+
+
+TASK_OVERRIDES = {
+    "autoencoder": ["model=autoencoder"],
+    "multiclass": ["data.n_targets=3"],
+    "multilabel": ["data.n_targets=3"],
+}
+
+
+@pytest.mark.parametrize("option", options("task"))
+def test_task_option_instantiates(option, tmp_path):
+    cfg = compose_train([*TASK_OVERRIDES.get(option, []), f"task={option}"], tmp_path / "run")
+    module = instantiate(cfg.task, _convert_="all")
+    assert isinstance(module, L.LightningModule)
+    optimizers = module.configure_optimizers()
+    assert optimizers
+    # the metric that checkpoints, early stopping and sweeps optimise is one the task logs
+    assert cfg.monitor.metric in val_metric_names(module)
+
+
+# ----------------------------------------------------------------------------- trainer
+COMPOSE_ONLY = {  # need a GPU to instantiate: check the values instead
+    "gpu": {"accelerator": "gpu", "devices": 1, "precision": "bf16-mixed"},
+    "ddp": {"accelerator": "gpu", "devices": 2, "strategy": "ddp", "precision": "bf16-mixed"},
+}
+
+
+# ids "trainer-gpu": a bare "gpu" id would be the `gpu` marker's keyword (skipped without CUDA)
+@pytest.mark.parametrize("option", options("trainer"), ids=lambda o: f"trainer-{o}")
+def test_trainer_option(option, tmp_path):
+    cfg = compose_train([f"trainer={option}"], tmp_path / "run")
+    if option in COMPOSE_ONLY:
+        for key, value in COMPOSE_ONLY[option].items():
+            assert cfg.trainer[key] == value, f"trainer/{option}.yaml: {key}"
+        if not torch.cuda.is_available():
+            return
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], enable_progress_bar=False)
+    assert isinstance(trainer, L.Trainer)
+    assert trainer.default_root_dir == str(tmp_path / "run")
+    if option == "ddp_cpu":
+        assert type(trainer.strategy).__name__ == "DDPStrategy"
+        assert trainer.strategy.process_group_backend == "gloo"
+        assert trainer.num_devices == 2
+        # torch's SyncBatchNorm refuses CPU modules ("only work with GPU modules")
+        assert not cfg.trainer.sync_batchnorm
+    if option == "deterministic":
+        assert cfg.trainer.deterministic is True and cfg.trainer.accelerator == "cpu"
+
+
+# ----------------------------------------------------------------------------- callbacks, loggers
+@pytest.mark.parametrize("option", options("callbacks"))
+def test_callbacks_option_instantiates(option, tmp_path):
+    cfg = compose_train([f"callbacks={option}"], tmp_path / "run")
+    callbacks = instantiate_dict(cfg.get("callbacks"))
+    assert all(isinstance(c, L.Callback) for c in callbacks)
+    if option == "default":
+        kinds = {type(c).__name__ for c in callbacks}
+        assert {"ModelCheckpoint", "EarlyStopping", "RNGStateCheckpoint"} <= kinds
+        checkpoint = next(c for c in callbacks if type(c).__name__ == "ModelCheckpoint")
+        assert checkpoint.dirpath == str(tmp_path / "run" / "checkpoints")
+        assert checkpoint.monitor == cfg.monitor.metric
+        assert any(isinstance(c, RNGStateCheckpoint) for c in callbacks)
+
+
+@pytest.mark.parametrize("option", options("logger"))
+def test_logger_option_instantiates(option, tmp_path):
+    cfg = compose_train([f"logger={option}"], tmp_path / "run")
+    loggers = instantiate_dict(cfg.logger)
+    assert loggers
+    for lg in loggers:
+        assert Path(lg.log_dir).is_relative_to(tmp_path / "run")
+    if option == "many":
+        assert len(loggers) == 2
+
+
+# ----------------------------------------------------------------------------- debug, experiments
+@pytest.mark.parametrize("option", options("debug"))
+def test_debug_option_composes(option, tmp_path):
+    cfg = compose_train([f"debug={option}"], tmp_path / "run")
+    callbacks = instantiate_dict(cfg.get("callbacks"))  # overfit sets early_stopping: null
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=callbacks)
+    assert trainer.fast_dev_run or trainer.overfit_batches
+
+
+@pytest.mark.parametrize("option", options("experiment"))
+def test_experiment_composes_and_instantiates(option, tmp_path):
+    cfg = compose_train([f"experiment={option}"], tmp_path / "run")
+    OmegaConf.to_container(task_cfg(cfg), resolve=True, throw_on_missing=True)
+    datamodule = instantiate(cfg.data, _convert_="all")
+    assert isinstance(datamodule, L.LightningDataModule)
+    module = instantiate(cfg.task, _convert_="all")
+    assert cfg.monitor.metric in val_metric_names(module)
+    callbacks = instantiate_dict(cfg.get("callbacks"))
+    instantiate(cfg.trainer, logger=False, callbacks=callbacks)
+
+
+# ----------------------------------------------------------------------------- hydra, launcher
+@pytest.mark.parametrize("option", options("hydra"))
+def test_hydra_option_composes(option, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQNN_LOG_DIR", str(tmp_path))
+    cfg = compose_train([f"hydra={option}"], tmp_path / "run")
+    assert Path(cfg.hydra.run.dir).parent == tmp_path / "runs"
+    assert Path(cfg.hydra.sweep.dir).parent == tmp_path / "multiruns"
+
+
+def test_slurm_launcher_composes(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    overrides = ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4"]
+    cfg = compose_train(overrides, tmp_path / "run")
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    # SLURM starts one task per GPU; Lightning reads the ranks from its environment
+    assert launcher.tasks_per_node == launcher.gpus_per_node == 4
+    assert launcher.nodes == cfg.trainer.num_nodes
