@@ -183,11 +183,6 @@ def test_resume_without_rng_state_drifts(uninterrupted, tmp_path):
     assert differing(final_state(uninterrupted), final_state(run_b))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the train DataLoader (SequenceDataset.loader / EpochSampler) has no "
-    "state_dict/load_state_dict: Lightning restarts the epoch's order from its first batch",
-)
 def test_resume_mid_epoch_is_exact(uninterrupted, tmp_path):
     stop = [
         "trainer.max_epochs=2",

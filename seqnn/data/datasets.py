@@ -235,7 +235,7 @@ class _BatchedDataset(Dataset):
         other keyword arguments (``num_workers``, ``pin_memory`` ...) go to the DataLoader.
         """
         sampler = EpochSampler(self, shuffle=shuffle, seed=seed)
-        return DataLoader(
+        return BatchLoader(
             self, batch_size=batch_size, sampler=sampler, collate_fn=collate_batched, **kwargs
         )
 
@@ -589,6 +589,8 @@ class EpochSampler(Sampler[int]):
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
+        self.resume: tuple[int, int] | None = None  # (epoch, items already served)
+        self.skipped = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -600,6 +602,49 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self):
         n = len(self.dataset)
+        skip = 0
+        if self.resume is not None:  # a mid-epoch resume applies to that epoch only
+            (epoch, items), self.resume = self.resume, None
+            skip = items if epoch == self.epoch else 0
+        self.skipped = skip
         if not self.shuffle:
-            return iter(range(n))
-        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(n).tolist())
+            return iter(range(skip, n))
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
+        return iter(order[skip:].tolist())
+
+
+class BatchLoader(DataLoader):
+    """A DataLoader over whole-batch fetches that resumes mid-epoch.
+
+    Lightning stores :meth:`state_dict` (the epoch and the batches served so far) in its
+    checkpoints and calls :meth:`load_state_dict` on resume; the next pass then skips the
+    batches already trained on, so a run stopped mid-epoch and resumed sees the same batches
+    as one never interrupted. Needs an :class:`EpochSampler` (``dataset.loader()`` makes one).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._served = 0
+        self._resume: tuple[int, int] | None = None
+
+    def __iter__(self):
+        if self._resume is not None and isinstance(self.sampler, EpochSampler):
+            epoch, batches = self._resume
+            self.sampler.resume = (epoch, batches * self.batch_size)
+        self._resume = None
+        # created now, as a plain DataLoader would: its seed draw from torch's RNG happens at
+        # the same point of the run, resumed or not
+        return self._counted(super().__iter__())
+
+    def _counted(self, iterator):
+        for i, batch in enumerate(iterator):
+            if i == 0:  # the sampler has started: it knows what it skipped
+                self._served = getattr(self.sampler, "skipped", 0) // self.batch_size
+            self._served += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": int(getattr(self.sampler, "epoch", 0)), "batches": self._served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._resume = (int(state["epoch"]), int(state["batches"]))
