@@ -7,56 +7,24 @@ Composes ``train.yaml`` from the installed package (``pkg://seqnn.configs``) the
 
 from __future__ import annotations
 
-import os
 import warnings
-from importlib import resources
 from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
-from hydra import compose, initialize_config_module
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from hydra_run import CONFIGS, compose_train, options, seqnn_cache  # noqa: F401
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue
 
 from seqnn.callbacks import RNGStateCheckpoint
 from seqnn.train import instantiate_dict
 
-CONFIGS = Path(str(resources.files("seqnn.configs")))  # what seqnn-train composes from
 GROUPS = ("data", "model", "task", "trainer", "callbacks", "logger", "paths", "hydra", "debug")
 # groups with their own tests below; a new folder in configs/ fails test_every_group_is_tested
 TESTED_GROUPS = {*GROUPS, "experiment"}
-
-
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def seqnn_cache(tmp_path_factory) -> Path:
-    """The decompressed E. coli genome and its code cache go to the session's tmp folder."""
-    folder = tmp_path_factory.getbasetemp() / "seqnn-cache"
-    folder.mkdir(exist_ok=True)
-    before = os.environ.get("SEQNN_CACHE_DIR")
-    os.environ["SEQNN_CACHE_DIR"] = str(folder)
-    yield folder
-    if before is None:
-        os.environ.pop("SEQNN_CACHE_DIR", None)
-    else:
-        os.environ["SEQNN_CACHE_DIR"] = before
-
-
-def compose_train(overrides: list[str], output_dir: Path) -> DictConfig:
-    """train.yaml with ``overrides``, its hydra node set up as a Hydra run would."""
-    with initialize_config_module("seqnn.configs", version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    with read_write(cfg.hydra):
-        cfg.hydra.runtime.output_dir = str(output_dir)
-    HydraConfig().set_config(cfg)
-    return cfg
 
 
 def task_cfg(cfg: DictConfig) -> DictConfig:

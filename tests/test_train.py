@@ -13,16 +13,14 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from importlib import resources
 from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
-from hydra import compose, initialize_config_module
-from hydra.core.hydra_config import HydraConfig
+from hydra_run import CONFIGS, compose_train, options, seqnn_cache  # noqa: F401
 from lightning.pytorch.callbacks import ModelCheckpoint
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, open_dict
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -30,7 +28,6 @@ from seqnn.callbacks import RNGStateCheckpoint
 from seqnn.train import train
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = Path(str(resources.files("seqnn.configs")))
 
 TINY = {  # small enough that a batch takes milliseconds
     "cnn": ["model.n_filters=[8,8,8]", "model.n_hidden=[8]"],
@@ -53,32 +50,10 @@ FEW_BATCHES = [
 ]
 
 
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def seqnn_cache(tmp_path_factory) -> Path:
-    """The decompressed E. coli genome and its code cache go to the session's tmp folder."""
-    folder = tmp_path_factory.getbasetemp() / "seqnn-cache"
-    folder.mkdir(exist_ok=True)
-    before = os.environ.get("SEQNN_CACHE_DIR")
-    os.environ["SEQNN_CACHE_DIR"] = str(folder)
-    yield folder
-    if before is None:
-        os.environ.pop("SEQNN_CACHE_DIR", None)
-    else:
-        os.environ["SEQNN_CACHE_DIR"] = before
-
-
 def compose_run(overrides: list[str], output_dir: Path) -> DictConfig:
     """train.yaml + overrides as ``seqnn-train`` would hand it to ``train``: the hydra node
     set (``${hydra:runtime.output_dir}`` is ``output_dir``), then removed from the config."""
-    with initialize_config_module("seqnn.configs", version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    with read_write(cfg.hydra):
-        cfg.hydra.runtime.output_dir = str(output_dir)
-    HydraConfig().set_config(cfg)
+    cfg = compose_train(overrides, output_dir)
     with open_dict(cfg):
         del cfg["hydra"]
     return cfg
@@ -254,7 +229,7 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 420)
 
 
 @pytest.mark.slow
-def test_ddp_cpu_two_processes(tmp_path, seqnn_cache):
+def test_ddp_cpu_two_processes(tmp_path, seqnn_cache):  # noqa: F811 (a fixture)
     """From the CLI: Lightning's DDP launcher re-runs the Hydra command for rank 1 (inside
     pytest it would re-run pytest), with the same run folder."""
     env = {**os.environ, "SEQNN_LOG_DIR": str(tmp_path / "logs")}
