@@ -1,6 +1,29 @@
 """seqnn: deep learning for DNA sequences.
 
 Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
+
+``seqnn.load_pretrained`` / ``seqnn.save_pretrained`` are imported on first use, so that
+``import seqnn`` stays cheap.
 """
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "load_pretrained": "seqnn.pretrained",
+    "save_pretrained": "seqnn.pretrained",
+    "PretrainedModel": "seqnn.pretrained",
+    "predict_regions": "seqnn.predict",
+    "predict_sequences": "seqnn.predict",
+    "scan_genome": "seqnn.scan",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'seqnn' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_LAZY]

@@ -4,48 +4,60 @@ network's weights, and a summary of where the logs, checkpoints and metrics went
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
-from safetensors.torch import save_file
+
+from seqnn.atomic import atomic_open
+from seqnn.pretrained import save_pretrained
 
 SUMMARY_KEYS = ("auroc", "auprc", "mcc", "accuracy", "f1", "pearson", "loss")
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write JSON to a temp file in the same folder, then rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        json.dump(payload, tmp, indent=2, sort_keys=True)
-    os.replace(tmp.name, path)
+    with atomic_open(path) as fh:
+        json.dump(payload, fh, indent=2, sort_keys=True)
 
 
 def export_best(
     trainer: L.Trainer, module: L.LightningModule, cfg: DictConfig, metrics: dict[str, float]
 ) -> Path | None:
-    """Save the best network's weights (safetensors) and its resolved config next to the
-    checkpoints: ``<run>/model/model.safetensors`` + ``config.yaml``. Weights load without
-    unpickling anything."""
+    """Export the best checkpoint's network as a pretrained package, ``<run>/model/``
+    (``model.safetensors`` + ``seqnn.json`` with a model card holding the test metrics), so
+    that ``seqnn.load_pretrained(<run>/model)`` and ``seqnn-predict model=<run>/model`` work."""
     callback = trainer.checkpoint_callback
     best = getattr(callback, "best_model_path", "") if callback else ""
     if not best:
         return None
     # weights_only=True: a checkpoint never runs code when read back.
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-    net_state = {
-        k.removeprefix("net."): v.contiguous() for k, v in state.items() if k.startswith("net.")
-    }
+    module.load_state_dict(state)
     folder = Path(cfg.paths.output_dir) / "model"
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "model.safetensors.tmp"
-    save_file(net_state, str(tmp))
-    os.replace(tmp, folder / "model.safetensors")
-    (folder / "config.yaml").write_text(OmegaConf.to_yaml(cfg.model, resolve=True))
-    return folder
+    targets = cfg.data.get("target_columns")
+    return save_pretrained(
+        module,
+        folder,
+        input_length=cfg.data.get("seq_len"),
+        targets=list(targets) if targets and len(targets) == module.net.n_targets else None,
+        card=model_card(cfg, metrics, best),
+    )
+
+
+def model_card(cfg: DictConfig, metrics: dict[str, float], checkpoint: str) -> dict:
+    """Where a model came from: data and split (the resolved data config), its metrics."""
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    return {
+        "trained_with": f"seqnn-train (seed {cfg.seed})",
+        "training_data": data,
+        "split": {k: data[k] for k in ("val_fraction", "test_fraction", "n_blocks") if k in data},
+        "test_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("test/")},
+        "val_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("val/")},
+        "checkpoint": str(checkpoint),
+        "run": str(cfg.paths.output_dir),
+    }
 
 
 def report_run(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -> None:
@@ -61,8 +73,8 @@ def report_run(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -
     if callback is not None and callback.best_model_path:
         lines.append(f"  best checkpoint : {callback.best_model_path}")
         lines.append(f"  last checkpoint : {Path(callback.dirpath) / 'last.ckpt'}")
-    if (out / "model" / "model.safetensors").exists():
-        lines.append(f"  exported model  : {out / 'model'}")
+    if (out / "model" / "seqnn.json").exists():
+        lines.append(f"  exported model  : {out / 'model'}  (load_pretrained, seqnn-predict)")
     lines.append(f"  metrics         : {out / 'metrics.json'}")
     for lg in trainer.loggers:
         lines.append(f"  {type(lg).__name__:<16}: {lg.log_dir}")

@@ -98,7 +98,14 @@ def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
     assert weights.keys() == {k for k in net_state if k in weights} and weights
     for name, tensor in weights.items():
         assert torch.equal(tensor, net_state[name]), name
-    assert (tmp_path / "model" / "config.yaml").is_file()
+    # the exported package loads (no pickle) and its card holds the run's test metrics
+    from seqnn.pretrained import load_pretrained, read_spec
+
+    spec = read_spec(tmp_path / "model" / "seqnn.json")
+    assert spec.card["test_metrics"]["test/auroc"] == pytest.approx(metrics["test/auroc"])
+    assert spec.input_length == 81 and spec.targets == ["label"] and spec.task == "binary"
+    model = load_pretrained(tmp_path / "model")
+    assert model.predict_sequences(["ACGT" * 20 + "A"]).shape == (1, 1)
 
     out = capsys.readouterr().out
     summary = out[out.index("seqnn run finished") :]

@@ -372,6 +372,7 @@ class OneHot(nn.Module):
 
     def __init__(self, policy: EncodingPolicy = DEFAULT_POLICY) -> None:
         super().__init__()
+        self.policy = policy
         self.register_buffer("table", torch.from_numpy(policy.table()), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,8 +19,10 @@ from seqnn.models.layers import (
     output_length,
     receptive_field,
 )
+from seqnn.models.spec import records_config
 
 
+@records_config
 class BassetCNN(nn.Module):
     """Convolutional blocks, then a dense head (Kelley et al. 2016, Basset).
 

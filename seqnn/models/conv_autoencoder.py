@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqnn.models.layers import Activation, ConvBlock, broadcast, crop_to_length, receptive_field
+from seqnn.models.spec import records_config
 
 
 def _mirror_decoder(
@@ -32,6 +33,7 @@ def _mirror_decoder(
     return nn.Sequential(*stages, nn.Conv1d(dec_out[-1], 4, kernel_size=1))
 
 
+@records_config
 class ConvAutoencoder(nn.Module):
     """Conv encoder -> Linear -> latent vector -> Linear -> upsampling conv decoder.
 
@@ -111,6 +113,7 @@ class ConvAutoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
+@records_config
 class VariationalConvAutoencoder(ConvAutoencoder):
     """A :class:`ConvAutoencoder` whose encoder gives a diagonal Gaussian over latents (VAE).
 

@@ -12,8 +12,10 @@ import torch
 from torch import nn
 
 from seqnn.models.layers import MLP, Activation, ConvBlock, GlobalPool, receptive_field
+from seqnn.models.spec import records_config
 
 
+@records_config
 class ConvRNN(nn.Module):
     """Motif scanner (conv + max-pool) read by a bidirectional RNN (Quang & Xie 2016, DanQ).
 

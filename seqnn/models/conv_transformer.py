@@ -20,6 +20,7 @@ from seqnn.models.layers import (
     output_length,
     receptive_field,
 )
+from seqnn.models.spec import records_config
 
 
 class RelativePositionBias(nn.Module):
@@ -94,6 +95,7 @@ class TransformerLayer(nn.Module):
         return x + self.drop(self.ff(self.norm2(x)))
 
 
+@records_config
 class ConvTransformer(nn.Module):
     """Conv stem with pooling, then ``n_layers`` transformer layers, mean-pooled dense head.
 

@@ -19,10 +19,12 @@ from seqnn.models.layers import (
     center_crop,
     receptive_field,
 )
+from seqnn.models.spec import records_config
 
 Head = Literal["scalar", "profile", "both"]
 
 
+@records_config
 class DilatedResNet(nn.Module):
     """Stem conv, residual dilated convolutions with dilation 2, 4, ..., 2**n_layers, heads.
 

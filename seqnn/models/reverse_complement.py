@@ -9,11 +9,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seqnn.models.spec import records_config
+
 
 def _rc(x: torch.Tensor) -> torch.Tensor:
     return x.flip(-1, -2)  # reverse positions and complement bases, (N, 4, L)
 
 
+@records_config
 class ReverseComplementAverage(nn.Module):
     """Output ``(net(x) + align(net(rc(x)))) / 2``, so both strands of a sequence agree.
 

@@ -1,0 +1,264 @@
+"""Predictions of a pretrained model on sequences and on FASTA regions.
+
+Layout: the model sees uint8 codes (N, L) (one-hot (N, 4, L) is made on its device with the
+model's own N/IUPAC policy) and returns (N, T) predictions, one column per target.
+
+Regions shorter or longer than the model's input are resized around their centre (the rule of
+:func:`seqnn.data.intervals.resize`), or, with ``tile=True``, cut into input-length windows
+whose predictions are aggregated per region (mean or max). ``rc=True`` averages each window's
+prediction with that of its reverse complement. Example::
+
+    model = seqnn.load_pretrained("ecoli-sigma70")
+    table = model.predict_regions("genome.fa", "regions.bed", rc=True)
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seqnn.data.encoding import encode, reverse_complement_codes
+from seqnn.data.genome import Genome
+from seqnn.data.intervals import (
+    LINE,
+    contig_indices,
+    read_intervals,
+    resize,
+    tile,
+    validate_intervals,
+)
+from seqnn.pretrained import PretrainedModel, resolve_device
+
+Aggregate = Literal["mean", "max"]
+
+
+class PredictError(ValueError):
+    """A prediction request that cannot be carried out (names the argument and the fix)."""
+
+
+@torch.inference_mode()
+def predict_codes(model: PretrainedModel, codes: np.ndarray, rc: bool = False) -> np.ndarray:
+    """One batch: (B, L) uint8 codes -> (B, T) float32 predictions on the model's device.
+
+    Args:
+        model: a pretrained model (eval mode).
+        codes: (B, L) uint8 codes.
+        rc: average with the prediction for the reverse complement.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(codes)).to(model.device, non_blocking=True)
+    y = model(x)
+    if rc:
+        y = (y + model(reverse_complement_codes(x))) / 2
+    if y.ndim != 2:
+        raise PredictError(
+            f"the model returns shape {tuple(y.shape)}: predict_* handles (N, T) outputs"
+        )
+    return y.float().cpu().numpy()
+
+
+def predict_sequences(
+    model: PretrainedModel,
+    sequences: Sequence[str],
+    batch_size: int = 256,
+    rc: bool = False,
+) -> pd.DataFrame:
+    """Predict for DNA strings of any length (each centred and cut or N-padded to the
+    model's input length).
+
+    Args:
+        model: a pretrained model.
+        sequences: DNA strings (A C G T N and IUPAC codes, any case).
+        batch_size: sequences per forward pass.
+        rc: average each prediction with that of the reverse complement.
+
+    Returns:
+        (N, T) DataFrame, one column per target, in input order.
+    """
+    seqs = [sequences] if isinstance(sequences, str) else list(sequences)
+    length = model.input_length
+    out = np.empty((len(seqs), len(model.targets)), dtype=np.float32)
+    for i in range(0, len(seqs), _check_batch_size(batch_size)):
+        chunk = [_centre(s, length) for s in seqs[i : i + batch_size]]
+        codes = encode(chunk, names=[str(k) for k in range(i, i + len(chunk))])
+        out[i : i + len(chunk)] = predict_codes(model, codes, rc)
+    return pd.DataFrame(out, columns=model.targets)
+
+
+def _centre(seq: str, length: int) -> str:
+    """``seq`` cut or N-padded around its centre to ``length`` (the rule of ``resize``)."""
+    width = len(seq)
+    if width == length:
+        return seq
+    start = width // 2 - length // 2
+    left, right = max(0, -start), max(0, start + length - width)
+    return "N" * left + seq[max(start, 0) : start + length] + "N" * right
+
+
+def predict_regions(
+    model: PretrainedModel,
+    genome: Genome | str | Path,
+    regions: pd.DataFrame | str | Path,
+    batch_size: int = 256,
+    rc: bool = False,
+    tile_regions: bool = False,
+    stride: int | None = None,
+    aggregate: Aggregate = "mean",
+    use_strand: bool = True,
+    on_invalid: Literal["error", "drop", "pad"] = "error",
+) -> pd.DataFrame:
+    """Predict for genomic regions (a BED/TSV path or a DataFrame with chrom, start, end).
+
+    Args:
+        model: a pretrained model.
+        genome: a :class:`Genome` or a FASTA path.
+        regions: the regions; checked against the genome (``on_invalid`` as in
+            :func:`seqnn.data.intervals.validate_intervals`).
+        batch_size: windows per forward pass.
+        rc: average each window with its reverse complement.
+        tile_regions: cut each region into input-length windows (step ``stride``, default
+            the input length; the last window ends at the region's end) and aggregate.
+        stride: the step between tiled windows.
+        aggregate: ``"mean"`` or ``"max"`` over a region's windows.
+        use_strand: reverse-complement regions on the ``-`` strand (when a strand column
+            exists), as the training data did.
+        on_invalid: ``"error"``, ``"drop"`` or ``"pad"`` (N past contig ends).
+
+    Returns:
+        The regions' columns (without the file's line numbers) then one column per target.
+    """
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    table = regions if isinstance(regions, pd.DataFrame) else read_intervals(regions)
+    table = validate_intervals(table, genome, on_invalid=on_invalid)
+    if aggregate not in ("mean", "max"):
+        raise PredictError(f"aggregate must be 'mean' or 'max', got {aggregate!r}")
+    windows = _windows(table, model.input_length, tile_regions, stride)
+    values = np.empty((len(windows), len(model.targets)), dtype=np.float32)
+    for sl, codes in _window_batches(genome, windows, batch_size, use_strand):
+        values[sl] = predict_codes(model, codes, rc)
+    if tile_regions:
+        grouped = pd.DataFrame(values).groupby(windows["_region"].to_numpy(), sort=True)
+        values = (grouped.mean() if aggregate == "mean" else grouped.max()).to_numpy(np.float32)
+    return _result_frame(table, values, model.targets)
+
+
+def _windows(table: pd.DataFrame, length: int, tiled: bool, stride: int | None) -> pd.DataFrame:
+    cols = [c for c in ("chrom", "start", "end", "strand") if c in table.columns]
+    frame = table[cols].reset_index(drop=True)
+    if not tiled:
+        return resize(frame, length)
+    if stride is not None and stride <= 0:
+        raise PredictError(f"stride must be a positive number of bp, got {stride}")
+    frame["_region"] = np.arange(len(frame))
+    windows = tile(frame, length, stride or length, keep_last=True)
+    # a short last window is moved back to end at the region's end (or centred if the
+    # region is shorter than one window): every window has the model's length
+    region_end = frame["end"].to_numpy()[windows["_region"].to_numpy()]
+    start = np.minimum(windows["start"].to_numpy(), region_end - length)
+    short = frame["end"].to_numpy() - frame["start"].to_numpy() < length
+    centred = resize(frame, length)["start"].to_numpy()
+    start = np.where(short[windows["_region"].to_numpy()], centred[windows["_region"]], start)
+    windows["start"], windows["end"] = start, start + length
+    return windows
+
+
+def _window_batches(
+    genome: Genome, windows: pd.DataFrame, batch_size: int, use_strand: bool
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """(slice, (B, L) codes) for consecutive batches of equal-length windows."""
+    contig = contig_indices(windows["chrom"], genome.names)
+    starts = windows["start"].to_numpy(np.int64)
+    length = int(windows["end"].iloc[0] - windows["start"].iloc[0]) if len(windows) else 0
+    reverse = (
+        windows["strand"].to_numpy() == "-"
+        if use_strand and "strand" in windows.columns
+        else np.zeros(len(windows), dtype=bool)
+    )
+    buffer = None
+    for i in range(0, len(windows), _check_batch_size(batch_size)):
+        sl = slice(i, i + batch_size)
+        buffer = genome.fetch_batch(contig[sl], starts[sl], length, reverse[sl], out=buffer)
+        yield sl, buffer
+
+
+def _result_frame(table: pd.DataFrame, values: np.ndarray, targets: list[str]) -> pd.DataFrame:
+    out = table.drop(columns=[LINE], errors="ignore").reset_index(drop=True)
+    for j, name in enumerate(targets):
+        column = name if name not in out.columns else f"{name}_pred"
+        out[column] = values[:, j]
+    return out
+
+
+def _check_batch_size(batch_size: int) -> int:
+    if batch_size <= 0:
+        raise PredictError(f"batch_size must be positive, got {batch_size}")
+    return batch_size
+
+
+# ----------------------------------------------------------------------------- command line
+def run(cfg) -> list[Path]:
+    """``seqnn-predict`` without Hydra: the config -> the files written."""
+    from seqnn.pretrained import load_pretrained
+    from seqnn.scan import scan_genome
+
+    out = Path(cfg.out)
+    if cfg.stride is not None and int(cfg.stride) <= 0:
+        raise PredictError(f"stride={cfg.stride}: give a positive number of bp")
+    if not cfg.scan and not cfg.regions:
+        raise PredictError("give regions=<bed|tsv> (or scan=true for a genome-wide track)")
+    model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
+    genome = Genome(cfg.fasta)
+    if cfg.scan:
+        stride = int(cfg.stride or max(1, model.input_length // 8))
+        contigs = list(cfg.contigs) if cfg.contigs else None
+        return scan_genome(model, genome, out, stride, cfg.batch_size, cfg.rc, contigs)
+    table = predict_regions(
+        model,
+        genome,
+        cfg.regions,
+        batch_size=cfg.batch_size,
+        rc=cfg.rc,
+        tile_regions=cfg.tile,
+        stride=cfg.stride,
+        aggregate=cfg.aggregate,
+        use_strand=cfg.use_strand,
+        on_invalid=cfg.on_invalid,
+    )
+    write_table(table, out)
+    return [out]
+
+
+def write_table(table: pd.DataFrame, out: Path) -> None:
+    """TSV (CSV for ``.csv``) written to a temp file and renamed: never a half file."""
+    from seqnn.atomic import atomic_open
+
+    with atomic_open(out) as fh:
+        sep = "," if out.suffix.lower() == ".csv" else "\t"
+        table.to_csv(fh, sep=sep, index=False, float_format="%.6g")
+
+
+def main() -> None:
+    """Console entry point ``seqnn-predict key=value ...`` (a Hydra app over predict.yaml)."""
+    import hydra
+
+    @hydra.main(version_base="1.3", config_path="pkg://seqnn.configs", config_name="predict")
+    def app(cfg) -> None:
+        from seqnn.errors import USER_ERRORS
+
+        try:
+            for path in run(cfg):
+                print(f"seqnn-predict: wrote {path}")
+        except USER_ERRORS as err:
+            print(f"seqnn-predict: error: {err}", file=sys.stderr)
+            sys.exit(2)
+
+    app()
+
+
+if __name__ == "__main__":
+    main()

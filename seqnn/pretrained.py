@@ -1,0 +1,380 @@
+"""Pretrained packages: a folder with ``model.safetensors`` (weights only) and ``seqnn.json``.
+
+``seqnn.json`` is the human-readable spec: the network's ``_target_`` and arguments, the input
+length, alphabet and layout, the N/IUPAC policy, the task kind, target names and output
+transform, the seqnn version, and a model card (training data, split, test metrics, date).
+
+Loading never unpickles: weights come from safetensors, the network is rebuilt by
+:func:`seqnn.models.spec.build_network` (only ``seqnn.models`` / ``torch.nn`` classes), and a
+Lightning ``.ckpt`` is read with ``torch.load(weights_only=True)`` only. Example::
+
+    model = seqnn.load_pretrained("ecoli-sigma70")          # shipped inside the package
+    model.predict_sequences(["TTGACA...TATAAT..."])
+    seqnn.save_pretrained(module, "my_model/", input_length=1000, card={"data": "..."})
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from seqnn import __version__
+from seqnn.atomic import atomic_open, atomic_path
+from seqnn.data.encoding import ALPHABET, DEFAULT_POLICY, EncodingPolicy, OneHot
+from seqnn.models.spec import SpecError, build_network, network_spec
+from seqnn.tasks.supervised import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS
+
+FORMAT_VERSION = 1
+SPEC_FILE = "seqnn.json"
+WEIGHTS_FILE = "model.safetensors"
+# names that load_pretrained resolves to folders shipped in seqnn/resources/models/
+SHIPPED_MODELS = ("ecoli-sigma70",)
+TASK_KINDS = ("binary", "multilabel", "multiclass", "regression", "autoencoder")
+
+
+class PretrainedError(ValueError):
+    """A pretrained package that cannot be written or read (names the file and the fix)."""
+
+
+@dataclass
+class ModelSpec:
+    """What a pretrained network needs besides its weights (the content of ``seqnn.json``).
+
+    Args:
+        network: the network's constructor call (``_target_`` + arguments).
+        input_length: the sequence length the model was trained on (bp).
+        task: ``binary``, ``multilabel``, ``multiclass``, ``regression`` or ``autoencoder``.
+        targets: one name per output.
+        output_transform: logits -> predictions: ``sigmoid``, ``softmax``, ``exp``, ``identity``.
+        policy: the N/IUPAC encoding policy used in training (and so in prediction).
+        card: free-form model card: training data, split, test metrics, date, ...
+    """
+
+    network: dict[str, Any]
+    input_length: int
+    task: str = "binary"
+    targets: list[str] = field(default_factory=lambda: ["target_0"])
+    output_transform: str = "sigmoid"
+    policy: EncodingPolicy = DEFAULT_POLICY
+    card: dict[str, Any] = field(default_factory=dict)
+    alphabet: str = ALPHABET
+    layout: str = "(batch, 4, length), channels A, C, G, T"
+    seqnn_version: str = __version__
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": "seqnn-pretrained", **asdict(self), "policy": asdict(self.policy)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = SPEC_FILE) -> ModelSpec:
+        """Check a spec read from ``source``; errors name the file and the field."""
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise PretrainedError(f"{source}: no integer 'format_version': not a seqnn spec")
+        if version > FORMAT_VERSION:
+            raise PretrainedError(
+                f"{source}: written by seqnn {data.get('seqnn_version', '?')} (spec format "
+                f"{version}); this seqnn {__version__} reads format {FORMAT_VERSION} at most: "
+                "upgrade seqnn (pip install -U seqnn)"
+            )
+        missing = [k for k in ("network", "input_length") if k not in data]
+        if missing:
+            raise PretrainedError(f"{source}: missing field(s) {missing}")
+        if data.get("alphabet", ALPHABET) != ALPHABET:
+            raise PretrainedError(
+                f"{source}: alphabet {data['alphabet']!r}: seqnn models read {ALPHABET!r}"
+            )
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        try:
+            spec = cls(**{**known, "policy": EncodingPolicy(**data.get("policy", {}))})
+        except (TypeError, ValueError) as err:
+            raise PretrainedError(f"{source}: {err}") from None
+        if spec.task not in TASK_KINDS:
+            raise PretrainedError(f"{source}: task {spec.task!r} is not one of {TASK_KINDS}")
+        if spec.output_transform not in OUTPUT_TRANSFORMS:
+            raise PretrainedError(
+                f"{source}: output_transform {spec.output_transform!r} is not one of "
+                f"{tuple(OUTPUT_TRANSFORMS)}"
+            )
+        return spec
+
+
+class PretrainedModel(nn.Module):
+    """A network with its spec: codes (N, L) or one-hot (N, 4, L) -> predictions (N, T).
+
+    ``forward`` applies the spec's N/IUPAC policy and output transform (probabilities for
+    classifiers). Made by :func:`load_pretrained`; in eval mode.
+    """
+
+    def __init__(self, net: nn.Module, spec: ModelSpec) -> None:
+        super().__init__()
+        self.net = net
+        self.spec = spec
+        self.one_hot = OneHot(spec.policy)
+        self.output_fn = OUTPUT_TRANSFORMS[spec.output_transform]
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.spec.targets)
+
+    @property
+    def input_length(self) -> int:
+        return int(self.spec.input_length)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, L) uint8 codes or (N, 4, L) one-hot -> (N, T) float32 predictions."""
+        return self.output_fn(self.net(self.one_hot(x)).float())
+
+    def predict_sequences(self, sequences, **kwargs) -> pd.DataFrame:
+        """See :func:`seqnn.predict.predict_sequences`."""
+        from seqnn.predict import predict_sequences
+
+        return predict_sequences(self, sequences, **kwargs)
+
+    def predict_regions(self, genome, regions, **kwargs) -> pd.DataFrame:
+        """See :func:`seqnn.predict.predict_regions`."""
+        from seqnn.predict import predict_regions
+
+        return predict_regions(self, genome, regions, **kwargs)
+
+    def save(self, folder: str | Path) -> Path:
+        """Write this model as a pretrained package (see :func:`save_pretrained`)."""
+        return save_pretrained(self, folder)
+
+
+# ----------------------------------------------------------------------------- saving
+def save_pretrained(
+    model: nn.Module,
+    folder: str | Path,
+    *,
+    input_length: int | None = None,
+    targets: list[str] | None = None,
+    task: str | None = None,
+    output_transform: str | None = None,
+    policy: EncodingPolicy | None = None,
+    card: dict[str, Any] | None = None,
+    network: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``folder/model.safetensors`` and ``folder/seqnn.json``.
+
+    Args:
+        model: a seqnn network, a ``SupervisedModule``/``AutoencoderModule`` (its net, task,
+            targets, output transform and policy are used) or a :class:`PretrainedModel`.
+        folder: created if missing; files are written to temp files and renamed.
+        input_length: the training length (bp); default: the model's spec or ``net.seq_len``.
+        targets, task, output_transform, policy: override what the model says.
+        card: model card fields (merged with ``date`` and ``seqnn_version``).
+        network: the constructor call, for networks that do not record it.
+
+    Returns:
+        The folder.
+    """
+    defaults = _describe(model)
+    net = defaults.pop("net")
+    given = {
+        "input_length": input_length,
+        "targets": targets,
+        "task": task,
+        "output_transform": output_transform,
+        "policy": policy,
+    }
+    values = {**defaults, **{k: v for k, v in given.items() if v is not None}}
+    if values.get("input_length") is None:
+        raise PretrainedError("save_pretrained: pass input_length= (the training length in bp)")
+    if not values.get("targets"):
+        values["targets"] = [f"target_{i}" for i in range(int(getattr(net, "n_targets", 1)))]
+    values["targets"] = [str(t) for t in values["targets"]]
+    values.setdefault("task", "binary")
+    values["output_transform"] = values.get("output_transform") or DEFAULT_OUTPUT_TRANSFORM.get(
+        values["task"], "identity"
+    )
+    try:
+        spec_network = network or network_spec(net)
+    except SpecError as err:
+        raise PretrainedError(f"save_pretrained: {err}") from None
+    card = {**defaults.pop("card", {}), **(card or {})}
+    card.setdefault("date", datetime.date.today().isoformat())
+    spec = ModelSpec(network=spec_network, card=card, **_spec_fields(values))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    with atomic_path(folder / WEIGHTS_FILE) as tmp:
+        save_file(state, tmp, metadata={"format": "pt"})
+    with atomic_open(folder / SPEC_FILE) as fh:
+        json.dump(spec.to_dict(), fh, indent=2)
+        fh.write("\n")
+    return folder
+
+
+def _spec_fields(values: dict[str, Any]) -> dict[str, Any]:
+    keys = ("input_length", "targets", "task", "output_transform", "policy")
+    return {k: values[k] for k in keys if values.get(k) is not None}
+
+
+def _net_of(model: nn.Module) -> nn.Module:
+    net = getattr(model, "net", model)
+    return getattr(net, "_orig_mod", net)
+
+
+def _describe(model: nn.Module) -> dict[str, Any]:
+    """What a model says about itself: its net and any spec fields it knows."""
+    if isinstance(model, PretrainedModel):
+        spec = model.spec
+        return {"net": model.net, **asdict(spec), "policy": spec.policy}
+    out: dict[str, Any] = {"net": _net_of(model)}
+    hparams = getattr(model, "hparams", None)
+    if hparams is not None and hasattr(model, "net"):
+        out["task"] = hparams.get("task", "autoencoder")
+        out["targets"] = hparams.get("target_names")
+        out["output_transform"] = hparams.get("output_transform")
+    one_hot = getattr(model, "one_hot", None)
+    if isinstance(one_hot, OneHot):
+        out["policy"] = one_hot.policy
+    seq_len = getattr(out["net"], "seq_len", None)
+    if isinstance(seq_len, int):
+        out["input_length"] = seq_len
+    return out
+
+
+# ----------------------------------------------------------------------------- loading
+def load_pretrained(
+    source: str | Path,
+    device: str | torch.device = "cpu",
+    spec: str | Path | ModelSpec | None = None,
+) -> PretrainedModel:
+    """Load a pretrained package, a shipped model by name, or a Lightning checkpoint.
+
+    Args:
+        source: a package folder (``seqnn.json`` + ``model.safetensors``), its
+            ``model.safetensors``, a shipped model name (``"ecoli-sigma70"``), or a Lightning
+            ``.ckpt`` (read with ``torch.load(weights_only=True)``; its spec is taken from
+            ``spec=``, or from the run's ``model/seqnn.json`` next to ``checkpoints/``).
+        device: ``"cpu"``, ``"cuda"``, ``"auto"`` (cuda when present) or a torch.device.
+        spec: a spec (or its file) for checkpoints that do not sit in a seqnn run folder.
+
+    Returns:
+        The model in eval mode on ``device``.
+
+    Raises:
+        PretrainedError: naming the file: missing weights or spec, a spec from a newer seqnn,
+            a file that needs pickle (refused, never executed), weights that do not fit.
+    """
+    path = _resolve_source(source)
+    if path.is_dir():
+        weights_path, spec_source = path / WEIGHTS_FILE, spec or path / SPEC_FILE
+    else:
+        weights_path, spec_source = path, spec or _spec_next_to(path)
+    model_spec = spec_source if isinstance(spec_source, ModelSpec) else read_spec(spec_source)
+    state = _read_weights(weights_path)
+    net = _build(model_spec, None if isinstance(spec_source, ModelSpec) else Path(spec_source))
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as err:
+        detail = str(err).split("\n\t", 1)[-1].split("\n")[0]
+        raise PretrainedError(
+            f"{weights_path}: the weights do not fit the spec's network ({detail}): the spec "
+            "and the weights come from different models"
+        ) from None
+    model = PretrainedModel(net, model_spec).eval()
+    return model.to(resolve_device(device))
+
+
+def read_spec(path: str | Path) -> ModelSpec:
+    """Read and check a ``seqnn.json``."""
+    path = Path(path)
+    if not path.is_file():
+        raise PretrainedError(
+            f"{path}: no spec file: a pretrained folder holds {SPEC_FILE} and {WEIGHTS_FILE} "
+            "(write them with seqnn.save_pretrained)"
+        )
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise PretrainedError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise PretrainedError(f"{path}: a spec is a JSON object")
+    return ModelSpec.from_dict(data, str(path))
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> cuda when available, else cpu; anything else as torch.device."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _resolve_source(source: str | Path) -> Path:
+    if isinstance(source, str) and source in SHIPPED_MODELS:
+        from seqnn.data.embedded import resource_path
+
+        return resource_path(f"models/{source}")
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise PretrainedError(
+            f"{path}: no such model folder or file (shipped models: {', '.join(SHIPPED_MODELS)})"
+        )
+    return path
+
+
+def _spec_next_to(path: Path) -> Path:
+    """The spec of a weights file: beside it, or ``<run>/model/seqnn.json`` for checkpoints."""
+    for candidate in (path.parent / SPEC_FILE, path.parent.parent / "model" / SPEC_FILE):
+        if candidate.is_file():
+            return candidate
+    raise PretrainedError(
+        f"{path}: no {SPEC_FILE} beside it or in its run's model/ folder: pass spec=<seqnn.json> "
+        "(a checkpoint holds weights, not how to build the network)"
+    )
+
+
+def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise PretrainedError(
+            f"{path}: no weights file: a pretrained folder holds {WEIGHTS_FILE} (weights only) "
+            f"and {SPEC_FILE}"
+        )
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise PretrainedError(f"{path}: not a readable safetensors file ({err})") from None
+    return _read_checkpoint(path)
+
+
+def _read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """A Lightning/torch checkpoint's network weights, read with ``weights_only=True``."""
+    try:
+        # weights_only=True: torch's restricted unpickler, which never calls arbitrary code
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure here means "refuse"
+        raise PretrainedError(
+            f"{path}: refused: loading it would need full pickle, which can run code "
+            f"({type(err).__name__}). Load only files written by seqnn/Lightning; convert a "
+            "trusted model with seqnn.save_pretrained"
+        ) from None
+    state = payload.get("state_dict", payload) if isinstance(payload, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise PretrainedError(f"{path}: not a checkpoint of tensors (no state_dict)")
+    if any(k.startswith("net.") for k in state):
+        state = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+    return {k.replace("_orig_mod.", ""): v for k, v in state.items()}
+
+
+def _build(spec: ModelSpec, source: Path | None) -> nn.Module:
+    try:
+        return build_network(spec.network, str(source or SPEC_FILE))
+    except SpecError as err:
+        raise PretrainedError(str(err)) from None
