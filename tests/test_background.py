@@ -4,7 +4,6 @@ skip N-rich regions and follow the positives' GC."""
 import numpy as np
 import pandas as pd
 import pytest
-from seqnn.data.genome import Genome, write_fasta
 
 from seqnn.data.background import (
     dinucleotide_shuffle,
@@ -13,6 +12,7 @@ from seqnn.data.background import (
     shuffled_negatives,
 )
 from seqnn.data.encoding import encode
+from seqnn.data.genome import Genome, write_fasta
 
 
 def dinucleotides(seq: str) -> dict[str, int]:

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from seqnn.data.genome import Genome, write_fasta
 
 from seqnn.data.datamodule import SequenceDataModule
+from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.transforms import ReverseComplement
 
 

@@ -79,7 +79,9 @@ def test_spec_round_trips_and_is_human_readable(package):
     assert spec.policy == EncodingPolicy(n="quarter")
     # the policy travels: N is 0.25 per base in the loaded model
     model = load_pretrained(package)
-    assert torch.allclose(model.one_hot(torch.tensor([[4]], dtype=torch.uint8)), torch.tensor(0.25))
+    assert torch.allclose(
+        model.one_hot(torch.tensor([[4]], dtype=torch.uint8)), torch.tensor(0.25)
+    )
 
 
 def test_network_spec_round_trips_nested_networks():

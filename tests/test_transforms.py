@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from seqnn.data.genome import Genome, write_fasta
 
 from seqnn.data.datasets import IntervalDataset
 from seqnn.data.encoding import decode, encode, one_hot, reverse_complement_codes
+from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.transforms import RandomShift, ReverseComplement, uniform
 
 

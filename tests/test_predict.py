@@ -1,0 +1,269 @@
+"""Prediction on sequences and FASTA regions, genome-wide scans, and the seqnn-predict CLI."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqnn.data.encoding import reverse_complement
+from seqnn.data.genome import Genome, GenomeError, write_fasta
+from seqnn.data.intervals import IntervalError
+from seqnn.models import BassetCNN
+from seqnn.predict import PredictError, main, predict_regions, predict_sequences
+from seqnn.pretrained import load_pretrained, save_pretrained
+from seqnn.scan import n_bins, scan_genome
+
+LENGTH = 64
+
+
+@pytest.fixture
+def fasta(tmp_path):
+    rng = np.random.default_rng(1)
+    seqs = {
+        n: "".join(rng.choice(list("ACGT"), size)) for n, size in (("chr1", 1000), ("chr2", 300))
+    }
+    return write_fasta(tmp_path / "genome.fa", seqs)
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    torch.manual_seed(0)
+    net = BassetCNN(n_filters=[8, 8], kernel_sizes=5, pool_sizes=2, n_hidden=[8], dropout=0.0)
+    return save_pretrained(net, tmp_path / "model", input_length=LENGTH, targets=["score"])
+
+
+@pytest.fixture
+def model(model_dir):
+    return load_pretrained(model_dir)
+
+
+@pytest.fixture
+def bed(tmp_path):
+    path = tmp_path / "regions.bed"
+    path.write_text(
+        "chr1\t100\t164\tr1\t0\t+\n"  # exactly the input length
+        "chr1\t500\t520\tr2\t0\t-\n"  # shorter: resized around its centre
+        "chr2\t10\t290\tr3\t0\t+\n"  # longer
+    )
+    return path
+
+
+def test_predict_regions_matches_sequence_predictions(model, fasta, bed):
+    genome = Genome(fasta)
+    table = predict_regions(model, genome, bed)
+    assert list(table.columns) == [
+        "chrom",
+        "start",
+        "end",
+        "name",
+        "score",
+        "strand",
+        "score_pred",
+    ]
+    assert list(table["name"]) == ["r1", "r2", "r3"]
+    centre = (500 + 520) // 2
+    seqs = [
+        genome.fetch("chr1", 100, 164),
+        reverse_complement(genome.fetch("chr1", centre - 32, centre + 32)),
+        genome.fetch("chr2", 150 - 32, 150 + 32),
+    ]
+    expected = predict_sequences(model, seqs)["score"].to_numpy()
+    np.testing.assert_allclose(table["score_pred"].to_numpy(), expected, rtol=1e-6)
+
+
+def test_predictions_do_not_depend_on_batch_size(model, fasta, bed):
+    a = predict_regions(model, fasta, bed, batch_size=1)
+    b = predict_regions(model, fasta, bed, batch_size=256)
+    np.testing.assert_allclose(a["score_pred"], b["score_pred"], rtol=1e-5)
+
+
+def test_rc_averaging_is_strand_symmetric(model):
+    rng = np.random.default_rng(2)
+    seqs = ["".join(rng.choice(list("ACGT"), LENGTH)) for _ in range(8)]
+    fwd = predict_sequences(model, seqs, rc=True).to_numpy()
+    rev = predict_sequences(model, [reverse_complement(s) for s in seqs], rc=True).to_numpy()
+    np.testing.assert_allclose(fwd, rev, rtol=1e-5)
+    plain = predict_sequences(model, seqs).to_numpy()
+    assert not np.allclose(plain, fwd)
+
+
+def test_sequences_of_other_lengths_are_centred(model):
+    core = "ACGT" * 16
+    long = "T" * 10 + core + "T" * 11  # centre-crop to the middle 64
+    short = core[8:40]  # N-padded around its centre
+    out = predict_sequences(model, [core, long, short]).to_numpy()
+    assert out[0] == pytest.approx(out[1])
+    assert out[2] == pytest.approx(
+        predict_sequences(model, ["N" * 16 + short + "N" * 16])["score"][0]
+    )
+
+
+def test_tiled_regions_aggregate_their_windows(model, fasta, tmp_path):
+    bed = tmp_path / "long.bed"
+    bed.write_text("chr1\t0\t200\tlong\n")
+    genome = Genome(fasta)
+    starts = [0, 64, 128, 200 - LENGTH]  # the last window ends at the region's end
+    per_window = predict_sequences(model, [genome.fetch("chr1", s, s + LENGTH) for s in starts])
+    mean = predict_regions(model, genome, bed, tile_regions=True)["score"][0]
+    top = predict_regions(model, genome, bed, tile_regions=True, aggregate="max")["score"][0]
+    assert mean == pytest.approx(per_window["score"].mean(), rel=1e-5)
+    assert top == pytest.approx(per_window["score"].max(), rel=1e-5)
+
+
+def test_bad_regions_are_clear_errors(model, fasta, tmp_path):
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chr1\t0\t64\nchrX\t0\t64\n")
+    with pytest.raises(IntervalError, match=r"bad.bed:2: contig 'chrX' is not in the genome"):
+        predict_regions(model, fasta, bad)
+    bad.write_text("chr2\t250\t400\n")
+    with pytest.raises(IntervalError, match=r"bad.bed:1: end 400 is past the end of chr2"):
+        predict_regions(model, fasta, bad)
+    padded = predict_regions(model, fasta, bad, on_invalid="pad")
+    assert len(padded) == 1
+    bad.write_text("")
+    with pytest.raises(IntervalError, match="no intervals"):
+        predict_regions(model, fasta, bad)
+
+
+def test_scan_covers_every_contig_with_the_expected_bins(model, fasta, tmp_path):
+    out = tmp_path / "track.bedgraph"
+    (path,) = scan_genome(model, fasta, out, stride=50, chunk_bins=7, batch_size=3)
+    track = pd.read_csv(path, sep="\t", header=None, names=["chrom", "start", "end", "value"])
+    assert track.groupby("chrom").size().to_dict() == {"chr1": n_bins(1000, 50), "chr2": 6}
+    for chrom, size in (("chr1", 1000), ("chr2", 300)):
+        rows = track[track.chrom == chrom]
+        assert rows.start.iloc[0] == 0 and rows.end.iloc[-1] == size
+        assert (rows.start.to_numpy()[1:] == rows.end.to_numpy()[:-1]).all()  # no gaps
+    # bin 3 of chr1 = the window centred on 175
+    genome = Genome(fasta)
+    expected = predict_sequences(model, [genome.fetch("chr1", 175 - 32, 175 + 32)])["score"][0]
+    assert track.value.iloc[3] == pytest.approx(expected, rel=1e-4)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_scan_writes_bigwig(model, fasta, tmp_path):
+    pyBigWig = pytest.importorskip("pyBigWig")
+    (path,) = scan_genome(model, fasta, tmp_path / "track.bw", stride=100)
+    bw = pyBigWig.open(str(path))
+    assert bw.chroms() == {"chr1": 1000, "chr2": 300}
+    assert len(bw.intervals("chr1")) == 10 and len(bw.intervals("chr2")) == 3
+
+
+def test_scan_rejects_bad_stride(model, fasta, tmp_path):
+    for stride in (0, -5):
+        with pytest.raises(PredictError, match="stride"):
+            scan_genome(model, fasta, tmp_path / "t.bedgraph", stride=stride)
+    assert not list(tmp_path.glob("*bedgraph*"))
+
+
+def run_cli(monkeypatch, *args) -> int:
+    try:
+        main(list(args))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
+
+
+def test_cli_writes_the_expected_table(model_dir, fasta, bed, tmp_path):
+    out = tmp_path / "preds.tsv"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seqnn.predict",
+            f"model={model_dir}",
+            f"fasta={fasta}",
+            f"regions={bed}",
+            f"out={out}",
+            "rc=true",
+            "batch_size=2",
+            "device=auto",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out, sep="\t")
+    assert list(table.columns) == [
+        "chrom",
+        "start",
+        "end",
+        "name",
+        "score",
+        "strand",
+        "score_pred",
+    ]
+    assert len(table) == 3 and table["score_pred"].between(0, 1).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [
+            "genome.fa",
+            "genome.fa.fai",
+            "genome.fa.seqnn-codes",
+            "genome.fa.seqnn-codes.json",
+            "model",
+            "regions.bed",
+            "preds.tsv",
+        ]
+    )  # nothing else: no Hydra run folder, no log file
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["regions={bad}"], "contig 'chrX' is not in the genome"),
+        (["regions={empty}"], "no intervals"),
+        (["regions={past}"], "is past the end of chr2"),
+        (["scan=true", "stride=0"], "stride=0"),
+        (["regions={bed}", "model={tmp}/nomodel"], "no such model"),
+        (["regions={bed}", "model={tmp}"], "no spec file"),
+        (["regions={bed}", "fasta={tmp}/missing.fa"], "missing.fa"),
+    ],
+)
+def test_cli_bad_input_exits_non_zero_without_output(
+    monkeypatch, capsys, model_dir, fasta, bed, tmp_path, extra, message
+):
+    (tmp_path / "bad.bed").write_text("chrX\t0\t64\n")
+    (tmp_path / "empty.bed").write_text("# nothing\n")
+    (tmp_path / "past.bed").write_text("chr2\t250\t400\n")
+    names = {
+        "bad": tmp_path / "bad.bed",
+        "empty": tmp_path / "empty.bed",
+        "past": tmp_path / "past.bed",
+        "bed": bed,
+        "tmp": tmp_path,
+    }
+    out = tmp_path / "out" / "preds.tsv"
+    args = [f"model={model_dir}", f"fasta={fasta}", f"out={out}"]
+    args += [e.format(**names) for e in extra]
+    assert run_cli(monkeypatch, *args) == 2
+    err = capsys.readouterr().err
+    assert "seqnn-predict: error:" in err and message in err
+    assert not out.exists() and not list(out.parent.glob("*")) if out.parent.exists() else True
+
+
+def test_cli_missing_or_unknown_settings_fail(monkeypatch, capsys, model_dir, tmp_path):
+    assert run_cli(monkeypatch, f"model={model_dir}", f"out={tmp_path}/x.tsv") == 2
+    assert "missing setting(s): fasta=..." in capsys.readouterr().err
+    assert run_cli(monkeypatch, f"model={model_dir}", "fasta=x.fa", "out=x", "strid=5") == 2
+    assert "unknown setting 'strid=5'" in capsys.readouterr().err
+
+
+def test_unindexed_fasta_in_read_only_folder_is_a_clear_error(model, fasta, tmp_path, bed):
+    import os
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    (ro / "g.fa").write_bytes(fasta.read_bytes())
+    os.chmod(ro, 0o555)
+    try:
+        if os.access(ro, os.W_OK) and (ro / "probe").touch() is None:
+            (ro / "probe").unlink()
+            pytest.skip("running as root: the folder stays writable")
+        with pytest.raises(GenomeError, match="cannot write"):
+            predict_regions(model, ro / "g.fa", bed)
+    finally:
+        os.chmod(ro, 0o755)
