@@ -30,6 +30,7 @@ lint: install                        ## ruff check + format check
 bench: install                       ## data-layer and network speed (JSON lines)
 	$(PY) scripts/bench_data.py
 	$(PY) scripts/bench_train.py
+	$(PY) scripts/bench_predict.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -38,6 +38,7 @@ from seqnn.data.intervals import (
 from seqnn.pretrained import PretrainedModel, resolve_device
 
 Aggregate = Literal["mean", "max"]
+RC = bool | Literal["mean", "max"]
 
 
 class PredictError(ValueError):
@@ -45,18 +46,22 @@ class PredictError(ValueError):
 
 
 @torch.inference_mode()
-def predict_codes(model: PretrainedModel, codes: np.ndarray, rc: bool = False) -> np.ndarray:
+def predict_codes(model: PretrainedModel, codes: np.ndarray, rc: RC = False) -> np.ndarray:
     """One batch: (B, L) uint8 codes -> (B, T) float32 predictions on the model's device.
 
     Args:
         model: a pretrained model (eval mode).
         codes: (B, L) uint8 codes.
-        rc: average with the prediction for the reverse complement.
+        rc: ``True``/``"mean"`` averages with the prediction for the reverse complement;
+            ``"max"`` takes the larger of the two (a strand-specific model's "either strand").
     """
     x = torch.from_numpy(np.ascontiguousarray(codes)).to(model.device, non_blocking=True)
     y = model(x)
+    if rc not in (False, True, "mean", "max"):
+        raise PredictError(f"rc must be true, false, 'mean' or 'max', got {rc!r}")
     if rc:
-        y = (y + model(reverse_complement_codes(x))) / 2
+        y_rc = model(reverse_complement_codes(x))
+        y = torch.maximum(y, y_rc) if rc == "max" else (y + y_rc) / 2
     if y.ndim != 2:
         raise PredictError(
             f"the model returns shape {tuple(y.shape)}: predict_* handles (N, T) outputs"
@@ -68,7 +73,7 @@ def predict_sequences(
     model: PretrainedModel,
     sequences: Sequence[str],
     batch_size: int = 256,
-    rc: bool = False,
+    rc: RC = False,
 ) -> pd.DataFrame:
     """Predict for DNA strings of any length (each centred and cut or N-padded to the
     model's input length).
@@ -107,7 +112,7 @@ def predict_regions(
     genome: Genome | str | Path,
     regions: pd.DataFrame | str | Path,
     batch_size: int = 256,
-    rc: bool = False,
+    rc: RC = False,
     tile_regions: bool = False,
     stride: int | None = None,
     aggregate: Aggregate = "mean",
@@ -134,9 +139,7 @@ def predict_regions(
     Returns:
         The regions' columns (without the file's line numbers) then one column per target.
     """
-    genome = genome if isinstance(genome, Genome) else Genome(genome)
-    table = regions if isinstance(regions, pd.DataFrame) else read_intervals(regions)
-    table = validate_intervals(table, genome, on_invalid=on_invalid)
+    genome, table = prepare_regions(genome, regions, on_invalid)
     if aggregate not in ("mean", "max"):
         raise PredictError(f"aggregate must be 'mean' or 'max', got {aggregate!r}")
     windows = _windows(table, model.input_length, tile_regions, stride)
@@ -147,6 +150,15 @@ def predict_regions(
         grouped = pd.DataFrame(values).groupby(windows["_region"].to_numpy(), sort=True)
         values = (grouped.mean() if aggregate == "mean" else grouped.max()).to_numpy(np.float32)
     return _result_frame(table, values, model.targets)
+
+
+def prepare_regions(
+    genome: Genome | str | Path, regions: pd.DataFrame | str | Path, on_invalid: str = "error"
+) -> tuple[Genome, pd.DataFrame]:
+    """Open the genome and read + check the regions against it."""
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    table = regions if isinstance(regions, pd.DataFrame) else read_intervals(regions)
+    return genome, validate_intervals(table, genome, on_invalid=on_invalid)
 
 
 def _windows(table: pd.DataFrame, length: int, tiled: bool, stride: int | None) -> pd.DataFrame:
@@ -219,6 +231,25 @@ def run(cfg: DictConfig) -> list[Path]:
         stride = int(cfg.stride or max(1, model.input_length // 8))
         contigs = list(cfg.contigs) if cfg.contigs else None
         return scan_genome(model, genome, out, stride, cfg.batch_size, cfg.rc, contigs)
+    if cfg.devices and int(cfg.devices) > 1:
+        from seqnn.distributed_predict import predict_regions_distributed
+
+        table = predict_regions_distributed(
+            model,
+            genome,
+            cfg.regions,
+            devices=int(cfg.devices),
+            accelerator=cfg.accelerator,
+            batch_size=cfg.batch_size,
+            rc=cfg.rc,
+            use_strand=cfg.use_strand,
+            on_invalid=cfg.on_invalid,
+            shard_dir=out.parent / f".{out.name}.shards",
+        )
+        if table is None:  # not rank 0: rank 0 writes the merged table
+            return []
+        write_table(table, out)
+        return [out]
     table = predict_regions(
         model,
         genome,

@@ -31,7 +31,7 @@ def scan_genome(
     out: str | Path,
     stride: int,
     batch_size: int = 256,
-    rc: bool = False,
+    rc: bool | str = False,
     contigs: list[str] | None = None,
     chunk_bins: int = 65536,
 ) -> list[Path]:
@@ -45,7 +45,8 @@ def scan_genome(
             ``track.<target>.bedgraph`` for each.
         stride: bin width in bp (> 0).
         batch_size: windows per forward pass.
-        rc: average each window with its reverse complement.
+        rc: ``True``/``"mean"`` averages each window with its reverse complement, ``"max"``
+            takes the larger (a strand-specific model's signal on either strand).
         contigs: the contigs to scan (default: all, in FASTA order).
         chunk_bins: bins predicted before each write (bounds memory).
 

@@ -267,3 +267,35 @@ def test_unindexed_fasta_in_read_only_folder_is_a_clear_error(model, fasta, tmp_
             predict_regions(model, ro / "g.fa", bed)
     finally:
         os.chmod(ro, 0o755)
+
+
+@pytest.mark.slow
+def test_ddp_prediction_merges_rank_shards_in_region_order(model_dir, fasta, tmp_path):
+    rng = np.random.default_rng(3)
+    starts = rng.integers(0, 900, 50)
+    bed = tmp_path / "many.bed"
+    bed.write_text("".join(f"chr1\t{s}\t{s + 64}\tr{i}\n" for i, s in enumerate(starts)))
+    out = tmp_path / "ddp.tsv"
+    args = [f"model={model_dir}", f"fasta={fasta}", f"regions={bed}", f"out={out}"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seqnn.predict",
+            *args,
+            "devices=2",
+            "accelerator=cpu",
+            "batch_size=8",
+            "device=cpu",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    merged = pd.read_csv(out, sep="\t")
+    single = predict_regions(load_pretrained(model_dir), fasta, bed, batch_size=8)
+    assert list(merged["name"]) == [f"r{i}" for i in range(50)]
+    np.testing.assert_allclose(merged["score"], single["score"], rtol=1e-5)
+    assert not list(tmp_path.glob(".ddp.tsv.shards/*"))

@@ -1,0 +1,87 @@
+"""Export a pretrained model to ONNX or TorchScript for serving outside seqnn.
+
+The exported graph takes float32 one-hot (N, 4, L), channels A, C, G, T, with L the model's
+input length and N free, and returns (N, T) predictions with the output transform applied
+(probabilities for classifiers), like ``PretrainedModel.forward``. Encode sequences with the
+model's N/IUPAC policy (``seqnn.data.one_hot(seqs, policy=model.spec.policy)``). Example::
+
+    seqnn-export model=ecoli-sigma70 format=onnx out=sigma70.onnx
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from seqnn.atomic import atomic_path
+from seqnn.pretrained import PretrainedModel, load_pretrained
+
+Format = Literal["onnx", "torchscript"]
+
+
+class _OneHotGraph(nn.Module):
+    """(N, 4, L) one-hot -> (N, T) predictions: the part of a PretrainedModel worth exporting."""
+
+    def __init__(self, model: PretrainedModel) -> None:
+        super().__init__()
+        self.net = model.net
+        self.output_fn = model.output_fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output_fn(self.net(x).float())
+
+
+def export_model(model: PretrainedModel, out: str | Path, format: Format = "onnx") -> Path:
+    """Write ``model`` as ONNX (opset 17+, dynamic batch) or TorchScript (traced).
+
+    Returns:
+        ``out``, written to a temp file and renamed.
+    """
+    out = Path(out)
+    graph = _OneHotGraph(model.cpu()).eval()
+    example = torch.zeros(2, 4, model.input_length)
+    if format not in ("onnx", "torchscript"):
+        raise ValueError(f"format must be 'onnx' or 'torchscript', got {format!r}")
+    with atomic_path(out) as tmp, torch.no_grad():
+        if format == "torchscript":
+            torch.jit.save(torch.jit.trace(graph, example), tmp)
+        else:
+            torch.onnx.export(
+                graph,
+                (example,),
+                tmp,
+                input_names=["one_hot"],
+                output_names=["predictions"],
+                dynamic_axes={"one_hot": {0: "batch"}, "predictions": {0: "batch"}},
+                dynamo=False,
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``seqnn-export model=<folder|name> format=onnx|torchscript out=<file>``."""
+    from seqnn.errors import USER_ERRORS
+
+    argv = sys.argv[1:] if argv is None else argv
+    settings = dict(a.split("=", 1) for a in argv if "=" in a)
+    unknown = (set(settings) - {"model", "format", "out"}) | {a for a in argv if "=" not in a}
+    try:
+        if unknown or not {"model", "out"} <= set(settings):
+            raise ValueError(
+                "usage: seqnn-export model=<folder|name> format=onnx|torchscript out=<file>"
+                + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
+            )
+        model = load_pretrained(settings["model"])
+        path = export_model(model, settings["out"], settings.get("format", "onnx"))
+    except (*USER_ERRORS, ValueError) as err:
+        print(f"seqnn-export: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(f"seqnn-export: wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""ONNX / TorchScript export: the exported graph gives the model's predictions."""
+
+import numpy as np
+import pytest
+import torch
+
+from seqnn.data.encoding import one_hot
+from seqnn.export import export_model, main
+from seqnn.models import BassetCNN
+from seqnn.pretrained import load_pretrained, save_pretrained
+
+
+@pytest.fixture
+def model(tmp_path):
+    torch.manual_seed(0)
+    net = BassetCNN(n_targets=2, n_filters=[8, 8], kernel_sizes=5, pool_sizes=2, n_hidden=[8])
+    return load_pretrained(save_pretrained(net, tmp_path / "m", input_length=64))
+
+
+def inputs(n: int = 5) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGTN"), 64)) for _ in range(n)]
+    return one_hot(seqs)
+
+
+def test_torchscript_matches(model, tmp_path):
+    path = export_model(model, tmp_path / "m.pt", "torchscript")
+    scripted = torch.jit.load(str(path))
+    x = torch.from_numpy(inputs())
+    with torch.no_grad():
+        torch.testing.assert_close(scripted(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_onnx_matches_within_1e4(model, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    path = export_model(model, tmp_path / "m.onnx", "onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = inputs(7)  # a batch size other than the export example's
+    (got,) = session.run(None, {"one_hot": x})
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    assert got.shape == (7, 2)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_cli_bad_input_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([f"model={tmp_path}/none", f"out={tmp_path}/x.onnx"])
+    assert exit_.value.code == 2 and "no such model" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()
