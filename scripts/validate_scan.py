@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=10)
     parser.add_argument("--rc", default="max", help="strand pair: false, mean or max")
     parser.add_argument("--shared", default="../shared/data")
+    parser.add_argument("--batch-size", type=int, default=1024)
     args = parser.parse_args()
     args.rc = False if args.rc == "false" else args.rc
     model = seqnn.load_pretrained("ecoli-sigma70")
@@ -53,7 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ecoli.bedgraph"
         t0 = time.perf_counter()
-        scan_genome(model, genome, out, stride=args.stride, rc=args.rc)
+        scan_genome(model, genome, out, args.stride, batch_size=args.batch_size, rc=args.rc)
         seconds = time.perf_counter() - t0
         track = pd.read_csv(out, sep="\t", header=None, names=["chrom", "start", "end", "value"])
         emit(
