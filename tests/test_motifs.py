@@ -1,0 +1,200 @@
+"""Motif files (JASPAR, MEME), the shipped JASPAR CORE, and motif similarity.
+
+Matrices are (4, W), rows A, C, G, T, as seqnn's one-hot layout (batch, 4, length).
+"""
+
+import gzip
+import io
+
+import numpy as np
+import pytest
+
+from seqnn.interpret.motifs import (
+    Motif,
+    MotifError,
+    jaspar_core,
+    match_motifs,
+    motif_similarity,
+    read_jaspar,
+    read_meme,
+    write_meme,
+)
+
+TINY_JASPAR = """\
+>MA9999.1\tTOY\tcollection=CORE
+T [ 0 1 2 ]
+A [ 10 8 0 ]
+C [ 0 1 3 ]
+G [ 0 0 5 ]
+
+>MA9998.1
+A 1 0 0 0.5
+C 0 1 0 0.5
+G 0 0 1 0
+T 0 0 0 0
+"""
+
+
+def random_motif(rng: np.random.Generator, width: int, name: str = "r") -> Motif:
+    return Motif(name, name, rng.dirichlet(np.full(4, 0.5), size=width).T * 50)
+
+
+@pytest.fixture(scope="module")
+def ctcf() -> Motif:
+    return next(m for m in jaspar_core() if m.id == "MA0139.2")
+
+
+# ----------------------------------------------------------------------------- Motif
+def test_information_content_one_hot_and_uniform():
+    motif = Motif("m", "m", [[1, 1, 0], [0, 1, 0], [0, 1, 0], [0, 1, 0]])  # A, uniform, empty
+    np.testing.assert_allclose(motif.information_content(), [2.0, 0.0, 0.0])
+    np.testing.assert_allclose(motif.probabilities().sum(axis=0), 1.0)
+    np.testing.assert_allclose(motif.probabilities(pseudocount=4)[:, 0], [0.4, 0.2, 0.2, 0.2])
+
+
+def test_consensus_reverse_complement_and_trim():
+    motif = Motif("m", "m", [[1, 9, 0, 1], [1, 0, 0, 1], [1, 1, 10, 1], [1, 0, 0, 1]])
+    assert motif.consensus() == "AAGA"
+    assert motif.reverse_complement().consensus() == "ACTA"  # uniform columns tie -> A
+    np.testing.assert_array_equal(
+        motif.reverse_complement().reverse_complement().counts, motif.counts
+    )
+    assert motif.trim(min_ic=0.5).consensus() == "AG"
+    with pytest.raises(MotifError, match="lower min_ic"):
+        motif.trim(min_ic=2.5)
+
+
+def test_motif_is_a_read_only_copy_and_checks_its_shape():
+    counts = np.ones((4, 3))
+    motif = Motif("m", "m", counts)
+    counts[0, 0] = 99
+    assert motif.counts[0, 0] == 1 and not motif.counts.flags.writeable
+    with pytest.raises(MotifError, match=r"expected \(4, W\)"):
+        Motif("m", "m", np.ones((3, 4)))
+    with pytest.raises(MotifError, match="without whitespace"):
+        Motif("my motif", "m", counts)
+
+
+# ----------------------------------------------------------------------------- JASPAR
+def test_read_jaspar_values_order_brackets_and_gzip(tmp_path):
+    plain = tmp_path / "toy.jaspar"
+    plain.write_text(TINY_JASPAR)
+    packed = tmp_path / "toy.jaspar.gz"
+    packed.write_bytes(gzip.compress(TINY_JASPAR.encode()))
+    for source in (plain, packed, io.StringIO(TINY_JASPAR)):
+        first, second = read_jaspar(source)
+        assert (first.id, first.name, second.id, second.name) == (
+            "MA9999.1",
+            "TOY",
+            "MA9998.1",
+            "MA9998.1",
+        )
+        np.testing.assert_array_equal(first.counts, [[10, 8, 0], [0, 1, 3], [0, 0, 5], [0, 1, 2]])
+        np.testing.assert_array_equal(second.counts[:, 3], [0.5, 0.5, 0, 0])
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (">M1 X\nA [ 1 2 ]\nC [ 1 2 ]\nG [ 1 ]\nT [ 1 2 ]\n", 4, "has 1 values"),
+        (">M1 X\nA [ 1 2 ]\nC [ 1 2 ]\nT [ 1 2 ]\n>M2 Y\n", 1, "no G row"),
+        (">M1 X\nA [ 1 2 ]\nC [ 1 two ]\nG [ 1 2 ]\nT [ 1 2 ]\n", 3, "'two' in the C row"),
+        ("A [ 1 2 ]\n", 1, "before any"),
+        (">M1 X\nA [ 1 2 ]\nA [ 1 2 ]\n", 3, "a second A row"),
+        (">M1 X\nN [ 1 2 ]\n", 2, "expected a base row"),
+        (">M1 X\nA [ 1 -2 ]\nC [ 1 2 ]\nG [ 1 2 ]\nT [ 1 2 ]\n", 1, ">= 0"),
+    ],
+)
+def test_read_jaspar_errors_name_file_and_line(tmp_path, text, where, message):
+    path = tmp_path / "bad.jaspar"
+    path.write_text(text)
+    with pytest.raises(MotifError, match=rf"bad\.jaspar:{where}: .*{message}"):
+        read_jaspar(path)
+
+
+def test_jaspar_core_is_shipped():
+    motifs = jaspar_core()
+    assert len(motifs) == 4279
+    assert len({m.id for m in motifs}) == 4279
+    assert {m.name for m in motifs if m.id.startswith("MA0139.")} == {"CTCF"}
+    assert jaspar_core() is not jaspar_core()  # a fresh list over the cached motifs
+
+
+# ----------------------------------------------------------------------------- MEME
+def test_meme_round_trip(tmp_path, ctcf):
+    motifs = [*read_jaspar(io.StringIO(TINY_JASPAR)), ctcf]
+    path = write_meme(motifs, tmp_path / "out" / "motifs.meme")
+    text = path.read_text()
+    assert text.startswith("MEME version 4\n\nALPHABET= ACGT\n\nstrands: + -\n")
+    assert (
+        "MOTIF MA9999.1 TOY\nletter-probability matrix: alength= 4 w= 3 nsites= 10 E= 0\n" in text
+    )
+    back = read_meme(path)
+    assert [(m.id, m.name) for m in back] == [(m.id, m.name) for m in motifs]
+    for before, after in zip(motifs, back, strict=True):
+        np.testing.assert_allclose(after.probabilities(), before.probabilities(), atol=1e-6)
+    np.testing.assert_allclose(back[0].counts, motifs[0].counts, atol=1e-4)  # equal column totals
+
+
+def test_read_meme_errors_name_file_and_line(tmp_path):
+    path = tmp_path / "bad.meme"
+    path.write_text(
+        "MEME version 4\n\nMOTIF m1\nletter-probability matrix: w= 3\n0.1 0.2 0.3 0.4\n"
+    )
+    with pytest.raises(MotifError, match=r"bad\.meme:3: motif m1 says w= 3 but has 1 rows"):
+        read_meme(path)
+    path.write_text("MEME version 4\n\nMOTIF m1\nletter-probability matrix: w= 1\n0.5 0.5\n")
+    with pytest.raises(MotifError, match=r"bad\.meme:5: expected 4 probabilities"):
+        read_meme(path)
+
+
+# ----------------------------------------------------------------------------- similarity
+def test_a_motif_matches_itself_and_its_reverse_complement(ctcf):
+    assert motif_similarity(ctcf, ctcf) == (pytest.approx(1.0), 0, "+")
+    assert motif_similarity(ctcf.reverse_complement(), ctcf) == (pytest.approx(1.0), 0, "-")
+
+
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_an_embedded_copy_is_found_at_its_offset(rng, ctcf, strand):
+    flanks = rng.dirichlet(np.ones(4), size=5).T  # (4, 5) random columns
+    counts = np.concatenate([flanks[:, :3], ctcf.probabilities(), flanks[:, 3:]], axis=1)
+    query = Motif("embedded", "embedded", counts)
+    target = ctcf if strand == "+" else ctcf.reverse_complement()
+    score, offset, found = motif_similarity(query, target)
+    assert (offset, found) == (3, strand)
+    assert score == pytest.approx(15 / 20)  # 15 perfect columns over the longer width, 20
+
+
+def test_match_motifs_recovers_a_sampled_jaspar_motif(ctcf):
+    rng = np.random.default_rng(7)
+    sites = np.stack([rng.choice(4, size=30, p=col) for col in ctcf.probabilities().T], axis=1)
+    counts = np.stack([(sites == base).sum(axis=0) for base in range(4)])  # (30, W) -> (4, W)
+    table = match_motifs([Motif("noisy", "noisy", counts)], top_k=3)
+    assert list(table.columns) == [
+        "query",
+        "rank",
+        "target_id",
+        "target_name",
+        "score",
+        "offset",
+        "strand",
+    ]
+    assert table["rank"].tolist() == [1, 2, 3]
+    assert ctcf.id in table["target_id"].tolist()
+
+
+@pytest.mark.parametrize("min_overlap", [1, 5, 8])
+def test_vectorised_scores_equal_the_loop(rng, min_overlap):
+    database = [random_motif(rng, w, f"t{i}") for i, w in enumerate([3, 6, 9, 12, 4, 7])]
+    flat = np.ones((4, 5))
+    flat[:, 2] = [5, 0, 0, 0]
+    database.append(Motif("flat", "flat", flat))  # constant columns score 0
+    queries = [random_motif(rng, w, f"q{w}") for w in (2, 5, 8, 11)]
+    table = match_motifs(queries, database, top_k=len(database), min_overlap=min_overlap)
+    for row in table.itertuples():
+        query = next(q for q in queries if q.id == row.query)
+        target = next(t for t in database if t.id == row.target_id)
+        score, offset, strand = motif_similarity(query, target, min_overlap=min_overlap)
+        assert row.score == pytest.approx(score, abs=1e-5)
+        assert (row.offset, row.strand) == (offset, strand)
+    assert (table.groupby("query")["score"].diff().dropna() <= 0).all()  # ranked best first
