@@ -14,16 +14,14 @@ prediction with that of its reverse complement. Example::
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from seqnn.data.encoding import encode, reverse_complement_codes
 from seqnn.data.genome import Genome
@@ -275,43 +273,14 @@ def write_table(table: pd.DataFrame, out: Path) -> None:
         table.to_csv(fh, sep=sep, index=False, float_format="%.6g")
 
 
-def read_settings(argv: list[str]) -> DictConfig:
-    """``key=value`` arguments over ``configs/predict.yaml``; unknown or missing keys are
-    errors that name the key."""
-    defaults = OmegaConf.create(
-        (resources.files("seqnn.configs") / "predict.yaml").read_text(encoding="utf-8")
-    )
-    known = set(defaults.keys())  # `in` would skip the ??? (missing) keys
-    for arg in argv:
-        key = arg.split("=", 1)[0].lstrip("+")
-        if "=" not in arg or key not in known:
-            raise PredictError(
-                f"unknown setting {arg!r}: give key=value with key one of {', '.join(defaults)}"
-            )
-    cfg = OmegaConf.merge(defaults, OmegaConf.from_dotlist([a.lstrip("+") for a in argv]))
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        raise PredictError(f"missing setting(s): {', '.join(f'{k}=...' for k in missing)}")
-    return cfg
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console entry point ``seqnn-predict key=value ...`` (settings: ``configs/predict.yaml``).
 
     Bad input prints one ``seqnn-predict: error: ...`` line and exits with status 2.
     """
-    from seqnn.errors import USER_ERRORS
+    from seqnn.settings import run_cli
 
-    argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):
-        print((resources.files("seqnn.configs") / "predict.yaml").read_text(encoding="utf-8"))
-        return
-    try:
-        for path in run(read_settings(argv)):
-            print(f"seqnn-predict: wrote {path}")
-    except USER_ERRORS as err:
-        print(f"seqnn-predict: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    run_cli("seqnn-predict", argv, "predict.yaml", run, PredictError)
 
 
 if __name__ == "__main__":

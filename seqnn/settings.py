@@ -1,0 +1,131 @@
+"""The ``key=value`` command lines of seqnn's tools (``seqnn-predict``, ``seqnn-variants``).
+
+Each tool has one commented YAML file of settings in ``configs/`` (shipped as
+``seqnn.configs``): ``--help`` prints it, and the arguments are an OmegaConf dotlist merged
+over it (no Hydra: no run folder, no log file). Unknown keys, missing ``???`` keys and values
+of the wrong type are errors that name the key. Example::
+
+    def main(argv=None):
+        run_cli("seqnn-variants", argv, "variants.yaml", run, VariantError)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+
+def config_text(config_file: str) -> str:
+    """The text of ``configs/<config_file>`` (the tool's commented defaults)."""
+    return (resources.files("seqnn.configs") / config_file).read_text(encoding="utf-8")
+
+
+def read_settings(
+    argv: Sequence[str], config_file: str, error_cls: type[Exception] = ValueError
+) -> DictConfig:
+    """``key=value`` arguments merged over ``configs/<config_file>``.
+
+    Args:
+        argv: the arguments, e.g. ``["model=ecoli-sigma70", "rc=true"]`` (a leading ``+`` is
+            ignored, as in Hydra overrides).
+        config_file: the YAML file of defaults in ``seqnn.configs``.
+        error_cls: the tool's error class (one of :data:`seqnn.errors.USER_ERRORS`).
+
+    Returns:
+        The settings.
+
+    Raises:
+        error_cls: for an argument without ``=``, an unknown key, a value of the wrong type,
+            or a required (``???``) key left out; the message names the key.
+    """
+    defaults = OmegaConf.create(config_text(config_file))
+    known = set(defaults.keys())  # `in` would skip the ??? (missing) keys
+    for arg in argv:
+        key = arg.split("=", 1)[0].lstrip("+")
+        if "=" not in arg or key not in known:
+            raise error_cls(
+                f"unknown setting {arg!r}: give key=value with key one of {', '.join(defaults)}"
+            )
+    try:
+        cfg = OmegaConf.merge(defaults, OmegaConf.from_dotlist([a.lstrip("+") for a in argv]))
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "?"
+        detail = str(err).splitlines()[0]
+        raise error_cls(f"setting {key}: {detail} (see --help for the expected values)") from None
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise error_cls(f"missing setting(s): {', '.join(f'{k}=...' for k in missing)}")
+    _check_numbers(cfg, defaults, error_cls)
+    return cfg
+
+
+def _check_numbers(cfg: DictConfig, defaults: DictConfig, error_cls: type[Exception]) -> None:
+    """A setting whose default is a number takes a number (the YAML is untyped, so OmegaConf
+    would pass ``batch_size=many`` through)."""
+    for key, default in OmegaConf.to_container(defaults).items():  # ??? stays a string
+        if isinstance(default, bool) or not isinstance(default, int | float):
+            continue
+        value = cfg[key]
+        wanted = int if isinstance(default, int) else (int, float)
+        if isinstance(value, bool) or not isinstance(value, wanted):
+            kind = "a whole number" if wanted is int else "a number"
+            raise error_cls(f"setting {key}={value!r}: give {kind} (default {default})")
+
+
+def run_cli(
+    prog: str,
+    argv: Sequence[str] | None,
+    config_file: str,
+    run: Callable[[DictConfig], Iterable[Path]],
+    error_cls: type[Exception],
+) -> None:
+    """A console entry point: ``--help``, the settings, ``run(cfg)``, one line per file written.
+
+    Bad input (:data:`seqnn.errors.USER_ERRORS`) prints one ``<prog>: error: ...`` line to
+    stderr and exits with status 2; any other exception is a bug and keeps its traceback.
+    ``UserWarning`` s (skipped records and the like) print as ``<prog>: warning: ...``.
+
+    Args:
+        prog: the command's name, e.g. ``"seqnn-predict"``.
+        argv: the arguments; None reads ``sys.argv[1:]``.
+        config_file: the YAML file of defaults in ``seqnn.configs``.
+        run: the tool's work: settings -> the paths it wrote.
+        error_cls: the tool's error class, raised for bad settings.
+    """
+    from seqnn.errors import USER_ERRORS
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if {"-h", "--help"} & set(argv):
+        print(config_text(config_file))
+        return
+    try:
+        with _one_line_warnings(prog):
+            for path in run(read_settings(argv, config_file, error_cls)):
+                print(f"{prog}: wrote {path}")
+    except USER_ERRORS as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+@contextlib.contextmanager
+def _one_line_warnings(prog: str) -> Iterator[None]:
+    """Show UserWarnings as ``<prog>: warning: ...`` (no source line, which means nothing to
+    a command-line user); other warnings as usual."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def showwarning(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, UserWarning):
+                print(f"{prog}: warning: {message}", file=sys.stderr)
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = showwarning
+        yield

@@ -1,0 +1,331 @@
+"""Variant effects: a pretrained model's predictions for the reference and the alternative
+allele of each variant in a VCF, and their difference.
+
+Layout: the model sees uint8 codes (N, L) (one-hot (N, 4, L) is made on its device) and
+returns (N, T) predictions, one column per target. Each variant gives two windows of the
+model's input length L, one per allele, with the allele in the middle (the rule is
+:func:`variant_windows`); both go through the model in the same forward pass. Example::
+
+    model = seqnn.load_pretrained("ecoli-sigma70")
+    effects = variant_effects(model, "genome.fa", "calls.vcf.gz", rc=True)
+
+The VCF's REF must match the FASTA (case aside): a mismatch (usually another genome build)
+is an error naming the line, or, with ``ref_mismatch="skip"``/``"warn"``, dropped/kept with
+one warning and counted in ``effects.attrs["ref_mismatches"]``. Never silent.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from seqnn.data.encoding import BYTE_TO_CODE, CODE_TO_BYTE
+from seqnn.data.genome import Genome
+from seqnn.data.vcf import LINE, VARIANT_COLUMNS, normalize_variants, read_vcf
+from seqnn.predict import RC, predict_codes, write_table
+from seqnn.pretrained import PretrainedModel, resolve_device
+
+RefMismatch = Literal["error", "warn", "skip"]
+PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
+_EPS = 1e-6  # probabilities are clipped to [eps, 1 - eps] before the logit
+
+
+class VariantError(ValueError):
+    """Variants that do not fit the genome or a request that cannot be met (names the
+    file:line and the fix)."""
+
+
+def variant_effects(
+    model: PretrainedModel,
+    genome: Genome | str | Path,
+    vcf: pd.DataFrame | str | Path,
+    rc: RC = False,
+    ref_mismatch: RefMismatch = "error",
+    batch_size: int = 256,
+) -> pd.DataFrame:
+    """Predict each variant's reference and alternative allele and compare them.
+
+    Args:
+        model: a pretrained model.
+        genome: a :class:`Genome` or a FASTA path (the VCF's reference genome).
+        vcf: a VCF path (plain, gzip or bgzip) or a DataFrame with chrom, pos (1-based), ref,
+            alt (comma-separated alleles allowed) and optionally id.
+        rc: ``True``/``"mean"`` averages each window's prediction with that of its reverse
+            complement; ``"max"`` takes the larger (see :func:`seqnn.predict.predict_codes`).
+        ref_mismatch: a REF that differs from the FASTA is an ``"error"``; ``"skip"`` drops
+            such variants, ``"warn"`` keeps them (scored on the FASTA's bases with ALT in
+            place of REF); both warn once with the count.
+        batch_size: variants per forward pass (each gives two windows).
+
+    Returns:
+        One row per ALT allele: chrom, pos, id, ref, alt, then for each target ``t``:
+        ``t_ref``, ``t_alt``, ``t_diff`` (alt - ref) and, for probability outputs
+        (sigmoid/softmax), ``t_log_odds`` (logit(alt) - logit(ref), probabilities clipped to
+        [1e-6, 1 - 1e-6]) or, for ``exp`` outputs (rates), ``t_log2fc`` (log2(alt / ref)).
+        ``attrs``: ``source``, ``ref_mismatches`` (REF != FASTA, counted in every mode) and
+        ``skipped_alleles`` (symbolic alleles left out).
+
+    Raises:
+        VariantError: ``file:line: ...`` for an unknown contig (with the likely name), a
+            variant past its contig's end, or a REF mismatch with ``ref_mismatch="error"``.
+        VCFError: a VCF that cannot be read (see :func:`seqnn.data.vcf.read_vcf`).
+    """
+    _check_request(rc, ref_mismatch, batch_size)
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    table = normalize_variants(vcf) if isinstance(vcf, pd.DataFrame) else read_vcf(vcf)
+    _check_contigs(table, genome)
+    mismatch = ref_mismatches(table, genome)
+    table = _apply_ref_policy(table, genome, mismatch, ref_mismatch)
+    ref, alt = _predict(model, genome, table, rc, batch_size)
+    effects = effect_table(table, ref, alt, model.targets, model.spec.output_transform)
+    effects.attrs.update(
+        source=table.attrs.get("source", "variants"),
+        ref_mismatches=int(mismatch.sum()),
+        skipped_alleles=int(table.attrs.get("skipped_alleles", 0)),
+    )
+    return effects
+
+
+def _check_request(rc: RC, ref_mismatch: str, batch_size: int) -> None:
+    if rc not in (False, True, "mean", "max"):
+        raise VariantError(f"rc must be true, false, 'mean' or 'max', got {rc!r}")
+    if ref_mismatch not in ("error", "warn", "skip"):
+        raise VariantError(f"ref_mismatch must be 'error', 'warn' or 'skip', got {ref_mismatch!r}")
+    if int(batch_size) <= 0:
+        raise VariantError(f"batch_size must be positive, got {batch_size}")
+
+
+# ----------------------------------------------------------------------------- checks
+def _check_contigs(table: pd.DataFrame, genome: Genome) -> None:
+    """Every variant on a contig of the genome, its REF inside the contig."""
+    source = table.attrs.get("source", "variants")
+    size = table["chrom"].map(genome.sizes)
+    unknown = size.isna().to_numpy()
+    if unknown.any():
+        i = int(np.argmax(unknown))
+        n_rows = int(unknown.sum())
+        raise VariantError(
+            f"{source}:{table[LINE].iloc[i]}: {genome.unknown_contig_message(table.chrom.iloc[i])}"
+            f" ({n_rows} variant(s) on contigs not in the FASTA: check the genome build or the "
+            "contig names, e.g. 'chr1' vs '1')"
+        )
+    end = table["pos"].to_numpy() - 1 + table["ref"].str.len().to_numpy()
+    past = end > size.to_numpy(np.int64)
+    if past.any():
+        i = int(np.argmax(past))
+        row = table.iloc[i]
+        raise VariantError(
+            f"{source}:{row[LINE]}: POS {row.pos} (REF {row.ref}, ending at {end[i]}) is past "
+            f"the end of {row.chrom} ({genome.sizes[row.chrom]} bp): is the VCF for this genome?"
+        )
+
+
+def ref_mismatches(table: pd.DataFrame, genome: Genome) -> np.ndarray:
+    """(n,) bool: the variants whose REF differs from the FASTA's bases (case aside).
+
+    Args:
+        table: variants (chrom, pos, ref) that lie inside their contigs.
+        genome: the genome.
+    """
+    fasta, starts = _fasta_refs(table, genome)
+    if not len(fasta):
+        return np.zeros(len(table), dtype=bool)
+    vcf = BYTE_TO_CODE[np.frombuffer("".join(table["ref"]).encode("ascii"), dtype=np.uint8)]
+    return np.add.reduceat((fasta != vcf).astype(np.int64), starts) > 0
+
+
+def _fasta_refs(table: pd.DataFrame, genome: Genome) -> tuple[np.ndarray, np.ndarray]:
+    """The FASTA's codes under every REF, end to end (sum of REF lengths,), and where each
+    variant's bases start in that array (n,)."""
+    lengths = table["ref"].str.len().to_numpy(np.int64)
+    starts = np.cumsum(lengths) - lengths
+    # genome position of every REF base: a ragged arange, one run per variant
+    flat = np.repeat(table["pos"].to_numpy(np.int64) - 1 - starts, lengths)
+    flat += np.arange(int(lengths.sum()), dtype=np.int64)
+    chroms = np.repeat(table["chrom"].to_numpy(), lengths)
+    fasta = np.empty(len(flat), dtype=np.uint8)
+    for chrom in pd.unique(table["chrom"]):
+        on = chroms == chrom
+        fasta[on] = genome.contig_codes(chrom)[flat[on]]
+    return fasta, starts
+
+
+def _apply_ref_policy(
+    table: pd.DataFrame, genome: Genome, mismatch: np.ndarray, policy: RefMismatch
+) -> pd.DataFrame:
+    """Raise, drop or keep the REF mismatches; ``skip`` and ``warn`` warn with the count."""
+    if not mismatch.any():
+        return table
+    source = table.attrs.get("source", "variants")
+    i = int(np.argmax(mismatch))
+    row = table.iloc[i]
+    start = row.pos - 1
+    fasta = genome.fetch(row.chrom, start, start + len(row.ref))
+    first = (
+        f"{source}:{row[LINE]}: REF {row.ref} at {row.chrom}:{row.pos} but the FASTA "
+        f"{genome.path.name} has {fasta}"
+    )
+    n = int(mismatch.sum())
+    if policy == "error":
+        raise VariantError(
+            f"{first} ({n} of {len(table)} variant(s) differ): is the VCF for this genome "
+            "build? Pass ref_mismatch=skip to drop them or ref_mismatch=warn to keep them"
+        )
+    action = "dropped" if policy == "skip" else "kept (scored on the FASTA's bases)"
+    warnings.warn(
+        f"{n} of {len(table)} variant(s) have a REF that differs from the FASTA, {action}; "
+        f"first: {first}",
+        stacklevel=3,
+    )
+    if policy == "skip":
+        kept = table[~mismatch].reset_index(drop=True)
+        kept.attrs = dict(table.attrs)
+        return kept
+    return table
+
+
+# ----------------------------------------------------------------------------- windows
+def variant_windows(
+    genome: Genome, variants: pd.DataFrame, length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference and alternative windows of variants, as uint8 codes.
+
+    With ``h = length // 2``, ``p = pos - 1`` (REF's 0-based start), ``r = len(REF)`` and
+    ``a = len(ALT)``, each allele's middle base (the right one of an even-length allele) sits
+    at index ``h``:
+
+    - ref window = genome ``[p + r//2 - h, p + r//2 - h + length)``;
+    - alt window = the alt haplotype (genome before ``p``, then ALT, then genome from
+      ``p + r`` on) read the same way: ``h - a//2`` bases before ``p``, ALT, then
+      ``length - (h - a//2) - a`` bases from ``p + r``; an ALT longer than ``length`` is cut
+      to its middle ``length`` bases.
+
+    For an SNV both windows are genome ``[p - h, p - h + length)`` and differ only at ``h``.
+    Bases past a contig end are N, so variants near the ends get full-length windows too.
+
+    Args:
+        genome: the genome.
+        variants: (B rows) chrom, pos (1-based), ref, alt (one DNA allele each).
+        length: the window length L.
+
+    Returns:
+        ref, alt: (B, L) uint8 codes each.
+    """
+    chrom = variants["chrom"].to_numpy()
+    p = variants["pos"].to_numpy(np.int64) - 1
+    r = variants["ref"].str.len().to_numpy(np.int64)
+    a = variants["alt"].str.len().to_numpy(np.int64)
+    h = length // 2
+    ref = genome.fetch_codes(chrom, p + r // 2 - h, p + r // 2 - h + length)
+    left = genome.fetch_codes(chrom, p - length, p)  # (B, L): the bases before the allele
+    right = genome.fetch_codes(chrom, p + r, p + r + length)  # (B, L): the bases after REF
+    width = max(int(a.max(initial=1)), 1)
+    alleles = BYTE_TO_CODE[  # (B, width) codes; the padding past each allele is never read
+        np.array(variants["alt"].tolist(), dtype=f"S{width}").view(np.uint8).reshape(-1, width)
+    ]
+    # the alt haplotype around each variant, (B, L + width + L): left | ALT (padded) | right
+    haplotype = np.concatenate([left, alleles, right], axis=1)
+    k = (a // 2 - h)[:, None] + np.arange(length)  # (B, L): offset from the allele's start
+    index = k + length  # left flank (k < 0) and ALT (0 <= k < a) ...
+    index += (k >= a[:, None]) * (width - a)[:, None]  # ... and the right flank after ALT
+    alt = np.take_along_axis(haplotype, index, axis=1)
+    return ref, alt
+
+
+def decode_windows(codes: np.ndarray) -> list[str]:
+    """(B, L) codes -> B strings (to look at or test windows)."""
+    return [row.tobytes().decode("ascii") for row in CODE_TO_BYTE[codes]]
+
+
+# ----------------------------------------------------------------------------- predictions
+def _predict(
+    model: PretrainedModel, genome: Genome, table: pd.DataFrame, rc: RC, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, T) predictions for the ref and the alt windows, a batch of variants at a time."""
+    n, n_targets = len(table), len(model.targets)
+    ref = np.empty((n, n_targets), dtype=np.float32)
+    alt = np.empty((n, n_targets), dtype=np.float32)
+    for i in range(0, n, batch_size):
+        chunk = table.iloc[i : i + batch_size]
+        ref_codes, alt_codes = variant_windows(genome, chunk, model.input_length)
+        # one forward pass for both alleles: (2B, L) -> (2B, T)
+        y = predict_codes(model, np.concatenate([ref_codes, alt_codes]), rc)
+        ref[i : i + len(chunk)], alt[i : i + len(chunk)] = np.split(y, 2)
+    return ref, alt
+
+
+def effect_table(
+    variants: pd.DataFrame,
+    ref: np.ndarray,
+    alt: np.ndarray,
+    targets: list[str],
+    output_transform: str,
+) -> pd.DataFrame:
+    """The variants' columns, then ``t_ref``, ``t_alt``, ``t_diff`` and ``t_log_odds`` /
+    ``t_log2fc`` for each target ``t`` (see :func:`variant_effects`).
+
+    Args:
+        variants: (n rows) chrom, pos, id, ref, alt.
+        ref, alt: (n, T) predictions.
+        targets: T target names.
+        output_transform: the model's output transform (decides the log-ratio column).
+    """
+    columns: dict[str, np.ndarray] = {}
+    ref64, alt64 = ref.astype(np.float64), alt.astype(np.float64)
+    for j, name in enumerate(targets):
+        columns[f"{name}_ref"], columns[f"{name}_alt"] = ref[:, j], alt[:, j]
+        columns[f"{name}_diff"] = alt[:, j] - ref[:, j]
+        if output_transform in PROBABILITY_OUTPUTS:
+            columns[f"{name}_log_odds"] = _logit(alt64[:, j]) - _logit(ref64[:, j])
+        elif output_transform == "exp":
+            tiny = np.finfo(np.float32).tiny  # an underflowed rate is not -inf
+            columns[f"{name}_log2fc"] = np.log2(np.maximum(alt64[:, j], tiny)) - np.log2(
+                np.maximum(ref64[:, j], tiny)
+            )
+    base = variants[VARIANT_COLUMNS].reset_index(drop=True)
+    return pd.concat([base, pd.DataFrame(columns)], axis=1)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+# ----------------------------------------------------------------------------- command line
+def run(cfg: DictConfig) -> list[Path]:
+    """``seqnn-variants``' work: the settings -> the files written."""
+    from seqnn.pretrained import load_pretrained
+
+    _check_request(cfg.rc, cfg.ref_mismatch, cfg.batch_size)
+    out = Path(cfg.out)
+    model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
+    table = variant_effects(
+        model,
+        Genome(cfg.fasta),
+        cfg.vcf,
+        rc=cfg.rc,
+        ref_mismatch=cfg.ref_mismatch,
+        batch_size=cfg.batch_size,
+    )
+    write_table(table, out)
+    return [out]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point ``seqnn-variants key=value ...`` (settings:
+    ``configs/variants.yaml``).
+
+    Bad input prints one ``seqnn-variants: error: ...`` line and exits with status 2.
+    """
+    from seqnn.settings import run_cli
+
+    run_cli("seqnn-variants", argv, "variants.yaml", run, VariantError)
+
+
+if __name__ == "__main__":
+    main()
