@@ -8,6 +8,8 @@ Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
 
 __version__ = "0.1.0"
 
+from seqnn.lazy import lazy_getattr
+
 _LAZY = {
     "load_pretrained": "seqnn.pretrained",
     "save_pretrained": "seqnn.pretrained",
@@ -15,15 +17,10 @@ _LAZY = {
     "predict_regions": "seqnn.predict",
     "predict_sequences": "seqnn.predict",
     "scan_genome": "seqnn.scan",
+    "variant_effects": "seqnn.variants",
 }
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'seqnn' has no attribute {name!r}")
-
+__getattr__ = lazy_getattr("seqnn", _LAZY)
 
 __all__ = ["__version__", *_LAZY]

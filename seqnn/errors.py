@@ -8,16 +8,22 @@ from seqnn.data.datasets import DatasetError
 from seqnn.data.encoding import EncodingError
 from seqnn.data.genome import GenomeError
 from seqnn.data.intervals import IntervalError
+from seqnn.data.vcf import VCFError
+from seqnn.interpret.motifs import MotifError
 from seqnn.models.spec import SpecError
 from seqnn.predict import PredictError
 from seqnn.pretrained import PretrainedError
+from seqnn.variants import VariantError
 
 USER_ERRORS = (
     DatasetError,
     EncodingError,
     GenomeError,
     IntervalError,
+    MotifError,
     PredictError,
     PretrainedError,
     SpecError,
+    VariantError,
+    VCFError,
 )

@@ -38,6 +38,7 @@ from seqnn.data.intervals import (
     tile,
     validate_intervals,
 )
+from seqnn.data.simulate import MotifSimulation, implant_motifs
 from seqnn.data.transforms import RandomShift, ReverseComplement
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "GenomeError",
     "IntervalDataset",
     "IntervalError",
+    "MotifSimulation",
     "OneHot",
     "RandomShift",
     "ReverseComplement",
@@ -58,6 +60,7 @@ __all__ = [
     "decode",
     "dinucleotide_shuffle",
     "encode",
+    "implant_motifs",
     "one_hot",
     "random_background_intervals",
     "read_intervals",

@@ -1,0 +1,42 @@
+"""Interpretation: which bases drive a prediction.
+
+Layout: one-hot (N, 4, L), channels A, C, G, T. Attributions are (N, 4, L) for one target and
+(N, T, 4, L) for several, and explain the network's logits by default.
+
+* :func:`ism` — in-silico mutagenesis, batched;
+* :func:`saliency`, :func:`gradient_x_input`, :func:`integrated_gradients`,
+  :func:`deeplift_shap` (dinucleotide-shuffled references) — through captum;
+* :func:`filter_motifs` — first-layer filters -> PWMs; :func:`match_motifs` against JASPAR;
+* :func:`plot_logo`, :func:`plot_ism` — matplotlib figures (logomaker).
+
+Heavy dependencies (captum, matplotlib, logomaker) are imported on first use.
+"""
+
+from seqnn.lazy import lazy_getattr
+
+_LAZY = {
+    "ism": "seqnn.interpret.mutagenesis",
+    "attribute": "seqnn.interpret.gradients",
+    "saliency": "seqnn.interpret.gradients",
+    "gradient_x_input": "seqnn.interpret.gradients",
+    "integrated_gradients": "seqnn.interpret.gradients",
+    "deeplift_shap": "seqnn.interpret.gradients",
+    "observed": "seqnn.interpret.inputs",
+    "position_auroc": "seqnn.interpret.ground_truth",
+    "filter_motifs": "seqnn.interpret.filters",
+    "Motif": "seqnn.interpret.motifs",
+    "MotifError": "seqnn.interpret.motifs",
+    "read_jaspar": "seqnn.interpret.motifs",
+    "jaspar_core": "seqnn.interpret.motifs",
+    "write_meme": "seqnn.interpret.motifs",
+    "read_meme": "seqnn.interpret.motifs",
+    "motif_similarity": "seqnn.interpret.motifs",
+    "match_motifs": "seqnn.interpret.motifs",
+    "plot_logo": "seqnn.interpret.plots",
+    "plot_ism": "seqnn.interpret.plots",
+}
+
+
+__getattr__ = lazy_getattr("seqnn.interpret", _LAZY)
+
+__all__ = list(_LAZY)

@@ -1,0 +1,76 @@
+"""What every attribution method needs: sequences as one-hot floats, and the scalar to explain.
+
+Layout: one-hot (N, 4, L), channels A, C, G, T. Attributions explain the network's *logits*
+(before the spec's sigmoid/softmax) by default: the transform squashes effects near 0 and 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqnn.data.encoding import DEFAULT_POLICY, OneHot, encode
+
+Target = int | str | Sequence[int | str] | None
+
+
+def network_of(model: nn.Module, logits: bool = True) -> nn.Module:
+    """The module to explain: a :class:`~seqnn.pretrained.PretrainedModel`'s network (logits)
+    or the model itself (``logits=False``: the spec's output transform included)."""
+    return model.net if logits and hasattr(model, "spec") else model
+
+
+def one_hot_inputs(model: nn.Module, x) -> torch.Tensor:
+    """Strings, (N, L) uint8 codes or (N, 4, L) one-hot -> (N, 4, L) float32 on the model's device.
+
+    N and IUPAC letters follow the pretrained model's policy (the default one otherwise).
+    """
+    policy = model.spec.policy if hasattr(model, "spec") else DEFAULT_POLICY
+    if isinstance(x, str) or (isinstance(x, Sequence) and x and isinstance(x[0], str)):
+        x = encode([x] if isinstance(x, str) else list(x))
+    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x)
+    if x.ndim == 2:
+        x = OneHot(policy)(x.to(torch.uint8))
+    if x.ndim != 3 or x.shape[1] != 4:
+        raise ValueError(f"expected (N, L) codes or (N, 4, L) one-hot, got shape {tuple(x.shape)}")
+    device = next(model.parameters()).device
+    return x.to(device=device, dtype=torch.float32)
+
+
+def target_indices(model: nn.Module, target: Target, n_outputs: int) -> tuple[list[int], bool]:
+    """Resolve ``target`` (index, name, list of them, or None = every output) to indices.
+
+    Returns:
+        (indices, single): ``single`` is True when one output was asked for (or exists), in
+        which case attributions are (N, 4, L) rather than (N, T, 4, L).
+    """
+    names = list(model.targets) if hasattr(model, "targets") else []
+    if target is None:
+        return list(range(n_outputs)), n_outputs == 1
+    single = isinstance(target, int | str)
+    indices = []
+    for t in [target] if single else list(target):
+        if isinstance(t, str):
+            if t not in names:
+                raise ValueError(f"unknown target {t!r}: the model's targets are {names}")
+            t = names.index(t)
+        if not 0 <= int(t) < n_outputs:
+            raise ValueError(f"target index {t} is out of range for {n_outputs} outputs")
+        indices.append(int(t))
+    return indices, single
+
+
+def n_outputs(net: nn.Module, x: torch.Tensor) -> int:
+    """Number of outputs of ``net`` for one-hot ``x`` (one forward pass on one sequence)."""
+    with torch.no_grad():
+        return int(net(x[:1]).reshape(1, -1).shape[1])
+
+
+def observed(attributions: np.ndarray | torch.Tensor, x) -> np.ndarray:
+    """Attribution of the base actually present: (N, 4, L) x (N, 4, L) one-hot -> (N, L)."""
+    a = attributions.detach().cpu().numpy() if torch.is_tensor(attributions) else attributions
+    xx = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+    return (a * xx).sum(axis=-2)

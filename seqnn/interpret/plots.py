@@ -1,0 +1,73 @@
+"""Figures of attributions: sequence logos (logomaker) and ISM heat maps (matplotlib).
+
+Layout: (4, L) matrices, rows A, C, G, T. Both return the matplotlib Axes they drew on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+BASES = ("A", "C", "G", "T")
+
+
+def plot_logo(matrix, ax=None, start: int = 0, title: str | None = None, **logo_kwargs):
+    """Letters scaled by attribution (negative ones drawn below the axis).
+
+    Args:
+        matrix: (4, L) attributions (e.g. gradient x input of one sequence, or a mean) or a
+            (4, W) probability matrix.
+        ax: matplotlib Axes to draw on; a new (L/8 x 2 inch) figure when None.
+        start: x coordinate of the first column (e.g. -60 for a TSS-centred window).
+        title: Axes title.
+        **logo_kwargs: passed to ``logomaker.Logo``.
+    """
+    import logomaker
+    import matplotlib.pyplot as plt
+
+    m = _matrix(matrix)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, m.shape[1] / 8), 2.0))
+    frame = pd.DataFrame(m.T, columns=list(BASES), index=np.arange(start, start + m.shape[1]))
+    logomaker.Logo(frame, ax=ax, **logo_kwargs)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_ism(effects, sequence: str | None = None, ax=None, start: int = 0, title=None):
+    """Heat map of in-silico mutagenesis effects, diverging around zero.
+
+    Args:
+        effects: (4, L) ``f(mutant) - f(reference)`` (from :func:`seqnn.interpret.ism`).
+        sequence: the reference sequence, marked with dots and used as x tick labels.
+        ax: matplotlib Axes; a new figure when None.
+        start: x coordinate of the first column.
+        title: Axes title.
+    """
+    import matplotlib.pyplot as plt
+
+    m = _matrix(effects)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, m.shape[1] / 8), 1.6))
+    bound = float(np.abs(m).max()) or 1.0
+    extent = (start - 0.5, start + m.shape[1] - 0.5, 3.5, -0.5)
+    image = ax.imshow(m, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto", extent=extent)
+    ax.set_yticks(range(4), BASES)
+    if sequence is not None:
+        ref = [BASES.index(b) if b in BASES else -1 for b in sequence.upper()]
+        cols = [start + i for i, r in enumerate(ref) if r >= 0]
+        ax.scatter(cols, [r for r in ref if r >= 0], s=4, color="black")
+    ax.figure.colorbar(image, ax=ax, pad=0.01, label="effect")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _matrix(matrix) -> np.ndarray:
+    m = matrix.detach().cpu().numpy() if hasattr(matrix, "detach") else np.asarray(matrix)
+    m = np.asarray(m, dtype=float)
+    if m.ndim != 2 or m.shape[0] != 4:
+        raise ValueError(f"expected a (4, L) matrix (rows A, C, G, T), got shape {m.shape}")
+    return m
