@@ -20,6 +20,7 @@ from seqnn.interpret import (
     plot_ism,
     plot_logo,
     position_auroc,
+    position_scores,
     saliency,
 )
 from seqnn.pretrained import ModelSpec, PretrainedModel
@@ -186,12 +187,21 @@ def test_position_auroc():
     mask = np.zeros((2, 10), dtype=bool)
     mask[:, 3:6] = True
     perfect = x.numpy() * mask[:, None, :]
-    assert position_auroc(perfect, x, mask) == 1.0
-    assert position_auroc(-perfect, x, mask) == 0.0
+    assert position_auroc(perfect, mask, x, score="observed") == 1.0
+    assert position_auroc(-perfect, mask, x, score="observed") == 0.0
+    assert position_auroc(-perfect, mask) == 1.0  # l2: the size, whatever the sign
     with pytest.raises(ValueError, match="mask shape"):
-        position_auroc(perfect, x, mask[:, :5])
+        position_auroc(perfect, mask[:, :5])
     with pytest.raises(ValueError, match="both true and background"):
-        position_auroc(perfect, x, np.ones((2, 10), dtype=bool))
+        position_auroc(perfect, np.ones((2, 10), dtype=bool))
+    with pytest.raises(ValueError, match="needs the one-hot"):
+        position_auroc(perfect, mask, score="observed")
+
+
+def test_position_scores_l2_is_the_norm_over_channels():
+    a = np.zeros((1, 4, 3))
+    a[0, :, 1] = [3, 0, 4, 0]
+    np.testing.assert_allclose(position_scores(a), [[0, 5, 0]])
 
 
 def test_plots_draw_on_axes():

@@ -53,7 +53,8 @@ def implant_motifs(
         n_sequences: number of sequences.
         length: sequence length (bp).
         positive_fraction: fraction of sequences with motifs (label 1).
-        motifs_per_sequence: (min, max) instances per positive, each motif drawn uniformly.
+        motifs_per_sequence: (min, max) instances per positive; the motifs of one sequence
+            are distinct while ``max`` <= the number of motifs, drawn uniformly.
         gc: GC fraction of the background.
         seed: seed of the generator.
 
@@ -88,7 +89,9 @@ def implant_motifs(
 def _implant_row(codes, mask, row, pwms, rng, n) -> list[tuple]:
     """Implant ``n`` instances into one sequence's codes (in place), non-overlapping."""
     names = list(pwms)
-    chosen = [names[i] for i in rng.integers(0, len(names), size=n)]
+    # distinct motifs while there are enough: a second copy of a motif is redundant for a
+    # max-pooling network, so neither it nor its attribution would be well defined
+    chosen = [names[i] for i in rng.choice(len(names), size=n, replace=n > len(names))]
     widths = [pwms[m].shape[1] for m in chosen]
     # split the free space into n + 1 random gaps: instances never overlap
     gaps = rng.multinomial(len(codes) - sum(widths), np.ones(n + 1) / (n + 1))

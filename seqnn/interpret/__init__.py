@@ -23,6 +23,7 @@ _LAZY = {
     "deeplift_shap": "seqnn.interpret.gradients",
     "observed": "seqnn.interpret.inputs",
     "position_auroc": "seqnn.interpret.ground_truth",
+    "position_scores": "seqnn.interpret.ground_truth",
     "filter_motifs": "seqnn.interpret.filters",
     "Motif": "seqnn.interpret.motifs",
     "MotifError": "seqnn.interpret.motifs",

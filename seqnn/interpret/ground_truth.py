@@ -5,24 +5,52 @@ Layout: attributions and one-hot (N, 4, L), channels A, C, G, T; masks (N, L).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from seqnn.interpret.inputs import observed
 
 
-def position_auroc(attributions: np.ndarray, x, mask: np.ndarray) -> float:
-    """AUROC of the per-position attribution of the present base against a position mask.
+def position_scores(
+    attributions: np.ndarray, x=None, score: Literal["l2", "observed"] = "l2"
+) -> np.ndarray:
+    """Importance of each position: (N, 4, L) -> (N, L).
 
     Args:
-        attributions: (N, 4, L) attributions (ISM with ``centre=True``, gradient x input …).
-        x: (N, 4, L) one-hot sequences the attributions are for.
+        attributions: (N, 4, L) attributions (ISM effects, gradient x input …).
+        x: (N, 4, L) one-hot sequences; needed for ``score="observed"``.
+        score: ``"l2"``: the L2 norm over the 4 channels (Koo & Ploenzke 2021, Nature Machine
+            Intelligence 3:258): how much the position matters, whatever the sign — for ISM
+            the size of the 3 substitution effects, for gradient x input the size of the
+            present base's term. ``"observed"``: the signed attribution of the present base.
+    """
+    a = np.asarray(attributions, dtype=np.float64)
+    if score == "l2":
+        return np.sqrt((a**2).sum(axis=-2))
+    if score == "observed":
+        if x is None:
+            raise ValueError("score='observed' needs the one-hot sequences x")
+        return observed(a, x)
+    raise ValueError(f"score must be 'l2' or 'observed', got {score!r}")
+
+
+def position_auroc(
+    attributions: np.ndarray, mask: np.ndarray, x=None, score: Literal["l2", "observed"] = "l2"
+) -> float:
+    """AUROC of per-position importance (:func:`position_scores`) against a position mask.
+
+    Args:
+        attributions: (N, 4, L) attributions.
         mask: (N, L) booleans, True at the positions that truly matter (implanted motifs).
+        x: (N, 4, L) one-hot sequences (for ``score="observed"``).
+        score: ``"l2"`` or ``"observed"``.
 
     Returns:
         The probability that a true position outscores a background position.
     """
-    scores = observed(attributions, x)
+    scores = position_scores(attributions, x, score)
     mask = np.asarray(mask, dtype=bool)
     if scores.shape != mask.shape:
         raise ValueError(f"mask shape {mask.shape} differs from the attributions' {scores.shape}")

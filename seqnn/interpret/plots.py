@@ -59,7 +59,8 @@ def plot_ism(effects, sequence: str | None = None, ax=None, start: int = 0, titl
         ref = [BASES.index(b) if b in BASES else -1 for b in sequence.upper()]
         cols = [start + i for i, r in enumerate(ref) if r >= 0]
         ax.scatter(cols, [r for r in ref if r >= 0], s=4, color="black")
-    ax.figure.colorbar(image, ax=ax, pad=0.01, label="effect")
+    # an inset colour bar: the Axes keeps its width, so it lines up with logos drawn below it
+    ax.figure.colorbar(image, cax=ax.inset_axes([1.005, 0.0, 0.008, 1.0]), label="effect")
     if title:
         ax.set_title(title)
     return ax
