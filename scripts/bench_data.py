@@ -23,7 +23,13 @@ fork + exec into it, so a child started by this (~1 GB) script reported ~1 GB wh
 Before the timed passes, one untimed pass per output over a 1 Mb genome fills numba's on-disk
 kernel cache (a one-time cost per installation, not per process).
 
+``tile_label_windows_per_s``: :func:`seqnn.data.tiling.label_windows` over a synthetic genome
+(1 kb windows, stride 100: ~1,000,000 windows for 100 Mb) and 3 seeded BED files of 50,000
+peaks each; the median of the passes, in tiled windows per second (``label_only_per_s``: the
+labelling step alone, ``peak_labels`` on the already tiled windows).
+
 Usage: python scripts/bench_data.py [--repeats 3] [--genome-mb 100] [--workdir DIR]
+       [--only strings|intervals|tile_label]
 """
 
 from __future__ import annotations
@@ -176,20 +182,81 @@ def bench_intervals(workdir: Path, genome_mb: int, repeats: int) -> None:
     emit("intervals_peak_rss_warm_mb", max(warm), "MB")
 
 
+def make_peaks(sizes: dict[str, int], path: Path, seed: int, n: int = 50_000) -> None:
+    """A BED file of n seeded peaks (100-1,000 bp, uniform over the genome)."""
+    rng = np.random.default_rng(seed)
+    names = np.array(list(sizes))
+    lengths = np.array(list(sizes.values()))
+    chrom = rng.choice(len(names), n, p=lengths / lengths.sum())
+    width = rng.integers(100, 1_000, n)
+    start = (rng.random(n) * (lengths[chrom] - width)).astype(np.int64)
+    rows = np.column_stack([names[chrom], start, start + width])
+    np.savetxt(path, rows, fmt="%s", delimiter="\t")
+
+
+def bench_tile_label(workdir: Path, genome_mb: int, repeats: int) -> None:
+    """label_windows: tile a genome into 1 kb windows at stride 100 (~1,000,000 windows for
+    100 Mb), drop N-rich ones, label them against 3 files of 50,000 peaks (read from BED).
+    The genome's index and code cache are built before the clock starts."""
+    from seqnn.data.genome import Genome
+    from seqnn.data.peaks import peak_labels
+    from seqnn.data.tiling import label_windows, tile_genome
+
+    fasta = workdir / "tile.fa"
+    sizes = make_fasta(fasta, genome_mb, seed=3)
+    peaks = [workdir / f"peaks{i}.bed" for i in range(3)]
+    for i, path in enumerate(peaks):
+        make_peaks(sizes, path, seed=10 + i)
+    genome = Genome(fasta)
+    window, stride = 1_000, 100
+    n_windows = sum((size - window) // stride + 1 for size in sizes.values())
+    times, label_times, n_out = [], [], 0
+    for _ in range(max(repeats, 3)):
+        t0 = time.perf_counter()
+        n_out = len(label_windows(genome, peaks, window, stride, max_n_fraction=0.1))
+        times.append(time.perf_counter() - t0)
+    tiled = tile_genome(genome, window, stride, max_n_fraction=1.0)
+    for _ in range(max(repeats, 3)):
+        t0 = time.perf_counter()
+        peak_labels(tiled, peaks)
+        label_times.append(time.perf_counter() - t0)
+    emit(
+        "tile_label_windows_per_s",
+        n_windows / statistics.median(times),
+        "windows/s",
+        windows=n_windows,
+        windows_kept=n_out,
+        peak_files=len(peaks),
+        peaks_per_file=50_000,
+        window=window,
+        stride=stride,
+        passes_s=[round(x, 3) for x in times],
+        label_only_per_s=round(len(tiled) / statistics.median(label_times), 1),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--genome-mb", type=int, default=100)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--only", choices=["strings", "intervals", "tile_label"], help="run one group of figures"
+    )
     parser.add_argument("--pass", dest="one_pass", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_pass:
         output, fasta, bed, cold = args.one_pass
         interval_pass(Path(fasta), Path(bed), output, cold=cold == "1")
         return
-    bench_strings(args.repeats)
+    run = {args.only} if args.only else {"strings", "intervals", "tile_label"}
+    if "strings" in run:
+        bench_strings(args.repeats)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        bench_intervals(Path(tmp), args.genome_mb, args.repeats)
+        if "intervals" in run:
+            bench_intervals(Path(tmp), args.genome_mb, args.repeats)
+        if "tile_label" in run:
+            bench_tile_label(Path(tmp), args.genome_mb, args.repeats)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Command-line tools catch exactly these, print the message (which names the file,
 or record and the fix) and exit with status 2; anything else is a bug and keeps its traceback.
 """
 
+from seqnn.data.coverage import TargetError
 from seqnn.data.datasets import DatasetError
 from seqnn.data.encoding import EncodingError
 from seqnn.data.genome import GenomeError
@@ -24,6 +25,7 @@ USER_ERRORS = (
     PredictError,
     PretrainedError,
     SpecError,
+    TargetError,
     VariantError,
     VCFError,
 )

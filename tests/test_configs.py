@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue
 
 from seqnn.callbacks import RNGStateCheckpoint
+from seqnn.tasks.profile import ProfileModule
 from seqnn.train import instantiate_dict
 
 GROUPS = ("data", "model", "task", "trainer", "callbacks", "logger", "paths", "hydra", "debug")
@@ -38,7 +39,11 @@ def task_cfg(cfg: DictConfig) -> DictConfig:
 def val_metric_names(module: L.LightningModule, n: int = 8) -> set[str]:
     """Names a validation epoch logs: run the module's val step on random codes."""
     x = torch.randint(0, 4, (n, module_seq_len(module)), dtype=torch.uint8)
-    if hasattr(module, "val_metrics") and module.hparams.get("task") == "multiclass":
+    if isinstance(module, ProfileModule):  # counts (N, T, L_out) shaped like the profile head
+        with torch.no_grad():
+            shape = module(x)[0].shape
+        y = (torch.arange(shape.numel()) % 3).float().reshape(shape)
+    elif hasattr(module, "val_metrics") and module.hparams.get("task") == "multiclass":
         y = torch.arange(n) % module.hparams.n_targets
     else:
         n_targets = module.hparams.get("n_targets") or 1
@@ -164,6 +169,10 @@ TASK_OVERRIDES = {
     "autoencoder": ["model=autoencoder"],
     "multiclass": ["data.n_targets=3"],
     "multilabel": ["data.n_targets=3"],
+    # profile tasks need a two-headed net; the default (binary) data only gives them a
+    # config to instantiate, val_metric_names makes profile-shaped targets
+    "profile": ["model=resnet", "model.head=both"],
+    "profile_poisson": ["model=resnet", "model.head=both", "data.n_targets=2"],
 }
 
 

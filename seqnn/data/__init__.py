@@ -9,6 +9,7 @@ from seqnn.data.background import (
     random_background_intervals,
     shuffled_negatives,
 )
+from seqnn.data.coverage import CoverageTargets, TargetError, check_contig_names
 from seqnn.data.datasets import (
     DatasetError,
     EpochSampler,
@@ -38,10 +39,19 @@ from seqnn.data.intervals import (
     tile,
     validate_intervals,
 )
+from seqnn.data.peaks import PeakLabels, peak_labels
 from seqnn.data.simulate import MotifSimulation, implant_motifs
+from seqnn.data.tiling import label_windows, tile_genome
 from seqnn.data.transforms import RandomShift, ReverseComplement
 
 __all__ = [
+    "tile_genome",
+    "label_windows",
+    "peak_labels",
+    "PeakLabels",
+    "check_contig_names",
+    "TargetError",
+    "CoverageTargets",
     "DEFAULT_POLICY",
     "DatasetError",
     "EncodingError",

@@ -17,7 +17,8 @@ Items are ``(x, y)`` when the dataset has targets and ``x`` alone otherwise:
 - ``x``: float32 one-hot (4, L) (``output="one_hot"``) or uint8 codes (L,) (``output="codes"``;
   encode on the GPU with :class:`~seqnn.data.encoding.OneHot`, 16x less host->device traffic).
 - ``y``: float32 (n_targets,) for binary, multilabel and regression targets; an int64 scalar
-  class index for multiclass targets. Batches add a leading batch axis.
+  class index for multiclass targets; with ``IntervalDataset(targets=CoverageTargets(...))``
+  float32 (n_tracks,) scalars or (n_tracks, L_out) profiles. Batches add a leading batch axis.
 
 Transforms are seeded per item from (seed, epoch, index) (see :mod:`seqnn.data.transforms`),
 so runs repeat exactly with any number of workers. :class:`EpochSampler` passes Lightning's
@@ -53,6 +54,8 @@ from seqnn.data.transforms import offsets_of
 TargetKind = Literal["binary", "multilabel", "multiclass", "regression"]
 Output = Literal["one_hot", "codes"]
 TARGET_KINDS = ("binary", "multilabel", "multiclass", "regression")
+# (chroms (B,), starts (B,), ends (B,), reverse (B,) bool) -> (B, T) or (B, T, L_out) targets
+WindowTargets = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 class DatasetError(ValueError):
@@ -224,6 +227,10 @@ class _BatchedDataset(Dataset):
     def _post_transforms(self) -> list:
         return self.transforms
 
+    def _targets_of(self, index: np.ndarray) -> torch.Tensor | None:
+        """The targets of the rows ``index`` (None without targets)."""
+        return None if self.targets is None else self.targets[torch.from_numpy(index)]
+
     def loader(
         self, batch_size: int = 128, shuffle: bool = False, seed: int = 0, **kwargs
     ) -> DataLoader:
@@ -243,7 +250,7 @@ class _BatchedDataset(Dataset):
         """A whole batch: x (B, 4, L) float32 or (B, L) uint8, and y (B, T) or (B,)."""
         index = np.asarray(indices, dtype=np.int64)
         codes = self._codes(index)
-        y = None if self.targets is None else self.targets[torch.from_numpy(index)]
+        y = self._targets_of(index)
         epoch = self.epoch
         for transform in self._post_transforms():
             codes, y = transform(codes, y, index, epoch)
@@ -473,6 +480,13 @@ class IntervalDataset(_BatchedDataset):
         target_kind: binary / multilabel / multiclass / regression; None infers it.
         classes: multiclass only: the class labels in index order.
         on_invalid: intervals past chromosome ends: ``"error"``, ``"drop"`` or ``"pad"``.
+        targets: instead of ``target_columns``: a callable over a batch of windows,
+            ``targets(chroms, starts, ends, reverse) -> (B, T) or (B, T, L_out)`` array (e.g.
+            :class:`~seqnn.data.coverage.CoverageTargets`), called with the windows the
+            sequence is fetched from (after ``RandomShift``; ``reverse`` is the (B,) bool
+            '-' strand flags when ``use_strand``). Its ``check(genome)``, if any, runs here.
+            Its ``target_kind`` (default regression; :class:`~seqnn.data.peaks.PeakLabels`:
+            multilabel) and ``target_names`` are the dataset's.
     """
 
     def __init__(
@@ -489,8 +503,10 @@ class IntervalDataset(_BatchedDataset):
         target_kind: TargetKind | None = None,
         classes: Sequence | None = None,
         on_invalid: Literal["error", "drop", "pad"] = "error",
+        targets: WindowTargets | None = None,
     ) -> None:
         self._init_common(policy, output, transforms)
+        self.target_fn = targets
         self.genome = genome if isinstance(genome, Genome) else Genome(genome)
         source = "intervals" if isinstance(intervals, pd.DataFrame) else Path(intervals).name
         frame = intervals if isinstance(intervals, pd.DataFrame) else read_intervals(intervals)
@@ -504,18 +520,58 @@ class IntervalDataset(_BatchedDataset):
         self._starts = self.intervals["start"].to_numpy(dtype=np.int64)
         self._reverse = _reverse(self.intervals, strand_column, source) if use_strand else None
         columns = [target_columns] if isinstance(target_columns, str) else target_columns
-        if columns:
+        if targets is not None:
+            self._init_window_targets(targets, columns, target_kind)
+        elif columns:
             _require_columns(self.intervals, columns, source)
             where = lambda i: f"{source}: interval {i}"  # noqa: E731
             self._set_targets(
                 encode_targets(self.intervals[list(columns)], target_kind, classes, where)
             )
 
+    def _init_window_targets(
+        self, targets: WindowTargets, columns: Sequence[str] | None, kind: TargetKind | None
+    ) -> None:
+        if columns:
+            raise DatasetError(
+                f"IntervalDataset: both target_columns {list(columns)} and targets= given: "
+                "pass one of them"
+            )
+        given = getattr(targets, "target_kind", "regression")  # PeakLabels: multilabel
+        if kind not in (None, given):
+            raise DatasetError(
+                f"IntervalDataset: targets= gives {given} targets, not {kind!r}: "
+                "leave target_kind unset"
+            )
+        if hasattr(targets, "check"):
+            targets.check(self.genome)
+        self._names = np.asarray(self.genome.names, dtype=object)
+        self.target_kind = given
+        self.target_names = list(getattr(targets, "target_names", []))
+
     def __len__(self) -> int:
         return len(self._starts)
 
     def _post_transforms(self) -> list:
         return [t for t in self.transforms if not hasattr(t, "offsets")]
+
+    def _windows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The rows' windows as fetched: (contig indices, starts after shifts, reverse flags)."""
+        starts = self._starts[index]
+        if self.transforms:
+            shift = offsets_of(self.transforms, index, self.epoch)
+            starts = starts if shift is None else starts + shift
+        reverse = None if self._reverse is None else self._reverse[index]
+        return self._contig[index], starts, reverse
+
+    def _targets_of(self, index: np.ndarray) -> torch.Tensor | None:
+        if self.target_fn is None:
+            return super()._targets_of(index)
+        contig, starts, reverse = self._windows(index)
+        if reverse is None:
+            reverse = np.zeros(len(starts), dtype=np.bool_)
+        y = self.target_fn(self._names[contig], starts, starts + self.length, reverse)
+        return torch.from_numpy(np.asarray(y, dtype=np.float32))
 
     def _select(self, index: np.ndarray) -> None:
         self.intervals = self.intervals.iloc[index].reset_index(drop=True)
@@ -525,12 +581,7 @@ class IntervalDataset(_BatchedDataset):
 
     def _fetch(self, index: np.ndarray, policy: EncodingPolicy | None) -> np.ndarray:
         """One genome fetch: (B, L) codes, or (B, 4, L) one-hot when ``policy`` is given."""
-        starts = self._starts[index]
-        if self.transforms:
-            shift = offsets_of(self.transforms, index, self.epoch)
-            starts = starts if shift is None else starts + shift
-        reverse = None if self._reverse is None else self._reverse[index]
-        contig = self._contig[index]
+        contig, starts, reverse = self._windows(index)
         return self.genome.fetch_batch(contig, starts, self.length, reverse, policy=policy)
 
     def _codes(self, index: np.ndarray) -> np.ndarray:
@@ -542,7 +593,8 @@ class IntervalDataset(_BatchedDataset):
             return super().__getitems__(indices)
         index = np.asarray(indices, dtype=np.int64)
         x = torch.from_numpy(self._fetch(index, self.policy))
-        return x if self.targets is None else (x, self.targets[torch.from_numpy(index)])
+        y = self._targets_of(index)
+        return x if y is None else (x, y)
 
 
 def _common_length(intervals: pd.DataFrame, source: str) -> int:

@@ -117,7 +117,9 @@ class ReverseComplement:
             x[rows] = comp.flip(-1) if _is_torch(x) else comp[:, ::-1]
         else:  # channels A, C, G, T: the complement is the channel axis reversed
             x[rows] = x[rows].flip(-1, -2) if _is_torch(x) else x[rows][:, ::-1, ::-1]
-        if _is_profile(y, x.shape[-1]):
+        # profiles (B, T, L_out) flip whatever their bin size or centre crop (exact when
+        # L - L_out is even: the crop is then symmetric)
+        if y is not None and y.ndim == 3:
             y = y.clone() if _is_torch(y) else y.copy()
             y[rows] = y[rows].flip(-1) if _is_torch(y) else y[rows][..., ::-1]
         return x, y

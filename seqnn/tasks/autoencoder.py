@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -31,8 +30,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from seqnn.data.encoding import OneHot
-from seqnn.tasks.metrics import compute_and_reset
-from seqnn.tasks.optimization import optimizer_config
+from seqnn.tasks.staged import StagedModule
 
 IGNORE_INDEX = -100
 
@@ -47,7 +45,7 @@ def _inputs(batch: Any) -> Tensor:
     return batch[0] if isinstance(batch, tuple | list) else batch
 
 
-class AutoencoderModule(L.LightningModule):
+class AutoencoderModule(StagedModule):
     """Train a (variational) autoencoder to reconstruct its input sequences.
 
     Args:
@@ -142,15 +140,6 @@ class AutoencoderModule(L.LightningModule):
         getattr(self, f"{stage}_metrics").update(logits.detach(), target)
         return loss
 
-    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
-        return self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> Tensor:
-        return self._step(batch, "test")
-
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Latent vectors (N, d), float32 (the means, for a VAE)."""
         return self(_inputs(batch)).float()
@@ -176,21 +165,3 @@ class AutoencoderModule(L.LightningModule):
         if not chunks:
             raise ValueError("AutoencoderModule.embed: the dataloader yielded no batches")
         return torch.cat(chunks).numpy()
-
-    def on_train_epoch_end(self) -> None:
-        self.log_dict(compute_and_reset(self.train_metrics))
-
-    def on_validation_epoch_end(self) -> None:
-        self.log_dict(compute_and_reset(self.val_metrics))
-
-    def on_test_epoch_end(self) -> None:
-        self.log_dict(compute_and_reset(self.test_metrics))
-
-    def configure_optimizers(self) -> Optimizer | dict[str, Any]:
-        return optimizer_config(
-            self.parameters(),
-            self.optimizer_factory,
-            self.scheduler_factory,
-            monitor=self.hparams.monitor,
-            interval=self.hparams.scheduler_interval,
-        )

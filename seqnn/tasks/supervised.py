@@ -20,15 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-import lightning as L
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
-from seqnn.tasks.metrics import TASKS, Task, compute_and_reset, default_metrics
-from seqnn.tasks.optimization import optimizer_config
+from seqnn.tasks.metrics import TASKS, Task, default_metrics
+from seqnn.tasks.staged import StagedModule
 
 OutputTransform = Literal["sigmoid", "softmax", "exp", "identity"]
 
@@ -62,7 +61,7 @@ def _positions_as_rows(t: Tensor) -> Tensor:
     return t
 
 
-class SupervisedModule(L.LightningModule):
+class SupervisedModule(StagedModule):
     """Train a network on labelled sequences: binary, multilabel, multiclass or regression.
 
     Args:
@@ -174,35 +173,8 @@ class SupervisedModule(L.LightningModule):
             return preds.reshape(-1), target.reshape(-1)
         return preds, target
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "val")
-
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "test")
-
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Probabilities (classification) or values (regression), float32, shaped like the
         net's output. ``batch`` is ``x`` or ``(x, ...)``."""
         x = batch[0] if isinstance(batch, tuple | list) else batch
         return self.output_fn(self(x).float())
-
-    def on_train_epoch_end(self) -> None:
-        self.log_dict(compute_and_reset(self.train_metrics))
-
-    def on_validation_epoch_end(self) -> None:
-        self.log_dict(compute_and_reset(self.val_metrics))
-
-    def on_test_epoch_end(self) -> None:
-        self.log_dict(compute_and_reset(self.test_metrics))
-
-    def configure_optimizers(self) -> Optimizer | dict[str, Any]:
-        return optimizer_config(
-            self.parameters(),
-            self.optimizer_factory,
-            self.scheduler_factory,
-            monitor=self.hparams.monitor,
-            interval=self.hparams.scheduler_interval,
-        )
