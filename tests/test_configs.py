@@ -13,6 +13,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from genome_files import coverage_overrides, experiment_overrides, peaks_overrides
 from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
 from hydra_run import CONFIGS, compose_train, options, seqnn_cache  # noqa: F401
@@ -36,9 +37,9 @@ def task_cfg(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
-def val_metric_names(module: L.LightningModule, n: int = 8) -> set[str]:
+def val_metric_names(module: L.LightningModule, n: int = 8, length: int | None = None) -> set[str]:
     """Names a validation epoch logs: run the module's val step on random codes."""
-    x = torch.randint(0, 4, (n, module_seq_len(module)), dtype=torch.uint8)
+    x = torch.randint(0, 4, (n, length or module_seq_len(module)), dtype=torch.uint8)
     if isinstance(module, ProfileModule):  # counts (N, T, L_out) shaped like the profile head
         with torch.no_grad():
             shape = module(x)[0].shape
@@ -119,6 +120,10 @@ def data_overrides(option: str, folder: Path) -> list[str]:
             "data.num_workers=0",
             "data.pin_memory=false",
         ]
+    if option == "coverage":
+        return [*coverage_overrides(folder), "data.seq_len=400"]
+    if option == "peaks":
+        return [*peaks_overrides(folder), "data.seq_len=200"]
     return []
 
 
@@ -253,12 +258,13 @@ def test_debug_option_composes(option, tmp_path):
 
 @pytest.mark.parametrize("option", options("experiment"))
 def test_experiment_composes_and_instantiates(option, tmp_path):
-    cfg = compose_train([f"experiment={option}"], tmp_path / "run")
+    overrides = experiment_overrides(option, tmp_path)
+    cfg = compose_train([f"experiment={option}", *overrides], tmp_path / "run")
     OmegaConf.to_container(task_cfg(cfg), resolve=True, throw_on_missing=True)
     datamodule = instantiate(cfg.data, _convert_="all")
     assert isinstance(datamodule, L.LightningDataModule)
     module = instantiate(cfg.task, _convert_="all")
-    assert cfg.monitor.metric in val_metric_names(module)
+    assert cfg.monitor.metric in val_metric_names(module, length=cfg.data.seq_len)
     callbacks = instantiate_dict(cfg.get("callbacks"))
     instantiate(cfg.trainer, logger=False, callbacks=callbacks)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from genome_files import experiment_overrides
 from hydra_run import CONFIGS, compose_train, options, seqnn_cache  # noqa: F401
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, open_dict
@@ -74,7 +75,8 @@ def test_fast_dev_run_each_model(model, tmp_path):
 
 @pytest.mark.parametrize("experiment", options("experiment"))
 def test_fast_dev_run_each_experiment(experiment, tmp_path):
-    metrics = run_train([f"experiment={experiment}", "++trainer.fast_dev_run=true"], tmp_path)
+    overrides = [f"experiment={experiment}", *experiment_overrides(experiment, tmp_path)]
+    metrics = run_train([*overrides, "++trainer.fast_dev_run=true"], tmp_path)
     assert torch.isfinite(torch.tensor(metrics["val/loss"]))
 
 

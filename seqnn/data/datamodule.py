@@ -64,6 +64,9 @@ class SequenceDataModule(L.LightningDataModule):
         use_strand: interval mode: reverse-complement '-' strand intervals.
         n_targets, seq_len: expected values, checked in ``setup`` (None: taken from the data).
         seed: seed of the random splits and of the training order.
+        targets: interval mode, instead of ``target_columns``: targets read per batch from
+            files, e.g. :class:`~seqnn.data.coverage.CoverageTargets` (bigWig coverage) or
+            :class:`~seqnn.data.peaks.PeakLabels` (peak files -> multi-label).
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class SequenceDataModule(L.LightningDataModule):
         n_targets: int | None = None,
         seq_len: int | None = None,
         seed: int = 0,
+        targets=None,
     ) -> None:
         super().__init__()
         if (table is None) == (genome is None or intervals is None):
@@ -100,9 +104,10 @@ class SequenceDataModule(L.LightningDataModule):
             )
         # Objects stay out of the hparams: checkpoints then load with weights_only=True.
         self.save_hyperparameters(
-            logger=False, ignore=["table", "genome", "intervals", "policy", "transforms"]
+            logger=False,
+            ignore=["table", "genome", "intervals", "policy", "transforms", "targets"],
         )
-        self.policy, self.transforms = policy, transforms
+        self.policy, self.transforms, self.targets = policy, transforms, targets
         self.table, self.genome, self.intervals = table, genome, intervals
         self.datasets: dict[str, SequenceDataset | IntervalDataset] = {}
 
@@ -146,6 +151,7 @@ class SequenceDataModule(L.LightningDataModule):
             hp.target_columns,
             length=hp.length,
             use_strand=hp.use_strand,
+            targets=self.targets,
             **common,
         )
         return full, full.intervals

@@ -54,7 +54,7 @@ def _check_contigs(genome: Genome, contigs: Sequence[str] | None) -> list[str]:
 
 
 def tile_genome(
-    genome: Genome,
+    genome: Genome | str | Path,
     window: int,
     stride: int,
     blacklist: str | Path | pd.DataFrame | None = None,
@@ -64,7 +64,7 @@ def tile_genome(
     """Every full window of a genome's contigs, minus blacklisted and N-rich ones.
 
     Args:
-        genome: the genome to tile.
+        genome: the genome to tile (or its FASTA path).
         window: window width in bases.
         stride: step between window starts (``window`` for adjacent windows).
         blacklist: BED file or DataFrame of regions; windows overlapping one by >= 1 base are
@@ -86,6 +86,7 @@ def tile_genome(
         )
     if not 0 <= max_n_fraction <= 1:
         raise ValueError(f"max_n_fraction is a fraction in [0, 1], got {max_n_fraction}")
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
     names = _check_contigs(genome, contigs)
     starts = [
         _contig_windows(genome.contig_codes(c), window, stride, max_n_fraction) for c in names

@@ -1,0 +1,74 @@
+"""Tiny genome-scale inputs written by the tests: a FASTA, windows, a bigWig, peak files, and
+the overrides that point the coverage / peaks configs and experiments at them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from seqnn.data import write_fasta
+
+CHROMS = {"chr1": 3000, "chr2": 2000, "chr3": 2000}
+# held-out chromosomes: windows are longer than the genome's default held-out blocks
+SPLIT = ["data.val_chroms=[chr2]", "data.test_chroms=[chr3]", "data.batch_size=8"]
+
+
+def write_fasta_and_windows(folder: Path, window: int = 400) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    fasta = write_fasta(
+        folder / "tiny.fa", {c: "".join(rng.choice(list("ACGT"), n)) for c, n in CHROMS.items()}
+    )
+    rows = [
+        f"{c}\t{s}\t{s + window}" for c, n in CHROMS.items() for s in range(0, n - window, 100)
+    ]
+    bed = folder / "windows.bed"
+    bed.write_text("\n".join(rows) + "\n")
+    return fasta, bed
+
+
+def write_bigwig(path: Path, seed: int = 0) -> Path:
+    import pyBigWig
+
+    rng = np.random.default_rng(seed)
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader(list(CHROMS.items()))
+    for chrom, n in CHROMS.items():
+        values = rng.poisson(2.0, n).astype(np.float64)
+        bw.addEntries(chrom, 0, values=values, span=1, step=1)
+    bw.close()
+    return path
+
+
+def write_peaks(folder: Path, n_files: int = 2) -> list[Path]:
+    rng = np.random.default_rng(1)
+    paths = []
+    for k in range(n_files):
+        starts = {c: sorted(rng.integers(0, n - 150, 6)) for c, n in CHROMS.items()}
+        rows = [f"{c}\t{s}\t{s + 150}" for c, ss in starts.items() for s in ss]
+        paths.append(folder / f"exp{k}.bed")
+        paths[-1].write_text("\n".join(rows) + "\n")
+    return paths
+
+
+def coverage_overrides(folder: Path) -> list[str]:
+    fasta, bed = write_fasta_and_windows(folder)
+    bigwig = write_bigwig(folder / "cov.bw")
+    paths = [f"data.genome={fasta}", f"data.intervals={bed}", f"data.targets.paths=[{bigwig}]"]
+    return [*paths, *SPLIT]
+
+
+def peaks_overrides(folder: Path) -> list[str]:
+    fasta, _ = write_fasta_and_windows(folder)
+    peaks = ",".join(str(p) for p in write_peaks(folder))
+    paths = [f"data.genome={fasta}", f"data.targets.peaks=[{peaks}]"]
+    return [*paths, "data.n_targets=2", *SPLIT]
+
+
+def experiment_overrides(name: str, folder: Path) -> list[str]:
+    """Paths for the experiments that read genome-scale files (none for the others)."""
+    if name == "coverage_profile":
+        return coverage_overrides(folder)
+    if name == "peaks_multilabel":
+        return peaks_overrides(folder)
+    return []
