@@ -76,3 +76,27 @@ def test_bad_requests():
         implant_motifs({"bad": np.ones((3, 5))}, 10)
     with pytest.raises(ValueError, match="at least one motif"):
         implant_motifs({}, 10)
+
+
+def test_simulate_coverage_writes_footprints_windows_and_peaks(tmp_path):
+    pyBigWig = pytest.importorskip("pyBigWig")
+    from seqnn.data import Genome
+    from seqnn.data.simulate import simulate_coverage
+
+    sizes = {"chr1": 30_000, "chr2": 20_000}
+    sim = simulate_coverage(tmp_path, MOTIFS, sizes, n_per_motif=20, window=400, seed=0)
+    assert Genome(sim.fasta).sizes == sizes
+    assert len(sim.implants) == 40 and set(sim.implants.motif) == set(MOTIFS)
+    seqs = {c: Genome(sim.fasta).fetch(c, 0, n) for c, n in sizes.items()}
+    letters = {"gata": "AGATAAGG", "ebox": "CACGTG"}
+    bw = pyBigWig.open(str(sim.bigwig))
+    for r in sim.implants.itertuples():
+        site = seqs[r.chrom][r.start : r.end]
+        assert site == (
+            letters[r.motif] if r.strand == "+" else reverse_complement(letters[r.motif])
+        )
+        centre = (r.start + r.end) // 2
+        shoulders = np.nanmean(bw.values(r.chrom, centre - 30, centre - 10))
+        assert shoulders > 5  # strength >= 20 vs background 0.5
+    assert len(sim.windows.read_text().splitlines()) == 80  # one per instance + as many random
+    assert [len(p.read_text().splitlines()) for p in sim.peaks] == [20, 20]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -118,3 +119,129 @@ def _probabilities(motifs) -> dict[str, np.ndarray]:
     if not out:
         raise ValueError("give at least one motif to implant")
     return out
+
+
+@dataclass
+class CoverageSimulation:
+    """Files of a simulated coverage experiment (see :func:`simulate_coverage`).
+
+    Attributes:
+        fasta: the genome.
+        bigwig: per-base Poisson counts.
+        windows: BED of windows centred (with jitter) on implanted motifs, and background ones.
+        peaks: one BED per motif: the footprints of its instances (peak-set experiments).
+        implants: one row per instance: ``chrom``, ``start``, ``end``, ``strand``, ``motif``.
+    """
+
+    fasta: Path
+    bigwig: Path
+    windows: Path
+    peaks: list[Path]
+    implants: pd.DataFrame
+
+
+def simulate_coverage(
+    folder,
+    motifs: Mapping[str, np.ndarray] | Sequence,
+    chrom_sizes: Mapping[str, int] | None = None,
+    n_per_motif: int = 400,
+    strengths: Sequence[float] | None = None,
+    window: int = 400,
+    background_rate: float = 0.5,
+    seed: int = 0,
+) -> CoverageSimulation:
+    """A genome with implanted motifs whose instances leave footprint-shaped coverage.
+
+    Each instance of motif ``k`` (``n_per_motif`` per motif, non-overlapping, either strand)
+    adds a rate profile ``strength_k x instance_scale x shape(d)`` around its centre, where
+    ``shape`` is two Gaussian shoulders (sd 12 bp) 20 bp either side of the centre — a
+    footprint; ``instance_scale`` is log-normal (sd 0.3). Counts are Poisson draws of
+    ``background_rate`` + the summed profiles, written per base to a bigWig (pyBigWig).
+
+    Args:
+        folder: where ``genome.fa``, ``coverage.bw``, ``windows.bed`` and the peak BEDs go.
+        motifs: ``{id: (4, W) matrix}`` or objects with ``.id`` and ``.counts``.
+        chrom_sizes: contig lengths (default three contigs of 400, 150 and 150 kb).
+        n_per_motif: instances of each motif over the genome.
+        strengths: peak height (counts per base) of each motif (default 20, 40, 60, ...).
+        window: width of the windows written to ``windows.bed``.
+        background_rate: counts per base everywhere.
+        seed: seed of every draw.
+    """
+    import pyBigWig
+
+    from seqnn.data.genome import write_fasta
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    pwms = _probabilities(motifs)
+    sizes = dict(chrom_sizes or {"chr1": 400_000, "chr2": 150_000, "chr3": 150_000})
+    strengths = list(strengths or [20.0 * (k + 1) for k in range(len(pwms))])
+    codes = {c: rng.integers(0, 4, n).astype(np.uint8) for c, n in sizes.items()}
+    implants = _scatter_instances(codes, pwms, n_per_motif, window, rng)
+    rates = {c: np.full(n, background_rate) for c, n in sizes.items()}
+    offsets = np.arange(-60, 61)
+    shape = np.exp(-0.5 * ((np.abs(offsets) - 20) / 12.0) ** 2)
+    for r in implants.itertuples():
+        scale = strengths[list(pwms).index(r.motif)] * rng.lognormal(0.0, 0.3)
+        centre = (r.start + r.end) // 2
+        lo, hi = max(0, centre - 60), min(sizes[r.chrom], centre + 61)
+        rates[r.chrom][lo:hi] += scale * shape[lo - centre + 60 : hi - centre + 60]
+    fasta = write_fasta(folder / "genome.fa", {c: decode(codes[c]) for c in sizes})
+    bigwig = folder / "coverage.bw"
+    bw = pyBigWig.open(str(bigwig), "w")
+    bw.addHeader(list(sizes.items()))
+    for c in sizes:
+        bw.addEntries(c, 0, values=rng.poisson(rates[c]).astype(np.float64), span=1, step=1)
+    bw.close()
+    windows = _write_windows(folder / "windows.bed", implants, sizes, window, rng)
+    peaks = []
+    for name in pwms:
+        mine = implants[implants.motif == name]
+        centre = (mine.start.to_numpy() + mine.end.to_numpy()) // 2
+        frame = pd.DataFrame({"chrom": mine.chrom, "start": centre - 50, "end": centre + 50})
+        peaks.append(folder / f"peaks_{name}.bed")
+        frame.sort_values(["chrom", "start"]).to_csv(
+            peaks[-1], sep="\t", header=False, index=False
+        )
+    return CoverageSimulation(fasta, bigwig, windows, peaks, implants)
+
+
+def _scatter_instances(codes, pwms, n_per_motif, spacing, rng) -> pd.DataFrame:
+    """Implant instances at least ``spacing`` bp apart over the contigs (codes in place)."""
+    chroms = list(codes)
+    lengths = np.array([len(codes[c]) for c in chroms])
+    slots = [
+        (c, s) for c, n in zip(chroms, lengths, strict=True) for s in range(100, n - 200, spacing)
+    ]
+    pick = rng.choice(len(slots), size=n_per_motif * len(pwms), replace=False)
+    rows = []
+    for k, slot in enumerate(pick):
+        name = list(pwms)[k % len(pwms)]
+        p = pwms[name]
+        chrom, base = slots[slot]
+        start = base + int(rng.integers(0, spacing - p.shape[1] - 100))
+        site = np.array([rng.choice(4, p=p[:, j]) for j in range(p.shape[1])], dtype=np.uint8)
+        strand = "+" if rng.random() < 0.5 else "-"
+        codes[chrom][start : start + p.shape[1]] = site if strand == "+" else 3 - site[::-1]
+        rows.append((chrom, start, start + p.shape[1], strand, name))
+    return pd.DataFrame(rows, columns=["chrom", "start", "end", "strand", "motif"])
+
+
+def _write_windows(path, implants, sizes, window, rng) -> Path:
+    """Windows on every instance (centre jittered by up to 50 bp) and as many random ones."""
+    centre = (implants.start.to_numpy() + implants.end.to_numpy()) // 2
+    centre = centre + rng.integers(-50, 51, len(centre))
+    chroms = list(implants.chrom)
+    names = list(sizes)
+    for _ in range(len(implants)):
+        c = names[int(rng.integers(0, len(names)))]
+        chroms.append(c)
+        centre = np.append(centre, rng.integers(window, sizes[c] - window))
+    limit = np.array([sizes[c] - window for c in chroms])
+    start = np.clip(centre - window // 2, 0, limit)  # whole windows inside their contig
+    frame = pd.DataFrame({"chrom": chroms, "start": start, "end": start + window})
+    frame = frame.sort_values(["chrom", "start"])
+    frame.to_csv(path, sep="\t", header=False, index=False)
+    return Path(path)
