@@ -5,8 +5,8 @@ in a random 700-kb genome; each instance leaves a footprint-shaped coverage prof
 counts, written to a real bigWig with pyBigWig) and a 100-bp peak in its motif's BED file.
 
 1. ``seqnn-train experiment=coverage_profile`` (DilatedResNet, two heads, BPNet loss) learns the
-   profiles from FASTA + windows + bigWig; held-out chr3: ``profile_pearson`` and
-   ``count_pearson`` (targets >= 0.8).
+   profiles from FASTA + windows (one per instance: BPNet trains on peaks) + bigWig; held-out
+   chr3: ``profile_pearson`` and ``count_pearson`` (targets >= 0.8).
 2. ``seqnn-train experiment=peaks_multilabel`` labels tiled 200-bp windows by the 3 peak files;
    held-out chr3 per-target AUROC: ``peaks_auroc_min`` (target >= 0.9).
 

@@ -84,7 +84,9 @@ def test_simulate_coverage_writes_footprints_windows_and_peaks(tmp_path):
     from seqnn.data.simulate import simulate_coverage
 
     sizes = {"chr1": 30_000, "chr2": 20_000}
-    sim = simulate_coverage(tmp_path, MOTIFS, sizes, n_per_motif=20, window=400, seed=0)
+    sim = simulate_coverage(
+        tmp_path, MOTIFS, sizes, n_per_motif=20, window=400, n_background_windows=10, seed=0
+    )
     assert Genome(sim.fasta).sizes == sizes
     assert len(sim.implants) == 40 and set(sim.implants.motif) == set(MOTIFS)
     seqs = {c: Genome(sim.fasta).fetch(c, 0, n) for c, n in sizes.items()}
@@ -98,5 +100,5 @@ def test_simulate_coverage_writes_footprints_windows_and_peaks(tmp_path):
         centre = (r.start + r.end) // 2
         shoulders = np.nanmean(bw.values(r.chrom, centre - 30, centre - 10))
         assert shoulders > 5  # strength >= 20 vs background 0.5
-    assert len(sim.windows.read_text().splitlines()) == 80  # one per instance + as many random
+    assert len(sim.windows.read_text().splitlines()) == 50  # one per instance + 10 random
     assert [len(p.read_text().splitlines()) for p in sim.peaks] == [20, 20]

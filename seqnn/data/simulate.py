@@ -148,6 +148,7 @@ def simulate_coverage(
     strengths: Sequence[float] | None = None,
     window: int = 400,
     background_rate: float = 0.5,
+    n_background_windows: int = 0,
     seed: int = 0,
 ) -> CoverageSimulation:
     """A genome with implanted motifs whose instances leave footprint-shaped coverage.
@@ -155,7 +156,7 @@ def simulate_coverage(
     Each instance of motif ``k`` (``n_per_motif`` per motif, non-overlapping, either strand)
     adds a rate profile ``strength_k x instance_scale x shape(d)`` around its centre, where
     ``shape`` is two Gaussian shoulders (sd 12 bp) 20 bp either side of the centre — a
-    footprint; ``instance_scale`` is log-normal (sd 0.3). Counts are Poisson draws of
+    footprint; ``instance_scale`` is log-normal (sd 0.1). Counts are Poisson draws of
     ``background_rate`` + the summed profiles, written per base to a bigWig (pyBigWig).
 
     Args:
@@ -166,6 +167,9 @@ def simulate_coverage(
         strengths: peak height (counts per base) of each motif (default 20, 40, 60, ...).
         window: width of the windows written to ``windows.bed``.
         background_rate: counts per base everywhere.
+        n_background_windows: random windows added to ``windows.bed`` besides one per
+            instance (BPNet trains on peak windows only: profiles of pure background are
+            noise, and their Pearson is 0 whatever the model).
         seed: seed of every draw.
     """
     import pyBigWig
@@ -184,7 +188,7 @@ def simulate_coverage(
     offsets = np.arange(-60, 61)
     shape = np.exp(-0.5 * ((np.abs(offsets) - 20) / 12.0) ** 2)
     for r in implants.itertuples():
-        scale = strengths[list(pwms).index(r.motif)] * rng.lognormal(0.0, 0.3)
+        scale = strengths[list(pwms).index(r.motif)] * rng.lognormal(0.0, 0.1)
         centre = (r.start + r.end) // 2
         lo, hi = max(0, centre - 60), min(sizes[r.chrom], centre + 61)
         rates[r.chrom][lo:hi] += scale * shape[lo - centre + 60 : hi - centre + 60]
@@ -195,7 +199,9 @@ def simulate_coverage(
     for c in sizes:
         bw.addEntries(c, 0, values=rng.poisson(rates[c]).astype(np.float64), span=1, step=1)
     bw.close()
-    windows = _write_windows(folder / "windows.bed", implants, sizes, window, rng)
+    windows = _write_windows(
+        folder / "windows.bed", implants, sizes, window, n_background_windows, rng
+    )
     peaks = []
     for name in pwms:
         mine = implants[implants.motif == name]
@@ -229,13 +235,14 @@ def _scatter_instances(codes, pwms, n_per_motif, spacing, rng) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["chrom", "start", "end", "strand", "motif"])
 
 
-def _write_windows(path, implants, sizes, window, rng) -> Path:
-    """Windows on every instance (centre jittered by up to 50 bp) and as many random ones."""
+def _write_windows(path, implants, sizes, window, n_background, rng) -> Path:
+    """Windows on every instance (centre jittered by up to 50 bp) and ``n_background`` random
+    ones."""
     centre = (implants.start.to_numpy() + implants.end.to_numpy()) // 2
     centre = centre + rng.integers(-50, 51, len(centre))
     chroms = list(implants.chrom)
     names = list(sizes)
-    for _ in range(len(implants)):
+    for _ in range(n_background):
         c = names[int(rng.integers(0, len(names)))]
         chroms.append(c)
         centre = np.append(centre, rng.integers(window, sizes[c] - window))
