@@ -27,9 +27,12 @@ kernel cache (a one-time cost per installation, not per process).
 (1 kb windows, stride 100: ~1,000,000 windows for 100 Mb) and 3 seeded BED files of 50,000
 peaks each; the median of the passes, in tiled windows per second (``label_only_per_s``: the
 labelling step alone, ``peak_labels`` on the already tiled windows).
+``intervals_bigwig_per_s``: the 100,000 intervals through ``IntervalDataset(targets=
+CoverageTargets(...))`` with a profile binned to 8 bp from a bigWig covering the genome (50-bp
+runs of random values), 0 workers; one pyBigWig read per interval bounds it (~0.2 ms each).
 
 Usage: python scripts/bench_data.py [--repeats 3] [--genome-mb 100] [--workdir DIR]
-       [--only strings|intervals|tile_label]
+       [--only strings|intervals|tile_label|bigwig]
 """
 
 from __future__ import annotations
@@ -235,13 +238,59 @@ def bench_tile_label(workdir: Path, genome_mb: int, repeats: int) -> None:
     )
 
 
+def make_bigwig(sizes: dict[str, int], path: Path, seed: int = 4, span: int = 50) -> None:
+    """A bigWig covering the whole genome: seeded random values in runs of ``span`` bp."""
+    import pyBigWig
+
+    rng = np.random.default_rng(seed)
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader(list(sizes.items()))
+    for chrom, size in sizes.items():
+        values = rng.gamma(1.0, 2.0, size // span).astype(np.float64)
+        bw.addEntries(chrom, 0, values=values, span=span, step=span)
+    bw.close()
+
+
+def bench_bigwig(workdir: Path, genome_mb: int, repeats: int) -> None:
+    """IntervalDataset over 100,000 1-kb intervals with a coverage profile binned to 8 bp
+    (125 bins) read from a bigWig covering the genome: (codes, profile) batches per second."""
+    from seqnn.data.coverage import CoverageTargets
+    from seqnn.data.datasets import IntervalDataset
+    from seqnn.data.genome import Genome
+
+    fasta, bed, bigwig = workdir / "cov.fa", workdir / "cov.bed", workdir / "cov.bw"
+    sizes = make_fasta(fasta, genome_mb, seed=5)
+    make_intervals(sizes, bed)
+    make_bigwig(sizes, bigwig)
+    genome = Genome(fasta)
+    times = []
+    for _ in range(max(repeats, 3)):
+        targets = CoverageTargets(bigwig, mode="profile", bin_size=8)
+        t0 = time.perf_counter()
+        dataset = IntervalDataset(genome, bed, output="codes", targets=targets)
+        n = sum(len(x) for x, _ in dataset.loader(batch_size=BATCH, num_workers=0))
+        times.append(time.perf_counter() - t0)
+    assert n == N_INTERVALS, n
+    emit(
+        "intervals_bigwig_per_s",
+        N_INTERVALS / statistics.median(times),
+        "intervals/s",
+        length=LENGTH,
+        bins=LENGTH // 8,
+        workers=0,
+        passes_s=[round(x, 3) for x in times],
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--genome-mb", type=int, default=100)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument(
-        "--only", choices=["strings", "intervals", "tile_label"], help="run one group of figures"
+        "--only",
+        choices=["strings", "intervals", "tile_label", "bigwig"],
+        help="run one group of figures",
     )
     parser.add_argument("--pass", dest="one_pass", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -249,7 +298,7 @@ def main() -> None:
         output, fasta, bed, cold = args.one_pass
         interval_pass(Path(fasta), Path(bed), output, cold=cold == "1")
         return
-    run = {args.only} if args.only else {"strings", "intervals", "tile_label"}
+    run = {args.only} if args.only else {"strings", "intervals", "tile_label", "bigwig"}
     if "strings" in run:
         bench_strings(args.repeats)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -257,6 +306,8 @@ def main() -> None:
             bench_intervals(Path(tmp), args.genome_mb, args.repeats)
         if "tile_label" in run:
             bench_tile_label(Path(tmp), args.genome_mb, args.repeats)
+        if "bigwig" in run:
+            bench_bigwig(Path(tmp), args.genome_mb, args.repeats)
 
 
 if __name__ == "__main__":
