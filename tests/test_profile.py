@@ -277,3 +277,17 @@ def test_module_rejects_a_single_head_net():
     module = ProfileModule(net, BPNetLoss(), partial(torch.optim.Adam))
     with pytest.raises(ValueError, match="head='both'"):
         module.training_step((torch.zeros(2, 4, 30), torch.zeros(2, 1, 30)), 0)
+
+
+def test_init_count_bias_sets_the_mean_log_total():
+    from seqnn.tasks.profile import init_count_bias
+
+    linear = torch.nn.Linear(8, 2)
+    y = torch.zeros(3, 2, 5)
+    y[:, 0, 0] = torch.tensor([9.0, 99.0, 999.0])  # log1p totals: log 10, log 100, log 1000
+    y[0, 1, 1] = float("nan")  # target 1: only the two all-zero windows count
+    init_count_bias(linear, y)
+    expected = torch.tensor(
+        [2 * torch.log(torch.tensor(10.0)).item(), 0.0]
+    )  # mean of 1-3 x log 10
+    torch.testing.assert_close(linear.bias, expected)

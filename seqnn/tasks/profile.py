@@ -19,6 +19,7 @@ from torch.optim import Optimizer
 from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
+from seqnn.tasks.profile_losses import observed_log_total
 from seqnn.tasks.profile_metrics import profile_metrics
 from seqnn.tasks.staged import StagedModule
 
@@ -96,6 +97,21 @@ class ProfileModule(StagedModule):
             )
         return out[0].float(), out[1].float()
 
+    def on_fit_start(self) -> None:
+        """Start the count head at the data's mean log total (a fresh fit only).
+
+        Log totals are large (~5-10); from a zero bias Adam needs thousands of steps to get
+        there, and the count head underfits meanwhile. Only a net with a ``scalar_head``
+        ending in a Linear (DilatedResNet) is touched; resumed fits keep their weights.
+        """
+        head = getattr(self.net, "scalar_head", None)
+        if self.trainer.ckpt_path or not isinstance(head, nn.Sequential):
+            return
+        if not isinstance(head[-1], nn.Linear) or self.trainer.datamodule is None:
+            return
+        _, y = next(iter(self.trainer.datamodule.train_dataloader()))
+        init_count_bias(head[-1], y)
+
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         x, y = batch
         logits, log_counts = self(x)
@@ -123,3 +139,14 @@ class ProfileModule(StagedModule):
         ``batch`` is ``x`` or ``(x, ...)``."""
         x = batch[0] if isinstance(batch, tuple | list) else batch
         return profile_prediction(*self(x))
+
+
+@torch.no_grad()
+def init_count_bias(linear: nn.Linear, y: Tensor) -> None:
+    """Set ``linear``'s bias to the mean log(1 + total) per target of counts ``y`` (N, T, L),
+    NaN windows left out (targets without any keep their bias)."""
+    totals = observed_log_total(y.float()).to(linear.bias.device)  # (N, T)
+    keep = ~torch.isnan(totals)
+    counts = keep.sum(dim=0)
+    mean = torch.where(keep, totals, 0.0).sum(dim=0) / counts.clamp(min=1)
+    linear.bias.copy_(torch.where(counts > 0, mean, linear.bias))
