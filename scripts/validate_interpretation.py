@@ -35,7 +35,7 @@ import torch
 
 import seqnn
 from seqnn.data.embedded import ecoli_fasta, ecoli_promoters
-from seqnn.data.encoding import encode
+from seqnn.data.encoding import one_hot
 from seqnn.data.genome import Genome
 from seqnn.data.simulate import implant_motifs
 from seqnn.interpret import (
@@ -83,8 +83,7 @@ def attribution_aurocs(model, motifs) -> None:
     """AUROC of each method's per-position importance vs the implanted positions."""
     held_out = implant_motifs(motifs, 1000, LENGTH, motifs_per_sequence=PER_SEQUENCE, seed=1)
     positives = held_out.table.label.to_numpy() == 1
-    codes = encode(held_out.table.sequence[positives].tolist())
-    x = torch.nn.functional.one_hot(torch.from_numpy(codes).long(), 4).permute(0, 2, 1).float()
+    x = torch.from_numpy(one_hot(held_out.table.sequence[positives].tolist()))  # (N, 4, L)
     mask = held_out.mask[positives]
     probs = model.predict_sequences(held_out.table.sequence.tolist())["label"].to_numpy()
     accuracy = ((probs > 0.5) == held_out.table.label.to_numpy()).mean()
@@ -107,13 +106,7 @@ def attribution_aurocs(model, motifs) -> None:
              score="observed")  # fmt: skip
     multi = implant_motifs(motifs, 400, LENGTH, motifs_per_sequence=(1, 3), seed=3)
     keep = multi.table.label.to_numpy() == 1
-    xm = (
-        torch.nn.functional.one_hot(
-            torch.from_numpy(encode(multi.table.sequence[keep].tolist())).long(), 4
-        )
-        .permute(0, 2, 1)
-        .float()
-    )
+    xm = torch.from_numpy(one_hot(multi.table.sequence[keep].tolist()))
     for attr, name in ((ism(model, xm), "ism"), (attribute(model, xm, "gradient_x_input"), "gxi")):
         emit(f"attr_auroc_{name}_multi", position_auroc(attr, multi.mask[keep]), "AUROC",
              score="l2", motifs_per_sequence="1-3 distinct")  # fmt: skip
@@ -140,8 +133,7 @@ def sigma70_boxes() -> None:
     genome = Genome(ecoli_fasta())
     bed = ecoli_promoters()
     seqs = [genome.fetch(r.chrom, r.start, r.end, r.strand) for r in bed.itertuples()]
-    x = torch.nn.functional.one_hot(torch.from_numpy(encode(seqs)).long(), 4)
-    x = x.permute(0, 2, 1).float()  # (N, L, 4) -> (N, 4, L)
+    x = torch.from_numpy(one_hot(seqs))  # (N, 4, L)
     for method in ("ism", "gradient_x_input"):
         attr = ism(model, x, centre=True) if method == "ism" else attribute(model, x, method)
         present = np.clip(observed(attr, x), 0, None)  # (N, L)
