@@ -1,0 +1,318 @@
+"""Rerun every real-data experiment the configs hold and write docs/results.md.
+
+Rows (``--only NAME`` runs one; repeat it for several):
+
+    default            seqnn-train                           embedded E. coli σ70 promoters
+    cnnprom_ecoli      seqnn-train experiment=cnnprom_ecoli     CNNProm E. coli σ70
+    cnnprom_bsubtilis  seqnn-train experiment=cnnprom_bsubtilis CNNProm B. subtilis
+    ctcf_peaks         seqnn-train experiment=ctcf_peaks        CTCF peaks vs dinucleotide shuffles
+
+Each run is composed from the packaged configs exactly as its command would be (same seed, same
+split), with CSV logs and no progress bar, fitted and tested on its best checkpoint. A row whose
+experiment config is not installed is skipped (and keeps its old line in the table).
+
+Output: a table of ours vs the published figures, written atomically to ``--out`` (default
+``docs/results.md``; rows not rerun keep their old lines; ``--out -`` writes no file), and one
+JSON line per figure, ``{"bench": "cnnprom_ecoli_sn", "value": X, "unit": "", "published": Y}``,
+plus ``<row>_wall_s`` (fit + test). Runs go under ``--runs`` (default: a fresh temp folder).
+
+Usage: python scripts/reproduce.py [--only NAME ...] [--out docs/results.md] [--runs DIR]
+       [--overrides trainer=gpu ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CNNPROM = "Umarov & Solovyev 2017, PLoS ONE 12(2): e0171410 (CNNProm), Table 2"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One reported number: its JSON name, table label, logged metric and published value."""
+
+    bench: str
+    label: str
+    metric: str
+    published: float | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One experiment: the Hydra overrides that select it and the figures it reports."""
+
+    name: str
+    overrides: tuple[str, ...]
+    figures: tuple[Figure, ...]
+    source: str = ""  # where the published figures come from
+
+    @property
+    def experiment(self) -> str | None:
+        """The ``experiment=`` option this row selects, if any."""
+        found = [o.split("=", 1)[1] for o in self.overrides if o.startswith("experiment=")]
+        return found[0] if found else None
+
+    @property
+    def bench(self) -> str:
+        """Prefix of this row's JSON bench names."""
+        return self.figures[0].bench.rsplit("_", 1)[0]
+
+
+def _cnnprom(organism: str, sn: float, sp: float, mcc: float) -> Row:
+    name = f"cnnprom_{organism}"
+    return Row(
+        name,
+        (f"experiment={name}",),
+        (
+            Figure(f"{name}_sn", "Sn", "test/sensitivity", sn),
+            Figure(f"{name}_sp", "Sp", "test/specificity", sp),
+            Figure(f"{name}_mcc", "MCC", "test/mcc", mcc),
+            Figure(f"{name}_auroc", "AUROC", "test/auroc"),
+        ),
+        CNNPROM,
+    )
+
+
+ROWS: dict[str, Row] = {
+    row.name: row
+    for row in (
+        Row(
+            "default",
+            (),
+            (
+                Figure("default_auroc", "AUROC", "test/auroc"),
+                Figure("default_auprc", "AUPRC", "test/auprc"),
+                Figure("default_mcc", "MCC", "test/mcc"),
+            ),
+        ),
+        _cnnprom("ecoli", 0.90, 0.96, 0.84),
+        _cnnprom("bsubtilis", 0.91, 0.95, 0.86),
+        Row(
+            "ctcf_peaks",
+            ("experiment=ctcf_peaks",),
+            (
+                Figure("ctcf_auroc", "AUROC", "test/auroc", 0.98),
+                Figure("ctcf_auprc", "AUPRC", "test/auprc"),
+            ),
+            "const-ae/Neural_Network_DNA_Demo (CTCF peaks vs dinucleotide shuffles), test AUROC",
+        ),
+    )
+}
+
+
+@dataclass
+class Result:
+    """What one run measured, and how it was set up."""
+
+    metrics: dict[str, float]
+    wall_s: float
+    seed: int
+    split: str
+    command: str
+    date: str
+
+
+def available(row: Row) -> bool:
+    """Whether this seqnn installs the row's experiment config."""
+    if row.experiment is None:
+        return True
+    return (resources.files("seqnn.configs") / "experiment" / f"{row.experiment}.yaml").is_file()
+
+
+def describe_split(data: dict[str, Any]) -> str:
+    """The split a data config makes, in words (see SequenceDataModule)."""
+    val, test = data.get("val_fraction"), data.get("test_fraction")
+    if data.get("val_chroms") or data.get("test_chroms"):
+        return f"held-out contigs: val {data.get('val_chroms')}, test {data.get('test_chroms')}"
+    fractions = f"val {val:.0%} / test {test:.0%}"
+    if data.get("table") is not None:
+        return f"stratified random, {fractions} (seed {data.get('seed')})"
+    n_blocks = data.get("n_blocks")
+    return f"held-out genome blocks ({n_blocks}), {fractions} (seed {data.get('seed')})"
+
+
+def run_row(row: Row, runs: Path, overrides: list[str]) -> Result:
+    """Compose the row's config as its command would, train, test; returns what it measured."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from seqnn.train import train
+
+    run_dir = runs / row.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with initialize_config_module("seqnn.configs", version_base="1.3"):
+        cfg = compose(
+            config_name="train",
+            overrides=[
+                *row.overrides,
+                "logger=csv",
+                "~callbacks.progress_bar",
+                f"hydra.run.dir={run_dir}",
+                f"hydra.runtime.output_dir={run_dir}",
+                "hydra.job.num=0",
+                *overrides,
+            ],
+            return_hydra_config=True,
+        )
+        HydraConfig().set_config(cfg)
+        start = time.perf_counter()
+        metrics = train(cfg)
+        wall = time.perf_counter() - start
+        data = OmegaConf.to_container(cfg.data, resolve=True)
+    return Result(
+        metrics={k: float(v) for k, v in metrics.items()},
+        wall_s=wall,
+        seed=int(cfg.seed),
+        split=describe_split(data),
+        command=" ".join(("seqnn-train", *row.overrides, *overrides)),
+        date=datetime.date.today().isoformat(),
+    )
+
+
+def _value(metrics: dict[str, float], figure: Figure) -> float:
+    return float(metrics.get(figure.metric, math.nan))
+
+
+def _join(pairs: list[tuple[str, float | None]], digits: int) -> str:
+    """``Sn 0.714 / Sp 0.963``: the figures that exist (NaN: not logged -> n/a)."""
+    shown = [
+        f"{label} {'n/a' if math.isnan(value) else f'{value:.{digits}f}'}"
+        for label, value in pairs
+        if value is not None
+    ]
+    return " / ".join(shown) if shown else "—"
+
+
+def format_row(row: Row, result: Result) -> str:
+    """The row's line of the markdown results table."""
+    cells = [
+        row.name,
+        f"`{result.command}`",
+        _join([(f.label, _value(result.metrics, f)) for f in row.figures], 3),
+        _join([(f.label, f.published) for f in row.figures], 2),
+        str(result.seed),
+        result.split,
+        f"{result.wall_s:.0f} s",
+        result.date,
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "| row | command | ours (test set) | published | seed | split | wall (2 CPU cores) | run |",
+    "|---|---|---|---|---|---|---|---|",
+)
+
+
+def results_markdown(lines: dict[str, str]) -> str:
+    """docs/results.md: the intro, the table (rows in ROWS order) and the sources."""
+    sources = sorted({f"- {r.name}: {r.source}" for r in ROWS.values() if r.source})
+    return "\n".join(
+        [
+            "# Results",
+            "",
+            "Measured by `python scripts/reproduce.py` (`--only NAME` reruns one row). Each row",
+            "trains the configuration its command selects (same configs, seed and split), tests",
+            "the best checkpoint by the experiment's monitored validation metric on the held-out",
+            "test set, and reports the test figures; Sn, Sp and MCC at threshold 0.5. Wall time",
+            "is fit + test in one process on 2 CPU cores of a machine shared with other jobs.",
+            "",
+            *HEADER,
+            *(lines[name] for name in ROWS if name in lines),
+            "",
+            "Published figures:",
+            "",
+            *sources,
+            "",
+        ]
+    )
+
+
+def existing_lines(path: Path) -> dict[str, str]:
+    """Table lines of an earlier results file, by row name (kept for rows not rerun)."""
+    if not path.is_file():
+        return {}
+    found = {}
+    for line in path.read_text().splitlines():
+        name = line.split("|")[1].strip() if line.startswith("|") else ""
+        if name in ROWS:
+            found[name] = line
+    return found
+
+
+def bench_lines(row: Row, result: Result) -> list[str]:
+    """One JSON line per figure (with the published value where there is one) + wall time."""
+    lines = []
+    for figure in row.figures:
+        value = _value(result.metrics, figure)
+        line = {
+            "bench": figure.bench,
+            "value": None if math.isnan(value) else round(value, 4),
+            "unit": "",
+        }
+        if figure.published is not None:
+            line["published"] = figure.published
+        lines.append(json.dumps(line))
+    wall = {"bench": f"{row.bench}_wall_s", "value": round(result.wall_s, 1), "unit": "s"}
+    return [*lines, json.dumps(wall)]
+
+
+def run_rows(names: list[str], runs: Path, overrides: list[str]) -> dict[str, Result]:
+    """Run the named rows one after another; rows without their config are skipped."""
+    results = {}
+    for name in names:
+        row = ROWS[name]
+        if not available(row):
+            print(f"skipping {name}: no configs/experiment/{row.experiment}.yaml", file=sys.stderr)
+            continue
+        results[name] = run_row(row, runs, overrides)
+    return results
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", action="append", choices=list(ROWS), help="run this row")
+    parser.add_argument(
+        "--out", default=str(REPO / "docs" / "results.md"), help="results table; '-': none"
+    )
+    parser.add_argument("--runs", type=Path, default=None, help="run folders (default: temp)")
+    parser.add_argument("--overrides", nargs="*", default=[], help="extra Hydra overrides")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Result]:
+    """Run the rows, print the table lines and JSON lines, write the results file."""
+    args = parse_args(argv)
+    runs = (args.runs or Path(tempfile.mkdtemp(prefix="seqnn_reproduce_"))).resolve()
+    results = run_rows(args.only or list(ROWS), runs, args.overrides)
+    lines = {name: format_row(ROWS[name], result) for name, result in results.items()}
+    print("\n".join([*HEADER, *lines.values()]))
+    for name, result in results.items():
+        print("\n".join(bench_lines(ROWS[name], result)))
+    if args.out != "-" and lines:
+        from seqnn.atomic import atomic_open
+
+        out = Path(args.out)
+        with atomic_open(out) as fh:
+            fh.write(results_markdown({**existing_lines(out), **lines}))
+        print(f"wrote {out}")
+    print(f"runs under {runs}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""scripts/reproduce.py: its command line and the results table it writes (no training)."""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parents[1] / "scripts" / "reproduce.py"
+
+
+@pytest.fixture(scope="module")
+def reproduce():
+    spec = importlib.util.spec_from_file_location("reproduce", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["reproduce"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["reproduce"]
+
+
+def fake_result(reproduce, metrics):
+    return reproduce.Result(
+        metrics=metrics,
+        wall_s=61.4,
+        seed=12345,
+        split="stratified random, val 10% / test 20% (seed 0)",
+        command="seqnn-train experiment=cnnprom_ecoli",
+        date="2026-01-02",
+    )
+
+
+def test_help_lists_every_row():
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in ("default", "cnnprom_ecoli", "cnnprom_bsubtilis", "ctcf_peaks", "--out"):
+        assert name in out
+
+
+def test_format_row_from_fake_metrics(reproduce):
+    metrics = {"test/sensitivity": 0.71428, "test/specificity": 0.96349, "test/mcc": 0.7221}
+    line = reproduce.format_row(reproduce.ROWS["cnnprom_ecoli"], fake_result(reproduce, metrics))
+    assert line == (
+        "| cnnprom_ecoli | `seqnn-train experiment=cnnprom_ecoli` "
+        "| Sn 0.714 / Sp 0.963 / MCC 0.722 / AUROC n/a | Sn 0.90 / Sp 0.96 / MCC 0.84 "
+        "| 12345 | stratified random, val 10% / test 20% (seed 0) | 61 s | 2026-01-02 |"
+    )
+
+
+def test_bench_lines_keep_the_cnnprom_names(reproduce):
+    metrics = {"test/sensitivity": 0.71428, "test/specificity": 0.9, "test/auroc": 0.95}
+    row = reproduce.ROWS["cnnprom_ecoli"]
+    lines = [json.loads(s) for s in reproduce.bench_lines(row, fake_result(reproduce, metrics))]
+    by_name = {line["bench"]: line for line in lines}
+    assert by_name["cnnprom_ecoli_sn"] == {
+        "bench": "cnnprom_ecoli_sn",
+        "value": 0.7143,
+        "unit": "",
+        "published": 0.90,
+    }
+    assert by_name["cnnprom_ecoli_mcc"]["value"] is None  # not logged
+    assert by_name["cnnprom_ecoli_wall_s"] == {
+        "bench": "cnnprom_ecoli_wall_s",
+        "value": 61.4,
+        "unit": "s",
+    }
+
+
+def test_rerunning_one_row_keeps_the_others(reproduce, tmp_path):
+    path = tmp_path / "results.md"
+    old = {"default": "| default | `seqnn-train` | AUROC 0.900 | — | 1 | x | 5 s | d |"}
+    path.write_text(reproduce.results_markdown(old))
+    new = reproduce.format_row(reproduce.ROWS["cnnprom_ecoli"], fake_result(reproduce, {}))
+    text = reproduce.results_markdown({**reproduce.existing_lines(path), "cnnprom_ecoli": new})
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert table[1:] == [old["default"], new]  # ROWS order, after the header
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"table": "x.csv", "val_fraction": 0.1, "test_fraction": 0.2, "seed": 0}, "stratified"),
+        ({"val_fraction": 0.15, "test_fraction": 0.15, "n_blocks": 60}, "genome blocks (60)"),
+        ({"val_chroms": ["chr8"], "test_chroms": ["chr9"]}, "test ['chr9']"),
+    ],
+)
+def test_describe_split(reproduce, data, expected):
+    assert expected in reproduce.describe_split(data)
