@@ -1,4 +1,5 @@
-"""Real data shipped inside seqnn: the E. coli K-12 MG1655 genome and its σ70 promoters.
+"""Real data shipped inside seqnn: the E. coli K-12 MG1655 genome and its σ70 promoters, the
+CNNProm promoter tables, and 10,000 human CTCF ChIP-seq peak sequences.
 
 The genome ships gzip-compressed; the first use decompresses it once into the seqnn cache folder
 (``$SEQNN_CACHE_DIR``, else ``~/.cache/seqnn``), written to a temp file and renamed. Provenance:
@@ -14,6 +15,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ECOLI_FASTA = "ecoli/ecoli_K12_MG1655.fa.gz"
@@ -22,6 +24,7 @@ CNNPROM_TABLES = {
     "ecoli": "promoters/ecoli_sigma70.csv.gz",
     "bsubtilis": "promoters/bsubtilis.csv.gz",
 }
+CTCF_PEAKS = "tf_peaks/ctcf_positives_10k.csv.gz"
 
 
 def resource_path(name: str) -> Path:
@@ -83,8 +86,6 @@ def ecoli_promoter_intervals(
     Returns:
         DataFrame with chrom, start, end, name, strand and ``label`` (1 promoter, 0 background).
     """
-    import numpy as np
-
     from seqnn.data.background import random_background_intervals
     from seqnn.data.genome import Genome
 
@@ -102,3 +103,45 @@ def ecoli_promoter_intervals(
     negatives = negatives[["chrom", "start", "end", "name"]].assign(strand=strands, label=0)
     table = pd.concat([positives, negatives], ignore_index=True)
     return table.sort_values(["chrom", "start"], kind="stable", ignore_index=True)
+
+
+def ctcf_table(n: int | None = None, negative_ratio: int = 1, seed: int = 0) -> pd.DataFrame:
+    """CTCF ChIP-seq peaks (label 1) vs dinucleotide-shuffled copies of them (label 0), 100 bp.
+
+    A shuffle keeps its peak's dinucleotide counts (and so its GC content and CpG count)
+    exactly, so a model must find the CTCF motif and its context, not composition, to separate
+    the classes. Seeded: the same arguments give the same table.
+
+    Args:
+        n: peaks to use, a seeded random subset of the 10,000 shipped; None for all.
+        negative_ratio: shuffles per peak.
+        seed: seed of the subset and of the shuffles.
+
+    Returns:
+        DataFrame with ``sequence``, ``label`` (1 peak, 0 shuffle) and ``region`` (the peak's
+        hg19 region, or for a shuffle the region of the peak it was shuffled from); each peak
+        is followed by its ``negative_ratio`` shuffles.
+    """
+    from seqnn.data.background import shuffled_negatives
+
+    peaks = pd.read_csv(resource_path(CTCF_PEAKS))
+    if n is not None and not 1 <= n <= len(peaks):
+        raise ValueError(f"ctcf_table: n={n} must be between 1 and {len(peaks)} (or None: all)")
+    if negative_ratio < 1:
+        raise ValueError(f"ctcf_table: negative_ratio={negative_ratio} must be >= 1")
+    rng = np.random.default_rng(seed)
+    if n is not None:
+        peaks = peaks.iloc[np.sort(rng.choice(len(peaks), size=n, replace=False))]
+    peaks = peaks[["sequence", "region"]].assign(label=1).reset_index(drop=True)
+    shuffles = pd.DataFrame(
+        {
+            "sequence": shuffled_negatives(peaks["sequence"].tolist(), negative_ratio, rng),
+            "region": np.repeat(peaks["region"].to_numpy(), negative_ratio),
+            "label": 0,
+        }
+    )
+    # peak i sorts before its shuffles: every slice of the table holds both classes
+    order = np.r_[np.arange(len(peaks)), np.repeat(np.arange(len(peaks)), negative_ratio)]
+    table = pd.concat([peaks, shuffles], ignore_index=True)
+    table = table.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+    return table[["sequence", "label", "region"]]
