@@ -15,6 +15,7 @@ _LAZY = {
     "save_pretrained": "seqnn.pretrained",
     "PretrainedModel": "seqnn.pretrained",
     "predict_regions": "seqnn.predict",
+    "predict_profiles": "seqnn.predict",
     "predict_sequences": "seqnn.predict",
     "scan_genome": "seqnn.scan",
     "variant_effects": "seqnn.variants",

@@ -150,6 +150,50 @@ def predict_regions(
     return _result_frame(table, values, model.targets)
 
 
+@torch.inference_mode()
+def predict_profiles(
+    model: PretrainedModel,
+    genome: Genome | str | Path,
+    regions: pd.DataFrame | str | Path,
+    batch_size: int = 256,
+    rc: bool = False,
+    use_strand: bool = True,
+    on_invalid: Literal["error", "drop", "pad"] = "error",
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """A profile model's per-position expected counts for genomic regions.
+
+    Each region is resized around its centre to the model's input length; the model predicts
+    the central ``L_out`` positions of that window.
+
+    Args:
+        model: a pretrained model with task ``"profile"``.
+        genome, regions, batch_size, use_strand, on_invalid: as in :func:`predict_regions`.
+        rc: average with the reverse complement's profile (flipped back: for unstranded
+            tracks).
+
+    Returns:
+        (table, profiles): the regions' columns plus ``profile_start`` / ``profile_end``, the
+        genomic span of the predicted positions; and (N, T, L_out) float32 counts, in the
+        window's reading direction (reverse-complemented for ``-`` regions with
+        ``use_strand``).
+    """
+    genome, table = prepare_regions(genome, regions, on_invalid)
+    windows = _windows(table, model.input_length, False, None)
+    chunks = []
+    for _, codes in _window_batches(genome, windows, batch_size, use_strand):
+        x = torch.from_numpy(np.ascontiguousarray(codes)).to(model.device)
+        y = model.profiles(x)
+        if rc:
+            y = (y + model.profiles(reverse_complement_codes(x)).flip(-1)) / 2
+        chunks.append(y.cpu().numpy())
+    n_out = chunks[0].shape[-1] if chunks else 0
+    profiles = np.concatenate(chunks) if chunks else np.zeros((0, len(model.targets), 0))
+    out = table.drop(columns=[LINE], errors="ignore").reset_index(drop=True)
+    out["profile_start"] = windows["start"].to_numpy() + (model.input_length - n_out) // 2
+    out["profile_end"] = out["profile_start"] + n_out
+    return out, profiles.astype(np.float32, copy=False)
+
+
 def prepare_regions(
     genome: Genome | str | Path, regions: pd.DataFrame | str | Path, on_invalid: str = "error"
 ) -> tuple[Genome, pd.DataFrame]:

@@ -38,7 +38,7 @@ SPEC_FILE = "seqnn.json"
 WEIGHTS_FILE = "model.safetensors"
 # names that load_pretrained resolves to folders shipped in seqnn/resources/models/
 SHIPPED_MODELS = ("ecoli-sigma70",)
-TASK_KINDS = ("binary", "multilabel", "multiclass", "regression", "autoencoder")
+TASK_KINDS = ("binary", "multilabel", "multiclass", "regression", "profile", "autoencoder")
 
 
 class PretrainedError(ValueError):
@@ -52,7 +52,9 @@ class ModelSpec:
     Args:
         network: the network's constructor call (``_target_`` + arguments).
         input_length: the sequence length the model was trained on (bp).
-        task: ``binary``, ``multilabel``, ``multiclass``, ``regression`` or ``autoencoder``.
+        task: ``binary``, ``multilabel``, ``multiclass``, ``regression``, ``profile`` (a
+            BPNet-style net returning (profile logits, log(1 + total)); predictions are the
+            totals) or ``autoencoder``.
         targets: one name per output.
         output_transform: logits -> predictions: ``sigmoid``, ``softmax``, ``exp``, ``identity``.
         policy: the N/IUPAC encoding policy used in training (and so in prediction).
@@ -135,8 +137,34 @@ class PretrainedModel(nn.Module):
         return next(self.parameters()).device
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, L) uint8 codes or (N, 4, L) one-hot -> (N, T) float32 predictions."""
-        return self.output_fn(self.net(self.one_hot(x)).float())
+        """(N, L) uint8 codes or (N, 4, L) one-hot -> (N, T) float32 predictions (a profile
+        model's: the predicted total count of each window's target region)."""
+        out = self.net(self.one_hot(x))
+        if self.spec.task == "profile":
+            out = self._profile_outputs(out)[1]
+        return self.output_fn(out.float())
+
+    def profiles(self, x: torch.Tensor) -> torch.Tensor:
+        """A profile model's expected counts per position, (N, T, L_out) float32: the profile
+        head's softmax × the predicted total."""
+        from seqnn.tasks.profile import profile_prediction
+
+        if self.spec.task != "profile":
+            raise PretrainedError(
+                f"profiles(): the model's task is {self.spec.task!r}; only 'profile' models "
+                "(e.g. DilatedResNet head='both' trained with task=profile) predict profiles"
+            )
+        logits, log_counts = self._profile_outputs(self.net(self.one_hot(x)))
+        return profile_prediction(logits.float(), log_counts.float())
+
+    @staticmethod
+    def _profile_outputs(out: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        if not (isinstance(out, tuple | list) and len(out) == 2):
+            raise PretrainedError(
+                "a 'profile' model's net must return (profile_logits, log_counts), e.g. "
+                "DilatedResNet(head='both')"
+            )
+        return out[0], out[1]
 
     def predict_sequences(self, sequences, **kwargs) -> pd.DataFrame:
         """See :func:`seqnn.predict.predict_sequences`."""
@@ -149,6 +177,12 @@ class PretrainedModel(nn.Module):
         from seqnn.predict import predict_regions
 
         return predict_regions(self, genome, regions, **kwargs)
+
+    def predict_profiles(self, genome, regions, **kwargs) -> tuple[pd.DataFrame, Any]:
+        """See :func:`seqnn.predict.predict_profiles`."""
+        from seqnn.predict import predict_profiles
+
+        return predict_profiles(self, genome, regions, **kwargs)
 
     def save(self, folder: str | Path) -> Path:
         """Write this model as a pretrained package (see :func:`save_pretrained`)."""
@@ -237,9 +271,11 @@ def _describe(model: nn.Module) -> dict[str, Any]:
     out: dict[str, Any] = {"net": _net_of(model)}
     hparams = getattr(model, "hparams", None)
     if hparams is not None and hasattr(model, "net"):
-        out["task"] = hparams.get("task", "autoencoder")
+        out["task"] = hparams.get("task", getattr(model, "task_kind", "autoencoder"))
         out["targets"] = hparams.get("target_names")
-        out["output_transform"] = hparams.get("output_transform")
+        out["output_transform"] = hparams.get("output_transform") or getattr(
+            model, "output_transform_kind", None
+        )
     one_hot = getattr(model, "one_hot", None)
     if isinstance(one_hot, OneHot):
         out["policy"] = one_hot.policy

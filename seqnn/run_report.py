@@ -36,7 +36,7 @@ def export_best(
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state)
     folder = Path(cfg.paths.output_dir) / "model"
-    targets = cfg.data.get("target_columns")
+    targets = module.hparams.get("target_names") or cfg.data.get("target_columns")
     return save_pretrained(
         module,
         folder,

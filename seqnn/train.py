@@ -33,12 +33,26 @@ def instantiate_dict(cfg: DictConfig | None) -> list[Any]:
     return [hydra.utils.instantiate(c) for c in cfg.values() if c and "_target_" in c]
 
 
+def data_target_names(cfg: DictConfig, datamodule: Any) -> dict[str, list[str]]:
+    """``target_names=`` from the data (table columns, peak-file or bigWig names) for a task
+    whose config leaves ``target_names: null``, when there is one name per output; so that
+    metrics read ``val/auroc/ctcf`` rather than ``val/auroc/0`` and the exported model
+    names its columns."""
+    if "target_names" not in cfg.task or cfg.task.target_names is not None:
+        return {}
+    names = [str(n) for n in getattr(datamodule, "target_names", None) or []]
+    n_targets = cfg.task.get("n_targets")
+    return {"target_names": names} if names and len(names) == n_targets else {}
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test one configuration; returns the logged metrics (val and test)."""
     L.seed_everything(cfg.seed, workers=True)
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
-    module: L.LightningModule = hydra.utils.instantiate(cfg.task, _convert_="all")
+    module: L.LightningModule = hydra.utils.instantiate(
+        cfg.task, _convert_="all", **data_target_names(cfg, datamodule)
+    )
     if cfg.get("compile"):
         module.net = torch.compile(module.net)
     callbacks = instantiate_dict(cfg.get("callbacks"))

@@ -66,7 +66,8 @@ def variant_effects(
         One row per ALT allele: chrom, pos, id, ref, alt, then for each target ``t``:
         ``t_ref``, ``t_alt``, ``t_diff`` (alt - ref) and, for probability outputs
         (sigmoid/softmax), ``t_log_odds`` (logit(alt) - logit(ref), probabilities clipped to
-        [1e-6, 1 - 1e-6]) or, for ``exp`` outputs (rates), ``t_log2fc`` (log2(alt / ref)).
+        [1e-6, 1 - 1e-6]) or, for ``exp`` outputs (rates), ``t_log2fc`` (log2(alt / ref));
+        for ``expm1`` outputs (a profile model's counts), log2((1 + alt) / (1 + ref)).
         ``attrs``: ``source``, ``ref_mismatches`` (REF != FASTA, counted in every mode) and
         ``skipped_alleles`` (symbolic alleles left out).
 
@@ -287,6 +288,8 @@ def effect_table(
             columns[f"{name}_log2fc"] = np.log2(np.maximum(alt64[:, j], tiny)) - np.log2(
                 np.maximum(ref64[:, j], tiny)
             )
+        elif output_transform == "expm1":  # counts: a pseudocount of 1, as the head learns
+            columns[f"{name}_log2fc"] = np.log2(1 + alt64[:, j]) - np.log2(1 + ref64[:, j])
     base = variants[VARIANT_COLUMNS].reset_index(drop=True)
     return pd.concat([base, pd.DataFrame(columns)], axis=1)
 

@@ -11,6 +11,7 @@ from functools import partial
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy.spatial.distance import jensenshannon
@@ -291,3 +292,58 @@ def test_init_count_bias_sets_the_mean_log_total():
         [2 * torch.log(torch.tensor(10.0)).item(), 0.0]
     )  # mean of 1-3 x log 10
     torch.testing.assert_close(linear.bias, expected)
+
+
+# ----------------------------------------------------------------------------- exported
+def test_exported_profile_model_predicts_totals_profiles_and_variant_effects(tmp_path):
+    """save_pretrained records task 'profile'; predict_* give totals, predict_profiles the
+    per-position counts (they sum to the totals), variants the count log2 fold change."""
+    import seqnn
+    from seqnn.data import write_fasta
+    from seqnn.data.encoding import encode
+
+    torch.manual_seed(0)
+    module = tiny_module().eval()  # batch norm with its running statistics, as exported
+    module.net.scalar_head[-1].bias.data.fill_(3.0)  # totals around e^3 - 1
+    folder = seqnn.save_pretrained(module, tmp_path / "model", input_length=40, targets=["cov"])
+    model = seqnn.load_pretrained(folder)
+    assert (model.spec.task, model.spec.output_transform) == ("profile", "expm1")
+
+    rng = np.random.default_rng(0)
+    genome = "".join(rng.choice(list("ACGT"), 300))
+    fasta = write_fasta(tmp_path / "g.fa", {"chr1": genome})
+    regions = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [10, 200], "end": [50, 240]})
+    totals = model.predict_regions(fasta, regions)["cov"].to_numpy()
+    with torch.no_grad():
+        x = torch.from_numpy(encode([genome[10:50], genome[200:240]]))
+        expected = torch.expm1(module.net(module.one_hot(x))[1][:, 0]).numpy()
+    np.testing.assert_allclose(totals, expected, rtol=1e-5)
+
+    table, profiles = model.predict_profiles(fasta, regions)
+    assert profiles.shape == (2, 1, 30) and (profiles >= 0).all()
+    np.testing.assert_allclose(profiles.sum(-1)[:, 0], totals, rtol=1e-4)
+    assert table["profile_start"].tolist() == [15, 205]
+    assert table["profile_end"].tolist() == [45, 235]
+    _, both = model.predict_profiles(fasta, regions, rc=True)
+    assert both.shape == profiles.shape and not np.allclose(both, profiles)
+
+    vcf = tmp_path / "v.vcf"
+    alt = "A" if genome[29] != "A" else "C"
+    vcf.write_text(
+        f"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t30\tv1\t{genome[29]}\t{alt}\n"
+    )
+    effects = seqnn.variant_effects(model, fasta, vcf)
+    ref, alt_ = effects["cov_ref"].iloc[0], effects["cov_alt"].iloc[0]
+    assert effects["cov_log2fc"].iloc[0] == pytest.approx(
+        np.log2((1 + alt_) / (1 + ref)), rel=1e-5
+    )
+
+
+def test_profiles_of_a_classifier_is_a_clear_error(tmp_path):
+    import seqnn
+    from seqnn.models import BassetCNN
+
+    net = BassetCNN(n_targets=1)  # global max-pool: any length
+    model = seqnn.load_pretrained(seqnn.save_pretrained(net, tmp_path / "m", input_length=40))
+    with pytest.raises(ValueError, match="only 'profile' models"):
+        model.profiles(torch.zeros(1, 40, dtype=torch.uint8))

@@ -80,6 +80,18 @@ def test_fast_dev_run_each_experiment(experiment, tmp_path):
     assert torch.isfinite(torch.tensor(metrics["val/loss"]))
 
 
+def test_peak_files_name_the_targets(tmp_path):
+    """The data's target names (peak-file stems) reach the metric keys and the exported model."""
+    files = experiment_overrides("peaks_multilabel", tmp_path)
+    overrides = ["experiment=peaks_multilabel", *files]
+    metrics = run_train([*overrides, "trainer.max_epochs=1", *FEW_BATCHES, *QUIET], tmp_path)
+    assert {"test/auroc/exp0", "test/auroc/exp1", "val/auroc/exp0"} <= metrics.keys()
+    assert not any(k.endswith(("/0", "/1")) for k in metrics)
+    from seqnn.pretrained import read_spec
+
+    assert read_spec(tmp_path / "model" / "seqnn.json").targets == ["exp0", "exp1"]
+
+
 def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
     overrides = [*TINY["cnn"], "trainer.max_epochs=1", *FEW_BATCHES]
     metrics = run_train(overrides, tmp_path)

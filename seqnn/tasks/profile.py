@@ -29,16 +29,20 @@ def profile_prediction(profile_logits: Tensor, log_counts: Tensor) -> Tensor:
 
     Args:
         profile_logits: (N, T, L).
-        log_counts: (N, T) log totals.
+        log_counts: (N, T) predicted log(1 + total), as the count loss trains them.
 
     Returns:
         (N, T, L) counts.
     """
-    return torch.softmax(profile_logits, dim=-1) * log_counts.exp().unsqueeze(-1)
+    total = torch.expm1(log_counts).clamp(min=0.0)
+    return torch.softmax(profile_logits, dim=-1) * total.unsqueeze(-1)
 
 
 class ProfileModule(StagedModule):
     """Train a network on base-resolution count profiles (BPNet: shape + total).
+
+    Exported (``save_pretrained``) as task ``"profile"``: ``predict_*`` give each window's
+    predicted total count per target, :func:`seqnn.predict.predict_profiles` the profiles.
 
     Args:
         net: (N, 4, L) one-hot -> (profile_logits (N, T, L_out), log_counts (N, T)).
@@ -54,6 +58,10 @@ class ProfileModule(StagedModule):
         scheduler_interval: step the scheduler every ``"epoch"`` or every ``"step"``.
         one_hot: the codes -> one-hot module; default ``OneHot()``.
     """
+
+    # what save_pretrained records: predictions are the count head's totals
+    task_kind = "profile"
+    output_transform_kind = "expm1"
 
     def __init__(
         self,

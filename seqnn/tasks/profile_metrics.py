@@ -224,13 +224,15 @@ def profile_metrics(
 
     Args:
         n_targets: targets T.
-        target_names: names for the per-target keys (``profile_pearson/<name>``); default
-            ``"0"``, ``"1"``, ... when T > 1, none (means only) when T == 1.
+        target_names: names for the per-target keys (``profile_pearson/<name>``) when T > 1
+            (default ``"0"``, ``"1"``, ...); with T == 1 only the means are logged.
 
     Returns:
         ``profile_pearson``, ``profile_jsd``, ``count_pearson``, ``count_spearman``.
     """
-    if target_names is None and n_targets > 1:
+    if n_targets == 1:
+        target_names = None  # the means are the target's values
+    elif target_names is None:
         target_names = [str(i) for i in range(n_targets)]
     kw = {"n_targets": n_targets, "target_names": target_names}
     metrics = {

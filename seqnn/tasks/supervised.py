@@ -29,7 +29,7 @@ from seqnn.data.encoding import OneHot
 from seqnn.tasks.metrics import TASKS, Task, default_metrics
 from seqnn.tasks.staged import StagedModule
 
-OutputTransform = Literal["sigmoid", "softmax", "exp", "identity"]
+OutputTransform = Literal["sigmoid", "softmax", "exp", "expm1", "identity"]
 
 
 def _softmax(logits: Tensor) -> Tensor:
@@ -44,6 +44,7 @@ OUTPUT_TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {
     "sigmoid": torch.sigmoid,
     "softmax": _softmax,
     "exp": torch.exp,  # e.g. PoissonNLLLoss(log_input=True): the net predicts log-rates
+    "expm1": torch.expm1,  # a log(1 + count) head (BPNet's count head) -> counts
     "identity": _identity,
 }
 DEFAULT_OUTPUT_TRANSFORM: dict[str, str] = {
