@@ -14,7 +14,9 @@ experiment config is not installed is skipped (and keeps its old line in the tab
 Output: a table of ours vs the published figures, written atomically to ``--out`` (default
 ``docs/results.md``; rows not rerun keep their old lines; ``--out -`` writes no file), and one
 JSON line per figure, ``{"bench": "cnnprom_ecoli_sn", "value": X, "unit": "", "published": Y}``,
-plus ``<row>_wall_s`` (fit + test). Runs go under ``--runs`` (default: a fresh temp folder).
+plus ``<row>_wall_s`` (fit + test). The table also gives the process's CPU seconds and the
+machine's load average over the run, since wall time on shared cores depends on the other jobs.
+Runs go under ``--runs`` (default: a fresh temp folder).
 
 Usage: python scripts/reproduce.py [--only NAME ...] [--out docs/results.md] [--runs DIR]
        [--overrides trainer=gpu ...]
@@ -26,6 +28,7 @@ import argparse
 import datetime
 import json
 import math
+import os
 import sys
 import tempfile
 import time
@@ -117,6 +120,8 @@ class Result:
 
     metrics: dict[str, float]
     wall_s: float
+    cpu_s: float  # user + system seconds of this process, all threads
+    load: float  # the machine's 1-minute load average, mean of the start and the end
     seed: int
     split: str
     command: str
@@ -167,13 +172,16 @@ def run_row(row: Row, runs: Path, overrides: list[str]) -> Result:
             return_hydra_config=True,
         )
         HydraConfig().set_config(cfg)
-        start = time.perf_counter()
+        load, start, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
         metrics = train(cfg)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        load = (load + os.getloadavg()[0]) / 2
         data = OmegaConf.to_container(cfg.data, resolve=True)
     return Result(
         metrics={k: float(v) for k, v in metrics.items()},
         wall_s=wall,
+        cpu_s=cpu,
+        load=load,
         seed=int(cfg.seed),
         split=describe_split(data),
         command=" ".join(("seqnn-train", *row.overrides, *overrides)),
@@ -204,14 +212,14 @@ def format_row(row: Row, result: Result) -> str:
         _join([(f.label, f.published) for f in row.figures], 2),
         str(result.seed),
         result.split,
-        f"{result.wall_s:.0f} s",
+        f"{result.wall_s:.0f} s (CPU {result.cpu_s:.0f} s, load {result.load:.1f})",
         result.date,
     ]
     return "| " + " | ".join(cells) + " |"
 
 
 HEADER = (
-    "| row | command | ours (test set) | published | seed | split | wall (2 CPU cores) | run |",
+    "| row | command | ours (test set) | published | seed | split | wall on 2 CPU cores | run |",
     "|---|---|---|---|---|---|---|---|",
 )
 
@@ -227,7 +235,9 @@ def results_markdown(lines: dict[str, str]) -> str:
             "trains the configuration its command selects (same configs, seed and split), tests",
             "the best checkpoint by the experiment's monitored validation metric on the held-out",
             "test set, and reports the test figures; Sn, Sp and MCC at threshold 0.5. Wall time",
-            "is fit + test in one process on 2 CPU cores of a machine shared with other jobs.",
+            "is fit + test in one process on 2 CPU cores of a machine shared with other jobs; the",
+            "CPU seconds of the process and the machine's load average (mean of the 1-minute",
+            "figure at the start and the end; 2.0 = both cores busy) say how crowded it was.",
             "",
             *HEADER,
             *(lines[name] for name in ROWS if name in lines),
@@ -269,18 +279,6 @@ def bench_lines(row: Row, result: Result) -> list[str]:
     return [*lines, json.dumps(wall)]
 
 
-def run_rows(names: list[str], runs: Path, overrides: list[str]) -> dict[str, Result]:
-    """Run the named rows one after another; rows without their config are skipped."""
-    results = {}
-    for name in names:
-        row = ROWS[name]
-        if not available(row):
-            print(f"skipping {name}: no configs/experiment/{row.experiment}.yaml", file=sys.stderr)
-            continue
-        results[name] = run_row(row, runs, overrides)
-    return results
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -294,22 +292,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def write_results(path: Path, lines: dict[str, str]) -> None:
+    """Rewrite the results file with these rows, keeping its other rows (temp file + rename)."""
+    from seqnn.atomic import atomic_open
+
+    merged = {**existing_lines(path), **lines}
+    with atomic_open(path) as fh:
+        fh.write(results_markdown(merged))
+
+
 def main(argv: list[str] | None = None) -> dict[str, Result]:
-    """Run the rows, print the table lines and JSON lines, write the results file."""
+    """Run the rows one after another (skipping those without their config); after each,
+    print its JSON lines and update the results file, so a failed row loses only itself."""
     args = parse_args(argv)
     runs = (args.runs or Path(tempfile.mkdtemp(prefix="seqnn_reproduce_"))).resolve()
-    results = run_rows(args.only or list(ROWS), runs, args.overrides)
-    lines = {name: format_row(ROWS[name], result) for name, result in results.items()}
+    results, lines = {}, {}
+    for name in args.only or list(ROWS):
+        row = ROWS[name]
+        if not available(row):
+            print(f"skipping {name}: no configs/experiment/{row.experiment}.yaml", file=sys.stderr)
+            continue
+        results[name] = run_row(row, runs, args.overrides)
+        lines[name] = format_row(row, results[name])
+        print("\n".join(bench_lines(row, results[name])), flush=True)
+        if args.out != "-":
+            write_results(Path(args.out), lines)
     print("\n".join([*HEADER, *lines.values()]))
-    for name, result in results.items():
-        print("\n".join(bench_lines(ROWS[name], result)))
     if args.out != "-" and lines:
-        from seqnn.atomic import atomic_open
-
-        out = Path(args.out)
-        with atomic_open(out) as fh:
-            fh.write(results_markdown({**existing_lines(out), **lines}))
-        print(f"wrote {out}")
+        print(f"wrote {args.out}")
     print(f"runs under {runs}")
     return results
 

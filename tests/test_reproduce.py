@@ -25,6 +25,8 @@ def fake_result(reproduce, metrics):
     return reproduce.Result(
         metrics=metrics,
         wall_s=61.4,
+        cpu_s=118.9,
+        load=2.04,
         seed=12345,
         split="stratified random, val 10% / test 20% (seed 0)",
         command="seqnn-train experiment=cnnprom_ecoli",
@@ -46,7 +48,8 @@ def test_format_row_from_fake_metrics(reproduce):
     assert line == (
         "| cnnprom_ecoli | `seqnn-train experiment=cnnprom_ecoli` "
         "| Sn 0.714 / Sp 0.963 / MCC 0.722 / AUROC n/a | Sn 0.90 / Sp 0.96 / MCC 0.84 "
-        "| 12345 | stratified random, val 10% / test 20% (seed 0) | 61 s | 2026-01-02 |"
+        "| 12345 | stratified random, val 10% / test 20% (seed 0) | 61 s (CPU 119 s, load 2.0) "
+        "| 2026-01-02 |"
     )
 
 
