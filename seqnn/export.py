@@ -64,12 +64,12 @@ def export_model(model: PretrainedModel, out: str | Path, format: Format = "onnx
 
 def main(argv: list[str] | None = None) -> None:
     """``seqnn-export model=<folder|name> format=onnx|torchscript out=<file>``."""
-    from seqnn.errors import USER_ERRORS
+    from seqnn.errors import exit_on_bad_input
 
     argv = sys.argv[1:] if argv is None else argv
     settings = dict(a.split("=", 1) for a in argv if "=" in a)
     unknown = (set(settings) - {"model", "format", "out"}) | {a for a in argv if "=" not in a}
-    try:
+    with exit_on_bad_input("seqnn-export", also=(ValueError,)):
         if unknown or not {"model", "out"} <= set(settings):
             raise ValueError(
                 "usage: seqnn-export model=<folder|name> format=onnx|torchscript out=<file>"
@@ -77,9 +77,6 @@ def main(argv: list[str] | None = None) -> None:
             )
         model = load_pretrained(settings["model"])
         path = export_model(model, settings["out"], settings.get("format", "onnx"))
-    except (*USER_ERRORS, ValueError) as err:
-        print(f"seqnn-export: error: {err}", file=sys.stderr)
-        sys.exit(2)
     print(f"seqnn-export: wrote {path}")
 
 

@@ -328,4 +328,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m seqnn.predict` runs this file as __main__, whose PredictError is not the class
+    # seqnn.errors catches: run the imported module's main instead
+    from seqnn.predict import main as _main
+
+    _main()

@@ -380,7 +380,8 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise PretrainedError(
             f"{path}: no weights file: a pretrained folder holds {WEIGHTS_FILE} (weights only) "
-            f"and {SPEC_FILE}"
+            f"and {SPEC_FILE}; copy the weights in with the spec (seqnn.save_pretrained writes "
+            "both)"
         )
     if path.suffix == ".safetensors":
         try:

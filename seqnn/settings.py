@@ -99,19 +99,15 @@ def run_cli(
         run: the tool's work: settings -> the paths it wrote.
         error_cls: the tool's error class, raised for bad settings.
     """
-    from seqnn.errors import USER_ERRORS
+    from seqnn.errors import exit_on_bad_input
 
     argv = sys.argv[1:] if argv is None else list(argv)
     if {"-h", "--help"} & set(argv):
         print(config_text(config_file))
         return
-    try:
-        with _one_line_warnings(prog):
-            for path in run(read_settings(argv, config_file, error_cls)):
-                print(f"{prog}: wrote {path}")
-    except USER_ERRORS as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    with exit_on_bad_input(prog), _one_line_warnings(prog):
+        for path in run(read_settings(argv, config_file, error_cls)):
+            print(f"{prog}: wrote {path}")
 
 
 @contextlib.contextmanager

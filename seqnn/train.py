@@ -17,11 +17,7 @@ import logging
 from typing import Any
 
 import hydra
-import lightning as L
-import torch
 from omegaconf import DictConfig, OmegaConf
-
-from seqnn.run_report import export_best, report_run
 
 log = logging.getLogger("seqnn.train")
 
@@ -47,6 +43,12 @@ def data_target_names(cfg: DictConfig, datamodule: Any) -> dict[str, list[str]]:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test one configuration; returns the logged metrics (val and test)."""
+    # imported here, not at the top: a config error or --help answers in a second
+    import lightning as L
+    import torch
+
+    from seqnn.run_report import export_best, report_run
+
     L.seed_everything(cfg.seed, workers=True)
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
@@ -76,8 +78,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path="pkg://seqnn.configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Console entry point; returns the optimised metric so sweeps (``-m``) can use it."""
-    metrics = train(cfg)
+    """Console entry point; returns the optimised metric so sweeps (``-m``) can use it.
+
+    Bad input (a missing or malformed data file) prints one ``seqnn-train: error: ...`` line
+    and exits with status 2, like seqnn's other tools, instead of Hydra's traceback.
+    """
+    from seqnn.errors import exit_on_bad_input
+
+    with exit_on_bad_input("seqnn-train"):
+        metrics = train(cfg)
     value = metrics.get(cfg.monitor.metric)
     return None if value is None else float(value)
 

@@ -331,4 +331,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m seqnn.variants` runs this file as __main__, whose VariantError is not the class
+    # seqnn.errors catches: run the imported module's main instead
+    from seqnn.variants import main as _main
+
+    _main()

@@ -1,5 +1,8 @@
 """SequenceDataModule: batch shapes, disjoint splits, declared shapes checked against the data."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -100,3 +103,14 @@ def test_genome_intervals_by_chromosome(tmp_path, rng):
 def test_needs_one_source(table):
     with pytest.raises(ValueError, match="either table= or both genome= and intervals="):
         SequenceDataModule()
+
+
+def test_importable_from_seqnn_data_without_loading_lightning_first():
+    code = (
+        "import sys, seqnn.data as sd\n"
+        "assert 'lightning' not in sys.modules\n"
+        "from seqnn.data import SequenceDataModule\n"
+        "from seqnn.data.datamodule import SequenceDataModule as direct\n"
+        "assert SequenceDataModule is direct and 'SequenceDataModule' in sd.__all__\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

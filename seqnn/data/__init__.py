@@ -1,7 +1,8 @@
 """The one-hot sequence data layer: encodings, genomes, intervals, datasets, transforms.
 
 Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
-``SequenceDataModule`` (Lightning) lives in :mod:`seqnn.data.datamodule`.
+``SequenceDataModule`` (Lightning, :mod:`seqnn.data.datamodule`) is importable from here but
+imported on first use, so that the data layer alone does not load Lightning.
 """
 
 from seqnn.data.background import (
@@ -43,6 +44,9 @@ from seqnn.data.peaks import PeakLabels, peak_labels
 from seqnn.data.simulate import MotifSimulation, implant_motifs
 from seqnn.data.tiling import label_windows, tile_genome
 from seqnn.data.transforms import RandomShift, ReverseComplement
+from seqnn.lazy import lazy_getattr
+
+__getattr__ = lazy_getattr("seqnn.data", {"SequenceDataModule": "seqnn.data.datamodule"})
 
 __all__ = [
     "tile_genome",
@@ -65,6 +69,7 @@ __all__ = [
     "OneHot",
     "RandomShift",
     "ReverseComplement",
+    "SequenceDataModule",
     "SequenceDataset",
     "collate_batched",
     "decode",

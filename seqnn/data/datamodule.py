@@ -29,6 +29,7 @@ import pandas as pd
 from torch.utils.data import DataLoader
 
 from seqnn.data.datasets import (
+    DatasetError,
     IntervalDataset,
     SequenceDataset,
     TargetKind,
@@ -121,14 +122,16 @@ class SequenceDataModule(L.LightningDataModule):
         self.datasets = {
             s: full.subset(splits[s], transforms if s == "train" else None) for s in STAGES
         }
-        self._check("n_targets", full.n_targets, f"target columns {full.target_names}")
-        self._check("seq_len", full.length, "the sequences")
+        data = self.table if self.table is not None else self.intervals
+        source = "the table" if isinstance(data, pd.DataFrame) else Path(data).name
+        self._check("n_targets", full.n_targets, f"target columns {full.target_names} of {source}")
+        self._check("seq_len", full.length, f"the sequences of {source}")
         self._full = full
 
     def _check(self, name: str, found: int, what: str) -> None:
         expected = self.hparams[name]
         if expected is not None and expected != found:
-            raise ValueError(
+            raise DatasetError(
                 f"SequenceDataModule: {name}={expected} was given but {what} give {found}: "
                 f"fix {name} in the config (or leave it null to take it from the data)"
             )

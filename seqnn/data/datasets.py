@@ -271,14 +271,21 @@ class _BatchedDataset(Dataset):
 
 # ----------------------------------------------------------------------------- sequences
 def read_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
-    """Read a CSV/TSV table (gzip ok); the separator from the extension, else sniffed."""
+    """Read a CSV/TSV table (gzip ok); the separator from the extension, else sniffed.
+
+    Raises:
+        DatasetError: the file does not exist.
+    """
     path = Path(path)
     if sep is None:
         suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
         ext = suffixes[-1] if suffixes else ""
         sep = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}.get(ext)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such table")
+    if not path.is_file():
+        raise DatasetError(
+            f"{path}: no such table file: check the path (a relative path starts from the folder "
+            "you run in)"
+        )
     if sep is None:
         return pd.read_csv(path, sep=None, engine="python")
     return pd.read_csv(path, sep=sep)

@@ -136,7 +136,10 @@ def _check_file(path: Path) -> bool:
     with open(path, "rb") as fh:
         head = fh.read(18)
     if not head:
-        raise GenomeError(f"{path}: the FASTA file is empty (no '>' records)")
+        raise GenomeError(
+            f"{path}: the FASTA file is empty (0 bytes): was its download or decompression cut "
+            "short? Write or fetch it again"
+        )
     if head[:2] != b"\x1f\x8b":
         return False
     # BGZF = gzip with the FEXTRA flag and a 'BC' subfield (SAM spec, section 4.1).

@@ -235,9 +235,15 @@ def _coordinates(frame: pd.DataFrame, lines: np.ndarray, source: str) -> pd.Data
         bad = values.isna() | (values != np.floor(values))
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
+            header = (
+                "; if this line is a header, name its columns chrom, start, end or start it "
+                "with '#'"
+                if i == 0 and np.isnan(values.iloc[i])
+                else ""
+            )
             raise IntervalError(
                 f"{source}:{lines[i]}: {col} {str(frame[col].iloc[i])!r} is not an integer "
-                "(BED coordinates are 0-based integers)"
+                f"(BED coordinates are 0-based integers){header}"
             )
         frame[col] = values.astype(np.int64)
     if not pd.api.types.is_string_dtype(frame["chrom"]):

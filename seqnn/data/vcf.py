@@ -236,15 +236,17 @@ def _sequence_alleles(frame: pd.DataFrame, source: str) -> np.ndarray:
         if mask.any():
             counts.append(f"{int(mask.sum())} {kind}")
         skipped |= mask
-    if skipped.any():
-        first = frame[LINE].iloc[int(np.argmax(skipped))]
-        warnings.warn(
-            f"{source}: skipped {int(skipped.sum())} of {len(frame)} ALT alleles that are not "
-            f"sequences ({', '.join(counts)}; the first on line {first})",
-            stacklevel=3,
-        )
-    if len(frame) and skipped.all():
+    if not skipped.any():
+        return ~skipped
+    first = frame[LINE].iloc[int(np.argmax(skipped))]
+    if skipped.all():
         raise VCFError(
-            f"{source}: none of its {len(frame)} ALT alleles is a DNA sequence: nothing to score"
+            f"{source}:{first}: none of its {len(frame)} ALT alleles is a DNA sequence "
+            f"({', '.join(counts)}): nothing to score; give ALT alleles as bases (A, C, G, T, N)"
         )
+    warnings.warn(
+        f"{source}: skipped {int(skipped.sum())} of {len(frame)} ALT alleles that are not "
+        f"sequences ({', '.join(counts)}; the first on line {first})",
+        stacklevel=3,
+    )
     return ~skipped
