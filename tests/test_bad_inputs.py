@@ -263,7 +263,7 @@ CASES = [
         ("t.csv:3", "length 3, expected 4", "trim or pad them"),
     ),
     Case(
-        "table-seq-len-not-the-data's",
+        "table-seq-len-mismatch",
         lambda d, b: table_module(write(d / "t.csv", "sequence,label\nACGT,1\n"), seq_len=200),
         ("t.csv", "seq_len=200 was given but the sequences", "fix seq_len in the config"),
     ),
