@@ -31,7 +31,7 @@ from seqnn import __version__
 from seqnn.atomic import atomic_open, atomic_path
 from seqnn.data.encoding import ALPHABET, DEFAULT_POLICY, EncodingPolicy, OneHot
 from seqnn.models.spec import SpecError, build_network, network_spec
-from seqnn.tasks.supervised import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS
+from seqnn.tasks.outputs import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS, profile_prediction
 
 FORMAT_VERSION = 1
 SPEC_FILE = "seqnn.json"
@@ -147,8 +147,6 @@ class PretrainedModel(nn.Module):
     def profiles(self, x: torch.Tensor) -> torch.Tensor:
         """A profile model's expected counts per position, (N, T, L_out) float32: the profile
         head's softmax × the predicted total."""
-        from seqnn.tasks.profile import profile_prediction
-
         if self.spec.task != "profile":
             raise PretrainedError(
                 f"profiles(): the model's task is {self.spec.task!r}; only 'profile' models "

@@ -1,16 +1,22 @@
-"""LightningModules: the training policy (loss, metrics, optimiser), network injected."""
+"""LightningModules: the training policy (loss, metrics, optimiser), network injected.
 
-from seqnn.tasks.autoencoder import AutoencoderModule
-from seqnn.tasks.embedding import embedding_frame, kmeans, linear_probe_auroc, pca
-from seqnn.tasks.metrics import default_metrics
-from seqnn.tasks.supervised import SupervisedModule
+Names are imported on first use: ``seqnn.tasks.outputs`` (used by pretrained models) must not
+pull in Lightning.
+"""
 
-__all__ = [
-    "AutoencoderModule",
-    "SupervisedModule",
-    "default_metrics",
-    "embedding_frame",
-    "kmeans",
-    "linear_probe_auroc",
-    "pca",
-]
+from seqnn.lazy import lazy_getattr
+
+_LAZY = {
+    "AutoencoderModule": "seqnn.tasks.autoencoder",
+    "ProfileModule": "seqnn.tasks.profile",
+    "SupervisedModule": "seqnn.tasks.supervised",
+    "default_metrics": "seqnn.tasks.metrics",
+    "embedding_frame": "seqnn.tasks.embedding",
+    "kmeans": "seqnn.tasks.embedding",
+    "linear_probe_auroc": "seqnn.tasks.embedding",
+    "pca": "seqnn.tasks.embedding",
+}
+
+__getattr__ = lazy_getattr("seqnn.tasks", _LAZY)
+
+__all__ = list(_LAZY)

@@ -19,23 +19,10 @@ from torch.optim import Optimizer
 from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
+from seqnn.tasks.outputs import profile_prediction
 from seqnn.tasks.profile_losses import observed_log_total
 from seqnn.tasks.profile_metrics import profile_metrics
 from seqnn.tasks.staged import StagedModule
-
-
-def profile_prediction(profile_logits: Tensor, log_counts: Tensor) -> Tensor:
-    """Expected counts: softmax over positions × predicted total.
-
-    Args:
-        profile_logits: (N, T, L).
-        log_counts: (N, T) predicted log(1 + total), as the count loss trains them.
-
-    Returns:
-        (N, T, L) counts.
-    """
-    total = torch.expm1(log_counts).clamp(min=0.0)
-    return torch.softmax(profile_logits, dim=-1) * total.unsqueeze(-1)
 
 
 class ProfileModule(StagedModule):

@@ -20,39 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
 from seqnn.tasks.metrics import TASKS, Task, default_metrics
+from seqnn.tasks.outputs import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS, OutputTransform
 from seqnn.tasks.staged import StagedModule
-
-OutputTransform = Literal["sigmoid", "softmax", "exp", "expm1", "identity"]
-
-
-def _softmax(logits: Tensor) -> Tensor:
-    return torch.softmax(logits, dim=1)  # dim 1 holds the classes for (N, C) and (N, C, L)
-
-
-def _identity(values: Tensor) -> Tensor:
-    return values
-
-
-OUTPUT_TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {
-    "sigmoid": torch.sigmoid,
-    "softmax": _softmax,
-    "exp": torch.exp,  # e.g. PoissonNLLLoss(log_input=True): the net predicts log-rates
-    "expm1": torch.expm1,  # a log(1 + count) head (BPNet's count head) -> counts
-    "identity": _identity,
-}
-DEFAULT_OUTPUT_TRANSFORM: dict[str, str] = {
-    "binary": "sigmoid",
-    "multilabel": "sigmoid",
-    "multiclass": "softmax",
-    "regression": "identity",
-}
 
 
 def _positions_as_rows(t: Tensor) -> Tensor:

@@ -1,0 +1,52 @@
+"""Output transforms: what turns a network's raw outputs into predictions.
+
+Shared by the training modules and by pretrained models, so this module imports torch only
+(not Lightning): ``seqnn-predict`` and friends start without loading the training stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+OutputTransform = Literal["sigmoid", "softmax", "exp", "expm1", "identity"]
+
+
+def _softmax(logits: Tensor) -> Tensor:
+    return torch.softmax(logits, dim=1)  # dim 1 holds the classes for (N, C) and (N, C, L)
+
+
+def _identity(values: Tensor) -> Tensor:
+    return values
+
+
+OUTPUT_TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {
+    "sigmoid": torch.sigmoid,
+    "softmax": _softmax,
+    "exp": torch.exp,  # e.g. PoissonNLLLoss(log_input=True): the net predicts log-rates
+    "expm1": torch.expm1,  # a log(1 + count) head (BPNet's count head) -> counts
+    "identity": _identity,
+}
+DEFAULT_OUTPUT_TRANSFORM: dict[str, str] = {
+    "binary": "sigmoid",
+    "multilabel": "sigmoid",
+    "multiclass": "softmax",
+    "regression": "identity",
+}
+
+
+def profile_prediction(profile_logits: Tensor, log_counts: Tensor) -> Tensor:
+    """Expected counts: softmax over positions × predicted total.
+
+    Args:
+        profile_logits: (N, T, L).
+        log_counts: (N, T) predicted log(1 + total), as the count loss trains them.
+
+    Returns:
+        (N, T, L) counts.
+    """
+    total = torch.expm1(log_counts).clamp(min=0.0)
+    return torch.softmax(profile_logits, dim=-1) * total.unsqueeze(-1)
