@@ -37,11 +37,13 @@ def export_best(
     module.load_state_dict(state)
     folder = Path(cfg.paths.output_dir) / "model"
     targets = module.hparams.get("target_names") or cfg.data.get("target_columns")
+    # an autoencoder has no targets: its outputs are the 4 base channels
+    n_outputs = getattr(module.net, "n_targets", None)
     return save_pretrained(
         module,
         folder,
         input_length=cfg.data.get("seq_len"),
-        targets=list(targets) if targets and len(targets) == module.net.n_targets else None,
+        targets=list(targets) if targets and len(targets) == n_outputs else None,
         card=model_card(cfg, metrics, best),
     )
 

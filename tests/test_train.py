@@ -80,6 +80,15 @@ def test_fast_dev_run_each_experiment(experiment, tmp_path):
     assert torch.isfinite(torch.tensor(metrics["val/loss"]))
 
 
+def test_autoencoder_run_exports_its_model(tmp_path):
+    """The default data has a target column; an autoencoder (no n_targets) still exports."""
+    overrides = ["model=autoencoder", *TINY["autoencoder"], "trainer.max_epochs=1"]
+    run_train([*overrides, *FEW_BATCHES, *QUIET], tmp_path)
+    from seqnn.pretrained import load_pretrained
+
+    assert load_pretrained(tmp_path / "model").spec.task == "autoencoder"
+
+
 def test_peak_files_name_the_targets(tmp_path):
     """The data's target names (peak-file stems) reach the metric keys and the exported model."""
     files = experiment_overrides("peaks_multilabel", tmp_path)
