@@ -37,17 +37,23 @@ class _RankBatches(Dataset):
         self.length = int(windows["end"].iloc[0] - windows["start"].iloc[0])
         strand = windows["strand"].to_numpy() if "strand" in windows.columns else None
         self.reverse = (strand == "-") if use_strand and strand is not None else None
-        n_batches = -(-len(windows) // batch_size)
+        n = len(windows)
+        # fewer windows than batch_size x ranks: smaller batches, so that every rank has work
+        batch_size = max(1, min(batch_size, -(-n // world_size)))
         self.batches = [
-            np.arange(b * batch_size, min((b + 1) * batch_size, len(windows)))
-            for b in range(rank, n_batches, world_size)
+            np.arange(b * batch_size, min((b + 1) * batch_size, n))
+            for b in range(rank, -(-n // batch_size), world_size)
         ]
+        if not self.batches:  # fewer windows than ranks: Lightning needs a batch per rank
+            self.batches = [np.zeros(0, dtype=np.int64)]
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self.batches[k]
+        if not len(idx):
+            return idx, np.zeros((0, self.length), dtype=np.uint8)
         reverse = None if self.reverse is None else self.reverse[idx]
         codes = self.genome.fetch_batch(self.contig[idx], self.starts[idx], self.length, reverse)
         return idx, codes
@@ -73,7 +79,8 @@ class _PredictModule(L.LightningModule):
 
     def predict_step(self, batch, batch_idx: int) -> None:
         idx, codes = batch
-        self.parts.append((idx, predict_codes(self.model, codes, self.rc)))
+        if len(idx):
+            self.parts.append((idx, predict_codes(self.model, codes, self.rc)))
 
     def on_predict_epoch_end(self) -> None:
         n_targets = len(self.model.targets)

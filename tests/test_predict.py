@@ -269,6 +269,23 @@ def test_unindexed_fasta_in_read_only_folder_is_a_clear_error(model, fasta, tmp_
         os.chmod(ro, 0o755)
 
 
+@pytest.mark.parametrize("n_windows", [1, 2, 3, 7, 600])
+def test_rank_batches_give_every_rank_work_and_cover_each_window_once(fasta, n_windows):
+    """Lightning needs at least one batch per rank, even with fewer windows than ranks."""
+    from seqnn.data.genome import Genome
+    from seqnn.distributed_predict import _RankBatches
+
+    windows = pd.DataFrame({"chrom": "chr1", "start": np.arange(n_windows) % 900})
+    windows["end"] = windows["start"] + 64
+    genome = Genome(fasta)
+    ranks = [_RankBatches(genome, windows, 256, False, r, 2) for r in range(2)]
+    assert all(len(r) >= 1 for r in ranks)
+    seen = np.concatenate([r[k][0] for r in ranks for k in range(len(r))])
+    assert sorted(seen.tolist()) == list(range(n_windows))
+    codes = [r[k][1] for r in ranks for k in range(len(r))]
+    assert all(c.shape[1] == 64 and c.dtype == np.uint8 for c in codes)
+
+
 @pytest.mark.slow
 def test_ddp_prediction_merges_rank_shards_in_region_order(model_dir, fasta, tmp_path):
     rng = np.random.default_rng(3)
