@@ -6,6 +6,7 @@ The commands are read from the README itself (```bash blocks and `inline` comman
   expanded, the placeholder ``<run>`` filled in; files need not exist for composition);
 * ``seqnn-predict`` / ``seqnn-variants`` / ``seqnn-export``: run for real in a folder holding
   small files with the README's names (``genome.fa``, ``regions.bed``, ``calls.vcf.gz`` …);
+  ``devices=N`` (GPUs) runs as ``devices=2 accelerator=cpu``, the same DDP path over gloo;
 * ``python scripts/x.py --flag`` / ``bash scripts/x.sh``: the script exists and declares each
   flag; ``make x``: the Makefile has the target;
 * ```python blocks: valid Python, and every ``seqnn`` name they import or use exists.
@@ -128,6 +129,9 @@ def test_cli_command_runs(command, readme_files, seqnn_cache):  # noqa: F811 (a 
     if "format=onnx" in command:
         pytest.importorskip("onnx")
     words = shlex.split(command.replace("<run>", "RUN"))
+    if any(w.startswith("devices=") for w in words):  # GPUs in the README: the same DDP
+        words = [w for w in words if not w.startswith("devices=")]  # path on 2 CPU processes
+        words += ["devices=2", "accelerator=cpu"]
     for out in outputs_of(command):
         (readme_files / out).unlink(missing_ok=True)
     done = subprocess.run(
