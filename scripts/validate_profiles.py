@@ -51,7 +51,7 @@ def train(overrides: list[str], run: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path("outputs/validate_profiles"))
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=60)
     args = parser.parse_args()
     database = {m.id: m for m in jaspar_core()}
     sim = simulate_coverage(args.out / "data", [database[i].trim(0.5) for i in MOTIFS], seed=0)
