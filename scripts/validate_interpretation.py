@@ -101,7 +101,12 @@ def attribution_aurocs(model, motifs) -> None:
         extra = {"target": 0.9} if method in ("ism", "gradient_x_input") else {}
         emit(name, position_auroc(attr, mask), "AUROC", **extra, score="l2",
              sequences=int(positives.sum()), seconds=seconds)  # fmt: skip
-        signed = ism(model, x, centre=True) if method == "ism" else attr
+        if method == "gradient_x_input":  # gradient correction (Majdandzic et al. 2023)
+            corrected = attribute(model, x, method, correct=True)
+            emit("attr_auroc_gxi_corrected", position_auroc(corrected, mask), "AUROC",
+                 score="l2")  # fmt: skip
+        # ism(centre=True) without a second pass: each position's mean over the 4 bases removed
+        signed = attr - attr.mean(axis=1, keepdims=True) if method == "ism" else attr
         emit(f"{name}_observed", position_auroc(signed, mask, x, "observed"), "AUROC",
              score="observed")  # fmt: skip
     multi = implant_motifs(motifs, 400, LENGTH, motifs_per_sequence=(1, 3), seed=3)
