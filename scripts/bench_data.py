@@ -301,6 +301,8 @@ def main() -> None:
     run = {args.only} if args.only else {"strings", "intervals", "tile_label", "bigwig"}
     if "strings" in run:
         bench_strings(args.repeats)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         if "intervals" in run:
             bench_intervals(Path(tmp), args.genome_mb, args.repeats)
