@@ -5,6 +5,8 @@ import gzip
 import os
 import pickle
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -262,3 +264,60 @@ def test_atomic_write_failure_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(GenomeError, match="Permission denied.*cache_dir="):
         write_fasta(tmp_path / "x.fa", {"a": "A"})
     assert not os.listdir(tmp_path)
+
+
+def _fasta_bytes(rng, n_records: int, width: int) -> bytes:
+    letters = np.frombuffer(b"ACGTNacgtRYn", np.uint8)
+    out = b""
+    for i in range(n_records):
+        seq = rng.choice(letters, size=int(rng.integers(1, 800))).tobytes()
+        out += b">c%d some description\n" % i
+        out += b"".join(seq[j : j + width] + b"\n" for j in range(0, len(seq), width))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_numpy_build_equals_the_compiled_scan(tmp_path, monkeypatch, seed):
+    """The numpy build (the usual FASTA) writes the same index and codes as the exact
+    compiled scan, for chunk edges anywhere (inside records, right after a header)."""
+    rng = np.random.default_rng(seed)
+    for trial in range(25):
+        text = _fasta_bytes(rng, int(rng.integers(1, 6)), int(rng.integers(1, 70)))
+        text = text[:-1] if trial % 3 == 0 else text  # with and without a final newline
+        path = tmp_path / f"t{trial}.fa"
+        path.write_bytes(text)
+        monkeypatch.setattr(genome_mod, "_SCAN_CHUNK", int(rng.integers(60, 2000)))
+        with genome_mod._FastaBytes(path) as fasta:
+            fast = genome_mod._fast_build(path, fasta, tmp_path / "fast.codes")
+            exact = genome_mod._scan_fasta(path, fasta.buf, lambda end: None)
+            genome_mod._write_codes(path, fasta, exact, tmp_path / "exact.codes")
+        assert fast is not None
+        assert fast.fai_text() == exact.fai_text()
+        np.testing.assert_array_equal(fast.header_lines, exact.header_lines)
+        assert (tmp_path / "fast.codes").read_bytes() == (tmp_path / "exact.codes").read_bytes()
+
+
+@pytest.mark.parametrize("prefix", ["", ";a comment line sends it to the compiled scan\n"])
+def test_short_last_line_and_next_header_as_long_as_a_line(tmp_path, prefix):
+    """'TY\\n>c3 desc' spans exactly one 11-base line: still a short line and a header
+    (the compiled scan used to take it as a full line and reject a valid FASTA)."""
+    path = tmp_path / "g.fa"
+    path.write_text(prefix + ">a\nACGTACGTACG\nTY\n>c3 desc\nACGT\n")
+    genome = Genome(path)
+    assert genome.sizes == {"a": 13, "c3": 4}
+    assert genome.fetch("a", 0, 13) == "ACGTACGTACGTY" and genome.fetch("c3", 0, 4) == "ACGT"
+
+
+def test_opening_and_fetching_do_not_load_numba(tmp_path):
+    """A worker that opens a genome (building its cache) and fetches batches stays plain numpy
+    and torch: numba's LLVM (~110 MB resident) is loaded only by the compiled kernels."""
+    path = write_fasta(tmp_path / "g.fa", {"a": "ACGT" * 500, "b": "ACGTN" * 300})
+    code = (
+        "import sys\n"
+        "from seqnn.data import Genome, IntervalDataset\n"
+        f"g = Genome({str(path)!r})\n"
+        "g.fetch_one_hot(['a', 'b'], [10, -5], [110, 95], ['+', '-'])\n"
+        "g.fetch_codes(['a'], [0], [50])\n"
+        "assert 'numba' not in sys.modules, 'numba was loaded'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numba
 import numpy as np
 import pandas as pd
 
 from seqnn.data.encoding import N_CODE, encode
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import resize
+from seqnn.data.jit import njit
 
 SeedLike = int | np.random.Generator | None
 
 
 # ----------------------------------------------------------------------------- shuffles
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _shuffle_row(seq: np.ndarray, out: np.ndarray, seed: int) -> None:
     """One uniformly random Eulerian path of seq's letter graph (uint8 letters), into out."""
     # numba compiles only the legacy np.random API; its state is numba's own, per thread.
@@ -87,7 +87,7 @@ def _shuffle_row(seq: np.ndarray, out: np.ndarray, seed: int) -> None:
         used[u] += 1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _shuffle_rows(seqs: np.ndarray, out: np.ndarray, seeds: np.ndarray) -> None:
     for b in range(seqs.shape[0]):
         _shuffle_row(seqs[b], out[b], seeds[b])

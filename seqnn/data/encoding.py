@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import numba
 import numpy as np
 import torch
 from torch import nn
+
+from seqnn.data.jit import njit
 
 ALPHABET = "ACGT"
 IUPAC = "ACGTNRYSWKMBDHV"  # index == code
@@ -101,7 +102,7 @@ DEFAULT_POLICY = EncodingPolicy()
 
 
 # ----------------------------------------------------------------------------- kernels
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _codes_kernel(buf: np.ndarray, lut: np.ndarray, out: np.ndarray) -> int:
     """bytes (B, L) -> codes (B, L); returns the flat index of the first bad byte or -1."""
     n_rows, length = buf.shape
@@ -114,7 +115,7 @@ def _codes_kernel(buf: np.ndarray, lut: np.ndarray, out: np.ndarray) -> int:
     return -1
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _select_channel(codes: np.ndarray, table: np.ndarray, k: int, channel: np.ndarray) -> None:
     """A/C/G/T only: compare-and-select, which LLVM vectorises."""
     kk = np.uint8(k)
@@ -124,7 +125,7 @@ def _select_channel(codes: np.ndarray, table: np.ndarray, k: int, channel: np.nd
         channel[j] = one if codes[j] == kk else zero
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _gather_channel(codes: np.ndarray, table: np.ndarray, k: int, channel: np.ndarray) -> None:
     """Blocks with N or IUPAC codes: gather the channel from the policy table."""
     for j in range(codes.shape[0]):
@@ -134,7 +135,7 @@ def _gather_channel(codes: np.ndarray, table: np.ndarray, k: int, channel: np.nd
 _BLOCK = 16384  # columns per block: a block's codes stay in L1/L2 cache
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _one_hot_kernel(buf: np.ndarray, lut: np.ndarray, table: np.ndarray, out: np.ndarray) -> int:
     """bytes or codes (B, L) -> one-hot (B, 4, L) through lut (256,) and table (15, 4).
 

@@ -7,7 +7,9 @@ see :mod:`seqnn.data.encoding`).
 Opening a FASTA builds two files once, next to it (or in ``cache_dir`` / ``$SEQNN_CACHE_DIR``):
 
 - ``<fasta>.fai``: a samtools-style index (name, length, offset, line bases, line width),
-  written by a compiled scan that checks the line structure and names the bad line;
+  written by a few numpy passes per chunk for the usual file, or, for anything unusual (CRLF,
+  blank or comment lines, bad letters), by a compiled scan (numba, loaded only then) that
+  checks the line structure and names the bad line;
   :attr:`Genome.fasta` opens the FASTA through pyfaidx with it.
 - ``<fasta>.seqnn-codes`` (+ ``.json``): the whole genome as one flat uint8 code array
   (contigs end to end), opened with ``np.memmap`` so DataLoader workers and DDP ranks share it
@@ -30,7 +32,6 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-import numba
 import numpy as np
 import pandas as pd
 
@@ -43,6 +44,7 @@ from seqnn.data.encoding import (
     N_CODE,
     EncodingPolicy,
 )
+from seqnn.data.jit import njit
 
 CACHE_VERSION = 1
 CACHE_ENV = "SEQNN_CACHE_DIR"
@@ -157,7 +159,7 @@ def _stat_key(path: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- index scan
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _scan_kernel(buf: np.ndarray, stop: int, st: np.ndarray, rec: np.ndarray) -> int:
     """Scan FASTA bytes into index records, from st[0] until a line start at or past ``stop``.
 
@@ -165,7 +167,7 @@ def _scan_kernel(buf: np.ndarray, stop: int, st: np.ndarray, rec: np.ndarray) ->
     line width, header line number. st (resumable state): position, line number, records,
     phase (0 before the first record, 1 after a header, 2 in a sequence, 3 after a short line,
     4 after a blank line), -, error line, line of the last short/blank line. Full lines are
-    checked only at their end (the code conversion rejects a newline inside them). Returns 0,
+    checked for a newline inside before they are taken whole. Returns 0,
     an error code (see _SCAN_ERRORS) or 6 when ``rec`` is full.
     """
     n = buf.size
@@ -177,9 +179,16 @@ def _scan_kernel(buf: np.ndarray, stop: int, st: np.ndarray, rec: np.ndarray) ->
             lb, lw = rec[k - 1, 4], rec[k - 1, 5]
             e = pos + lw - 1
             if e < n and buf[e] == 10 and (lw - lb == 1 or buf[pos + lb] == 13):
-                rec[k - 1, 3] += lb
-                pos, line = e + 1, line + 1
-                continue
+                # a full line, unless a shorter last line and the next header fit in it
+                full = True
+                for j in range(pos, pos + lb):
+                    if buf[j] == 10:
+                        full = False
+                        break
+                if full:
+                    rec[k - 1, 3] += lb
+                    pos, line = e + 1, line + 1
+                    continue
         e = pos
         while e < n and buf[e] != 10:
             e += 1
@@ -209,7 +218,7 @@ def _scan_kernel(buf: np.ndarray, stop: int, st: np.ndarray, rec: np.ndarray) ->
     return status
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _scan_line(rec, k, phase, size, cr, has_newline, first) -> int:
     """Check one sequence line and add it to record k - 1; returns an error code or 0."""
     if size == 0:
@@ -287,7 +296,7 @@ def _record_names(path: Path, buf: np.ndarray, rec: np.ndarray) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- codes
-@numba.njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _block_codes(src: np.ndarray, dst: np.ndarray, acc: np.ndarray, valid: int) -> None:
     """32 bytes -> codes for A C G T N (any case), 255 for anything else (IUPAC included).
 
@@ -306,7 +315,7 @@ def _block_codes(src: np.ndarray, dst: np.ndarray, acc: np.ndarray, valid: int) 
         acc[t] |= c if t < valid else np.uint8(0)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _codes_kernel(
     buf: np.ndarray, index: np.ndarray, st: np.ndarray, dst: np.ndarray, exact: bool
 ) -> int:
@@ -356,6 +365,10 @@ class _FastaBytes:
         self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
         self.buf = np.frombuffer(self._mm, dtype=np.uint8)
 
+    def rfind_newline(self, start: int, end: int) -> int:
+        """Offset of the last ``\\n`` in [start, end), or -1."""
+        return self._mm.rfind(b"\n", start, end)
+
     def release(self, start: int, end: int) -> None:
         start = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
         end = min(end, self.buf.size) // mmap.PAGESIZE * mmap.PAGESIZE
@@ -401,6 +414,100 @@ def _write_codes(path: Path, fasta: _FastaBytes, index: _Index, target: Path) ->
     _atomic_write(target, write)
 
 
+class _Irregular(Exception):
+    """Raised inside :func:`_fast_build` for input its vectorised checks do not cover."""
+
+
+def _fast_build(path: Path, fasta: _FastaBytes, target: Path) -> _Index | None:
+    """Index a FASTA and write its code cache in numpy passes, chunk by chunk.
+
+    Covers the usual file: ``\n`` line ends, a header first, no blank or comment lines,
+    every record's lines of one width but the last, letters A/C/G/T/N/IUPAC in any case.
+    Returns None for anything else (nothing written): the compiled scan (numba, loaded only
+    then) reads it exactly and names the line of any error. Keeping this path free of numba
+    keeps LLVM out of the processes that open a genome for the first time.
+    """
+    buf = fasta.buf
+    if buf.size == 0 or buf[0] != ord(">"):
+        return None
+    rec: list[list[int]] = []  # header start, header end, offset, length, lb, lw, line
+    # the open record's line width, whether the last line was a header / a short line
+    state = {"lb": 0, "after_header": False, "short": False, "line": 1}
+
+    names: list[str] = []
+
+    def write(fh) -> None:
+        pos = 0
+        while pos < buf.size:
+            end = min(pos + _SCAN_CHUNK, buf.size)
+            if end < buf.size:
+                cut = fasta.rfind_newline(pos, end)
+                if cut < 0:
+                    raise _Irregular  # a line longer than a chunk
+                end = cut + 1
+            fh.write(memoryview(_fast_chunk(buf[pos:end], pos, rec, state)))
+            fasta.release(0, end)
+            pos = end
+        if state["after_header"]:
+            raise _Irregular  # the file ends with a header: an empty record
+        names.extend(_record_names(path, buf, np.array(rec, dtype=np.int64)))
+
+    try:
+        _atomic_write(target, write)  # nothing is left behind if it raises
+    except _Irregular:
+        return None
+    return _Index(names, np.array(rec, dtype=np.int64))
+
+
+def _fast_chunk(chunk: np.ndarray, pos: int, rec: list, state: dict) -> np.ndarray:
+    """One chunk of whole lines (file offset ``pos``) -> its codes; extends ``rec``/``state``."""
+    newlines = np.flatnonzero(chunk == 10)
+    starts = np.concatenate([[0], newlines + 1])
+    ends = np.concatenate([newlines, [chunk.size]])
+    if chunk[-1] == 10:  # no line after the final newline
+        starts, ends = starts[:-1], ends[:-1]
+    sizes = ends - starts
+    if np.any(sizes == 0) or np.any(chunk[ends - 1] == 13):
+        raise _Irregular  # blank lines, \r\n ends
+    header = chunk[starts] == ord(">")
+    if state["short"] and not header[0]:
+        raise _Irregular  # a short line that was not its record's last
+    n_lines = sizes.size
+    follows_header = np.concatenate([[state["after_header"]], header[:-1]])
+    if np.any(header & follows_header):
+        raise _Irregular  # an empty record
+    first = ~header & follows_header  # each record's first sequence line sets its width
+    last_mark = np.maximum.accumulate(np.where(first | header, np.arange(n_lines), -1))
+    width = np.where(last_mark >= 0, sizes[np.maximum(last_mark, 0)], state["lb"])
+    seq = ~header
+    next_header = np.concatenate([header[1:], [True]])
+    if np.any(seq & ((sizes > width) | ((sizes < width) & ~next_header))):
+        raise _Irregular  # lines of uneven width
+    slot = np.cumsum(header)  # 0: the record open before this chunk
+    lengths = np.bincount(slot[seq], weights=sizes[seq], minlength=slot[-1] + 1)
+    if state["after_header"]:  # the open record's first line is this chunk's first
+        rec[-1][4], rec[-1][5] = int(sizes[0]), int(sizes[0]) + 1
+    if rec:
+        rec[-1][3] += int(lengths[0])
+    keep = np.ones(chunk.size, dtype=bool)
+    keep[newlines] = False
+    for k, i in enumerate(np.flatnonzero(header), start=1):
+        keep[starts[i] : ends[i]] = False
+        lb = int(sizes[i + 1]) if i + 1 < n_lines else 0
+        offset = pos + int(starts[i + 1]) if i + 1 < n_lines else pos + int(chunk.size)
+        line = state["line"] + int(i)
+        rec.append([pos + int(starts[i]) + 1, pos + int(ends[i]), offset, int(lengths[k]), lb,
+                    lb + 1, line])  # fmt: skip
+    state["after_header"] = bool(header[-1])
+    state["lb"] = 0 if header[-1] else rec[-1][4]
+    state["short"] = bool(seq[-1] and sizes[-1] < width[-1])
+    state["line"] += n_lines
+    codes = BYTE_TO_CODE[chunk[keep]]
+    if codes.size and codes.max() == INVALID:
+        raise _Irregular  # a letter outside A/C/G/T/N/IUPAC (or '>' inside a line)
+    return codes
+
+
 def _raise_bad_byte(path: Path, buf: np.ndarray, index: _Index, st: np.ndarray) -> None:
     """The GenomeError for the byte the code kernel stopped at (record st[0], line st[1])."""
     r, line, col = int(st[0]), int(st[1]), int(st[4]) + int(st[3])
@@ -418,91 +525,54 @@ def _raise_bad_byte(path: Path, buf: np.ndarray, index: _Index, st: np.ndarray) 
 
 
 # ----------------------------------------------------------------------------- fetching
-@numba.njit(cache=True, nogil=True, inline="always")
-def _fetch_row(codes: np.ndarray, offset: int, size: int, s: int, rev: bool, row: np.ndarray):
-    """Copy [s, s + L) of one contig (``size`` codes from ``offset``) into row (L,), N outside
-    the contig, reverse-complemented if ``rev``. Returns the OR of the codes written (< 4: only
-    A/C/G/T)."""
-    length = row.size
-    n = np.uint8(N_CODE)
-    a = min(max(-s, 0), length)  # bases of left padding
-    b = min(max(size - s, 0), length)  # end of the contig's bases in the row (>= a)
-    src = codes[offset + s + a : offset + s + b]
-    seen = n if a > 0 or b < length else np.uint8(0)
-    # Explicit loops over 1-D views: numba's slice assignment is ~9x slower here.
-    if rev:
-        for j in range(length - b):
-            row[j] = n
-        for j in range(src.size):
-            row[length - 1 - a - j] = COMPLEMENT_CODE[src[j]]
-            seen |= src[j]
-        for j in range(length - a, length):
-            row[j] = n
+# Plain numpy on purpose: the per-batch path of every DataLoader worker loads no numba (LLVM),
+# and a batch of in-bounds windows is one fancy-index copy of L-byte rows out of a strided
+# view of the cache, as fast as a compiled loop (memory-bound either way).
+def _fetch_codes(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    contig: np.ndarray,
+    starts: np.ndarray,
+    reverse: np.ndarray,
+    length: int,
+) -> np.ndarray:
+    """The windows [start, start + length) of the given contigs as (B, length) uint8 codes,
+    N-padded past either contig end, reverse-complemented where ``reverse``. The contig
+    indices must be in range."""
+    size = lengths[contig]
+    inside = (starts >= 0) & (starts + length <= size)
+    first = offsets[contig] + starts
+    if length > 0 and inside.all():
+        out = np.lib.stride_tricks.sliding_window_view(codes, length)[first]
     else:
-        for j in range(a):
-            row[j] = n
-        dst = row[a:b]
-        for j in range(src.size):
-            dst[j] = src[j]
-            seen |= src[j]
-        for j in range(b, length):
-            row[j] = n
-    return seen
+        out = np.full((len(starts), length), N_CODE, dtype=np.uint8)
+        if length > 0 and inside.any():
+            windows = np.lib.stride_tricks.sliding_window_view(codes, length)
+            out[inside] = windows[first[inside]]
+        for i in np.flatnonzero(~inside):  # windows reaching past a contig end (rare)
+            a = min(max(-int(starts[i]), 0), length)
+            b = max(min(int(size[i] - starts[i]), length), a)
+            out[i, a:b] = codes[first[i] + a : first[i] + b]
+    if reverse.any():
+        out[reverse] = COMPLEMENT_CODE[out[reverse, ::-1]]
+    return out
 
 
-@numba.njit(cache=True, nogil=True)
-def _fetch_kernel(
-    codes: np.ndarray,
-    offsets: np.ndarray,
-    lengths: np.ndarray,
-    contig: np.ndarray,
-    starts: np.ndarray,
-    reverse: np.ndarray,
-    out: np.ndarray,
-) -> int:
-    """Copy the intervals [start, start + L) of the given contigs into out (B, L), N-padded
-    outside the contig, reverse-complemented where ``reverse``. Returns the first row whose
-    contig index is out of range, or -1."""
-    for i in range(out.shape[0]):
-        c = contig[i]
-        if c < 0 or c >= offsets.size:
-            return i
-        _fetch_row(codes, offsets[c], lengths[c], starts[i], reverse[i], out[i])
-    return -1
+def _codes_to_one_hot(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(B, L) codes -> (B, 4, L) float32 one-hot through the policy table (15, 4).
 
-
-@numba.njit(cache=True, nogil=True)
-def _fetch_one_hot_kernel(
-    codes: np.ndarray,
-    offsets: np.ndarray,
-    lengths: np.ndarray,
-    contig: np.ndarray,
-    starts: np.ndarray,
-    reverse: np.ndarray,
-    table: np.ndarray,
-    out: np.ndarray,
-) -> int:
-    """As :func:`_fetch_kernel`, but writes one-hot rows out (B, 4, L) through the policy
-    table (15, 4) (see :meth:`seqnn.data.encoding.EncodingPolicy.table`), so the codes go
-    through the cache once. Rows of plain A/C/G/T take a compare-and-select loop that LLVM
-    vectorises; rows with N or IUPAC codes gather from the table."""
-    length = out.shape[2]
-    row = np.empty(length, dtype=np.uint8)
-    for i in range(out.shape[0]):
-        c = contig[i]
-        if c < 0 or c >= offsets.size:
-            return i
-        seen = _fetch_row(codes, offsets[c], lengths[c], starts[i], reverse[i], row)
-        for k in range(4):
-            channel = out[i, k]  # a contiguous 1-D view, so the loops below vectorise
-            if seen < N_CODE:
-                kk, one, zero = np.uint8(k), table[k, k], table[(k + 1) % 4, k]
-                for j in range(length):
-                    channel[j] = one if row[j] == kk else zero
-            else:
-                for j in range(length):
-                    channel[j] = table[row[j], k]
-    return -1
+    A/C/G/T (and N when the policy makes it zeros) are four compares written straight into
+    the channels; rows holding a code the compares cannot express (IUPAC letters, or N as
+    0.25) are then gathered from the table."""
+    out = np.empty((codes.shape[0], 4, codes.shape[1]), dtype=np.float32)
+    for k in range(4):
+        np.equal(codes, k, out=out[:, k, :], casting="unsafe")
+    simple = N_CODE + 1 if not table[N_CODE].any() else N_CODE  # codes below this are exact
+    if codes.size and codes.max() >= simple:
+        rows = np.flatnonzero((codes >= simple).any(axis=1))
+        out[rows] = table[codes[rows]].transpose(0, 2, 1)
+    return out
 
 
 # ----------------------------------------------------------------------------- Genome
@@ -586,8 +656,10 @@ class Genome:
             index = self._build_bgzf()
         else:
             with _FastaBytes(self.path) as fasta:
-                index = _scan_fasta(self.path, fasta.buf, lambda end: fasta.release(0, end))
-                _write_codes(self.path, fasta, index, self.cache_path)
+                index = _fast_build(self.path, fasta, self.cache_path)
+                if index is None:  # anything unusual: the exact compiled scan
+                    index = _scan_fasta(self.path, fasta.buf, lambda end: fasta.release(0, end))
+                    _write_codes(self.path, fasta, index, self.cache_path)
             _atomic_write(self.fai_path, lambda fh: fh.write(index.fai_text().encode()))
         offsets = np.concatenate([[0], np.cumsum(index.lengths)[:-1]]).astype(np.int64)
         meta = {
@@ -759,7 +831,7 @@ class Genome:
         """The per-batch path of datasets: contig indices, starts and one width, no name lookup.
 
         Args:
-            contig: (B,) int64 contig indices (positions in ``names``), checked in the kernel.
+            contig: (B,) int64 contig indices (positions in ``names``), range-checked.
             starts: (B,) int64 0-based starts; windows are [start, start + length), N-padded
                 past either contig end.
             length: the window width L.
@@ -776,20 +848,21 @@ class Genome:
         starts = np.asarray(starts, dtype=np.int64)
         if reverse is None:
             reverse = np.zeros(len(starts), dtype=np.bool_)
-        args = (self.codes, self._offsets, self._lengths, contig, starts, reverse)
-        if policy is not None:
-            out = np.empty((len(starts), 4, length), dtype=np.float32)
-            bad = _fetch_one_hot_kernel(*args, _policy_table(policy), out)
-        else:
-            shape = (len(starts), length)
-            if out is None or out.shape != shape or out.dtype != np.uint8:
-                out = np.empty(shape, dtype=np.uint8)
-            bad = _fetch_kernel(*args, out)
-        if bad >= 0:
+        bad = (contig < 0) | (contig >= len(self.names))
+        if bad.any():
             raise GenomeError(
-                f"{self.path}: contig index {contig[bad]} is out of range 0..{len(self) - 1}"
+                f"{self.path}: contig index {contig[np.argmax(bad)]} is out of range "
+                f"0..{len(self) - 1}"
             )
-        return out
+        codes = _fetch_codes(
+            self.codes, self._offsets, self._lengths, contig, starts, reverse, length
+        )
+        if policy is not None:
+            return _codes_to_one_hot(codes, _policy_table(policy))
+        if out is not None and out.shape == codes.shape and out.dtype == np.uint8:
+            out[...] = codes
+            return out
+        return codes
 
     def _request(
         self, chroms, starts, ends, strands
