@@ -50,6 +50,7 @@ CACHE_VERSION = 1
 CACHE_ENV = "SEQNN_CACHE_DIR"
 _SCAN_CHUNK = 8 << 20  # FASTA bytes scanned between page releases
 _CODE_CHUNK = 4 << 20  # codes converted and written per step
+_CODE_TABLE = BYTE_TO_CODE.tobytes()  # bytes.translate table: byte -> code
 _SLACK = 64  # the block kernel may write up to a block past a line's end
 
 _SCAN_ERRORS = {
@@ -445,7 +446,7 @@ def _fast_build(path: Path, fasta: _FastaBytes, target: Path) -> _Index | None:
                 if cut < 0:
                     raise _Irregular  # a line longer than a chunk
                 end = cut + 1
-            fh.write(memoryview(_fast_chunk(buf[pos:end], pos, rec, state)))
+            fh.write(_fast_chunk(buf[pos:end], pos, rec, state))
             fasta.release(0, end)
             pos = end
         if state["after_header"]:
@@ -459,7 +460,7 @@ def _fast_build(path: Path, fasta: _FastaBytes, target: Path) -> _Index | None:
     return _Index(names, np.array(rec, dtype=np.int64))
 
 
-def _fast_chunk(chunk: np.ndarray, pos: int, rec: list, state: dict) -> np.ndarray:
+def _fast_chunk(chunk: np.ndarray, pos: int, rec: list, state: dict) -> bytes:
     """One chunk of whole lines (file offset ``pos``) -> its codes; extends ``rec``/``state``."""
     newlines = np.flatnonzero(chunk == 10)
     starts = np.concatenate([[0], newlines + 1])
@@ -489,10 +490,10 @@ def _fast_chunk(chunk: np.ndarray, pos: int, rec: list, state: dict) -> np.ndarr
         rec[-1][4], rec[-1][5] = int(sizes[0]), int(sizes[0]) + 1
     if rec:
         rec[-1][3] += int(lengths[0])
-    keep = np.ones(chunk.size, dtype=bool)
-    keep[newlines] = False
+    raw, pieces, done = chunk.tobytes(), [], 0
     for k, i in enumerate(np.flatnonzero(header), start=1):
-        keep[starts[i] : ends[i]] = False
+        pieces.append(raw[done : starts[i]])
+        done = int(ends[i])
         lb = int(sizes[i + 1]) if i + 1 < n_lines else 0
         offset = pos + int(starts[i + 1]) if i + 1 < n_lines else pos + int(chunk.size)
         line = state["line"] + int(i)
@@ -502,8 +503,9 @@ def _fast_chunk(chunk: np.ndarray, pos: int, rec: list, state: dict) -> np.ndarr
     state["lb"] = 0 if header[-1] else rec[-1][4]
     state["short"] = bool(seq[-1] and sizes[-1] < width[-1])
     state["line"] += n_lines
-    codes = BYTE_TO_CODE[chunk[keep]]
-    if codes.size and codes.max() == INVALID:
+    # one C pass: newlines deleted, letters mapped to codes (headers were cut out above)
+    codes = (b"".join(pieces) + raw[done:] if pieces else raw).translate(_CODE_TABLE, b"\n")
+    if bytes([INVALID]) in codes:
         raise _Irregular  # a letter outside A/C/G/T/N/IUPAC (or '>' inside a line)
     return codes
 
