@@ -198,6 +198,18 @@ def test_position_auroc():
         position_auroc(perfect, mask, score="observed")
 
 
+def test_position_auroc_per_sequence_ignores_the_scale_between_sequences():
+    """Each sequence ranks its own motif first, but sequence 1's scores are all 10x
+    sequence 0's: pooled, its background outranks sequence 0's motif; per sequence, 1.0."""
+    mask = np.zeros((3, 8), dtype=bool)
+    mask[0, 2:4] = mask[1, 5:7] = True  # sequence 2 has no motif: left out per sequence
+    scores = np.where(mask, 2.0, 1.0) * np.array([1.0, 10.0, 1.0])[:, None]
+    attributions = np.zeros((3, 4, 8))
+    attributions[:, 0, :] = scores
+    assert position_auroc(attributions, mask, per_sequence=True) == 1.0
+    assert position_auroc(attributions, mask) < 0.9
+
+
 def test_position_scores_l2_is_the_norm_over_channels():
     a = np.zeros((1, 4, 3))
     a[0, :, 1] = [3, 0, 4, 0]

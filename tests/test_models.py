@@ -313,3 +313,16 @@ def test_vae_latents_kl_and_sampling():
     assert vae.sample(5, generator=torch.Generator().manual_seed(0)).shape == (5, 4, 81)
     path = torch.stack([torch.lerp(mu[0], mu[1], t) for t in torch.linspace(0, 1, 4)])
     assert vae.decode(path).shape == (4, 4, 81)
+
+
+def test_exponential_first_activation_round_trips_through_the_spec():
+    from seqnn.models.layers import Exponential
+    from seqnn.models.spec import build_network, network_spec
+
+    net = BassetCNN(2, first_activation=Exponential).eval()
+    assert isinstance(net.trunk[0][2], Exponential) and isinstance(net.trunk[1][2], nn.ReLU)
+    rebuilt = build_network(network_spec(net)).eval()
+    rebuilt.load_state_dict(net.state_dict())
+    x = torch.rand(3, 4, 200)
+    torch.testing.assert_close(rebuilt(x), net(x))
+    torch.testing.assert_close(net.trunk[0][2](torch.zeros(1)), torch.ones(1))

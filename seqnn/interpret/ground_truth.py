@@ -37,7 +37,11 @@ def position_scores(
 
 
 def position_auroc(
-    attributions: np.ndarray, mask: np.ndarray, x=None, score: Literal["l2", "observed"] = "l2"
+    attributions: np.ndarray,
+    mask: np.ndarray,
+    x=None,
+    score: Literal["l2", "observed"] = "l2",
+    per_sequence: bool = False,
 ) -> float:
     """AUROC of per-position importance (:func:`position_scores`) against a position mask.
 
@@ -46,9 +50,17 @@ def position_auroc(
         mask: (N, L) booleans, True at the positions that truly matter (implanted motifs).
         x: (N, 4, L) one-hot sequences (for ``score="observed"``).
         score: ``"l2"`` or ``"observed"``.
+        per_sequence: False: one AUROC over the positions of all sequences pooled (a true
+            position must outscore background positions of *other* sequences too, so the
+            attributions' scale from sequence to sequence counts). True: the mean of each
+            sequence's own AUROC (sequences whose positions are all true or all background
+            are left out), the "interpretability AUROC" of Koo & Ploenzke 2021 (Nature Machine
+            Intelligence 3:258) and the Koo lab's benchmarks: does the attribution map of a
+            sequence point at its motifs.
 
     Returns:
-        The probability that a true position outscores a background position.
+        The probability that a true position outscores a background position (of the same
+        sequence with ``per_sequence``).
     """
     scores = position_scores(attributions, x, score)
     mask = np.asarray(mask, dtype=bool)
@@ -56,4 +68,8 @@ def position_auroc(
         raise ValueError(f"mask shape {mask.shape} differs from the attributions' {scores.shape}")
     if mask.all() or not mask.any():
         raise ValueError("the mask needs both true and background positions")
-    return float(roc_auc_score(mask.ravel(), scores.ravel()))
+    if not per_sequence:
+        return float(roc_auc_score(mask.ravel(), scores.ravel()))
+    mixed = mask.any(axis=1) & ~mask.all(axis=1)
+    pairs = zip(mask[mixed], scores[mixed], strict=True)
+    return float(np.mean([roc_auc_score(m, s) for m, s in pairs]))

@@ -48,6 +48,9 @@ class BassetCNN(nn.Module):
         n_hidden: Width of each hidden dense layer.
         dropout: Dropout probability in the conv blocks and the dense head.
         activation: Factory of the activation module.
+        first_activation: Factory of the first block's activation; ``None``: ``activation``.
+            ``seqnn.models.layers.Exponential`` is the exponential activation of Koo &
+            Ploenzke 2021 (cleaner first-layer motifs and gradient attributions).
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class BassetCNN(nn.Module):
         n_hidden: Sequence[int] = (256,),
         dropout: float = 0.2,
         activation: Activation = nn.ReLU,
+        first_activation: Activation | None = None,
     ) -> None:
         super().__init__()
         self.n_targets = n_targets
@@ -71,7 +75,13 @@ class BassetCNN(nn.Module):
         self.trunk = nn.Sequential(
             *(
                 ConvBlock(
-                    channels[i], channels[i + 1], kernels[i], pools[i], 1, dropout, activation
+                    channels[i],
+                    channels[i + 1],
+                    kernels[i],
+                    pools[i],
+                    1,
+                    dropout,
+                    first_activation if i == 0 and first_activation is not None else activation,
                 )
                 for i in range(n_blocks)
             )

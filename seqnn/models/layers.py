@@ -81,6 +81,16 @@ def output_length(module: nn.Module, length: int) -> int:
     return length
 
 
+class Exponential(nn.Module):
+    """exp(x): the first-layer activation of Koo & Ploenzke 2021 (Nature Machine Intelligence
+    3:258). After BatchNorm it makes the first-layer filters fire sharply on their motif and
+    stay near zero elsewhere, which gives cleaner, more motif-like filters and attribution
+    maps at the same accuracy."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(x)
+
+
 class ConvBlock(nn.Sequential):
     """Conv -> BatchNorm -> activation -> (dropout) -> (max-pool), the Basset / DeepSEA unit.
 
