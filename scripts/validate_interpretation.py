@@ -101,6 +101,8 @@ def attribution_aurocs(model, motifs) -> None:
         extra = {"target": 0.9} if method in ("ism", "gradient_x_input") else {}
         emit(name, position_auroc(attr, mask), "AUROC", **extra, score="l2",
              sequences=int(positives.sum()), seconds=seconds)  # fmt: skip
+        emit(f"{name}_per_sequence", position_auroc(attr, mask, per_sequence=True), "AUROC",
+             score="l2", averaged="over sequences")  # fmt: skip
         if method == "gradient_x_input":  # gradient correction (Majdandzic et al. 2023)
             corrected = attribute(model, x, method, correct=True)
             emit("attr_auroc_gxi_corrected", position_auroc(corrected, mask), "AUROC",
