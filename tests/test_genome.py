@@ -309,15 +309,21 @@ def test_short_last_line_and_next_header_as_long_as_a_line(tmp_path, prefix):
 
 
 def test_opening_and_fetching_do_not_load_numba(tmp_path):
-    """A worker that opens a genome (building its cache) and fetches batches stays plain numpy
-    and torch: numba's LLVM (~110 MB resident) is loaded only by the compiled kernels."""
+    """A worker that opens a genome (building its cache) and fetches batches (augmented too)
+    stays plain numpy and torch: numba's LLVM (~110 MB resident) is loaded only by the compiled
+    kernels."""
     path = write_fasta(tmp_path / "g.fa", {"a": "ACGT" * 500, "b": "ACGTN" * 300})
+    bed = tmp_path / "r.bed"
+    bed.write_text("a\t0\t100\nb\t50\t150\na\t7\t107\n")
     code = (
         "import sys\n"
         "from seqnn.data import Genome, IntervalDataset\n"
         f"g = Genome({str(path)!r})\n"
         "g.fetch_one_hot(['a', 'b'], [10, -5], [110, 95], ['+', '-'])\n"
         "g.fetch_codes(['a'], [0], [50])\n"
+        "from seqnn.data import ReverseComplement\n"
+        f"ds = IntervalDataset(g, {str(bed)!r}, transforms=[ReverseComplement(seed=0)])\n"
+        "assert next(iter(ds.loader(batch_size=2))).shape == (2, 4, 100)\n"
         "assert 'numba' not in sys.modules, 'numba was loaded'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

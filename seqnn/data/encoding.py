@@ -320,17 +320,40 @@ def one_hot(
     if integral and not policy.is_integral:
         lut = _integral_lut(lut, policy)
     shape = (buf.shape[0], 4, buf.shape[1])
-    if out is not None and out.dtype == np_dtype and out.size == np.prod(shape):
-        result = out.reshape(shape)
+    bad = -1
+    if codes_input and np_dtype == np.float32 and out is None:  # numpy: no numba to load
+        invalid = buf >= N_CODES
+        bad = int(np.argmax(invalid)) if invalid.any() else -1
+        result = codes_to_one_hot(buf, policy.table()) if bad < 0 else None
     else:
-        result = np.empty(shape, dtype=np_dtype)
-    bad = _one_hot_kernel(buf, lut, policy.table().astype(np_dtype), result)
+        if out is not None and out.dtype == np_dtype and out.size == np.prod(shape):
+            result = out.reshape(shape)
+        else:
+            result = np.empty(shape, dtype=np_dtype)
+        bad = _one_hot_kernel(buf, lut, policy.table().astype(np_dtype), result)
     if bad >= 0:
         _raise_bad(buf, bad, names, integral, codes_input)
     result = result[0] if single else result
     if torch_dtype is not None:
         return torch.from_numpy(result).to(torch_dtype)
     return result if np.dtype(dtype) == np_dtype else result.astype(dtype)
+
+
+def codes_to_one_hot(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(B, L) valid codes -> (B, 4, L) float32 one-hot through a policy table (15, 4), in numpy
+    (the batch path of the datasets, which loads no numba).
+
+    A/C/G/T (and N when the policy makes it zeros) are four compares written straight into
+    the channels; rows holding a code the compares cannot express (IUPAC letters, or N as
+    0.25) are then gathered from the table."""
+    out = np.empty((codes.shape[0], 4, codes.shape[1]), dtype=np.float32)
+    for k in range(4):
+        np.equal(codes, k, out=out[:, k, :], casting="unsafe")
+    simple = N_CODE + 1 if not table[N_CODE].any() else N_CODE  # codes below this are exact
+    if codes.size and codes.max() >= simple:
+        rows = np.flatnonzero((codes >= simple).any(axis=1))
+        out[rows] = table[codes[rows]].transpose(0, 2, 1)
+    return out
 
 
 def _numpy_kernel_dtype(dtype) -> np.dtype:

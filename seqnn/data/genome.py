@@ -43,6 +43,7 @@ from seqnn.data.encoding import (
     INVALID,
     N_CODE,
     EncodingPolicy,
+    codes_to_one_hot,
 )
 from seqnn.data.jit import njit
 
@@ -561,22 +562,6 @@ def _fetch_codes(
     return out
 
 
-def _codes_to_one_hot(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """(B, L) codes -> (B, 4, L) float32 one-hot through the policy table (15, 4).
-
-    A/C/G/T (and N when the policy makes it zeros) are four compares written straight into
-    the channels; rows holding a code the compares cannot express (IUPAC letters, or N as
-    0.25) are then gathered from the table."""
-    out = np.empty((codes.shape[0], 4, codes.shape[1]), dtype=np.float32)
-    for k in range(4):
-        np.equal(codes, k, out=out[:, k, :], casting="unsafe")
-    simple = N_CODE + 1 if not table[N_CODE].any() else N_CODE  # codes below this are exact
-    if codes.size and codes.max() >= simple:
-        rows = np.flatnonzero((codes >= simple).any(axis=1))
-        out[rows] = table[codes[rows]].transpose(0, 2, 1)
-    return out
-
-
 # ----------------------------------------------------------------------------- Genome
 class Genome:
     """A FASTA genome: contig names and sizes, and batched fetches as uint8 codes.
@@ -860,7 +845,7 @@ class Genome:
             self.codes, self._offsets, self._lengths, contig, starts, reverse, length
         )
         if policy is not None:
-            return _codes_to_one_hot(codes, _policy_table(policy))
+            return codes_to_one_hot(codes, _policy_table(policy))
         if out is not None and out.shape == codes.shape and out.dtype == np.uint8:
             out[...] = codes
             return out
