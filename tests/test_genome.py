@@ -270,7 +270,7 @@ def _fasta_bytes(rng, n_records: int, width: int) -> bytes:
     letters = np.frombuffer(b"ACGTNacgtRYn", np.uint8)
     out = b""
     for i in range(n_records):
-        seq = rng.choice(letters, size=int(rng.integers(1, 800))).tobytes()
+        seq = rng.choice(letters, size=int(rng.integers(1, 4000))).tobytes()
         out += b">c%d some description\n" % i
         out += b"".join(seq[j : j + width] + b"\n" for j in range(0, len(seq), width))
     return out
@@ -279,10 +279,12 @@ def _fasta_bytes(rng, n_records: int, width: int) -> bytes:
 @pytest.mark.parametrize("seed", range(4))
 def test_numpy_build_equals_the_compiled_scan(tmp_path, monkeypatch, seed):
     """The numpy build (the usual FASTA) writes the same index and codes as the exact
-    compiled scan, for chunk edges anywhere (inside records, right after a header)."""
+    compiled scan, for chunk edges anywhere (inside records, right after a header, inside
+    lines longer than a chunk)."""
     rng = np.random.default_rng(seed)
     for trial in range(25):
-        text = _fasta_bytes(rng, int(rng.integers(1, 6)), int(rng.integers(1, 70)))
+        width = int(rng.integers(1, 70) if trial % 2 else rng.integers(500, 5000))
+        text = _fasta_bytes(rng, int(rng.integers(1, 6)), width)  # lines longer than chunks too
         text = text[:-1] if trial % 3 == 0 else text  # with and without a final newline
         path = tmp_path / f"t{trial}.fa"
         path.write_bytes(text)

@@ -423,8 +423,9 @@ class _Irregular(Exception):
 def _fast_build(path: Path, fasta: _FastaBytes, target: Path) -> _Index | None:
     """Index a FASTA and write its code cache in numpy passes, chunk by chunk.
 
-    Covers the usual file: ``\n`` line ends, a header first, no blank or comment lines,
-    every record's lines of one width but the last, letters A/C/G/T/N/IUPAC in any case.
+    Covers the usual file: LF line ends, a header first, no blank or comment lines, every
+    record's lines of one width but the last (any width, unwrapped sequences of any length
+    included), letters A/C/G/T/N/IUPAC in any case.
     Returns None for anything else (nothing written): the compiled scan (numba, loaded only
     then) reads it exactly and names the line of any error. Keeping this path free of numba
     keeps LLVM out of the processes that open a genome for the first time.
@@ -433,8 +434,9 @@ def _fast_build(path: Path, fasta: _FastaBytes, target: Path) -> _Index | None:
     if buf.size == 0 or buf[0] != ord(">"):
         return None
     rec: list[list[int]] = []  # header start, header end, offset, length, lb, lw, line
-    # the open record's line width, whether the last line was a header / a short line
-    state = {"lb": 0, "after_header": False, "short": False, "line": 1}
+    # the open record's line width, whether the last line was a header / a short line, and
+    # the bases already read of a line longer than a chunk
+    state = {"lb": 0, "after_header": False, "short": False, "line": 1, "carry": 0}
 
     names: list[str] = []
 
@@ -444,8 +446,11 @@ def _fast_build(path: Path, fasta: _FastaBytes, target: Path) -> _Index | None:
             end = min(pos + _SCAN_CHUNK, buf.size)
             if end < buf.size:
                 cut = fasta.rfind_newline(pos, end)
-                if cut < 0:
-                    raise _Irregular  # a line longer than a chunk
+                if cut < 0:  # inside a line longer than a chunk: its bases so far
+                    fh.write(_fast_part(buf[pos:end], state))
+                    fasta.release(0, end)
+                    pos = end
+                    continue
                 end = cut + 1
             fh.write(_fast_chunk(buf[pos:end], pos, rec, state))
             fasta.release(0, end)
@@ -461,18 +466,34 @@ def _fast_build(path: Path, fasta: _FastaBytes, target: Path) -> _Index | None:
     return _Index(names, np.array(rec, dtype=np.int64))
 
 
+def _fast_part(part: np.ndarray, state: dict) -> bytes:
+    """Bases of a sequence line longer than a chunk (no newline in ``part``) -> their codes."""
+    if state["carry"] == 0 and (part[0] == ord(">") or state["short"]):
+        raise _Irregular  # a header longer than a chunk; a short line that was not the last
+    codes = part.tobytes().translate(_CODE_TABLE)
+    if bytes([INVALID]) in codes:
+        raise _Irregular  # '\r', '>' or a letter outside A/C/G/T/N/IUPAC
+    state["carry"] += part.size
+    return codes
+
+
 def _fast_chunk(chunk: np.ndarray, pos: int, rec: list, state: dict) -> bytes:
-    """One chunk of whole lines (file offset ``pos``) -> its codes; extends ``rec``/``state``."""
+    """One chunk of whole lines (file offset ``pos``) -> its codes; extends ``rec``/``state``.
+    Its first line may be the end of a line whose first ``state["carry"]`` bases came as
+    parts (:func:`_fast_part`)."""
     newlines = np.flatnonzero(chunk == 10)
     starts = np.concatenate([[0], newlines + 1])
     ends = np.concatenate([newlines, [chunk.size]])
     if chunk[-1] == 10:  # no line after the final newline
         starts, ends = starts[:-1], ends[:-1]
     sizes = ends - starts
+    carry, state["carry"] = state["carry"], 0
+    sizes[0] += carry
     if np.any(sizes == 0) or np.any(chunk[ends - 1] == 13):
-        raise _Irregular  # blank lines, \r\n ends
+        raise _Irregular  # blank lines, \r\n ends (a part's '\r' failed in _fast_part)
     header = chunk[starts] == ord(">")
-    if state["short"] and not header[0]:
+    header[0] &= carry == 0  # a '>' inside a line fails the translation below
+    if state["short"] and not header[0] and not carry:
         raise _Irregular  # a short line that was not its record's last
     n_lines = sizes.size
     follows_header = np.concatenate([[state["after_header"]], header[:-1]])
