@@ -12,6 +12,7 @@ from seqnn.models.conv_autoencoder import ConvAutoencoder, VariationalConvAutoen
 from seqnn.models.conv_rnn import ConvRNN
 from seqnn.models.conv_transformer import ConvTransformer, RelativePositionBias
 from seqnn.models.dilated_resnet import DilatedResNet
+from seqnn.models.kmer_cnn import KmerCNN
 from seqnn.models.layers import (
     ConvBlock,
     broadcast,
@@ -53,6 +54,7 @@ SUPERVISED: dict[str, Callable[[int], nn.Module]] = {
     "resnet_scalar": _resnet("scalar"),
     "resnet_profile": _resnet("profile"),
     "resnet_both": _resnet("both"),
+    "kmer": lambda seq_len: KmerCNN(N_TARGETS, 16, 5, 4, (16,), dropout=0.0),
     "rnn_lstm": lambda seq_len: ConvRNN(N_TARGETS, 16, 7, 4, "lstm", 16, n_hidden=(), dropout=0.0),
     "rnn_gru": lambda seq_len: ConvRNN(N_TARGETS, 16, 7, 4, "gru", 16, pool="mean", dropout=0.0),
     "transformer_learned": lambda seq_len: ConvTransformer(
@@ -313,6 +315,11 @@ def test_vae_latents_kl_and_sampling():
     assert vae.sample(5, generator=torch.Generator().manual_seed(0)).shape == (5, 4, 81)
     path = torch.stack([torch.lerp(mu[0], mu[1], t) for t in torch.linspace(0, 1, 4)])
     assert vae.decode(path).shape == (4, 4, 81)
+
+
+def test_kmer_cnn_short_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="shorter than kernel_size 6"):
+        KmerCNN(1)(torch.zeros(2, 4, 10))
 
 
 def test_exponential_first_activation_round_trips_through_the_spec():

@@ -5,6 +5,7 @@ from seqnn.models.conv_autoencoder import ConvAutoencoder, VariationalConvAutoen
 from seqnn.models.conv_rnn import ConvRNN
 from seqnn.models.conv_transformer import ConvTransformer
 from seqnn.models.dilated_resnet import DilatedResNet
+from seqnn.models.kmer_cnn import KmerCNN
 from seqnn.models.layers import receptive_field
 from seqnn.models.reverse_complement import ReverseComplementAverage
 
@@ -14,6 +15,7 @@ __all__ = [
     "ConvRNN",
     "ConvTransformer",
     "DilatedResNet",
+    "KmerCNN",
     "ReverseComplementAverage",
     "VariationalConvAutoencoder",
     "receptive_field",
