@@ -6,10 +6,10 @@
    first-layer option ``model.first_activation=Exponential`` (Koo & Ploenzke 2021: the
    first-layer filters fire on their motif only, so gradients stop crediting background;
    ``--relu`` trains without it: test accuracy 0.966 instead of 0.996, gradient x input
-   AUROC 0.878 instead of 0.981). On held-out simulated positives, the attributions rank implanted positions above
-   the rest: ``attr_auroc_ism`` and ``attr_auroc_gxi`` (target >= 0.90; all positions of all
-   sequences pooled) and ``*_per_sequence`` (each sequence's own AUROC, averaged: the Koo
-   lab's interpretability AUROC), plus the other methods.
+   AUROC 0.878 instead of 0.981). On held-out simulated positives, the attributions rank
+   implanted positions above the rest: ``attr_auroc_ism`` and ``attr_auroc_gxi`` (target
+   >= 0.90; all positions of all sequences pooled) and ``*_per_sequence`` (each sequence's
+   own AUROC, averaged: the Koo lab's interpretability AUROC), plus the other methods.
 2. The first-layer filters -> PWMs -> JASPAR CORE (all 4,279 matrices): ``motif_recovery_top3``
    is the fraction of implanted motifs found among some filter's top-3 matches (target 1.0).
 3. The shipped ``ecoli-sigma70`` model on the 839 real promoters (TSS -60..+20): where the
