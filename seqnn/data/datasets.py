@@ -48,7 +48,7 @@ from seqnn.data.encoding import (
     one_hot,
 )
 from seqnn.data.genome import Genome
-from seqnn.data.intervals import contig_indices, read_intervals, resize, validate_intervals
+from seqnn.data.intervals import checked_intervals, read_intervals, resize
 from seqnn.data.transforms import offsets_of
 
 TargetKind = Literal["binary", "multilabel", "multiclass", "regression"]
@@ -519,11 +519,11 @@ class IntervalDataset(_BatchedDataset):
         frame = intervals if isinstance(intervals, pd.DataFrame) else read_intervals(intervals)
         if length is not None:
             frame = resize(frame, length)
-        frame = validate_intervals(frame, self.genome, on_invalid=on_invalid)
+        frame, contig = checked_intervals(frame, self.genome, on_invalid=on_invalid)
         self.intervals = frame.reset_index(drop=True)
         self.length = _common_length(self.intervals, source)
         # The batch path indexes plain arrays: contig indices, starts, reverse flags.
-        self._contig = contig_indices(self.intervals["chrom"], self.genome.names)
+        self._contig = contig
         self._starts = self.intervals["start"].to_numpy(dtype=np.int64)
         self._reverse = _reverse(self.intervals, strand_column, source) if use_strand else None
         columns = [target_columns] if isinstance(target_columns, str) else target_columns

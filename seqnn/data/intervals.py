@@ -281,6 +281,17 @@ def validate_intervals(
         IntervalError: ``file:line: message``, e.g.
             ``regions.bed:12: end 5000 is past the end of chr2 (length 4000)``.
     """
+    return checked_intervals(df, genome, on_invalid, source)[0]
+
+
+def checked_intervals(
+    df: pd.DataFrame,
+    genome: Genome | Mapping[str, int],
+    on_invalid: Literal["error", "drop", "pad"] = "error",
+    source: str | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`validate_intervals`, also returning each kept row's contig index (its position
+    in the genome's contig order), which the check computes anyway."""
     if on_invalid not in ("error", "drop", "pad"):
         raise ValueError(f"on_invalid must be 'error', 'drop' or 'pad', got {on_invalid!r}")
     sizes = genome.sizes if isinstance(genome, Genome) else dict(genome)
@@ -300,14 +311,14 @@ def validate_intervals(
             if problems[reason].any():
                 i = int(np.argmax(problems[reason]))
                 raise IntervalError(_problem_message(df, i, reason, sizes, source, problems))
-        return df
+        return df, contig
     bad = np.logical_or.reduce(list(problems.values()))
     if bad.any():
         counts = ", ".join(f"{int(m.sum())} {r}" for r, m in problems.items() if m.any())
         warnings.warn(
-            f"{source}: dropped {int(bad.sum())} of {len(df)} intervals ({counts})", stacklevel=2
+            f"{source}: dropped {int(bad.sum())} of {len(df)} intervals ({counts})", stacklevel=3
         )
-    return df[~bad]
+    return df[~bad], contig[~bad]
 
 
 def contig_indices(chrom: pd.Series | Sequence[str], names: Sequence[str]) -> np.ndarray:
