@@ -117,17 +117,11 @@ def bench_strings(repeats: int) -> None:
         emit(name, mbase / statistics.median(times), "Mbase/s", dtype="int8")
 
 
-def shared_file_mb() -> float:
-    """This process's resident file-backed pages (RssFile: shared libraries, mapped files)."""
+def status_mb(key: str) -> float:
+    """A /proc/self/status memory figure in MB: ``VmHWM`` (this process's peak resident set)
+    or ``RssFile`` (its resident file-backed pages: shared libraries, mapped files)."""
     with open("/proc/self/status") as fh:
-        line = next(line for line in fh if line.startswith("RssFile:"))
-    return int(line.split()[1]) / 1024
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM), in MB."""
-    with open("/proc/self/status") as fh:
-        line = next(line for line in fh if line.startswith("VmHWM:"))
+        line = next(line for line in fh if line.startswith(f"{key}:"))
     return int(line.split()[1]) / 1024
 
 
@@ -141,7 +135,7 @@ def interval_pass(fasta: Path, bed: Path, output: str, cold: bool) -> None:
     from seqnn.data.genome import Genome
 
     t_import = time.perf_counter() - t0
-    rss_imports, file_imports = peak_rss_mb(), shared_file_mb()
+    rss_imports, file_imports = status_mb("VmHWM"), status_mb("RssFile")
     t0 = time.perf_counter()
     genome = Genome(fasta)
     dataset = IntervalDataset(genome, bed, output=output)
@@ -153,7 +147,7 @@ def interval_pass(fasta: Path, bed: Path, output: str, cold: bool) -> None:
     assert "numba" not in sys.modules  # the interval path is numpy + torch
     result = {"seconds": elapsed, "import_s": t_import, "rss_imports_mb": rss_imports}
     result["rss_imports_file_mb"] = file_imports
-    print(json.dumps({**result, "rss_mb": peak_rss_mb()}))
+    print(json.dumps({**result, "rss_mb": status_mb("VmHWM")}))
 
 
 def run_pass(fasta: Path, bed: Path, output: str, cold: bool) -> dict:

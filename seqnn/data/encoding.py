@@ -16,6 +16,7 @@ strings is converted to a (B, L) byte array in one call and encoded in one pass.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -324,7 +325,7 @@ def one_hot(
     if codes_input and np_dtype == np.float32 and out is None:  # numpy: no numba to load
         invalid = buf >= N_CODES
         bad = int(np.argmax(invalid)) if invalid.any() else -1
-        result = codes_to_one_hot(buf, policy.table()) if bad < 0 else None
+        result = codes_to_one_hot(buf, policy) if bad < 0 else None
     else:
         if out is not None and out.dtype == np_dtype and out.size == np.prod(shape):
             result = out.reshape(shape)
@@ -339,13 +340,22 @@ def one_hot(
     return result if np.dtype(dtype) == np_dtype else result.astype(dtype)
 
 
-def codes_to_one_hot(codes: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """(B, L) valid codes -> (B, 4, L) float32 one-hot through a policy table (15, 4), in numpy
-    (the batch path of the datasets, which loads no numba).
+@functools.lru_cache(maxsize=8)
+def _policy_table(policy: EncodingPolicy) -> np.ndarray:
+    """The policy's (15, 4) float32 table, built once per policy (it is frozen)."""
+    table = policy.table()
+    table.flags.writeable = False
+    return table
+
+
+def codes_to_one_hot(codes: np.ndarray, policy: EncodingPolicy = DEFAULT_POLICY) -> np.ndarray:
+    """(B, L) valid codes -> (B, 4, L) float32 one-hot under ``policy``, in numpy (the batch
+    path of the datasets, which loads no numba).
 
     A/C/G/T (and N when the policy makes it zeros) are four compares written straight into
     the channels; rows holding a code the compares cannot express (IUPAC letters, or N as
     0.25) are then gathered from the table."""
+    table = _policy_table(policy)
     out = np.empty((codes.shape[0], 4, codes.shape[1]), dtype=np.float32)
     for k in range(4):
         np.equal(codes, k, out=out[:, k, :], casting="unsafe")

@@ -23,7 +23,6 @@ released, so building costs a few tens of MB of memory whatever the genome size.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import mmap
@@ -866,7 +865,7 @@ class Genome:
             self.codes, self._offsets, self._lengths, contig, starts, reverse, length
         )
         if policy is not None:
-            return codes_to_one_hot(codes, _policy_table(policy))
+            return codes_to_one_hot(codes, policy)
         if out is not None and out.shape == codes.shape and out.dtype == np.uint8:
             out[...] = codes
             return out
@@ -930,14 +929,6 @@ def suggest_contig(chrom: str, names: Iterable[str]) -> str | None:
         return by_key[key]
     close = difflib.get_close_matches(chrom, names, n=1, cutoff=0.6)
     return close[0] if close else None
-
-
-@functools.lru_cache(maxsize=8)
-def _policy_table(policy: EncodingPolicy) -> np.ndarray:
-    """The policy's (15, 4) float32 table, built once per policy (it is frozen)."""
-    table = policy.table()
-    table.flags.writeable = False
-    return table
 
 
 def _reverse_flags(strands, n: int) -> np.ndarray:

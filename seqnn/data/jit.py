@@ -35,7 +35,6 @@ def njit(**options) -> Callable[[Callable], Callable]:
             _compile(module)
             return vars(sys.modules[module])[func.__name__](*args)
 
-        call.py_func = func
         return call
 
     return wrap
