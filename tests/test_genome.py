@@ -95,6 +95,17 @@ def test_fetch_batch_checks_contig_indices(genome):
         genome.fetch_codes(np.array([-1]), [0], [10])
 
 
+def test_batched_fetches_of_changing_widths(genome, records, rng):
+    # the windows view is kept per width: each width must still read its own windows
+    padded = {c: "N" * 1000 + s.upper() + "N" * 2000 for c, s in records.items()}
+    for width in (40, 7, 40, 1, 950):
+        chroms = rng.choice(genome.names, 30)
+        starts = rng.integers(-60, 520, 30)
+        got = decode(genome.fetch_codes(chroms, starts, starts + width))
+        pairs = zip(chroms, starts, strict=True)
+        assert got == [padded[c][1000 + s : 1000 + s + width] for c, s in pairs]
+
+
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 @pytest.mark.parametrize("line_width", [7, 60, 0])
 def test_cache_equals_pyfaidx(tmp_path, records, rng, newline, line_width):

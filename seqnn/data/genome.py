@@ -553,6 +553,7 @@ def _raise_bad_byte(path: Path, buf: np.ndarray, index: _Index, st: np.ndarray) 
 # view of the cache, as fast as a compiled loop (memory-bound either way).
 def _fetch_codes(
     codes: np.ndarray,
+    windows: np.ndarray,
     offsets: np.ndarray,
     lengths: np.ndarray,
     contig: np.ndarray,
@@ -562,16 +563,16 @@ def _fetch_codes(
 ) -> np.ndarray:
     """The windows [start, start + length) of the given contigs as (B, length) uint8 codes,
     N-padded past either contig end, reverse-complemented where ``reverse``. The contig
-    indices must be in range."""
+    indices must be in range; ``windows`` is ``sliding_window_view(codes, length)`` (made
+    once per width by the caller: making it costs more than a small batch's copy)."""
     size = lengths[contig]
     inside = (starts >= 0) & (starts + length <= size)
     first = offsets[contig] + starts
     if length > 0 and inside.all():
-        out = np.lib.stride_tricks.sliding_window_view(codes, length)[first]
+        out = windows[first]
     else:
         out = np.full((len(starts), length), N_CODE, dtype=np.uint8)
         if length > 0 and inside.any():
-            windows = np.lib.stride_tricks.sliding_window_view(codes, length)
             out[inside] = windows[first[inside]]
         for i in np.flatnonzero(~inside):  # windows reaching past a contig end (rare)
             a = min(max(-int(starts[i]), 0), length)
@@ -620,6 +621,7 @@ class Genome:
         self._offsets = np.asarray(meta["offsets"], dtype=np.int64)
         self._index = {name: i for i, name in enumerate(self.names)}
         self._codes: np.ndarray | None = None
+        self._window_view: np.ndarray | None = None
         self._fasta = None
 
     def _cache_location(self) -> tuple[Path, str]:
@@ -752,9 +754,17 @@ class Genome:
             self._fasta = self._open_pyfaidx()
         return self._fasta
 
+    def _windows(self, length: int) -> np.ndarray:
+        """``sliding_window_view(codes, length)``, kept for the last width asked for."""
+        if self._window_view is None or self._window_view.shape[-1] != length:
+            if length <= 0 or len(self.codes) < length:
+                return np.zeros((0, max(length, 0)), dtype=np.uint8)
+            self._window_view = np.lib.stride_tricks.sliding_window_view(self.codes, length)
+        return self._window_view
+
     def __getstate__(self) -> dict:
         # Open maps and file handles stay behind; a worker maps the cache file again.
-        return {**self.__dict__, "_codes": None, "_fasta": None}
+        return {**self.__dict__, "_codes": None, "_fasta": None, "_window_view": None}
 
     def __contains__(self, chrom: object) -> bool:
         return chrom in self._index
@@ -862,7 +872,14 @@ class Genome:
                 f"0..{len(self) - 1}"
             )
         codes = _fetch_codes(
-            self.codes, self._offsets, self._lengths, contig, starts, reverse, length
+            self.codes,
+            self._windows(length),
+            self._offsets,
+            self._lengths,
+            contig,
+            starts,
+            reverse,
+            length,
         )
         if policy is not None:
             return codes_to_one_hot(codes, policy)
