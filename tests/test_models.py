@@ -12,7 +12,7 @@ from seqnn.models.conv_autoencoder import ConvAutoencoder, VariationalConvAutoen
 from seqnn.models.conv_rnn import ConvRNN
 from seqnn.models.conv_transformer import ConvTransformer, RelativePositionBias
 from seqnn.models.dilated_resnet import DilatedResNet
-from seqnn.models.kmer_cnn import KmerCNN
+from seqnn.models.kmer_cnn import KmerCNN, periodic_power
 from seqnn.models.layers import (
     ConvBlock,
     broadcast,
@@ -55,6 +55,7 @@ SUPERVISED: dict[str, Callable[[int], nn.Module]] = {
     "resnet_profile": _resnet("profile"),
     "resnet_both": _resnet("both"),
     "kmer": lambda seq_len: KmerCNN(N_TARGETS, 16, 5, 4, (16,), dropout=0.0),
+    "kmer_periodic": lambda seq_len: KmerCNN(N_TARGETS, 16, 5, 4, (16,), 0.0, periods=(3, 10)),
     "rnn_lstm": lambda seq_len: ConvRNN(N_TARGETS, 16, 7, 4, "lstm", 16, n_hidden=(), dropout=0.0),
     "rnn_gru": lambda seq_len: ConvRNN(N_TARGETS, 16, 7, 4, "gru", 16, pool="mean", dropout=0.0),
     "transformer_learned": lambda seq_len: ConvTransformer(
@@ -320,6 +321,33 @@ def test_vae_latents_kl_and_sampling():
 def test_kmer_cnn_short_input_is_a_clear_error():
     with pytest.raises(ValueError, match="shorter than kernel_size 6"):
         KmerCNN(1)(torch.zeros(2, 4, 10))
+
+
+def test_periodic_power_finds_the_period_and_ignores_the_phase():
+    track = torch.zeros(2, 1, 90)
+    track[0, 0, ::3] = 1.0  # every third position
+    track[1, 0, 1::3] = 1.0  # the same, one base later
+    power = periodic_power(track, (3, 10))
+    assert power.shape == (2, 1, 2)
+    assert power[0, 0, 0] == pytest.approx(1 / 3, abs=1e-5)  # |sum of 30 ones| / 90
+    assert power[0, 0, 1] < 1e-4  # no period 10 in it
+    torch.testing.assert_close(power[0], power[1])  # the phase is dropped
+    assert periodic_power(track, (4,)).max() < 0.02  # nor (about) period 4
+    assert periodic_power(torch.ones(1, 1, 90), (3,)).abs().max() < 1e-4  # no constant part
+
+
+def test_kmer_cnn_periods_round_trip_through_the_spec():
+    from seqnn.models.spec import build_network, network_spec
+
+    torch.manual_seed(0)
+    net = KmerCNN(1, 8, 6, 3, (8,), periods=(3,)).eval()
+    assert [m.in_features for m in net.modules() if isinstance(m, nn.Linear)][0] == 8 * (1 + 3 + 1)
+    rebuilt = build_network(network_spec(net)).eval()
+    rebuilt.load_state_dict(net.state_dict())
+    x = random_one_hot(3, 81)
+    torch.testing.assert_close(rebuilt(x), net(x))
+    with pytest.raises(ValueError, match=r"periods \[3, 1\] must each be >= 2"):
+        KmerCNN(1, periods=(3, 1))
 
 
 def test_exponential_first_activation_round_trips_through_the_spec():

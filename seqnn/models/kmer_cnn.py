@@ -26,8 +26,15 @@ class KmerCNN(nn.Module):
     early stopping on validation AUROC) it reached AUROC 0.971 where BassetCNN reached 0.968,
     and MCC 0.80 vs 0.75 at threshold 0.5; on the smaller B. subtilis set BassetCNN is better.
 
-    Shapes: (N, 4, L) -> (N, n_filters, L - kernel_size + 1) -> (N, n_filters * (1 + n_bins))
-    -> (N, n_targets). Any L >= kernel_size + n_bins - 1 works.
+    ``periods`` adds, per filter and per period P, the magnitude of the period-P Fourier
+    component of the filter's (mean-centred) activation track: a phase-free measure of how
+    strongly the k-mer recurs every P bases. P = 3 is the codon periodicity that marks coding
+    sequence (Fickett 1982; Tiwari et al. 1997, "GeneScan"); on CNNProm, whose non-promoters
+    are coding fragments, it lifts the k-mer features (see configs/model/kmer_cnn.yaml).
+
+    Shapes: (N, 4, L) -> (N, n_filters, L - kernel_size + 1)
+    -> (N, n_filters * (1 + n_bins + len(periods))) -> (N, n_targets).
+    Any L >= kernel_size + n_bins - 1 works.
 
     Args:
         n_targets: Number of outputs (logits).
@@ -37,6 +44,8 @@ class KmerCNN(nn.Module):
         n_hidden: Width of each hidden dense layer.
         dropout: Dropout probability before each dense layer.
         activation: Factory of the activation module.
+        periods: Periods (bp, each >= 2) whose Fourier magnitude per filter joins the
+            features; () for none.
     """
 
     def __init__(
@@ -48,6 +57,7 @@ class KmerCNN(nn.Module):
         n_hidden: Sequence[int] = (128,),
         dropout: float = 0.3,
         activation: Activation = nn.ReLU,
+        periods: Sequence[int] = (),
     ) -> None:
         super().__init__()
         if kernel_size < 1 or n_bins < 0 or n_filters < 1:
@@ -55,6 +65,9 @@ class KmerCNN(nn.Module):
                 f"KmerCNN: kernel_size {kernel_size} and n_filters {n_filters} must be >= 1, "
                 f"n_bins {n_bins} >= 0"
             )
+        if any(int(p) < 2 for p in periods):
+            raise ValueError(f"KmerCNN: periods {list(periods)} must each be >= 2 (bp)")
+        self.periods = tuple(int(p) for p in periods)
         self.n_targets = n_targets
         self.kernel_size = kernel_size
         self.n_bins = n_bins
@@ -64,7 +77,7 @@ class KmerCNN(nn.Module):
             activation(),
         )
         self.bins = nn.AdaptiveAvgPool1d(n_bins) if n_bins else None
-        n_features = n_filters * (1 + n_bins)
+        n_features = n_filters * (1 + n_bins + len(self.periods))
         self.head = nn.Sequential(
             nn.Dropout(dropout), MLP(n_features, n_hidden, n_targets, dropout, activation)
         )
@@ -92,4 +105,27 @@ class KmerCNN(nn.Module):
         features = [h.mean(-1)]
         if self.bins is not None:
             features.append(self.bins(h).flatten(1))  # (N, F * n_bins)
+        if self.periods:
+            features.append(periodic_power(h, self.periods).flatten(1))  # (N, F * n_periods)
         return self.head(torch.cat(features, 1))
+
+
+def periodic_power(h: torch.Tensor, periods: Sequence[int]) -> torch.Tensor:
+    """Magnitude of each track's Fourier component at each period, per position.
+
+    Args:
+        h: Tracks (N, F, L).
+        periods: Periods in positions.
+
+    Returns:
+        (N, F, len(periods)): |sum_n (h[n] - mean h) exp(-2 pi i n / P)| / L, which does not
+        change when the track is shifted (the phase is dropped).
+    """
+    length = h.shape[-1]
+    centred = h - h.mean(-1, keepdim=True)
+    position = torch.arange(length, device=h.device, dtype=h.dtype)
+    angle = (
+        2 * torch.pi * position[:, None] / torch.tensor(periods, device=h.device, dtype=h.dtype)
+    )
+    real, imag = centred @ torch.cos(angle), centred @ torch.sin(angle)  # (N, F, n_periods)
+    return torch.sqrt(real.square() + imag.square() + 1e-12) / length
