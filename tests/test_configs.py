@@ -269,6 +269,17 @@ def test_experiment_composes_and_instantiates(option, tmp_path):
     instantiate(cfg.trainer, logger=False, callbacks=callbacks)
 
 
+@pytest.mark.parametrize("model", ["cnn", "resnet", "rnn", "transformer", "kmer_cnn"])
+@pytest.mark.parametrize("option", ["cnnprom_ecoli", "cnnprom_bsubtilis"])
+def test_experiment_takes_any_supervised_model(option, model, tmp_path):
+    # an experiment's own model settings must not leak into another model=...
+    cfg = compose_train([f"experiment={option}", f"model={model}"], tmp_path / "run")
+    module = instantiate(cfg.task, _convert_="all")
+    with torch.no_grad():
+        out = module.eval().net(torch.rand(2, 4, cfg.data.seq_len))
+    assert out.shape == (2, 1)
+
+
 # ----------------------------------------------------------------------------- hydra, launcher
 @pytest.mark.parametrize("option", options("hydra"))
 def test_hydra_option_composes(option, tmp_path, monkeypatch):

@@ -1,0 +1,178 @@
+"""Stratified 5-fold cross-validation of seqnn networks on a CNNProm set (model choice).
+
+How the CNNProm experiment configs chose their network. Each network is built from the
+packaged configs exactly as ``seqnn-train experiment=cnnprom_<org> <overrides>`` would build it
+(``hydra.utils.instantiate(cfg.model)``), then trained by a short plain loop per fold: AdamW
+(lr 1e-3, weight decay 0.01), batches of 64, up to 60 epochs (``--max-epochs``), early
+stopping (patience 8) on the AUROC of a validation ninth of the training folds, best weights
+kept.
+
+``--dev`` leaves out the held-out test fifth that ``seqnn-train experiment=cnnprom_<org>``
+reports on (the same seeded stratified split) and cross-validates on the other rows only, so a
+choice made with it has not seen the test set.
+
+Prints one JSON line per candidate: mean over folds of AUROC, and of Sn, Sp and MCC at
+threshold 0.5, plus the TPR at a 4 % false-positive rate of the pooled out-of-fold scores.
+
+Usage:
+    python scripts/cv_cnnprom.py --organism ecoli --dev \
+        --candidate "model=cnn model.dropout=0.3" --candidate "model=kmer_cnn model.periods=[3]"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+BATCH, PATIENCE, FOLDS = 64, 8, 5
+
+
+def build_model(organism: str, overrides: list[str]) -> nn.Module:
+    """The network ``seqnn-train experiment=cnnprom_<organism> <overrides>`` would train."""
+    from hydra import compose, initialize_config_module
+    from hydra.utils import instantiate
+
+    with initialize_config_module("seqnn.configs", version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment=cnnprom_{organism}", *overrides])
+    return instantiate(cfg.model)
+
+
+def auroc(y: np.ndarray, p: np.ndarray) -> float:
+    """Area under the ROC curve (torchmetrics)."""
+    from torchmetrics.functional.classification import binary_auroc
+
+    return float(binary_auroc(torch.from_numpy(p), torch.from_numpy(y).long()))
+
+
+def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Sensitivity, specificity and Matthews correlation of ``p > threshold``."""
+    pred = p > threshold
+    tp, tn = float((pred & (y == 1)).sum()), float((~pred & (y == 0)).sum())
+    fp, fn = float((pred & (y == 0)).sum()), float((~pred & (y == 1)).sum())
+    denom = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return {
+        "sn": tp / (tp + fn),
+        "sp": tn / (tn + fp),
+        "mcc": (tp * tn - fp * fn) / denom if denom else 0.0,
+    }
+
+
+def tpr_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
+    """The true-positive rate at the lowest threshold that lets through at most ``fpr`` of
+    the negatives (scores above it are called positive)."""
+    negatives = np.sort(p[y == 0])[::-1]
+    threshold = negatives[min(int(fpr * len(negatives)), len(negatives) - 1)]
+    return float((p[y == 1] > threshold).mean())
+
+
+def fit(make, x, y, train, val, seed: int, max_epochs: int) -> nn.Module:
+    """Train one network on rows ``train``; keep the weights of its best validation AUROC."""
+    torch.manual_seed(seed)
+    net = make()
+    optimizer = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=0.01)
+    best, state, stale = -1.0, None, 0
+    for _ in range(max_epochs):
+        net.train()
+        order = train[torch.randperm(len(train))]
+        for i in range(0, len(order), BATCH):
+            rows = order[i : i + BATCH]
+            loss = nn.functional.binary_cross_entropy_with_logits(net(x[rows])[:, 0], y[rows])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        score = auroc(y[val].numpy(), predict(net, x[val]))
+        if score > best:
+            best, state, stale = score, {k: v.clone() for k, v in net.state_dict().items()}, 0
+        else:
+            stale += 1
+            if stale >= PATIENCE:
+                break
+    net.load_state_dict(state)
+    return net
+
+
+@torch.no_grad()
+def predict(net: nn.Module, x: torch.Tensor) -> np.ndarray:
+    net.eval()
+    return torch.sigmoid(net(x)[:, 0]).numpy()
+
+
+def folds_of(labels: np.ndarray, rows: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    """Stratified folds of ``rows``: each class shuffled, then dealt round-robin."""
+    rng = np.random.default_rng(seed)
+    dealt = [[] for _ in range(FOLDS)]
+    for label in (1, 0):
+        members = rng.permutation(rows[labels[rows] == label])
+        for k in range(FOLDS):
+            dealt[k].append(members[k::FOLDS])
+    return [np.concatenate(parts) for parts in dealt]
+
+
+def cross_validate(organism: str, overrides: list[str], dev: bool, max_epochs: int = 60) -> dict:
+    import pandas as pd
+
+    from seqnn.data.datamodule import _stratified_split
+    from seqnn.data.embedded import cnnprom_table
+    from seqnn.data.encoding import one_hot
+
+    table = pd.read_csv(cnnprom_table(organism))
+    labels = table["label"].to_numpy()
+    x = torch.from_numpy(one_hot(table["sequence"].tolist()))
+    y = torch.tensor(labels, dtype=torch.float32)
+    rows = np.arange(len(table))
+    if dev:  # the experiment's own split (data/table.yaml seed 0, val 10 %, test 20 %)
+        test = _stratified_split(len(rows), labels[:, None].astype(np.float32), 0.1, 0.2, 0)
+        rows = np.setdiff1d(rows, test["test"])
+    rng = np.random.default_rng(0)
+    out_of_fold = np.full(len(table), np.nan)
+    per_fold, start = [], time.perf_counter()
+    folds = folds_of(labels, rows)
+    for k, held in enumerate(folds):
+        rest = rng.permutation(np.concatenate([f for j, f in enumerate(folds) if j != k]))
+        n_val = len(rest) // 9
+        val, train = torch.from_numpy(rest[:n_val]), torch.from_numpy(rest[n_val:])
+        make = lambda: build_model(organism, overrides)  # noqa: E731
+        net = fit(make, x, y, train, val, seed=100 * k, max_epochs=max_epochs)
+        p = predict(net, x[held])
+        out_of_fold[held] = p
+        per_fold.append({"auroc": auroc(labels[held], p), **at_threshold(labels[held], p)})
+    mean = {key: round(float(np.mean([f[key] for f in per_fold])), 4) for key in per_fold[0]}
+    pooled = out_of_fold[rows]
+    return {
+        "organism": organism,
+        "candidate": " ".join(overrides) or "(experiment default)",
+        "rows": "train+val only (held-out fifth left out)" if dev else "all",
+        "folds": FOLDS,
+        **mean,
+        "tpr_at_fpr_0.04": round(tpr_at_fpr(labels[rows], pooled, 0.04), 4),
+        "seconds": round(time.perf_counter() - start),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--organism", choices=("ecoli", "bsubtilis"), default="ecoli")
+    parser.add_argument(
+        "--candidate",
+        action="append",
+        default=None,
+        help='Hydra overrides of one candidate, e.g. "model=kmer_cnn model.periods=[3]" '
+        "(repeatable; default: the experiment's own model)",
+    )
+    parser.add_argument("--dev", action="store_true", help="leave out the held-out test fifth")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--max-epochs", type=int, default=60, help="per fold (early stopping)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    for candidate in args.candidate or [""]:
+        result = cross_validate(args.organism, candidate.split(), args.dev, args.max_epochs)
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

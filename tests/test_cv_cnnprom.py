@@ -1,0 +1,45 @@
+"""scripts/cv_cnnprom.py: its folds, the --dev split and one quick run (1 epoch, tiny nets)."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).parents[1] / "scripts" / "cv_cnnprom.py"
+
+
+@pytest.fixture(scope="module")
+def cv():
+    spec = importlib.util.spec_from_file_location("cv_cnnprom", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_folds_are_stratified_disjoint_and_cover_the_rows(cv):
+    labels = np.r_[np.ones(23, int), np.zeros(77, int)]
+    rows = np.arange(3, 100)  # some rows left out
+    folds = cv.folds_of(labels, rows)
+    joined = np.concatenate(folds)
+    assert len(folds) == 5 and sorted(joined) == list(rows)
+    assert all(labels[f].sum() in (4, 5) for f in folds)  # 20 positives in rows 3..22
+
+
+def test_metrics_at_threshold_and_tpr_at_fpr(cv):
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.8, 0.3, 0.6, 0.2, 0.1, 0.1, 0.05])
+    m = cv.at_threshold(y, p)
+    assert m["sn"] == pytest.approx(2 / 3) and m["sp"] == pytest.approx(4 / 5)
+    assert m["mcc"] == pytest.approx((2 * 4 - 1 * 1) / np.sqrt(3 * 3 * 5 * 5))
+    assert cv.tpr_at_fpr(y, p, 0.2) == 1.0  # one false positive (0.6) allowed
+    assert cv.tpr_at_fpr(y, p, 0.1) == pytest.approx(2 / 3)  # none allowed: above 0.6
+    assert cv.auroc(y, p) == pytest.approx(14 / 15)
+
+
+@pytest.mark.slow
+def test_dev_run_leaves_the_test_fifth_out(cv):
+    result = cv.cross_validate(
+        "bsubtilis", ["model=kmer_cnn", "model.n_filters=4", "model.periods=[3]"], True, 1
+    )
+    assert result["rows"].startswith("train+val only") and 0 <= result["auroc"] <= 1
