@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqnn.data.datasets import (
+    BatchLoader,
     DatasetError,
     EpochSampler,
     IntervalDataset,
@@ -210,6 +211,26 @@ def test_workers_give_the_same_batches(genome, intervals):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
     other_epoch = loader_batches(ds, 0, 2)
     assert not all(torch.equal(a[0], b[0]) for a, b in zip(serial, other_epoch, strict=True))
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_batch_loader_in_process_equals_a_plain_dataloader(genome, intervals, drop_last):
+    # BatchLoader's own in-process iterator: the same batches, and the same draws from
+    # torch's RNG (at iter() time) as DataLoader's, so training runs repeat either way
+    ds = IntervalDataset(genome, intervals, target_columns="signal")
+    kwargs = {"batch_size": 8, "collate_fn": collate_batched, "drop_last": drop_last}
+    plain = DataLoader(ds, sampler=EpochSampler(ds, seed=5), **kwargs)
+    ours = BatchLoader(ds, sampler=EpochSampler(ds, seed=5), **kwargs)
+    states = []
+    for loader in (plain, ours):
+        torch.manual_seed(0)
+        iterator = iter(loader)
+        states.append(torch.random.get_rng_state())
+        states.append(list(iterator))
+    assert torch.equal(states[0], states[2]) and len(states[1]) == len(states[3]) > 1
+    for (xa, ya), (xb, yb) in zip(states[1], states[3], strict=True):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert ours.state_dict() == {"epoch": 0, "batches": len(states[3])}
 
 
 def test_one_hot_output_follows_the_policy(table):
