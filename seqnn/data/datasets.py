@@ -691,7 +691,7 @@ class BatchLoader(DataLoader):
             epoch, batches = self._resume
             self.sampler.resume = (epoch, batches * self.batch_size)
         self._resume = None
-        if self.num_workers == 0 and not self.pin_memory:
+        if self.num_workers == 0 and not self.pin_memory and self.batch_sampler is not None:
             # DataLoader's own in-process iterator wraps every batch in a profiler scope, ~20
             # us a batch (a fifth of a 256 x 1 kb code batch); this does what it does without
             # it, its one seed draw from torch's RNG included (made now, as it makes it)
