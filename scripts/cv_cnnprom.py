@@ -113,10 +113,18 @@ def folds_of(labels: np.ndarray, rows: np.ndarray, seed: int = 0) -> list[np.nda
     return [np.concatenate(parts) for parts in dealt]
 
 
+def dev_rows(labels: np.ndarray) -> np.ndarray:
+    """The train + val rows of ``seqnn-train experiment=cnnprom_<org>``: its data/table.yaml
+    split (seeded stratified, val 10 %, test 20 %, seed 0) without the test rows."""
+    from seqnn.data.datamodule import _stratified_split
+
+    split = _stratified_split(len(labels), labels[:, None].astype(np.float32), 0.1, 0.2, 0)
+    return np.setdiff1d(np.arange(len(labels)), split["test"])
+
+
 def cross_validate(organism: str, overrides: list[str], dev: bool, max_epochs: int = 60) -> dict:
     import pandas as pd
 
-    from seqnn.data.datamodule import _stratified_split
     from seqnn.data.embedded import cnnprom_table
     from seqnn.data.encoding import one_hot
 
@@ -124,10 +132,7 @@ def cross_validate(organism: str, overrides: list[str], dev: bool, max_epochs: i
     labels = table["label"].to_numpy()
     x = torch.from_numpy(one_hot(table["sequence"].tolist()))
     y = torch.tensor(labels, dtype=torch.float32)
-    rows = np.arange(len(table))
-    if dev:  # the experiment's own split (data/table.yaml seed 0, val 10 %, test 20 %)
-        test = _stratified_split(len(rows), labels[:, None].astype(np.float32), 0.1, 0.2, 0)
-        rows = np.setdiff1d(rows, test["test"])
+    rows = dev_rows(labels) if dev else np.arange(len(table))
     rng = np.random.default_rng(0)
     out_of_fold = np.full(len(table), np.nan)
     per_fold, start = [], time.perf_counter()

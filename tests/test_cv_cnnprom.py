@@ -4,7 +4,13 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from hydra.utils import instantiate
+from hydra_run import compose_train
+
+from seqnn.data.embedded import cnnprom_table
+from seqnn.data.encoding import encode
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "cv_cnnprom.py"
 
@@ -37,8 +43,22 @@ def test_metrics_at_threshold_and_tpr_at_fpr(cv):
     assert cv.auroc(y, p) == pytest.approx(14 / 15)
 
 
+@pytest.mark.parametrize("organism", ["ecoli", "bsubtilis"])
+def test_dev_rows_are_the_experiments_train_and_val_rows(cv, organism, tmp_path):
+    # --dev must leave out exactly the rows seqnn-train experiment=... tests on
+    table = pd.read_csv(cnnprom_table(organism))
+    rows = cv.dev_rows(table["label"].to_numpy())
+    cfg = compose_train([f"experiment=cnnprom_{organism}"], tmp_path / "run")
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.setup()
+    test_rows = np.setdiff1d(np.arange(len(table)), rows)
+    assert len(test_rows) == len(datamodule.datasets["test"]) > 0
+    expected = encode(table["sequence"].iloc[test_rows].tolist())
+    np.testing.assert_array_equal(datamodule.datasets["test"].codes, expected)
+
+
 @pytest.mark.slow
-def test_dev_run_leaves_the_test_fifth_out(cv):
+def test_one_epoch_run(cv):
     result = cv.cross_validate(
         "bsubtilis", ["model=kmer_cnn", "model.n_filters=4", "model.periods=[3]"], True, 1
     )

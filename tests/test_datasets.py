@@ -214,9 +214,16 @@ def test_workers_give_the_same_batches(genome, intervals):
 
 
 @pytest.mark.parametrize("drop_last", [False, True])
-def test_batch_loader_in_process_equals_a_plain_dataloader(genome, intervals, drop_last):
+def test_batch_loader_in_process_equals_a_plain_dataloader(
+    genome, intervals, drop_last, monkeypatch
+):
     # BatchLoader's own in-process iterator: the same batches, and the same draws from
     # torch's RNG (at iter() time) as DataLoader's, so training runs repeat either way
+    taken = []
+    in_process = BatchLoader._in_process
+    monkeypatch.setattr(
+        BatchLoader, "_in_process", lambda self: taken.append(1) or in_process(self)
+    )
     ds = IntervalDataset(genome, intervals, target_columns="signal")
     kwargs = {"batch_size": 8, "collate_fn": collate_batched, "drop_last": drop_last}
     plain = DataLoader(ds, sampler=EpochSampler(ds, seed=5), **kwargs)
@@ -231,6 +238,33 @@ def test_batch_loader_in_process_equals_a_plain_dataloader(genome, intervals, dr
     for (xa, ya), (xb, yb) in zip(states[1], states[3], strict=True):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
     assert ours.state_dict() == {"epoch": 0, "batches": len(states[3])}
+    assert taken == [1]  # the in-process path was the one compared
+
+
+class _Counting(torch.utils.data.IterableDataset):
+    def __iter__(self):
+        return iter(range(5))
+
+
+class _Stops(torch.utils.data.Dataset):
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        if i >= 4:
+            raise StopIteration  # some datasets end an epoch this way
+        return torch.tensor(i)
+
+
+@pytest.mark.parametrize("dataset", [_Counting(), _Stops()])
+def test_batch_loader_falls_back_like_a_dataloader(dataset):
+    # an iterable dataset, a StopIteration from the dataset, batch_size=None: as DataLoader does
+    for batch_size in (2, None):
+        if batch_size is None and isinstance(dataset, _Stops):
+            continue
+        plain = [torch.as_tensor(b).tolist() for b in DataLoader(dataset, batch_size=batch_size)]
+        ours = [torch.as_tensor(b).tolist() for b in BatchLoader(dataset, batch_size=batch_size)]
+        assert ours == plain and len(plain) > 1
 
 
 def test_one_hot_output_follows_the_policy(table):

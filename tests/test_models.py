@@ -333,6 +333,13 @@ def test_periodic_power_finds_the_period_and_ignores_the_phase():
     assert power[0, 0, 1] < 1e-4  # no period 10 in it
     torch.testing.assert_close(power[0], power[1])  # the phase is dropped
     assert periodic_power(track, (4,)).max() < 0.02  # nor (about) period 4
+    long = torch.rand(2, 3, 995)  # bf16 tracks: angles are still exact (n mod P, in float32)
+    low = periodic_power(long.bfloat16(), (3,))
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), periodic_power(long, (3,)), rtol=0.03, atol=1e-3)
+    dead = torch.zeros(1, 1, 76, dtype=torch.float16, requires_grad=True)
+    periodic_power(dead, (3,)).sum().backward()
+    assert not dead.grad.isnan().any()  # a silent filter gets a finite gradient
     assert periodic_power(torch.ones(1, 1, 90), (3,)).abs().max() < 1e-4  # no constant part
 
 

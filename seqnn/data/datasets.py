@@ -36,7 +36,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from seqnn.data.encoding import (
     BYTE_TO_CODE,
@@ -691,7 +691,12 @@ class BatchLoader(DataLoader):
             epoch, batches = self._resume
             self.sampler.resume = (epoch, batches * self.batch_size)
         self._resume = None
-        if self.num_workers == 0 and not self.pin_memory and self.batch_sampler is not None:
+        in_process = self.num_workers == 0 and not self.pin_memory and self.timeout == 0
+        if (
+            in_process
+            and self.batch_sampler is not None
+            and not isinstance(self.dataset, IterableDataset)
+        ):
             # DataLoader's own in-process iterator wraps every batch in a profiler scope, ~20
             # us a batch (a fifth of a 256 x 1 kb code batch); this does what it does without
             # it, its one seed draw from torch's RNG included (made now, as it makes it)
@@ -706,13 +711,18 @@ class BatchLoader(DataLoader):
         indices, the dataset's ``__getitems__`` (else item by item), then ``collate_fn``."""
         fetch = getattr(self.dataset, "__getitems__", None)
         for indices in self.batch_sampler:
-            items = fetch(indices) if fetch else [self.dataset[i] for i in indices]
-            yield self.collate_fn(items)
+            try:  # as in DataLoader, a StopIteration from the dataset ends the epoch
+                items = fetch(indices) if fetch else [self.dataset[i] for i in indices]
+                batch = self.collate_fn(items)
+            except StopIteration:
+                return
+            yield batch
 
     def _counted(self, iterator):
         for i, batch in enumerate(iterator):
             if i == 0:  # the sampler has started: it knows what it skipped
-                self._served = getattr(self.sampler, "skipped", 0) // self.batch_size
+                skipped = getattr(self.sampler, "skipped", 0)
+                self._served = skipped // self.batch_size if self.batch_size else 0
             self._served += 1
             yield batch
 

@@ -605,6 +605,8 @@ class Genome:
         >>> codes = genome.fetch_codes(["chr1", "chr2"], [1000, 5000], [2000, 6000])  # (2, 1000)
     """
 
+    _window_view: np.ndarray | None = None  # also for a Genome pickled before it existed
+
     def __init__(self, path: str | Path, cache_dir: str | Path | None = None) -> None:
         self.path = Path(path).expanduser().absolute()
         self._bgzf = _check_file(self.path)
@@ -621,7 +623,6 @@ class Genome:
         self._offsets = np.asarray(meta["offsets"], dtype=np.int64)
         self._index = {name: i for i, name in enumerate(self.names)}
         self._codes: np.ndarray | None = None
-        self._window_view: np.ndarray | None = None
         self._fasta = None
 
     def _cache_location(self) -> tuple[Path, str]:
@@ -756,11 +757,13 @@ class Genome:
 
     def _windows(self, length: int) -> np.ndarray:
         """``sliding_window_view(codes, length)``, kept for the last width asked for."""
-        if self._window_view is None or self._window_view.shape[-1] != length:
+        view = self._window_view
+        if view is None or view.shape[-1] != length:
             if length <= 0 or len(self.codes) < length:
                 return np.zeros((0, max(length, 0)), dtype=np.uint8)
-            self._window_view = np.lib.stride_tricks.sliding_window_view(self.codes, length)
-        return self._window_view
+            view = np.lib.stride_tricks.sliding_window_view(self.codes, length)
+            self._window_view = view
+        return view
 
     def __getstate__(self) -> dict:
         # Open maps and file handles stay behind; a worker maps the cache file again.
