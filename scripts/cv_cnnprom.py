@@ -32,14 +32,13 @@ from torch import nn
 BATCH, PATIENCE, FOLDS = 64, 8, 5
 
 
-def build_model(organism: str, overrides: list[str]) -> nn.Module:
-    """The network ``seqnn-train experiment=cnnprom_<organism> <overrides>`` would train."""
+def model_config(organism: str, overrides: list[str]):
+    """The ``model`` node of ``seqnn-train experiment=cnnprom_<organism> <overrides>``."""
     from hydra import compose, initialize_config_module
-    from hydra.utils import instantiate
 
     with initialize_config_module("seqnn.configs", version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment=cnnprom_{organism}", *overrides])
-    return instantiate(cfg.model)
+    return cfg.model
 
 
 def auroc(y: np.ndarray, p: np.ndarray) -> float:
@@ -50,15 +49,22 @@ def auroc(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
-    """Sensitivity, specificity and Matthews correlation of ``p > threshold``."""
-    pred = p > threshold
-    tp, tn = float((pred & (y == 1)).sum()), float((~pred & (y == 0)).sum())
-    fp, fn = float((pred & (y == 0)).sum()), float((~pred & (y == 1)).sum())
-    denom = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    """Sensitivity, specificity and Matthews correlation at ``threshold``: the torchmetrics
+    functions behind seqnn-train's ``test/sensitivity``, ``test/specificity``, ``test/mcc``."""
+    from torchmetrics.functional.classification import (
+        binary_matthews_corrcoef,
+        binary_recall,
+        binary_specificity,
+    )
+
+    preds, target = torch.from_numpy(p), torch.from_numpy(y).long()
     return {
-        "sn": tp / (tp + fn),
-        "sp": tn / (tn + fp),
-        "mcc": (tp * tn - fp * fn) / denom if denom else 0.0,
+        name: float(metric(preds, target, threshold=threshold))
+        for name, metric in (
+            ("sn", binary_recall),
+            ("sp", binary_specificity),
+            ("mcc", binary_matthews_corrcoef),
+        )
     }
 
 
@@ -124,6 +130,7 @@ def dev_rows(labels: np.ndarray) -> np.ndarray:
 
 def cross_validate(organism: str, overrides: list[str], dev: bool, max_epochs: int = 60) -> dict:
     import pandas as pd
+    from hydra.utils import instantiate
 
     from seqnn.data.embedded import cnnprom_table
     from seqnn.data.encoding import one_hot
@@ -133,6 +140,7 @@ def cross_validate(organism: str, overrides: list[str], dev: bool, max_epochs: i
     x = torch.from_numpy(one_hot(table["sequence"].tolist()))
     y = torch.tensor(labels, dtype=torch.float32)
     rows = dev_rows(labels) if dev else np.arange(len(table))
+    config = model_config(organism, overrides)
     rng = np.random.default_rng(0)
     out_of_fold = np.full(len(table), np.nan)
     per_fold, start = [], time.perf_counter()
@@ -141,8 +149,7 @@ def cross_validate(organism: str, overrides: list[str], dev: bool, max_epochs: i
         rest = rng.permutation(np.concatenate([f for j, f in enumerate(folds) if j != k]))
         n_val = len(rest) // 9
         val, train = torch.from_numpy(rest[:n_val]), torch.from_numpy(rest[n_val:])
-        make = lambda: build_model(organism, overrides)  # noqa: E731
-        net = fit(make, x, y, train, val, seed=100 * k, max_epochs=max_epochs)
+        net = fit(lambda: instantiate(config), x, y, train, val, 100 * k, max_epochs)
         p = predict(net, x[held])
         out_of_fold[held] = p
         per_fold.append({"auroc": auroc(labels[held], p), **at_threshold(labels[held], p)})
