@@ -78,6 +78,7 @@ def tpr_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
 
 def fit(make, x, y, train, val, seed: int, max_epochs: int) -> nn.Module:
     """Train one network on rows ``train``; keep the weights of its best validation AUROC."""
+    bce = nn.functional.binary_cross_entropy_with_logits
     torch.manual_seed(seed)
     net = make()
     optimizer = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=0.01)
@@ -87,7 +88,11 @@ def fit(make, x, y, train, val, seed: int, max_epochs: int) -> nn.Module:
         order = train[torch.randperm(len(train))]
         for i in range(0, len(order), BATCH):
             rows = order[i : i + BATCH]
-            loss = nn.functional.binary_cross_entropy_with_logits(net(x[rows])[:, 0], y[rows])
+            # an Ensemble's members each learn from their own loss, as in seqnn-train
+            members = getattr(net, "member_outputs", None)
+            outputs = members(x[rows]) if members is not None else [net(x[rows])]
+            losses = [bce(out[:, 0], y[rows]) for out in outputs]
+            loss = torch.stack(losses).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

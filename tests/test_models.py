@@ -12,16 +12,19 @@ from seqnn.models.conv_autoencoder import ConvAutoencoder, VariationalConvAutoen
 from seqnn.models.conv_rnn import ConvRNN
 from seqnn.models.conv_transformer import ConvTransformer, RelativePositionBias
 from seqnn.models.dilated_resnet import DilatedResNet
-from seqnn.models.kmer_cnn import KmerCNN, periodic_power
+from seqnn.models.ensemble import Ensemble
+from seqnn.models.kmer_cnn import KmerCNN
 from seqnn.models.layers import (
     ConvBlock,
     broadcast,
     center_crop,
     crop_to_length,
     output_length,
+    periodic_power,
     receptive_field,
 )
 from seqnn.models.reverse_complement import ReverseComplementAverage
+from seqnn.models.spectrum_mlp import SpectrumMLP
 
 N_TARGETS = 3
 CROP = 4
@@ -56,6 +59,13 @@ SUPERVISED: dict[str, Callable[[int], nn.Module]] = {
     "resnet_both": _resnet("both"),
     "kmer": lambda seq_len: KmerCNN(N_TARGETS, 16, 5, 4, (16,), dropout=0.0),
     "kmer_periodic": lambda seq_len: KmerCNN(N_TARGETS, 16, 5, 4, (16,), 0.0, periods=(3, 10)),
+    "spectrum": lambda seq_len: SpectrumMLP(N_TARGETS, (1, 2, 3), n_hidden=(16,), dropout=0.0),
+    "ensemble": lambda seq_len: Ensemble(
+        {
+            "kmer": KmerCNN(N_TARGETS, 16, 5, 4, (16,), dropout=0.0),
+            "spectrum": SpectrumMLP(N_TARGETS, (1, 2, 3), n_hidden=(16,), dropout=0.0),
+        }
+    ),
     "rnn_lstm": lambda seq_len: ConvRNN(N_TARGETS, 16, 7, 4, "lstm", 16, n_hidden=(), dropout=0.0),
     "rnn_gru": lambda seq_len: ConvRNN(N_TARGETS, 16, 7, 4, "gru", 16, pool="mean", dropout=0.0),
     "transformer_learned": lambda seq_len: ConvTransformer(
@@ -179,7 +189,9 @@ def input_support(fn: Callable[[torch.Tensor], torch.Tensor], length: int) -> to
     return x.grad.abs().sum(dim=(0, 1)).nonzero().flatten()
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if n != "resnet_both"])
+@pytest.mark.parametrize(
+    "name", [n for n in ALL if n not in ("resnet_both", "spectrum", "ensemble")]
+)
 def test_receptive_field_of_trunk_is_empirical(name):
     net = build(ALL[name], 400).eval()
     trunk = net.encoder if name in AUTOENCODERS else net.trunk

@@ -33,6 +33,19 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = {  # small enough that a batch takes milliseconds
     "cnn": ["model.n_filters=[8,8,8]", "model.n_hidden=[8]"],
     "kmer_cnn": ["model.n_filters=8", "model.n_hidden=[8]"],
+    "spectrum_mlp": ["model.ks=[1,2,3]", "model.n_hidden=[8]"],
+    "ensemble": [
+        "model.members.learned.n_filters=8",
+        "model.members.learned.n_hidden=[8]",
+        "model.members.spectrum.ks=[1,2,3]",
+        "model.members.spectrum.n_hidden=[8]",
+    ],
+    "ensemble_cnn": [
+        "model.members.learned.n_filters=[8,8,8]",
+        "model.members.learned.n_hidden=[8]",
+        "model.members.spectrum.ks=[1,2,3]",
+        "model.members.spectrum.n_hidden=[8]",
+    ],
     "resnet": ["model.n_filters=8", "model.n_layers=2"],
     "rnn": ["model.n_filters=8", "model.hidden_size=8", "model.n_hidden=[8]"],
     "transformer": [

@@ -5,9 +5,12 @@ from seqnn.models.conv_autoencoder import ConvAutoencoder, VariationalConvAutoen
 from seqnn.models.conv_rnn import ConvRNN
 from seqnn.models.conv_transformer import ConvTransformer
 from seqnn.models.dilated_resnet import DilatedResNet
+from seqnn.models.ensemble import Ensemble
 from seqnn.models.kmer_cnn import KmerCNN
+from seqnn.models.kmer_spectrum import KmerSpectrum
 from seqnn.models.layers import receptive_field
 from seqnn.models.reverse_complement import ReverseComplementAverage
+from seqnn.models.spectrum_mlp import SpectrumMLP
 
 __all__ = [
     "BassetCNN",
@@ -15,8 +18,11 @@ __all__ = [
     "ConvRNN",
     "ConvTransformer",
     "DilatedResNet",
+    "Ensemble",
     "KmerCNN",
+    "KmerSpectrum",
     "ReverseComplementAverage",
+    "SpectrumMLP",
     "VariationalConvAutoencoder",
     "receptive_field",
 ]

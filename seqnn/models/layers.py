@@ -234,3 +234,28 @@ class MLP(nn.Sequential):
             in_features = width
         layers.append(nn.Linear(in_features, out_features))
         super().__init__(*layers)
+
+
+def periodic_power(h: torch.Tensor, periods: Sequence[int]) -> torch.Tensor:
+    """Magnitude of each track's Fourier component at each period.
+
+    Computed in float32 with exact angles (from n mod P), also under bf16/fp16 autocast, where
+    angles of long tracks would be off by a large fraction of a turn and the epsilon under
+    the square root would vanish.
+
+    Args:
+        h: Tracks (N, F, L).
+        periods: Periods in positions.
+
+    Returns:
+        (N, F, len(periods)) in h's dtype: |sum_n (h[n] - mean h) exp(-2 pi i n / P)| / L.
+        Shifting the track only turns the component's phase, so the magnitude stays (exactly
+        for circular shifts when P divides L; up to the edge positions otherwise).
+    """
+    length = h.shape[-1]
+    track = h.float()
+    centred = track - track.mean(-1, keepdim=True)
+    position = torch.arange(length, device=h.device)
+    angle = torch.stack([(position % p).float() * (2 * torch.pi / p) for p in periods], 1)
+    real, imag = centred @ torch.cos(angle), centred @ torch.sin(angle)  # (N, F, n_periods)
+    return (torch.sqrt(real.square() + imag.square() + 1e-12) / length).to(h.dtype)

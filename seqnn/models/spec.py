@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from torch import nn
@@ -67,7 +67,7 @@ def network_spec(net: nn.Module) -> dict[str, Any]:
 def _to_json(value: Any, where: str) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    if isinstance(value, list | tuple):
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):  # also ListConfig
         return [_to_json(v, where) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _to_json(v, where) for k, v in value.items()}

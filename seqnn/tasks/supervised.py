@@ -13,6 +13,9 @@ per-position (profile) heads. Targets ``y``:
 The loss is injected (``BCEWithLogitsLoss``, ``CrossEntropyLoss``, ``MSELoss``,
 ``PoissonNLLLoss(log_input=True)``, ...) and always sees float32 logits, so bf16 autocast never
 reaches it. Metrics see the transformed outputs (probabilities, or values).
+
+A network with ``member_outputs(x)`` (:class:`~seqnn.models.Ensemble`) is trained on the mean of
+its members' own losses; its validation loss and all metrics are those of its averaged output.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
+import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torchmetrics import MetricCollection
@@ -107,8 +111,16 @@ class SupervisedModule(StagedModule):
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         x, y = batch
-        logits = self(x).float()  # loss and metrics in float32, also under bf16 autocast
-        loss = self.loss(logits, self._loss_target(y, logits))
+        members = getattr(self.net, "member_outputs", None)
+        if stage == "train" and members is not None:
+            # an Ensemble: each member learns from its own loss; metrics see the average
+            outputs = [out.float() for out in members(self.one_hot(x))]
+            logits = torch.stack(outputs).mean(0)
+            target = self._loss_target(y, logits)
+            loss = torch.stack([self.loss(out, target) for out in outputs]).mean()
+        else:
+            logits = self(x).float()  # loss and metrics in float32, also under bf16 autocast
+            loss = self.loss(logits, self._loss_target(y, logits))
         self.log(
             f"{stage}/loss",
             loss,

@@ -1,0 +1,127 @@
+"""The k-mer spectrum of one-hot sequences: the frequency of every k-mer, as a network layer.
+
+The spectrum is the feature map of the spectrum kernel (Leslie, Eskin & Noble 2002) and of
+k-mer SVMs (gkm-SVM: Ghandi et al. 2014). Here it is computed from the one-hot input by
+products of shifted channels, so it is exact on one-hot DNA, the expected count under
+fractional (N = 0.25, IUPAC) encodings, zero for every window that holds an all-zero N, and
+differentiable: gradient attributions see it like any other layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from seqnn.models.layers import periodic_power
+
+
+def kmer_tracks(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Indicator track of every k-mer at every window start.
+
+    Args:
+        x: One-hot sequences (N, 4, L), channels A, C, G, T.
+        k: The k-mer length (1 <= k <= L).
+
+    Returns:
+        (N, 4**k, L - k + 1): entry [n, w, p] is prod_j x[n, w_j, p + j], where w_0..w_{k-1}
+        are the base-4 digits of w, first base most significant (AA..A = 0, ..., TT..T =
+        4**k - 1): 1 where sequence n reads k-mer w at p, 0 elsewhere (for one-hot input).
+    """
+    _check(x, k)
+    tracks = x
+    for j in range(1, k):
+        tracks = _extend(tracks, x, j)
+    return tracks
+
+
+def _check(x: torch.Tensor, k: int) -> None:
+    if x.ndim != 3 or x.shape[1] != 4 or not 1 <= k <= x.shape[-1]:
+        raise ValueError(
+            f"k-mer spectrum: need one-hot (N, 4, L) with 1 <= k <= L, got {tuple(x.shape)} "
+            f"and k={k}"
+        )
+
+
+def _extend(tracks: torch.Tensor, x: torch.Tensor, j: int) -> torch.Tensor:
+    """Tracks of the j-mers (N, 4**j, L - j + 1) -> of the (j + 1)-mers (N, 4**(j+1), L - j)."""
+    width = x.shape[-1] - j
+    return (tracks[:, :, None, :width] * x[:, None, :, j:]).reshape(x.shape[0], -1, width)
+
+
+def kmer_frequencies(x: torch.Tensor, ks: Sequence[int]) -> list[torch.Tensor]:
+    """The frequency (count / number of windows) of every k-mer, for each k in ``ks``.
+
+    The k-mer sums come from the (k-1)-mer tracks by one batched matrix product with the
+    shifted input, so the largest k's tracks (N, 4**k, L) are never built.
+
+    Returns:
+        One (N, 4**k) tensor per k, in x's dtype, k-mers ordered as in :func:`kmer_tracks`.
+    """
+    length = x.shape[-1]
+    for k in ks:
+        _check(x, k)
+    out: dict[int, torch.Tensor] = {}
+    tracks, j = x, 1  # tracks of the j-mers
+    for k in sorted(set(ks)):
+        windows = length - k + 1
+        if k == 1:
+            out[k] = x.mean(-1)
+            continue
+        while j < k - 1:
+            tracks, j = _extend(tracks, x, j), j + 1
+        sums = tracks[:, :, :windows] @ x[:, :, k - 1 :].transpose(1, 2)  # (N, 4**(k-1), 4)
+        out[k] = sums.flatten(1) / windows
+    return [out[k] for k in ks]
+
+
+class KmerSpectrum(nn.Module):
+    """(N, 4, L) one-hot -> (N, n_features): each k-mer's frequency for every k in ``ks``,
+    then, per period P in ``periods``, the magnitude of the period-P Fourier component of every
+    k-mer's indicator track for k in ``periodic_ks`` (:func:`~seqnn.models.layers.periodic_power`;
+    P = 3 is the codon periodicity of coding sequence). No parameters.
+
+    Args:
+        ks: The k-mer lengths, e.g. (1, 2, 3, 4, 5): 4 + 16 + 64 + 256 + 1024 = 1,364 features.
+        periods: Periods (bp, each >= 2) of the periodic features; () for none.
+        periodic_ks: The k-mer lengths whose tracks get periodic features (4**k features per
+            k and period).
+    """
+
+    def __init__(
+        self, ks: Sequence[int], periods: Sequence[int] = (), periodic_ks: Sequence[int] = ()
+    ) -> None:
+        super().__init__()
+        self.ks = tuple(int(k) for k in ks)
+        self.periods = tuple(int(p) for p in periods)
+        self.periodic_ks = tuple(int(k) for k in periodic_ks) if self.periods else ()
+        if not self.ks or any(not 1 <= k <= 8 for k in self.ks + self.periodic_ks):
+            raise ValueError(
+                f"KmerSpectrum: ks {list(ks)} must be a non-empty list of 1..8, and so must "
+                f"periodic_ks {list(periodic_ks)} (or empty)"
+            )
+        if any(p < 2 for p in self.periods):
+            raise ValueError(f"KmerSpectrum: periods {list(periods)} must each be >= 2 (bp)")
+
+    @property
+    def n_features(self) -> int:
+        """Length of the feature vector."""
+        return sum(4**k for k in self.ks) + len(self.periods) * sum(4**k for k in self.periodic_ks)
+
+    @property
+    def min_length(self) -> int:
+        """The shortest input length it accepts: its largest k."""
+        return max(self.ks + self.periodic_ks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 4, L) -> (N, n_features), in x's dtype."""
+        features = kmer_frequencies(x, self.ks)
+        for k in self.periodic_ks:  # (N, 4**k, n_periods) -> period-major (N, n_periods * 4**k)
+            power = periodic_power(kmer_tracks(x, k), self.periods)
+            features.append(power.transpose(1, 2).flatten(1))
+        return torch.cat(features, 1)
+
+    def extra_repr(self) -> str:
+        ks, periodic = list(self.ks), list(self.periodic_ks)
+        return f"ks={ks}, periods={list(self.periods)}, periodic_ks={periodic}"

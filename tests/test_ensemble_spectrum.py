@@ -1,0 +1,129 @@
+"""The k-mer spectrum layer, SpectrumMLP, and Ensemble (with its training policy)."""
+
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqnn.models import Ensemble, KmerCNN, KmerSpectrum, SpectrumMLP
+from seqnn.models.kmer_spectrum import kmer_frequencies, kmer_tracks
+from seqnn.models.layers import periodic_power
+from seqnn.models.spec import build_network, network_spec
+from seqnn.tasks.supervised import SupervisedModule
+
+
+def one_hot(codes: torch.Tensor) -> torch.Tensor:
+    return F.one_hot(codes, 4).transpose(1, 2).float()
+
+
+def counted(seq: str, k: int) -> torch.Tensor:
+    """k-mer frequencies of one string by plain counting, k-mers in base-4 order (A0 C1 G2 T3)."""
+    words = ["".join(w) for w in itertools.product("ACGT", repeat=k)]
+    windows = [seq[p : p + k] for p in range(len(seq) - k + 1)]
+    return torch.tensor([windows.count(w) / len(windows) for w in words])
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_kmer_frequencies_equal_plain_counting(k):
+    seq = "ACGTTGCAAAGGGTTTACGATCGATCGGGATTACA"
+    x = one_hot(torch.tensor([["ACGT".index(c) for c in seq]]))
+    (freq,) = kmer_frequencies(x, [k])
+    torch.testing.assert_close(freq[0], counted(seq, k))
+    torch.testing.assert_close(kmer_tracks(x, k).mean(-1), freq)  # the two paths agree
+    assert kmer_tracks(x, k).sum(1).eq(1).all()  # one k-mer per window
+
+
+def test_spectrum_of_n_and_fractional_bases():
+    x = one_hot(torch.tensor([[0, 1, 2, 3, 0, 1]]))
+    x[0, :, 2] = 0  # an N as zeros: the windows over it count nothing
+    (freq2,) = kmer_frequencies(x, [2])
+    assert freq2.sum() == pytest.approx(3 / 5)  # AC, TA, AC of the 5 windows
+    x[0, :, 2] = 0.25  # an N as 0.25 each: the expected count
+    (freq2,) = kmer_frequencies(x, [2])
+    assert freq2.sum() == pytest.approx(1.0)
+
+
+def test_spectrum_features_periods_and_gradient():
+    spectrum = KmerSpectrum([1, 2, 4], periods=[3], periodic_ks=[1, 2])
+    assert spectrum.n_features == 4 + 16 + 256 + 4 + 16
+    x = one_hot(torch.randint(0, 4, (3, 60))).requires_grad_()
+    features = spectrum(x)
+    assert features.shape == (3, spectrum.n_features)
+    expected = periodic_power(kmer_tracks(x, 2), [3])[..., 0]
+    torch.testing.assert_close(features[:, -16:], expected)
+    features.sum().backward()  # attributions reach the input through the spectrum
+    assert x.grad.abs().sum() > 0
+
+
+def test_spectrum_bad_arguments_fail_clearly():
+    with pytest.raises(ValueError, match="ks"):
+        KmerSpectrum([])
+    with pytest.raises(ValueError, match="ks"):
+        KmerSpectrum([9])
+    with pytest.raises(ValueError, match="periods"):
+        KmerSpectrum([2], periods=[1], periodic_ks=[1])
+    with pytest.raises(ValueError, match="1 <= k <= L"):
+        kmer_tracks(torch.zeros(1, 4, 3), 4)
+    with pytest.raises(ValueError, match="shorter than its largest k"):
+        SpectrumMLP(ks=(1, 5))(torch.zeros(2, 4, 4))
+
+
+def test_spectrum_mlp_is_float32_inside_under_bf16_autocast():
+    net = SpectrumMLP(ks=(1, 2, 3, 4, 5), n_hidden=(8,)).eval()
+    x = one_hot(torch.randint(0, 4, (4, 81)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = net(x)
+    torch.testing.assert_close(low.float(), net(x), atol=0.05, rtol=0.05)
+
+
+def small_members() -> dict[str, nn.Module]:
+    return {
+        "kmer": KmerCNN(2, 8, 5, 3, (8,), dropout=0.0, periods=(3,)),
+        "spectrum": SpectrumMLP(2, ks=(1, 2, 3), n_hidden=(8,), dropout=0.0, input_dropout=0.0),
+    }
+
+
+def test_ensemble_averages_the_members_logits_and_round_trips():
+    torch.manual_seed(0)
+    net = Ensemble(small_members()).eval()
+    x = one_hot(torch.randint(0, 4, (5, 40)))
+    outputs = net.member_outputs(x)
+    torch.testing.assert_close(net(x), (outputs[0] + outputs[1]) / 2)
+    assert net.n_targets == 2 and net.receptive_field == 5
+    rebuilt = build_network(network_spec(net))
+    rebuilt.load_state_dict(net.state_dict())
+    torch.testing.assert_close(rebuilt.eval()(x), net(x))
+    listed = Ensemble(list(small_members().values()))
+    assert list(listed.members) == ["0", "1"]
+
+
+def test_ensemble_bad_members_fail_clearly():
+    with pytest.raises(ValueError, match="at least one"):
+        Ensemble([])
+    with pytest.raises(ValueError, match="different n_targets"):
+        Ensemble([KmerCNN(1, 8), KmerCNN(2, 8)])
+
+
+def test_task_trains_each_member_on_its_own_loss():
+    torch.manual_seed(0)
+    net = Ensemble(small_members())
+    module = SupervisedModule(
+        net, nn.BCEWithLogitsLoss(), torch.optim.AdamW, task="multilabel", n_targets=2
+    )
+    module.log = lambda *args, **kwargs: None  # no trainer attached
+    x = one_hot(torch.randint(0, 4, (6, 40)))
+    y = torch.randint(0, 2, (6, 2)).float()
+    net.train()
+    torch.manual_seed(1)
+    loss = module._step((x, y), "train")
+    torch.manual_seed(1)
+    outputs = net.member_outputs(x)
+    own = [F.binary_cross_entropy_with_logits(out, y) for out in outputs]
+    torch.testing.assert_close(loss, (own[0] + own[1]) / 2)
+    averaged = F.binary_cross_entropy_with_logits((outputs[0] + outputs[1]) / 2, y)
+    assert not torch.isclose(loss, averaged)  # not the loss of the averaged output
+    net.eval()  # validation: the loss of the averaged output, as the metrics see it
+    val = module._step((x, y), "val")
+    torch.testing.assert_close(val, F.binary_cross_entropy_with_logits(net(x), y))
