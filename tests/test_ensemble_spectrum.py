@@ -127,3 +127,13 @@ def test_task_trains_each_member_on_its_own_loss():
     net.eval()  # validation: the loss of the averaged output, as the metrics see it
     val = module._step((x, y), "val")
     torch.testing.assert_close(val, F.binary_cross_entropy_with_logits(net(x), y))
+
+
+def test_spectrum_mlp_trains_on_a_batch_of_one():
+    net = SpectrumMLP(ks=(1, 2, 3), n_hidden=(8,)).train()
+    x = one_hot(torch.randint(0, 4, (1, 30)))
+    before = net.norm.running_mean.clone()
+    net(x).sum().backward()  # plain BatchNorm1d raises on one value per channel
+    torch.testing.assert_close(net.norm.running_mean, before)
+    net(one_hot(torch.randint(0, 4, (4, 30))))  # larger batches update the statistics
+    assert not torch.equal(net.norm.running_mean, before)

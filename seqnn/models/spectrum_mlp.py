@@ -7,11 +7,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from seqnn.models.kmer_spectrum import KmerSpectrum
 from seqnn.models.layers import MLP, Activation
 from seqnn.models.spec import records_config
+
+
+class Standardize(nn.BatchNorm1d):
+    """BatchNorm1d over (N, F) features that also trains on a batch of one sequence (the last
+    batch of an epoch can be): that batch is standardised with the running statistics, which
+    it leaves unchanged, where plain BatchNorm1d would raise."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] == 1:
+            stats = self.running_mean, self.running_var
+            return F.batch_norm(x, *stats, self.weight, self.bias, False, 0.0, self.eps)
+        return super().forward(x)
 
 
 @records_config
@@ -53,7 +66,7 @@ class SpectrumMLP(nn.Module):
         self.n_targets = n_targets
         self.spectrum = KmerSpectrum(ks, periods, periodic_ks)
         n_features = self.spectrum.n_features
-        self.norm = nn.BatchNorm1d(n_features)
+        self.norm = Standardize(n_features)
         self.head = nn.Sequential(
             nn.Dropout(input_dropout), MLP(n_features, n_hidden, n_targets, dropout, activation)
         )
