@@ -89,8 +89,8 @@ def fit(make, x, y, train, val, seed: int, max_epochs: int) -> nn.Module:
         for i in range(0, len(order), BATCH):
             rows = order[i : i + BATCH]
             # an Ensemble's members each learn from their own loss, as in seqnn-train
-            members = getattr(net, "member_outputs", None)
-            outputs = members(x[rows]) if members is not None else [net(x[rows])]
+            members = getattr(net, "has_members", False)
+            outputs = net(x[rows], members=True) if members else [net(x[rows])]
             losses = [bce(out[:, 0], y[rows]) for out in outputs]
             loss = torch.stack(losses).mean()
             optimizer.zero_grad()

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqnn.models import Ensemble, KmerCNN, KmerSpectrum, SpectrumMLP
+from seqnn.models import Ensemble, KmerCNN, KmerSpectrum, ReverseComplementAverage, SpectrumMLP
 from seqnn.models.kmer_spectrum import kmer_frequencies, kmer_tracks
 from seqnn.models.layers import periodic_power
 from seqnn.models.spec import build_network, network_spec
@@ -129,11 +129,74 @@ def test_task_trains_each_member_on_its_own_loss():
     torch.testing.assert_close(val, F.binary_cross_entropy_with_logits(net(x), y))
 
 
-def test_spectrum_mlp_trains_on_a_batch_of_one():
+@pytest.mark.parametrize("sync", [False, True])
+def test_spectrum_mlp_trains_on_a_batch_of_one(sync):
     net = SpectrumMLP(ks=(1, 2, 3), n_hidden=(8,)).train()
+    if sync:  # what trainer=ddp (sync_batchnorm) makes of it
+        net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
     x = one_hot(torch.randint(0, 4, (1, 30)))
     before = net.norm.running_mean.clone()
     net(x).sum().backward()  # plain BatchNorm1d raises on one value per channel
     torch.testing.assert_close(net.norm.running_mean, before)
     net(one_hot(torch.randint(0, 4, (4, 30))))  # larger batches update the statistics
     assert not torch.equal(net.norm.running_mean, before)
+
+
+class CompileLike(nn.Module):
+    """Stands in for torch.compile's wrapper: attributes fall through to the network, and only
+    a call through it is 'compiled' (counted)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self._orig_mod = net
+        self.calls = 0
+
+    def forward(self, *args, **kwargs):
+        self.calls += 1
+        return self._orig_mod(*args, **kwargs)
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._orig_mod, name)
+
+
+def member_losses_of(net: nn.Module, wrapped: nn.Module) -> None:
+    """The training step of a task holding ``wrapped`` (around ``net``) averages the members'
+    own losses, computed through ``wrapped``'s forward."""
+    module = SupervisedModule(
+        wrapped, nn.BCEWithLogitsLoss(), torch.optim.AdamW, task="multilabel", n_targets=2
+    )
+    module.log = lambda *args, **kwargs: None
+    x = one_hot(torch.randint(0, 4, (6, 40)))
+    y = torch.randint(0, 2, (6, 2)).float()
+    module.train()
+    torch.manual_seed(1)
+    loss = module._step((x, y), "train")
+    torch.manual_seed(1)
+    outputs = wrapped(x, members=True)
+    own = torch.stack([F.binary_cross_entropy_with_logits(out, y) for out in outputs]).mean()
+    torch.testing.assert_close(loss, own)
+
+
+def test_ensemble_trains_through_a_compile_wrapper():
+    torch.manual_seed(0)
+    net = Ensemble(small_members())
+    wrapped = CompileLike(net)
+    member_losses_of(net, wrapped)
+    assert wrapped.calls == 2  # the training step's call went through the wrapper
+
+
+def test_reverse_complement_average_of_an_ensemble_keeps_member_losses():
+    torch.manual_seed(0)
+    net = Ensemble(small_members())
+    wrapped = ReverseComplementAverage(net)
+    assert wrapped.has_members and not ReverseComplementAverage(KmerCNN(1, 8)).has_members
+    member_losses_of(net, wrapped)
+    x = one_hot(torch.randint(0, 4, (3, 40)))
+    wrapped.eval()
+    outputs = wrapped(x, members=True)
+    torch.testing.assert_close(wrapped(x), torch.stack(outputs).mean(0))
+    kmer = net.members["kmer"]
+    torch.testing.assert_close(outputs[0], (kmer(x) + kmer(x.flip(-1, -2))) / 2)

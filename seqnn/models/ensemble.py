@@ -22,7 +22,7 @@ class Ensemble(nn.Module):
     whose output is the mean of the members' logits.
 
     Training: :class:`~seqnn.tasks.supervised.SupervisedModule` trains each member on its own
-    loss (the mean of the members' losses) through :meth:`member_outputs`; a loss on the
+    loss (the mean of the members' losses) through ``forward(x, members=True)``; a loss on the
     averaged output instead lets the members lean on each other and lose most of the gain
     (Jeffares et al. 2023, "Joint training of deep ensembles fails due to learner collusion").
     Validation metrics and early stopping see the averaged output.
@@ -42,7 +42,9 @@ class Ensemble(nn.Module):
             self.members = nn.ModuleDict({str(i): member for i, member in enumerate(members)})
         targets = {getattr(m, "n_targets", None) for m in self.members.values()}
         if len(targets) > 1:
-            raise ValueError(f"Ensemble: the members have different n_targets {sorted(targets)}")
+            raise ValueError(
+                f"Ensemble: the members have different n_targets {sorted(targets, key=str)}"
+            )
         self.n_targets = targets.pop()
 
     @property
@@ -50,10 +52,16 @@ class Ensemble(nn.Module):
         """The largest receptive field (bp) of the members."""
         return max(member.receptive_field for member in self.members.values())
 
+    has_members = True
+    """Says that ``forward(x, members=True)`` gives the members' own outputs."""
+
     def member_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each member's logits, in member order."""
-        return [member(x) for member in self.members.values()]
+        return self(x, members=True)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One-hot (N, 4, L) -> the mean of the members' logits."""
-        return torch.stack(self.member_outputs(x)).mean(0)
+    def forward(self, x: torch.Tensor, members: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        """One-hot (N, 4, L) -> the mean of the members' logits, or with ``members=True`` the
+        list of each member's logits (through ``forward``, so a ``torch.compile`` wrapper of
+        the ensemble compiles that call too)."""
+        outputs = [member(x) for member in self.members.values()]
+        return outputs if members else torch.stack(outputs).mean(0)

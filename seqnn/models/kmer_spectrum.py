@@ -4,7 +4,8 @@ The spectrum is the feature map of the spectrum kernel (Leslie, Eskin & Noble 20
 k-mer SVMs (gkm-SVM: Ghandi et al. 2014). Here it is computed from the one-hot input by
 products of shifted channels, so it is exact on one-hot DNA, the expected count under
 fractional (N = 0.25, IUPAC) encodings, zero for every window that holds an all-zero N, and
-differentiable: gradient attributions see it like any other layer.
+differentiable: gradients reach the input. (Its products are multiplicative interactions, so
+DeepLIFT's summation-to-delta holds only approximately through it; ISM is exact.)
 """
 
 from __future__ import annotations

@@ -57,9 +57,18 @@ class ReverseComplementAverage(nn.Module):
         is_profile = fwd.ndim >= 3 if self.profile is None else self.profile
         return (fwd + (rev.flip(-1) if is_profile else rev)) / 2
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        """One-hot (N, 4, L) -> the wrapped network's output type and shapes, averaged."""
-        fwd, rev = self.net(x), self.net(_rc(x))
+    @property
+    def has_members(self) -> bool:
+        """Whether the wrapped network is an ensemble (``forward(x, members=True)``)."""
+        return getattr(self.net, "has_members", False)
+
+    def forward(
+        self, x: torch.Tensor, members: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]:
+        """One-hot (N, 4, L) -> the wrapped network's output type and shapes, averaged; with
+        ``members=True`` (a wrapped ensemble) each member's output, averaged over strands."""
+        extra = {"members": True} if members else {}
+        fwd, rev = self.net(x, **extra), self.net(_rc(x), **extra)
         if isinstance(fwd, tuple | list):
             return type(fwd)(self._average(f, r) for f, r in zip(fwd, rev, strict=True))
         return self._average(fwd, rev)

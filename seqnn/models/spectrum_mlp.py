@@ -15,18 +15,6 @@ from seqnn.models.layers import MLP, Activation
 from seqnn.models.spec import records_config
 
 
-class Standardize(nn.BatchNorm1d):
-    """BatchNorm1d over (N, F) features that also trains on a batch of one sequence (the last
-    batch of an epoch can be): that batch is standardised with the running statistics, which
-    it leaves unchanged, where plain BatchNorm1d would raise."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and x.shape[0] == 1:
-            stats = self.running_mean, self.running_var
-            return F.batch_norm(x, *stats, self.weight, self.bias, False, 0.0, self.eps)
-        return super().forward(x)
-
-
 @records_config
 class SpectrumMLP(nn.Module):
     """The k-mer spectrum (every k-mer's frequency, k in ``ks``; optionally the codon
@@ -66,7 +54,7 @@ class SpectrumMLP(nn.Module):
         self.n_targets = n_targets
         self.spectrum = KmerSpectrum(ks, periods, periodic_ks)
         n_features = self.spectrum.n_features
-        self.norm = Standardize(n_features)
+        self.norm = nn.BatchNorm1d(n_features)
         self.head = nn.Sequential(
             nn.Dropout(input_dropout), MLP(n_features, n_hidden, n_targets, dropout, activation)
         )
@@ -94,4 +82,12 @@ class SpectrumMLP(nn.Module):
         # the spectrum in float32, also under bf16/fp16 autocast: 5-mer frequencies are ~1e-3
         with torch.autocast(x.device.type, enabled=False):
             features = self.spectrum(x.float())
-        return self.head(self.norm(features))
+        norm = self.norm
+        if self.training and features.shape[0] == 1:
+            # the last batch of an epoch can hold one sequence, on which BatchNorm1d (or the
+            # SyncBatchNorm that trainer=ddp makes of it) raises: standardise it with the
+            # running statistics, leaving them as they are
+            stats = norm.running_mean, norm.running_var
+            features = F.batch_norm(features, *stats, norm.weight, norm.bias, False, 0.0, norm.eps)
+            return self.head(features)
+        return self.head(norm(features))

@@ -14,8 +14,10 @@ The loss is injected (``BCEWithLogitsLoss``, ``CrossEntropyLoss``, ``MSELoss``,
 ``PoissonNLLLoss(log_input=True)``, ...) and always sees float32 logits, so bf16 autocast never
 reaches it. Metrics see the transformed outputs (probabilities, or values).
 
-A network with ``member_outputs(x)`` (:class:`~seqnn.models.Ensemble`) is trained on the mean of
-its members' own losses; its validation loss and all metrics are those of its averaged output.
+A network with ``has_members`` (:class:`~seqnn.models.Ensemble`, also inside
+:class:`~seqnn.models.ReverseComplementAverage`) is trained on the mean of its members' own
+losses (``net(x, members=True)``); its validation loss and all metrics are those of its
+averaged output.
 """
 
 from __future__ import annotations
@@ -111,10 +113,9 @@ class SupervisedModule(StagedModule):
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         x, y = batch
-        members = getattr(self.net, "member_outputs", None)
-        if stage == "train" and members is not None:
+        if stage == "train" and getattr(self.net, "has_members", False):
             # an Ensemble: each member learns from its own loss; metrics see the average
-            outputs = [out.float() for out in members(self.one_hot(x))]
+            outputs = [out.float() for out in self.net(self.one_hot(x), members=True)]
             logits = torch.stack(outputs).mean(0)
             target = self._loss_target(y, logits)
             loss = torch.stack([self.loss(out, target) for out in outputs]).mean()
