@@ -109,19 +109,7 @@ def test_ensemble_bad_members_fail_clearly():
 def test_task_trains_each_member_on_its_own_loss():
     torch.manual_seed(0)
     net = Ensemble(small_members())
-    module = SupervisedModule(
-        net, nn.BCEWithLogitsLoss(), torch.optim.AdamW, task="multilabel", n_targets=2
-    )
-    module.log = lambda *args, **kwargs: None  # no trainer attached
-    x = one_hot(torch.randint(0, 4, (6, 40)))
-    y = torch.randint(0, 2, (6, 2)).float()
-    net.train()
-    torch.manual_seed(1)
-    loss = module._step((x, y), "train")
-    torch.manual_seed(1)
-    outputs = net.member_outputs(x)
-    own = [F.binary_cross_entropy_with_logits(out, y) for out in outputs]
-    torch.testing.assert_close(loss, (own[0] + own[1]) / 2)
+    module, x, y, loss, outputs = member_losses_of(net, net)
     averaged = F.binary_cross_entropy_with_logits((outputs[0] + outputs[1]) / 2, y)
     assert not torch.isclose(loss, averaged)  # not the loss of the averaged output
     net.eval()  # validation: the loss of the averaged output, as the metrics see it
@@ -162,13 +150,14 @@ class CompileLike(nn.Module):
             return getattr(self._orig_mod, name)
 
 
-def member_losses_of(net: nn.Module, wrapped: nn.Module) -> None:
-    """The training step of a task holding ``wrapped`` (around ``net``) averages the members'
-    own losses, computed through ``wrapped``'s forward."""
+def member_losses_of(net: nn.Module, wrapped: nn.Module):
+    """The training step of a task holding ``wrapped`` (around ``net``, or ``net`` itself)
+    averages the members' own losses, computed through ``wrapped``'s forward. Returns the
+    task, the batch, the step's loss and the members' outputs."""
     module = SupervisedModule(
         wrapped, nn.BCEWithLogitsLoss(), torch.optim.AdamW, task="multilabel", n_targets=2
     )
-    module.log = lambda *args, **kwargs: None
+    module.log = lambda *args, **kwargs: None  # no trainer attached
     x = one_hot(torch.randint(0, 4, (6, 40)))
     y = torch.randint(0, 2, (6, 2)).float()
     module.train()
@@ -178,6 +167,7 @@ def member_losses_of(net: nn.Module, wrapped: nn.Module) -> None:
     outputs = wrapped(x, members=True)
     own = torch.stack([F.binary_cross_entropy_with_logits(out, y) for out in outputs]).mean()
     torch.testing.assert_close(loss, own)
+    return module, x, y, loss, outputs
 
 
 def test_ensemble_trains_through_a_compile_wrapper():
