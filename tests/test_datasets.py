@@ -267,6 +267,18 @@ def test_batch_loader_falls_back_like_a_dataloader(dataset):
         assert ours == plain and len(plain) > 1
 
 
+def test_batch_loader_state_is_the_newest_pass(table):
+    # an abandoned pass still being read must not move the count of the pass in progress
+    ds = SequenceDataset(table["sequence"].tolist())
+    loader = ds.loader(batch_size=2, shuffle=True)
+    old = iter(loader)
+    next(old)
+    new = iter(loader)
+    next(new), next(new)
+    next(old), next(old), next(old)
+    assert loader.state_dict()["batches"] == 2
+
+
 def test_one_hot_output_follows_the_policy(table):
     from seqnn.data.encoding import EncodingPolicy
 

@@ -684,6 +684,7 @@ class BatchLoader(DataLoader):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._served = 0
+        self._active: object | None = None
         self._resume: tuple[int, int] | None = None
 
     def __iter__(self):
@@ -701,10 +702,15 @@ class BatchLoader(DataLoader):
             # us a batch (a fifth of a 256 x 1 kb code batch); this does what it does without
             # it, its one seed draw from torch's RNG included (made now, as it makes it)
             torch.empty((), dtype=torch.int64).random_(generator=self.generator)
-            return self._counted(self._in_process())
+            return self._counted(self._in_process(), self._newest())
         # created now, as a plain DataLoader would: its seed draw from torch's RNG happens at
         # the same point of the run, resumed or not
-        return self._counted(super().__iter__())
+        return self._counted(super().__iter__(), self._newest())
+
+    def _newest(self) -> object:
+        """A token for the iterator being made; only the newest one counts served batches."""
+        self._active = object()
+        return self._active
 
     def _in_process(self):
         """Batches as DataLoader's in-process iterator makes them: the batch sampler's
@@ -718,8 +724,13 @@ class BatchLoader(DataLoader):
                 return
             yield batch
 
-    def _counted(self, iterator):
+    def _counted(self, iterator, token: object):
+        """Count the batches served, for :meth:`state_dict`. An older iterator still being
+        read (e.g. one abandoned mid-epoch) is not counted: the state is the newest pass's."""
         for i, batch in enumerate(iterator):
+            if token is not self._active:
+                yield batch
+                continue
             if i == 0:  # the sampler has started: it knows what it skipped
                 skipped = getattr(self.sampler, "skipped", 0)
                 self._served = skipped // self.batch_size if self.batch_size else 0
