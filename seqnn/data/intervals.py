@@ -130,10 +130,12 @@ class _Lines:
         skip = (ends == starts) | (first == ord("#"))
         for prefix in _SKIP[1:]:
             word = np.frombuffer(prefix.encode(), dtype=np.uint8)
-            match = ends - starts >= word.size
-            for k, byte in enumerate(word):
-                match &= buf[np.minimum(starts + k, buf.size - 1)] == byte
-            skip |= match
+            # only lines that start with the word's first letter (rare in data) are compared
+            lines = np.flatnonzero((first == word[0]) & (ends - starts >= word.size))
+            match = np.ones(lines.size, dtype=bool)
+            for k, byte in enumerate(word[1:], 1):
+                match &= buf[starts[lines] + k] == byte
+            skip[lines[match]] = True
         # Lines that start with white space (rare): decided on the stripped text.
         for i in np.flatnonzero(np.isin(first, (9, 11, 12, 13, 32))):
             skip[i] = self.line(i).strip().startswith(_SKIP) or not self.line(i).strip()
