@@ -213,9 +213,10 @@ def test_workers_give_the_same_batches(genome, intervals):
     assert not all(torch.equal(a[0], b[0]) for a, b in zip(serial, other_epoch, strict=True))
 
 
+@pytest.mark.parametrize("resume", [None, (0, 8)])
 @pytest.mark.parametrize("drop_last", [False, True])
 def test_batch_loader_in_process_equals_a_plain_dataloader(
-    genome, intervals, drop_last, monkeypatch
+    genome, intervals, drop_last, resume, monkeypatch
 ):
     # BatchLoader's own in-process iterator: the same batches, and the same draws from
     # torch's RNG (at iter() time) as DataLoader's, so training runs repeat either way
@@ -226,8 +227,10 @@ def test_batch_loader_in_process_equals_a_plain_dataloader(
     )
     ds = IntervalDataset(genome, intervals, target_columns="signal")
     kwargs = {"batch_size": 8, "collate_fn": collate_batched, "drop_last": drop_last}
+    assert len(ds) % 8  # a last, partial batch (kept or dropped)
     plain = DataLoader(ds, sampler=EpochSampler(ds, seed=5), **kwargs)
     ours = BatchLoader(ds, sampler=EpochSampler(ds, seed=5), **kwargs)
+    plain.sampler.resume = ours.sampler.resume = resume  # a mid-epoch resume skips 8 items
     states = []
     for loader in (plain, ours):
         torch.manual_seed(0)
@@ -237,7 +240,8 @@ def test_batch_loader_in_process_equals_a_plain_dataloader(
     assert torch.equal(states[0], states[2]) and len(states[1]) == len(states[3]) > 1
     for (xa, ya), (xb, yb) in zip(states[1], states[3], strict=True):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
-    assert ours.state_dict() == {"epoch": 0, "batches": len(states[3])}
+    skipped = 1 if resume else 0
+    assert ours.state_dict() == {"epoch": 0, "batches": skipped + len(states[3])}
     assert taken == [1]  # the in-process path was the one compared
 
 

@@ -36,7 +36,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, IterableDataset, Sampler
 
 from seqnn.data.encoding import (
     BYTE_TO_CODE,
@@ -660,6 +660,10 @@ class EpochSampler(Sampler[int]):
         return len(self.dataset)
 
     def __iter__(self):
+        return iter(self.indices().tolist())
+
+    def indices(self) -> np.ndarray:
+        """This pass's indices as one int64 array (what iterating yields, item by item)."""
         n = len(self.dataset)
         skip = 0
         if self.resume is not None:  # a mid-epoch resume applies to that epoch only
@@ -667,9 +671,9 @@ class EpochSampler(Sampler[int]):
             skip = items if epoch == self.epoch else 0
         self.skipped = skip
         if not self.shuffle:
-            return iter(range(skip, n))
+            return np.arange(skip, n, dtype=np.int64)
         order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
-        return iter(order[skip:].tolist())
+        return order[skip:]
 
 
 class BatchLoader(DataLoader):
@@ -716,13 +720,26 @@ class BatchLoader(DataLoader):
         """Batches as DataLoader's in-process iterator makes them: the batch sampler's
         indices, the dataset's ``__getitems__`` (else item by item), then ``collate_fn``."""
         fetch = getattr(self.dataset, "__getitems__", None)
-        for indices in self.batch_sampler:
+        for indices in self._batches():
             try:  # as in DataLoader, a StopIteration from the dataset ends the epoch
                 items = fetch(indices) if fetch else [self.dataset[i] for i in indices]
                 batch = self.collate_fn(items)
             except StopIteration:
                 return
             yield batch
+
+    def _batches(self):
+        """The batch sampler's index batches; over an EpochSampler, slices of its index array
+        (the same batches, without a Python int per item)."""
+        batches = self.batch_sampler
+        sliced = type(batches) is BatchSampler and isinstance(batches.sampler, EpochSampler)
+        if not sliced or not hasattr(self.dataset, "__getitems__"):  # items get Python ints
+            yield from batches
+            return
+        order, size = batches.sampler.indices(), batches.batch_size
+        stop = len(order) - len(order) % size if batches.drop_last else len(order)
+        for start in range(0, stop, size):
+            yield order[start : start + size]
 
     def _counted(self, iterator, token: object):
         """Count the batches served, for :meth:`state_dict`. An older iterator still being
