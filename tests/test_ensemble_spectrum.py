@@ -102,6 +102,11 @@ def test_ensemble_averages_the_members_logits_and_round_trips():
 def test_ensemble_bad_members_fail_clearly():
     with pytest.raises(ValueError, match="at least one"):
         Ensemble([])
+    with pytest.raises(ValueError, match="at least one"):
+        Ensemble({"a": None})
+    with pytest.raises(ValueError, match="member 'b' is a dict, not a network"):
+        Ensemble({"a": KmerCNN(1, 8), "b": {"kernel_size": 10}})
+    assert list(Ensemble({"a": KmerCNN(1, 8), "b": None}).members) == ["a"]
     with pytest.raises(ValueError, match="different n_targets"):
         Ensemble([KmerCNN(1, 8), KmerCNN(2, 8)])
 

@@ -37,6 +37,7 @@ TINY = {  # small enough that a batch takes milliseconds
     "ensemble": [
         "model.members.learned.n_filters=8",
         "model.members.learned.n_hidden=[8]",
+        "model.members.learned_wide=null",
         "model.members.spectrum.ks=[1,2,3]",
         "model.members.spectrum.n_hidden=[8]",
     ],

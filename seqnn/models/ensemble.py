@@ -29,17 +29,23 @@ class Ensemble(nn.Module):
 
     Args:
         members: The networks (at least one), each (N, 4, L) -> the same output shape: a
-            mapping of names to networks (the config's form, ``members.<name>``) or a list.
+            mapping of names to networks (the config's form, ``members.<name>``) or a list;
+            members that are None are left out (``model.members.<name>=null``).
     """
 
     def __init__(self, members: Mapping[str, nn.Module] | Sequence[nn.Module]) -> None:
         super().__init__()
-        if not members:
+        named = dict(members) if isinstance(members, Mapping) else dict(enumerate(members))
+        named = {str(k): m for k, m in named.items() if m is not None}  # null: left out
+        if not named:
             raise ValueError("Ensemble: members must hold at least one network")
-        if isinstance(members, Mapping):
-            self.members = nn.ModuleDict(members)
-        else:
-            self.members = nn.ModuleDict({str(i): member for i, member in enumerate(members)})
+        for name, member in named.items():
+            if not isinstance(member, nn.Module):
+                raise ValueError(
+                    f"Ensemble: member {name!r} is a {type(member).__name__}, not a network "
+                    "(a config without _target_? set it to null to leave it out)"
+                )
+        self.members = nn.ModuleDict(named)
         targets = {getattr(m, "n_targets", None) for m in self.members.values()}
         if len(targets) > 1:
             raise ValueError(
