@@ -54,27 +54,38 @@ def _extend(tracks: torch.Tensor, x: torch.Tensor, j: int) -> torch.Tensor:
 def kmer_frequencies(x: torch.Tensor, ks: Sequence[int]) -> list[torch.Tensor]:
     """The frequency (count / number of windows) of every k-mer, for each k in ``ks``.
 
-    The k-mer sums come from the (k-1)-mer tracks by one batched matrix product with the
-    shifted input, so the largest k's tracks (N, 4**k, L) are never built.
-
     Returns:
         One (N, 4**k) tensor per k, in x's dtype, k-mers ordered as in :func:`kmer_tracks`.
     """
-    length = x.shape[-1]
-    for k in ks:
+    return _spectrum(x, ks)[0]
+
+
+def _spectrum(
+    x: torch.Tensor, ks: Sequence[int], periodic_ks: Sequence[int] = (), periods=()
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Frequencies for ``ks`` and periodic powers (N, 4**k, n_periods) for ``periodic_ks``,
+    in one walk up the k-mer tracks: each track is built once, and the largest k's sums come
+    from the (k-1)-mer tracks by one batched matrix product with the shifted input, so its
+    tracks (N, 4**k, L) are not built unless it has periodic features."""
+    for k in (*ks, *periodic_ks):
         _check(x, k)
-    out: dict[int, torch.Tensor] = {}
-    tracks, j = x, 1  # tracks of the j-mers
-    for k in sorted(set(ks)):
-        windows = length - k + 1
-        if k == 1:
-            out[k] = x.mean(-1)
-            continue
-        while j < k - 1:
-            tracks, j = _extend(tracks, x, j), j + 1
-        sums = tracks[:, :, :windows] @ x[:, :, k - 1 :].transpose(1, 2)  # (N, 4**(k-1), 4)
-        out[k] = sums.flatten(1) / windows
-    return [out[k] for k in ks]
+    deepest = max([k - 1 for k in ks] + list(periodic_ks) + [1])
+    frequencies: dict[int, torch.Tensor] = {}
+    powers: dict[int, torch.Tensor] = {}
+    tracks = x  # of the j-mers
+    for j in range(1, deepest + 1):
+        if j > 1:
+            tracks = _extend(tracks, x, j - 1)
+        if j in ks:
+            frequencies[j] = tracks.mean(-1)
+        if j in periodic_ks:
+            powers[j] = periodic_power(tracks, periods)
+    top = deepest + 1
+    if top in ks:  # (N, 4**(top-1), 4): the top-mer sums, straight from the j-mer tracks
+        windows = x.shape[-1] - top + 1
+        sums = tracks[:, :, :windows] @ x[:, :, top - 1 :].transpose(1, 2)
+        frequencies[top] = sums.flatten(1) / windows
+    return [frequencies[k] for k in ks], [powers[k] for k in periodic_ks]
 
 
 class KmerSpectrum(nn.Module):
@@ -117,10 +128,9 @@ class KmerSpectrum(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 4, L) -> (N, n_features), in x's dtype."""
-        features = kmer_frequencies(x, self.ks)
-        for k in self.periodic_ks:  # (N, 4**k, n_periods) -> period-major (N, n_periods * 4**k)
-            power = periodic_power(kmer_tracks(x, k), self.periods)
-            features.append(power.transpose(1, 2).flatten(1))
+        features, powers = _spectrum(x, self.ks, self.periodic_ks, self.periods)
+        # (N, 4**k, n_periods) -> period-major (N, n_periods * 4**k)
+        features += [power.transpose(1, 2).flatten(1) for power in powers]
         return torch.cat(features, 1)
 
     def extra_repr(self) -> str:

@@ -89,5 +89,6 @@ class SpectrumMLP(nn.Module):
             # running statistics, leaving them as they are
             stats = norm.running_mean, norm.running_var
             features = F.batch_norm(features, *stats, norm.weight, norm.bias, False, 0.0, norm.eps)
-            return self.head(features)
-        return self.head(norm(features))
+        else:
+            features = norm(features)
+        return self.head(features)
