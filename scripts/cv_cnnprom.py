@@ -11,8 +11,10 @@ kept.
 reports on (the same seeded stratified split) and cross-validates on the other rows only, so a
 choice made with it has not seen the test set.
 
-Prints one JSON line per candidate: mean over folds of AUROC, and of Sn, Sp and MCC at
-threshold 0.5, plus the TPR at a 4 % false-positive rate of the pooled out-of-fold scores.
+Prints one JSON line per candidate: mean over folds of AUROC, and of Sn, Sp and MCC at the
+experiment's decision threshold (``task.threshold``), plus, from the pooled out-of-fold
+scores, the TPR at a 4 % false-positive rate and the threshold of the highest MCC (how the
+experiments' ``task.threshold`` is chosen: on the ``--dev`` rows).
 
 Usage:
     python scripts/cv_cnnprom.py --organism ecoli --dev \
@@ -32,13 +34,13 @@ from torch import nn
 BATCH, PATIENCE, FOLDS = 64, 8, 5
 
 
-def model_config(organism: str, overrides: list[str]):
-    """The ``model`` node of ``seqnn-train experiment=cnnprom_<organism> <overrides>``."""
+def experiment_config(organism: str, overrides: list[str]):
+    """The config of ``seqnn-train experiment=cnnprom_<organism> <overrides>``."""
     from hydra import compose, initialize_config_module
 
     with initialize_config_module("seqnn.configs", version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment=cnnprom_{organism}", *overrides])
-    return cfg.model
+    return cfg
 
 
 def auroc(y: np.ndarray, p: np.ndarray) -> float:
@@ -66,6 +68,26 @@ def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[s
             ("mcc", binary_matthews_corrcoef),
         )
     }
+
+
+def best_mcc_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """The threshold (midway between two neighbouring scores) with the highest MCC, and that
+    MCC; a score above the threshold is a positive call."""
+    order = np.argsort(-p, kind="stable")
+    scores, positive = p[order], y[order].astype(bool)
+    tp = np.cumsum(positive)  # calls = the top 1, 2, ... scores
+    fp = np.cumsum(~positive)
+    n_pos, n = positive.sum(), len(y)
+    calls = np.arange(1, n + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mcc = (tp * (n - n_pos - fp) - fp * (n_pos - tp)) / np.sqrt(
+            calls * (n - calls) * n_pos * (n - n_pos)
+        )
+    last = np.r_[scores[1:] < scores[:-1], True]  # cut only between distinct scores
+    mcc = np.where(last & np.isfinite(mcc), mcc, -np.inf)
+    i = int(np.argmax(mcc))
+    below = scores[i + 1] if i + 1 < n else scores[i] - 1e-6
+    return float((scores[i] + below) / 2), float(mcc[i])
 
 
 def tpr_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
@@ -133,7 +155,9 @@ def dev_rows(labels: np.ndarray) -> np.ndarray:
     return np.setdiff1d(np.arange(len(labels)), split["test"])
 
 
-def cross_validate(organism: str, overrides: list[str], dev: bool, max_epochs: int = 60) -> dict:
+def cross_validate(
+    organism: str, overrides: list[str], dev: bool, max_epochs: int = 60, oof: str | None = None
+) -> dict:
     import pandas as pd
     from hydra.utils import instantiate
 
@@ -145,7 +169,8 @@ def cross_validate(organism: str, overrides: list[str], dev: bool, max_epochs: i
     x = torch.from_numpy(one_hot(table["sequence"].tolist()))
     y = torch.tensor(labels, dtype=torch.float32)
     rows = dev_rows(labels) if dev else np.arange(len(table))
-    config = model_config(organism, overrides)
+    cfg = experiment_config(organism, overrides)
+    config, threshold = cfg.model, float(cfg.task.threshold)
     rng = np.random.default_rng(0)
     out_of_fold = np.full(len(table), np.nan)
     per_fold, start = [], time.perf_counter()
@@ -157,16 +182,24 @@ def cross_validate(organism: str, overrides: list[str], dev: bool, max_epochs: i
         net = fit(lambda: instantiate(config), x, y, train, val, 100 * k, max_epochs)
         p = predict(net, x[held])
         out_of_fold[held] = p
-        per_fold.append({"auroc": auroc(labels[held], p), **at_threshold(labels[held], p)})
+        per_fold.append(
+            {"auroc": auroc(labels[held], p), **at_threshold(labels[held], p, threshold)}
+        )
     mean = {key: round(float(np.mean([f[key] for f in per_fold])), 4) for key in per_fold[0]}
     pooled = out_of_fold[rows]
+    best_threshold, best_mcc = best_mcc_threshold(labels[rows], pooled)
+    if oof is not None:  # rows outside the CV (the held-out fifth under --dev) stay NaN
+        np.save(oof, out_of_fold)
     return {
         "organism": organism,
         "candidate": " ".join(overrides) or "(experiment default)",
         "rows": "train+val only (held-out fifth left out)" if dev else "all",
         "folds": FOLDS,
+        "threshold": threshold,
         **mean,
         "tpr_at_fpr_0.04": round(tpr_at_fpr(labels[rows], pooled, 0.04), 4),
+        "pooled_best_mcc": round(best_mcc, 4),
+        "pooled_best_mcc_threshold": round(best_threshold, 4),
         "seconds": round(time.perf_counter() - start),
     }
 
@@ -184,10 +217,20 @@ def main() -> None:
     parser.add_argument("--dev", action="store_true", help="leave out the held-out test fifth")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--max-epochs", type=int, default=60, help="per fold (early stopping)")
+    parser.add_argument(
+        "--oof",
+        default=None,
+        help="save the out-of-fold scores, one per table row, to this .npy (with several "
+        "candidates: <stem>.<index>.npy)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    for candidate in args.candidate or [""]:
-        result = cross_validate(args.organism, candidate.split(), args.dev, args.max_epochs)
+    candidates = args.candidate or [""]
+    for i, candidate in enumerate(candidates):
+        oof = args.oof
+        if oof is not None and len(candidates) > 1:
+            oof = f"{oof.removesuffix('.npy')}.{i}.npy"
+        result = cross_validate(args.organism, candidate.split(), args.dev, args.max_epochs, oof)
         print(json.dumps(result), flush=True)
 
 

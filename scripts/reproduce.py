@@ -5,10 +5,14 @@ Rows (``--only NAME`` runs one; repeat it for several):
     default            seqnn-train                           embedded E. coli σ70 promoters
     cnnprom_ecoli      seqnn-train experiment=cnnprom_ecoli     CNNProm E. coli σ70
     cnnprom_bsubtilis  seqnn-train experiment=cnnprom_bsubtilis CNNProm B. subtilis
+    cnnprom_ecoli_cv5, cnnprom_bsubtilis_cv5   the same, 5-fold stratified cross-validation:
+                       seqnn-train -m experiment=cnnprom_<org> data.folds=5 data.fold=0,1,2,3,4
     ctcf_peaks         seqnn-train experiment=ctcf_peaks        CTCF peaks vs dinucleotide shuffles
 
 Each run is composed from the packaged configs exactly as its command would be (same seed, same
-split), with CSV logs and no progress bar, fitted and tested on its best checkpoint. A row whose
+split), with CSV logs and no progress bar, fitted and tested on its best checkpoint. A
+cross-validation row runs one such run per fold and reports the mean of each test figure
+over the folds (every row tested exactly once). A row whose
 experiment config is not installed is skipped (and keeps its old line in the table).
 
 Output: a table of ours vs the published figures, written atomically to ``--out`` (default
@@ -59,6 +63,7 @@ class Row:
     overrides: tuple[str, ...]
     figures: tuple[Figure, ...]
     source: str = ""  # where the published figures come from
+    folds: int | None = None  # k-fold cross-validation: one run per fold (data.folds / fold)
 
     @property
     def experiment(self) -> str | None:
@@ -72,11 +77,12 @@ class Row:
         return self.figures[0].bench.rsplit("_", 1)[0]
 
 
-def _cnnprom(organism: str, sn: float, sp: float, mcc: float) -> Row:
-    name = f"cnnprom_{organism}"
+def _cnnprom(organism: str, sn: float, sp: float, mcc: float, folds: int | None = None) -> Row:
+    experiment = f"cnnprom_{organism}"
+    name = experiment if folds is None else f"{experiment}_cv{folds}"
     return Row(
         name,
-        (f"experiment={name}",),
+        (f"experiment={experiment}",),
         (
             Figure(f"{name}_sn", "Sn", "test/sensitivity", sn),
             Figure(f"{name}_sp", "Sp", "test/specificity", sp),
@@ -84,6 +90,7 @@ def _cnnprom(organism: str, sn: float, sp: float, mcc: float) -> Row:
             Figure(f"{name}_auroc", "AUROC", "test/auroc"),
         ),
         CNNPROM,
+        folds,
     )
 
 
@@ -101,6 +108,8 @@ ROWS: dict[str, Row] = {
         ),
         _cnnprom("ecoli", 0.90, 0.96, 0.84),
         _cnnprom("bsubtilis", 0.91, 0.95, 0.86),
+        _cnnprom("ecoli", 0.90, 0.96, 0.84, folds=5),
+        _cnnprom("bsubtilis", 0.91, 0.95, 0.86, folds=5),
         Row(
             "ctcf_peaks",
             ("experiment=ctcf_peaks",),
@@ -138,6 +147,8 @@ def available(row: Row) -> bool:
 def describe_split(data: dict[str, Any]) -> str:
     """The split a data config makes, in words (see SequenceDataModule)."""
     val, test = data.get("val_fraction"), data.get("test_fraction")
+    if data.get("folds"):
+        return f"stratified {data['folds']}-fold CV, val {val:.0%} (seed {data.get('seed')})"
     if data.get("val_chroms") or data.get("test_chroms"):
         return f"held-out contigs: val {data.get('val_chroms')}, test {data.get('test_chroms')}"
     fractions = f"val {val:.0%} / test {test:.0%}"
@@ -148,6 +159,47 @@ def describe_split(data: dict[str, Any]) -> str:
 
 
 def run_row(row: Row, runs: Path, overrides: list[str]) -> Result:
+    """Train and test the row (each fold of a cross-validation row); returns what it measured:
+    for folds, the mean of each metric, and the summed wall and CPU time."""
+    if row.folds is None:
+        return run_one(row, runs / row.name, overrides)
+    results = [
+        run_one(row, runs / row.name / f"fold_{k}", [*fold_overrides(row.folds, k), *overrides])
+        for k in range(row.folds)
+    ]
+    folds = ",".join(map(str, range(row.folds)))
+    return Result(
+        metrics={
+            k: _mean(r.metrics.get(k, math.nan) for r in results) for k in results[0].metrics
+        },
+        wall_s=sum(r.wall_s for r in results),
+        cpu_s=sum(r.cpu_s for r in results),
+        load=_mean(r.load for r in results),
+        seed=results[0].seed,
+        split=results[0].split,
+        command=" ".join(
+            (
+                "seqnn-train -m",
+                *row.overrides,
+                f"data.folds={row.folds} data.fold={folds}",
+                *overrides,
+            )
+        ),
+        date=results[0].date,
+    )
+
+
+def fold_overrides(folds: int, fold: int) -> list[str]:
+    """The Hydra overrides of one fold's run."""
+    return [f"data.folds={folds}", f"data.fold={fold}"]
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def run_one(row: Row, run_dir: Path, overrides: list[str]) -> Result:
     """Compose the row's config as its command would, train, test; returns what it measured."""
     from hydra import compose, initialize_config_module
     from hydra.core.hydra_config import HydraConfig
@@ -155,7 +207,6 @@ def run_row(row: Row, runs: Path, overrides: list[str]) -> Result:
 
     from seqnn.train import train
 
-    run_dir = runs / row.name
     run_dir.mkdir(parents=True, exist_ok=True)
     with initialize_config_module("seqnn.configs", version_base="1.3"):
         cfg = compose(

@@ -54,7 +54,8 @@ def model_card(cfg: DictConfig, metrics: dict[str, float], checkpoint: str) -> d
     return {
         "trained_with": f"seqnn-train (seed {cfg.seed})",
         "training_data": data,
-        "split": {k: data[k] for k in ("val_fraction", "test_fraction", "n_blocks") if k in data},
+        "split": {k: data[k] for k in ("val_fraction", "test_fraction", "n_blocks") if k in data}
+        | ({"folds": data["folds"], "fold": data["fold"]} if data.get("folds") else {}),
         "test_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("test/")},
         "val_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("val/")},
         "checkpoint": str(checkpoint),

@@ -192,6 +192,13 @@ def test_task_option_instantiates(option, tmp_path):
     assert cfg.monitor.metric in val_metric_names(module)
 
 
+def test_task_threshold_reaches_the_call_metrics(tmp_path):
+    cfg = compose_train(["task.threshold=0.3"], tmp_path / "run")
+    module = instantiate(cfg.task, _convert_="all")
+    for name in ("mcc", "sensitivity", "specificity", "accuracy", "f1"):
+        assert module.test_metrics[name].threshold == pytest.approx(0.3), name
+
+
 # ----------------------------------------------------------------------------- trainer
 COMPOSE_ONLY = {  # need a GPU to instantiate: check the values instead
     "gpu": {"accelerator": "gpu", "devices": 1, "precision": "bf16-mixed"},

@@ -46,6 +46,38 @@ def test_table_random_split_is_stratified_and_disjoint(table):
     assert (dm.n_targets, dm.seq_len, dm.target_names) == (1, 30, ["label"])
 
 
+def test_table_folds_partition_the_rows_stratified(table):
+    tests = []
+    for fold in range(5):
+        dm = SequenceDataModule(table=table, target_columns="label", folds=5, fold=fold, seed=1)
+        dm.setup()
+        train, val, test = (sequences_of(dm, s) for s in ("train", "val", "test"))
+        assert not (train & val or train & test or val & test)
+        assert [len(dm.datasets[s]) for s in ("train", "val", "test")] == [70, 10, 20]
+        assert int(dm.datasets["test"].targets.sum()) == 4  # a fifth of each class
+        assert int(dm.datasets["val"].targets.sum()) == 2  # val_fraction of each class
+        tests.append(test)
+    assert set().union(*tests) == {
+        bytes(r)
+        for r in SequenceDataModule(table=table, target_columns="label")._full_dataset()[0].codes
+    }
+    assert sum(map(len, tests)) == len(table)  # each row is tested exactly once
+
+
+def test_table_folds_bad_arguments(table):
+    with pytest.raises(ValueError, match="need folds >= 2 and 0 <= fold < folds"):
+        SequenceDataModule(table=table, target_columns="label", folds=5, fold=5)
+    with pytest.raises(ValueError, match="need folds >= 2"):
+        SequenceDataModule(table=table, target_columns="label", folds=1)
+    with pytest.raises(ValueError, match="folds= splits a table"):
+        SequenceDataModule(genome="g.fa", intervals="r.bed", folds=5)
+    with pytest.raises(ValueError, match="must be below 1"):
+        SequenceDataModule(table=table, target_columns="label", folds=2, val_fraction=0.5).setup()
+    split = table.assign(split=np.resize(["train", "val", "test"], len(table)))
+    with pytest.raises(ValueError, match="'split' column and folds=5 was given"):
+        SequenceDataModule(table=split, target_columns="label", folds=5).setup()
+
+
 def test_table_split_column_from_file(tmp_path, table):
     table["split"] = np.resize(["train", "train", "val", "test"], len(table))
     table.to_csv(tmp_path / "t.tsv", sep="\t", index=False)

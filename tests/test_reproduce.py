@@ -92,3 +92,31 @@ def test_rerunning_one_row_keeps_the_others(reproduce, tmp_path):
 )
 def test_describe_split(reproduce, data, expected):
     assert expected in reproduce.describe_split(data)
+
+
+def test_cross_validation_row_runs_every_fold_and_averages(reproduce, monkeypatch, tmp_path):
+    seen = []
+
+    def fake_run_one(row, run_dir, overrides):
+        fold = int(overrides[1].split("=")[1])
+        seen.append((run_dir.name, overrides))
+        return fake_result(reproduce, {"test/sensitivity": 0.8 + 0.02 * fold, "test/mcc": 0.5})
+
+    monkeypatch.setattr(reproduce, "run_one", fake_run_one)
+    row = reproduce.ROWS["cnnprom_bsubtilis_cv5"]
+    result = reproduce.run_row(row, tmp_path, ["trainer=gpu"])
+    assert seen == [
+        (f"fold_{k}", ["data.folds=5", f"data.fold={k}", "trainer=gpu"]) for k in range(5)
+    ]
+    assert result.metrics["test/sensitivity"] == pytest.approx(0.84)  # mean of 0.80 .. 0.88
+    assert result.wall_s == pytest.approx(5 * 61.4)
+    assert result.command == (
+        "seqnn-train -m experiment=cnnprom_bsubtilis data.folds=5 data.fold=0,1,2,3,4 trainer=gpu"
+    )
+    names = [json.loads(line)["bench"] for line in reproduce.bench_lines(row, result)]
+    assert names[0] == "cnnprom_bsubtilis_cv5_sn"
+
+
+def test_describe_cross_validation_split(reproduce):
+    data = {"table": "x.csv", "val_fraction": 0.1, "folds": 5, "fold": 2, "seed": 0}
+    assert reproduce.describe_split(data) == "stratified 5-fold CV, val 10% (seed 0)"

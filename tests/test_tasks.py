@@ -179,16 +179,31 @@ def test_binary_auroc_matches_hand_count():
     assert set(values) == {f"val/{k}" for k in keys}
 
 
+def test_binary_call_metrics_use_the_threshold():
+    # the same scores as above at threshold 0.3: 0.35 becomes a true positive, 0.4 a false one
+    preds = torch.tensor([0.1, 0.4, 0.35, 0.8, 0.7, 0.2])
+    target = torch.tensor([0, 0, 1, 1, 1, 0])
+    metrics = default_metrics("binary", 1, threshold=0.3)
+    metrics.update(preds, target)
+    values = compute_and_reset(metrics)
+    assert float(values["sensitivity"]) == pytest.approx(1.0)
+    assert float(values["specificity"]) == pytest.approx(2 / 3)
+    assert float(values["accuracy"]) == pytest.approx(5 / 6)
+    expected = matthews_corrcoef(target.numpy(), preds.numpy() > 0.3)
+    assert float(values["mcc"]) == pytest.approx(expected, abs=1e-6)
+    assert float(values["auroc"]) == pytest.approx(8 / 9)  # ranking metrics ignore it
+
+
 def test_multilabel_per_target_metrics_match_sklearn(rng):
     names = ["ctcf", "gata1", "pu1"]
     target = rng.integers(0, 2, size=(40, 3))
     preds = np.clip(0.3 * target + rng.random((40, 3)) * 0.7, 0, 1).astype(np.float32)
-    metrics = default_metrics("multilabel", 3, names).clone(prefix="val/")
+    metrics = default_metrics("multilabel", 3, names, threshold=0.6).clone(prefix="val/")
     for half in np.array_split(np.arange(40), 2):  # two batches accumulate
         metrics.update(torch.from_numpy(preds[half]), torch.from_numpy(target[half]))
     values = compute_and_reset(metrics)
     aurocs = [roc_auc_score(target[:, t], preds[:, t]) for t in range(3)]
-    mccs = [matthews_corrcoef(target[:, t], preds[:, t] > 0.5) for t in range(3)]
+    mccs = [matthews_corrcoef(target[:, t], preds[:, t] > 0.6) for t in range(3)]
     for t, name in enumerate(names):
         assert float(values[f"val/auroc/{name}"]) == pytest.approx(aurocs[t], abs=1e-5)
         assert float(values[f"val/mcc/{name}"]) == pytest.approx(mccs[t], abs=1e-5)
@@ -230,6 +245,10 @@ def test_metrics_reject_bad_arguments():
         default_metrics("binary", 2)
     with pytest.raises(ValueError, match="target_names"):
         default_metrics("multilabel", 3, ["a", "b"])
+    with pytest.raises(ValueError, match=r"threshold must be a probability in \(0, 1\)"):
+        default_metrics("binary", 1, threshold=1.5)
+    with pytest.raises(ValueError, match="threshold applies to binary and multilabel"):
+        default_metrics("regression", 1, threshold=0.3)
 
 
 def test_compute_and_reset_without_updates_is_empty():

@@ -7,7 +7,8 @@ Two sources, one module:
 
 - a table of sequences (``table=``): :class:`~seqnn.data.datasets.SequenceDataset`, split by
   its ``split`` column (train / val / test) when it has one, else at random (stratified by
-  class for binary and multiclass targets) with ``val_fraction`` / ``test_fraction``;
+  class for binary and multiclass targets) with ``val_fraction`` / ``test_fraction``, or as
+  fold ``fold`` of a stratified ``folds``-fold cross-validation (one run per fold);
 - a genome and intervals (``genome=``, ``intervals=``):
   :class:`~seqnn.data.datasets.IntervalDataset`, split by the ``split`` column, by held-out
   chromosomes (``val_chroms`` / ``test_chroms``), or else by random
@@ -55,6 +56,10 @@ class SequenceDataModule(L.LightningDataModule):
         length: interval mode: resize intervals to this length around their centres.
         split_column: a column of train / val / test labels, used when present.
         val_fraction, test_fraction: random (table) or block (genome) split fractions.
+        folds, fold: table mode: k-fold cross-validation instead of ``test_fraction``: the
+            rows are dealt into ``folds`` stratified folds (seeded) and fold ``fold``
+            (0-based) is the test set; ``val_fraction`` of all rows, from the other folds, is
+            validation. Run ``fold=0 .. folds-1`` (a Hydra sweep) for the whole CV.
         val_chroms, test_chroms: interval mode: held-out chromosomes.
         n_blocks: interval mode: genome blocks for :func:`split_by_blocks`.
         transforms: training-set transforms (seeded; val / test get none).
@@ -97,8 +102,21 @@ class SequenceDataModule(L.LightningDataModule):
         seq_len: int | None = None,
         seed: int = 0,
         targets=None,
+        folds: int | None = None,
+        fold: int = 0,
     ) -> None:
         super().__init__()
+        if folds is not None:
+            if table is None:
+                raise ValueError(
+                    "SequenceDataModule: folds= splits a table; for genome intervals hold out "
+                    "chromosomes (val_chroms / test_chroms) or blocks (test_fraction)"
+                )
+            if folds < 2 or not 0 <= fold < folds:
+                raise ValueError(
+                    f"SequenceDataModule: need folds >= 2 and 0 <= fold < folds, got "
+                    f"folds={folds}, fold={fold}"
+                )
         if (table is None) == (genome is None or intervals is None):
             raise ValueError(
                 "SequenceDataModule: give either table= or both genome= and intervals="
@@ -163,9 +181,16 @@ class SequenceDataModule(L.LightningDataModule):
         """Row indices of each split."""
         hp = self.hparams
         if hp.split_column in frame.columns:
+            if hp.folds is not None:
+                raise DatasetError(
+                    f"SequenceDataModule: the table has a {hp.split_column!r} column and "
+                    f"folds={hp.folds} was given: drop the column or set folds=null"
+                )
             return _rows_by_label(frame[hp.split_column])
         if isinstance(full, SequenceDataset):
             labels = full.targets.numpy() if full.target_kind in ("binary", "multiclass") else None
+            if hp.folds is not None:
+                return _fold_split(len(full), labels, hp.val_fraction, hp.folds, hp.fold, hp.seed)
             return _stratified_split(len(full), labels, hp.val_fraction, hp.test_fraction, hp.seed)
         frame = frame.assign(_row=np.arange(len(frame)))
         if hp.val_chroms or hp.test_chroms:
@@ -235,6 +260,18 @@ def _rows_by_label(labels: pd.Series) -> dict[str, np.ndarray]:
     return {s: np.flatnonzero((values == s).to_numpy()) for s in STAGES}
 
 
+def _strata(n: int, labels: np.ndarray | None, seed: int):
+    """Each class's rows (a class is a distinct row of labels), shuffled with ``seed``."""
+    rng = np.random.default_rng(seed)
+    strata = (
+        np.zeros(n, np.int64)
+        if labels is None
+        else np.unique(labels.reshape(n, -1), axis=0, return_inverse=True)[1].ravel()
+    )
+    for stratum in np.unique(strata):
+        yield rng.permutation(np.flatnonzero(strata == stratum))
+
+
 def _stratified_split(
     n: int, labels: np.ndarray | None, val_fraction: float, test_fraction: float, seed: int
 ) -> dict[str, np.ndarray]:
@@ -243,17 +280,30 @@ def _stratified_split(
         raise ValueError(
             f"val_fraction + test_fraction must be in [0, 1), got {val_fraction + test_fraction}"
         )
-    rng = np.random.default_rng(seed)
-    strata = (
-        np.zeros(n, np.int64)
-        if labels is None
-        else np.unique(labels.reshape(n, -1), axis=0, return_inverse=True)[1].ravel()
-    )
     parts: dict[str, list[np.ndarray]] = {s: [] for s in STAGES}
-    for stratum in np.unique(strata):
-        rows = rng.permutation(np.flatnonzero(strata == stratum))
+    for rows in _strata(n, labels, seed):
         n_val, n_test = round(len(rows) * val_fraction), round(len(rows) * test_fraction)
         parts["val"].append(rows[:n_val])
         parts["test"].append(rows[n_val : n_val + n_test])
         parts["train"].append(rows[n_val + n_test :])
+    return {s: np.sort(np.concatenate(parts[s])) for s in STAGES}
+
+
+def _fold_split(
+    n: int, labels: np.ndarray | None, val_fraction: float, folds: int, fold: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Fold ``fold`` of a stratified k-fold CV: each class's shuffled rows are dealt round-robin
+    into ``folds`` folds; that fold is test, and ``val_fraction`` of the class (from the other
+    folds) is val. The folds of one seed partition the rows."""
+    if not 0 <= val_fraction + 1 / folds < 1:
+        raise ValueError(f"val_fraction {val_fraction} + the test fold 1/{folds} must be below 1")
+    parts: dict[str, list[np.ndarray]] = {s: [] for s in STAGES}
+    for rows in _strata(n, labels, seed):
+        held = np.zeros(len(rows), bool)
+        held[fold::folds] = True
+        rest = rows[~held]
+        n_val = round(len(rows) * val_fraction)
+        parts["test"].append(rows[held])
+        parts["val"].append(rest[:n_val])
+        parts["train"].append(rest[n_val:])
     return {s: np.sort(np.concatenate(parts[s])) for s in STAGES}

@@ -136,12 +136,16 @@ class TargetwiseR2Score(_Targetwise, R2Score):
 
 
 def default_metrics(
-    task: Task, n_targets: int, target_names: Sequence[str] | None = None
+    task: Task,
+    n_targets: int,
+    target_names: Sequence[str] | None = None,
+    threshold: float = 0.5,
 ) -> MetricCollection:
     """The default metrics of a task, before the per-stage clone.
 
-    Classification: ``auroc``, ``auprc`` (average precision), ``accuracy`` (threshold 0.5, or
-    the arg-max class), ``mcc``, ``f1``. Regression: ``pearson``, ``spearman``, ``r2``.
+    Classification: ``auroc``, ``auprc`` (average precision), ``accuracy`` (at ``threshold``,
+    or the arg-max class), ``mcc``, ``f1``; binary adds ``sensitivity`` and ``specificity``.
+    Regression: ``pearson``, ``spearman``, ``r2``.
     With several targets each is the mean over targets plus ``<metric>/<target name>``; for
     multiclass, ``accuracy`` (fraction correct) and ``mcc`` are single values over all classes.
 
@@ -151,12 +155,20 @@ def default_metrics(
         task: ``"binary"``, ``"multilabel"``, ``"multiclass"`` or ``"regression"``.
         n_targets: targets (labels, classes or outputs); 1 for binary.
         target_names: names for the per-target keys; default ``"0"``, ``"1"``, ...
+        threshold: binary / multilabel: a probability above it is called positive by
+            the metrics that need calls (accuracy, mcc, f1, sensitivity, specificity); the
+            ranking metrics (auroc, auprc) do not use it.
 
     Returns:
         A MetricCollection; clone it per stage with ``.clone(prefix="val/")``.
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    threshold = float(threshold)
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be a probability in (0, 1), got {threshold!r}")
+    if threshold != 0.5 and task not in ("binary", "multilabel"):
+        raise ValueError(f"threshold applies to binary and multilabel tasks, not {task!r}")
     if target_names is not None and len(target_names) != n_targets:
         raise ValueError(f"{len(target_names)} target_names given for n_targets={n_targets}")
     names = (
@@ -169,24 +181,26 @@ def default_metrics(
     if task == "binary":
         if n_targets != 1:
             raise ValueError(f"a binary task has one target, got n_targets={n_targets}")
+        at = {"threshold": threshold}
         metrics = {
             "auroc": BinaryAUROC(),
             "auprc": BinaryAveragePrecision(),
-            "accuracy": BinaryAccuracy(),
-            "mcc": BinaryMatthewsCorrCoef(),
-            "f1": BinaryF1Score(),
-            # sensitivity / specificity at 0.5: the figures promoter papers (CNNProm) report
-            "sensitivity": BinaryRecall(),
-            "specificity": BinarySpecificity(),
+            "accuracy": BinaryAccuracy(**at),
+            "mcc": BinaryMatthewsCorrCoef(**at),
+            "f1": BinaryF1Score(**at),
+            # sensitivity / specificity: the figures promoter papers (CNNProm) report
+            "sensitivity": BinaryRecall(**at),
+            "specificity": BinarySpecificity(**at),
         }
     elif task == "multilabel":
         kw = {"num_labels": n_targets, "target_names": names_or_none}
+        at = {**kw, "threshold": threshold}
         metrics = {
             "auroc": TargetwiseMultilabelAUROC(name="auroc", average=None, **kw),
             "auprc": TargetwiseMultilabelAveragePrecision(name="auprc", average=None, **kw),
-            "accuracy": TargetwiseMultilabelAccuracy(name="accuracy", average=None, **kw),
-            "mcc": TargetwiseMultilabelMatthewsCorrCoef(name="mcc", **kw),
-            "f1": TargetwiseMultilabelF1Score(name="f1", average=None, **kw),
+            "accuracy": TargetwiseMultilabelAccuracy(name="accuracy", average=None, **at),
+            "mcc": TargetwiseMultilabelMatthewsCorrCoef(name="mcc", **at),
+            "f1": TargetwiseMultilabelF1Score(name="f1", average=None, **at),
         }
     elif task == "multiclass":
         if n_targets < 2:

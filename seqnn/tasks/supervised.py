@@ -64,6 +64,9 @@ class SupervisedModule(StagedModule):
         scheduler_interval: step the scheduler every ``"epoch"`` or every ``"step"``.
         one_hot: the codes -> one-hot module; default ``OneHot()`` (N as zeros). Pass the
             data's policy, ``OneHot(policy)``, if it differs.
+        threshold: binary / multilabel decision threshold of the default metrics that need
+            calls (accuracy, mcc, f1, sensitivity, specificity); a probability above it
+            is a positive call. Training does not use it.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class SupervisedModule(StagedModule):
         output_transform: OutputTransform | None = None,
         scheduler_interval: Literal["epoch", "step"] = "epoch",
         one_hot: nn.Module | None = None,
+        threshold: float = 0.5,
     ) -> None:
         super().__init__()
         if task not in TASKS:
@@ -102,7 +106,7 @@ class SupervisedModule(StagedModule):
         self.one_hot = one_hot if one_hot is not None else OneHot()
         self.output_fn = OUTPUT_TRANSFORMS[transform]
         if metrics is None:
-            metrics = default_metrics(task, n_targets, target_names)
+            metrics = default_metrics(task, n_targets, target_names, threshold)
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
