@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqnn.models import Ensemble, KmerCNN, KmerSpectrum, ReverseComplementAverage, SpectrumMLP
-from seqnn.models.kmer_spectrum import kmer_frequencies, kmer_tracks
+from seqnn.models.kmer_spectrum import gapped_pair_frequencies, kmer_frequencies, kmer_tracks
 from seqnn.models.layers import periodic_power
 from seqnn.models.spec import build_network, network_spec
 from seqnn.tasks.supervised import SupervisedModule
@@ -66,8 +66,35 @@ def test_spectrum_bad_arguments_fail_clearly():
         KmerSpectrum([2], periods=[1], periodic_ks=[1])
     with pytest.raises(ValueError, match="1 <= k <= L"):
         kmer_tracks(torch.zeros(1, 4, 3), 4)
-    with pytest.raises(ValueError, match="shorter than its largest k"):
+    with pytest.raises(ValueError, match="shorter than its spectrum needs"):
         SpectrumMLP(ks=(1, 5))(torch.zeros(2, 4, 4))
+    with pytest.raises(ValueError, match="shorter than its spectrum needs"):
+        SpectrumMLP(ks=(1, 2), pair_distance=10, pair_windows=3)(torch.zeros(2, 4, 12))
+    with pytest.raises(ValueError, match="pair_distance 1 must be 0"):
+        KmerSpectrum([1], pair_distance=1)
+    with pytest.raises(ValueError, match="pair_windows 0"):
+        KmerSpectrum([1], pair_distance=4, pair_windows=0)
+    with pytest.raises(ValueError, match="L >= max_distance"):
+        gapped_pair_frequencies(torch.zeros(1, 4, 6), 5, 2)
+
+
+@pytest.mark.parametrize("windows", [1, 3])
+def test_gapped_pairs_equal_plain_counting(windows):
+    seq = "ACGTTGCAAAGGGTTTACGATCGATCGGGATTACATTGACA"
+    x = one_hot(torch.tensor([["ACGT".index(c) for c in seq]]))
+    features = gapped_pair_frequencies(x, 6, windows).reshape(1, 5, windows, 16)  # d = 2..6
+    words = ["".join(w) for w in itertools.product("ACGT", repeat=2)]
+    for d in range(2, 7):
+        starts = torch.tensor_split(torch.arange(len(seq) - d), windows)
+        for w, positions in enumerate(starts):
+            pairs = [seq[i] + seq[i + d] for i in positions.tolist()]
+            expected = torch.tensor([pairs.count(word) / len(pairs) for word in words])
+            torch.testing.assert_close(features[0, d - 2, w], expected)
+    spectrum = KmerSpectrum([1, 2], pair_distance=6, pair_windows=windows)
+    assert spectrum.n_features == 4 + 16 + 5 * windows * 16 == spectrum(x).shape[1]
+    torch.testing.assert_close(spectrum(x)[:, 20:], features.reshape(1, -1))
+    net = SpectrumMLP(ks=(1, 2), pair_distance=6, pair_windows=windows, n_hidden=(4,))
+    assert net.receptive_field == 7 and net.eval()(x).shape == (1, 1)
 
 
 def test_spectrum_mlp_is_float32_inside_under_bf16_autocast():

@@ -6,6 +6,11 @@ products of shifted channels, so it is exact on one-hot DNA, the expected count 
 fractional (N = 0.25, IUPAC) encodings, zero for every window that holds an all-zero N, and
 differentiable: gradients reach the input. (Its products are multiplicative interactions, so
 DeepLIFT's summation-to-delta holds only approximately through it; ISM is exact.)
+
+Optionally it adds gapped pairs (:func:`gapped_pair_frequencies`): the frequency of every base
+pair (a, b) at distance d, a gapped 2-mer in gkm-SVM's terms, in a few position windows, so
+that spaced elements at roughly fixed places (a promoter's -35 and -10 boxes, 15-19 bp apart)
+count, as well as what the sequence is made of.
 """
 
 from __future__ import annotations
@@ -60,6 +65,36 @@ def kmer_frequencies(x: torch.Tensor, ks: Sequence[int]) -> list[torch.Tensor]:
     return _spectrum(x, ks)[0]
 
 
+def gapped_pair_frequencies(x: torch.Tensor, max_distance: int, windows: int = 1) -> torch.Tensor:
+    """The frequency of every ordered base pair (a at i, b at i + d), for d = 2..max_distance,
+    in each of ``windows`` position windows.
+
+    Args:
+        x: One-hot sequences (N, 4, L), L >= max_distance + windows.
+        max_distance: The largest distance d (bp, >= 2); d = 1 is the 2-mer spectrum.
+        windows: The first positions i = 0..L-d-1 of each distance are cut into this many
+            equal consecutive parts (``torch.tensor_split``); each part gives its own 16 mean
+            pair indicators.
+
+    Returns:
+        (N, (max_distance - 1) * windows * 16), in x's dtype: distance-major, then window, then
+        pair a * 4 + b (A, C, G, T).
+    """
+    if x.ndim != 3 or x.shape[1] != 4:
+        raise ValueError(f"gapped pairs: need one-hot (N, 4, L), got {tuple(x.shape)}")
+    if max_distance < 2 or windows < 1 or x.shape[-1] < max_distance + windows:
+        raise ValueError(
+            f"gapped pairs: need max_distance >= 2, windows >= 1 and length L >= max_distance "
+            f"+ windows, got max_distance={max_distance}, windows={windows}, L={x.shape[-1]}"
+        )
+    n, length = x.shape[0], x.shape[-1]
+    features = []
+    for d in range(2, max_distance + 1):
+        pairs = (x[:, :, None, : length - d] * x[:, None, :, d:]).reshape(n, 16, length - d)
+        features += [part.mean(-1) for part in torch.tensor_split(pairs, windows, dim=-1)]
+    return torch.cat(features, 1)
+
+
 def _spectrum(
     x: torch.Tensor, ks: Sequence[int], periodic_ks: Sequence[int] = (), periods=()
 ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -99,15 +134,30 @@ class KmerSpectrum(nn.Module):
         periods: Periods (bp, each >= 2) of the periodic features; () for none.
         periodic_ks: The k-mer lengths whose tracks get periodic features (4**k features per
             k and period).
+        pair_distance: If >= 2, add the gapped pairs up to this distance
+            (:func:`gapped_pair_frequencies`, 16 * (pair_distance - 1) * pair_windows
+            features); 0 for none.
+        pair_windows: The position windows of the gapped pairs.
     """
 
     def __init__(
-        self, ks: Sequence[int], periods: Sequence[int] = (), periodic_ks: Sequence[int] = ()
+        self,
+        ks: Sequence[int],
+        periods: Sequence[int] = (),
+        periodic_ks: Sequence[int] = (),
+        pair_distance: int = 0,
+        pair_windows: int = 1,
     ) -> None:
         super().__init__()
         self.ks = tuple(int(k) for k in ks)
         self.periods = tuple(int(p) for p in periods)
         self.periodic_ks = tuple(int(k) for k in periodic_ks) if self.periods else ()
+        self.pair_distance, self.pair_windows = int(pair_distance), int(pair_windows)
+        if self.pair_distance != 0 and self.pair_distance < 2 or self.pair_windows < 1:
+            raise ValueError(
+                f"KmerSpectrum: pair_distance {pair_distance} must be 0 (no gapped pairs) or "
+                f">= 2, and pair_windows {pair_windows} >= 1"
+            )
         if not self.ks or any(not 1 <= k <= 8 for k in self.ks + self.periodic_ks):
             raise ValueError(
                 f"KmerSpectrum: ks {list(ks)} must be a non-empty list of 1..8, and so must "
@@ -119,20 +169,29 @@ class KmerSpectrum(nn.Module):
     @property
     def n_features(self) -> int:
         """Length of the feature vector."""
-        return sum(4**k for k in self.ks) + len(self.periods) * sum(4**k for k in self.periodic_ks)
+        pairs = 16 * (self.pair_distance - 1) * self.pair_windows if self.pair_distance else 0
+        periodic = len(self.periods) * sum(4**k for k in self.periodic_ks)
+        return sum(4**k for k in self.ks) + periodic + pairs
 
     @property
     def min_length(self) -> int:
-        """The shortest input length it accepts: its largest k."""
-        return max(self.ks + self.periodic_ks)
+        """The shortest input length it accepts: its largest k (and the gapped pairs'
+        largest distance + their windows)."""
+        pairs = self.pair_distance + self.pair_windows if self.pair_distance else 0
+        return max(self.ks + self.periodic_ks + (pairs,))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 4, L) -> (N, n_features), in x's dtype."""
         features, powers = _spectrum(x, self.ks, self.periodic_ks, self.periods)
         # (N, 4**k, n_periods) -> period-major (N, n_periods * 4**k)
         features += [power.transpose(1, 2).flatten(1) for power in powers]
+        if self.pair_distance:
+            features.append(gapped_pair_frequencies(x, self.pair_distance, self.pair_windows))
         return torch.cat(features, 1)
 
     def extra_repr(self) -> str:
         ks, periodic = list(self.ks), list(self.periodic_ks)
-        return f"ks={ks}, periods={list(self.periods)}, periodic_ks={periodic}"
+        text = f"ks={ks}, periods={list(self.periods)}, periodic_ks={periodic}"
+        if self.pair_distance:
+            text += f", pair_distance={self.pair_distance}, pair_windows={self.pair_windows}"
+        return text
