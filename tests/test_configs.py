@@ -192,6 +192,18 @@ def test_task_option_instantiates(option, tmp_path):
     assert cfg.monitor.metric in val_metric_names(module)
 
 
+def test_experiment_cross_validation_fold_from_the_command_line(tmp_path):
+    tests = []
+    for fold in (0, 4):
+        overrides = ["experiment=cnnprom_bsubtilis", "data.folds=5", f"data.fold={fold}"]
+        datamodule = instantiate(compose_train(overrides, tmp_path / "run").data, _convert_="all")
+        datamodule.setup()
+        test = datamodule.datasets["test"]
+        assert len(test) in (274, 275) and int(test.targets.sum()) in (74, 75)  # 1/5 of each
+        tests.append({bytes(row) for row in test.codes})
+    assert not tests[0] & tests[1]
+
+
 def test_task_threshold_reaches_the_call_metrics(tmp_path):
     cfg = compose_train(["task.threshold=0.3"], tmp_path / "run")
     module = instantiate(cfg.task, _convert_="all")
