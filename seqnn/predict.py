@@ -250,6 +250,29 @@ def _result_frame(table: pd.DataFrame, values: np.ndarray, targets: list[str]) -
     return out
 
 
+def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
+    """Add a 0/1 column ``<target>_call`` after the predictions: 1 where a probability is
+    above the model's decision threshold (its spec's ``threshold``, the ``task.threshold`` it
+    was trained with; 0.5 when the spec has none).
+
+    Args:
+        table: the output of :func:`predict_regions` or :func:`predict_sequences`.
+        model: the model that predicted it (binary or multilabel).
+    """
+    if model.spec.task not in ("binary", "multilabel"):
+        raise PredictError(
+            f"calls need a binary or multilabel model; this one is {model.spec.task!r} "
+            "(its outputs are not probabilities of yes/no labels)"
+        )
+    out = table.copy()
+    for name in model.targets:
+        column = f"{name}_pred" if f"{name}_pred" in out.columns else name
+        if column not in out.columns:
+            raise PredictError(f"calls: no prediction column {name!r} in the table")
+        out[f"{column}_call"] = (out[column].to_numpy() > model.threshold).astype(np.int8)
+    return out
+
+
 def _check_batch_size(batch_size: int) -> int:
     if batch_size <= 0:
         raise PredictError(f"batch_size must be positive, got {batch_size}")
@@ -267,7 +290,11 @@ def run(cfg: DictConfig) -> list[Path]:
         raise PredictError(f"stride={cfg.stride}: give a positive number of bp")
     if not cfg.scan and not cfg.regions:
         raise PredictError("give regions=<bed|tsv> (or scan=true for a genome-wide track)")
+    if cfg.calls and cfg.scan:
+        raise PredictError("calls=true adds columns to a regions table, not to a scan track")
     model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
+    if cfg.calls:
+        add_calls(pd.DataFrame(columns=model.targets), model)  # a regression model: fail now
     genome = Genome(cfg.fasta)
     if cfg.scan:
         stride = int(cfg.stride or max(1, model.input_length // 8))
@@ -290,7 +317,7 @@ def run(cfg: DictConfig) -> list[Path]:
         )
         if table is None:  # not rank 0: rank 0 writes the merged table
             return []
-        write_table(table, out)
+        write_table(add_calls(table, model) if cfg.calls else table, out)
         return [out]
     table = predict_regions(
         model,
@@ -304,7 +331,7 @@ def run(cfg: DictConfig) -> list[Path]:
         use_strand=cfg.use_strand,
         on_invalid=cfg.on_invalid,
     )
-    write_table(table, out)
+    write_table(add_calls(table, model) if cfg.calls else table, out)
     return [out]
 
 

@@ -59,6 +59,9 @@ class ModelSpec:
         output_transform: logits -> predictions: ``sigmoid``, ``softmax``, ``exp``, ``identity``.
         policy: the N/IUPAC encoding policy used in training (and so in prediction).
         card: free-form model card: training data, split, test metrics, date, ...
+        threshold: binary / multilabel: the decision threshold of training's call metrics
+            (``task.threshold``); ``seqnn-predict calls=true`` calls a probability above it
+            positive. None: 0.5.
     """
 
     network: dict[str, Any]
@@ -68,6 +71,7 @@ class ModelSpec:
     output_transform: str = "sigmoid"
     policy: EncodingPolicy = DEFAULT_POLICY
     card: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None
     alphabet: str = ALPHABET
     layout: str = "(batch, 4, length), channels A, C, G, T"
     seqnn_version: str = __version__
@@ -100,6 +104,12 @@ class ModelSpec:
             spec = cls(**{**known, "policy": EncodingPolicy(**data.get("policy", {}))})
         except (TypeError, ValueError) as err:
             raise PretrainedError(f"{source}: {err}") from None
+        if spec.threshold is not None and not (
+            isinstance(spec.threshold, int | float) and 0 < spec.threshold < 1
+        ):
+            raise PretrainedError(
+                f"{source}: threshold {spec.threshold!r} is not a probability in (0, 1)"
+            )
         if spec.task not in TASK_KINDS:
             raise PretrainedError(f"{source}: task {spec.task!r} is not one of {TASK_KINDS}")
         if spec.output_transform not in OUTPUT_TRANSFORMS:
@@ -127,6 +137,11 @@ class PretrainedModel(nn.Module):
     @property
     def targets(self) -> list[str]:
         return list(self.spec.targets)
+
+    @property
+    def threshold(self) -> float:
+        """The decision threshold of a binary / multilabel model (the spec's, else 0.5)."""
+        return 0.5 if self.spec.threshold is None else float(self.spec.threshold)
 
     @property
     def input_length(self) -> int:
@@ -199,6 +214,7 @@ def save_pretrained(
     policy: EncodingPolicy | None = None,
     card: dict[str, Any] | None = None,
     network: dict[str, Any] | None = None,
+    threshold: float | None = None,
 ) -> Path:
     """Write ``folder/model.safetensors`` and ``folder/seqnn.json``.
 
@@ -207,7 +223,7 @@ def save_pretrained(
             targets, output transform and policy are used) or a :class:`PretrainedModel`.
         folder: created if missing; files are written to temp files and renamed.
         input_length: the training length (bp); default: the model's spec or ``net.seq_len``.
-        targets, task, output_transform, policy: override what the model says.
+        targets, task, output_transform, policy, threshold: override what the model says.
         card: model card fields (merged with ``date`` and ``seqnn_version``).
         network: the constructor call, for networks that do not record it.
 
@@ -222,6 +238,7 @@ def save_pretrained(
         "task": task,
         "output_transform": output_transform,
         "policy": policy,
+        "threshold": threshold,
     }
     values = {**defaults, **{k: v for k, v in given.items() if v is not None}}
     if values.get("input_length") is None:
@@ -252,7 +269,7 @@ def save_pretrained(
 
 
 def _spec_fields(values: dict[str, Any]) -> dict[str, Any]:
-    keys = ("input_length", "targets", "task", "output_transform", "policy")
+    keys = ("input_length", "targets", "task", "output_transform", "policy", "threshold")
     return {k: values[k] for k in keys if values.get(k) is not None}
 
 
@@ -274,6 +291,8 @@ def _describe(model: nn.Module) -> dict[str, Any]:
         out["output_transform"] = hparams.get("output_transform") or getattr(
             model, "output_transform_kind", None
         )
+        if out["task"] in ("binary", "multilabel"):
+            out["threshold"] = hparams.get("threshold")
     one_hot = getattr(model, "one_hot", None)
     if isinstance(one_hot, OneHot):
         out["policy"] = one_hot.policy

@@ -13,7 +13,7 @@ from seqnn.data.genome import Genome, GenomeError, write_fasta
 from seqnn.data.intervals import IntervalError
 from seqnn.models import BassetCNN
 from seqnn.predict import PredictError, main, predict_regions, predict_sequences
-from seqnn.pretrained import load_pretrained, save_pretrained
+from seqnn.pretrained import PretrainedError, load_pretrained, save_pretrained
 from seqnn.scan import n_bins, scan_genome
 
 LENGTH = 64
@@ -243,6 +243,36 @@ def test_cli_bad_input_exits_non_zero_without_output(
     err = capsys.readouterr().err
     assert "seqnn-predict: error:" in err and message in err
     assert not out.exists() and not list(out.parent.glob("*")) if out.parent.exists() else True
+
+
+def test_cli_calls_use_the_threshold_in_the_models_spec(monkeypatch, model, fasta, bed, tmp_path):
+    preds = predict_regions(model, fasta, bed)["score_pred"].to_numpy()
+    threshold = float(np.sort(preds)[1]) - 1e-6  # between the lowest and the middle score
+    folder = save_pretrained(model, tmp_path / "tuned", threshold=threshold)
+    assert load_pretrained(folder).spec.threshold == pytest.approx(threshold)
+    out = tmp_path / "calls.tsv"
+    args = [f"model={folder}", f"fasta={fasta}", f"regions={bed}", f"out={out}", "calls=true"]
+    assert run_cli(monkeypatch, *args) == 0
+    table = pd.read_csv(out, sep="\t")
+    assert list(table.columns)[-2:] == ["score_pred", "score_pred_call"]
+    np.testing.assert_array_equal(table["score_pred_call"], (preds > threshold).astype(int))
+    assert table["score_pred_call"].sum() == 2  # 0.5 would give another split
+
+
+def test_calls_need_a_yes_no_model_and_a_valid_threshold(
+    monkeypatch, capsys, model, fasta, bed, tmp_path
+):
+    regression = save_pretrained(model, tmp_path / "reg", task="regression")
+    args = [f"model={regression}", f"fasta={fasta}", f"regions={bed}", "calls=true"]
+    assert run_cli(monkeypatch, *args, f"out={tmp_path}/x.tsv") == 2
+    assert "calls need a binary or multilabel model" in capsys.readouterr().err
+    assert not (tmp_path / "x.tsv").exists()
+    spec_file = tmp_path / "reg" / "seqnn.json"
+    spec = spec_file.read_text()
+    assert '"threshold": null' in spec
+    spec_file.write_text(spec.replace('"threshold": null', '"threshold": 1.5'))
+    with pytest.raises(PretrainedError, match="threshold 1.5 is not a probability"):
+        load_pretrained(tmp_path / "reg")
 
 
 def test_cli_missing_or_unknown_settings_fail(monkeypatch, capsys, model_dir, tmp_path):

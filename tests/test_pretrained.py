@@ -201,3 +201,22 @@ def test_shipped_model_predicts_real_promoters_above_background():
     pos, neg = score[table["label"] == 1], score[table["label"] == 0]
     auroc = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
     assert auroc > 0.9, auroc
+
+
+def test_supervised_module_saves_its_decision_threshold(tmp_path):
+    from torch import nn
+
+    from seqnn.tasks.supervised import SupervisedModule
+
+    def module(threshold: float | None, task: str = "binary") -> SupervisedModule:
+        kw = {} if threshold is None else {"threshold": threshold}
+        return SupervisedModule(
+            tiny_cnn(1), nn.BCEWithLogitsLoss(), torch.optim.Adam, task=task, **kw
+        )
+
+    saved = save_pretrained(module(0.3), tmp_path / "a", input_length=64)
+    assert load_pretrained(saved).threshold == pytest.approx(0.3)
+    saved = save_pretrained(module(None), tmp_path / "b", input_length=64)
+    assert load_pretrained(saved).threshold == 0.5  # the default, recorded
+    saved = save_pretrained(module(None, "regression"), tmp_path / "c", input_length=64)
+    assert read_spec(saved / SPEC_FILE).threshold is None  # no calls for a regression model
