@@ -6,14 +6,29 @@ import torch
 
 from seqnn.data.encoding import one_hot
 from seqnn.export import export_model, main
-from seqnn.models import BassetCNN
+from seqnn.models import BassetCNN, Ensemble, KmerCNN, SpectrumMLP
 from seqnn.pretrained import load_pretrained, save_pretrained
 
 
-@pytest.fixture
-def model(tmp_path):
+def networks() -> dict:
+    return {
+        "basset": lambda: BassetCNN(
+            n_targets=2, n_filters=[8, 8], kernel_sizes=5, pool_sizes=2, n_hidden=[8]
+        ),
+        # 64 - 5 + 1 = 60 positions in 9 bins: ONNX's own adaptive pooling refuses that
+        "kmer_ensemble": lambda: Ensemble(
+            {
+                "kmer": KmerCNN(2, 8, 5, 9, (8,), periods=(3,)),
+                "spectrum": SpectrumMLP(2, ks=(1, 2, 3), pair_distance=6, n_hidden=(8,)),
+            }
+        ),
+    }
+
+
+@pytest.fixture(params=list(networks()))
+def model(request, tmp_path):
     torch.manual_seed(0)
-    net = BassetCNN(n_targets=2, n_filters=[8, 8], kernel_sizes=5, pool_sizes=2, n_hidden=[8])
+    net = networks()[request.param]()
     return load_pretrained(save_pretrained(net, tmp_path / "m", input_length=64))
 
 

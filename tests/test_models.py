@@ -380,3 +380,11 @@ def test_exponential_first_activation_round_trips_through_the_spec():
     x = torch.rand(3, 4, 200)
     torch.testing.assert_close(rebuilt(x), net(x))
     torch.testing.assert_close(net.trunk[0][2](torch.zeros(1)), torch.ones(1))
+
+
+@pytest.mark.parametrize(("length", "n_bins"), [(60, 9), (81, 9), (9, 9), (10, 3), (73, 1)])
+def test_binned_mean_is_adaptive_average_pooling(length, n_bins):
+    from seqnn.models.layers import binned_mean
+
+    h = torch.randn(2, 3, length)
+    torch.testing.assert_close(binned_mean(h, n_bins), nn.AdaptiveAvgPool1d(n_bins)(h))

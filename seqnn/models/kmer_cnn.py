@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from seqnn.models.layers import MLP, Activation, periodic_power, receptive_field
+from seqnn.models.layers import MLP, Activation, binned_mean, periodic_power, receptive_field
 from seqnn.models.spec import records_config
 
 
@@ -78,7 +78,7 @@ class KmerCNN(nn.Module):
             nn.BatchNorm1d(n_filters),
             activation(),
         )
-        self.bins = nn.AdaptiveAvgPool1d(n_bins) if n_bins else None
+
         n_features = n_filters * (1 + n_bins + len(self.periods))
         self.head = nn.Sequential(
             nn.Dropout(dropout), MLP(n_features, n_hidden, n_targets, dropout, activation)
@@ -105,8 +105,8 @@ class KmerCNN(nn.Module):
             )
         h = self.trunk(x)  # (N, F, L - k + 1)
         features = [h.mean(-1)]
-        if self.bins is not None:
-            features.append(self.bins(h).flatten(1))  # (N, F * n_bins)
+        if self.n_bins:
+            features.append(binned_mean(h, self.n_bins).flatten(1))  # (N, F * n_bins)
         if self.periods:
             features.append(periodic_power(h, self.periods).flatten(1))  # (N, F * n_periods)
         return self.head(torch.cat(features, 1))

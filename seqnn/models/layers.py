@@ -236,6 +236,27 @@ class MLP(nn.Sequential):
         super().__init__(*layers)
 
 
+def binned_mean(h: torch.Tensor, n_bins: int) -> torch.Tensor:
+    """Mean of each track over ``n_bins`` position bins: ``nn.AdaptiveAvgPool1d(n_bins)``'s
+    bins (bin i spans floor(i L / n) .. ceil((i + 1) L / n)), as one matrix product, so that it
+    exports to ONNX for any L (ONNX's adaptive pooling needs n to divide L).
+
+    Args:
+        h: Tracks (N, F, L), L >= n_bins.
+        n_bins: Number of bins (>= 1).
+
+    Returns:
+        (N, F, n_bins) in h's dtype.
+    """
+    length = h.shape[-1]
+    position = torch.arange(length, device=h.device)[:, None]
+    bin_ = torch.arange(n_bins, device=h.device)[None, :]
+    start = torch.div(bin_ * length, n_bins, rounding_mode="floor")
+    end = -torch.div(-(bin_ + 1) * length, n_bins, rounding_mode="floor")  # ceil
+    inside = (position >= start) & (position < end)
+    return h @ (inside.to(h.dtype) / (end - start).to(h.dtype))  # (L, n_bins) weights
+
+
 def periodic_power(h: torch.Tensor, periods: Sequence[int]) -> torch.Tensor:
     """Magnitude of each track's Fourier component at each period.
 
