@@ -33,6 +33,7 @@ import datetime
 import json
 import math
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -170,11 +171,12 @@ def run_row(row: Row, runs: Path, overrides: list[str]) -> Result:
     folds = ",".join(map(str, range(row.folds)))
     return Result(
         metrics={
-            k: _mean(r.metrics.get(k, math.nan) for r in results) for k in results[0].metrics
+            k: statistics.fmean(r.metrics.get(k, math.nan) for r in results)
+            for k in results[0].metrics
         },
         wall_s=sum(r.wall_s for r in results),
         cpu_s=sum(r.cpu_s for r in results),
-        load=_mean(r.load for r in results),
+        load=statistics.fmean(r.load for r in results),
         seed=results[0].seed,
         split=results[0].split,
         command=" ".join(
@@ -192,11 +194,6 @@ def run_row(row: Row, runs: Path, overrides: list[str]) -> Result:
 def fold_overrides(folds: int, fold: int) -> list[str]:
     """The Hydra overrides of one fold's run."""
     return [f"data.folds={folds}", f"data.fold={fold}"]
-
-
-def _mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values)
 
 
 def run_one(row: Row, run_dir: Path, overrides: list[str]) -> Result:

@@ -259,11 +259,7 @@ def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
         table: the output of :func:`predict_regions` or :func:`predict_sequences`.
         model: the model that predicted it (binary or multilabel).
     """
-    if model.spec.task not in ("binary", "multilabel"):
-        raise PredictError(
-            f"calls need a binary or multilabel model; this one is {model.spec.task!r} "
-            "(its outputs are not probabilities of yes/no labels)"
-        )
+    _check_calls(model)
     out = table.copy()
     for name in model.targets:
         column = f"{name}_pred" if f"{name}_pred" in out.columns else name
@@ -271,6 +267,14 @@ def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
             raise PredictError(f"calls: no prediction column {name!r} in the table")
         out[f"{column}_call"] = (out[column].to_numpy() > model.threshold).astype(np.int8)
     return out
+
+
+def _check_calls(model: PretrainedModel) -> None:
+    if model.spec.task not in ("binary", "multilabel"):
+        raise PredictError(
+            f"calls need a binary or multilabel model; this one is {model.spec.task!r} "
+            "(its outputs are not probabilities of yes/no labels)"
+        )
 
 
 def _check_batch_size(batch_size: int) -> int:
@@ -294,7 +298,7 @@ def run(cfg: DictConfig) -> list[Path]:
         raise PredictError("calls=true adds columns to a regions table, not to a scan track")
     model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
     if cfg.calls:
-        add_calls(pd.DataFrame(columns=model.targets), model)  # a regression model: fail now
+        _check_calls(model)  # before any prediction
     genome = Genome(cfg.fasta)
     if cfg.scan:
         stride = int(cfg.stride or max(1, model.input_length // 8))

@@ -78,7 +78,6 @@ class KmerCNN(nn.Module):
             nn.BatchNorm1d(n_filters),
             activation(),
         )
-
         n_features = n_filters * (1 + n_bins + len(self.periods))
         self.head = nn.Sequential(
             nn.Dropout(dropout), MLP(n_features, n_hidden, n_targets, dropout, activation)

@@ -51,7 +51,8 @@ def _check(x: torch.Tensor, k: int) -> None:
 
 
 def _extend(tracks: torch.Tensor, x: torch.Tensor, j: int) -> torch.Tensor:
-    """Tracks of the j-mers (N, 4**j, L - j + 1) -> of the (j + 1)-mers (N, 4**(j+1), L - j)."""
+    """Tracks of the j-mers (N, 4**j, L - j + 1) -> of the (j + 1)-mers (N, 4**(j+1), L - j):
+    each track at p times each base at p + j (with ``tracks = x``: the base pairs j apart)."""
     width = x.shape[-1] - j
     return (tracks[:, :, None, :width] * x[:, None, :, j:]).reshape(x.shape[0], -1, width)
 
@@ -87,10 +88,9 @@ def gapped_pair_frequencies(x: torch.Tensor, max_distance: int, windows: int = 1
             f"gapped pairs: need max_distance >= 2, windows >= 1 and length L >= max_distance "
             f"+ windows, got max_distance={max_distance}, windows={windows}, L={x.shape[-1]}"
         )
-    n, length = x.shape[0], x.shape[-1]
     features = []
     for d in range(2, max_distance + 1):
-        pairs = (x[:, :, None, : length - d] * x[:, None, :, d:]).reshape(n, 16, length - d)
+        pairs = _extend(x, x, d)  # (N, 16, L - d): a at i and b at i + d
         features += [part.mean(-1) for part in torch.tensor_split(pairs, windows, dim=-1)]
     return torch.cat(features, 1)
 
