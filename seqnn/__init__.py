@@ -14,6 +14,7 @@ _LAZY = {
     "load_pretrained": "seqnn.pretrained",
     "save_pretrained": "seqnn.pretrained",
     "PretrainedModel": "seqnn.pretrained",
+    "ensemble_pretrained": "seqnn.ensemble",
     "predict_regions": "seqnn.predict",
     "predict_profiles": "seqnn.predict",
     "predict_sequences": "seqnn.predict",

@@ -4,8 +4,9 @@ The commands are read from the README itself (```bash blocks and `inline` comman
 
 * ``seqnn-train ...``: composed and resolved with Hydra as written (``a|b`` and ``-m`` sweeps
   expanded, the placeholder ``<run>`` filled in; files need not exist for composition);
-* ``seqnn-predict`` / ``seqnn-variants`` / ``seqnn-export``: run for real in a folder holding
-  small files with the README's names (``genome.fa``, ``regions.bed``, ``calls.vcf.gz`` …);
+* ``seqnn-predict`` / ``seqnn-variants`` / ``seqnn-export`` / ``seqnn-ensemble``: run for real
+  in a folder holding small files with the README's names (``genome.fa``, ``regions.bed``,
+  ``calls.vcf.gz`` …);
   ``devices=N`` (GPUs) runs as ``devices=2 accelerator=cpu``, the same DDP path over gloo;
 * ``python scripts/x.py --flag`` / ``bash scripts/x.sh``: the script exists and declares each
   flag; ``make x``: the Makefile has the target;
@@ -64,7 +65,7 @@ def of(program: str) -> list[str]:
 
 def test_the_readme_shows_every_entry_point():
     for program in ("make train", "make test", "seqnn-train", "seqnn-predict", "seqnn-variants",
-                    "seqnn-export", "python scripts/"):  # fmt: skip
+                    "seqnn-export", "seqnn-ensemble", "python scripts/"):  # fmt: skip
         assert of(program), f"the README shows no {program!r} command"
 
 
@@ -111,6 +112,9 @@ def readme_files(tmp_path_factory) -> Path:
         fh.write(vcf)
     shipped = importlib.resources.files("seqnn.resources") / "models" / "ecoli-sigma70"
     shutil.copytree(str(shipped), folder / "outputs" / "runs" / "RUN" / "model")
+    for fold in range(2):  # a <sweep>'s per-job model folders
+        job = folder / "outputs" / "multiruns" / "SWEEP" / str(fold)
+        shutil.copytree(str(shipped), job / "model")
     return folder
 
 
@@ -119,7 +123,7 @@ def outputs_of(command: str) -> list[str]:
 
 
 CLI_MODULES = {"seqnn-predict": "seqnn.predict", "seqnn-variants": "seqnn.variants",
-               "seqnn-export": "seqnn.export"}  # fmt: skip
+               "seqnn-export": "seqnn.export", "seqnn-ensemble": "seqnn.ensemble"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -128,7 +132,7 @@ CLI_MODULES = {"seqnn-predict": "seqnn.predict", "seqnn-variants": "seqnn.varian
 def test_cli_command_runs(command, readme_files, seqnn_cache):  # noqa: F811 (a fixture)
     if "format=onnx" in command:
         pytest.importorskip("onnx")
-    words = shlex.split(command.replace("<run>", "RUN"))
+    words = shlex.split(command.replace("<run>", "RUN").replace("<sweep>", "SWEEP"))
     if any(w.startswith("devices=") for w in words):  # GPUs in the README: the same DDP
         words = [w for w in words if not w.startswith("devices=")]  # path on 2 CPU processes
         words += ["devices=2", "accelerator=cpu"]

@@ -1,0 +1,126 @@
+"""Average independently trained pretrained packages into one (``seqnn-ensemble``).
+
+The models of a k-fold cross-validation (``seqnn-train -m ... data.folds=5
+data.fold=0,1,2,3,4``) or of several seeds (``-m seed=1,2,3``) each make their own errors; one
+package whose network is a :class:`seqnn.models.Ensemble` of them (logits averaged) predicts,
+interprets, scores variants and exports like any single model. Example::
+
+    seqnn-ensemble models='outputs/multiruns/<sweep>/*/model' out=cv_ensemble   # every fold
+    seqnn-ensemble models=runs/seed_1/model,runs/seed_2/model out=seed_ensemble
+    seqnn-predict model=cv_ensemble fasta=genome.fa regions=regions.bed out=pred.tsv
+
+The members must agree on what a prediction means: input length, task, target names, output
+transform, N/IUPAC policy and decision threshold; a difference is an error that names both
+packages. The model card lists each member's source and test metrics.
+"""
+
+from __future__ import annotations
+
+import glob
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from seqnn.models.ensemble import Ensemble
+from seqnn.models.spec import network_spec
+from seqnn.pretrained import PretrainedError, PretrainedModel, load_pretrained, save_pretrained
+
+# what every member must share, so that the averaged logits mean one thing
+AGREED_FIELDS = ("input_length", "task", "targets", "output_transform", "policy", "threshold")
+# tasks whose networks return one logits tensor that can be averaged
+AVERAGED_TASKS = ("binary", "multilabel", "multiclass", "regression")
+
+
+def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> PretrainedModel:
+    """One pretrained model whose network averages the logits of ``models``.
+
+    Args:
+        models: at least two package folders, shipped model names or loaded
+            :class:`PretrainedModel` objects.
+
+    Returns:
+        The ensemble, in eval mode on the CPU; :func:`seqnn.save_pretrained` writes it.
+
+    Raises:
+        PretrainedError: fewer than two models, a profile or autoencoder model (their networks
+            return tuples or reconstructions, not logits to average), or members that
+            disagree on a field of :data:`AGREED_FIELDS` (naming the field and both models).
+    """
+    if len(models) < 2:
+        raise PretrainedError(f"seqnn-ensemble: give at least two models, got {len(models)}")
+    sources = [
+        str(m) if not isinstance(m, PretrainedModel) else f"model {i}"
+        for i, m in enumerate(models)
+    ]
+    loaded = [m if isinstance(m, PretrainedModel) else load_pretrained(m) for m in models]
+    first = loaded[0].spec
+    for source, model in zip(sources, loaded, strict=True):
+        if model.spec.task not in AVERAGED_TASKS:
+            raise PretrainedError(
+                f"{source}: task {model.spec.task!r}: only {', '.join(AVERAGED_TASKS)} models "
+                "can be averaged"
+            )
+        for name in AGREED_FIELDS:
+            mine, theirs = _field(model, name), _field(loaded[0], name)
+            if mine != theirs:
+                raise PretrainedError(
+                    f"{source}: {name} {mine!r} differs from {sources[0]}'s {theirs!r}: the "
+                    "members of an ensemble must agree on it (retrain or pick matching models)"
+                )
+    net = Ensemble([model.net.cpu() for model in loaded]).eval()
+    members = [
+        {"source": source, "test_metrics": model.spec.card.get("test_metrics", {})}
+        for source, model in zip(sources, loaded, strict=True)
+    ]
+    card = {"ensemble_of": members, "trained_with": "seqnn-ensemble (logits averaged)"}
+    spec = replace(first, network=network_spec(net), card=card)
+    return PretrainedModel(net, spec).eval()
+
+
+def _field(model: PretrainedModel, name: str):
+    """A spec field as it acts: no threshold is 0.5 (what older packages hold)."""
+    return model.threshold if name == "threshold" else getattr(model.spec, name)
+
+
+def _model_list(value: str) -> list[str]:
+    """``a,b,c`` or Hydra's ``[a,b,c]`` -> the names; a glob pattern (``runs/*/model``) is
+    expanded, sorted.
+
+    Raises:
+        PretrainedError: a pattern that matches nothing.
+    """
+    names = []
+    for item in (v.strip() for v in value.strip().strip("[]").split(",")):
+        if not item:
+            continue
+        if any(c in item for c in "*?["):  # a glob pattern
+            found = sorted(glob.glob(item))
+            if not found:
+                raise PretrainedError(f"seqnn-ensemble: models pattern {item!r} matches nothing")
+            names.extend(found)
+        else:
+            names.append(item)
+    return names
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``seqnn-ensemble models=<a>,<b>[,...] out=<folder>``."""
+    from seqnn.errors import exit_on_bad_input
+
+    argv = sys.argv[1:] if argv is None else argv
+    settings = dict(a.split("=", 1) for a in argv if "=" in a)
+    unknown = (set(settings) - {"models", "out"}) | {a for a in argv if "=" not in a}
+    with exit_on_bad_input("seqnn-ensemble", also=(ValueError,)):
+        if unknown or not {"models", "out"} <= set(settings):
+            raise ValueError(
+                "usage: seqnn-ensemble models=<folder|name>,<folder|name>[,...] out=<folder>"
+                + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
+            )
+        model = ensemble_pretrained(_model_list(settings["models"]))
+        out = save_pretrained(model, settings["out"])
+    print(f"seqnn-ensemble: wrote {out} ({len(model.net.members)} members)")
+
+
+if __name__ == "__main__":
+    main()

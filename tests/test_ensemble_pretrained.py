@@ -1,0 +1,127 @@
+"""seqnn-ensemble: independently trained packages averaged into one pretrained model."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seqnn.data.encoding import one_hot
+from seqnn.ensemble import ensemble_pretrained, main
+from seqnn.models import BassetCNN, Ensemble
+from seqnn.pretrained import PretrainedError, load_pretrained, save_pretrained
+
+LENGTH = 40
+
+
+def package(folder: Path, seed: int, **spec) -> Path:
+    torch.manual_seed(seed)
+    net = BassetCNN(n_targets=2, n_filters=[8], kernel_sizes=5, pool_sizes=2, n_hidden=[8])
+    card = {"test_metrics": {"test/auroc": 0.5 + seed / 100}}
+    spec = {"targets": ["a", "b"], "threshold": 0.4, **spec}
+    return save_pretrained(net.eval(), folder, input_length=LENGTH, card=card, **spec)
+
+
+def sequences(n: int = 6) -> list[str]:
+    rng = np.random.default_rng(1)
+    return ["".join(rng.choice(list("ACGT"), LENGTH)) for _ in range(n)]
+
+
+@pytest.fixture
+def members(tmp_path) -> list[Path]:
+    return [package(tmp_path / "runs" / str(k) / "model", seed=k) for k in range(3)]
+
+
+def test_averages_the_members_logits_and_round_trips(members, tmp_path):
+    model = ensemble_pretrained([str(m) for m in members])
+    x = torch.from_numpy(one_hot(sequences()))
+    with torch.no_grad():
+        logits = [load_pretrained(m).net(x) for m in members]
+        expected = torch.sigmoid(torch.stack(logits).mean(0))
+        torch.testing.assert_close(model(x), expected)
+        # not the mean of the probabilities, and not any one member
+        assert not torch.allclose(expected, torch.sigmoid(logits[0]))
+    assert isinstance(model.net, Ensemble) and len(model.net.members) == 3
+    assert model.targets == ["a", "b"] and model.threshold == 0.4
+    assert model.input_length == LENGTH
+
+    saved = save_pretrained(model, tmp_path / "ensemble")
+    again = load_pretrained(saved)
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), expected)
+    card = json.loads((saved / "seqnn.json").read_text())["card"]
+    assert [m["source"] for m in card["ensemble_of"]] == [str(m) for m in members]
+    assert card["ensemble_of"][2]["test_metrics"] == {"test/auroc": 0.52}
+    table = again.predict_sequences(sequences(3))
+    assert list(table.columns[-2:]) == ["a", "b"]
+
+
+def test_cli_expands_a_pattern(members, tmp_path, capsys):
+    out = tmp_path / "cv_ensemble"
+    main([f"models={tmp_path}/runs/*/model", f"out={out}"])
+    assert "3 members" in capsys.readouterr().out
+    model = load_pretrained(out)
+    x = torch.from_numpy(one_hot(sequences()))
+    direct = ensemble_pretrained(members)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), direct(x))
+
+
+@pytest.mark.parametrize(
+    ("field", "spec"),
+    [
+        ("targets", {"targets": ["a", "c"]}),
+        ("threshold", {"threshold": 0.6}),
+        ("task", {"task": "multilabel"}),
+    ],
+)
+def test_members_that_disagree_are_refused(members, tmp_path, field, spec):
+    other = package(tmp_path / "other", seed=9, **spec)
+    with pytest.raises(PretrainedError, match=rf"other: {field} .* differs from .*runs/0/model"):
+        ensemble_pretrained([members[0], other])
+
+
+def test_no_threshold_agrees_with_one_of_half(tmp_path):
+    old = package(tmp_path / "old", seed=0, threshold=None)  # a package from before thresholds
+    new = package(tmp_path / "new", seed=1, threshold=0.5)
+    assert ensemble_pretrained([old, new]).threshold == 0.5
+    with pytest.raises(PretrainedError, match="threshold 0.4 differs from .*old's 0.5"):
+        ensemble_pretrained([old, package(tmp_path / "other", seed=2)])
+
+
+def test_input_length_must_agree(members, tmp_path):
+    torch.manual_seed(0)
+    net = BassetCNN(n_targets=2, n_filters=[8], kernel_sizes=5, pool_sizes=2, n_hidden=[8])
+    other = save_pretrained(net, tmp_path / "long", input_length=80, targets=["a", "b"])
+    with pytest.raises(PretrainedError, match="input_length 80 differs"):
+        ensemble_pretrained([members[0], other])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["models={runs}/0/model", "out={out}"], "at least two models"),
+        (["models={runs}/nothing*/model", "out={out}"], "matches nothing"),
+        (["models={runs}/0/model,{runs}/1/model"], "usage: seqnn-ensemble"),
+        (["models={runs}/0/model,{runs}/1/model", "out={out}", "rc=true"], "unknown: rc"),
+        (["models={runs}/0/model,{runs}/missing", "out={out}"], "missing"),
+    ],
+)
+def test_cli_bad_input_exits_2_and_writes_nothing(members, tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    argv = [a.format(runs=tmp_path / "runs", out=out) for a in args]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seqnn-ensemble: error:") and message in err
+    assert not out.exists()
+
+
+def test_models_without_logits_to_average_are_refused(tmp_path):
+    pair = [
+        package(tmp_path / str(k), seed=k, task="autoencoder", threshold=None) for k in range(2)
+    ]
+    with pytest.raises(PretrainedError, match="task 'autoencoder': only binary"):
+        ensemble_pretrained(pair)
