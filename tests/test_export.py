@@ -18,7 +18,7 @@ def networks() -> dict:
         # 64 - 5 + 1 = 60 positions in 9 bins: ONNX's own adaptive pooling refuses that
         "kmer_ensemble": lambda: Ensemble(
             {
-                "kmer": KmerCNN(2, 8, 5, 9, (8,), periods=(3,)),
+                "kmer": KmerCNN(2, 8, 5, 9, (8,), periods=(3,), frame_features=4),
                 "spectrum": SpectrumMLP(2, ks=(1, 2, 3), pair_distance=6, n_hidden=(8,)),
             }
         ),

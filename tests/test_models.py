@@ -369,6 +369,49 @@ def test_kmer_cnn_periods_round_trip_through_the_spec():
         KmerCNN(1, periods=(3, 1))
 
 
+def test_codon_frames_read_every_frame_and_follow_a_shift():
+    from seqnn.models.layers import codon_frames
+
+    track = torch.zeros(1, 2, 12)
+    track[0, 0, 1::3] = 1.0  # filter 0 fires at positions 1 mod 3
+    track[0, 1, 2::3] = 3.0  # filter 1 at 2 mod 3
+    rows = codon_frames(track)
+    assert rows.shape == (1, 3, 6)
+    # row 0 reads positions 0, 1, 2 mod 3 as codon positions 1, 2, 3; means centred
+    expected = torch.tensor([[-1 / 3, 2 / 3, -1 / 3, -1, -1, 2]])
+    torch.testing.assert_close(rows[:, 0], expected)
+    torch.testing.assert_close(rows[:, 1], expected[:, [1, 2, 0, 4, 5, 3]])  # starts at 1 mod 3
+    # one base later (circularly): the same three readings, each one row on
+    moved = codon_frames(torch.roll(track, 1, -1))
+    torch.testing.assert_close(moved, rows[:, [2, 0, 1]])
+    tail = torch.cat([track, torch.full((1, 2, 2), 9.0)], -1)  # L mod 3 positions left out
+    torch.testing.assert_close(codon_frames(tail), rows)
+
+
+def test_kmer_cnn_frame_features():
+    from seqnn.models.layers import codon_frames
+    from seqnn.models.spec import build_network, network_spec
+
+    torch.manual_seed(0)
+    net = KmerCNN(1, 8, 6, 3, (8,), periods=(3,), frame_features=5).eval()
+    assert [m.in_features for m in net.modules() if isinstance(m, nn.Linear)][1] == 8 * 5 + 5
+    x = random_one_hot(3, 81)
+    rebuilt = build_network(network_spec(net)).eval()
+    rebuilt.load_state_dict(net.state_dict())
+    torch.testing.assert_close(rebuilt(x), net(x))
+    # the frame block: the best of the three readings, the same for a circularly moved track
+    h = net.trunk(x)[..., :75]
+    block = lambda t: net.frames(codon_frames(t)).amax(1)  # noqa: E731
+    torch.testing.assert_close(block(torch.roll(h, 1, -1)), block(h))
+    assert not torch.allclose(block(h), net.frames(codon_frames(h))[:, 0])
+    net(x).sum().backward()  # the block feeds the output
+    assert net.frames[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="frame_features -1 must be >= 0"):
+        KmerCNN(1, frame_features=-1)
+    with pytest.raises(ValueError, match="frame_features needs 3 detector positions"):
+        KmerCNN(1, 8, 6, 0, frame_features=4)(torch.zeros(2, 4, 7))
+
+
 def test_exponential_first_activation_round_trips_through_the_spec():
     from seqnn.models.layers import Exponential
     from seqnn.models.spec import build_network, network_spec

@@ -280,3 +280,31 @@ def periodic_power(h: torch.Tensor, periods: Sequence[int]) -> torch.Tensor:
     angle = torch.stack([(position % p).float() * (2 * torch.pi / p) for p in periods], 1)
     real, imag = centred @ torch.cos(angle), centred @ torch.sin(angle)  # (N, F, n_periods)
     return (torch.sqrt(real.square() + imag.square() + 1e-12) / length).to(h.dtype)
+
+
+CODON_ROTATIONS = ((0, 1, 2), (1, 2, 0), (2, 0, 1))
+"""The three ways of reading positions n mod 3 as codon positions 1, 2, 3."""
+
+
+def codon_frames(h: torch.Tensor) -> torch.Tensor:
+    """Each track's mean over the positions of each codon position, read in all three frames.
+
+    A coding sequence uses different words at codon positions 1, 2 and 3 (Fickett 1982;
+    GeneMark's three-periodic models), and a window does not say which frame it starts in, so
+    every frame is offered: a network applies one map to each of the three rows and pools over
+    them (max), which does not change when the window moves by a base.
+
+    Args:
+        h: Tracks (N, F, L), L >= 3 (the last L mod 3 positions are left out).
+
+    Returns:
+        (N, 3, 3 F) in h's dtype: row r holds, for every track f, the means over positions
+        n ≡ r, r + 1, r + 2 (mod 3), centred on their mean (index 3 f + j: track f, codon
+        position j + 1). Moving a track by one position (circularly, 3 | L) moves the rows
+        by one: row r becomes row r + 1 (mod 3).
+    """
+    n, f, length = h.shape
+    usable = length - length % 3
+    means = h[..., :usable].reshape(n, f, usable // 3, 3).mean(2)  # (N, F, 3), by n mod 3
+    means = means - means.mean(-1, keepdim=True)
+    return torch.stack([means[..., list(r)].flatten(1) for r in CODON_ROTATIONS], 1)
