@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,3 +38,27 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """``open(path, mode)`` through :func:`atomic_path`."""
     with atomic_path(path) as tmp, open(tmp, mode) as fh:
         yield fh
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Yield a temp folder beside ``path``; renamed to ``path`` on a clean exit, so that a
+    folder of several files (a pretrained package) appears whole or not at all.
+
+    Raises:
+        FileExistsError: ``path`` exists (checked again at the rename; nothing is replaced).
+    """
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} already exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the folder from the user's group
+        if path.exists():  # appeared meanwhile: rename would replace an empty folder
+            raise FileExistsError(f"{path} already exists")
+        os.rename(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)

@@ -11,7 +11,10 @@ interprets, scores variants and exports like any single model. Example::
 
 The members must agree on what a prediction means: input length, task, target names, output
 transform, N/IUPAC policy and decision threshold; a difference is an error that names both
-packages. The model card lists each member's source and test metrics.
+packages. Each package weighs the same (an ensemble package given as a member counts once, its
+own members averaged inside it); a model given twice is an error. The model card lists each
+member's source and test metrics. ``out`` must be a new folder; it is written beside itself
+under a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from seqnn.atomic import atomic_folder
 from seqnn.models.ensemble import Ensemble
 from seqnn.models.spec import network_spec
 from seqnn.pretrained import PretrainedError, PretrainedModel, load_pretrained, save_pretrained
@@ -37,7 +41,8 @@ def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> Pretr
 
     Args:
         models: at least two package folders, shipped model names or loaded
-            :class:`PretrainedModel` objects.
+            :class:`PretrainedModel` objects (whose networks the ensemble then shares, moved
+            to the CPU).
 
     Returns:
         The ensemble, in eval mode on the CPU; :func:`seqnn.save_pretrained` writes it.
@@ -45,7 +50,8 @@ def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> Pretr
     Raises:
         PretrainedError: fewer than two models, a profile or autoencoder model (their networks
             return tuples or reconstructions, not logits to average), or members that
-            disagree on a field of :data:`AGREED_FIELDS` (naming the field and both models).
+            disagree on a field of :data:`AGREED_FIELDS` (naming the field and both models), or
+            a model given twice.
     """
     if len(models) < 2:
         raise PretrainedError(f"seqnn-ensemble: give at least two models, got {len(models)}")
@@ -53,6 +59,15 @@ def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> Pretr
         str(m) if not isinstance(m, PretrainedModel) else f"model {i}"
         for i, m in enumerate(models)
     ]
+    seen: dict[object, str] = {}
+    for source, m in zip(sources, models, strict=True):
+        key = m if isinstance(m, PretrainedModel) else _identity(m)
+        if key in seen:
+            raise PretrainedError(
+                f"seqnn-ensemble: {source} is the same model as {seen[key]}: give each model once "
+                "(a pattern and a listed folder can both name it)"
+            )
+        seen[key] = source
     loaded = [m if isinstance(m, PretrainedModel) else load_pretrained(m) for m in models]
     first = loaded[0].spec
     for source, model in zip(sources, loaded, strict=True):
@@ -78,6 +93,12 @@ def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> Pretr
     return PretrainedModel(net, spec).eval()
 
 
+def _identity(source: str | Path) -> object:
+    """What tells two sources apart: the resolved folder, or a shipped model's name."""
+    path = Path(source)
+    return path.resolve() if path.exists() else str(source)
+
+
 def _field(model: PretrainedModel, name: str):
     """A spec field as it acts: no threshold is 0.5 (what older packages hold)."""
     return model.threshold if name == "threshold" else getattr(model.spec, name)
@@ -90,8 +111,11 @@ def _model_list(value: str) -> list[str]:
     Raises:
         PretrainedError: a pattern that matches nothing.
     """
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
     names = []
-    for item in (v.strip() for v in value.strip().strip("[]").split(",")):
+    for item in (v.strip() for v in value.split(",")):
         if not item:
             continue
         if any(c in item for c in "*?["):  # a glob pattern
@@ -111,14 +135,20 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     settings = dict(a.split("=", 1) for a in argv if "=" in a)
     unknown = (set(settings) - {"models", "out"}) | {a for a in argv if "=" not in a}
-    with exit_on_bad_input("seqnn-ensemble", also=(ValueError,)):
+    with exit_on_bad_input("seqnn-ensemble", also=(ValueError, OSError)):
         if unknown or not {"models", "out"} <= set(settings):
             raise ValueError(
                 "usage: seqnn-ensemble models=<folder|name>,<folder|name>[,...] out=<folder>"
                 + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
             )
+        out = Path(settings["out"])
+        if out.exists():
+            raise PretrainedError(
+                f"seqnn-ensemble: out {out} already exists: give a new folder (or delete it)"
+            )
         model = ensemble_pretrained(_model_list(settings["models"]))
-        out = save_pretrained(model, settings["out"])
+        with atomic_folder(out) as tmp:
+            save_pretrained(model, tmp)
     print(f"seqnn-ensemble: wrote {out} ({len(model.net.members)} members)")
 
 

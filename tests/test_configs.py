@@ -302,6 +302,32 @@ def test_experiment_takes_any_supervised_model(option, model, tmp_path):
     assert out.shape == (2, 1)
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model@model.members.learned=cnn"],  # the README's swap
+        ["+model@model.members.rnn=rnn"],  # add
+        ["model.members.learned_wide=null"],  # drop
+        ["model.members.learned.frame_features=64"],  # change
+    ],
+)
+def test_ensemble_members_swap_add_drop_change(overrides, tmp_path):
+    cfg = compose_train(["model=ensemble", *overrides], tmp_path / "run")
+    net = instantiate(cfg.task, _convert_="all").net
+    with torch.no_grad():
+        assert net.eval()(torch.rand(2, 4, cfg.data.seq_len)).shape == (2, 1)
+    names = {n: type(m).__name__ for n, m in net.members.items()}
+    if "learned=cnn" in overrides[0]:
+        assert names["learned"] == "BassetCNN"
+    if "rnn" in overrides[0]:
+        assert names["rnn"] == "ConvRNN" and len(names) == 4
+    if "null" in overrides[0]:
+        assert "learned_wide" not in names
+    if "frame_features" in overrides[0]:
+        assert net.members["learned"].frames is not None
+        assert net.members["learned_wide"].frames is None
+
+
 # ----------------------------------------------------------------------------- hydra, launcher
 @pytest.mark.parametrize("option", options("hydra"))
 def test_hydra_option_composes(option, tmp_path, monkeypatch):

@@ -41,6 +41,7 @@ def test_averages_the_members_logits_and_round_trips(members, tmp_path):
         expected = torch.sigmoid(torch.stack(logits).mean(0))
         torch.testing.assert_close(model(x), expected)
         # not the mean of the probabilities, and not any one member
+        assert not torch.allclose(model(x), torch.sigmoid(torch.stack(logits)).mean(0))
         assert not torch.allclose(expected, torch.sigmoid(logits[0]))
     assert isinstance(model.net, Ensemble) and len(model.net.members) == 3
     assert model.targets == ["a", "b"] and model.threshold == 0.4
@@ -105,7 +106,9 @@ def test_input_length_must_agree(members, tmp_path):
         (["models={runs}/nothing*/model", "out={out}"], "matches nothing"),
         (["models={runs}/0/model,{runs}/1/model"], "usage: seqnn-ensemble"),
         (["models={runs}/0/model,{runs}/1/model", "out={out}", "rc=true"], "unknown: rc"),
-        (["models={runs}/0/model,{runs}/missing", "out={out}"], "missing"),
+        (["models={runs}/0/model,{runs}/missing", "out={out}"], "no such model folder"),
+        (["models={runs}/0/model,{runs}/0/model", "out={out}"], "the same model as"),
+        (["models={runs}/*/model,{runs}/1/model", "out={out}"], "the same model as"),
     ],
 )
 def test_cli_bad_input_exits_2_and_writes_nothing(members, tmp_path, capsys, args, message):
@@ -125,3 +128,35 @@ def test_models_without_logits_to_average_are_refused(tmp_path):
     ]
     with pytest.raises(PretrainedError, match="task 'autoencoder': only binary"):
         ensemble_pretrained(pair)
+
+
+def test_cli_brackets_list_or_pattern(members, tmp_path):
+    runs = tmp_path / "runs"
+    main([f"models=[{runs}/0/model,{runs}/2/model]", f"out={tmp_path / 'listed'}"])
+    assert len(load_pretrained(tmp_path / "listed").net.members) == 2
+    main([f"models={runs}/[01]/model", f"out={tmp_path / 'pattern'}"])  # a character class
+    assert len(load_pretrained(tmp_path / "pattern").net.members) == 2
+
+
+def test_cli_never_replaces_an_existing_folder(members, tmp_path, capsys):
+    before = {p.name: p.read_bytes() for p in members[0].iterdir()}
+    with pytest.raises(SystemExit) as exit_:
+        main([f"models={members[0]},{members[1]}", f"out={members[0]}"])
+    assert exit_.value.code == 2
+    assert "already exists" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in members[0].iterdir()} == before
+
+
+def test_atomic_folder_appears_whole_or_not_at_all(tmp_path):
+    from seqnn.atomic import atomic_folder
+
+    with atomic_folder(tmp_path / "done") as tmp:
+        (tmp / "a").write_text("1")
+        assert not (tmp_path / "done").exists()  # nothing under the name while writing
+    assert (tmp_path / "done" / "a").read_text() == "1"
+    with pytest.raises(RuntimeError), atomic_folder(tmp_path / "failed") as tmp:
+        (tmp / "a").write_text("1")
+        raise RuntimeError("disk full")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done"]  # no temp folder left
+    with pytest.raises(FileExistsError), atomic_folder(tmp_path / "done"):
+        pass

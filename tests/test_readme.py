@@ -137,7 +137,8 @@ def test_cli_command_runs(command, readme_files, seqnn_cache):  # noqa: F811 (a 
         words = [w for w in words if not w.startswith("devices=")]  # path on 2 CPU processes
         words += ["devices=2", "accelerator=cpu"]
     for out in outputs_of(command):
-        (readme_files / out).unlink(missing_ok=True)
+        path = readme_files / out
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     done = subprocess.run(
         [sys.executable, "-m", CLI_MODULES[words[0]], *words[1:]],
         cwd=readme_files,
@@ -147,7 +148,9 @@ def test_cli_command_runs(command, readme_files, seqnn_cache):  # noqa: F811 (a 
     )
     assert done.returncode == 0, done.stderr[-2000:]
     for out in outputs_of(command):
-        assert (readme_files / out).stat().st_size > 0, out
+        path = readme_files / out  # a file, or a model folder (seqnn-ensemble)
+        written = [path / "seqnn.json", path / "model.safetensors"] if path.is_dir() else [path]
+        assert all(p.stat().st_size > 0 for p in written), out
 
 
 # ----------------------------------------------------------------------------- scripts, make

@@ -44,12 +44,13 @@ class KmerCNN(nn.Module):
     ``frame_features`` adds what periodicity magnitudes cannot see: which filters fire
     *together* at the same codon position. The filters' means at codon positions 1, 2, 3 are
     read in each of the three frames (:func:`~seqnn.models.layers.codon_frames`), one learned
-    map (a linear layer and the activation, ``frame_features`` wide) scores each reading, and
-    the best-scoring frame's features are kept (max over frames): a learned, frame-free
-    version of a gene finder's three-periodic codon statistics. On CNNProm (5-fold CV on the
-    train + val rows, ``scripts/cv_cnnprom.py --dev``) KmerCNN alone goes from AUROC 0.976 to
-    0.978 (E. coli) and 0.964 to 0.969 (B. subtilis), MCC at 0.5 from 0.797 to 0.820 and
-    0.668 to 0.794.
+    map (a linear layer and the activation, ``frame_features`` wide) turns each reading into
+    features, and each feature keeps its largest value over the three readings: a learned,
+    frame-free version of a gene finder's three-periodic codon statistics. On CNNProm (5-fold
+    CV on the train + val rows, ``scripts/cv_cnnprom.py --dev``) KmerCNN alone goes from AUROC
+    0.976 to 0.978 (E. coli) and 0.964 to 0.969 (B. subtilis), MCC at 0.5 from 0.797 to 0.820
+    and 0.668 to 0.794 (``model=kmer_cnn model.frame_features=64``; off in the config, as the
+    ensembles built on it were no better with it).
 
     Shapes: (N, 4, L) -> (N, n_filters, L - kernel_size + 1)
     -> (N, n_filters * (1 + n_bins + len(periods)) + frame_features) -> (N, n_targets).

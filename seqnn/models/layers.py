@@ -292,7 +292,8 @@ def codon_frames(h: torch.Tensor) -> torch.Tensor:
     A coding sequence uses different words at codon positions 1, 2 and 3 (Fickett 1982;
     GeneMark's three-periodic models), and a window does not say which frame it starts in, so
     every frame is offered: a network applies one map to each of the three rows and pools over
-    them (max), which does not change when the window moves by a base.
+    them (max), which does not change when the window moves by a base (exactly for a circular
+    move when 3 divides L; up to the edge positions otherwise).
 
     Args:
         h: Tracks (N, F, L), L >= 3 (the last L mod 3 positions are left out).
