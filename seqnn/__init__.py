@@ -15,6 +15,8 @@ _LAZY = {
     "save_pretrained": "seqnn.pretrained",
     "PretrainedModel": "seqnn.pretrained",
     "ensemble_pretrained": "seqnn.ensemble",
+    "evaluate_table": "seqnn.evaluate",
+    "evaluate_regions": "seqnn.evaluate",
     "predict_regions": "seqnn.predict",
     "predict_profiles": "seqnn.predict",
     "predict_sequences": "seqnn.predict",

@@ -4,9 +4,9 @@ The commands are read from the README itself (```bash blocks and `inline` comman
 
 * ``seqnn-train ...``: composed and resolved with Hydra as written (``a|b`` and ``-m`` sweeps
   expanded, the placeholder ``<run>`` filled in; files need not exist for composition);
-* ``seqnn-predict`` / ``seqnn-variants`` / ``seqnn-export`` / ``seqnn-ensemble``: run for real
-  in a folder holding small files with the README's names (``genome.fa``, ``regions.bed``,
-  ``calls.vcf.gz`` …);
+* ``seqnn-predict`` / ``seqnn-variants`` / ``seqnn-export`` / ``seqnn-ensemble`` /
+  ``seqnn-evaluate``: run for real in a folder holding small files with the README's names
+  (``genome.fa``, ``regions.bed``, ``calls.vcf.gz``, ``labelled.csv`` …);
   ``devices=N`` (GPUs) runs as ``devices=2 accelerator=cpu``, the same DDP path over gloo;
 * ``python scripts/x.py --flag`` / ``bash scripts/x.sh``: the script exists and declares each
   flag; ``make x``: the Makefile has the target;
@@ -65,7 +65,8 @@ def of(program: str) -> list[str]:
 
 def test_the_readme_shows_every_entry_point():
     for program in ("make train", "make test", "seqnn-train", "seqnn-predict", "seqnn-variants",
-                    "seqnn-export", "seqnn-ensemble", "python scripts/"):  # fmt: skip
+                    "seqnn-export", "seqnn-ensemble", "seqnn-evaluate",
+                    "python scripts/"):  # fmt: skip
         assert of(program), f"the README shows no {program!r} command"
 
 
@@ -110,6 +111,10 @@ def readme_files(tmp_path_factory) -> Path:
     vcf = f"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t1000\tv1\t{ref}\t{alt}\n"
     with gzip.open(folder / "calls.vcf.gz", "wt") as fh:
         fh.write(vcf)
+    labelled = ["".join(rng.choice(list("ACGT"), 81)) for _ in range(20)]
+    (folder / "labelled.csv").write_text(
+        "sequence,label\n" + "".join(f"{s},{i % 2}\n" for i, s in enumerate(labelled))
+    )
     shipped = importlib.resources.files("seqnn.resources") / "models" / "ecoli-sigma70"
     shutil.copytree(str(shipped), folder / "outputs" / "runs" / "RUN" / "model")
     for fold in range(2):  # a <sweep>'s per-job model folders
@@ -123,7 +128,8 @@ def outputs_of(command: str) -> list[str]:
 
 
 CLI_MODULES = {"seqnn-predict": "seqnn.predict", "seqnn-variants": "seqnn.variants",
-               "seqnn-export": "seqnn.export", "seqnn-ensemble": "seqnn.ensemble"}  # fmt: skip
+               "seqnn-export": "seqnn.export", "seqnn-ensemble": "seqnn.ensemble",
+               "seqnn-evaluate": "seqnn.evaluate"}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -225,6 +225,34 @@ def default_metrics(
     return MetricCollection(metrics)
 
 
+def _positions_as_rows(t: Tensor) -> Tensor:
+    """Profile outputs count every position as a sample for the metrics."""
+    if t.ndim == 3:
+        return t.transpose(1, 2).reshape(-1, t.shape[1])  # (N, T, L) -> (N * L, T)
+    return t
+
+
+def metric_inputs(task: Task, n_targets: int, preds: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Predictions (probabilities or values, (N, T) or per position (N, T, L)) and targets
+    (as in the batches) in the layout above.
+
+    Binary / multilabel soft labels count as positive above 0.5; multiclass targets are class
+    indices; a single regression target becomes (N,).
+    """
+    preds = _positions_as_rows(preds)
+    if task == "multiclass":
+        return preds, y.reshape(-1).long()
+    if task == "regression":
+        target = _positions_as_rows(y.float()).reshape(preds.shape)
+        if n_targets == 1:
+            return preds.reshape(-1), target.reshape(-1)  # single-output metrics want (N,)
+        return preds, target
+    target = (_positions_as_rows(y) > 0.5).long().reshape(preds.shape)
+    if task == "binary":
+        return preds.reshape(-1), target.reshape(-1)
+    return preds, target
+
+
 def compute_and_reset(metrics: MetricCollection) -> dict[str, Tensor]:
     """The collection's epoch values (an empty dict if it saw no batch), then reset it.
 

@@ -31,16 +31,9 @@ from torch.optim import Optimizer
 from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
-from seqnn.tasks.metrics import TASKS, Task, default_metrics
+from seqnn.tasks.metrics import TASKS, Task, default_metrics, metric_inputs
 from seqnn.tasks.outputs import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS, OutputTransform
 from seqnn.tasks.staged import StagedModule
-
-
-def _positions_as_rows(t: Tensor) -> Tensor:
-    """Profile outputs count every position as a sample for the metrics."""
-    if t.ndim == 3:
-        return t.transpose(1, 2).reshape(-1, t.shape[1])  # (N, T, L) -> (N * L, T)
-    return t
 
 
 class SupervisedModule(StagedModule):
@@ -151,20 +144,7 @@ class SupervisedModule(StagedModule):
 
     def _metric_inputs(self, logits: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Predictions and targets in torchmetrics' layout for this task."""
-        preds = _positions_as_rows(self.output_fn(logits))
-        task = self.hparams.task
-        if task == "multiclass":
-            return preds, y.reshape(-1).long()
-        if task == "regression":
-            target = _positions_as_rows(y.float()).reshape(preds.shape)
-            if self.hparams.n_targets == 1:
-                return preds.reshape(-1), target.reshape(-1)  # single-output metrics want (N,)
-            return preds, target
-        # binary / multilabel: soft labels count as positive above 0.5
-        target = (_positions_as_rows(y) > 0.5).long().reshape(preds.shape)
-        if task == "binary":
-            return preds.reshape(-1), target.reshape(-1)
-        return preds, target
+        return metric_inputs(self.hparams.task, self.hparams.n_targets, self.output_fn(logits), y)
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Probabilities (classification) or values (regression), float32, shaped like the

@@ -1,0 +1,127 @@
+"""seqnn-evaluate: a pretrained model's task metrics on labelled sequences or regions."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import matthews_corrcoef, r2_score, roc_auc_score
+
+from seqnn.data import write_fasta
+from seqnn.evaluate import evaluate_regions, evaluate_table, main
+from seqnn.models import BassetCNN
+from seqnn.pretrained import load_pretrained, save_pretrained
+
+LENGTH = 40
+
+
+def package(tmp_path, n_targets=1, **spec):
+    torch.manual_seed(0)
+    net = BassetCNN(n_targets=n_targets, n_filters=[8], kernel_sizes=5, pool_sizes=2, n_hidden=[8])
+    return save_pretrained(net.eval(), tmp_path / "model", input_length=LENGTH, **spec)
+
+
+def labelled(n=60, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    seqs = ["".join(rng.choice(list("ACGT"), LENGTH)) for _ in range(n)]
+    return pd.DataFrame({"sequence": seqs, "y": rng.integers(0, 2, n), "z": rng.normal(size=n)})
+
+
+def test_binary_metrics_match_sklearn_at_the_models_threshold(tmp_path):
+    table = labelled()
+    p = load_pretrained(package(tmp_path, targets=["y"])).predict_sequences(table.sequence)
+    p = p["y"].to_numpy()
+    cut = float(np.quantile(p, 0.4))  # a threshold inside the scores, calling others than 0.5
+    assert ((p > cut) != (p > 0.5)).any()
+    model = load_pretrained(save_pretrained(load_pretrained(tmp_path / "model"), tmp_path / "t",
+                                            threshold=cut))  # fmt: skip
+    metrics = evaluate_table(model, table)
+    assert metrics["auroc"] == pytest.approx(roc_auc_score(table.y, p), abs=1e-6)
+    assert metrics["mcc"] == pytest.approx(matthews_corrcoef(table.y, p > cut), abs=1e-6)
+    positives = table.y.to_numpy() == 1
+    assert metrics["sensitivity"] == pytest.approx((p[positives] > cut).mean())
+    assert metrics["specificity"] == pytest.approx((p[~positives] <= cut).mean())
+
+
+def test_regression_and_truth_named_by_hand(tmp_path):
+    model = load_pretrained(package(tmp_path, targets=["score"], task="regression"))
+    table = labelled()
+    p = model.predict_sequences(table.sequence.tolist())["score"].to_numpy()
+    metrics = evaluate_table(model, table, truth=["z"])
+    assert metrics["r2"] == pytest.approx(r2_score(table.z, p), abs=1e-5)
+    assert set(metrics) == {"pearson", "spearman", "r2"}
+
+
+def test_regions_score_as_their_sequences(tmp_path):
+    model = load_pretrained(package(tmp_path, targets=["y"]))
+    table = labelled(40)
+    write_fasta(tmp_path / "g.fa", {"chr1": "".join(table.sequence)})
+    bed = pd.DataFrame(
+        {"chrom": "chr1", "start": np.arange(40) * LENGTH, "end": np.arange(1, 41) * LENGTH}
+    ).assign(y=table.y)
+    bed.to_csv(tmp_path / "r.tsv", sep="\t", index=False)
+    from_regions = evaluate_regions(model, tmp_path / "g.fa", tmp_path / "r.tsv")
+    assert from_regions == pytest.approx(evaluate_table(model, table))
+    # a file without the truth: an error, not the predictions scored against themselves
+    bed.drop(columns="y").to_csv(tmp_path / "plain.tsv", sep="\t", index=False)
+    with pytest.raises(ValueError, match=r"plain.tsv: no truth column\(s\) \['y'\]"):
+        evaluate_regions(model, tmp_path / "g.fa", tmp_path / "plain.tsv")
+
+
+def test_cli_prints_and_writes_json(tmp_path, capsys):
+    folder = package(tmp_path, targets=["y"])
+    labelled().to_csv(tmp_path / "t.csv", index=False)
+    main([f"model={folder}", f"table={tmp_path / 't.csv'}", f"out={tmp_path / 'm.json'}"])
+    printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    written = json.loads((tmp_path / "m.json").read_text())
+    assert set(printed) == set(written) >= {"auroc", "auprc", "mcc", "sensitivity"}
+    assert float(printed["auroc"]) == pytest.approx(written["auroc"], abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["table={t}"], "usage: seqnn-evaluate"),  # no model
+        (["model={m}"], "usage: seqnn-evaluate"),  # no data
+        (["model={m}", "table={t}", "fasta=g.fa"], "usage: seqnn-evaluate"),  # both kinds
+        (["model={m}", "table={t}", "rc=sideways"], "rc=sideways"),
+        (["model={m}", "table={d}/nope.csv"], "nope.csv: no such table file"),
+        (["model={m}", "table={t}", "truth=w"], "no truth column(s) ['w']"),
+        (["model={m}", "table={t}", "truth=y,z"], "2 truth column(s)"),
+        (["model={m}", "table={bad}"], "row 3: truth ['yes'] is not a number"),
+        (["model={m}", "table={t}", "sequence_column=seq"], "no 'seq' column"),
+    ],
+)
+def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
+    folder = package(tmp_path, targets=["y"])
+    labelled().to_csv(tmp_path / "t.csv", index=False)
+    bad = labelled(5).astype({"y": object})
+    bad.loc[2, "y"] = "yes"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    paths = {"m": folder, "t": tmp_path / "t.csv", "d": tmp_path, "bad": tmp_path / "bad.csv"}
+    argv = [a.format(**paths) for a in args] + [f"out={tmp_path / 'm.json'}"]
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seqnn-evaluate: error:") and message in err, err
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_models_without_scores_are_refused(tmp_path):
+    model = load_pretrained(package(tmp_path, targets=["y"], task="autoencoder"))
+    with pytest.raises(ValueError, match="only binary, multilabel, multiclass, regression"):
+        evaluate_table(model, labelled())
+
+
+def test_multiclass_takes_one_class_index_column(tmp_path):
+    model = load_pretrained(package(tmp_path, 3, targets=["a", "b", "c"], task="multiclass"))
+    table = labelled().assign(cls=np.random.default_rng(2).integers(0, 3, 60))
+    p = model.predict_sequences(table.sequence.tolist()).to_numpy()
+    metrics = evaluate_table(model, table, truth=["cls"])
+    assert metrics["accuracy"] == pytest.approx((p.argmax(1) == table.cls).mean())
+    with pytest.raises(ValueError, match="multiclass model needs truth=<column>"):
+        evaluate_table(model, table)
+    with pytest.raises(ValueError, match="takes one truth column"):
+        evaluate_table(model, table, truth=["cls", "y"])
