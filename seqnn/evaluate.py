@@ -10,15 +10,16 @@ classifiers, Pearson, Spearman, R² for regression. Examples::
     seqnn-evaluate model=ecoli-sigma70 fasta=genome.fa regions=labelled.bed out=metrics.json
 
 The truth columns are named like the model's targets (``truth=a,b`` names others; a
-multiclass model takes one column of class indices). Missing or non-numeric truth is an error
-that names the file, the column and the row.
+multiclass model takes one column of class indices); labels are 0..1 (soft labels count as
+positive above 0.5, as in training). Missing, non-numeric or out-of-range truth is an error
+that names the file's line and the column.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,8 @@ import pandas as pd
 import torch
 
 from seqnn.data.datasets import read_table
-from seqnn.predict import PredictError, predict_regions, predict_sequences
+from seqnn.data.intervals import LINE
+from seqnn.predict import PredictError, predict_regions, predict_sequences, prepare_regions
 from seqnn.pretrained import PretrainedModel, load_pretrained
 from seqnn.tasks.metrics import default_metrics, metric_inputs
 
@@ -53,12 +55,19 @@ def score(model: PretrainedModel, predictions: np.ndarray, truth: np.ndarray) ->
 
 
 def truth_of(
-    table: pd.DataFrame, model: PretrainedModel, columns: Sequence[str] | None, source: str
+    table: pd.DataFrame,
+    model: PretrainedModel,
+    columns: Sequence[str] | None,
+    source: str,
+    where: Callable[[int], str] | None = None,
 ) -> np.ndarray:
-    """The truth columns of ``table`` as numbers (errors name ``source``, column and row)."""
-    multiclass = model.spec.task == "multiclass"
+    """The truth columns of ``table`` as checked numbers: 0..1 for binary / multilabel (soft
+    labels count as positive above 0.5, as in training), a class index in [0, C) for
+    multiclass, finite for regression. Errors name ``where(row)`` (default ``source``, row)."""
+    where = where or (lambda i: f"{source}: row {i + 1}")
+    task = model.spec.task
     if columns is None:
-        if multiclass:
+        if task == "multiclass":
             raise PredictError(
                 f"{source}: a multiclass model needs truth=<column> (the class-index column)"
             )
@@ -70,23 +79,33 @@ def truth_of(
             f"{source}: no truth column(s) {missing} (the model's targets are "
             f"{model.targets}): add them, or name the truth columns with truth=a,b"
         )
-    if multiclass and len(columns) != 1:
-        raise PredictError(f"{source}: a multiclass model takes one truth column, got {columns}")
-    if not multiclass and len(columns) != len(model.targets):
+    expected = 1 if task == "multiclass" else len(model.targets)
+    if len(columns) != expected:
         raise PredictError(
-            f"{source}: {len(columns)} truth column(s) {columns} for "
-            f"{len(model.targets)} target(s) {model.targets}"
+            f"{source}: {len(columns)} truth column(s) {columns} for a {task} model with "
+            f"target(s) {model.targets}: give {expected}"
         )
-    values = table[columns].apply(pd.to_numeric, errors="coerce")
-    bad = values.isna().any(axis=1).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+    if table.empty:
+        raise PredictError(f"{source}: no rows to evaluate")
+    values = table[columns].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    if task == "multiclass":
+        n = len(model.targets)
+        ok = np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < n)
+        rule = f"a class index 0..{n - 1}"
+    elif task == "regression":
+        ok, rule = np.isfinite(values), "a finite number"
+    else:
+        ok = np.isfinite(values) & (values >= 0) & (values <= 1)
+        rule = "a label in [0, 1]"
+    if not ok.all():
+        row, col = (int(k[0]) for k in np.nonzero(~ok))
+        value = table[columns[col]].iloc[row]
+        shown = repr(value) if isinstance(value, str) else str(value)
         raise PredictError(
-            f"{source}: row {row + 1}: truth {table[columns].iloc[row].tolist()} is not a "
-            "number (every row needs a value in each truth column)"
+            f"{where(row)}: truth column {columns[col]!r} holds {shown}, not {rule}"
         )
-    truth = values.to_numpy(np.float32)
-    return truth[:, 0] if multiclass else truth
+    truth = values.astype(np.float32)
+    return truth[:, 0] if task == "multiclass" else truth
 
 
 def evaluate_table(
@@ -97,43 +116,55 @@ def evaluate_table(
     rc: bool | str = False,
     batch_size: int = 256,
 ) -> dict[str, float]:
-    """Score ``model`` on a table of sequences (a CSV / TSV path or a DataFrame)."""
-    source = str(table) if not isinstance(table, pd.DataFrame) else "the table"
-    frame = read_table(table) if not isinstance(table, pd.DataFrame) else table
+    """Score ``model`` on a table of sequences (a CSV / TSV path or a DataFrame); errors name
+    the file's line (the header is line 1)."""
+    if isinstance(table, pd.DataFrame):
+        frame, source = table.reset_index(drop=True), "the table"
+        where = lambda i: f"the table: row {i + 1}"  # noqa: E731
+    else:
+        frame, source = read_table(table), str(table)
+        where = lambda i: f"{source}:{i + 2}"  # noqa: E731
     if sequence_column not in frame.columns:
         raise PredictError(
             f"{source}: no {sequence_column!r} column (columns: {list(frame.columns)}); "
             "name it with sequence_column=..."
         )
-    expected = truth_of(frame, model, truth, source)
-    sequences = frame[sequence_column].astype(str).tolist()
-    predicted = predict_sequences(model, sequences, batch_size=batch_size, rc=rc).to_numpy()
+    expected = truth_of(frame, model, truth, source, where)
+    sequences = frame[sequence_column]
+    empty = (sequences.isna() | (sequences.astype(str).str.len() == 0)).to_numpy()
+    if empty.any():
+        raise PredictError(f"{where(int(np.flatnonzero(empty)[0]))}: no sequence")
+    predicted = predict_sequences(
+        model, sequences.astype(str).tolist(), batch_size=batch_size, rc=rc
+    ).to_numpy()
     return score(model, predicted, expected)
 
 
 def evaluate_regions(
     model: PretrainedModel,
     genome,
-    regions: str | Path,
+    regions: str | Path | pd.DataFrame,
     truth: Sequence[str] | None = None,
     rc: bool | str = False,
     batch_size: int = 256,
+    on_invalid: str = "error",
     **predict_kwargs,
 ) -> dict[str, float]:
-    """Score ``model`` on the regions of a BED / TSV / CSV file whose columns hold the truth
-    (``predict_kwargs``: the options of :func:`seqnn.predict.predict_regions`)."""
-    table = predict_regions(model, genome, regions, batch_size=batch_size, rc=rc, **predict_kwargs)
-    # predict_regions names a prediction <target>_pred when the file already has <target>
-    columns = [f"{t}_pred" if f"{t}_pred" in table.columns else t for t in model.targets]
-    clash = [c for c in (truth or model.targets) if c in columns]
-    if clash:  # the file has no such column: these are the new predictions
-        raise PredictError(
-            f"{regions}: no truth column(s) {clash} (the model's targets are {model.targets}): "
-            "add them, or name the truth columns with truth=a,b"
-        )
-    predicted = table[columns]
-    expected = truth_of(table, model, truth, str(regions))
-    return score(model, predicted.to_numpy(np.float32), expected)
+    """Score ``model`` on regions (a BED / TSV / CSV file or a DataFrame with chrom, start,
+    end) whose columns hold the truth (``predict_kwargs``: the other options of
+    :func:`seqnn.predict.predict_regions`); errors name the file's line."""
+    genome, table = prepare_regions(genome, regions, on_invalid)
+    source = "the regions" if isinstance(regions, pd.DataFrame) else str(regions)
+    lines = table[LINE].to_numpy() if LINE in table.columns else None
+    where = (lambda i: f"{source}:{lines[i]}") if lines is not None else None
+    expected = truth_of(table, model, truth, source, where)
+    predicted = predict_regions(
+        model, genome, table, batch_size=batch_size, rc=rc, on_invalid=on_invalid,
+        **predict_kwargs,
+    )  # fmt: skip
+    # the region columns, then one prediction column per target, in target order
+    values = predicted.iloc[:, -len(model.targets) :].to_numpy(np.float32)
+    return score(model, values, expected)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -143,7 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     from seqnn.errors import exit_on_bad_input
 
     argv = sys.argv[1:] if argv is None else argv
-    settings = dict(a.split("=", 1) for a in argv if "=" in a)
+    pairs = [a.split("=", 1) for a in argv if "=" in a]
+    settings = dict(pairs)
     known = {"model", "table", "fasta", "regions", "truth", "sequence_column", "rc", "out"}
     unknown = (set(settings) - known) | {a for a in argv if "=" not in a}
     usage = (
@@ -161,7 +193,15 @@ def main(argv: list[str] | None = None) -> None:
         ):
             extra = f" (unknown: {', '.join(sorted(unknown))})" if unknown else ""
             raise ValueError(usage + extra)
-        truth = [t for t in settings.get("truth", "").split(",") if t] or None
+        repeated = sorted({k for k, _ in pairs if [p[0] for p in pairs].count(k) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} given more than once: give each once")
+        if region_keys and "sequence_column" in settings:
+            raise ValueError("sequence_column= is for table=; regions take their sequences "
+                             "from the FASTA")  # fmt: skip
+        truth = [t.strip() for t in settings["truth"].split(",")] if "truth" in settings else None
+        if truth is not None and not all(truth):
+            raise ValueError(f"truth={settings['truth']}: give column names, comma-separated")
         rc = RC_SETTINGS.get(settings.get("rc", "false").lower())
         if rc is None:
             raise ValueError(f"rc={settings['rc']}: give true, false, mean or max")
@@ -174,7 +214,9 @@ def main(argv: list[str] | None = None) -> None:
             metrics = evaluate_regions(model, settings["fasta"], settings["regions"], truth, rc)
         if "out" in settings:
             with atomic_open(settings["out"]) as fh:
-                json.dump(metrics, fh, indent=2)
+                # an undefined metric (e.g. AUROC of one class) is NaN: null in JSON
+                defined = {k: None if np.isnan(v) else v for k, v in metrics.items()}
+                json.dump(defined, fh, indent=2)
                 fh.write("\n")
     for name, value in metrics.items():
         print(f"{name}\t{value:.4f}")

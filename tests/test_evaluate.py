@@ -63,6 +63,20 @@ def test_regions_score_as_their_sequences(tmp_path):
     bed.to_csv(tmp_path / "r.tsv", sep="\t", index=False)
     from_regions = evaluate_regions(model, tmp_path / "g.fa", tmp_path / "r.tsv")
     assert from_regions == pytest.approx(evaluate_table(model, table))
+    # an old prediction column in the file is neither truth nor prediction
+    bed.assign(y_pred=0.0).to_csv(tmp_path / "old.tsv", sep="\t", index=False)
+    assert evaluate_regions(model, tmp_path / "g.fa", tmp_path / "old.tsv") == pytest.approx(
+        from_regions
+    )
+    stale = bed.rename(columns={"y": "truth"}).assign(y_pred=0.0)
+    stale.to_csv(tmp_path / "stale.tsv", sep="\t", index=False)
+    assert evaluate_regions(
+        model, tmp_path / "g.fa", tmp_path / "stale.tsv", truth=["truth"]
+    ) == pytest.approx(from_regions)
+    bed.loc[3, "y"] = 7  # file line 5: the header is line 1
+    bed.to_csv(tmp_path / "seven.tsv", sep="\t", index=False)
+    with pytest.raises(ValueError, match="seven.tsv:5: truth column 'y' holds 7"):
+        evaluate_regions(model, tmp_path / "g.fa", tmp_path / "seven.tsv")
     # a file without the truth: an error, not the predictions scored against themselves
     bed.drop(columns="y").to_csv(tmp_path / "plain.tsv", sep="\t", index=False)
     with pytest.raises(ValueError, match=r"plain.tsv: no truth column\(s\) \['y'\]"):
@@ -89,8 +103,14 @@ def test_cli_prints_and_writes_json(tmp_path, capsys):
         (["model={m}", "table={d}/nope.csv"], "nope.csv: no such table file"),
         (["model={m}", "table={t}", "truth=w"], "no truth column(s) ['w']"),
         (["model={m}", "table={t}", "truth=y,z"], "2 truth column(s)"),
-        (["model={m}", "table={bad}"], "row 3: truth ['yes'] is not a number"),
+        (["model={m}", "table={bad}"], "bad.csv:4: truth column 'y' holds 'yes', not a label"),
+        (["model={m}", "table={two}"], "two.csv:3: truth column 'y' holds 2, not a label"),
+        (["model={m}", "table={nos}"], "nos.csv:2: no sequence"),
+        (["model={m}", "table={none}"], "none.csv: no rows to evaluate"),
         (["model={m}", "table={t}", "sequence_column=seq"], "no 'seq' column"),
+        (["model={m}", "fasta=g.fa", "regions=r.bed", "sequence_column=s"], "is for table="),
+        (["model={m}", "table={t}", "truth="], "give column names"),
+        (["model={m}", "table={t}", "table={t}"], "table given more than once"),
     ],
 )
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
@@ -99,7 +119,11 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, messag
     bad = labelled(5).astype({"y": object})
     bad.loc[2, "y"] = "yes"
     bad.to_csv(tmp_path / "bad.csv", index=False)
+    labelled(5).assign(y=[0, 2, 1, 0, 1]).to_csv(tmp_path / "two.csv", index=False)
+    labelled(3).assign(sequence=["", "ACGT", "ACGT"]).to_csv(tmp_path / "nos.csv", index=False)
+    labelled(0).to_csv(tmp_path / "none.csv", index=False)
     paths = {"m": folder, "t": tmp_path / "t.csv", "d": tmp_path, "bad": tmp_path / "bad.csv"}
+    paths.update({k: tmp_path / f"{k}.csv" for k in ("two", "nos", "none")})
     argv = [a.format(**paths) for a in args] + [f"out={tmp_path / 'm.json'}"]
     with pytest.raises(SystemExit) as exit_:
         main(argv)
@@ -123,5 +147,10 @@ def test_multiclass_takes_one_class_index_column(tmp_path):
     assert metrics["accuracy"] == pytest.approx((p.argmax(1) == table.cls).mean())
     with pytest.raises(ValueError, match="multiclass model needs truth=<column>"):
         evaluate_table(model, table)
-    with pytest.raises(ValueError, match="takes one truth column"):
+    with pytest.raises(ValueError, match=r"2 truth column\(s\) .* give 1"):
         evaluate_table(model, table, truth=["cls", "y"])
+    for value, shown in ((1.5, "1.5"), (3, "3"), (-1, "-1")):  # whole, in [0, 3)
+        bad = table.astype({"cls": float}).copy()
+        bad.loc[4, "cls"] = value
+        with pytest.raises(ValueError, match=f"row 5: truth column 'cls' holds {shown}"):
+            evaluate_table(model, bad, truth=["cls"])
