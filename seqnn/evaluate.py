@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from seqnn.data.datasets import read_table
+from seqnn.data.encoding import IUPAC, encode
 from seqnn.data.intervals import LINE
 from seqnn.predict import PredictError, predict_regions, predict_sequences, prepare_regions
 from seqnn.pretrained import PretrainedModel, load_pretrained
@@ -134,6 +135,11 @@ def evaluate_table(
     empty = (sequences.isna() | (sequences.astype(str).str.len() == 0)).to_numpy()
     if empty.any():
         raise PredictError(f"{where(int(np.flatnonzero(empty)[0]))}: no sequence")
+    # letters checked before the centring, so the error names the file's line and the position
+    # in the sequence as written (encode raises on the first row that holds a non-DNA letter)
+    not_dna = sequences.astype(str).str.contains(f"[^{IUPAC}{IUPAC.lower()}]").to_numpy()
+    for row in np.flatnonzero(not_dna)[:1]:
+        encode(str(sequences.iloc[row]), names=[where(int(row))])
     predicted = predict_sequences(
         model, sequences.astype(str).tolist(), batch_size=batch_size, rc=rc
     ).to_numpy()

@@ -107,6 +107,7 @@ def test_cli_prints_and_writes_json(tmp_path, capsys):
         (["model={m}", "table={two}"], "two.csv:3: truth column 'y' holds 2, not a label"),
         (["model={m}", "table={nos}"], "nos.csv:2: no sequence"),
         (["model={m}", "table={none}"], "none.csv: no rows to evaluate"),
+        (["model={m}", "table={x}"], "x.csv:3', position 2: 'X' is not a DNA letter"),
         (["model={m}", "table={t}", "sequence_column=seq"], "no 'seq' column"),
         (["model={m}", "fasta=g.fa", "regions=r.bed", "sequence_column=s"], "is for table="),
         (["model={m}", "table={t}", "truth="], "give column names"),
@@ -122,8 +123,9 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, messag
     labelled(5).assign(y=[0, 2, 1, 0, 1]).to_csv(tmp_path / "two.csv", index=False)
     labelled(3).assign(sequence=["", "ACGT", "ACGT"]).to_csv(tmp_path / "nos.csv", index=False)
     labelled(0).to_csv(tmp_path / "none.csv", index=False)
+    labelled(3).assign(sequence=["ACGT", "ACXT", "AC"]).to_csv(tmp_path / "x.csv", index=False)
     paths = {"m": folder, "t": tmp_path / "t.csv", "d": tmp_path, "bad": tmp_path / "bad.csv"}
-    paths.update({k: tmp_path / f"{k}.csv" for k in ("two", "nos", "none")})
+    paths.update({k: tmp_path / f"{k}.csv" for k in ("two", "nos", "none", "x")})
     argv = [a.format(**paths) for a in args] + [f"out={tmp_path / 'm.json'}"]
     with pytest.raises(SystemExit) as exit_:
         main(argv)
