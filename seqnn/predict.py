@@ -261,10 +261,12 @@ def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
     """
     _check_calls(model)
     out = table.copy()
-    for name in model.targets:
-        column = f"{name}_pred" if f"{name}_pred" in out.columns else name
-        if column not in out.columns:
-            raise PredictError(f"calls: no prediction column {name!r} in the table")
+    n = len(model.targets)
+    if out.shape[1] < n:
+        raise PredictError(f"calls: the table has fewer columns than the model's {n} target(s)")
+    # the prediction columns are the last ones, one per target (a column of the regions
+    # file named like a prediction, e.g. an old <target>_pred, is not mistaken for one)
+    for column in list(out.columns[-n:]):
         out[f"{column}_call"] = (out[column].to_numpy() > model.threshold).astype(np.int8)
     return out
 

@@ -259,6 +259,18 @@ def test_cli_calls_use_the_threshold_in_the_models_spec(monkeypatch, model, fast
     assert table["score_pred_call"].sum() == 2  # 0.5 would give another split
 
 
+def test_calls_are_made_on_the_predictions_not_an_old_column(model, fasta, tmp_path):
+    from seqnn.predict import add_calls
+
+    regions = tmp_path / "old.tsv"  # an earlier run's output as regions: no `score` column
+    regions.write_text("chrom\tstart\tend\tscore_pred\nchr1\t0\t64\t0.9\nchr1\t64\t128\t0.9\n")
+    table = predict_regions(model, fasta, regions)
+    assert list(table.columns[-2:]) == ["score_pred", "score"]  # the model's column: `score`
+    called = add_calls(table, model)
+    assert list(called.columns[-1:]) == ["score_call"]
+    np.testing.assert_array_equal(called["score_call"], (table["score"] > 0.5).astype(int))
+
+
 def test_calls_need_a_yes_no_model_and_a_valid_threshold(
     monkeypatch, capsys, model, fasta, bed, tmp_path
 ):
