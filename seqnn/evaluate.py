@@ -131,17 +131,18 @@ def evaluate_table(
             "name it with sequence_column=..."
         )
     expected = truth_of(frame, model, truth, source, where)
-    sequences = frame[sequence_column]
-    empty = (sequences.isna() | (sequences.astype(str).str.len() == 0)).to_numpy()
+    column = frame[sequence_column]
+    sequences = column.astype(str)
+    empty = (column.isna() | (sequences.str.len() == 0)).to_numpy()
     if empty.any():
         raise PredictError(f"{where(int(np.flatnonzero(empty)[0]))}: no sequence")
     # letters checked before the centring, so the error names the file's line and the position
     # in the sequence as written (encode raises on the first row that holds a non-DNA letter)
-    not_dna = sequences.astype(str).str.contains(f"[^{IUPAC}{IUPAC.lower()}]").to_numpy()
+    not_dna = sequences.str.contains(f"[^{IUPAC}{IUPAC.lower()}]").to_numpy()
     for row in np.flatnonzero(not_dna)[:1]:
-        encode(str(sequences.iloc[row]), names=[where(int(row))])
+        encode(sequences.iloc[row], names=[where(int(row))])
     predicted = predict_sequences(
-        model, sequences.astype(str).tolist(), batch_size=batch_size, rc=rc
+        model, sequences.tolist(), batch_size=batch_size, rc=rc
     ).to_numpy()
     return score(model, predicted, expected)
 
