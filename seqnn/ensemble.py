@@ -20,7 +20,6 @@ under a temporary name and renamed when complete.
 from __future__ import annotations
 
 import glob
-import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -104,18 +103,21 @@ def _field(model: PretrainedModel, name: str):
     return model.threshold if name == "threshold" else getattr(model.spec, name)
 
 
-def _model_list(value: str) -> list[str]:
-    """``a,b,c`` or Hydra's ``[a,b,c]`` -> the names; a glob pattern (``runs/*/model``) is
-    expanded, sorted.
+def _model_list(value: object) -> list[str]:
+    """``a,b,c``, ``[a,b,c]`` (a list, from the command line) -> the names; a glob pattern
+    (``runs/*/model``) is expanded, sorted.
 
     Raises:
         PretrainedError: a pattern that matches nothing.
     """
-    value = value.strip()
-    if value.startswith("[") and value.endswith("]"):
-        value = value[1:-1]
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, Sequence):
+        items = [str(v) for v in value]
+    else:
+        items = [str(value)]
     names = []
-    for item in (v.strip() for v in value.split(",")):
+    for item in (v.strip() for v in items):
         if not item:
             continue
         if any(c in item for c in "*?["):  # a glob pattern
@@ -128,28 +130,27 @@ def _model_list(value: str) -> list[str]:
     return names
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``seqnn-ensemble models=<a>,<b>[,...] out=<folder>``."""
-    from seqnn.errors import exit_on_bad_input
+def run(cfg) -> list[Path]:
+    """``seqnn-ensemble`` with its settings (``configs/ensemble.yaml``): the folder written."""
+    out = Path(cfg.out)
+    if out.exists():
+        raise PretrainedError(
+            f"seqnn-ensemble: out {out} already exists: give a new folder (or delete it)"
+        )
+    names = _model_list(cfg.models)
+    model = ensemble_pretrained(names)
+    with atomic_folder(out) as tmp:
+        save_pretrained(model, tmp)
+    print(f"seqnn-ensemble: {len(names)} members: {', '.join(names)}")
+    return [out]
 
-    argv = sys.argv[1:] if argv is None else argv
-    settings = dict(a.split("=", 1) for a in argv if "=" in a)
-    unknown = (set(settings) - {"models", "out"}) | {a for a in argv if "=" not in a}
-    with exit_on_bad_input("seqnn-ensemble", also=(ValueError, OSError)):
-        if unknown or not {"models", "out"} <= set(settings):
-            raise ValueError(
-                "usage: seqnn-ensemble models=<folder|name>,<folder|name>[,...] out=<folder>"
-                + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
-            )
-        out = Path(settings["out"])
-        if out.exists():
-            raise PretrainedError(
-                f"seqnn-ensemble: out {out} already exists: give a new folder (or delete it)"
-            )
-        model = ensemble_pretrained(_model_list(settings["models"]))
-        with atomic_folder(out) as tmp:
-            save_pretrained(model, tmp)
-    print(f"seqnn-ensemble: wrote {out} ({len(model.net.members)} members)")
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point ``seqnn-ensemble models=<a>,<b>[,...] out=<folder>`` (settings:
+    ``configs/ensemble.yaml``); bad input prints one error line and exits with status 2."""
+    from seqnn.settings import run_cli
+
+    run_cli("seqnn-ensemble", argv, "ensemble.yaml", run, PretrainedError, (ValueError, OSError))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ that names the file's line and the column.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -174,59 +173,64 @@ def evaluate_regions(
     return score(model, values, expected)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``seqnn-evaluate model=<m> (table=<csv|tsv> | fasta=<fa> regions=<bed>) [truth=a,b]
-    [sequence_column=sequence] [rc=true] [out=metrics.json]``."""
+def run(cfg) -> list[Path]:
+    """``seqnn-evaluate`` with its settings (``configs/evaluate.yaml``): prints the metrics;
+    the JSON file written, if ``out`` is set."""
     from seqnn.atomic import atomic_open
-    from seqnn.errors import exit_on_bad_input
 
-    argv = sys.argv[1:] if argv is None else argv
-    pairs = [a.split("=", 1) for a in argv if "=" in a]
-    settings = dict(pairs)
-    known = {"model", "table", "fasta", "regions", "truth", "sequence_column", "rc", "out"}
-    unknown = (set(settings) - known) | {a for a in argv if "=" not in a}
-    usage = (
-        "usage: seqnn-evaluate model=<folder|name> (table=<csv|tsv> | fasta=<fa> "
-        "regions=<bed>) [truth=a,b] [sequence_column=sequence] [rc=true] [out=metrics.json]"
-    )
-    with exit_on_bad_input("seqnn-evaluate", also=(ValueError, OSError)):
-        has_table = "table" in settings
-        region_keys = {"fasta", "regions"} & set(settings)
-        if (
-            unknown
-            or "model" not in settings
-            or has_table == bool(region_keys)
-            or (region_keys and len(region_keys) < 2)
-        ):
-            extra = f" (unknown: {', '.join(sorted(unknown))})" if unknown else ""
-            raise ValueError(usage + extra)
-        repeated = sorted({k for k, _ in pairs if [p[0] for p in pairs].count(k) > 1})
-        if repeated:
-            raise ValueError(f"{', '.join(repeated)} given more than once: give each once")
-        if region_keys and "sequence_column" in settings:
-            raise ValueError("sequence_column= is for table=; regions take their sequences "
-                             "from the FASTA")  # fmt: skip
-        truth = [t.strip() for t in settings["truth"].split(",")] if "truth" in settings else None
-        if truth is not None and not all(truth):
-            raise ValueError(f"truth={settings['truth']}: give column names, comma-separated")
-        rc = RC_SETTINGS.get(settings.get("rc", "false").lower())
-        if rc is None:
-            raise ValueError(f"rc={settings['rc']}: give true, false, mean or max")
-        model = load_pretrained(settings["model"])
-        if has_table:
-            metrics = evaluate_table(
-                model, settings["table"], truth, settings.get("sequence_column", "sequence"), rc
-            )
-        else:
-            metrics = evaluate_regions(model, settings["fasta"], settings["regions"], truth, rc)
-        if "out" in settings:
-            with atomic_open(settings["out"]) as fh:
-                # an undefined metric (e.g. AUROC of one class) is NaN: null in JSON
-                defined = {k: None if np.isnan(v) else v for k, v in metrics.items()}
-                json.dump(defined, fh, indent=2)
-                fh.write("\n")
+    has_table = cfg.table is not None
+    region_keys = {key for key in ("fasta", "regions") if cfg[key] is not None}
+    if has_table == bool(region_keys) or len(region_keys) == 1:
+        raise PredictError(
+            "give table=<csv|tsv> (sequences with truth columns) or fasta=<fa> and "
+            "regions=<bed> (regions with truth columns), not both"
+        )
+    if region_keys and cfg.sequence_column != "sequence":
+        raise PredictError(
+            "sequence_column= is for table=; regions take their sequences from the FASTA"
+        )
+    truth = _names(cfg.truth)
+    if truth is not None and not all(truth):
+        raise PredictError(f"truth={cfg.truth}: give column names, comma-separated")
+    rc = RC_SETTINGS.get(str(cfg.rc).lower())
+    if rc is None:
+        raise PredictError(f"rc={cfg.rc}: give true, false, mean or max")
+    model = load_pretrained(cfg.model)
+    if has_table:
+        metrics = evaluate_table(
+            model, cfg.table, truth, str(cfg.sequence_column), rc, cfg.batch_size
+        )
+    else:
+        metrics = evaluate_regions(model, cfg.fasta, cfg.regions, truth, rc, cfg.batch_size)
     for name, value in metrics.items():
         print(f"{name}\t{value:.4f}")
+    if cfg.out is None:
+        return []
+    with atomic_open(cfg.out) as fh:
+        # an undefined metric (e.g. AUROC of one class) is NaN: null in JSON
+        json.dump({k: None if np.isnan(v) else v for k, v in metrics.items()}, fh, indent=2)
+        fh.write("\n")
+    return [Path(cfg.out)]
+
+
+def _names(value: object) -> list[str] | None:
+    """``a,b`` or ``[a,b]`` -> column names; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items = value.split(",")
+    else:
+        items = list(value) if isinstance(value, Sequence) else [value]
+    return [str(item).strip() for item in items]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point ``seqnn-evaluate model=<m> (table=<csv|tsv> | fasta=<fa>
+    regions=<bed>) ...`` (settings: ``configs/evaluate.yaml``); bad input prints one error line
+    and exits with status 2."""
+    from seqnn.settings import run_cli
+
+    run_cli("seqnn-evaluate", argv, "evaluate.yaml", run, PredictError, (ValueError, OSError))
 
 
 if __name__ == "__main__":

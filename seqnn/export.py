@@ -10,7 +10,6 @@ model's N/IUPAC policy (``seqnn.data.one_hot(seqs, policy=model.spec.policy)``).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -62,22 +61,19 @@ def export_model(model: PretrainedModel, out: str | Path, format: Format = "onnx
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``seqnn-export model=<folder|name> format=onnx|torchscript out=<file>``."""
-    from seqnn.errors import exit_on_bad_input
+def run(cfg) -> list[Path]:
+    """``seqnn-export`` with its settings (``configs/export.yaml``): the file written."""
+    return [export_model(load_pretrained(cfg.model), cfg.out, cfg.format)]
 
-    argv = sys.argv[1:] if argv is None else argv
-    settings = dict(a.split("=", 1) for a in argv if "=" in a)
-    unknown = (set(settings) - {"model", "format", "out"}) | {a for a in argv if "=" not in a}
-    with exit_on_bad_input("seqnn-export", also=(ValueError,)):
-        if unknown or not {"model", "out"} <= set(settings):
-            raise ValueError(
-                "usage: seqnn-export model=<folder|name> format=onnx|torchscript out=<file>"
-                + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
-            )
-        model = load_pretrained(settings["model"])
-        path = export_model(model, settings["out"], settings.get("format", "onnx"))
-    print(f"seqnn-export: wrote {path}")
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point ``seqnn-export model=<folder|name> format=onnx|torchscript
+    out=<file>`` (settings: ``configs/export.yaml``); bad input prints one error line and
+    exits with status 2."""
+    from seqnn.pretrained import PretrainedError
+    from seqnn.settings import run_cli
+
+    run_cli("seqnn-export", argv, "export.yaml", run, PretrainedError, (ValueError,))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""The ``key=value`` command lines of seqnn's tools (``seqnn-predict``, ``seqnn-variants``).
+"""The ``key=value`` command lines of seqnn's tools (``seqnn-predict``, ``seqnn-variants``,
+``seqnn-evaluate``, ``seqnn-ensemble``, ``seqnn-export``).
 
 Each tool has one commented YAML file of settings in ``configs/`` (shipped as
 ``seqnn.configs``): ``--help`` prints it, and the arguments are an OmegaConf dotlist merged
 over it (no Hydra: no run folder, no log file). Unknown keys, missing ``???`` keys and values
-of the wrong type are errors that name the key. Example::
+of the wrong type are errors that name the key, and so is a key given twice. Example::
 
     def main(argv=None):
         run_cli("seqnn-variants", argv, "variants.yaml", run, VariantError)
@@ -42,17 +43,21 @@ def read_settings(
         The settings.
 
     Raises:
-        error_cls: for an argument without ``=``, an unknown key, a value of the wrong type,
-            or a required (``???``) key left out; the message names the key.
+        error_cls: for an argument without ``=``, an unknown key, a key given twice, a value
+            of the wrong type, or a required (``???``) key left out; the message names the key.
     """
     defaults = OmegaConf.create(config_text(config_file))
     known = set(defaults.keys())  # `in` would skip the ??? (missing) keys
+    seen = set()
     for arg in argv:
         key = arg.split("=", 1)[0].lstrip("+")
         if "=" not in arg or key not in known:
             raise error_cls(
                 f"unknown setting {arg!r}: give key=value with key one of {', '.join(defaults)}"
             )
+        if key in seen:  # OmegaConf would keep the last one silently
+            raise error_cls(f"setting {key} given more than once: give it once")
+        seen.add(key)
     try:
         cfg = OmegaConf.merge(defaults, OmegaConf.from_dotlist([a.lstrip("+") for a in argv]))
     except OmegaConfBaseException as err:
@@ -85,6 +90,7 @@ def run_cli(
     config_file: str,
     run: Callable[[DictConfig], Iterable[Path]],
     error_cls: type[Exception],
+    also: tuple[type[Exception], ...] = (),
 ) -> None:
     """A console entry point: ``--help``, the settings, ``run(cfg)``, one line per file written.
 
@@ -98,6 +104,7 @@ def run_cli(
         config_file: the YAML file of defaults in ``seqnn.configs``.
         run: the tool's work: settings -> the paths it wrote.
         error_cls: the tool's error class, raised for bad settings.
+        also: further exception types that mean bad input for this tool (e.g. ``OSError``).
     """
     from seqnn.errors import exit_on_bad_input
 
@@ -105,7 +112,7 @@ def run_cli(
     if {"-h", "--help"} & set(argv):
         print(config_text(config_file))
         return
-    with exit_on_bad_input(prog), _one_line_warnings(prog):
+    with exit_on_bad_input(prog, also), _one_line_warnings(prog):
         for path in run(read_settings(argv, config_file, error_cls)):
             print(f"{prog}: wrote {path}")
 

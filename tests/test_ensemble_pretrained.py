@@ -104,8 +104,8 @@ def test_input_length_must_agree(members, tmp_path):
     [
         (["models={runs}/0/model", "out={out}"], "at least two models"),
         (["models={runs}/nothing*/model", "out={out}"], "matches nothing"),
-        (["models={runs}/0/model,{runs}/1/model"], "usage: seqnn-ensemble"),
-        (["models={runs}/0/model,{runs}/1/model", "out={out}", "rc=true"], "unknown: rc"),
+        (["models={runs}/0/model,{runs}/1/model"], "missing setting(s): out=..."),
+        (["models={runs}/0/model,{runs}/1/model", "out={out}", "rc=true"], "setting 'rc=true'"),
         (["models={runs}/0/model,{runs}/missing", "out={out}"], "no such model folder"),
         (["models={runs}/0/model,{runs}/0/model", "out={out}"], "the same model as"),
         (["models={runs}/*/model,{runs}/1/model", "out={out}"], "the same model as"),

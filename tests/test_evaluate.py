@@ -87,7 +87,9 @@ def test_cli_prints_and_writes_json(tmp_path, capsys):
     folder = package(tmp_path, targets=["y"])
     labelled().to_csv(tmp_path / "t.csv", index=False)
     main([f"model={folder}", f"table={tmp_path / 't.csv'}", f"out={tmp_path / 'm.json'}"])
-    printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    *lines, last = capsys.readouterr().out.splitlines()
+    assert last == f"seqnn-evaluate: wrote {tmp_path / 'm.json'}"
+    printed = dict(line.split("\t") for line in lines)
     written = json.loads((tmp_path / "m.json").read_text())
     assert set(printed) == set(written) >= {"auroc", "auprc", "mcc", "sensitivity"}
     assert float(printed["auroc"]) == pytest.approx(written["auroc"], abs=1e-4)
@@ -96,9 +98,12 @@ def test_cli_prints_and_writes_json(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["table={t}"], "usage: seqnn-evaluate"),  # no model
-        (["model={m}"], "usage: seqnn-evaluate"),  # no data
-        (["model={m}", "table={t}", "fasta=g.fa"], "usage: seqnn-evaluate"),  # both kinds
+        (["table={t}"], "missing setting(s): model=..."),
+        (["model={m}"], "give table=<csv|tsv>"),  # no data
+        (["model={m}", "table={t}", "fasta=g.fa"], "not both"),
+        (["model={m}", "fasta=g.fa"], "not both"),  # regions missing
+        (["model={m}", "table={t}", "cutoff=0.3"], "unknown setting 'cutoff=0.3'"),
+        (["model={m}", "table={t}", "batch_size=many"], "batch_size='many': give a whole"),
         (["model={m}", "table={t}", "rc=sideways"], "rc=sideways"),
         (["model={m}", "table={d}/nope.csv"], "nope.csv: no such table file"),
         (["model={m}", "table={t}", "truth=w"], "no truth column(s) ['w']"),
@@ -110,8 +115,8 @@ def test_cli_prints_and_writes_json(tmp_path, capsys):
         (["model={m}", "table={x}"], "x.csv:3', position 2: 'X' is not a DNA letter"),
         (["model={m}", "table={t}", "sequence_column=seq"], "no 'seq' column"),
         (["model={m}", "fasta=g.fa", "regions=r.bed", "sequence_column=s"], "is for table="),
-        (["model={m}", "table={t}", "truth="], "give column names"),
-        (["model={m}", "table={t}", "table={t}"], "table given more than once"),
+        (["model={m}", "table={t}", "truth=a,"], "give column names"),
+        (["model={m}", "table={t}", "table={t}"], "setting table given more than once"),
     ],
 )
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):

@@ -58,8 +58,27 @@ def test_onnx_matches_within_1e4(model, tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
-def test_cli_bad_input_exits_2(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["model={d}/none", "out={d}/x.onnx"], "no such model"),
+        (["model={d}/m", "out={d}/x.onnx", "format=pdf"], "format must be 'onnx' or"),
+        (["model={d}/m"], "missing setting(s): out=..."),
+        (["model={d}/m", "out={d}/x.onnx", "opset=17"], "unknown setting 'opset=17'"),
+        (["model={d}/m", "out={d}/x.onnx", "out={d}/x.onnx"], "out given more than once"),
+    ],
+)
+def test_cli_bad_input_exits_2(model, tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exit_:
-        main([f"model={tmp_path}/none", f"out={tmp_path}/x.onnx"])
-    assert exit_.value.code == 2 and "no such model" in capsys.readouterr().err
+        main([a.format(d=tmp_path) for a in args])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("seqnn-export: error:") and message in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_cli_writes_and_prints_help(model, tmp_path, capsys):
+    main([f"model={tmp_path}/m", "format=torchscript", f"out={tmp_path}/x.pt"])
+    assert capsys.readouterr().out == f"seqnn-export: wrote {tmp_path}/x.pt\n"
+    assert torch.jit.load(str(tmp_path / "x.pt"))(torch.from_numpy(inputs())).shape == (5, 2)
+    main(["--help"])
+    assert "format: onnx" in capsys.readouterr().out

@@ -237,9 +237,9 @@ def test_cli_bad_input_exits_non_zero_without_output(
         "tmp": tmp_path,
     }
     out = tmp_path / "out" / "preds.tsv"
-    args = [f"model={model_dir}", f"fasta={fasta}", f"out={out}"]
-    args += [e.format(**names) for e in extra]
-    assert run_cli(monkeypatch, *args) == 2
+    settings = {"model": model_dir, "fasta": fasta, "out": out}  # an extra one replaces these
+    settings.update(e.format(**names).split("=", 1) for e in extra)
+    assert run_cli(monkeypatch, *(f"{key}={value}" for key, value in settings.items())) == 2
     err = capsys.readouterr().err
     assert "seqnn-predict: error:" in err and message in err
     assert not out.exists() and not list(out.parent.glob("*")) if out.parent.exists() else True
@@ -292,6 +292,9 @@ def test_cli_missing_or_unknown_settings_fail(monkeypatch, capsys, model_dir, tm
     assert "missing setting(s): fasta=..." in capsys.readouterr().err
     assert run_cli(monkeypatch, f"model={model_dir}", "fasta=x.fa", "out=x", "strid=5") == 2
     assert "unknown setting 'strid=5'" in capsys.readouterr().err
+    # OmegaConf would keep the last of a repeated key; a mistyped second out= is an error
+    assert run_cli(monkeypatch, f"model={model_dir}", "fasta=x.fa", "out=a", "+out=b") == 2
+    assert "setting out given more than once" in capsys.readouterr().err
 
 
 def test_unindexed_fasta_in_read_only_folder_is_a_clear_error(model, fasta, tmp_path, bed):

@@ -333,8 +333,9 @@ def test_cli_bad_input_exits_2_without_output(model_dir, fasta, tmp_path, capsys
         "tmp": tmp_path,
     }
     out = tmp_path / "out" / "effects.tsv"
-    args = [f"model={model_dir}", f"fasta={fasta}", f"out={out}"]
-    assert run_cli(*args, *(e.format(**names) for e in extra)) == 2
+    settings = {"model": model_dir, "fasta": fasta, "out": out}  # an extra one replaces these
+    settings.update(e.format(**names).split("=", 1) for e in extra)
+    assert run_cli(*(f"{key}={value}" for key, value in settings.items())) == 2
     err = capsys.readouterr().err
     assert err.startswith("seqnn-variants: error:") and message in err
     assert err.count("\n") == 1
