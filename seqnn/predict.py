@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
-from seqnn.data.encoding import encode, reverse_complement_codes
+from seqnn.data.encoding import EncodingError, encode, reverse_complement_codes
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import (
     LINE,
@@ -89,9 +89,15 @@ def predict_sequences(
     length = model.input_length
     out = np.empty((len(seqs), len(model.targets)), dtype=np.float32)
     for i in range(0, len(seqs), _check_batch_size(batch_size)):
-        chunk = [_centre(s, length) for s in seqs[i : i + batch_size]]
-        codes = encode(chunk, names=[str(k) for k in range(i, i + len(chunk))])
-        out[i : i + len(chunk)] = predict_codes(model, codes, rc)
+        raw = seqs[i : i + batch_size]
+        try:
+            codes = encode([_centre(s, length) for s in raw])
+        except EncodingError:
+            # name the sequence by its index and the position as given, not in the window
+            for k, seq in enumerate(raw, start=i):
+                encode(seq, names=[f"sequences[{k}]"])
+            raise
+        out[i : i + len(raw)] = predict_codes(model, codes, rc)
     return pd.DataFrame(out, columns=model.targets)
 
 

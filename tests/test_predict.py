@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from seqnn.data.encoding import reverse_complement
+from seqnn.data.encoding import EncodingError, reverse_complement
 from seqnn.data.genome import Genome, GenomeError, write_fasta
 from seqnn.data.intervals import IntervalError
 from seqnn.models import BassetCNN
@@ -88,6 +88,13 @@ def test_rc_averaging_is_strand_symmetric(model):
     np.testing.assert_allclose(fwd, rev, rtol=1e-5)
     plain = predict_sequences(model, seqs).to_numpy()
     assert not np.allclose(plain, fwd)
+
+
+@pytest.mark.parametrize(("length", "at"), [(100, 40), (64, 17), (20, 5)])  # cut, as is, padded
+def test_a_bad_letter_is_named_by_index_and_position_as_given(model, length, at):
+    seqs = ["ACGT" * 25, "A" * at + "Z" + "A" * (length - at - 1)]  # in the model's window
+    with pytest.raises(EncodingError, match=rf"'sequences\[1\]', position {at}: 'Z'"):
+        predict_sequences(model, seqs, batch_size=1 if length == 20 else 256)
 
 
 def test_sequences_of_other_lengths_are_centred(model):
