@@ -98,9 +98,9 @@ def tpr_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
     return float((p[y == 1] > threshold).mean())
 
 
-def fit(make, x, y, train, val, seed: int, max_epochs: int) -> nn.Module:
-    """Train one network on rows ``train``; keep the weights of its best validation AUROC."""
-    bce = nn.functional.binary_cross_entropy_with_logits
+def fit(make, loss_fn, x, y, train, val, seed: int, max_epochs: int) -> nn.Module:
+    """Train one network on rows ``train`` with ``loss_fn`` (the experiment's
+    ``task.loss``); keep the weights of its best validation AUROC."""
     torch.manual_seed(seed)
     net = make()
     optimizer = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=0.01)
@@ -113,7 +113,7 @@ def fit(make, x, y, train, val, seed: int, max_epochs: int) -> nn.Module:
             # an Ensemble's members each learn from their own loss, as in seqnn-train
             members = getattr(net, "has_members", False)
             outputs = net(x[rows], members=True) if members else [net(x[rows])]
-            losses = [bce(out[:, 0], y[rows]) for out in outputs]
+            losses = [loss_fn(out[:, 0], y[rows]) for out in outputs]
             loss = torch.stack(losses).mean()
             optimizer.zero_grad()
             loss.backward()
@@ -171,6 +171,7 @@ def cross_validate(
     rows = dev_rows(labels) if dev else np.arange(len(table))
     cfg = experiment_config(organism, overrides)
     config, threshold = cfg.model, float(cfg.task.threshold)
+    loss_fn = instantiate(cfg.task.loss)
     rng = np.random.default_rng(0)
     out_of_fold = np.full(len(table), np.nan)
     per_fold, start = [], time.perf_counter()
@@ -179,7 +180,7 @@ def cross_validate(
         rest = rng.permutation(np.concatenate([f for j, f in enumerate(folds) if j != k]))
         n_val = len(rest) // 9
         val, train = torch.from_numpy(rest[:n_val]), torch.from_numpy(rest[n_val:])
-        net = fit(lambda: instantiate(config), x, y, train, val, 100 * k, max_epochs)
+        net = fit(lambda: instantiate(config), loss_fn, x, y, train, val, 100 * k, max_epochs)
         p = predict(net, x[held])
         out_of_fold[held] = p
         per_fold.append(

@@ -87,6 +87,12 @@ class SupervisedModule(StagedModule):
                 f"SupervisedModule: output_transform must be one of {tuple(OUTPUT_TRANSFORMS)} "
                 f"or None, got {output_transform!r}"
             )
+        weight = getattr(loss, "pos_weight", None)  # BCE's per-target positive weights
+        if isinstance(weight, Tensor) and weight.numel() not in (1, n_targets):
+            raise ValueError(
+                f"SupervisedModule: the loss has {weight.numel()} pos_weight values for "
+                f"{n_targets} targets: give one number, or one per target"
+            )
         self.save_hyperparameters(
             logger=False, ignore=["net", "loss", "metrics", "one_hot", "optimizer", "scheduler"]
         )
