@@ -41,6 +41,17 @@ def data_target_names(cfg: DictConfig, datamodule: Any) -> dict[str, list[str]]:
     return {"target_names": names} if names and len(names) == n_targets else {}
 
 
+def balanced_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
+    """``loss.pos_weight`` from the training rows (``datamodule.positive_weight()``) for a
+    task whose config says ``pos_weight: balanced``; each fold of a CV sweep gets its own."""
+    loss = cfg.task.get("loss")
+    if not loss or loss.get("pos_weight") != "balanced":
+        return {}
+    weights = datamodule.positive_weight()
+    log.info("task.loss.pos_weight=balanced: %s (negatives / positives, training rows)", weights)
+    return {"loss": {"pos_weight": weights}}
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test one configuration; returns the logged metrics (val and test)."""
     # imported here, not at the top: a config error or --help answers in a second
@@ -53,7 +64,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
     module: L.LightningModule = hydra.utils.instantiate(
-        cfg.task, _convert_="all", **data_target_names(cfg, datamodule)
+        cfg.task,
+        _convert_="all",
+        **data_target_names(cfg, datamodule),
+        **balanced_loss(cfg, datamodule),
     )
     if cfg.get("compile"):
         module.net = torch.compile(module.net)

@@ -146,3 +146,31 @@ def test_importable_from_seqnn_data_without_loading_lightning_first():
         "assert SequenceDataModule is direct and 'SequenceDataModule' in sd.__all__\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_positive_weight_balances_the_training_rows(table):
+    rng = np.random.default_rng(3)
+    frame = table.assign(a=(rng.random(len(table)) < 0.2).astype(float), b=table["label"])
+    dm = SequenceDataModule(table=frame, target_columns=["a", "b"], target_kind="multilabel")
+    dm.setup()
+    y = dm.datasets["train"].targets.numpy()
+    expected = (len(y) - y.sum(0)) / y.sum(0)  # negatives / positives, training rows only
+    assert dm.positive_weight() == pytest.approx(expected.tolist(), rel=1e-5)
+    assert expected[0] > 2 and expected[0] != pytest.approx(expected[1])
+    whole = frame[["a", "b"]].to_numpy()  # not the whole table's ratio
+    assert dm.positive_weight()[0] != pytest.approx(
+        (len(whole) - whole[:, 0].sum()) / whole[:, 0].sum()
+    )
+
+
+def test_positive_weight_needs_labels_of_both_classes(table):
+    regression = table.assign(value=np.linspace(0, 1, len(table)))
+    with pytest.raises(ValueError, match="needs binary or multilabel targets, not regression"):
+        SequenceDataModule(
+            table=regression, target_columns="value", target_kind="regression"
+        ).positive_weight()
+    none = table.assign(a=0.0, b=table["label"])
+    with pytest.raises(ValueError, match="target 'a' has no positive training rows"):
+        SequenceDataModule(
+            table=none, target_columns=["a", "b"], target_kind="multilabel"
+        ).positive_weight()

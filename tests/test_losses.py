@@ -68,3 +68,8 @@ def test_configs_set_it_from_the_command_line():
     assert float(instantiate(cfg.task.loss).pos_weight) == pytest.approx(3.58)
     assert instantiate(listed.task.loss).pos_weight.tolist() == [1.0, 2.5]
     assert instantiate(default.task.loss).pos_weight is None
+
+
+def test_balanced_needs_seqnn_train():
+    with pytest.raises(ValueError, match="'balanced' is resolved by seqnn-train"):
+        WeightedBCEWithLogitsLoss(pos_weight="balanced")

@@ -15,7 +15,9 @@ import sys
 import zipfile
 from pathlib import Path
 
+import hydra
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from genome_files import experiment_overrides
@@ -114,6 +116,22 @@ def test_peak_files_name_the_targets(tmp_path):
     from seqnn.pretrained import read_spec
 
     assert read_spec(tmp_path / "model" / "seqnn.json").targets == ["exp0", "exp1"]
+
+
+def test_balanced_pos_weight_comes_from_the_training_rows(tmp_path):
+    """pos_weight=balanced: each target's negatives / positives over the training windows
+    (peak labels, computed per window) reach the loss, and the checkpoint keeps them."""
+    files = experiment_overrides("peaks_multilabel", tmp_path)
+    overrides = ["experiment=peaks_multilabel", *files, "+task.loss.pos_weight=balanced"]
+    run_train([*overrides, "trainer.max_epochs=1", *FEW_BATCHES, *QUIET], tmp_path)
+    saved = final_state(tmp_path)["loss.pos_weight"]
+    datamodule = hydra.utils.instantiate(compose_run(overrides, tmp_path).data, _convert_="all")
+    datamodule.setup()
+    train = datamodule.datasets["train"]
+    y = train._targets_of(np.arange(len(train)))
+    expected = (len(y) - y.sum(0)) / y.sum(0)
+    torch.testing.assert_close(saved, expected.float(), rtol=1e-5, atol=0)
+    assert saved.shape == (2,) and (saved != 1).all()
 
 
 def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):

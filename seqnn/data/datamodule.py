@@ -225,6 +225,35 @@ class SequenceDataModule(L.LightningDataModule):
         self.setup()
         return self._full.target_names
 
+    def positive_weight(self) -> list[float]:
+        """Per target, the weight of a positive that balances the training rows' classes:
+        n_negatives / n_positives. What ``+task.loss.pos_weight=balanced`` resolves to.
+
+        Raises:
+            DatasetError: targets that are not binary / multilabel, or a target without
+                positive or negative training rows.
+        """
+        self.setup()
+        train = self.datasets["train"]
+        if train.target_kind not in ("binary", "multilabel"):
+            raise DatasetError(
+                f"SequenceDataModule: pos_weight=balanced needs binary or multilabel targets, "
+                f"not {train.target_kind}: give a number, or drop it"
+            )
+        n, positive = len(train), 0.0
+        for start in range(0, n, 65536):  # window targets (peaks) are computed in chunks
+            y = train._targets_of(np.arange(start, min(start + 65536, n)))
+            positive = positive + y.double().reshape(len(y), -1).sum(0).numpy()
+        negative = n - positive
+        for name, pos, neg in zip(train.target_names, positive, negative, strict=True):
+            if pos <= 0 or neg <= 0:
+                raise DatasetError(
+                    f"SequenceDataModule: target {name!r} has no "
+                    f"{'positive' if pos <= 0 else 'negative'} training rows: pos_weight="
+                    "balanced is undefined; give a number"
+                )
+        return [round(float(neg / pos), 6) for pos, neg in zip(positive, negative, strict=True)]
+
     # ------------------------------------------------------------------ loaders
     def _loader(self, stage: str) -> DataLoader:
         self.setup()

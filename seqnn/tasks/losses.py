@@ -2,13 +2,15 @@
 
 ``torch.nn.BCEWithLogitsLoss`` takes its positive-class weight as a tensor, which a YAML file
 or a command line cannot hold; :class:`WeightedBCEWithLogitsLoss` takes numbers:
-``+task.loss.pos_weight=3.58`` (one weight for every target) or ``[3.6,1.0]`` (one per target).
+``+task.loss.pos_weight=3.58`` (one weight for every target), ``[3.6,1.0]`` (one per target),
+or, through ``seqnn-train``, ``balanced``: each target's n_negatives / n_positives over the
+training rows (:meth:`seqnn.data.datamodule.SequenceDataModule.positive_weight`).
 
 A positive example's loss term is multiplied by its weight, so positives count as if they were
 ``pos_weight`` times as frequent: the usual remedy for imbalanced labels (peaks vs background,
 promoters vs non-promoters), where ``n_negatives / n_positives`` of the training rows balances
-the classes. The trained probabilities then overstate the positive class by that factor
-(odds times ``pos_weight``), so calls at 0.5 favour sensitivity over specificity.
+the classes (``balanced``). The trained probabilities then overstate the positive class by
+that factor (odds times ``pos_weight``), so calls at 0.5 favour sensitivity over specificity.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class WeightedBCEWithLogitsLoss(nn.BCEWithLogitsLoss):
         weight = None
         if pos_weight is not None:
             values = [pos_weight] if isinstance(pos_weight, int | float) else list(pos_weight)
+            if pos_weight == "balanced":
+                raise ValueError(
+                    "WeightedBCEWithLogitsLoss: pos_weight='balanced' is resolved by seqnn-train "
+                    "from the training rows; in Python give the numbers "
+                    "(SequenceDataModule.positive_weight())"
+                )
             if not values or not all(_positive_number(v) for v in values):
                 raise ValueError(
                     "WeightedBCEWithLogitsLoss: pos_weight must be a number > 0 or a non-empty "
