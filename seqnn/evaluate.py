@@ -18,6 +18,7 @@ that names the file's line and the column.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -51,7 +52,44 @@ def score(model: PretrainedModel, predictions: np.ndarray, truth: np.ndarray) ->
     preds = torch.from_numpy(np.array(predictions, dtype=np.float32))  # a copy: writable
     preds, target = metric_inputs(task, n_targets, preds, torch.from_numpy(np.array(truth)))
     metrics.update(preds, target)
-    return {name: float(value) for name, value in metrics.compute().items()}
+    with warnings.catch_warnings():  # torchmetrics' one-class warning: handled below
+        warnings.filterwarnings("ignore", message=".*(positive|negative) samples.*")
+        values = {name: float(value) for name, value in metrics.compute().items()}
+    return _undefined_ranking(values, task, model.targets, np.array(truth))
+
+
+RANKING = ("auroc", "auprc")
+
+
+def _undefined_ranking(
+    values: dict[str, float], task: str, targets: Sequence[str], truth: np.ndarray
+) -> dict[str, float]:
+    """AUROC / AUPRC of a target whose truth holds one class only are undefined: NaN (null
+    in JSON) with a warning, not torchmetrics' 0."""
+    if task not in ("binary", "multilabel"):
+        return values
+    positive = truth.reshape(len(truth), -1) > 0.5
+    one_class = [
+        t for t, col in zip(targets, positive.T, strict=True) if col.all() or not col.any()
+    ]
+    if not one_class:
+        return values
+    warnings.warn(
+        f"evaluate: the truth of {', '.join(one_class)} holds one class only: its AUROC and "
+        "AUPRC are undefined (NaN)",
+        stacklevel=3,
+    )
+    for name in RANKING:
+        if task == "binary":
+            values[name] = float("nan")
+            continue
+        for target in one_class:
+            values[f"{name}/{target}"] = float("nan")
+        per_target = [values[f"{name}/{t}"] for t in targets]
+        values[name] = (
+            float(np.nanmean(per_target)) if not np.isnan(per_target).all() else float("nan")
+        )
+    return values
 
 
 def truth_of(

@@ -44,6 +44,27 @@ def test_binary_metrics_match_sklearn_at_the_models_threshold(tmp_path):
     assert metrics["specificity"] == pytest.approx((p[~positives] <= cut).mean())
 
 
+def test_one_class_truth_leaves_ranking_metrics_undefined(tmp_path):
+    model = load_pretrained(package(tmp_path, targets=["y"]))
+    table = labelled().assign(y=1)  # positives only: sensitivity is a fair question, AUROC not
+    p = model.predict_sequences(table.sequence)["y"].to_numpy()
+    with pytest.warns(UserWarning, match="truth of y holds one class only"):
+        metrics = evaluate_table(model, table)
+    assert np.isnan(metrics["auroc"]) and np.isnan(metrics["auprc"])
+    assert metrics["sensitivity"] == pytest.approx((p > 0.5).mean())
+
+
+def test_one_class_target_of_several_is_left_out_of_the_mean(tmp_path):
+    model = load_pretrained(package(tmp_path, n_targets=2, targets=["y", "w"], task="multilabel"))
+    table = labelled().assign(w=0)
+    p = model.predict_sequences(table.sequence)["y"].to_numpy()
+    with pytest.warns(UserWarning, match="truth of w holds one class only"):
+        metrics = evaluate_table(model, table)
+    assert np.isnan(metrics["auroc/w"]) and np.isnan(metrics["auprc/w"])
+    assert metrics["auroc/y"] == pytest.approx(roc_auc_score(table.y, p), abs=1e-6)
+    assert metrics["auroc"] == pytest.approx(metrics["auroc/y"])
+
+
 def test_regression_and_truth_named_by_hand(tmp_path):
     model = load_pretrained(package(tmp_path, targets=["score"], task="regression"))
     table = labelled()
