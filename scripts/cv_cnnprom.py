@@ -16,6 +16,11 @@ experiment's decision threshold (``task.threshold``), plus, from the pooled out-
 scores, the TPR at a 4 % false-positive rate and the threshold of the highest MCC (how the
 experiments' ``task.threshold`` is chosen: on the ``--dev`` rows).
 
+``--seqnn-train DIR`` runs each candidate through ``seqnn-train -m`` instead (the experiments'
+own Lightning loop, monitor, scheduler and early stopping: the protocol of their reported
+5-fold figures) on a table of the same rows, and prints the means of its test Sn / Sp / MCC /
+AUROC.
+
 Usage:
     python scripts/cv_cnnprom.py --organism ecoli --dev \
         --candidate "model=cnn model.dropout=0.3" --candidate "model=kmer_cnn model.periods=[3]"
@@ -25,7 +30,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -205,6 +214,51 @@ def cross_validate(
     }
 
 
+def cross_validate_seqnn_train(
+    organism: str,
+    overrides: list[str],
+    dev: bool,
+    out_dir: Path,
+    folds: Sequence[int] = tuple(range(FOLDS)),
+) -> dict:
+    """The candidate through ``seqnn-train`` itself: ``seqnn-train -m
+    experiment=cnnprom_<organism> data.folds=5 data.fold=0,1,2,3,4 <overrides>`` on a table of
+    the ``--dev`` rows (or all rows), i.e. the protocol of the experiments' reported 5-fold
+    figures (Lightning loop, the experiment's monitor, scheduler and early stopping), with the
+    held-out fifth left out. Means over the test folds of seqnn-train's test metrics."""
+    import pandas as pd
+
+    from seqnn.data.embedded import cnnprom_table
+
+    table = pd.read_csv(cnnprom_table(organism))
+    rows = dev_rows(table["label"].to_numpy()) if dev else np.arange(len(table))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.iloc[rows].to_csv(out_dir / "rows.csv", index=False)
+    command = [
+        sys.executable, "-m", "seqnn.train", "-m", f"experiment=cnnprom_{organism}",
+        "~data.table", f"+data.table={out_dir / 'rows.csv'}", f"data.folds={FOLDS}",
+        f"data.fold={','.join(str(k) for k in folds)}", f"hydra.sweep.dir={out_dir / 'runs'}",
+        "~callbacks.progress_bar", "+trainer.enable_progress_bar=false", *overrides,
+    ]  # fmt: skip
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"seqnn-train failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    runs = sorted((out_dir / "runs").glob("*/metrics.json"))
+    per_fold = [json.loads(path.read_text()) for path in runs]
+    keys = {"auroc": "test/auroc", "sn": "test/sensitivity", "sp": "test/specificity",
+            "mcc": "test/mcc"}  # fmt: skip
+    return {
+        "organism": organism,
+        "candidate": " ".join(overrides) or "(experiment default)",
+        "rows": "train+val only (held-out fifth left out)" if dev else "all",
+        "protocol": "seqnn-train",
+        "folds": len(per_fold),
+        **{k: round(float(np.mean([m[key] for m in per_fold])), 4) for k, key in keys.items()},
+        "seconds": round(time.perf_counter() - start),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--organism", choices=("ecoli", "bsubtilis"), default="ecoli")
@@ -219,6 +273,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--max-epochs", type=int, default=60, help="per fold (early stopping)")
     parser.add_argument(
+        "--seqnn-train",
+        metavar="DIR",
+        default=None,
+        help="run each candidate through seqnn-train -m (the experiments' own training loop "
+        "and reported protocol) with its runs under DIR/<index>, instead of the plain loop",
+    )
+    parser.add_argument(
         "--oof",
         default=None,
         help="save the out-of-fold scores, one per table row, to this .npy (with several "
@@ -228,6 +289,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     candidates = args.candidate or [""]
     for i, candidate in enumerate(candidates):
+        if args.seqnn_train is not None:
+            out_dir = Path(args.seqnn_train) / str(i)
+            overrides = candidate.split()
+            result = cross_validate_seqnn_train(args.organism, overrides, args.dev, out_dir)
+            print(json.dumps(result), flush=True)
+            continue
         oof = args.oof
         if oof is not None and len(candidates) > 1:
             oof = f"{oof.removesuffix('.npy')}.{i}.npy"

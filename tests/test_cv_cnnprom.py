@@ -75,3 +75,22 @@ def test_one_epoch_run(cv):
         "bsubtilis", ["model=kmer_cnn", "model.n_filters=4", "model.periods=[3]"], True, 1
     )
     assert result["rows"].startswith("train+val only") and 0 <= result["auroc"] <= 1
+
+
+@pytest.mark.slow
+def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path):
+    tiny = ["model=cnn", "model.n_filters=[4]", "model.kernel_sizes=[5]", "model.pool_sizes=[4]",
+            "model.n_hidden=[4]", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
+            "logger=csv"]  # fmt: skip
+    result = cv.cross_validate_seqnn_train("bsubtilis", tiny, True, tmp_path, folds=[0, 3])
+    table = pd.read_csv(cnnprom_table("bsubtilis"))
+    written = pd.read_csv(tmp_path / "rows.csv")
+    assert len(written) == len(cv.dev_rows(table["label"].to_numpy())) < len(table)
+    assert result["folds"] == 2 and result["protocol"] == "seqnn-train"
+    assert 0 <= result["sn"] <= 1 and 0 <= result["auroc"] <= 1
+    # each fold's run trained on that table, and tested on its own fold of it
+    from omegaconf import OmegaConf
+
+    configs = sorted((tmp_path / "runs").glob("*/.hydra/config.yaml"))
+    assert [OmegaConf.load(c).data.fold for c in configs] == [0, 3]
+    assert all(OmegaConf.load(c).data.table == str(tmp_path / "rows.csv") for c in configs)
