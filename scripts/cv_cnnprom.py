@@ -107,6 +107,14 @@ def tpr_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
     return float((p[y == 1] > threshold).mean())
 
 
+def balanced_weight(loss_config, labels: np.ndarray) -> dict:
+    """``pos_weight: balanced`` as seqnn-train resolves it: negatives / positives of the
+    training rows ``labels``; nothing for any other loss setting."""
+    if loss_config.get("pos_weight") != "balanced":
+        return {}
+    return {"pos_weight": float((labels == 0).sum() / (labels == 1).sum())}
+
+
 def fit(make, loss_fn, x, y, train, val, seed: int, max_epochs: int) -> nn.Module:
     """Train one network on rows ``train`` with ``loss_fn`` (the experiment's
     ``task.loss``); keep the weights of its best validation AUROC."""
@@ -180,7 +188,6 @@ def cross_validate(
     rows = dev_rows(labels) if dev else np.arange(len(table))
     cfg = experiment_config(organism, overrides)
     config, threshold = cfg.model, float(cfg.task.threshold)
-    loss_fn = instantiate(cfg.task.loss)
     rng = np.random.default_rng(0)
     out_of_fold = np.full(len(table), np.nan)
     per_fold, start = [], time.perf_counter()
@@ -189,6 +196,8 @@ def cross_validate(
         rest = rng.permutation(np.concatenate([f for j, f in enumerate(folds) if j != k]))
         n_val = len(rest) // 9
         val, train = torch.from_numpy(rest[:n_val]), torch.from_numpy(rest[n_val:])
+        weight = balanced_weight(cfg.task.loss, labels[rest[n_val:]])
+        loss_fn = instantiate(cfg.task.loss, **weight)
         net = fit(lambda: instantiate(config), loss_fn, x, y, train, val, 100 * k, max_epochs)
         p = predict(net, x[held])
         out_of_fold[held] = p

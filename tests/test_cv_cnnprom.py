@@ -94,3 +94,16 @@ def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path):
     configs = sorted((tmp_path / "runs").glob("*/.hydra/config.yaml"))
     assert [OmegaConf.load(c).data.fold for c in configs] == [0, 3]
     assert all(OmegaConf.load(c).data.table == str(tmp_path / "rows.csv") for c in configs)
+
+
+def test_balanced_weight_is_seqnn_trains(cv):
+    from omegaconf import OmegaConf
+
+    labels = np.r_[np.ones(4, int), np.zeros(14, int)]
+    balanced = OmegaConf.create({"_target_": "x", "pos_weight": "balanced"})
+    assert cv.balanced_weight(balanced, labels) == {"pos_weight": 3.5}
+    assert cv.balanced_weight(OmegaConf.create({"_target_": "x"}), labels) == {}
+    # the experiments' loss, resolved as the plain loop does, trains
+    cfg = cv.experiment_config("ecoli", [])
+    loss = instantiate(cfg.task.loss, **cv.balanced_weight(cfg.task.loss, labels))
+    assert float(loss.pos_weight) == 3.5
