@@ -52,6 +52,18 @@ def balanced_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
     return {"loss": {"pos_weight": weights}}
 
 
+def instantiate_task(cfg: DictConfig, datamodule: Any) -> Any:
+    """The task module of ``cfg`` (its network inside) with what only the data knows filled
+    in: target names, and ``loss.pos_weight: balanced`` resolved from the training rows. Use
+    it (not ``instantiate(cfg.task)``) to build a module from a composed config."""
+    return hydra.utils.instantiate(
+        cfg.task,
+        _convert_="all",
+        **data_target_names(cfg, datamodule),
+        **balanced_loss(cfg, datamodule),
+    )
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test one configuration; returns the logged metrics (val and test)."""
     # imported here, not at the top: a config error or --help answers in a second
@@ -63,12 +75,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
-    module: L.LightningModule = hydra.utils.instantiate(
-        cfg.task,
-        _convert_="all",
-        **data_target_names(cfg, datamodule),
-        **balanced_loss(cfg, datamodule),
-    )
+    module: L.LightningModule = instantiate_task(cfg, datamodule)
     if cfg.get("compile"):
         module.net = torch.compile(module.net)
     callbacks = instantiate_dict(cfg.get("callbacks"))

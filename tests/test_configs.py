@@ -22,7 +22,7 @@ from omegaconf.errors import MissingMandatoryValue
 
 from seqnn.callbacks import RNGStateCheckpoint
 from seqnn.tasks.profile import ProfileModule
-from seqnn.train import instantiate_dict
+from seqnn.train import instantiate_dict, instantiate_task
 
 GROUPS = ("data", "model", "task", "trainer", "callbacks", "logger", "paths", "hydra", "debug")
 # groups with their own tests below; a new folder in configs/ fails test_every_group_is_tested
@@ -282,7 +282,7 @@ def test_experiment_composes_and_instantiates(option, tmp_path):
     OmegaConf.to_container(task_cfg(cfg), resolve=True, throw_on_missing=True)
     datamodule = instantiate(cfg.data, _convert_="all")
     assert isinstance(datamodule, L.LightningDataModule)
-    module = instantiate(cfg.task, _convert_="all")
+    module = instantiate_task(cfg, datamodule)  # as seqnn-train builds it
     assert cfg.monitor.metric in val_metric_names(module, length=cfg.data.seq_len)
     callbacks = instantiate_dict(cfg.get("callbacks"))
     instantiate(cfg.trainer, logger=False, callbacks=callbacks)
@@ -296,10 +296,12 @@ SUPERVISED_MODELS = ["cnn", "resnet", "rnn", "transformer", "kmer_cnn", "spectru
 def test_experiment_takes_any_supervised_model(option, model, tmp_path):
     # an experiment's own model settings must not leak into another model=...
     cfg = compose_train([f"experiment={option}", f"model={model}"], tmp_path / "run")
-    module = instantiate(cfg.task, _convert_="all")
+    module = instantiate_task(cfg, instantiate(cfg.data, _convert_="all"))
     with torch.no_grad():
         out = module.eval().net(torch.rand(2, 4, cfg.data.seq_len))
     assert out.shape == (2, 1)
+    # pos_weight: balanced, from the training rows (~3.6 E. coli, ~2.7 B. subtilis)
+    assert 2.5 < float(module.loss.pos_weight) < 3.8
 
 
 @pytest.mark.parametrize(
