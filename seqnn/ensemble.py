@@ -110,14 +110,10 @@ def _model_list(value: object) -> list[str]:
     Raises:
         PretrainedError: a pattern that matches nothing.
     """
-    if isinstance(value, str):
-        items = value.split(",")
-    elif isinstance(value, Sequence):
-        items = [str(v) for v in value]
-    else:
-        items = [str(value)]
+    from seqnn.settings import split_names
+
     names = []
-    for item in (v.strip() for v in items):
+    for item in split_names(value):
         if not item:
             continue
         if any(c in item for c in "*?["):  # a glob pattern

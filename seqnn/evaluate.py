@@ -215,6 +215,7 @@ def run(cfg) -> list[Path]:
     """``seqnn-evaluate`` with its settings (``configs/evaluate.yaml``): prints the metrics;
     the JSON file written, if ``out`` is set."""
     from seqnn.atomic import atomic_open
+    from seqnn.settings import split_names
 
     has_table = cfg.table is not None
     region_keys = {key for key in ("fasta", "regions") if cfg[key] is not None}
@@ -227,7 +228,7 @@ def run(cfg) -> list[Path]:
         raise PredictError(
             "sequence_column= is for table=; regions take their sequences from the FASTA"
         )
-    truth = _names(cfg.truth)
+    truth = None if cfg.truth is None else split_names(cfg.truth)
     if truth is not None and not all(truth):
         raise PredictError(f"truth={cfg.truth}: give column names, comma-separated")
     rc = RC_SETTINGS.get(str(cfg.rc).lower())
@@ -249,17 +250,6 @@ def run(cfg) -> list[Path]:
         json.dump({k: None if np.isnan(v) else v for k, v in metrics.items()}, fh, indent=2)
         fh.write("\n")
     return [Path(cfg.out)]
-
-
-def _names(value: object) -> list[str] | None:
-    """``a,b`` or ``[a,b]`` -> column names; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        items = value.split(",")
-    else:
-        items = list(value) if isinstance(value, Sequence) else [value]
-    return [str(item).strip() for item in items]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -71,6 +71,18 @@ def read_settings(
     return cfg
 
 
+def split_names(value: object) -> list[str]:
+    """A setting that lists names: ``a,b`` (a string) or ``[a,b]`` (a list, as OmegaConf reads
+    it) -> the names, stripped (an empty name stays, for the caller to judge)."""
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, Sequence):
+        items = list(value)
+    else:
+        items = [value]
+    return [str(item).strip() for item in items]
+
+
 def _check_numbers(cfg: DictConfig, defaults: DictConfig, error_cls: type[Exception]) -> None:
     """A setting whose default is a number takes a number (the YAML is untyped, so OmegaConf
     would pass ``batch_size=many`` through)."""
