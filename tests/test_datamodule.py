@@ -132,6 +132,36 @@ def test_genome_intervals_by_chromosome(tmp_path, rng):
     assert (dm.n_targets, dm.seq_len, dm.target_names) == (2, 64, ["a", "b"])
 
 
+@pytest.mark.parametrize("on_invalid", ["error", "pad", "drop"])
+def test_resized_intervals_past_the_ends(tmp_path, rng, on_invalid):
+    """length= can push windows past a chromosome's ends: on_invalid says what happens."""
+    write_fasta(tmp_path / "g.fa", {"chr1": random_dna(rng, 500)})
+    intervals = pd.DataFrame(
+        {"chrom": "chr1", "start": [10, 100, 200, 300, 480], "end": [30, 120, 220, 320, 500]}
+    ).assign(label=[1, 0, 1, 0, 1])
+    dm = SequenceDataModule(
+        genome=Genome(tmp_path / "g.fa"),
+        intervals=intervals,
+        target_columns="label",
+        length=100,
+        on_invalid=on_invalid,
+        val_fraction=0.0,
+        test_fraction=0.0,
+        n_blocks=1,
+    )
+    if on_invalid == "error":
+        with pytest.raises(ValueError, match="start -30 is negative.*on_invalid='pad'"):
+            dm.setup()
+        return
+    dm.setup()
+    kept = len(dm.datasets["train"])
+    assert kept == (5 if on_invalid == "pad" else 3)
+    x, _ = dm.datasets["train"][0]
+    assert x.shape == (4, 100)
+    if on_invalid == "pad":  # the first window starts 30 bp before chr1: N columns (zeros)
+        assert x[:, :30].sum() == 0 and x[:, 30:].sum() == 70
+
+
 def test_needs_one_source(table):
     with pytest.raises(ValueError, match="either table= or both genome= and intervals="):
         SequenceDataModule()

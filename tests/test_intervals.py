@@ -225,3 +225,20 @@ def test_split_by_blocks_is_disjoint_complete_and_seeded():
     assert not other["test"].index.equals(parts["test"].index)
     centre = split_by_blocks(windows, sizes, 0.2, 0.1, n_blocks=20, seed=3, straddling="centre")
     assert sum(len(p) for p in centre.values()) == len(windows)
+
+
+def test_split_by_blocks_places_padded_windows_by_their_bases():
+    """Windows reaching past a contig's ends (N-padded) go with the block of the bases they
+    hold, not dropped as straddlers of a block before the contig or after it."""
+    sizes = {"chr1": 1_000, "chr2": 1_000}
+    df = pd.DataFrame(
+        {
+            "chrom": ["chr1", "chr1", "chr2", "chr2"],
+            "start": [-50, 950, -20, 900],
+            "end": [50, 1050, 80, 1100],
+        }
+    )
+    parts = split_by_blocks(df, sizes, 0.0, 0.0, n_blocks=2)
+    assert parts["train"].index.tolist() == [0, 1, 2, 3]
+    halves = split_by_blocks(df, sizes, 0.0, 0.0, n_blocks=4)  # 500-bp blocks: still one each
+    assert halves["train"].index.tolist() == [0, 1, 2, 3]

@@ -54,6 +54,8 @@ class SequenceDataModule(L.LightningDataModule):
         target_kind: binary / multilabel / multiclass / regression; None infers it.
         sequence_column: table mode: the column of DNA strings.
         length: interval mode: resize intervals to this length around their centres.
+        on_invalid: interval mode: intervals past a chromosome's ends (after resizing):
+            ``"error"`` (the default) names the first, ``"pad"`` pads with N, ``"drop"`` drops.
         split_column: a column of train / val / test labels, used when present.
         val_fraction, test_fraction: random (table) or block (genome) split fractions.
         folds, fold: table mode: k-fold cross-validation instead of ``test_fraction``: the
@@ -84,6 +86,7 @@ class SequenceDataModule(L.LightningDataModule):
         target_kind: TargetKind | None = None,
         sequence_column: str = "sequence",
         length: int | None = None,
+        on_invalid: Literal["error", "drop", "pad"] = "error",
         split_column: str = "split",
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
@@ -172,6 +175,7 @@ class SequenceDataModule(L.LightningDataModule):
             hp.target_columns,
             length=hp.length,
             use_strand=hp.use_strand,
+            on_invalid=hp.on_invalid,
             targets=self.targets,
             **common,
         )

@@ -475,7 +475,8 @@ def split_by_blocks(
     for ``val_fraction`` to val, and the rest to train. An interval goes with the block that
     holds it; one that straddles a block boundary is dropped (``straddling="drop"``, the
     default, so no bases are shared between splits) or goes with the block of its centre
-    (``straddling="centre"``).
+    (``straddling="centre"``). A window reaching past its contig's ends (N-padded) goes by
+    the part of it inside the contig.
 
     Args:
         df: intervals (chrom, start, end, ...) on the contigs of ``sizes``.
@@ -501,7 +502,11 @@ def split_by_blocks(
             "(validate_intervals first)"
         )
     base = chrom.map(first_block).to_numpy(np.int64)
-    start, end = df["start"].to_numpy(np.int64), df["end"].to_numpy(np.int64)
+    # a window reaching past its contig's ends (N-padded, on_invalid="pad") is placed by the
+    # bases it holds
+    size = chrom.map(sizes).to_numpy(np.int64)
+    start = np.clip(df["start"].to_numpy(np.int64), 0, size)
+    end = np.clip(df["end"].to_numpy(np.int64), 0, size)
     first, last = start // block_size, np.maximum(end - 1, start) // block_size
     if straddling == "centre":
         n_own = chrom.map(per_contig).to_numpy(np.int64)
