@@ -5,16 +5,21 @@ that resuming a run (``ckpt_path=.../last.ckpt``) continues the same dropout mas
 noise as the uninterrupted run. Lightning itself restores weights, optimiser, schedulers and
 loop counters, but not the global random generators: without this, a resumed run re-draws from
 ``seed_everything``'s fresh state and drifts from the original.
+
+:class:`Throughput` logs training samples/s per epoch (and, on a CUDA device, the GPU's
+utilisation), so a run's TensorBoard shows whether the data path keeps the device busy.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 
 # What the state dict holds; every value is a tensor, an int or a float, so checkpoints still
 # load with ``torch.load(weights_only=True)``.
@@ -90,3 +95,80 @@ class RNGStateCheckpoint(L.Callback):
             if 0 < ready < trainer.num_training_batches:
                 set_rng_states(self._pending)  # resumed mid-epoch
             self._pending = None
+
+
+def _batch_size(batch: Any) -> int:
+    """Rows in a batch: a tensor, or the first tensor of a tuple / list / dict batch."""
+    while not isinstance(batch, torch.Tensor):
+        if isinstance(batch, dict):
+            batch = next(iter(batch.values()))
+        elif isinstance(batch, (list, tuple)) and batch:
+            batch = batch[0]
+        else:
+            raise TypeError(f"Throughput: cannot count the rows of a {type(batch).__name__} batch")
+    return int(batch.shape[0])
+
+
+class Throughput(L.Callback):
+    """Logs ``train/samples_per_s`` each epoch and, on CUDA, ``train/gpu_util_pct``.
+
+    The rate is the epoch's training samples over its training time: from the epoch's start to
+    its end, less the time spent in validation inside it, with the device synchronised at each
+    of those points so queued GPU work is counted where it ran. Data loading is included: the
+    figure says how fast the run trains, not how fast the network alone could. Under DDP each
+    rank counts its own samples and the logged rate is their sum.
+
+    The utilisation is the mean of ``torch.cuda.utilization()`` (NVML's share of the last
+    sample period in which a kernel ran) read at most every ``util_every`` seconds during the
+    training batches; it is left out where NVML (nvidia-ml-py) is missing.
+    """
+
+    def __init__(self, util_every: float = 0.5) -> None:
+        self.util_every = util_every
+        self._start = self._val_start = self._last_util = 0.0
+        self._val_time = 0.0
+        self._samples = 0
+        self._utils: list[float] = []
+
+    @staticmethod
+    def _now(pl_module: L.LightningModule) -> float:
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize(pl_module.device)
+        return time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._samples, self._val_time, self._utils = 0, 0.0, []
+        self._start = self._last_util = self._now(pl_module)
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        self._samples += _batch_size(batch)
+        if pl_module.device.type != "cuda":
+            return
+        now = time.perf_counter()
+        if now - self._last_util >= self.util_every:
+            self._last_util = now
+            try:
+                self._utils.append(float(torch.cuda.utilization(pl_module.device)))
+            except Exception as err:  # noqa: BLE001 (NVML missing or refusing: the rate alone)
+                rank_zero_warn(f"Throughput: no GPU utilisation ({err}); logging samples/s only")
+                self.util_every = float("inf")
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._val_start = self._now(pl_module)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._val_time += self._now(pl_module) - self._val_start
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        seconds = self._now(pl_module) - self._start - self._val_time
+        if self._samples == 0 or seconds <= 0:
+            return
+        log = dict(on_epoch=True, sync_dist=True, logger=True)
+        pl_module.log("train/samples_per_s", self._samples / seconds, reduce_fx="sum", **log)
+        if self._utils:
+            util = sum(self._utils) / len(self._utils)
+            pl_module.log("train/gpu_util_pct", util, reduce_fx="mean", **log)

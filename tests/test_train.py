@@ -138,6 +138,7 @@ def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
     overrides = [*TINY["cnn"], "trainer.max_epochs=1", *FEW_BATCHES]
     metrics = run_train(overrides, tmp_path)
     assert "test/auroc" in metrics and "val/auroc" in metrics
+    assert metrics["train/samples_per_s"] > 0  # the default callbacks' Throughput
 
     events = list((tmp_path / "tensorboard").glob("events.out.tfevents*"))
     assert events
