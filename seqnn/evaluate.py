@@ -50,12 +50,13 @@ def score(model: PretrainedModel, predictions: np.ndarray, truth: np.ndarray) ->
     threshold = model.threshold if task in ("binary", "multilabel") else 0.5
     metrics = default_metrics(task, n_targets, model.targets, threshold)
     preds = torch.from_numpy(np.array(predictions, dtype=np.float32))  # a copy: writable
-    preds, target = metric_inputs(task, n_targets, preds, torch.from_numpy(np.array(truth)))
+    truth = np.array(truth)  # a copy: writable
+    preds, target = metric_inputs(task, n_targets, preds, torch.from_numpy(truth))
     metrics.update(preds, target)
     with warnings.catch_warnings():  # torchmetrics' one-class warning: handled below
         warnings.filterwarnings("ignore", message=".*(positive|negative) samples.*")
         values = {name: float(value) for name, value in metrics.compute().items()}
-    return _undefined_ranking(values, task, model.targets, np.array(truth))
+    return _undefined_ranking(values, task, model.targets, truth)
 
 
 RANKING = ("auroc", "auprc")

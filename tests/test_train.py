@@ -128,7 +128,7 @@ def test_balanced_pos_weight_comes_from_the_training_rows(tmp_path):
     datamodule = hydra.utils.instantiate(compose_run(overrides, tmp_path).data, _convert_="all")
     datamodule.setup()
     train = datamodule.datasets["train"]
-    y = train._targets_of(np.arange(len(train)))
+    y = train.targets_of(np.arange(len(train)))
     expected = (len(y) - y.sum(0)) / y.sum(0)
     torch.testing.assert_close(saved, expected.float(), rtol=1e-5, atol=0)
     assert saved.shape == (2,) and (saved != 1).all()

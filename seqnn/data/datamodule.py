@@ -246,7 +246,7 @@ class SequenceDataModule(L.LightningDataModule):
             )
         n, positive = len(train), 0.0
         for start in range(0, n, 65536):  # window targets (peaks) are computed in chunks
-            y = train._targets_of(np.arange(start, min(start + 65536, n)))
+            y = train.targets_of(np.arange(start, min(start + 65536, n)))
             positive = positive + y.double().reshape(len(y), -1).sum(0).numpy()
         negative = n - positive
         for name, pos, neg in zip(train.target_names, positive, negative, strict=True):

@@ -227,8 +227,9 @@ class _BatchedDataset(Dataset):
     def _post_transforms(self) -> list:
         return self.transforms
 
-    def _targets_of(self, index: np.ndarray) -> torch.Tensor | None:
-        """The targets of the rows ``index`` (None without targets)."""
+    def targets_of(self, index: np.ndarray) -> torch.Tensor | None:
+        """The targets of the rows ``index`` (None without targets), without their sequences
+        (file-backed targets such as coverage or peak labels are read for those windows)."""
         return None if self.targets is None else self.targets[torch.from_numpy(index)]
 
     def loader(
@@ -250,7 +251,7 @@ class _BatchedDataset(Dataset):
         """A whole batch: x (B, 4, L) float32 or (B, L) uint8, and y (B, T) or (B,)."""
         index = np.asarray(indices, dtype=np.int64)
         codes = self._codes(index)
-        y = self._targets_of(index)
+        y = self.targets_of(index)
         epoch = self.epoch
         for transform in self._post_transforms():
             codes, y = transform(codes, y, index, epoch)
@@ -571,9 +572,9 @@ class IntervalDataset(_BatchedDataset):
         reverse = None if self._reverse is None else self._reverse[index]
         return self._contig[index], starts, reverse
 
-    def _targets_of(self, index: np.ndarray) -> torch.Tensor | None:
+    def targets_of(self, index: np.ndarray) -> torch.Tensor | None:
         if self.target_fn is None:
-            return super()._targets_of(index)
+            return super().targets_of(index)
         contig, starts, reverse = self._windows(index)
         if reverse is None:
             reverse = np.zeros(len(starts), dtype=np.bool_)
@@ -600,7 +601,7 @@ class IntervalDataset(_BatchedDataset):
             return super().__getitems__(indices)
         index = np.asarray(indices, dtype=np.int64)
         x = torch.from_numpy(self._fetch(index, self.policy))
-        y = self._targets_of(index)
+        y = self.targets_of(index)
         return x if y is None else (x, y)
 
 
