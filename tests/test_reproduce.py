@@ -120,3 +120,37 @@ def test_cross_validation_row_runs_every_fold_and_averages(reproduce, monkeypatc
 def test_describe_cross_validation_split(reproduce):
     data = {"table": "x.csv", "val_fraction": 0.1, "folds": 5, "fold": 2, "seed": 0}
     assert reproduce.describe_split(data) == "stratified 5-fold CV, val 10% (seed 0)"
+
+
+def test_seeds_rerun_the_row_per_seed_and_average(reproduce, monkeypatch, tmp_path):
+    seen = []
+
+    def fake_run_one(row, run_dir, overrides):
+        seed = int(overrides[-1].split("=")[1])
+        seen.append((run_dir.relative_to(tmp_path).as_posix(), overrides))
+        mcc = {7: 0.80, 8: 0.86}[seed]
+        result = fake_result(reproduce, {"test/mcc": mcc, "test/sensitivity": 0.9})
+        result.command = " ".join(("seqnn-train", *row.overrides, *overrides))  # as run_one
+        return result
+
+    monkeypatch.setattr(reproduce, "run_one", fake_run_one)
+    row = reproduce.ROWS["cnnprom_ecoli_cv5"]
+    result = reproduce.run_seeds(row, tmp_path, [], [7, 8])
+    assert seen == [
+        (f"seed_{s}/cnnprom_ecoli_cv5/fold_{k}", ["data.folds=5", f"data.fold={k}", f"seed={s}"])
+        for s in (7, 8)
+        for k in range(5)
+    ]
+    assert result.metrics["test/mcc"] == pytest.approx(0.83)
+    assert [m["test/mcc"] for m in result.per_seed] == pytest.approx([0.80, 0.86])
+    assert result.seed == "7, 8 (mean)"
+    assert result.wall_s == pytest.approx(10 * 61.4)
+    assert result.command == (
+        "seqnn-train -m experiment=cnnprom_ecoli data.folds=5 data.fold=0,1,2,3,4 seed=7,8"
+    )
+    by_name = {line["bench"]: line for line in map(json.loads, reproduce.bench_lines(row, result))}
+    assert by_name["cnnprom_ecoli_cv5_mcc"]["value"] == 0.83
+    assert by_name["cnnprom_ecoli_cv5_mcc"]["per_seed"] == [0.8, 0.86]
+    assert "| 7, 8 (mean) |" in reproduce.format_row(row, result)
+    held_out = reproduce.run_seeds(reproduce.ROWS["cnnprom_ecoli"], tmp_path, [], [7, 8])
+    assert held_out.command == "seqnn-train -m experiment=cnnprom_ecoli seed=7,8"
