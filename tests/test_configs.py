@@ -291,7 +291,7 @@ def test_experiment_composes_and_instantiates(option, tmp_path):
 SUPERVISED_MODELS = ["cnn", "resnet", "rnn", "transformer", "kmer_cnn", "spectrum_mlp"]
 
 
-@pytest.mark.parametrize("model", [*SUPERVISED_MODELS, "ensemble", "ensemble_cnn"])
+@pytest.mark.parametrize("model", [*SUPERVISED_MODELS, "ensemble", "ensemble_cnn", "ensemble5"])
 @pytest.mark.parametrize("option", ["cnnprom_ecoli", "cnnprom_bsubtilis"])
 def test_experiment_takes_any_supervised_model(option, model, tmp_path):
     # an experiment's own model settings must not leak into another model=...

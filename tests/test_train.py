@@ -43,6 +43,12 @@ TINY = {  # small enough that a batch takes milliseconds
         "model.members.spectrum.ks=[1,2,3]",
         "model.members.spectrum.n_hidden=[8]",
     ],
+    "ensemble5": [
+        f"model.members.{m}.{k}"
+        for m in ("learned", "learned_wide", "learned2", "learned_wide2")
+        for k in ("n_filters=8", "n_hidden=[8]")
+    ]
+    + ["model.members.spectrum.ks=[1,2,3]", "model.members.spectrum.n_hidden=[8]"],
     "ensemble_cnn": [
         "model.members.learned.n_filters=[8,8,8]",
         "model.members.learned.n_hidden=[8]",
