@@ -241,6 +241,7 @@ def cross_validate_seqnn_train(
 
     table = pd.read_csv(cnnprom_table(organism))
     rows = dev_rows(table["label"].to_numpy()) if dev else np.arange(len(table))
+    out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     table.iloc[rows].to_csv(out_dir / "rows.csv", index=False)
     command = [
@@ -250,7 +251,9 @@ def cross_validate_seqnn_train(
         "~callbacks.progress_bar", "+trainer.enable_progress_bar=false", *overrides,
     ]  # fmt: skip
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    # run from out_dir, as a user of the installed seqnn would: from a source checkout the
+    # checkout's seqnn/ would shadow the installed package (and its seqnn.configs)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=out_dir)
     if done.returncode != 0:
         raise SystemExit(f"seqnn-train failed ({done.returncode}):\n{done.stderr[-3000:]}")
     runs = sorted((out_dir / "runs").glob("*/metrics.json"))
