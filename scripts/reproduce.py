@@ -173,10 +173,10 @@ def run_seeds(row: Row, runs: Path, overrides: list[str], seeds: list[int]) -> R
     mean = _mean_result(results)
     mean.seed = ", ".join(map(str, seeds)) + " (mean)"
     mean.per_seed = [r.metrics for r in results]
-    command = mean.command.replace(f"seed={seeds[0]}", "seed=" + ",".join(map(str, seeds)))
-    mean.command = (
-        command if " -m " in command else command.replace("seqnn-train", "seqnn-train -m", 1)
-    )
+    # the seed override is the last one of each run's command; a sweep over seeds needs -m
+    command = mean.command.removesuffix(f" seed={seeds[0]}")
+    command = command if " -m " in command else command.replace("seqnn-train", "seqnn-train -m", 1)
+    mean.command = f"{command} seed={','.join(map(str, seeds))}"
     return mean
 
 
