@@ -84,8 +84,28 @@ class Row:
         return self.figures[0].bench.rsplit("_", 1)[0]
 
 
+# promoters and non-promoters of the CNNProm sets (seqnn.data.embedded.cnnprom_table)
+CNNPROM_CLASSES = {"ecoli": (839, 3000), "bsubtilis": (373, 1000)}
+
+
+def mcc_of_rates(sn: float, sp: float, n_pos: int, n_neg: int) -> float:
+    """The Matthews correlation that sensitivity ``sn`` and specificity ``sp`` give on a set
+    of ``n_pos`` positives and ``n_neg`` negatives (MCC depends on the class ratio; Sn and Sp
+    do not)."""
+    tp, fn, tn, fp = sn * n_pos, (1 - sn) * n_pos, sp * n_neg, (1 - sp) * n_neg
+    return (tp * tn - fp * fn) / math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+
+
 def _cnnprom(organism: str, sn: float, sp: float, mcc: float, folds: int | None = None) -> Row:
     experiment = f"cnnprom_{organism}"
+    n_pos, n_neg = CNNPROM_CLASSES[organism]
+    # Sn and Sp are printed to 2 decimals: the MCC they allow at this set's class ratio
+    low, high = (mcc_of_rates(sn + d, sp + d, n_pos, n_neg) for d in (-0.005, 0.005))
+    source = (
+        f"{CNNPROM}; on this set's {n_pos:,} promoters and {n_neg:,} non-promoters its Sn "
+        f"{sn:.2f} and Sp {sp:.2f} give MCC {mcc_of_rates(sn, sp, n_pos, n_neg):.3f} "
+        f"({low:.3f}-{high:.3f} over their rounding; printed: {mcc:.2f})"
+    )
     name = experiment if folds is None else f"{experiment}_cv{folds}"
     return Row(
         name,
@@ -96,7 +116,7 @@ def _cnnprom(organism: str, sn: float, sp: float, mcc: float, folds: int | None 
             Figure(f"{name}_mcc", "MCC", "test/mcc", mcc),
             Figure(f"{name}_auroc", "AUROC", "test/auroc"),
         ),
-        CNNPROM,
+        source,
         folds,
     )
 

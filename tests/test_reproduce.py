@@ -154,3 +154,28 @@ def test_seeds_rerun_the_row_per_seed_and_average(reproduce, monkeypatch, tmp_pa
     assert "| 7, 8 (mean) |" in reproduce.format_row(row, result)
     held_out = reproduce.run_seeds(reproduce.ROWS["cnnprom_ecoli"], tmp_path, [], [7, 8])
     assert held_out.command == "seqnn-train -m experiment=cnnprom_ecoli seed=7,8"
+
+
+def test_mcc_of_rates_matches_torchmetrics_on_a_whole_confusion(reproduce):
+    import torch
+    from torchmetrics.functional.classification import binary_matthews_corrcoef
+
+    # 373 positives / 1,000 negatives, 340 and 950 of them called right: rates 340/373, 0.95
+    target = torch.tensor([1] * 373 + [0] * 1000)
+    preds = torch.tensor([1] * 340 + [0] * 33 + [0] * 950 + [1] * 50)
+    expected = float(binary_matthews_corrcoef(preds, target))
+    got = reproduce.mcc_of_rates(340 / 373, 0.95, 373, 1000)
+    assert got == pytest.approx(expected, abs=1e-6)
+    assert got == pytest.approx(0.8498, abs=1e-4)
+
+
+def test_cnnprom_class_counts_are_the_embedded_tables(reproduce):
+    import pandas as pd
+
+    from seqnn.data.embedded import cnnprom_table
+
+    for organism, (n_pos, n_neg) in reproduce.CNNPROM_CLASSES.items():
+        labels = pd.read_csv(cnnprom_table(organism))["label"]
+        assert (int((labels == 1).sum()), int((labels == 0).sum())) == (n_pos, n_neg)
+    source = reproduce.ROWS["cnnprom_bsubtilis_cv5"].source
+    assert "give MCC 0.849 (0.837-0.861 over their rounding; printed: 0.86)" in source
