@@ -229,12 +229,15 @@ def cross_validate_seqnn_train(
     dev: bool,
     out_dir: Path,
     folds: Sequence[int] = tuple(range(FOLDS)),
+    oof: str | None = None,
 ) -> dict:
     """The candidate through ``seqnn-train`` itself: ``seqnn-train -m
     experiment=cnnprom_<organism> data.folds=5 data.fold=0,1,2,3,4 <overrides>`` on a table of
     the ``--dev`` rows (or all rows), i.e. the protocol of the experiments' reported 5-fold
     figures (Lightning loop, the experiment's monitor, scheduler and early stopping), with the
-    held-out fifth left out. Means over the test folds of seqnn-train's test metrics."""
+    held-out fifth left out. Means over the test folds of seqnn-train's test metrics, and per
+    training seed the best-MCC threshold of the pooled out-of-fold scores
+    (:func:`out_of_fold_scores`; saved to ``oof`` when given)."""
     import pandas as pd
 
     from seqnn.data.embedded import cnnprom_table
@@ -256,10 +259,23 @@ def cross_validate_seqnn_train(
     done = subprocess.run(command, capture_output=True, text=True, cwd=out_dir)
     if done.returncode != 0:
         raise SystemExit(f"seqnn-train failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    seconds = round(time.perf_counter() - start)
     runs = sorted((out_dir / "runs").glob("*/metrics.json"))
     per_fold = [json.loads(path.read_text()) for path in runs]
     keys = {"auroc": "test/auroc", "sn": "test/sensitivity", "sp": "test/specificity",
             "mcc": "test/mcc"}  # fmt: skip
+    labels = table["label"].to_numpy()[rows]
+    scores = out_of_fold_scores(out_dir / "runs", table["sequence"].iloc[rows].tolist(), labels)
+    if oof is not None:  # one row per training seed, one column per row of the CV's table
+        np.save(oof, np.stack([scores[seed] for seed in sorted(scores)]))
+    for seed, p in scores.items():
+        if len(folds) == FOLDS and np.isnan(p).any():
+            raise SystemExit(f"{out_dir}: seed {seed}: {np.isnan(p).sum()} rows in no test fold")
+    tested = {seed: ~np.isnan(p) for seed, p in scores.items()}
+    pooled = {
+        seed: best_mcc_threshold(labels[tested[seed]], p[tested[seed]])
+        for seed, p in sorted(scores.items())
+    }
     return {
         "organism": organism,
         "candidate": " ".join(overrides) or "(experiment default)",
@@ -267,8 +283,48 @@ def cross_validate_seqnn_train(
         "protocol": "seqnn-train",
         "folds": len(per_fold),
         **{k: round(float(np.mean([m[key] for m in per_fold])), 4) for k, key in keys.items()},
-        "seconds": round(time.perf_counter() - start),
+        "pooled_best_mcc": [round(mcc, 4) for _, mcc in pooled.values()],
+        "pooled_best_mcc_threshold": [round(t, 4) for t, _ in pooled.values()],
+        "seeds": list(pooled),
+        "seconds": seconds,
     }
+
+
+def out_of_fold_scores(
+    runs: Path, sequences: list[str], labels: np.ndarray
+) -> dict[int, np.ndarray]:
+    """Each row's test-fold probability from a ``seqnn-train -m`` CV sweep under ``runs``, per
+    training seed: every run's exported model (``<run>/model``) predicts the rows of its test
+    fold, the fold as the run's own data config dealt it; NaN for rows in no run's test fold
+    (a sweep over some folds only). Checks each fold's AUROC and MCC against the run's logged
+    ``test/auroc`` / ``test/mcc`` (the same rows, the same model)."""
+    from omegaconf import OmegaConf
+
+    from seqnn import load_pretrained
+    from seqnn.data.datamodule import _fold_split
+    from seqnn.predict import predict_sequences
+
+    scores: dict[int, np.ndarray] = {}
+    for run in sorted(p.parent for p in runs.glob("*/metrics.json")):
+        cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
+        data = cfg.data
+        split = _fold_split(
+            len(labels), labels[:, None], data.val_fraction, data.folds, data.fold, data.seed
+        )
+        held = split["test"]
+        model = load_pretrained(run / "model")
+        p = predict_sequences(model, [sequences[i] for i in held]).to_numpy()[:, 0].copy()
+        logged = json.loads((run / "metrics.json").read_text())
+        ours = at_threshold(labels[held], p, cfg.task.threshold)
+        ours["auroc"] = auroc(labels[held], p)
+        for key, name in (("auroc", "test/auroc"), ("mcc", "test/mcc")):
+            if abs(ours[key] - logged[name]) > 1e-3:
+                raise SystemExit(
+                    f"{run}: out-of-fold {key} {ours[key]:.4f} != its logged {name} {logged[name]}"
+                )
+        seed = int(cfg.seed)
+        scores.setdefault(seed, np.full(len(labels), np.nan))[held] = p
+    return scores
 
 
 def main() -> None:
@@ -295,7 +351,8 @@ def main() -> None:
         "--oof",
         default=None,
         help="save the out-of-fold scores, one per table row, to this .npy (with several "
-        "candidates: <stem>.<index>.npy)",
+        "candidates: <stem>.<index>.npy; with --seqnn-train one row per training seed, "
+        "predicted by each fold's exported model)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -304,7 +361,12 @@ def main() -> None:
         if args.seqnn_train is not None:
             out_dir = Path(args.seqnn_train) / str(i)
             overrides = candidate.split()
-            result = cross_validate_seqnn_train(args.organism, overrides, args.dev, out_dir)
+            oof = args.oof
+            if oof is not None and len(candidates) > 1:
+                oof = f"{oof.removesuffix('.npy')}.{i}.npy"
+            result = cross_validate_seqnn_train(
+                args.organism, overrides, args.dev, out_dir, oof=oof
+            )
             print(json.dumps(result), flush=True)
             continue
         oof = args.oof

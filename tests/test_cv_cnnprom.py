@@ -9,6 +9,7 @@ import pytest
 from hydra.utils import instantiate
 from hydra_run import compose_train
 
+from seqnn.data.datamodule import _fold_split
 from seqnn.data.embedded import cnnprom_table
 from seqnn.data.encoding import encode
 
@@ -82,7 +83,10 @@ def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path):
     tiny = ["model=cnn", "model.n_filters=[4]", "model.kernel_sizes=[5]", "model.pool_sizes=[4]",
             "model.n_hidden=[4]", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
             "logger=csv"]  # fmt: skip
-    result = cv.cross_validate_seqnn_train("bsubtilis", tiny, True, tmp_path, folds=[0, 3])
+    oof = tmp_path / "oof.npy"
+    result = cv.cross_validate_seqnn_train(
+        "bsubtilis", tiny, True, tmp_path, folds=[0, 3], oof=str(oof)
+    )
     table = pd.read_csv(cnnprom_table("bsubtilis"))
     written = pd.read_csv(tmp_path / "rows.csv")
     assert len(written) == len(cv.dev_rows(table["label"].to_numpy())) < len(table)
@@ -94,6 +98,17 @@ def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path):
     configs = sorted((tmp_path / "runs").glob("*/.hydra/config.yaml"))
     assert [OmegaConf.load(c).data.fold for c in configs] == [0, 3]
     assert all(OmegaConf.load(c).data.table == str(tmp_path / "rows.csv") for c in configs)
+    # out-of-fold scores: the rows of the two test folds (as seqnn-train dealt them) and no
+    # others, probabilities that reproduced each run's logged AUROC and MCC
+    scores = np.load(oof)
+    labels = written["label"].to_numpy()
+    in_tested = np.zeros(len(written), bool)
+    for fold in (0, 3):
+        in_tested[_fold_split(len(written), labels[:, None], 0.1, 5, fold, 0)["test"]] = True
+    assert scores.shape == (1, len(written))
+    assert np.array_equal(~np.isnan(scores[0]), in_tested)
+    assert ((scores[0][in_tested] >= 0) & (scores[0][in_tested] <= 1)).all()
+    assert result["seeds"] == [12345] and 0 < result["pooled_best_mcc_threshold"][0] < 1
 
 
 def test_balanced_weight_is_seqnn_trains(cv):
