@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from seqnn.data.datamodule import SequenceDataModule
+from seqnn.data.encoding import encode
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.transforms import ReverseComplement
 
@@ -62,6 +63,18 @@ def test_table_folds_partition_the_rows_stratified(table):
         for r in SequenceDataModule(table=table, target_columns="label")._full_dataset()[0].codes
     }
     assert sum(map(len, tests)) == len(table)  # each row is tested exactly once
+
+
+def test_split_frame_is_each_splits_rows_of_the_table(table):
+    dm = SequenceDataModule(table=table, target_columns="label", folds=5, fold=2, seed=1)
+    frames = {s: dm.split_frame(s) for s in ("train", "val", "test")}
+    for stage, frame in frames.items():
+        # the same sequences, with the table's row index and every column
+        assert sequences_of(dm, stage) == {bytes(r) for r in encode(list(frame["sequence"]))}
+        assert frame.equals(table.loc[frame.index])
+    assert sorted(np.concatenate([f.index for f in frames.values()])) == list(range(len(table)))
+    with pytest.raises(ValueError, match="stage must be one of"):
+        dm.split_frame("validation")
 
 
 def test_table_folds_bad_arguments(table):
@@ -130,6 +143,10 @@ def test_genome_intervals_by_chromosome(tmp_path, rng):
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (10, 4, 64) and y.shape == (10, 2)
     assert (dm.n_targets, dm.seq_len, dm.target_names) == (2, 64, ["a", "b"])
+    assert set(dm.split_frame("test")["chrom"]) == {"chr3"}
+    assert (
+        len(dm.split_frame("val")) == len(dm.datasets["val"]) == (intervals.chrom == "chr2").sum()
+    )
 
 
 @pytest.mark.parametrize("on_invalid", ["error", "pad", "drop"])

@@ -147,7 +147,7 @@ class SequenceDataModule(L.LightningDataModule):
         source = "the table" if isinstance(data, pd.DataFrame) else Path(data).name
         self._check("n_targets", full.n_targets, f"target columns {full.target_names} of {source}")
         self._check("seq_len", full.length, f"the sequences of {source}")
-        self._full = full
+        self._full, self._frame, self._split_rows = full, frame, splits
 
     def _check(self, name: str, found: int, what: str) -> None:
         expected = self.hparams[name]
@@ -228,6 +228,16 @@ class SequenceDataModule(L.LightningDataModule):
     def target_names(self) -> list[str]:
         self.setup()
         return self._full.target_names
+
+    def split_frame(self, stage: str) -> pd.DataFrame:
+        """The rows of the table (table mode) or of the intervals (interval mode) that make up
+        split ``stage`` (``"train"``, ``"val"`` or ``"test"``), with the source's row index:
+        e.g. the test sequences and their targets, to score a saved model on them
+        (:func:`seqnn.evaluate.evaluate_table`) or to keep with the run."""
+        if stage not in STAGES:
+            raise ValueError(f"SequenceDataModule: stage must be one of {STAGES}, got {stage!r}")
+        self.setup()
+        return self._frame.iloc[self._split_rows[stage]]
 
     def positive_weight(self) -> list[float]:
         """Per target, the weight of a positive that balances the training rows' classes:
