@@ -27,14 +27,21 @@ Runs go under ``--runs`` (default: a fresh temp folder).
 the seeds (for a CV row, over seeds x folds); each JSON line then also holds ``per_seed``, the
 row's figure for each seed, and the table's seed column lists them. Single trainings of the
 small CNNProm sets differ by seed by up to 0.03 in MCC, more than the gaps they are compared on.
+``--ensemble`` (with ``--seeds``) reports instead the ensemble of the seeds' models on each test
+set (``seqnn-ensemble``: their logits averaged), with the single models' mean as ``seed_mean``.
+
+``--reuse`` reads runs already under ``--runs`` instead of training them again (each run
+records what it measured in ``<run>/reproduce.json``; an older run without it gives its
+``metrics.json`` and an unknown time), e.g. to add ``--ensemble`` figures to finished seeds.
 
 Usage: python scripts/reproduce.py [--only NAME ...] [--out docs/results.md] [--runs DIR]
-       [--overrides trainer=gpu ...] [--seeds 12345 1 2]
+       [--overrides trainer=gpu ...] [--seeds 12345 1 2 [--ensemble]] [--reuse]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import math
@@ -163,6 +170,7 @@ class Result:
     command: str
     date: str
     per_seed: list[dict[str, float]] | None = None  # --seeds: each seed's metrics
+    seed_mean: dict[str, float] | None = None  # --ensemble: the single models' mean metrics
 
 
 def available(row: Row) -> bool:
@@ -186,10 +194,12 @@ def describe_split(data: dict[str, Any]) -> str:
     return f"held-out genome blocks ({n_blocks}), {fractions} (seed {data.get('seed')})"
 
 
-def run_seeds(row: Row, runs: Path, overrides: list[str], seeds: list[int]) -> Result:
+def run_seeds(
+    row: Row, runs: Path, overrides: list[str], seeds: list[int], reuse: bool = False
+) -> Result:
     """The row once per training seed (runs under ``<runs>/seed_<S>``); the mean of each metric
     over the seeds, each seed's metrics in ``per_seed``, summed wall and CPU time."""
-    results = [run_row(row, runs / f"seed_{s}", [*overrides, f"seed={s}"]) for s in seeds]
+    results = [run_row(row, runs / f"seed_{s}", [*overrides, f"seed={s}"], reuse) for s in seeds]
     mean = _mean_result(results)
     mean.seed = ", ".join(map(str, seeds)) + " (mean)"
     mean.per_seed = [r.metrics for r in results]
@@ -218,13 +228,19 @@ def _mean_result(results: list[Result]) -> Result:
     )
 
 
-def run_row(row: Row, runs: Path, overrides: list[str]) -> Result:
+def run_row(row: Row, runs: Path, overrides: list[str], reuse: bool = False) -> Result:
     """Train and test the row (each fold of a cross-validation row); returns what it measured:
-    for folds, the mean of each metric, and the summed wall and CPU time."""
+    for folds, the mean of each metric, and the summed wall and CPU time. ``reuse``: a run
+    folder that already holds a tested run is read instead (:func:`reused_run`)."""
+
+    def one(run_dir: Path, run_overrides: list[str]) -> Result:
+        done = reuse and (run_dir / "metrics.json").is_file()
+        return (reused_run if done else run_one)(row, run_dir, run_overrides)
+
     if row.folds is None:
-        return run_one(row, runs / row.name, overrides)
+        return one(runs / row.name, overrides)
     results = [
-        run_one(row, runs / row.name / f"fold_{k}", [*fold_overrides(row.folds, k), *overrides])
+        one(runs / row.name / f"fold_{k}", [*fold_overrides(row.folds, k), *overrides])
         for k in range(row.folds)
     ]
     folds = ",".join(map(str, range(row.folds)))
@@ -240,17 +256,12 @@ def fold_overrides(folds: int, fold: int) -> list[str]:
     return [f"data.folds={folds}", f"data.fold={fold}"]
 
 
-def run_one(row: Row, run_dir: Path, overrides: list[str]) -> Result:
-    """Compose the row's config as its command would, train, test; returns what it measured."""
+def compose_run(row: Row, run_dir: Path, overrides: list[str]):
+    """The run's config, composed from the packaged configs as its command would be."""
     from hydra import compose, initialize_config_module
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
 
-    from seqnn.train import train
-
-    run_dir.mkdir(parents=True, exist_ok=True)
     with initialize_config_module("seqnn.configs", version_base="1.3"):
-        cfg = compose(
+        return compose(
             config_name="train",
             overrides=[
                 *row.overrides,
@@ -263,22 +274,106 @@ def run_one(row: Row, run_dir: Path, overrides: list[str]) -> Result:
             ],
             return_hydra_config=True,
         )
-        HydraConfig().set_config(cfg)
-        load, start, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
-        metrics = train(cfg)
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        load = (load + os.getloadavg()[0]) / 2
-        data = OmegaConf.to_container(cfg.data, resolve=True)
-    return Result(
+
+
+def run_one(row: Row, run_dir: Path, overrides: list[str]) -> Result:
+    """Compose the row's config as its command would, train, test; returns what it measured
+    (also written to ``<run_dir>/reproduce.json`` for ``--reuse``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from seqnn.atomic import atomic_open
+    from seqnn.train import train
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = compose_run(row, run_dir, overrides)
+    HydraConfig().set_config(cfg)
+    load, start, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
+    metrics = train(cfg)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    result = Result(
         metrics={k: float(v) for k, v in metrics.items()},
         wall_s=wall,
         cpu_s=cpu,
-        load=load,
-        seed=int(cfg.seed),
-        split=describe_split(data),
-        command=" ".join(("seqnn-train", *row.overrides, *overrides)),
+        load=(load + os.getloadavg()[0]) / 2,
+        **_setup(row, cfg, overrides),
         date=datetime.date.today().isoformat(),
     )
+    with atomic_open(run_dir / "reproduce.json") as fh:
+        json.dump(dataclasses.asdict(result), fh)
+    return result
+
+
+def _setup(row: Row, cfg, overrides: list[str]) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    return {
+        "seed": int(cfg.seed),
+        "split": describe_split(OmegaConf.to_container(cfg.data, resolve=True)),
+        "command": " ".join(("seqnn-train", *row.overrides, *overrides)),
+    }
+
+
+def reused_run(row: Row, run_dir: Path, overrides: list[str]) -> Result:
+    """What an earlier run in ``run_dir`` measured (``--reuse``): its ``reproduce.json``, or
+    for a run without one its ``metrics.json``, with the time figures unknown (NaN) and the
+    date of the file."""
+    record = run_dir / "reproduce.json"
+    if record.is_file():
+        return Result(**json.loads(record.read_text()))
+    metrics_file = run_dir / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    return Result(
+        metrics={k: float(v) for k, v in metrics.items()},
+        wall_s=math.nan,
+        cpu_s=math.nan,
+        load=math.nan,
+        **_setup(row, compose_run(row, run_dir, overrides), overrides),
+        date=datetime.date.fromtimestamp(metrics_file.stat().st_mtime).isoformat(),
+    )
+
+
+def ensemble_seeds(
+    row: Row, runs: Path, overrides: list[str], seeds: list[int], trained: Result
+) -> Result:
+    """The seeds' models of each test set averaged into one (``seqnn-ensemble``: their logits
+    averaged) and scored on that test set, the split's rows as the runs' data config dealt
+    them (checked: each seed's own model scores its logged test AUROC on those rows); for a CV
+    row the mean over the folds. ``trained`` (:func:`run_seeds`' result) gives the time (the
+    ensemble costs all its seeds' training), ``per_seed`` and ``seed_mean``."""
+    from hydra.utils import instantiate
+
+    from seqnn import load_pretrained
+    from seqnn.ensemble import ensemble_pretrained
+    from seqnn.evaluate import evaluate_table
+
+    parts = [[]] if row.folds is None else [fold_overrides(row.folds, k) for k in range(row.folds)]
+    folders = (
+        [row.name] if row.folds is None else [f"{row.name}/fold_{k}" for k in range(row.folds)]
+    )
+    scored = []
+    for part, folder in zip(parts, folders, strict=True):
+        run_dirs = [runs / f"seed_{s}" / folder for s in seeds]
+        cfg = compose_run(row, run_dirs[0], [*part, *overrides, f"seed={seeds[0]}"])
+        test = instantiate(cfg.data).split_frame("test")
+        for run_dir in run_dirs:  # each seed's model on these rows gives its logged figures
+            logged = json.loads((run_dir / "metrics.json").read_text())["test/auroc"]
+            again = evaluate_table(load_pretrained(run_dir / "model"), test)["auroc"]
+            if abs(again - logged) > 1e-4:
+                raise SystemExit(
+                    f"{run_dir}: its model scores AUROC {again:.4f} on the test rows of "
+                    f"{row.name} {' '.join(part)}, its run logged {logged:.4f}: not the run's "
+                    "test set (were the runs made with other --overrides?)"
+                )
+        metrics = evaluate_table(ensemble_pretrained([d / "model" for d in run_dirs]), test)
+        scored.append({f"test/{k}": v for k, v in metrics.items()})
+    result = dataclasses.replace(
+        trained,
+        metrics={k: statistics.fmean(m[k] for m in scored) for k in scored[0]},
+        seed=", ".join(map(str, seeds)) + " (ensemble)",
+        seed_mean=trained.metrics,
+    )
+    result.command = f"{trained.command}; seqnn-ensemble of the seeds' models"
+    return result
 
 
 def _value(metrics: dict[str, float], figure: Figure) -> float:
@@ -304,7 +399,11 @@ def format_row(row: Row, result: Result) -> str:
         _join([(f.label, f.published) for f in row.figures], 2),
         str(result.seed),
         result.split,
-        f"{result.wall_s:.0f} s (CPU {result.cpu_s:.0f} s, load {result.load:.1f})",
+        (
+            "n/a (earlier runs, reused)"
+            if math.isnan(result.wall_s)
+            else f"{result.wall_s:.0f} s (CPU {result.cpu_s:.0f} s, load {result.load:.1f})"
+        ),
         result.date,
     ]
     return "| " + " | ".join(cells) + " |"
@@ -359,8 +458,8 @@ def existing_lines(path: Path) -> dict[str, str]:
     return found
 
 
-def _rounded(value: float) -> float | None:
-    return None if math.isnan(value) else round(value, 4)
+def _rounded(value: float, digits: int = 4) -> float | None:
+    return None if math.isnan(value) else round(value, digits)
 
 
 def bench_lines(row: Row, result: Result) -> list[str]:
@@ -375,10 +474,12 @@ def bench_lines(row: Row, result: Result) -> list[str]:
         }
         if figure.published is not None:
             line["published"] = figure.published
+        if result.seed_mean is not None:
+            line["seed_mean"] = _rounded(_value(result.seed_mean, figure))
         if result.per_seed is not None:
             line["per_seed"] = [_rounded(_value(m, figure)) for m in result.per_seed]
         lines.append(json.dumps(line))
-    wall = {"bench": f"{row.bench}_wall_s", "value": round(result.wall_s, 1), "unit": "s"}
+    wall = {"bench": f"{row.bench}_wall_s", "value": _rounded(result.wall_s, 1), "unit": "s"}
     return [*lines, json.dumps(wall)]
 
 
@@ -395,7 +496,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--seeds", nargs="+", type=int, default=None, help="training seeds: report their mean"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="with --seeds: report the ensemble of the seeds' models on each test set (and "
+        "their single-model mean as seed_mean)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="read runs already in --runs (their reproduce.json, else metrics.json) instead "
+        "of training them again",
+    )
+    args = parser.parse_args(argv)
+    if args.ensemble and len(args.seeds or []) < 2:
+        parser.error("--ensemble needs --seeds with two seeds or more")
+    return args
 
 
 def write_results(path: Path, lines: dict[str, str]) -> None:
@@ -419,9 +535,13 @@ def main(argv: list[str] | None = None) -> dict[str, Result]:
             print(f"skipping {name}: no configs/experiment/{row.experiment}.yaml", file=sys.stderr)
             continue
         if args.seeds:
-            results[name] = run_seeds(row, runs, args.overrides, args.seeds)
+            results[name] = run_seeds(row, runs, args.overrides, args.seeds, args.reuse)
+            if args.ensemble:
+                results[name] = ensemble_seeds(
+                    row, runs, args.overrides, args.seeds, results[name]
+                )
         else:
-            results[name] = run_row(row, runs, args.overrides)
+            results[name] = run_row(row, runs, args.overrides, args.reuse)
         lines[name] = format_row(row, results[name])
         print("\n".join(bench_lines(row, results[name])), flush=True)
         if args.out != "-":

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -179,3 +180,48 @@ def test_cnnprom_class_counts_are_the_embedded_tables(reproduce):
         assert (int((labels == 1).sum()), int((labels == 0).sum())) == (n_pos, n_neg)
     source = reproduce.ROWS["cnnprom_bsubtilis_cv5"].source
     assert "give MCC 0.849 (0.837-0.861 over their rounding; printed: 0.86)" in source
+
+
+TINY = ["model=cnn", "model.n_filters=[4]", "model.kernel_sizes=[5]", "model.pool_sizes=[4]",
+        "model.n_hidden=[4]", "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=3"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_seed_ensemble_and_reuse_from_real_runs(reproduce, monkeypatch, tmp_path):
+    row = reproduce.ROWS["cnnprom_bsubtilis"]
+    trained = reproduce.run_seeds(row, tmp_path, TINY, [7, 8])
+    assert (tmp_path / "seed_7" / row.name / "reproduce.json").is_file()
+    result = reproduce.ensemble_seeds(row, tmp_path, TINY, [7, 8], trained)
+    assert result.seed == "7, 8 (ensemble)" and result.seed_mean == trained.metrics
+    assert result.wall_s == trained.wall_s and result.per_seed == trained.per_seed
+    for key in ("test/auroc", "test/mcc", "test/sensitivity", "test/specificity"):
+        assert 0 <= abs(result.metrics[key]) <= 1
+    # the two models differ, so their average is neither (on 275 test rows)
+    assert result.metrics["test/auroc"] not in [m["test/auroc"] for m in trained.per_seed]
+    line = json.loads(reproduce.bench_lines(row, result)[0])
+    assert line["seed_mean"] == round(trained.metrics["test/sensitivity"], 4)
+
+    # --reuse reads the runs back (no training) with the same figures
+    def no_training(*args):
+        raise AssertionError("--reuse trained again")
+
+    monkeypatch.setattr(reproduce, "run_one", no_training)
+    reused = reproduce.run_seeds(row, tmp_path, TINY, [7, 8], reuse=True)
+    assert reused.metrics == pytest.approx(trained.metrics)
+    assert reused.wall_s == pytest.approx(trained.wall_s)
+    # a run without reproduce.json (made before it existed): metrics, unknown time
+    (tmp_path / "seed_8" / row.name / "reproduce.json").unlink()
+    older = reproduce.run_seeds(row, tmp_path, TINY, [7, 8], reuse=True)
+    assert older.metrics == pytest.approx(trained.metrics) and math.isnan(older.wall_s)
+    assert "n/a (earlier runs, reused)" in reproduce.format_row(row, older)
+
+    # scoring on another split than the runs' is caught
+    with pytest.raises(SystemExit, match="not the run's test set"):
+        reproduce.ensemble_seeds(row, tmp_path, [*TINY, "data.seed=5"], [7, 8], trained)
+
+
+def test_ensemble_needs_two_seeds(reproduce, capsys):
+    with pytest.raises(SystemExit):
+        reproduce.parse_args(["--ensemble", "--seeds", "1"])
+    assert "--ensemble needs --seeds with two seeds or more" in capsys.readouterr().err
