@@ -16,8 +16,11 @@ for the cross-validation), plus ``..._wall_s`` (seconds, fit + test). It writes 
 (``scripts/reproduce.py --only cnnprom_ecoli_cv5`` updates docs/results.md). On 2 CPU cores
 the E. coli cross-validation takes ~25 min, B. subtilis' ~6 min.
 
+``--seeds S1 S2 ...`` trains each row once per seed and reports the mean, ``--ensemble`` the
+ensemble of the seeds' models (see ``scripts/reproduce.py``).
+
 Usage: python scripts/reproduce_cnnprom.py [--out DIR] [--organisms ecoli bsubtilis]
-       [--protocol holdout cv5] [--overrides trainer=gpu ...]
+       [--protocol holdout cv5] [--overrides trainer=gpu ...] [--seeds 12345 1 2 [--ensemble]]
 """
 
 from __future__ import annotations
@@ -38,12 +41,18 @@ def main() -> None:
     parser.add_argument("--organisms", nargs="+", default=list(ORGANISMS), choices=ORGANISMS)
     parser.add_argument("--protocol", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS)
     parser.add_argument("--overrides", nargs="*", default=[], help="extra Hydra overrides")
+    parser.add_argument("--seeds", nargs="+", default=None, help="training seeds: their mean")
+    parser.add_argument(
+        "--ensemble", action="store_true", help="with --seeds: the ensemble of their models"
+    )
     args = parser.parse_args()
     rows = [f"cnnprom_{o}{PROTOCOLS[p]}" for p in args.protocol for o in args.organisms]
     argv = [arg for row in rows for arg in ("--only", row)]
     argv += ["--out", "-", "--overrides", *args.overrides]
     if args.out is not None:
         argv += ["--runs", str(args.out)]
+    if args.seeds:
+        argv += ["--seeds", *args.seeds] + (["--ensemble"] if args.ensemble else [])
     reproduce(argv)
 
 

@@ -225,3 +225,29 @@ def test_ensemble_needs_two_seeds(reproduce, capsys):
     with pytest.raises(SystemExit):
         reproduce.parse_args(["--ensemble", "--seeds", "1"])
     assert "--ensemble needs --seeds with two seeds or more" in capsys.readouterr().err
+
+
+def test_reproduce_cnnprom_passes_seeds_and_ensemble_on(reproduce, monkeypatch):
+    script = SCRIPT.with_name("reproduce_cnnprom.py")
+    spec = importlib.util.spec_from_file_location("reproduce_cnnprom", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # its `from reproduce import main` finds the fixture's
+    seen = []
+    monkeypatch.setattr(module, "reproduce", seen.append)
+    argv = ["--organisms", "bsubtilis", "--protocol", "cv5", "--seeds", "1", "2", "--ensemble"]
+    monkeypatch.setattr(sys, "argv", ["reproduce_cnnprom.py", *argv])
+    module.main()
+    assert seen == [
+        [
+            "--only",
+            "cnnprom_bsubtilis_cv5",
+            "--out",
+            "-",
+            "--overrides",
+            "--seeds",
+            "1",
+            "2",
+            "--ensemble",
+        ]  # fmt: skip
+    ]
+    reproduce.parse_args(seen[0])  # and reproduce.py takes them
