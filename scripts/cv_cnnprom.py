@@ -298,20 +298,17 @@ def out_of_fold_scores(
     fold, the fold as the run's own data config dealt it; NaN for rows in no run's test fold
     (a sweep over some folds only). Checks each fold's AUROC and MCC against the run's logged
     ``test/auroc`` / ``test/mcc`` (the same rows, the same model)."""
+    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     from seqnn import load_pretrained
-    from seqnn.data.datamodule import _fold_split
     from seqnn.predict import predict_sequences
 
     scores: dict[int, np.ndarray] = {}
     for run in sorted(p.parent for p in runs.glob("*/metrics.json")):
         cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
-        data = cfg.data
-        split = _fold_split(
-            len(labels), labels[:, None], data.val_fraction, data.folds, data.fold, data.seed
-        )
-        held = split["test"]
+        # the run's table is the CV's rows.csv: its row index is the position in `labels`
+        held = instantiate(cfg.data).split_frame("test").index.to_numpy()
         model = load_pretrained(run / "model")
         p = predict_sequences(model, [sequences[i] for i in held]).to_numpy()[:, 0].copy()
         logged = json.loads((run / "metrics.json").read_text())

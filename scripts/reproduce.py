@@ -309,8 +309,13 @@ def _setup(row: Row, cfg, overrides: list[str]) -> dict[str, Any]:
     return {
         "seed": int(cfg.seed),
         "split": describe_split(OmegaConf.to_container(cfg.data, resolve=True)),
-        "command": " ".join(("seqnn-train", *row.overrides, *overrides)),
+        "command": _command(row, overrides),
     }
+
+
+def _command(row: Row, overrides: list[str]) -> str:
+    """The seqnn-train command line of one run."""
+    return " ".join(("seqnn-train", *row.overrides, *overrides))
 
 
 def reused_run(row: Row, run_dir: Path, overrides: list[str]) -> Result:
@@ -319,7 +324,14 @@ def reused_run(row: Row, run_dir: Path, overrides: list[str]) -> Result:
     date of the file."""
     record = run_dir / "reproduce.json"
     if record.is_file():
-        return Result(**json.loads(record.read_text()))
+        result = Result(**json.loads(record.read_text()))
+        command = _command(row, overrides)
+        if result.command != command:
+            raise SystemExit(
+                f"{run_dir}: made by `{result.command}`, not `{command}`: give another --runs "
+                "folder, or the same --overrides, or drop --reuse"
+            )
+        return result
     metrics_file = run_dir / "metrics.json"
     metrics = json.loads(metrics_file.read_text())
     return Result(

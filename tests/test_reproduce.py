@@ -210,6 +210,9 @@ def test_seed_ensemble_and_reuse_from_real_runs(reproduce, monkeypatch, tmp_path
     reused = reproduce.run_seeds(row, tmp_path, TINY, [7, 8], reuse=True)
     assert reused.metrics == pytest.approx(trained.metrics)
     assert reused.wall_s == pytest.approx(trained.wall_s)
+    # a run made with other overrides is not taken for this one
+    with pytest.raises(SystemExit, match="made by `seqnn-train experiment=cnnprom_bsubtilis"):
+        reproduce.run_seeds(row, tmp_path, [*TINY, "data.batch_size=32"], [7, 8], reuse=True)
     # a run without reproduce.json (made before it existed): metrics, unknown time
     (tmp_path / "seed_8" / row.name / "reproduce.json").unlink()
     older = reproduce.run_seeds(row, tmp_path, TINY, [7, 8], reuse=True)
