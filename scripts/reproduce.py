@@ -367,16 +367,18 @@ def ensemble_seeds(
         run_dirs = [runs / f"seed_{s}" / folder for s in seeds]
         cfg = compose_run(row, run_dirs[0], [*part, *overrides, f"seed={seeds[0]}"])
         test = instantiate(cfg.data).split_frame("test")
-        for run_dir in run_dirs:  # each seed's model on these rows gives its logged figures
+        models = [load_pretrained(d / "model") for d in run_dirs]
+        for run_dir, model in zip(run_dirs, models, strict=True):
+            # each seed's model on these rows gives its logged figures
             logged = json.loads((run_dir / "metrics.json").read_text())["test/auroc"]
-            again = evaluate_table(load_pretrained(run_dir / "model"), test)["auroc"]
+            again = evaluate_table(model, test)["auroc"]
             if abs(again - logged) > 1e-4:
                 raise SystemExit(
                     f"{run_dir}: its model scores AUROC {again:.4f} on the test rows of "
                     f"{row.name} {' '.join(part)}, its run logged {logged:.4f}: not the run's "
                     "test set (were the runs made with other --overrides?)"
                 )
-        metrics = evaluate_table(ensemble_pretrained([d / "model" for d in run_dirs]), test)
+        metrics = evaluate_table(ensemble_pretrained(models), test)
         scored.append({f"test/{k}": v for k, v in metrics.items()})
     result = dataclasses.replace(
         trained,
