@@ -9,6 +9,7 @@ exports the best network and returns the metrics. Examples::
     seqnn-train experiment=cnnprom_ecoli
     seqnn-train -m model=cnn,rnn model.n_filters=64,128
     seqnn-train ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt   # exact resume
+    seqnn-train init_from=outputs/runs/<run>/model  # fine-tune from a pretrained package
 """
 
 from __future__ import annotations
@@ -64,6 +65,47 @@ def instantiate_task(cfg: DictConfig, datamodule: Any) -> Any:
     )
 
 
+def init_weights(module: Any, source: str, strict: bool = True) -> list[str]:
+    """Start ``module.net`` from the weights of a pretrained package (fine-tuning):
+    ``seqnn-train init_from=<package>``. Every tensor must fit by name and shape; with
+    ``strict=False`` the ones that do not (a new output head for other targets) keep their
+    fresh initial values and are returned by name.
+
+    Raises:
+        PretrainedError: naming the package and the tensors that do not fit.
+    """
+    from seqnn.pretrained import PretrainedError, load_pretrained
+
+    theirs = load_pretrained(source).net.state_dict()
+    own = module.net.state_dict()
+    unfit = sorted(
+        name
+        for name in own.keys() | theirs.keys()
+        if name not in own or name not in theirs or own[name].shape != theirs[name].shape
+    )
+    if unfit and strict:
+
+        def shape(state: dict, name: str) -> str:
+            return "missing" if name not in state else "x".join(map(str, state[name].shape))
+
+        shown = ", ".join(f"{n} ({shape(theirs, n)} vs ours {shape(own, n)})" for n in unfit[:5])
+        more = f" and {len(unfit) - 5} more" if len(unfit) > 5 else ""
+        raise PretrainedError(
+            f"{source}: init_from: {len(unfit)} of the package's tensors do not fit this "
+            f"network: {shown}{more}. Train the same model (model=...) as the package, or "
+            "pass init_strict=false to start only the tensors that fit from it"
+        )
+    module.net.load_state_dict({k: v for k, v in theirs.items() if k not in unfit}, strict=False)
+    log.info(
+        "init_from=%s: %d tensors from the package, %d fresh%s",
+        source,
+        len(own) - len([n for n in unfit if n in own]),
+        len([n for n in unfit if n in own]),
+        f" ({', '.join(n for n in unfit if n in own)})" if unfit else "",
+    )
+    return [n for n in unfit if n in own]
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test one configuration; returns the logged metrics (val and test)."""
     # imported here, not at the top: a config error or --help answers in a second
@@ -76,6 +118,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
     module: L.LightningModule = instantiate_task(cfg, datamodule)
+    if cfg.get("init_from"):
+        init_weights(module, cfg.init_from, strict=cfg.get("init_strict", True))
     if cfg.get("compile"):
         module.net = torch.compile(module.net)
     callbacks = instantiate_dict(cfg.get("callbacks"))

@@ -321,6 +321,11 @@ CASES = [
         ("promoters.csv", "no such table file", "check the path"),
     ),
     Case(
+        "train-init-from-another-network",
+        lambda d, b: train(d, f"init_from={b.model}"),
+        ("model: init_from:", "do not fit", "(missing vs ours", "init_strict=false"),
+    ),
+    Case(
         "train-unknown-model",
         lambda d, b: train(d, "model=cnnn", prefix="In 'train': Could not find 'model/cnnn'"),
         ("model/cnnn", "Available options in 'model'", "cnn"),

@@ -178,6 +178,66 @@ def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
     assert "test/auroc" in summary and "tensorboard --logdir" in summary
 
 
+# ----------------------------------------------------------------------------- fine-tuning
+@pytest.fixture(scope="module")
+def tiny_package(tmp_path_factory) -> Path:
+    """A pretrained package exported by a 1-epoch run of the tiny BassetCNN."""
+    out = tmp_path_factory.mktemp("pretrain")
+    run_train([*TINY["cnn"], "trainer.max_epochs=1", *FEW_BATCHES, *QUIET, "seed=7"], out)
+    return out / "model"
+
+
+def params(net: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in net.named_parameters()}
+
+
+def test_init_weights_starts_the_network_from_the_package(tiny_package, tmp_path):
+    from seqnn.pretrained import load_pretrained
+    from seqnn.train import init_weights, instantiate_task
+
+    cfg = compose_run(TINY["cnn"], tmp_path)
+    datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    module = instantiate_task(cfg, datamodule)
+    package = load_pretrained(tiny_package).net.state_dict()
+    assert differing(module.net.state_dict(), package)  # a fresh net is not the package
+    assert init_weights(module, str(tiny_package)) == []
+    assert differing(module.net.state_dict(), package) == []
+
+
+def test_init_from_fine_tunes_a_run_from_the_package(tiny_package, tmp_path):
+    """seqnn-train init_from=<package>: with lr 0 the run ends where the package began."""
+    overrides = [*TINY["cnn"], "trainer.max_epochs=1", *FEW_BATCHES, *QUIET]
+    run_train([*overrides, f"init_from={tiny_package}", "task.optimizer.lr=0"], tmp_path / "a")
+    from seqnn.pretrained import load_pretrained
+
+    start = params(load_pretrained(tiny_package).net)
+    assert differing(params(load_pretrained(tmp_path / "a" / "model").net), start) == []
+    # without init_from the same run starts elsewhere
+    run_train([*overrides, "task.optimizer.lr=0"], tmp_path / "b")
+    assert differing(params(load_pretrained(tmp_path / "b" / "model").net), start)
+
+
+def test_init_from_another_network_names_the_tensors(tiny_package, tmp_path):
+    from seqnn.pretrained import PretrainedError, load_pretrained
+
+    other_head = ["model.n_filters=[8,8,8]", "model.n_hidden=[16]"]
+    overrides = [*other_head, "trainer.max_epochs=1", *FEW_BATCHES, *QUIET, "task.optimizer.lr=0"]
+    with pytest.raises(
+        PretrainedError,
+        match=r"init_from: 3 of .*head.1.0.weight \(8x8 vs ours 16x8\).*init_strict=false",
+    ):
+        run_train([*overrides, f"init_from={tiny_package}"], tmp_path / "strict")
+    # init_strict=false: the convolutions start from the package, the resized head fresh
+    run_train([*overrides, f"init_from={tiny_package}", "init_strict=false"], tmp_path / "loose")
+    start = params(load_pretrained(tiny_package).net)
+    tuned = params(load_pretrained(tmp_path / "loose" / "model").net)
+    changed = differing(
+        {k: tuned[k] for k in start if k in tuned and "head" not in k},
+        {k: start[k] for k in start if k in tuned and "head" not in k},
+    )
+    assert changed == [] and any("head" in k for k in tuned)
+
+
 # ----------------------------------------------------------------------------- exact resume
 RESUME = [
     "trainer=deterministic",
