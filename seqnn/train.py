@@ -111,6 +111,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # imported here, not at the top: a config error or --help answers in a second
     import lightning as L
     import torch
+    from lightning.pytorch.callbacks import WeightAveraging
 
     from seqnn.run_report import export_best, report_run
 
@@ -133,6 +134,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test") and not trainer.fast_dev_run:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if best and any(isinstance(c, WeightAveraging) for c in trainer.callbacks):
+            # the checkpoint's state_dict holds the averaged weights (what was validated and is
+            # exported), but WeightAveraging.on_load_checkpoint would put the raw ones back
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+            best = ""
         tested = trainer.test(module, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({k: float(v) for k, v in tested[0].items()} if tested else {})
     if trainer.is_global_zero:

@@ -178,6 +178,27 @@ def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
     assert "test/auroc" in summary and "tensorboard --logdir" in summary
 
 
+def test_weight_averaging_tests_the_averaged_weights(tmp_path):
+    """With an EMA callback the test after fit scores the best checkpoint's averaged weights
+    (what was validated and is exported), not the raw ones it also keeps."""
+    from seqnn.train import instantiate_task
+
+    ema = [
+        "+callbacks.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging",
+        "+callbacks.ema.decay=0.5",
+    ]
+    overrides = [*TINY["cnn"], "trainer.max_epochs=2", *FEW_BATCHES, *QUIET, *ema]
+    metrics = run_train(overrides, tmp_path)
+    (best,) = (tmp_path / "checkpoints").glob("best_*.ckpt")
+    ckpt = torch.load(best, map_location="cpu", weights_only=True)
+    assert differing(ckpt["state_dict"], ckpt["current_model_state"])  # averaged != raw
+    cfg = compose_run(overrides, tmp_path)
+    datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    plain = L.Trainer(logger=False, enable_progress_bar=False, limit_test_batches=2)
+    again = plain.test(instantiate_task(cfg, datamodule), datamodule=datamodule, ckpt_path=best)
+    assert again[0]["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-5)
+
+
 # ----------------------------------------------------------------------------- fine-tuning
 @pytest.fixture(scope="module")
 def tiny_package(tmp_path_factory) -> Path:
