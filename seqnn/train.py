@@ -65,45 +65,59 @@ def instantiate_task(cfg: DictConfig, datamodule: Any) -> Any:
     )
 
 
-def init_weights(module: Any, source: str, strict: bool = True) -> list[str]:
+def init_from_pretrained(module: Any, source: str, strict: bool = True) -> list[str]:
     """Start ``module.net`` from the weights of a pretrained package (fine-tuning):
-    ``seqnn-train init_from=<package>``. Every tensor must fit by name and shape; with
-    ``strict=False`` the ones that do not (a new output head for other targets) keep their
-    fresh initial values and are returned by name.
+    ``seqnn-train init_from=<package>``. Every tensor must match one of the package's by name
+    and shape; with ``strict=False`` the ones that do not (a new output head for other
+    targets) keep their fresh initial values and are returned by name, and the package's
+    tensors that this network lacks are left out.
 
     Raises:
-        PretrainedError: naming the package and the tensors that do not fit.
+        PretrainedError: naming the package and the tensors that differ (strict), or when no
+            parameter at all matches (another network).
     """
     from seqnn.pretrained import PretrainedError, load_pretrained
 
     theirs = load_pretrained(source).net.state_dict()
     own = module.net.state_dict()
-    unfit = sorted(
-        name
-        for name in own.keys() | theirs.keys()
-        if name not in own or name not in theirs or own[name].shape != theirs[name].shape
-    )
-    if unfit and strict:
-
-        def shape(state: dict, name: str) -> str:
-            return "missing" if name not in state else "x".join(map(str, state[name].shape))
-
-        shown = ", ".join(f"{n} ({shape(theirs, n)} vs ours {shape(own, n)})" for n in unfit[:5])
-        more = f" and {len(unfit) - 5} more" if len(unfit) > 5 else ""
+    fits = {k: v for k, v in theirs.items() if k in own and v.shape == own[k].shape}
+    fresh = sorted(own.keys() - fits.keys())
+    unused = sorted(theirs.keys() - fits.keys())
+    differences = _differences(own, theirs, fresh, unused)
+    if not any(name in fits for name, _ in module.net.named_parameters()) or (
+        strict and differences
+    ):
         raise PretrainedError(
-            f"{source}: init_from: {len(unfit)} of the package's tensors do not fit this "
-            f"network: {shown}{more}. Train the same model (model=...) as the package, or "
-            "pass init_strict=false to start only the tensors that fit from it"
+            f"{source}: init_from: {len(fresh)} of this network's tensors and {len(unused)} of "
+            f"the package's do not match by name and shape: {differences}. Train the same model "
+            "(model=...) as the package, or pass init_strict=false to "
+            "start only the tensors that match from it"
         )
-    module.net.load_state_dict({k: v for k, v in theirs.items() if k not in unfit}, strict=False)
+    module.net.load_state_dict(fits, strict=False)
     log.info(
-        "init_from=%s: %d tensors from the package, %d fresh%s",
+        "init_from=%s: %d tensors from the package, %d fresh, %d of the package's unused%s",
         source,
-        len(own) - len([n for n in unfit if n in own]),
-        len([n for n in unfit if n in own]),
-        f" ({', '.join(n for n in unfit if n in own)})" if unfit else "",
+        len(fits),
+        len(fresh),
+        len(unused),
+        f": {differences}" if differences else "",
     )
-    return [n for n in unfit if n in own]
+    return fresh
+
+
+def _differences(own: dict, theirs: dict, fresh: list[str], unused: list[str]) -> str:
+    """The first few names that differ, with both shapes (``package 8x8 vs ours 16x8``)."""
+
+    def shape(state: dict, name: str) -> str:
+        if name not in state:
+            return "none"
+        return "x".join(map(str, state[name].shape)) or "scalar"
+
+    names = sorted({*fresh, *unused})
+    shown = ", ".join(
+        f"{n} (package {shape(theirs, n)} vs ours {shape(own, n)})" for n in names[:5]
+    )
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -119,8 +133,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
     module: L.LightningModule = instantiate_task(cfg, datamodule)
-    if cfg.get("init_from"):
-        init_weights(module, cfg.init_from, strict=cfg.get("init_strict", True))
+    if cfg.get("init_from") and not cfg.get("ckpt_path"):  # a resume holds its own weights
+        init_from_pretrained(module, cfg.init_from, strict=cfg.get("init_strict", True))
     if cfg.get("compile"):
         module.net = torch.compile(module.net)
     callbacks = instantiate_dict(cfg.get("callbacks"))

@@ -323,7 +323,7 @@ CASES = [
     Case(
         "train-init-from-another-network",
         lambda d, b: train(d, f"init_from={b.model}"),
-        ("model: init_from:", "do not fit", "(missing vs ours", "init_strict=false"),
+        ("model: init_from:", "do not match", "(package none vs ours", "init_strict=false"),
     ),
     Case(
         "train-unknown-model",
