@@ -59,6 +59,46 @@ def score(model: PretrainedModel, predictions: np.ndarray, truth: np.ndarray) ->
     return _undefined_ranking(values, task, model.targets, truth)
 
 
+def bootstrap_interval(
+    model: PretrainedModel,
+    parts: Sequence[tuple[np.ndarray, np.ndarray]],
+    level: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Percentile bootstrap interval of every metric of :func:`score`, averaged over ``parts``
+    (``(predictions, truth)`` of each test fold of a cross-validation; one part: one test
+    set): each of ``resamples`` replicates draws every part's rows with replacement and
+    scores it. Returns ``<metric>/ci_low`` and ``<metric>/ci_high``; replicates where a
+    ranking metric is undefined (one class drawn) are left out of its interval.
+
+    Raises:
+        PredictError: ``level`` outside (0, 1) or fewer than 2 ``resamples``.
+    """
+    if not 0 < level < 1 or resamples < 2:
+        raise PredictError(
+            f"bootstrap interval: level {level} must lie in (0, 1) (e.g. ci=0.95) and "
+            f"resamples {resamples} must be at least 2"
+        )
+    rng = np.random.default_rng(seed)
+    draws: list[dict[str, float]] = []
+    with warnings.catch_warnings():  # a one-class replicate: NaN ranking, left out below
+        warnings.simplefilter("ignore")
+        for _ in range(resamples):
+            scored = []
+            for predictions, truth in parts:
+                rows = rng.integers(0, len(truth), len(truth))
+                scored.append(score(model, np.asarray(predictions)[rows], np.asarray(truth)[rows]))
+            draws.append({k: float(np.mean([m[k] for m in scored])) for k in scored[0]})
+    tail = (1 - level) / 2 * 100
+    interval = {}
+    for name in draws[0]:
+        values = np.array([d[name] for d in draws])
+        low, high = np.nanpercentile(values, [tail, 100 - tail])
+        interval[f"{name}/ci_low"], interval[f"{name}/ci_high"] = float(low), float(high)
+    return interval
+
+
 RANKING = ("auroc", "auprc")
 
 
@@ -154,9 +194,11 @@ def evaluate_table(
     sequence_column: str = "sequence",
     rc: bool | str = False,
     batch_size: int = 256,
+    ci: float | None = None,
 ) -> dict[str, float]:
     """Score ``model`` on a table of sequences (a CSV / TSV path or a DataFrame); errors name
-    the file's line (the header is line 1)."""
+    the file's line (the header is line 1). ``ci`` (e.g. 0.95) adds each metric's bootstrap
+    interval (:func:`bootstrap_interval`, 1,000 resamples)."""
     if isinstance(table, pd.DataFrame):
         frame, source = table.reset_index(drop=True), "the table"
         where = lambda i: f"the table: row {i + 1}"  # noqa: E731
@@ -182,7 +224,7 @@ def evaluate_table(
     predicted = predict_sequences(
         model, sequences.tolist(), batch_size=batch_size, rc=rc
     ).to_numpy()
-    return score(model, predicted, expected)
+    return score_with_interval(model, predicted, expected, ci)
 
 
 def evaluate_regions(
@@ -193,11 +235,13 @@ def evaluate_regions(
     rc: bool | str = False,
     batch_size: int = 256,
     on_invalid: str = "error",
+    ci: float | None = None,
     **predict_kwargs,
 ) -> dict[str, float]:
     """Score ``model`` on regions (a BED / TSV / CSV file or a DataFrame with chrom, start,
     end) whose columns hold the truth (``predict_kwargs``: the other options of
-    :func:`seqnn.predict.predict_regions`); errors name the file's line."""
+    :func:`seqnn.predict.predict_regions`); errors name the file's line. ``ci`` as in
+    :func:`evaluate_table`."""
     genome, table = prepare_regions(genome, regions, on_invalid)
     source = "the regions" if isinstance(regions, pd.DataFrame) else str(regions)
     lines = table[LINE].to_numpy() if LINE in table.columns else None
@@ -209,7 +253,17 @@ def evaluate_regions(
     )  # fmt: skip
     # the region columns, then one prediction column per target, in target order
     values = predicted.iloc[:, -len(model.targets) :].to_numpy(np.float32)
-    return score(model, values, expected)
+    return score_with_interval(model, values, expected, ci)
+
+
+def score_with_interval(
+    model: PretrainedModel, predictions: np.ndarray, truth: np.ndarray, ci: float | None
+) -> dict[str, float]:
+    """:func:`score`, plus each metric's bootstrap interval at level ``ci`` when given."""
+    values = score(model, predictions, truth)
+    if ci is None:
+        return values
+    return values | bootstrap_interval(model, [(predictions, truth)], level=ci)
 
 
 def run(cfg) -> list[Path]:
@@ -235,13 +289,16 @@ def run(cfg) -> list[Path]:
     rc = RC_SETTINGS.get(str(cfg.rc).lower())
     if rc is None:
         raise PredictError(f"rc={cfg.rc}: give true, false, mean or max")
+    ci = cfg.ci
+    if ci is not None and (isinstance(ci, bool) or not isinstance(ci, int | float)):
+        raise PredictError(f"ci={ci}: give the interval's level in (0, 1), e.g. ci=0.95")
     model = load_pretrained(cfg.model)
     if has_table:
         metrics = evaluate_table(
-            model, cfg.table, truth, str(cfg.sequence_column), rc, cfg.batch_size
+            model, cfg.table, truth, str(cfg.sequence_column), rc, cfg.batch_size, ci
         )
     else:
-        metrics = evaluate_regions(model, cfg.fasta, cfg.regions, truth, rc, cfg.batch_size)
+        metrics = evaluate_regions(model, cfg.fasta, cfg.regions, truth, rc, cfg.batch_size, ci=ci)
     for name, value in metrics.items():
         print(f"{name}\t{value:.4f}")
     if cfg.out is None:

@@ -9,7 +9,7 @@ import torch
 from sklearn.metrics import matthews_corrcoef, r2_score, roc_auc_score
 
 from seqnn.data import write_fasta
-from seqnn.evaluate import evaluate_regions, evaluate_table, main
+from seqnn.evaluate import bootstrap_interval, evaluate_regions, evaluate_table, main, score
 from seqnn.models import BassetCNN
 from seqnn.pretrained import load_pretrained, save_pretrained
 
@@ -114,6 +114,48 @@ def test_cli_prints_and_writes_json(tmp_path, capsys):
     written = json.loads((tmp_path / "m.json").read_text())
     assert set(printed) == set(written) >= {"auroc", "auprc", "mcc", "sensitivity"}
     assert float(printed["auroc"]) == pytest.approx(written["auroc"], abs=1e-4)
+    # ci=0.9: each metric's bootstrap interval too, around it
+    main(
+        [f"model={folder}", f"table={tmp_path / 't.csv'}", f"out={tmp_path / 'c.json'}", "ci=0.9"]
+    )
+    with_ci = json.loads((tmp_path / "c.json").read_text())
+    assert with_ci.keys() == written.keys() | {
+        f"{k}/ci_{e}" for k in written for e in ("low", "high")
+    }
+    for name in written:
+        assert with_ci[f"{name}/ci_low"] <= with_ci[name] <= with_ci[f"{name}/ci_high"]
+    assert with_ci["mcc/ci_low"] < with_ci["mcc/ci_high"]
+
+
+def calls(n_pos: int, n_neg: int, tp: int, tn: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and truth with ``tp`` of ``n_pos`` positives and ``tn`` of ``n_neg`` negatives
+    called right at 0.5, ranked at random within each group."""
+    rng = np.random.default_rng(1)
+    truth = np.r_[np.ones(n_pos), np.zeros(n_neg)][:, None]
+    high, low = rng.uniform(0.5, 1, n_pos + n_neg), rng.uniform(0, 0.5, n_pos + n_neg)
+    hit = np.r_[np.arange(n_pos) < tp, np.arange(n_neg) >= tn]  # called positive
+    return np.where(hit, high, low)[:, None], truth
+
+
+def test_bootstrap_interval_matches_the_binomial_and_narrows_with_parts(tmp_path):
+    model = load_pretrained(package(tmp_path, targets=["y"]))
+    scores, truth = calls(400, 1000, tp=360, tn=950)  # Sn 0.90, Sp 0.95
+    ci = bootstrap_interval(model, [(scores, truth)], level=0.95, resamples=1000)
+    few = bootstrap_interval(model, [(scores, truth)], resamples=50, seed=3)
+    assert few == bootstrap_interval(model, [(scores, truth)], resamples=50, seed=3)  # seeded
+    for name, p, n in (("sensitivity", 0.9, 400), ("specificity", 0.95, 1000)):
+        half = 1.96 * np.sqrt(p * (1 - p) / n)  # the normal approximation of the binomial
+        assert ci[f"{name}/ci_low"] == pytest.approx(p - half, abs=0.2 * half)
+        assert ci[f"{name}/ci_high"] == pytest.approx(p + half, abs=0.2 * half)
+    point = score(model, scores, truth)  # the point estimates lie inside their intervals
+    for name, value in point.items():
+        assert ci[f"{name}/ci_low"] <= value <= ci[f"{name}/ci_high"], name
+    # the mean over two test folds (here the same rows twice) varies ~1/sqrt(2) as much
+    two = bootstrap_interval(model, [(scores, truth)] * 2, level=0.95, resamples=1000)
+    width = lambda c: c["mcc/ci_high"] - c["mcc/ci_low"]  # noqa: E731
+    assert width(two) / width(ci) == pytest.approx(2**-0.5, abs=0.1)
+    with pytest.raises(ValueError, match="level 95 must lie in"):
+        bootstrap_interval(model, [(scores, truth)], level=95)
 
 
 @pytest.mark.parametrize(
@@ -138,6 +180,8 @@ def test_cli_prints_and_writes_json(tmp_path, capsys):
         (["model={m}", "fasta=g.fa", "regions=r.bed", "sequence_column=s"], "is for table="),
         (["model={m}", "table={t}", "truth=a,"], "give column names"),
         (["model={m}", "table={t}", "table={t}"], "setting table given more than once"),
+        (["model={m}", "table={t}", "ci=1.5"], "level 1.5 must lie in (0, 1)"),
+        (["model={m}", "table={t}", "ci=wide"], "ci=wide: give the interval's level"),
     ],
 )
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
