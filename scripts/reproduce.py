@@ -91,6 +91,9 @@ class Row:
         return self.figures[0].bench.rsplit("_", 1)[0]
 
 
+# level of the bootstrap intervals of --ensemble figures (seqnn.evaluate.bootstrap_interval)
+CI_LEVEL = 0.95
+
 # promoters and non-promoters of the CNNProm sets (seqnn.data.embedded.cnnprom_table)
 CNNPROM_CLASSES = {"ecoli": (839, 3000), "bsubtilis": (373, 1000)}
 
@@ -350,20 +353,25 @@ def ensemble_seeds(
     """The seeds' models of each test set averaged into one (``seqnn-ensemble``: their logits
     averaged) and scored on that test set, the split's rows as the runs' data config dealt
     them (checked: each seed's own model scores its logged test AUROC on those rows); for a CV
-    row the mean over the folds. ``trained`` (:func:`run_seeds`' result) gives the time (the
-    ensemble costs all its seeds' training), ``per_seed`` and ``seed_mean``."""
+    row the mean over the folds, with each figure's 95% bootstrap interval
+    (``test/<metric>/ci_low`` / ``ci_high``: every test set's rows resampled). ``trained``
+    (:func:`run_seeds`' result) gives the time (the ensemble costs all its seeds' training),
+    ``per_seed`` and ``seed_mean``."""
     from hydra.utils import instantiate
 
     from seqnn import load_pretrained
     from seqnn.ensemble import ensemble_pretrained
-    from seqnn.evaluate import evaluate_table
+    from seqnn.evaluate import bootstrap_interval, evaluate_table, score, truth_of
+    from seqnn.predict import predict_sequences
 
-    parts = [[]] if row.folds is None else [fold_overrides(row.folds, k) for k in range(row.folds)]
+    fold_parts = (
+        [[]] if row.folds is None else [fold_overrides(row.folds, k) for k in range(row.folds)]
+    )
     folders = (
         [row.name] if row.folds is None else [f"{row.name}/fold_{k}" for k in range(row.folds)]
     )
-    scored = []
-    for part, folder in zip(parts, folders, strict=True):
+    scored, parts = [], []  # parts: each test set's ensemble predictions and truth
+    for part, folder in zip(fold_parts, folders, strict=True):
         run_dirs = [runs / f"seed_{s}" / folder for s in seeds]
         cfg = compose_run(row, run_dirs[0], [*part, *overrides, f"seed={seeds[0]}"])
         test = instantiate(cfg.data).split_frame("test")
@@ -378,11 +386,16 @@ def ensemble_seeds(
                     f"{row.name} {' '.join(part)}, its run logged {logged:.4f}: not the run's "
                     "test set (were the runs made with other --overrides?)"
                 )
-        metrics = evaluate_table(ensemble_pretrained(models), test)
-        scored.append({f"test/{k}": v for k, v in metrics.items()})
+        ensemble = ensemble_pretrained(models)
+        predicted = predict_sequences(ensemble, test["sequence"].tolist()).to_numpy()
+        parts.append((predicted, truth_of(test, ensemble, None, f"{row.name} {folder}")))
+        scored.append({f"test/{k}": v for k, v in score(ensemble, *parts[-1]).items()})
+    # the 95% bootstrap interval of the (fold-mean) figures: each test set resampled
+    interval = bootstrap_interval(ensemble, parts, level=CI_LEVEL)
     result = dataclasses.replace(
         trained,
-        metrics={k: statistics.fmean(m[k] for m in scored) for k in scored[0]},
+        metrics={k: statistics.fmean(m[k] for m in scored) for k in scored[0]}
+        | {f"test/{k}": v for k, v in interval.items()},
         seed=", ".join(map(str, seeds)) + " (ensemble)",
         seed_mean=trained.metrics,
     )
@@ -404,12 +417,30 @@ def _join(pairs: list[tuple[str, float | None]], digits: int) -> str:
     return " / ".join(shown) if shown else "—"
 
 
+def _interval(metrics: dict[str, float], figure: Figure) -> tuple[float, float] | None:
+    """A figure's bootstrap interval, where the result has one (``--ensemble``)."""
+    low, high = (metrics.get(f"{figure.metric}/ci_{end}") for end in ("low", "high"))
+    return None if low is None or high is None else (low, high)
+
+
+def _intervals(row: Row, result: Result) -> str:
+    """`` (95% CI: Sn 0.89-0.95 / ...)`` for a result with intervals, else nothing."""
+    shown = [
+        f"{f.label} {lo:.3f}-{hi:.3f}"
+        for f in row.figures
+        if (found := _interval(result.metrics, f)) is not None
+        for lo, hi in [found]
+    ]
+    return f" ({CI_LEVEL:.0%} CI: {' / '.join(shown)})" if shown else ""
+
+
 def format_row(row: Row, result: Result) -> str:
     """The row's line of the markdown results table."""
     cells = [
         row.name,
         f"`{result.command}`",
-        _join([(f.label, _value(result.metrics, f)) for f in row.figures], 3),
+        _join([(f.label, _value(result.metrics, f)) for f in row.figures], 3)
+        + _intervals(row, result),
         _join([(f.label, f.published) for f in row.figures], 2),
         str(result.seed),
         result.split,
@@ -495,6 +526,8 @@ def bench_lines(row: Row, result: Result) -> list[str]:
             line["seed_mean"] = _rounded(_value(result.seed_mean, figure))
         if result.per_seed is not None:
             line["per_seed"] = [_rounded(_value(m, figure)) for m in result.per_seed]
+        if (interval := _interval(result.metrics, figure)) is not None:
+            line["ci95"] = [_rounded(v) for v in interval]
         lines.append(json.dumps(line))
     wall = {"bench": f"{row.bench}_wall_s", "value": _rounded(result.wall_s, 1), "unit": "s"}
     return [*lines, json.dumps(wall)]

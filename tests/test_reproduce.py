@@ -54,6 +54,18 @@ def test_format_row_from_fake_metrics(reproduce):
     )
 
 
+def test_bootstrap_intervals_reach_the_row_and_the_bench_lines(reproduce):
+    metrics = {"test/sensitivity": 0.9, "test/mcc": 0.85, "test/mcc/ci_low": 0.8212,
+               "test/mcc/ci_high": 0.8834}  # fmt: skip
+    row, result = reproduce.ROWS["cnnprom_ecoli"], fake_result(reproduce, metrics)
+    assert "Sn 0.900 / Sp n/a / MCC 0.850 / AUROC n/a (95% CI: MCC 0.821-0.883) |" in (
+        reproduce.format_row(row, result)
+    )
+    lines = {json.loads(s)["bench"]: json.loads(s) for s in reproduce.bench_lines(row, result)}
+    assert lines["cnnprom_ecoli_mcc"]["ci95"] == [0.8212, 0.8834]
+    assert "ci95" not in lines["cnnprom_ecoli_sn"]
+
+
 def test_bench_lines_keep_the_cnnprom_names(reproduce):
     metrics = {"test/sensitivity": 0.71428, "test/specificity": 0.9, "test/auroc": 0.95}
     row = reproduce.ROWS["cnnprom_ecoli"]
@@ -201,6 +213,15 @@ def test_seed_ensemble_and_reuse_from_real_runs(reproduce, monkeypatch, tmp_path
     assert result.metrics["test/auroc"] not in [m["test/auroc"] for m in trained.per_seed]
     line = json.loads(reproduce.bench_lines(row, result)[0])
     assert line["seed_mean"] == round(trained.metrics["test/sensitivity"], 4)
+    # each figure's bootstrap interval (the test rows resampled) holds the figure
+    for key in ("test/auroc", "test/mcc", "test/sensitivity", "test/specificity"):
+        low, high = result.metrics[f"{key}/ci_low"], result.metrics[f"{key}/ci_high"]
+        assert low <= result.metrics[key] <= high, key
+    assert result.metrics["test/auroc/ci_low"] < result.metrics["test/auroc/ci_high"]
+    assert line["ci95"] == [
+        round(result.metrics[f"test/sensitivity/ci_{e}"], 4) for e in ("low", "high")
+    ]
+    assert "(95% CI: Sn " in reproduce.format_row(row, result)
 
     # --reuse reads the runs back (no training) with the same figures
     def no_training(*args):
