@@ -77,6 +77,25 @@ def test_split_frame_is_each_splits_rows_of_the_table(table):
         dm.split_frame("validation")
 
 
+@pytest.mark.parametrize("split", [{"folds": 5, "fold": 3}, {"test_fraction": 0.2}])
+def test_val_seed_redeals_validation_rows_and_keeps_the_test_rows(table, split):
+    def frames(**kwargs) -> dict[str, set]:
+        dm = SequenceDataModule(table=table, target_columns="label", seed=1, **split, **kwargs)
+        return {s: set(dm.split_frame(s).index) for s in ("train", "val", "test")}
+
+    plain = frames()
+    assert frames(val_seed=1) == plain  # its own seed: the plain split
+    dealt = [frames(val_seed=v) for v in (2, 3)]
+    for parts in dealt:
+        assert parts["test"] == plain["test"]
+        assert parts["train"] | parts["val"] == plain["train"] | plain["val"]
+        assert not parts["train"] & parts["val"]
+        assert len(parts["val"]) == 10 and table.label[list(parts["val"])].sum() == 2  # stratified
+    assert plain["val"] != dealt[0]["val"] != dealt[1]["val"]
+    with pytest.raises(ValueError, match="val_seed= re-deals a table's validation rows"):
+        SequenceDataModule(genome="g.fa", intervals="r.bed", val_seed=2)
+
+
 def test_table_folds_bad_arguments(table):
     with pytest.raises(ValueError, match="need folds >= 2 and 0 <= fold < folds"):
         SequenceDataModule(table=table, target_columns="label", folds=5, fold=5)

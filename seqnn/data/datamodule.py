@@ -72,6 +72,10 @@ class SequenceDataModule(L.LightningDataModule):
         use_strand: interval mode: reverse-complement '-' strand intervals.
         n_targets, seq_len: expected values, checked in ``setup`` (None: taken from the data).
         seed: seed of the random splits and of the training order.
+        val_seed: table mode: seed of which non-test rows are validation (None: ``seed``'s
+            split). The test rows stay ``seed``'s, so ``val_seed=${seed}`` lets each training
+            seed of a seed ensemble early-stop on its own validation rows (and learn from the
+            others'), all tested on the same rows.
         targets: interval mode, instead of ``target_columns``: targets read per batch from
             files, e.g. :class:`~seqnn.data.coverage.CoverageTargets` (bigWig coverage) or
             :class:`~seqnn.data.peaks.PeakLabels` (peak files -> multi-label).
@@ -107,8 +111,14 @@ class SequenceDataModule(L.LightningDataModule):
         targets=None,
         folds: int | None = None,
         fold: int = 0,
+        val_seed: int | None = None,
     ) -> None:
         super().__init__()
+        if val_seed is not None and table is None:
+            raise ValueError(
+                "SequenceDataModule: val_seed= re-deals a table's validation rows; genome "
+                "intervals are split by chromosomes or blocks (val_chroms, seed)"
+            )
         if folds is not None:
             if table is None:
                 raise ValueError(
@@ -194,8 +204,12 @@ class SequenceDataModule(L.LightningDataModule):
         if isinstance(full, SequenceDataset):
             labels = full.targets.numpy() if full.target_kind in ("binary", "multiclass") else None
             if hp.folds is not None:
-                return _fold_split(len(full), labels, hp.val_fraction, hp.folds, hp.fold, hp.seed)
-            return _stratified_split(len(full), labels, hp.val_fraction, hp.test_fraction, hp.seed)
+                parts = _fold_split(len(full), labels, hp.val_fraction, hp.folds, hp.fold, hp.seed)
+            else:
+                parts = _stratified_split(
+                    len(full), labels, hp.val_fraction, hp.test_fraction, hp.seed
+                )
+            return _redeal_val(parts, len(full), labels, hp.get("val_seed"), hp.seed)
         frame = frame.assign(_row=np.arange(len(frame)))
         if hp.val_chroms or hp.test_chroms:
             parts = split_by_chromosome(
@@ -330,6 +344,29 @@ def _stratified_split(
         parts["test"].append(rows[n_val : n_val + n_test])
         parts["train"].append(rows[n_val + n_test :])
     return {s: np.sort(np.concatenate(parts[s])) for s in STAGES}
+
+
+def _redeal_val(
+    parts: dict[str, np.ndarray],
+    n: int,
+    labels: np.ndarray | None,
+    val_seed: int | None,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """The same test rows, and each class's validation rows drawn anew with ``val_seed`` from
+    its train + val rows (as many as before); ``parts`` itself for None or ``seed``."""
+    if val_seed is None or val_seed == seed:
+        return parts
+    rng = np.random.default_rng(val_seed)
+    pool = np.concatenate([parts["train"], parts["val"]])
+    in_val = np.isin(pool, parts["val"])
+    val = []
+    for rows in _strata(n, labels, 0):
+        mine = np.isin(pool, rows)
+        candidates = rng.permutation(pool[mine])
+        val.append(candidates[: int(in_val[mine].sum())])
+    val = np.sort(np.concatenate(val))
+    return {"train": np.setdiff1d(pool, val), "val": val, "test": parts["test"]}
 
 
 def _fold_split(
