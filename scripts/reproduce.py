@@ -425,12 +425,11 @@ def _interval(metrics: dict[str, float], figure: Figure) -> tuple[float, float] 
 
 def _intervals(row: Row, result: Result) -> str:
     """`` (95% CI: Sn 0.89-0.95 / ...)`` for a result with intervals, else nothing."""
-    shown = [
-        f"{f.label} {lo:.3f}-{hi:.3f}"
-        for f in row.figures
-        if (found := _interval(result.metrics, f)) is not None
-        for lo, hi in [found]
-    ]
+    shown = []
+    for figure in row.figures:
+        found = _interval(result.metrics, figure)
+        if found is not None:
+            shown.append(f"{figure.label} {found[0]:.3f}-{found[1]:.3f}")
     return f" ({CI_LEVEL:.0%} CI: {' / '.join(shown)})" if shown else ""
 
 

@@ -290,7 +290,9 @@ def run(cfg) -> list[Path]:
     if rc is None:
         raise PredictError(f"rc={cfg.rc}: give true, false, mean or max")
     ci = cfg.ci
-    if ci is not None and (isinstance(ci, bool) or not isinstance(ci, int | float)):
+    if ci is not None and (
+        isinstance(ci, bool) or not isinstance(ci, int | float) or not 0 < ci < 1
+    ):  # checked before the model runs
         raise PredictError(f"ci={ci}: give the interval's level in (0, 1), e.g. ci=0.95")
     model = load_pretrained(cfg.model)
     if has_table:

@@ -180,7 +180,7 @@ def test_bootstrap_interval_matches_the_binomial_and_narrows_with_parts(tmp_path
         (["model={m}", "fasta=g.fa", "regions=r.bed", "sequence_column=s"], "is for table="),
         (["model={m}", "table={t}", "truth=a,"], "give column names"),
         (["model={m}", "table={t}", "table={t}"], "setting table given more than once"),
-        (["model={m}", "table={t}", "ci=1.5"], "level 1.5 must lie in (0, 1)"),
+        (["model={m}", "table={t}", "ci=1.5"], "ci=1.5: give the interval's level in (0, 1)"),
         (["model={m}", "table={t}", "ci=wide"], "ci=wide: give the interval's level"),
     ],
 )
