@@ -3,7 +3,10 @@
 The models of a k-fold cross-validation (``seqnn-train -m ... data.folds=5
 data.fold=0,1,2,3,4``) or of several seeds (``-m seed=1,2,3``) each make their own errors; one
 package whose network is a :class:`seqnn.models.Ensemble` of them (logits averaged) predicts,
-interprets, scores variants and exports like any single model. Example::
+interprets, scores variants and exports like any single model. Profile models (BPNet-style,
+``(profile_logits, log_counts)``) average each output: the ensemble's profile is the
+renormalised geometric mean of the members' profiles, its log(1 + total) the mean of
+theirs. Example::
 
     seqnn-ensemble models='outputs/multiruns/<sweep>/*/model' out=cv_ensemble   # every fold
     seqnn-ensemble models=runs/seed_1/model,runs/seed_2/model out=seed_ensemble
@@ -31,8 +34,8 @@ from seqnn.pretrained import PretrainedError, PretrainedModel, load_pretrained, 
 
 # what every member must share, so that the averaged logits mean one thing
 AGREED_FIELDS = ("input_length", "task", "targets", "output_transform", "policy", "threshold")
-# tasks whose networks return one logits tensor that can be averaged
-AVERAGED_TASKS = ("binary", "multilabel", "multiclass", "regression")
+# tasks whose networks return logits that can be averaged (profile: a tuple, element by element)
+AVERAGED_TASKS = ("binary", "multilabel", "multiclass", "regression", "profile")
 
 
 def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> PretrainedModel:
@@ -47,10 +50,10 @@ def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> Pretr
         The ensemble, in eval mode on the CPU; :func:`seqnn.save_pretrained` writes it.
 
     Raises:
-        PretrainedError: fewer than two models, a profile or autoencoder model (their networks
-            return tuples or reconstructions, not logits to average), or members that
-            disagree on a field of :data:`AGREED_FIELDS` (naming the field and both models), or
-            a model given twice.
+        PretrainedError: fewer than two models, an autoencoder model (its network returns
+            reconstructions, not logits to average), members that disagree on a field of
+            :data:`AGREED_FIELDS` (naming the field and both models) or, for profile models, on
+            the output length, or a model given twice.
     """
     if len(models) < 2:
         raise PretrainedError(f"seqnn-ensemble: give at least two models, got {len(models)}")
@@ -82,6 +85,8 @@ def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> Pretr
                     f"{source}: {name} {mine!r} differs from {sources[0]}'s {theirs!r}: the "
                     "members of an ensemble must agree on it (retrain or pick matching models)"
                 )
+    if first.task == "profile":
+        _check_profile_lengths(sources, loaded)
     net = Ensemble([model.net.cpu() for model in loaded]).eval()
     members = [
         {"source": source, "test_metrics": model.spec.card.get("test_metrics", {})}
@@ -90,6 +95,25 @@ def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> Pretr
     card = {"ensemble_of": members, "trained_with": "seqnn-ensemble (logits averaged)"}
     spec = replace(first, network=network_spec(net), card=card)
     return PretrainedModel(net, spec).eval()
+
+
+def _check_profile_lengths(sources: list[str], models: list[PretrainedModel]) -> None:
+    """Profile members must predict profiles of one length (their crops and bins agree)."""
+    import torch
+
+    shapes = []
+    for model in models:
+        x = torch.zeros(1, 4, model.spec.input_length, device=model.device)
+        with torch.no_grad():
+            logits, _ = model._profile_outputs(model.net.eval()(x))
+        shapes.append(tuple(logits.shape[1:]))
+    for source, shape in zip(sources, shapes, strict=True):
+        if shape != shapes[0]:
+            raise PretrainedError(
+                f"{source}: profile output (targets, length) {shape} differs from {sources[0]}'s "
+                f"{shapes[0]}: the members of a profile ensemble must predict the same bins "
+                "(retrain with the same output crop / bin size)"
+            )
 
 
 def _identity(source: str | Path) -> object:

@@ -347,3 +347,119 @@ def test_profiles_of_a_classifier_is_a_clear_error(tmp_path):
     model = seqnn.load_pretrained(seqnn.save_pretrained(net, tmp_path / "m", input_length=40))
     with pytest.raises(ValueError, match="only 'profile' models"):
         model.profiles(torch.zeros(1, 40, dtype=torch.uint8))
+
+
+# ----------------------------------------------------------------------------- ensembles
+def tiny_resnet(seed: int, crop: int = 5) -> DilatedResNet:
+    torch.manual_seed(seed)
+    return DilatedResNet(
+        n_targets=1, n_filters=8, stem_kernel_size=5, n_layers=2, crop=crop, head="both"
+    )
+
+
+def test_ensemble_averages_profile_outputs_element_by_element():
+    from seqnn.models import Ensemble
+
+    nets = [tiny_resnet(k).eval() for k in range(2)]
+    net = Ensemble(nets).eval()
+    x, _ = synthetic_batch(n=4)
+    with torch.no_grad():
+        (la, ca), (lb, cb) = nets[0](x), nets[1](x)
+        logits, log_counts = net(x)
+    torch.testing.assert_close(logits, (la + lb) / 2)
+    torch.testing.assert_close(log_counts, (ca + cb) / 2)
+    with pytest.raises(ValueError, match="differ in shape"):
+        Ensemble([tiny_resnet(0), tiny_resnet(1, crop=3)]).eval()(x)
+    with pytest.raises(ValueError, match="tensor / tuple"):
+        from seqnn.models.ensemble import average_outputs
+
+        average_outputs([(la, ca), la])
+
+
+def test_profile_module_trains_each_member_of_an_ensemble_on_its_own_loss():
+    from seqnn.models import Ensemble, ReverseComplementAverage
+
+    x, y = synthetic_batch(n=8)
+    for wrap in (lambda net: net, ReverseComplementAverage):
+        net = Ensemble([tiny_resnet(k) for k in range(2)])
+        module = ProfileModule(wrap(net), BPNetLoss(), partial(torch.optim.Adam))
+        torch.manual_seed(0)
+        loss = module.training_step((x, y), 0)
+        torch.manual_seed(0)
+        outputs = module.net(x, members=True)  # train mode: the same batch statistics
+        own = torch.stack([BPNetLoss()(out, y) for out in outputs]).mean()
+        torch.testing.assert_close(loss, own)
+        logits = torch.stack([out[0] for out in outputs]).mean(0)
+        counts = torch.stack([out[1] for out in outputs]).mean(0)
+        assert not torch.isclose(loss, BPNetLoss()((logits, counts), y))
+
+
+def test_profile_ensemble_fits_and_starts_every_count_head(tmp_path):
+    from seqnn.models import Ensemble
+
+    x, y = synthetic_batch(n=8)
+    net = Ensemble([tiny_resnet(k) for k in range(2)])
+    loader = DataLoader(TensorDataset(x, y), batch_size=8)
+
+    class Data(L.LightningDataModule):
+        def train_dataloader(self):
+            return loader
+
+        def val_dataloader(self):
+            return loader
+
+    trainer = L.Trainer(
+        max_steps=1,
+        accelerator="cpu",
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
+    module = ProfileModule(net, BPNetLoss(), partial(torch.optim.Adam, lr=1e-12))
+    trainer.fit(module, datamodule=Data())
+    mean_log_total = torch.log1p(y.sum(-1)).mean()
+    for member in net.members.values():  # both count heads started at the data's mean
+        assert member.scalar_head[-1].bias.item() == pytest.approx(mean_log_total.item(), 1e-4)
+
+
+def test_seqnn_ensemble_of_profile_packages(tmp_path):
+    import seqnn
+    from seqnn.ensemble import ensemble_pretrained
+    from seqnn.ensemble import main as ensemble_main
+
+    folders = [
+        seqnn.save_pretrained(
+            ProfileModule(tiny_resnet(k), BPNetLoss(), partial(torch.optim.Adam)).eval(),
+            tmp_path / f"m{k}",
+            input_length=40,
+            targets=["cov"],
+        )
+        for k in range(2)
+    ]
+    ensemble_main([f"models={folders[0]},{folders[1]}", f"out={tmp_path / 'ens'}"])
+    model = seqnn.load_pretrained(tmp_path / "ens")
+    assert model.spec.task == "profile" and model.spec.output_transform == "expm1"
+    members = [seqnn.load_pretrained(f) for f in folders]
+    x, _ = synthetic_batch(n=4)
+    with torch.no_grad():
+        outs = [m.net(x) for m in members]
+        logits = (outs[0][0] + outs[1][0]) / 2
+        log_counts = (outs[0][1] + outs[1][1]) / 2
+        torch.testing.assert_close(model.profiles(x), profile_prediction(logits, log_counts))
+        torch.testing.assert_close(model(x), torch.expm1(log_counts))
+        assert not torch.allclose(model(x), members[0](x))
+
+    cropped = seqnn.save_pretrained(
+        ProfileModule(tiny_resnet(2, crop=3), BPNetLoss(), partial(torch.optim.Adam)).eval(),
+        tmp_path / "cropped",
+        input_length=40,
+        targets=["cov"],
+    )
+    from seqnn.pretrained import PretrainedError
+
+    with pytest.raises(PretrainedError, match=r"cropped: profile output .* \(1, 34\)"):
+        ensemble_pretrained([folders[0], cropped])

@@ -1,5 +1,7 @@
 """Ensemble: several networks over the same input, their logits averaged.
-Input one-hot (N, 4, L); output the members' common output shape, e.g. (N, n_targets).
+Input one-hot (N, 4, L); output the members' common output shape, e.g. (N, n_targets), or
+their common tuple of outputs (a profile model's ``(profile_logits, log_counts)``), averaged
+element by element.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ class Ensemble(nn.Module):
     averaged output instead lets the members lean on each other and lose most of the gain
     (Jeffares et al. 2023, "Joint training of deep ensembles fails due to learner collusion").
     Validation metrics and early stopping see the averaged output.
+
+    Profile members (``(profile_logits (N, T, L'), log_counts (N, T))``) are averaged element
+    by element: the mean profile logits give the renormalised geometric mean of the members'
+    profile shapes (softmax of a mean of logits); the count outputs (log(1 + total)) are
+    averaged as they are.
 
     Args:
         members: The networks (at least one), each (N, 4, L) -> the same output shape: a
@@ -61,13 +68,43 @@ class Ensemble(nn.Module):
     has_members = True
     """Says that ``forward(x, members=True)`` gives the members' own outputs."""
 
-    def member_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def member_outputs(self, x: torch.Tensor) -> list[Output]:
         """Each member's logits, in member order."""
         return self(x, members=True)
 
-    def forward(self, x: torch.Tensor, members: bool = False) -> torch.Tensor | list[torch.Tensor]:
-        """One-hot (N, 4, L) -> the mean of the members' logits, or with ``members=True`` the
-        list of each member's logits (through ``forward``, so a ``torch.compile`` wrapper of
-        the ensemble compiles that call too)."""
+    def forward(self, x: torch.Tensor, members: bool = False) -> Output | list[Output]:
+        """One-hot (N, 4, L) -> the mean of the members' logits (a tuple of means for tuple
+        outputs), or with ``members=True`` the list of each member's logits (through
+        ``forward``, so a ``torch.compile`` wrapper of the ensemble compiles that call too)."""
         outputs = [member(x) for member in self.members.values()]
-        return outputs if members else torch.stack(outputs).mean(0)
+        return outputs if members else average_outputs(outputs)
+
+
+Output = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def average_outputs(outputs: Sequence[Output]) -> Output:
+    """The element-wise mean of networks' outputs: tensors of one shape, or tuples of them.
+
+    Raises:
+        ValueError: the outputs differ in kind (tensor vs tuple), tuple length or shape.
+    """
+    first = outputs[0]
+    if isinstance(first, torch.Tensor):
+        if not all(isinstance(out, torch.Tensor) for out in outputs):
+            raise ValueError("Ensemble: some members return a tensor and others a tuple")
+        return _mean(outputs)
+    lengths = {len(out) if isinstance(out, tuple | list) else None for out in outputs}
+    if len(lengths) > 1 or None in lengths:
+        raise ValueError(
+            "Ensemble: the members' outputs differ in kind (tensor / tuple) or tuple length: "
+            f"{sorted(map(str, lengths))}"
+        )
+    return tuple(_mean(parts) for parts in zip(*outputs, strict=True))
+
+
+def _mean(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"Ensemble: the members' outputs differ in shape: {sorted(shapes)}")
+    return torch.stack(list(tensors)).mean(0)

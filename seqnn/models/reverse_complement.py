@@ -69,6 +69,12 @@ class ReverseComplementAverage(nn.Module):
         ``members=True`` (a wrapped ensemble) each member's output, averaged over strands."""
         extra = {"members": True} if members else {}
         fwd, rev = self.net(x, **extra), self.net(_rc(x), **extra)
+        if members:
+            return [self._pair(f, r) for f, r in zip(fwd, rev, strict=True)]
+        return self._pair(fwd, rev)
+
+    def _pair(self, fwd, rev):
+        """One output's strand average: a tensor, or a tuple of them element by element."""
         if isinstance(fwd, tuple | list):
             return type(fwd)(self._average(f, r) for f, r in zip(fwd, rev, strict=True))
         return self._average(fwd, rev)

@@ -19,6 +19,7 @@ from torch.optim import Optimizer
 from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
+from seqnn.models.ensemble import average_outputs
 from seqnn.tasks.outputs import profile_prediction
 from seqnn.tasks.profile_losses import observed_log_total
 from seqnn.tasks.profile_metrics import profile_metrics
@@ -82,7 +83,11 @@ class ProfileModule(StagedModule):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """One-hot (N, 4, L) or codes (N, L) -> (profile_logits (N, T, L_out), log_counts (N, T)),
         float32 (also under bf16 autocast)."""
-        out = self.net(self.one_hot(x))
+        return self._checked(self.net(self.one_hot(x)))
+
+    @staticmethod
+    def _checked(out: Any) -> tuple[Tensor, Tensor]:
+        """A net's output as (profile_logits, log_counts) in float32, or a clear error."""
         if not (isinstance(out, tuple | list) and len(out) == 2):
             shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
             raise ValueError(
@@ -92,31 +97,47 @@ class ProfileModule(StagedModule):
             )
         return out[0].float(), out[1].float()
 
-    def on_fit_start(self) -> None:
-        """Start the count head at the data's mean log total (a fresh fit only).
-
-        Log totals are large (~5-10); from a zero bias Adam needs thousands of steps to get
-        there, and the count head underfits meanwhile. Only a net with a ``scalar_head``
-        ending in a Linear (DilatedResNet) is touched; resumed fits keep their weights.
-        """
-        head = getattr(self.net, "scalar_head", None)
-        if self.trainer.ckpt_path or not isinstance(head, nn.Sequential):
-            return
-        if not isinstance(head[-1], nn.Linear) or self.trainer.datamodule is None:
-            return
-        _, y = next(iter(self.trainer.datamodule.train_dataloader()))
-        init_count_bias(head[-1], y)
-
-    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        x, y = batch
-        logits, log_counts = self(x)
-        y = (y.unsqueeze(1) if y.ndim == 2 else y).float()  # one track: (N, L) -> (N, 1, L)
+    @staticmethod
+    def _check_targets(y: Tensor, logits: Tensor) -> None:
         if y.shape != logits.shape:
             raise ValueError(
                 f"ProfileModule: targets {tuple(y.shape)} do not match the net's profile "
                 f"{tuple(logits.shape)} (N, T, L_out); check n_targets and the output crop"
             )
-        loss = self.loss((logits, log_counts), y)
+
+    def on_fit_start(self) -> None:
+        """Start the count head at the data's mean log total (a fresh fit only).
+
+        Log totals are large (~5-10); from a zero bias Adam needs thousands of steps to get
+        there, and the count head underfits meanwhile. Only a net with a ``scalar_head``
+        ending in a Linear (DilatedResNet, also inside an Ensemble or a wrapper) is touched;
+        resumed fits keep their weights.
+        """
+        if self.trainer.ckpt_path or self.trainer.datamodule is None:
+            return
+        heads = [getattr(m, "scalar_head", None) for m in self.net.modules()]
+        linears = [
+            h[-1] for h in heads if isinstance(h, nn.Sequential) and isinstance(h[-1], nn.Linear)
+        ]
+        if not linears:
+            return
+        _, y = next(iter(self.trainer.datamodule.train_dataloader()))
+        for linear in linears:
+            init_count_bias(linear, y)
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        x, y = batch
+        y = (y.unsqueeze(1) if y.ndim == 2 else y).float()  # one track: (N, L) -> (N, 1, L)
+        if stage == "train" and getattr(self.net, "has_members", False):
+            # an Ensemble: each member learns from its own loss; metrics see the average
+            outputs = [self._checked(out) for out in self.net(self.one_hot(x), members=True)]
+            logits, log_counts = average_outputs(outputs)
+            self._check_targets(y, logits)
+            loss = torch.stack([self.loss(out, y) for out in outputs]).mean()
+        else:
+            logits, log_counts = self(x)
+            self._check_targets(y, logits)
+            loss = self.loss((logits, log_counts), y)
         self.log(
             f"{stage}/loss",
             loss,
