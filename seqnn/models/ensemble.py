@@ -87,7 +87,8 @@ def average_outputs(outputs: Sequence[Output]) -> Output:
     """The element-wise mean of networks' outputs: tensors of one shape, or tuples of them.
 
     Raises:
-        ValueError: the outputs differ in kind (tensor vs tuple), tuple length or shape.
+        ValueError: the outputs differ in kind (tensor vs tuple) or tuple length.
+        RuntimeError: (torch.stack) tensors of different shapes.
     """
     first = outputs[0]
     if isinstance(first, torch.Tensor):
@@ -104,7 +105,6 @@ def average_outputs(outputs: Sequence[Output]) -> Output:
 
 
 def _mean(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    shapes = {tuple(t.shape) for t in tensors}
-    if len(shapes) > 1:
-        raise ValueError(f"Ensemble: the members' outputs differ in shape: {sorted(shapes)}")
+    # no Python-side shape check: it would break TorchScript / ONNX tracing (torch.stack itself
+    # refuses outputs of different shapes; seqnn-ensemble checks profile lengths up front)
     return torch.stack(list(tensors)).mean(0)
