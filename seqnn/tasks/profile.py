@@ -97,14 +97,6 @@ class ProfileModule(StagedModule):
             )
         return out[0].float(), out[1].float()
 
-    @staticmethod
-    def _check_targets(y: Tensor, logits: Tensor) -> None:
-        if y.shape != logits.shape:
-            raise ValueError(
-                f"ProfileModule: targets {tuple(y.shape)} do not match the net's profile "
-                f"{tuple(logits.shape)} (N, T, L_out); check n_targets and the output crop"
-            )
-
     def on_fit_start(self) -> None:
         """Start the count head at the data's mean log total (a fresh fit only).
 
@@ -131,13 +123,15 @@ class ProfileModule(StagedModule):
         if stage == "train" and getattr(self.net, "has_members", False):
             # an Ensemble: each member learns from its own loss; metrics see the average
             outputs = [self._checked(out) for out in self.net(self.one_hot(x), members=True)]
-            logits, log_counts = average_outputs(outputs)
-            self._check_targets(y, logits)
-            loss = torch.stack([self.loss(out, y) for out in outputs]).mean()
         else:
-            logits, log_counts = self(x)
-            self._check_targets(y, logits)
-            loss = self.loss((logits, log_counts), y)
+            outputs = [self(x)]
+        logits, log_counts = average_outputs(outputs)
+        if y.shape != logits.shape:
+            raise ValueError(
+                f"ProfileModule: targets {tuple(y.shape)} do not match the net's profile "
+                f"{tuple(logits.shape)} (N, T, L_out); check n_targets and the output crop"
+            )
+        loss = torch.stack([self.loss(out, y) for out in outputs]).mean()
         self.log(
             f"{stage}/loss",
             loss,
