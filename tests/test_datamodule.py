@@ -96,6 +96,54 @@ def test_val_seed_redeals_validation_rows_and_keeps_the_test_rows(table, split):
         SequenceDataModule(genome="g.fa", intervals="r.bed", val_seed=2)
 
 
+@pytest.mark.parametrize("split", [{"folds": 5, "fold": 1}, {"test_fraction": 0.2}])
+def test_extra_train_rows_join_only_the_training_split(tmp_path, rng, table, split):
+    extra = pd.DataFrame(
+        {"sequence": [random_dna(rng, 30) for _ in range(12)], "label": [1] * 9 + [0] * 3}
+    )
+    path = tmp_path / "extra.csv"
+    extra.to_csv(path, index=False)
+    plain = SequenceDataModule(table=table, target_columns="label", seed=1, **split)
+    dm = SequenceDataModule(
+        table=table, target_columns="label", seed=1, extra_train=path, batch_size=200, **split
+    )
+    dm.setup()
+    for stage in ("val", "test"):  # the table's split is unchanged, and nothing extra leaks in
+        assert sequences_of(dm, stage) == sequences_of_plain(plain, stage)
+    added = sequences_of(dm, "train") - sequences_of_plain(plain, "train")
+    assert added == {bytes(r) for r in encode(list(extra["sequence"]))}
+    assert len(dm.datasets["train"]) == len(plain.datasets["train"]) + 12
+    _, y = next(iter(dm.train_dataloader()))  # their labels come along
+    assert int(y.sum()) == int(plain.datasets["train"].targets.sum()) + 9
+    tail = dm.split_frame("train").tail(12)[["sequence", "label"]]
+    assert tail.reset_index(drop=True).equals(extra)
+    train = dm.datasets["train"].targets.numpy()
+    assert dm.positive_weight() == pytest.approx([(train == 0).sum() / train.sum()], rel=1e-5)
+
+
+def sequences_of_plain(dm: SequenceDataModule, stage: str) -> set:
+    dm.setup()
+    return sequences_of(dm, stage)
+
+
+def test_extra_train_bad_input(tmp_path, rng, table):
+    short = tmp_path / "short.csv"
+    pd.DataFrame({"sequence": ["ACGT" * 5], "label": [1]}).to_csv(short, index=False)
+    dm = SequenceDataModule(table=table, target_columns="label", extra_train=short)
+    with pytest.raises(ValueError, match="short.csv: sequences of length 20, but the table's"):
+        dm.setup()
+    unlabelled = tmp_path / "unlabelled.csv"
+    pd.DataFrame({"sequence": [random_dna(rng, 30)]}).to_csv(unlabelled, index=False)
+    with pytest.raises(ValueError, match="unlabelled.csv.*label"):
+        SequenceDataModule(table=table, target_columns="label", extra_train=unlabelled).setup()
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"sequence": [random_dna(rng, 30)], "label": [7]}).to_csv(bad, index=False)
+    with pytest.raises(ValueError, match="bad.csv:2"):
+        SequenceDataModule(table=table, target_columns="label", extra_train=bad).setup()
+    with pytest.raises(ValueError, match="extra_train= adds rows to a table's training split"):
+        SequenceDataModule(genome="g.fa", intervals="r.bed", extra_train=short)
+
+
 def test_table_folds_bad_arguments(table):
     with pytest.raises(ValueError, match="need folds >= 2 and 0 <= fold < folds"):
         SequenceDataModule(table=table, target_columns="label", folds=5, fold=5)

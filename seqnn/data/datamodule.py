@@ -27,6 +27,7 @@ from typing import Literal
 import lightning as L
 import numpy as np
 import pandas as pd
+import torch
 from torch.utils.data import DataLoader
 
 from seqnn.data.datasets import (
@@ -76,6 +77,11 @@ class SequenceDataModule(L.LightningDataModule):
             split). The test rows stay ``seed``'s, so ``val_seed=${seed}`` lets each training
             seed of a seed ensemble early-stop on its own validation rows (and learn from the
             others'), all tested on the same rows.
+        extra_train: table mode: a CSV/TSV path or DataFrame of more rows (same sequence
+            length, sequence and target columns) that join the training split only, never
+            validation or test, and of every fold of a cross-validation: e.g. a related
+            species' promoters beside the organism's own. ``split_frame("train")`` lists them
+            after the table's rows.
         targets: interval mode, instead of ``target_columns``: targets read per batch from
             files, e.g. :class:`~seqnn.data.coverage.CoverageTargets` (bigWig coverage) or
             :class:`~seqnn.data.peaks.PeakLabels` (peak files -> multi-label).
@@ -112,8 +118,14 @@ class SequenceDataModule(L.LightningDataModule):
         folds: int | None = None,
         fold: int = 0,
         val_seed: int | None = None,
+        extra_train: str | Path | pd.DataFrame | None = None,
     ) -> None:
         super().__init__()
+        if extra_train is not None and table is None:
+            raise ValueError(
+                "SequenceDataModule: extra_train= adds rows to a table's training split; with "
+                "genome intervals, add the intervals (split column 'train') instead"
+            )
         if val_seed is not None and table is None:
             raise ValueError(
                 "SequenceDataModule: val_seed= re-deals a table's validation rows; genome "
@@ -137,8 +149,11 @@ class SequenceDataModule(L.LightningDataModule):
         # Objects stay out of the hparams: checkpoints then load with weights_only=True.
         self.save_hyperparameters(
             logger=False,
-            ignore=["table", "genome", "intervals", "policy", "transforms", "targets"],
-        )
+            ignore=[
+                "table", "genome", "intervals", "policy", "transforms", "targets", "extra_train"
+            ],
+        )  # fmt: skip
+        self.extra_train = extra_train
         self.policy, self.transforms, self.targets = policy, transforms, targets
         self.table, self.genome, self.intervals = table, genome, intervals
         self.datasets: dict[str, SequenceDataset | IntervalDataset] = {}
@@ -149,6 +164,8 @@ class SequenceDataModule(L.LightningDataModule):
             return
         full, frame = self._full_dataset()
         splits = self._split_rows(frame, full)
+        if self.extra_train is not None:
+            full, frame, splits = self._add_extra_train(full, frame, splits)
         transforms = self.transforms
         self.datasets = {
             s: full.subset(splits[s], transforms if s == "train" else None) for s in STAGES
@@ -190,6 +207,38 @@ class SequenceDataModule(L.LightningDataModule):
             **common,
         )
         return full, full.intervals
+
+    def _add_extra_train(
+        self, full: SequenceDataset, frame: pd.DataFrame, splits: dict[str, np.ndarray]
+    ) -> tuple[SequenceDataset, pd.DataFrame, dict[str, np.ndarray]]:
+        """``full`` and ``frame`` with the ``extra_train`` rows after their own, and those rows
+        in the training split."""
+        hp, extra = self.hparams, self.extra_train
+        from_file = not isinstance(extra, pd.DataFrame)
+        table = read_table(extra) if from_file else extra.reset_index(drop=True)
+        name = Path(extra).name if from_file else "the extra_train table"
+        more = SequenceDataset.from_table(
+            table,
+            hp.sequence_column,
+            hp.target_columns,
+            source=Path(extra).name if from_file else None,
+            policy=self.policy,
+            output=hp.output,
+            target_kind=full.target_kind,
+            classes=full.classes,
+        )
+        if more.length != full.length:
+            raise DatasetError(
+                f"{name}: sequences of length {more.length}, but the table's are {full.length}: "
+                "extra_train rows must have the table's sequence length"
+            )
+        merged = full.subset(np.arange(len(full)))
+        merged.codes = np.concatenate([full.codes, more.codes])
+        if full.targets is not None:
+            merged.targets = torch.cat([full.targets, more.targets])
+        added = len(full) + np.arange(len(more))
+        splits = {**splits, "train": np.concatenate([splits["train"], added])}
+        return merged, pd.concat([frame, table]), splits
 
     def _split_rows(self, frame: pd.DataFrame, full) -> dict[str, np.ndarray]:
         """Row indices of each split."""
