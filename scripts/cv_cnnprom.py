@@ -5,7 +5,8 @@ packaged configs exactly as ``seqnn-train experiment=cnnprom_<org> <overrides>``
 (``hydra.utils.instantiate(cfg.model)``), then trained by a short plain loop per fold: AdamW
 (lr 1e-3, weight decay 0.01), batches of 64, up to 60 epochs (``--max-epochs``), early
 stopping (patience 8) on the AUROC of a validation ninth of the training folds, best weights
-kept.
+kept. It trains on the table's rows only: an experiment's ``data.extra_train`` rows and
+callbacks (``TuneThreshold``) act in ``--seqnn-train`` runs, not here.
 
 ``--dev`` leaves out the held-out test fifth that ``seqnn-train experiment=cnnprom_<org>``
 reports on (the same seeded stratified split) and cross-validates on the other rows only, so a
@@ -39,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from seqnn.tasks.threshold import best_mcc_threshold
 
 BATCH, PATIENCE, FOLDS = 64, 8, 5
 
@@ -77,26 +80,6 @@ def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[s
             ("mcc", binary_matthews_corrcoef),
         )
     }
-
-
-def best_mcc_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """The threshold (midway between two neighbouring scores) with the highest MCC, and that
-    MCC; a score above the threshold is a positive call."""
-    order = np.argsort(-p, kind="stable")
-    scores, positive = p[order], y[order].astype(bool)
-    tp = np.cumsum(positive)  # calls = the top 1, 2, ... scores
-    fp = np.cumsum(~positive)
-    n_pos, n = positive.sum(), len(y)
-    calls = np.arange(1, n + 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mcc = (tp * (n - n_pos - fp) - fp * (n_pos - tp)) / np.sqrt(
-            calls * (n - calls) * n_pos * (n - n_pos)
-        )
-    last = np.r_[scores[1:] < scores[:-1], True]  # cut only between distinct scores
-    mcc = np.where(last & np.isfinite(mcc), mcc, -np.inf)
-    i = int(np.argmax(mcc))
-    below = scores[i + 1] if i + 1 < n else scores[i] - 1e-6
-    return float((scores[i] + below) / 2), float(mcc[i])
 
 
 def tpr_at_fpr(y: np.ndarray, p: np.ndarray, fpr: float) -> float:
@@ -312,7 +295,9 @@ def out_of_fold_scores(
         model = load_pretrained(run / "model")
         p = predict_sequences(model, [sequences[i] for i in held]).to_numpy()[:, 0].copy()
         logged = json.loads((run / "metrics.json").read_text())
-        ours = at_threshold(labels[held], p, cfg.task.threshold)
+        ours = at_threshold(
+            labels[held], p, model.threshold
+        )  # tuned on val rows, or task.threshold
         ours["auroc"] = auroc(labels[held], p)
         for key, name in (("auroc", "test/auroc"), ("mcc", "test/mcc")):
             if abs(ours[key] - logged[name]) > 1e-3:

@@ -370,11 +370,12 @@ def ensemble_seeds(
     folders = (
         [row.name] if row.folds is None else [f"{row.name}/fold_{k}" for k in range(row.folds)]
     )
-    scored, parts = [], []  # parts: each test set's ensemble predictions and truth
+    scored, parts, ensembles = [], [], []  # parts: each test set's predictions and truth
     for part, folder in zip(fold_parts, folders, strict=True):
         run_dirs = [runs / f"seed_{s}" / folder for s in seeds]
         cfg = compose_run(row, run_dirs[0], [*part, *overrides, f"seed={seeds[0]}"])
-        test = instantiate(cfg.data).split_frame("test")
+        data = instantiate(cfg.data)
+        test = data.split_frame("test")
         models = [load_pretrained(d / "model") for d in run_dirs]
         for run_dir, model in zip(run_dirs, models, strict=True):
             # each seed's model on these rows gives its logged figures
@@ -386,12 +387,14 @@ def ensemble_seeds(
                     f"{row.name} {' '.join(part)}, its run logged {logged:.4f}: not the run's "
                     "test set (were the runs made with other --overrides?)"
                 )
-        ensemble = ensemble_pretrained(models)
+        ensemble = ensemble_pretrained(models, tuned_threshold(cfg, data, models))
         predicted = predict_sequences(ensemble, test["sequence"].tolist()).to_numpy()
         parts.append((predicted, truth_of(test, ensemble, None, f"{row.name} {folder}")))
         scored.append({f"test/{k}": v for k, v in score(ensemble, *parts[-1]).items()})
+        scored[-1]["test/threshold"] = ensemble.threshold
+        ensembles.append(ensemble)
     # the 95% bootstrap interval of the (fold-mean) figures: each test set resampled
-    interval = bootstrap_interval(ensemble, parts, level=CI_LEVEL)
+    interval = bootstrap_interval(ensembles, parts, level=CI_LEVEL)
     result = dataclasses.replace(
         trained,
         metrics={k: statistics.fmean(m[k] for m in scored) for k in scored[0]}
@@ -401,6 +404,27 @@ def ensemble_seeds(
     )
     result.command = f"{trained.command}; seqnn-ensemble of the seeds' models"
     return result
+
+
+def tuned_threshold(cfg, data, models) -> float | None:
+    """For runs whose config tunes the decision threshold (a ``TuneThreshold`` callback),
+    the ensemble's own: its best-MCC threshold on the split's validation rows, as each member
+    chose its own; None (the members' common threshold) otherwise."""
+    from seqnn.ensemble import ensemble_pretrained
+    from seqnn.evaluate import truth_of
+    from seqnn.predict import predict_sequences
+    from seqnn.tasks.threshold import best_mcc_threshold
+
+    callbacks = cfg.get("callbacks") or {}
+    if not any(
+        str((c or {}).get("_target_", "")).endswith("TuneThreshold") for c in callbacks.values()
+    ):
+        return None
+    val = data.split_frame("val")
+    ensemble = ensemble_pretrained(models, threshold=0.5)
+    predicted = predict_sequences(ensemble, val["sequence"].tolist()).to_numpy()
+    threshold, _ = best_mcc_threshold(truth_of(val, ensemble, None, "validation rows"), predicted)
+    return threshold
 
 
 def _value(metrics: dict[str, float], figure: Figure) -> float:

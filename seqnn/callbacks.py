@@ -8,6 +8,9 @@ loop counters, but not the global random generators: without this, a resumed run
 
 :class:`Throughput` logs training samples/s per epoch (and, on a CUDA device, the GPU's
 utilisation), so a run's TensorBoard shows whether the data path keeps the device busy.
+
+:class:`TuneThreshold` sets a binary / multilabel model's decision threshold from the
+validation rows before testing (the best-MCC cut of the tested checkpoint's predictions).
 """
 
 from __future__ import annotations
@@ -172,3 +175,48 @@ class Throughput(L.Callback):
         if self._utils:
             util = sum(self._utils) / len(self._utils)
             pl_module.log("train/gpu_util_pct", util, reduce_fx="mean", **log)
+
+
+class TuneThreshold(L.Callback):
+    """Before testing, sets the module's decision threshold to the one with the best MCC on the
+    validation rows (:func:`seqnn.tasks.threshold.best_mcc_threshold`, scored by the weights
+    being tested); the test calls (mcc, sensitivity, specificity ...) use it, it is logged as
+    ``test/threshold`` and the exported model's spec keeps it (``seqnn-predict calls=true``).
+
+    For a model whose probabilities are shifted as a whole: trained with a positive weight, or
+    with extra training rows of another class balance (``data.extra_train``). In seqnn-train:
+    ``+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold``. Under DDP the ranks'
+    validation rows are gathered, so every rank sets the same threshold.
+    """
+
+    def __init__(self) -> None:
+        self.threshold: float | None = None
+
+    @torch.no_grad()
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from seqnn.tasks.threshold import best_mcc_threshold
+
+        datamodule = trainer.datamodule
+        if datamodule is None or not hasattr(pl_module, "set_threshold"):
+            raise ValueError(
+                "TuneThreshold: needs a datamodule with validation rows and a binary / "
+                "multilabel SupervisedModule"
+            )
+        was_training = pl_module.training
+        pl_module.eval()
+        probs, targets = [], []
+        for x, y in datamodule.val_dataloader():
+            probs.append(pl_module.predict_step(x.to(pl_module.device), 0).reshape(len(y), -1))
+            targets.append(y.to(pl_module.device).float().reshape(len(y), -1))
+        pl_module.train(was_training)
+        p, y = torch.cat(probs), torch.cat(targets)
+        if trainer.world_size > 1:  # every rank's rows (DistributedSampler pads them alike)
+            p = pl_module.all_gather(p).reshape(-1, p.shape[1])
+            y = pl_module.all_gather(y).reshape(-1, y.shape[1])
+        threshold, _ = best_mcc_threshold(y.cpu().numpy(), p.cpu().numpy())
+        pl_module.set_threshold(threshold)
+        self.threshold = threshold
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.threshold is not None:
+            pl_module.log("test/threshold", self.threshold, logger=True)

@@ -14,9 +14,10 @@ theirs. Example::
 
 The members must agree on what a prediction means: input length, task, target names, output
 transform, N/IUPAC policy and decision threshold; a difference is an error that names both
-packages. Each package weighs the same (an ensemble package given as a member counts once, its
-own members averaged inside it); a model given twice is an error. The model card lists each
-member's source and test metrics. ``out`` must be a new folder; it is written beside itself
+packages (``threshold=`` sets the ensemble's own, for members tuned apart). Each package weighs
+the same (an ensemble package given as a member counts once, its own members averaged inside
+it); a model given twice is an error. The model card lists each member's source and test
+metrics. ``out`` must be a new folder; it is written beside itself
 under a temporary name and renamed when complete.
 """
 
@@ -38,13 +39,18 @@ AGREED_FIELDS = ("input_length", "task", "targets", "output_transform", "policy"
 AVERAGED_TASKS = ("binary", "multilabel", "multiclass", "regression", "profile")
 
 
-def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> PretrainedModel:
+def ensemble_pretrained(
+    models: Sequence[str | Path | PretrainedModel], threshold: float | None = None
+) -> PretrainedModel:
     """One pretrained model whose network averages the logits of ``models``.
 
     Args:
         models: at least two package folders, shipped model names or loaded
             :class:`PretrainedModel` objects (whose networks the ensemble then shares, moved
             to the CPU).
+        threshold: binary / multilabel: the ensemble's decision threshold, for members whose
+            own thresholds differ (each tuned on its validation rows by
+            :class:`seqnn.callbacks.TuneThreshold`); None: the members' common one.
 
     Returns:
         The ensemble, in eval mode on the CPU; :func:`seqnn.save_pretrained` writes it.
@@ -79,12 +85,21 @@ def ensemble_pretrained(models: Sequence[str | Path | PretrainedModel]) -> Pretr
                 "can be averaged"
             )
         for name in AGREED_FIELDS:
+            if name == "threshold" and threshold is not None:
+                continue
             mine, theirs = _field(model, name), _field(loaded[0], name)
             if mine != theirs:
                 raise PretrainedError(
                     f"{source}: {name} {mine!r} differs from {sources[0]}'s {theirs!r}: the "
                     "members of an ensemble must agree on it (retrain or pick matching models)"
                 )
+    if threshold is not None:
+        if first.task not in ("binary", "multilabel") or not 0 < threshold < 1:
+            raise PretrainedError(
+                f"seqnn-ensemble: threshold={threshold!r}: a probability in (0, 1), for binary "
+                f"or multilabel models (these are {first.task})"
+            )
+        first = replace(first, threshold=float(threshold))
     if first.task == "profile":
         _check_profile_lengths(sources, loaded)
     net = Ensemble([model.net.cpu() for model in loaded]).eval()
@@ -158,7 +173,8 @@ def run(cfg) -> list[Path]:
             f"seqnn-ensemble: out {out} already exists: give a new folder (or delete it)"
         )
     names = _model_list(cfg.models)
-    model = ensemble_pretrained(names)
+    threshold = cfg.get("threshold")
+    model = ensemble_pretrained(names, None if threshold is None else float(threshold))
     with atomic_folder(out) as tmp:
         save_pretrained(model, tmp)
     print(f"seqnn-ensemble: {len(names)} members: {', '.join(names)}")

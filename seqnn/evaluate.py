@@ -60,7 +60,7 @@ def score(model: PretrainedModel, predictions: np.ndarray, truth: np.ndarray) ->
 
 
 def bootstrap_interval(
-    model: PretrainedModel,
+    model: PretrainedModel | Sequence[PretrainedModel],
     parts: Sequence[tuple[np.ndarray, np.ndarray]],
     level: float = 0.95,
     resamples: int = 1000,
@@ -69,7 +69,8 @@ def bootstrap_interval(
     """Percentile bootstrap interval of every metric of :func:`score`, averaged over ``parts``
     (``(predictions, truth)`` of each test fold of a cross-validation; one part: one test
     set): each of ``resamples`` replicates draws every part's rows with replacement and
-    scores it. Returns ``<metric>/ci_low`` and ``<metric>/ci_high``; replicates where a
+    scores it, with ``model`` (or the part's own model, one per part: e.g. each fold's
+    decision threshold). Returns ``<metric>/ci_low`` and ``<metric>/ci_high``; replicates where a
     ranking metric is undefined (one class drawn) are left out of its interval.
 
     Raises:
@@ -80,15 +81,19 @@ def bootstrap_interval(
             f"bootstrap interval: level {level} must lie in (0, 1) (e.g. ci=0.95) and "
             f"resamples {resamples} must be at least 2"
         )
+    models = [model] * len(parts) if isinstance(model, PretrainedModel) else list(model)
+    if len(models) != len(parts):
+        raise PredictError(f"bootstrap interval: {len(models)} models for {len(parts)} parts")
     rng = np.random.default_rng(seed)
     draws: list[dict[str, float]] = []
     with warnings.catch_warnings():  # a one-class replicate: NaN ranking, left out below
         warnings.simplefilter("ignore")
         for _ in range(resamples):
             scored = []
-            for predictions, truth in parts:
+            for part_model, (predictions, truth) in zip(models, parts, strict=True):
                 rows = rng.integers(0, len(truth), len(truth))
-                scored.append(score(model, np.asarray(predictions)[rows], np.asarray(truth)[rows]))
+                drawn = np.asarray(predictions)[rows], np.asarray(truth)[rows]
+                scored.append(score(part_model, *drawn))
             draws.append({k: float(np.mean([m[k] for m in scored])) for k in scored[0]})
     tail = (1 - level) / 2 * 100
     interval = {}

@@ -44,18 +44,6 @@ def test_metrics_at_threshold_and_tpr_at_fpr(cv):
     assert cv.auroc(y, p) == pytest.approx(14 / 15)
 
 
-def test_best_mcc_threshold_matches_a_brute_force_search(cv, rng):
-    from sklearn.metrics import matthews_corrcoef
-
-    for _ in range(5):
-        y = rng.integers(0, 2, 200)
-        p = np.round(np.clip(0.3 * y + 0.7 * rng.random(200), 0, 1), 2)  # ties included
-        threshold, mcc = cv.best_mcc_threshold(y, p)
-        brute = max(matthews_corrcoef(y, p > t) for t in np.unique(p))
-        assert mcc == pytest.approx(brute, abs=1e-9)
-        assert matthews_corrcoef(y, p > threshold) == pytest.approx(mcc, abs=1e-9)
-
-
 @pytest.mark.parametrize("organism", ["ecoli", "bsubtilis"])
 def test_dev_rows_are_the_experiments_train_and_val_rows(cv, organism, tmp_path):
     # --dev must leave out exactly the rows seqnn-train experiment=... tests on

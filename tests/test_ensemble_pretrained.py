@@ -91,6 +91,20 @@ def test_no_threshold_agrees_with_one_of_half(tmp_path):
         ensemble_pretrained([old, package(tmp_path / "other", seed=2)])
 
 
+def test_threshold_sets_the_ensembles_own_for_members_tuned_apart(members, tmp_path):
+    other = package(tmp_path / "other", seed=9, threshold=0.7)  # members[0] says 0.4
+    out = tmp_path / "tuned"
+    main([f"models={members[0]},{other}", f"out={out}", "threshold=0.62"])
+    assert load_pretrained(out).threshold == 0.62
+    with pytest.raises(PretrainedError, match=r"threshold=1.5: a probability in \(0, 1\)"):
+        ensemble_pretrained([members[0], other], threshold=1.5)
+    regression = [
+        package(tmp_path / f"r{k}", seed=k, task="regression", threshold=None) for k in range(2)
+    ]
+    with pytest.raises(PretrainedError, match="for binary or multilabel models .*regression"):
+        ensemble_pretrained(regression, threshold=0.5)
+
+
 def test_input_length_must_agree(members, tmp_path):
     torch.manual_seed(0)
     net = BassetCNN(n_targets=2, n_filters=[8], kernel_sizes=5, pool_sizes=2, n_hidden=[8])

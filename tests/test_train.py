@@ -201,6 +201,41 @@ def test_weight_averaging_tests_the_averaged_weights(tmp_path):
     assert again[0]["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-5)
 
 
+def test_tune_threshold_tests_and_exports_the_validation_rows_best_mcc_threshold(tmp_path):
+    """+callbacks.tune_threshold: the tested weights' best-MCC threshold on the validation
+    rows makes the test calls, is logged and is what the exported model's spec says."""
+    from torchmetrics.functional.classification import binary_matthews_corrcoef
+
+    from seqnn.pretrained import read_spec
+    from seqnn.tasks.threshold import best_mcc_threshold
+    from seqnn.train import instantiate_task
+
+    tune = ["+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold"]
+    overrides = [*TINY["cnn"], "trainer.max_epochs=1", "+trainer.limit_train_batches=3", *QUIET]
+    metrics = run_train([*overrides, *tune], tmp_path)
+    cfg = compose_run(overrides, tmp_path)
+    datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    module = instantiate_task(cfg, datamodule)
+    (best,) = (tmp_path / "checkpoints").glob("best_*.ckpt")
+    module.load_state_dict(torch.load(best, map_location="cpu", weights_only=True)["state_dict"])
+    module.eval()
+
+    def scored(loader) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            pairs = [(module.predict_step(x, 0)[:, 0], y[:, 0]) for x, y in loader]
+        return torch.cat([p for p, _ in pairs]), torch.cat([y for _, y in pairs])
+
+    p, y = scored(datamodule.val_dataloader())
+    threshold, _ = best_mcc_threshold(y.numpy(), p.numpy())
+    assert metrics["test/threshold"] == pytest.approx(threshold, abs=1e-6)
+    assert abs(threshold - 0.5) > 1e-3  # a threshold of its own, not the default
+    p, y = scored(datamodule.test_dataloader())
+    mcc = binary_matthews_corrcoef(p, y.long(), threshold=threshold)
+    assert metrics["test/mcc"] == pytest.approx(float(mcc), abs=1e-5)
+    spec = read_spec(tmp_path / "model" / "seqnn.json")
+    assert spec.threshold == pytest.approx(threshold, abs=1e-6)
+
+
 # ----------------------------------------------------------------------------- fine-tuning
 @pytest.fixture(scope="module")
 def tiny_package(tmp_path_factory) -> Path:

@@ -104,11 +104,29 @@ class SupervisedModule(StagedModule):
         self.loss = loss
         self.one_hot = one_hot if one_hot is not None else OneHot()
         self.output_fn = OUTPUT_TRANSFORMS[transform]
+        self._default_metrics = metrics is None
         if metrics is None:
             metrics = default_metrics(task, n_targets, target_names, threshold)
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+
+    def set_threshold(self, threshold: float) -> None:
+        """Call positives above ``threshold`` from now on: the test metrics are built anew
+        with it, and ``hparams.threshold`` (what an exported model's spec records) holds it.
+
+        Raises:
+            ValueError: a task other than binary / multilabel, or metrics passed in by hand
+                (their threshold is theirs to set).
+        """
+        hp = self.hparams
+        if hp.task not in ("binary", "multilabel"):
+            raise ValueError(f"set_threshold: {hp.task} tasks make no thresholded calls")
+        if not self._default_metrics:
+            raise ValueError("set_threshold: this module was given its own metrics=")
+        metrics = default_metrics(hp.task, hp.n_targets, hp.target_names, threshold)
+        self.test_metrics = metrics.clone(prefix="test/").to(self.device)
+        hp.threshold = float(threshold)
 
     def forward(self, x: Tensor) -> Tensor:
         """One-hot (N, 4, L) or codes (N, L) -> logits (N, T) (or (N, T, L_out))."""
