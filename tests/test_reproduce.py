@@ -209,6 +209,8 @@ def test_seed_ensemble_and_reuse_from_real_runs(reproduce, monkeypatch, tmp_path
     assert result.wall_s == trained.wall_s and result.per_seed == trained.per_seed
     for key in ("test/auroc", "test/mcc", "test/sensitivity", "test/specificity"):
         assert 0 <= abs(result.metrics[key]) <= 1
+    # the experiment tunes its threshold: the ensemble's own, from the validation rows
+    assert 0 < result.metrics["test/threshold"] < 1 and result.metrics["test/threshold"] != 0.5
     # the two models differ, so their average is neither (on 275 test rows)
     assert result.metrics["test/auroc"] not in [m["test/auroc"] for m in trained.per_seed]
     line = json.loads(reproduce.bench_lines(row, result)[0])
