@@ -185,8 +185,9 @@ class TuneThreshold(L.Callback):
 
     For a model whose probabilities are shifted as a whole: trained with a positive weight, or
     with extra training rows of another class balance (``data.extra_train``). In seqnn-train:
-    ``+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold``. Under DDP the ranks'
-    validation rows are gathered, so every rank sets the same threshold.
+    ``+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold``. Under DDP every rank
+    scores all the validation rows (the datamodule's own loader, not Lightning's sharded one),
+    so every rank sets the same threshold.
     """
 
     def __init__(self) -> None:
@@ -210,9 +211,6 @@ class TuneThreshold(L.Callback):
             targets.append(y.to(pl_module.device).float().reshape(len(y), -1))
         pl_module.train(was_training)
         p, y = torch.cat(probs), torch.cat(targets)
-        if trainer.world_size > 1:  # every rank's rows (DistributedSampler pads them alike)
-            p = pl_module.all_gather(p).reshape(-1, p.shape[1])
-            y = pl_module.all_gather(y).reshape(-1, y.shape[1])
         threshold, _ = best_mcc_threshold(y.cpu().numpy(), p.cpu().numpy())
         pl_module.set_threshold(threshold)
         self.threshold = threshold

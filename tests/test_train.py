@@ -422,15 +422,20 @@ def test_ddp_cpu_two_processes(tmp_path, seqnn_cache):  # noqa: F811 (a fixture)
     """From the CLI: Lightning's DDP launcher re-runs the Hydra command for rank 1 (inside
     pytest it would re-run pytest), with the same run folder."""
     env = {**os.environ, "SEQNN_LOG_DIR": str(tmp_path / "logs")}
-    args = ["trainer=ddp_cpu", "trainer.max_epochs=1", *TINY["cnn"], *FEW_BATCHES, *QUIET]
+    tune = "+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold"
+    args = ["trainer=ddp_cpu", "trainer.max_epochs=1", *TINY["cnn"], *FEW_BATCHES, *QUIET, tune]
     done = run_cli(args, tmp_path, env)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
     assert "distributed_backend=gloo" in output
     assert "Starting with 2 processes" in output
     (run,) = (tmp_path / "logs" / "runs").iterdir()  # both ranks wrote to one run folder
-    assert "test/auroc" in json.loads((run / "metrics.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "test/auroc" in metrics
     assert (run / "checkpoints" / "last.ckpt").is_file()
+    # every rank tuned the same threshold on all the validation rows: the exported one
+    spec = json.loads((run / "model" / "seqnn.json").read_text())
+    assert spec["threshold"] == pytest.approx(metrics["test/threshold"], abs=1e-6)
 
 
 @pytest.mark.slow
