@@ -41,6 +41,13 @@ def test_several_targets_pool_into_one_threshold_and_masked_rows_drop_out(rng):
     assert best_mcc_threshold(masked, p) == best_mcc_threshold(masked[keep], p[keep])
 
 
+def test_soft_labels_count_as_positive_above_half(rng):
+    y = rng.integers(0, 2, 100)
+    p = np.clip(0.4 * y + 0.6 * rng.random(100), 0, 1)
+    soft = np.where(y == 1, 0.8, 0.1)
+    assert best_mcc_threshold(soft, p) == best_mcc_threshold(y, p)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="hold only negatives: a threshold needs rows of both"):
         best_mcc_threshold(np.zeros(5), np.linspace(0, 1, 5))

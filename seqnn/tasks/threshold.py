@@ -20,7 +20,7 @@ def best_mcc_threshold(target: np.ndarray, probs: np.ndarray) -> tuple[float, fl
     into one threshold; NaN targets (masked rows) are left out.
 
     Args:
-        target: 0/1 labels, any shape.
+        target: 0/1 labels (soft labels: positive above 0.5), any shape.
         probs: probabilities of the same shape.
 
     Raises:
@@ -30,8 +30,9 @@ def best_mcc_threshold(target: np.ndarray, probs: np.ndarray) -> tuple[float, fl
     if target.shape != probs.shape:
         raise ValueError(f"best_mcc_threshold: target {target.shape} vs probs {probs.shape}")
     kept = ~np.isnan(target)
-    y, p = target[kept].ravel(), probs[kept].ravel()
-    n, n_pos = len(y), int((y == 1).sum())
+    # soft labels count as positive above 0.5, as in training's metrics
+    y, p = target[kept].ravel() > 0.5, probs[kept].ravel()
+    n, n_pos = len(y), int(y.sum())
     if n_pos in (0, n):
         only = "negatives" if n_pos == 0 else "positives"
         raise ValueError(
@@ -39,7 +40,7 @@ def best_mcc_threshold(target: np.ndarray, probs: np.ndarray) -> tuple[float, fl
             "classes (a larger validation split)"
         )
     order = np.argsort(-p, kind="stable")
-    scores, positive = p[order], y[order] == 1
+    scores, positive = p[order], y[order]
     tp = np.cumsum(positive)  # calls = the top 1, 2, ... scores
     fp = np.cumsum(~positive)
     calls = np.arange(1, n + 1)
