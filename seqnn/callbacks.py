@@ -210,6 +210,11 @@ class TuneThreshold(L.Callback):
             probs.append(pl_module.predict_step(x.to(pl_module.device), 0).reshape(len(y), -1))
             targets.append(y.to(pl_module.device).float().reshape(len(y), -1))
         pl_module.train(was_training)
+        if not probs:
+            raise ValueError(
+                "TuneThreshold: the datamodule has no validation rows to tune the threshold on: "
+                "give data.val_fraction > 0, or drop callbacks.tune_threshold"
+            )
         p, y = torch.cat(probs), torch.cat(targets)
         threshold, _ = best_mcc_threshold(y.cpu().numpy(), p.cpu().numpy())
         pl_module.set_threshold(threshold)

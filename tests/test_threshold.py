@@ -78,3 +78,13 @@ def test_set_threshold_rebuilds_the_test_calls():
 
     with pytest.raises(ValueError, match="given its own metrics="):
         module(metrics=MetricCollection({"auroc": BinaryAUROC()})).set_threshold(0.3)
+
+
+def test_tune_threshold_without_validation_rows_says_so():
+    from types import SimpleNamespace
+
+    from seqnn.callbacks import TuneThreshold
+
+    empty = SimpleNamespace(datamodule=SimpleNamespace(val_dataloader=lambda: []))
+    with pytest.raises(ValueError, match="no validation rows to tune the threshold on"):
+        TuneThreshold().on_test_start(empty, module())
