@@ -295,9 +295,8 @@ def out_of_fold_scores(
         model = load_pretrained(run / "model")
         p = predict_sequences(model, [sequences[i] for i in held]).to_numpy()[:, 0].copy()
         logged = json.loads((run / "metrics.json").read_text())
-        ours = at_threshold(
-            labels[held], p, model.threshold
-        )  # tuned on val rows, or task.threshold
+        # the run's threshold: task.threshold, or tuned on its validation rows
+        ours = at_threshold(labels[held], p, model.threshold)
         ours["auroc"] = auroc(labels[held], p)
         for key, name in (("auroc", "test/auroc"), ("mcc", "test/mcc")):
             if abs(ours[key] - logged[name]) > 1e-3:
