@@ -216,12 +216,12 @@ class SequenceDataModule(L.LightningDataModule):
         hp, extra = self.hparams, self.extra_train
         from_file = not isinstance(extra, pd.DataFrame)
         table = read_table(extra) if from_file else extra.reset_index(drop=True)
-        name = Path(extra).name if from_file else "the extra_train table"
+        source = Path(extra).name if from_file else None
         more = SequenceDataset.from_table(
             table,
             hp.sequence_column,
             hp.target_columns,
-            source=Path(extra).name if from_file else None,
+            source=source,
             policy=self.policy,
             output=hp.output,
             target_kind=full.target_kind,
@@ -229,7 +229,8 @@ class SequenceDataModule(L.LightningDataModule):
         )
         if more.length != full.length:
             raise DatasetError(
-                f"{name}: sequences of length {more.length}, but the table's are {full.length}: "
+                f"{source or 'the extra_train table'}: sequences of length {more.length}, but "
+                f"the table's are {full.length}: "
                 "extra_train rows must have the table's sequence length"
             )
         merged = full.subset(np.arange(len(full)))
