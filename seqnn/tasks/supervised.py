@@ -31,6 +31,7 @@ from torch.optim import Optimizer
 from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
+from seqnn.models.ensemble import average_outputs
 from seqnn.tasks.metrics import TASKS, Task, default_metrics, metric_inputs
 from seqnn.tasks.outputs import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS, OutputTransform
 from seqnn.tasks.staged import StagedModule
@@ -137,7 +138,7 @@ class SupervisedModule(StagedModule):
         if stage == "train" and getattr(self.net, "has_members", False):
             # an Ensemble: each member learns from its own loss; metrics see the average
             outputs = [out.float() for out in self.net(self.one_hot(x), members=True)]
-            logits = torch.stack(outputs).mean(0)
+            logits = average_outputs(outputs)
             target = self._loss_target(y, logits)
             loss = torch.stack([self.loss(out, target) for out in outputs]).mean()
         else:
