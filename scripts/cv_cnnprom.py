@@ -20,7 +20,8 @@ experiments' ``task.threshold`` is chosen: on the ``--dev`` rows).
 ``--seqnn-train DIR`` runs each candidate through ``seqnn-train -m`` instead (the experiments'
 own Lightning loop, monitor, scheduler and early stopping: the protocol of their reported
 5-fold figures) on a table of the same rows, and prints the means of its test Sn / Sp / MCC /
-AUROC.
+AUROC, and (``ensemble_val_threshold``) how the experiments report: per test fold the training
+seeds' models averaged, the threshold the best-MCC cut on the fold's validation rows.
 
 Usage:
     python scripts/cv_cnnprom.py --organism ecoli --dev \
@@ -269,8 +270,52 @@ def cross_validate_seqnn_train(
         "pooled_best_mcc": [round(mcc, 4) for _, mcc in pooled.values()],
         "pooled_best_mcc_threshold": [round(t, 4) for t, _ in pooled.values()],
         "seeds": list(pooled),
+        "ensemble_val_threshold": fold_ensembles(out_dir / "runs"),
         "seconds": seconds,
     }
+
+
+def fold_ensembles(runs: Path) -> dict[str, float]:
+    """How the experiments report: each test fold's models (one per training seed) averaged
+    into one (``seqnn-ensemble``), its threshold the best-MCC cut on that fold's validation
+    rows (what ``TuneThreshold`` does for one model), scored on the fold's test rows. Fold
+    means of Sn / Sp / MCC / AUROC and of the threshold."""
+    from collections import defaultdict
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from seqnn import load_pretrained
+    from seqnn.ensemble import ensemble_pretrained
+
+    by_fold: dict[int, list[Path]] = defaultdict(list)
+    configs = {}
+    for run in sorted(p.parent for p in runs.glob("*/metrics.json")):
+        cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
+        by_fold[int(cfg.data.fold)].append(run)
+        configs.setdefault(int(cfg.data.fold), cfg)
+    scored = []
+    for fold, members in sorted(by_fold.items()):
+        data = instantiate(configs[fold].data)
+        models = [load_pretrained(r / "model") for r in members]
+        # one seed: that model (seqnn-ensemble needs two); the threshold is set below
+        ensemble = models[0] if len(models) == 1 else ensemble_pretrained(models, 0.5)
+        val_y, val_p = _labels_and_probs(ensemble, data.split_frame("val"))
+        test_y, test_p = _labels_and_probs(ensemble, data.split_frame("test"))
+        threshold, _ = best_mcc_threshold(val_y, val_p)
+        scored.append(
+            at_threshold(test_y, test_p, threshold)
+            | {"auroc": auroc(test_y, test_p), "threshold": threshold}
+        )
+    return {k: round(float(np.mean([s[k] for s in scored])), 4) for k in scored[0]}
+
+
+def _labels_and_probs(model, frame) -> tuple[np.ndarray, np.ndarray]:
+    """A table split's labels and ``model``'s probabilities for its rows."""
+    from seqnn.predict import predict_sequences
+
+    p = predict_sequences(model, frame["sequence"].tolist()).to_numpy()[:, 0].copy()
+    return frame["label"].to_numpy(), p
 
 
 def out_of_fold_scores(

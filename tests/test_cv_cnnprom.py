@@ -97,6 +97,25 @@ def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path):
     assert np.array_equal(~np.isnan(scores[0]), in_tested)
     assert ((scores[0][in_tested] >= 0) & (scores[0][in_tested] <= 1)).all()
     assert result["seeds"] == [12345] and 0 < result["pooled_best_mcc_threshold"][0] < 1
+    # the reported protocol: each fold's seeds averaged (here one), the threshold tuned on the
+    # fold's validation rows, scored on its test rows
+    import json
+
+    from seqnn import load_pretrained
+    from seqnn.predict import predict_sequences
+    from seqnn.tasks.threshold import best_mcc_threshold
+
+    ensemble = result["ensemble_val_threshold"]
+    assert set(ensemble) == {"sn", "sp", "mcc", "auroc", "threshold"}
+    runs = [c.parents[1] for c in configs]
+    logged = [json.loads((run / "metrics.json").read_text()) for run in runs]
+    assert ensemble["auroc"] == pytest.approx(np.mean([m["test/auroc"] for m in logged]), abs=1e-3)
+    thresholds = []
+    for run in runs:
+        val = instantiate(OmegaConf.load(run / ".hydra" / "config.yaml").data).split_frame("val")
+        p = predict_sequences(load_pretrained(run / "model"), val["sequence"].tolist())
+        thresholds.append(best_mcc_threshold(val["label"].to_numpy(), p.to_numpy()[:, 0])[0])
+    assert ensemble["threshold"] == pytest.approx(np.mean(thresholds), abs=1e-3)
 
 
 def test_balanced_weight_is_seqnn_trains(cv):
