@@ -179,6 +179,17 @@ def test_bad_arguments_fail_clearly():
         AUTOENCODERS["ae"](81)(random_one_hot(1, 100))
 
 
+def test_basset_cnn_takes_one_filter_count_for_every_block():
+    # seqnn-train -m model=cnn,rnn model.n_filters=64 (the README's sweep) passes an int
+    def widths(net):
+        return [m.out_channels for m in net.trunk.modules() if isinstance(m, nn.Conv1d)]
+
+    assert widths(BassetCNN(n_filters=8)) == [8, 8, 8]
+    assert widths(BassetCNN(n_filters=8, kernel_sizes=[5, 5], pool_sizes=2)) == [8, 8]
+    assert widths(BassetCNN(n_filters=8, kernel_sizes=5, pool_sizes=[2, 2, 2, 2])) == [8] * 4
+    assert BassetCNN(n_filters=8)(random_one_hot(2, 200)).shape == (2, 1)
+
+
 # ---------------------------------------------------------------- receptive fields
 
 

@@ -42,7 +42,9 @@ class BassetCNN(nn.Module):
     Args:
         n_targets: Number of outputs (logits).
         seq_len: Fixed input length for a flattened head; ``None`` for global max-pooling.
-        n_filters: Filters per conv block; its length is the number of blocks.
+        n_filters: Filters per conv block; its length is the number of blocks. One int: that
+            many filters in every block, as many blocks as ``kernel_sizes`` (or else
+            ``pool_sizes``) lists, three when both are ints.
         kernel_sizes: Kernel width per block (an int is used for every block).
         pool_sizes: Max-pool width per block (an int is used for every block).
         n_hidden: Width of each hidden dense layer.
@@ -57,7 +59,7 @@ class BassetCNN(nn.Module):
         self,
         n_targets: int = 1,
         seq_len: int | None = None,
-        n_filters: Sequence[int] = (128, 128, 128),
+        n_filters: int | Sequence[int] = (128, 128, 128),
         kernel_sizes: int | Sequence[int] = (19, 11, 7),
         pool_sizes: int | Sequence[int] = (3, 4, 4),
         n_hidden: Sequence[int] = (256,),
@@ -68,6 +70,9 @@ class BassetCNN(nn.Module):
         super().__init__()
         self.n_targets = n_targets
         self.seq_len = seq_len
+        if isinstance(n_filters, int):  # e.g. seqnn-train -m model=cnn,rnn model.n_filters=64
+            listed = [len(s) for s in (kernel_sizes, pool_sizes) if not isinstance(s, int)]
+            n_filters = (n_filters,) * (listed[0] if listed else 3)
         n_blocks = len(n_filters)
         kernels = broadcast(kernel_sizes, n_blocks, "kernel_sizes")
         pools = broadcast(pool_sizes, n_blocks, "pool_sizes")
