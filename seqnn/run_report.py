@@ -80,6 +80,8 @@ def report_run(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -
         lines.append(f"  exported model  : {out / 'model'}  (load_pretrained, seqnn-predict)")
     lines.append(f"  metrics         : {out / 'metrics.json'}")
     for lg in trainer.loggers:
+        if lg.log_dir is None:  # fast_dev_run's DummyLogger writes nothing
+            continue
         lines.append(f"  {type(lg).__name__:<16}: {lg.log_dir}")
         if type(lg).__name__ == "TensorBoardLogger":
             lines.append(f"  open TensorBoard: tensorboard --logdir {Path(lg.log_dir).parent}")

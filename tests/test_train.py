@@ -89,11 +89,14 @@ def run_train(overrides: list[str], output_dir: Path) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------- smoke runs
 @pytest.mark.parametrize("model", options("model"))
-def test_fast_dev_run_each_model(model, tmp_path):
+def test_fast_dev_run_each_model(model, tmp_path, capsys):
     assert model in TINY, f"add tiny overrides for model/{model}.yaml to TINY"
     metrics = run_train([f"model={model}", *TINY[model], "++trainer.fast_dev_run=true"], tmp_path)
     assert torch.isfinite(torch.tensor(metrics["val/loss"]))
     assert json.loads((tmp_path / "metrics.json").read_text()) == pytest.approx(metrics)
+    # fast_dev_run logs nowhere: the summary names no logger folder
+    summary = capsys.readouterr().out.split("seqnn run finished")[-1]
+    assert "None" not in summary and "tensorboard --logdir" not in summary
 
 
 @pytest.mark.parametrize("experiment", options("experiment"))
