@@ -192,6 +192,14 @@ def test_task_option_instantiates(option, tmp_path):
     assert cfg.monitor.metric in val_metric_names(module)
 
 
+def test_coverage_profile_with_the_poisson_task_as_the_readme_says(tmp_path):
+    overrides = ["experiment=coverage_profile", "task=profile_poisson"]
+    with pytest.raises(Exception, match="count_weight"):  # what the README warns of
+        instantiate(compose_train(overrides, tmp_path / "run").task, _convert_="all")
+    cfg = compose_train([*overrides, "~task.loss.count_weight"], tmp_path / "run")
+    assert isinstance(instantiate(cfg.task, _convert_="all"), L.LightningModule)
+
+
 def test_experiment_cross_validation_fold_from_the_command_line(tmp_path):
     tests = []
     for fold in (0, 4):
