@@ -45,6 +45,14 @@ def export_model(model: PretrainedModel, out: str | Path, format: Format = "onnx
     example = torch.zeros(2, 4, model.input_length)
     if format not in ("onnx", "torchscript"):
         raise ValueError(f"format must be 'onnx' or 'torchscript', got {format!r}")
+    if format == "onnx":
+        import importlib.util
+
+        if importlib.util.find_spec("onnx") is None:
+            raise ValueError(
+                "format=onnx needs the onnx package: pip install 'seqnn[onnx]' "
+                "(or use format=torchscript)"
+            )
     with atomic_path(out) as tmp, torch.no_grad():
         if format == "torchscript":
             torch.jit.save(torch.jit.trace(graph, example), tmp)

@@ -82,3 +82,19 @@ def test_cli_writes_and_prints_help(model, tmp_path, capsys):
     assert torch.jit.load(str(tmp_path / "x.pt"))(torch.from_numpy(inputs())).shape == (5, 2)
     main(["--help"])
     assert "format: onnx" in capsys.readouterr().out
+
+
+def test_onnx_without_the_onnx_package_is_a_clear_error(model, tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnx" else find_spec(name, *a),
+    )
+    with pytest.raises(SystemExit) as exit_:
+        main([f"model={tmp_path}/m", f"out={tmp_path}/x.onnx"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "pip install 'seqnn[onnx]'" in err
+    assert not (tmp_path / "x.onnx").exists()
