@@ -258,6 +258,18 @@ CASES = [
         ("t.csv:4", "'label' is missing (NaN)", "fill it or drop the row"),
     ),
     Case(
+        "table-text-among-number-targets",
+        lambda d, b: table_module(write(d / "t.csv", "sequence,label\nACGT,1\nACGT,0\nACGT,x\n")),
+        ("t.csv:4", "'label' is 'x', not a number", "target_kind='multiclass'"),
+    ),
+    Case(
+        "table-text-targets-of-a-numeric-kind",
+        lambda d, b: table_module(
+            write(d / "t.csv", "sequence,label\nACGT,a\nACGT,b\n"), target_kind="binary"
+        ),
+        ("t.csv:2", "'label' is 'a', not a number", "data.target_kind=multiclass"),
+    ),
+    Case(
         "table-sequence-of-wrong-length",
         lambda d, b: table_module(write(d / "t.csv", "sequence,label\nACGT,1\nACG,0\nACGT,0\n")),
         ("t.csv:3", "length 3, expected 4", "trim or pad them"),

@@ -88,6 +88,20 @@ def infer_target_kind(values: pd.DataFrame) -> TargetKind:
     return "regression"
 
 
+def _text_among_numbers(values: pd.DataFrame) -> tuple[int, str, object] | None:
+    """(row, column, value) of the first text value in a target column whose other values are
+    numbers (a typo, not class labels); None if there is none."""
+    for col in values:
+        column = values[col]
+        if pd.api.types.is_numeric_dtype(column) or isinstance(column.dtype, pd.CategoricalDtype):
+            continue
+        text = pd.to_numeric(column, errors="coerce").isna().to_numpy() & column.notna().to_numpy()
+        if text.any() and not text[column.notna().to_numpy()].all():
+            row = int(np.argmax(text))
+            return row, col, column.iloc[row]
+    return None
+
+
 def encode_targets(
     values: pd.DataFrame,
     kind: TargetKind | None = None,
@@ -114,6 +128,12 @@ def encode_targets(
             f"{where(row)}: target {values.columns[col]!r} is missing (NaN): "
             "fill it or drop the row"
         )
+    if kind != "multiclass" and (found := _text_among_numbers(values)) is not None:
+        row, col, value = found
+        raise DatasetError(
+            f"{where(row)}: target {col!r} is {value!r}, not a number like the column's other "
+            "values: fix it (or, for class labels, target_kind='multiclass')"
+        )
     kind = kind or infer_target_kind(values)
     if kind not in TARGET_KINDS:
         raise ValueError(f"target_kind must be one of {TARGET_KINDS}, got {kind!r}")
@@ -124,7 +144,9 @@ def encode_targets(
     except (TypeError, ValueError):
         col = next(c for c in values if not pd.api.types.is_numeric_dtype(values[c]))
         raise DatasetError(
-            f"target {col!r} is not numeric: use target_kind='multiclass' for class labels"
+            f"{where(0)}: target {col!r} is {values[col].iloc[0]!r}, not a number: for class "
+            "labels use target_kind='multiclass' (seqnn-train: data.target_kind=multiclass "
+            "task=multiclass)"
         ) from None
     if kind in ("binary", "multilabel"):
         bad = ~np.isin(arr, (0.0, 1.0))
