@@ -91,7 +91,12 @@ def ensemble_pretrained(
             if mine != theirs:
                 raise PretrainedError(
                     f"{source}: {name} {mine!r} differs from {sources[0]}'s {theirs!r}: the "
-                    "members of an ensemble must agree on it (retrain or pick matching models)"
+                    "members of an ensemble must agree on it (retrain or pick matching models"
+                    + (
+                        "; or give the ensemble its own: threshold=<probability>)"
+                        if name == "threshold"
+                        else ")"
+                    )
                 )
     if threshold is not None:
         if first.task not in ("binary", "multilabel") or not 0 < threshold < 1:

@@ -47,5 +47,6 @@ def exit_on_bad_input(prog: str, also: tuple[type[Exception], ...] = ()) -> Iter
     try:
         yield
     except (*USER_ERRORS, *also) as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        message = str(err).removeprefix(f"{prog}: ")  # library errors may name the tool too
+        print(f"{prog}: error: {message}", file=sys.stderr)
         sys.exit(2)

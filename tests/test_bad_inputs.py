@@ -242,7 +242,12 @@ CASES = [
     Case(
         "bed-past-contig-end",
         lambda d, b: predict(d, b, regions=write(d / "r.bed", "chr2\t1990\t2054\n")),
-        ("r.bed:1", "past the end of chr2 (length 2000)", "on_invalid='pad'"),
+        (
+            "r.bed:1",
+            "past the end of chr2 (length 2000)",
+            "on_invalid='pad'",
+            "seqnn-train: data.on_invalid=pad",
+        ),
     ),
     # sequence tables: the data module seqnn-train builds (data=table)
     Case(

@@ -79,8 +79,12 @@ def test_cli_expands_a_pattern(members, tmp_path, capsys):
 )
 def test_members_that_disagree_are_refused(members, tmp_path, field, spec):
     other = package(tmp_path / "other", seed=9, **spec)
-    with pytest.raises(PretrainedError, match=rf"other: {field} .* differs from .*runs/0/model"):
+    with pytest.raises(
+        PretrainedError, match=rf"other: {field} .* differs from .*runs/0/model"
+    ) as e:
         ensemble_pretrained([members[0], other])
+    # a threshold can be the ensemble's own; the other fields cannot
+    assert ("threshold=<probability>" in str(e.value)) == (field == "threshold")
 
 
 def test_no_threshold_agrees_with_one_of_half(tmp_path):
@@ -133,6 +137,7 @@ def test_cli_bad_input_exits_2_and_writes_nothing(members, tmp_path, capsys, arg
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("seqnn-ensemble: error:") and message in err
+    assert err.count("seqnn-ensemble") == 1  # the prefix once
     assert not out.exists()
 
 

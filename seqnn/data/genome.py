@@ -133,7 +133,7 @@ def _writable(folder: Path) -> bool:
 def _check_file(path: Path) -> bool:
     """Raise for a missing, empty or plain-gzip file; return True for a bgzip (BGZF) FASTA."""
     if not path.exists():
-        raise GenomeError(f"{path}: no such FASTA file (check the path, or the paths/ config)")
+        raise GenomeError(f"{path}: no such FASTA file (check the path)")
     if path.is_dir():
         raise GenomeError(f"{path}: is a folder, expected a FASTA file")
     with open(path, "rb") as fh:

@@ -345,7 +345,7 @@ def _problem_message(df, i: int, reason: str, sizes, source: str, problems) -> s
     chrom, start, end = str(row["chrom"]), int(row["start"]), int(row["end"])
     n_more = int(problems[reason].sum()) - 1
     more = f" ({n_more} more interval(s) like this)" if n_more else ""
-    fix = "; pass on_invalid='drop' to drop such intervals"
+    fix = "; pass on_invalid='drop' (seqnn-train: data.on_invalid=drop) to drop such intervals"
     if reason == "unknown contig":
         near = suggest_contig(chrom, sizes)
         hint = f" (did you mean {near!r}? rename the contigs to match the FASTA)" if near else ""
@@ -356,7 +356,10 @@ def _problem_message(df, i: int, reason: str, sizes, source: str, problems) -> s
         msg = f"{where}: start {start} is negative{more}"
     else:
         msg = f"{where}: end {end} is past the end of {chrom} (length {sizes[chrom]}){more}"
-    return msg + "; pass on_invalid='pad' to pad with N or 'drop' to drop such intervals"
+    return msg + (
+        "; pass on_invalid='pad' to pad with N or 'drop' to drop such intervals "
+        "(seqnn-train: data.on_invalid=pad)"
+    )
 
 
 # ----------------------------------------------------------------------------- reshaping
