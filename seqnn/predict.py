@@ -146,6 +146,12 @@ def predict_regions(
     genome, table = prepare_regions(genome, regions, on_invalid)
     if aggregate not in ("mean", "max"):
         raise PredictError(f"aggregate must be 'mean' or 'max', got {aggregate!r}")
+    if not tile_regions and (aggregate != "mean" or stride is not None):
+        given = f"aggregate={aggregate!r}" if aggregate != "mean" else f"stride={stride}"
+        raise PredictError(
+            f"{given} acts on tiled regions: pass tile_regions=True (seqnn-predict: tile=true); "
+            "untiled, each region is one window centred on it"
+        )
     windows = _windows(table, model.input_length, tile_regions, stride)
     values = np.empty((len(windows), len(model.targets)), dtype=np.float32)
     for sl, codes in _window_batches(genome, windows, batch_size, use_strand):
@@ -314,6 +320,12 @@ def run(cfg: DictConfig) -> list[Path]:
         return scan_genome(model, genome, out, stride, cfg.batch_size, cfg.rc, contigs)
     if cfg.devices and int(cfg.devices) > 1:
         from seqnn.distributed_predict import predict_regions_distributed
+
+        if cfg.tile or cfg.aggregate != "mean" or cfg.stride is not None:
+            raise PredictError(
+                f"devices={cfg.devices} predicts one window per region: tile, aggregate and "
+                "stride need devices=1"
+            )
 
         table = predict_regions_distributed(
             model,

@@ -228,6 +228,9 @@ def test_cli_writes_the_expected_table(model_dir, fasta, bed, tmp_path):
         (["regions={bed}", "model={tmp}/nomodel"], "no such model"),
         (["regions={bed}", "model={tmp}"], "no spec file"),
         (["regions={bed}", "fasta={tmp}/missing.fa"], "missing.fa"),
+        (["regions={bed}", "aggregate=max"], "aggregate='max' acts on tiled regions"),
+        (["regions={bed}", "stride=10"], "seqnn-predict: tile=true"),
+        (["regions={bed}", "devices=2", "tile=true"], "tile, aggregate and stride need devices=1"),
     ],
 )
 def test_cli_bad_input_exits_non_zero_without_output(
