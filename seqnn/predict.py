@@ -143,7 +143,6 @@ def predict_regions(
     Returns:
         The regions' columns (without the file's line numbers) then one column per target.
     """
-    genome, table = prepare_regions(genome, regions, on_invalid)
     if aggregate not in ("mean", "max"):
         raise PredictError(f"aggregate must be 'mean' or 'max', got {aggregate!r}")
     if not tile_regions and (aggregate != "mean" or stride is not None):
@@ -152,6 +151,7 @@ def predict_regions(
             f"{given} acts on tiled regions: pass tile_regions=True (seqnn-predict: tile=true); "
             "untiled, each region is one window centred on it"
         )
+    genome, table = prepare_regions(genome, regions, on_invalid)
     windows = _windows(table, model.input_length, tile_regions, stride)
     values = np.empty((len(windows), len(model.targets)), dtype=np.float32)
     for sl, codes in _window_batches(genome, windows, batch_size, use_strand):

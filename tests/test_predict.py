@@ -118,6 +118,10 @@ def test_tiled_regions_aggregate_their_windows(model, fasta, tmp_path):
     top = predict_regions(model, genome, bed, tile_regions=True, aggregate="max")["score"][0]
     assert mean == pytest.approx(per_window["score"].mean(), rel=1e-5)
     assert top == pytest.approx(per_window["score"].max(), rel=1e-5)
+    # the tiling settings on untiled regions: an error before any file is read
+    for kwargs, given in (({"aggregate": "max"}, "aggregate='max'"), ({"stride": 8}, "stride=8")):
+        with pytest.raises(PredictError, match=f"{given} acts on tiled regions"):
+            predict_regions(model, tmp_path / "missing.fa", tmp_path / "missing.bed", **kwargs)
 
 
 def test_bad_regions_are_clear_errors(model, fasta, tmp_path):
