@@ -257,15 +257,25 @@ def save_pretrained(
     card = {**defaults.pop("card", {}), **(card or {})}
     card.setdefault("date", datetime.date.today().isoformat())
     spec = ModelSpec(network=spec_network, card=card, **_spec_fields(values))
+    try:  # before any file is written: a card that is not JSON leaves no half package
+        text = json.dumps(spec.to_dict(), indent=2, default=_json_scalar) + "\n"
+    except (TypeError, ValueError) as err:
+        raise PretrainedError(f"save_pretrained: the spec or card is not JSON: {err}") from None
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(state, tmp, metadata={"format": "pt"})
     with atomic_open(folder / SPEC_FILE) as fh:
-        json.dump(spec.to_dict(), fh, indent=2)
-        fh.write("\n")
+        fh.write(text)
     return folder
+
+
+def _json_scalar(value: Any) -> Any:
+    """numpy / torch scalars (a card's metrics) as Python numbers; anything else is an error."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON serializable")
 
 
 def _spec_fields(values: dict[str, Any]) -> dict[str, Any]:

@@ -112,6 +112,17 @@ def test_plain_module_without_recorded_config_needs_network_argument(tmp_path):
         save_pretrained(torch.nn.Conv1d(4, 1, 3), tmp_path / "x", input_length=10)
 
 
+def test_card_numbers_of_numpy_or_torch_are_saved_and_other_objects_write_nothing(tmp_path):
+    net = BassetCNN(n_filters=[4], kernel_sizes=5, pool_sizes=2, n_hidden=[4])
+    card = {"auroc": np.float32(0.5), "mcc": torch.tensor(0.25), "n": np.int64(3)}
+    folder = save_pretrained(net, tmp_path / "ok", input_length=20, card=card)
+    saved = json.loads((folder / SPEC_FILE).read_text())["card"]
+    assert (saved["auroc"], saved["mcc"], saved["n"]) == (0.5, 0.25, 3)
+    with pytest.raises(PretrainedError, match="card is not JSON: set"):
+        save_pretrained(net, tmp_path / "bad", input_length=20, card={"x": {1, 2}})
+    assert not (tmp_path / "bad").exists()
+
+
 def test_missing_weights_missing_spec_and_newer_spec_are_clear_errors(package):
     (package / WEIGHTS_FILE).rename(package / "elsewhere")
     with pytest.raises(PretrainedError, match=f"{WEIGHTS_FILE}.*no weights file|no weights"):
