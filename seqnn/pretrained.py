@@ -418,17 +418,26 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     return _read_checkpoint(path)
 
 
-def _read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
-    """A Lightning/torch checkpoint's network weights, read with ``weights_only=True``."""
+def load_checkpoint(path: str | Path) -> Any:
+    """A torch / Lightning checkpoint's contents, read with ``weights_only=True`` (torch's
+    restricted unpickler, which never calls arbitrary code).
+
+    Raises:
+        PretrainedError: the file would need full pickle (or is not a checkpoint).
+    """
     try:
-        # weights_only=True: torch's restricted unpickler, which never calls arbitrary code
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure here means "refuse"
         raise PretrainedError(
             f"{path}: refused: loading it would need full pickle, which can run code "
             f"({type(err).__name__}). Load only files written by seqnn/Lightning; convert a "
             "trusted model with seqnn.save_pretrained"
         ) from None
+
+
+def _read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """A Lightning/torch checkpoint's network weights, read with ``weights_only=True``."""
+    payload = load_checkpoint(path)
     state = payload.get("state_dict", payload) if isinstance(payload, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PretrainedError(f"{path}: not a checkpoint of tensors (no state_dict)")

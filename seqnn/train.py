@@ -120,6 +120,33 @@ def _differences(own: dict, theirs: dict, fresh: list[str], unused: list[str]) -
     return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
+def resume_checkpoint(ckpt_path: Any) -> str | None:
+    """``ckpt_path`` for ``Trainer.fit``, checked first: Lightning's names (``last``, ...) pass;
+    a path must be a local file that loads with ``weights_only=True``, since Lightning's own
+    load may unpickle in full (older torch, or a URL).
+
+    Raises:
+        PretrainedError: a URL, a missing file, or a checkpoint that would need full pickle.
+    """
+    from pathlib import Path
+
+    from seqnn.pretrained import PretrainedError, load_checkpoint
+
+    if not ckpt_path:
+        return None
+    text = str(ckpt_path)
+    if text in ("last", "best", "hpc", "registry"):
+        return text
+    if "://" in text:
+        raise PretrainedError(
+            f"ckpt_path={text}: give a local checkpoint file (download it first)"
+        )
+    if not Path(text).is_file():
+        raise PretrainedError(f"ckpt_path={text}: no such checkpoint file (check the path)")
+    load_checkpoint(text)
+    return text
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test one configuration; returns the logged metrics (val and test)."""
     # imported here, not at the top: a config error or --help answers in a second
@@ -129,6 +156,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     from seqnn.run_report import export_best, report_run
 
+    ckpt_path = resume_checkpoint(cfg.get("ckpt_path"))  # before any data is read
     L.seed_everything(cfg.seed, workers=True)
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
@@ -144,7 +172,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test") and not trainer.fast_dev_run:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

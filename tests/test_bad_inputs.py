@@ -343,6 +343,16 @@ CASES = [
         ("model: init_from:", "do not match", "(package none vs ours", "init_strict=false"),
     ),
     Case(
+        "train-resume-from-a-pickled-checkpoint",
+        lambda d, b: train(d, f"ckpt_path={pickled_checkpoint(d, b, 'evil.ckpt')}"),
+        ("evil.ckpt", "refused", "full pickle"),
+    ),
+    Case(
+        "train-resume-from-a-url",
+        lambda d, b: train(d, "ckpt_path=https://example.org/last.ckpt"),
+        ("ckpt_path=https://example.org/last.ckpt", "local checkpoint file"),
+    ),
+    Case(
         "train-unknown-model",
         lambda d, b: train(d, "model=cnnn", prefix="In 'train': Could not find 'model/cnnn'"),
         ("model/cnnn", "Available options in 'model'", "cnn"),
