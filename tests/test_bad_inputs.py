@@ -213,6 +213,13 @@ CASES = [
         ("r.bed:2", "separated by spaces, not tabs", "convert with"),
     ),
     Case(
+        "bed-truncated-gzip",
+        lambda d, b: partial(
+            read_intervals, write(d / "r.bed.gz", gzip.compress(b"chr1\t0\t64\n" * 50)[:-12])
+        ),
+        ("r.bed.gz", "cannot read it", "is the file complete?"),
+    ),
+    Case(
         "bed-end-before-start",
         lambda d, b: predict(d, b, regions=write(d / "r.bed", "chr1\t0\t64\nchr1\t500\t400\n")),
         ("r.bed:2", "start 500 is not before end 400", "on_invalid='drop'"),

@@ -16,6 +16,7 @@ import gzip
 import io
 import re
 import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -97,8 +98,11 @@ def _read_bytes(path: Path) -> bytes:
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
     opener = gzip.open if gz else open
-    with opener(path, "rb") as fh:
-        return fh.read()
+    try:
+        with opener(path, "rb") as fh:
+            return fh.read()
+    except (OSError, EOFError, zlib.error) as err:  # a truncated or corrupt .gz
+        raise IntervalError(f"{path}: cannot read it ({err}): is the file complete?") from None
 
 
 class _Lines:
