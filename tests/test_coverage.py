@@ -217,6 +217,17 @@ def test_missing_and_unreadable_files(tmp_path, genome):
     assert TargetError in USER_ERRORS
 
 
+def test_a_corrupt_bigwig_block_names_the_file_and_window(tmp_path):
+    values = np.random.default_rng(0).random(2000)  # blocks enough to lie past the header
+    path = write_bigwig(tmp_path / "c.bw", {"chr1": values}, sizes={"chr1": 2000})
+    data = bytearray(path.read_bytes())  # the header stays, the data blocks are zeroed
+    n = len(data)
+    data[int(n * 0.3) : int(n * 0.8)] = bytes(int(n * 0.8) - int(n * 0.3))
+    path.write_bytes(bytes(data))
+    with pytest.raises(TargetError, match=r"c.bw: chr1:0-40: cannot read its values"):
+        call(CoverageTargets(path), "chr1", 0, 40)
+
+
 def test_unequal_windows(tracks):
     with pytest.raises(TargetError, match="window 1 .* has width 5"):
         CoverageTargets(tracks[0])(["chr1", "chr1"], [0, 0], [4, 5])

@@ -152,7 +152,13 @@ class CoverageTargets:
         values = np.empty((len(starts), self.n_targets, crop), dtype=np.float32)
         for t, handle in enumerate(self._open()):
             for b, chrom in enumerate(chroms):
-                values[b, t] = _read(handle, chrom, int(lo[b]), crop)
+                try:
+                    values[b, t] = _read(handle, chrom, int(lo[b]), crop)
+                except RuntimeError as err:  # pyBigWig on a corrupt or truncated block
+                    raise TargetError(
+                        f"{self.paths[t]}: {chrom}:{int(lo[b])}-{int(lo[b]) + crop}: cannot "
+                        f"read its values ({err}): is the bigWig complete?"
+                    ) from None
         values[reverse] = values[reverse][..., ::-1]
         if self.nan == "zero":
             np.nan_to_num(values, copy=False, nan=0.0)
