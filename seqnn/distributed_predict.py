@@ -11,6 +11,7 @@ per rank; torchrun and SLURM work too), so nothing here is home-made distributio
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import tempfile
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import DataLoader, Dataset
 
+from seqnn.atomic import atomic_path
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import contig_indices
 from seqnn.predict import RC, _result_frame, _windows, predict_codes, prepare_regions
@@ -90,7 +92,10 @@ class _PredictModule(L.LightningModule):
             if self.parts
             else np.zeros((0, n_targets), np.float32)
         )
-        np.savez(self.shard_dir / f"shard-{self.trainer.global_rank}.npz", idx=idx, values=values)
+        # written whole or not at all: rank 0 must never merge a half-written shard
+        with atomic_path(self.shard_dir / f"shard-{self.trainer.global_rank}.npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, idx=idx, values=values)
 
 
 def predict_regions_distributed(
@@ -148,6 +153,8 @@ def predict_regions_distributed(
             values[shard["idx"]] = shard["values"]
             seen[shard["idx"]] = True
         path.unlink()
+    with contextlib.suppress(OSError):  # the shard folder, empty now, unless others share it
+        shard_dir.rmdir()
     if not seen.all():
         raise RuntimeError(f"{shard_dir}: shards miss {int((~seen).sum())} windows")
     return _result_frame(table, values, model.targets)
