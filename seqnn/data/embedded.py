@@ -11,12 +11,13 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from seqnn.atomic import atomic_open
 
 ECOLI_FASTA = "ecoli/ecoli_K12_MG1655.fa.gz"
 ECOLI_PROMOTERS = "ecoli/ecoli_K12_MG1655.sigma70_promoters_81bp.bed.gz"
@@ -47,14 +48,8 @@ def ecoli_fasta() -> Path:
     target = cache_dir() / "ecoli_K12_MG1655.fa"
     source = resource_path(ECOLI_FASTA)
     if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
-        with (
-            gzip.open(source, "rb") as src,
-            tempfile.NamedTemporaryFile(
-                dir=target.parent, prefix=target.name, suffix=".tmp", delete=False
-            ) as tmp,
-        ):
-            shutil.copyfileobj(src, tmp)
-        os.replace(tmp.name, target)
+        with gzip.open(source, "rb") as src, atomic_open(target, "wb") as out:
+            shutil.copyfileobj(src, out)  # no stray temp file if it fails
     return target
 
 
