@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from seqnn.data import implant_motifs
@@ -33,6 +34,13 @@ def test_implants_sit_where_the_table_says_on_either_strand():
     for r in sim.implants.itertuples():
         expected[r.row, r.start : r.end] = True
     np.testing.assert_array_equal(sim.mask, expected)
+
+
+def test_to_csv_writes_the_table_seqnn_train_reads(tmp_path):
+    sim = implant_motifs(MOTIFS, 20, length=60, seed=3)
+    sim.to_csv(tmp_path / "sim.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "sim.csv"), sim.table)
+    assert [p.name for p in tmp_path.iterdir()] == ["sim.csv"]  # no temp file left
 
 
 def test_labels_counts_and_negatives():

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqnn.atomic import atomic_open, atomic_path
 from seqnn.data.encoding import decode
 
 
@@ -34,7 +35,8 @@ class MotifSimulation:
 
     def to_csv(self, path) -> None:
         """Write ``table`` as CSV (what ``seqnn-train data=table`` reads)."""
-        self.table.to_csv(path, index=False)
+        with atomic_open(path) as fh:
+            self.table.to_csv(fh, index=False)
 
 
 def implant_motifs(
@@ -194,11 +196,12 @@ def simulate_coverage(
         rates[r.chrom][lo:hi] += scale * shape[lo - centre + 60 : hi - centre + 60]
     fasta = write_fasta(folder / "genome.fa", {c: decode(codes[c]) for c in sizes})
     bigwig = folder / "coverage.bw"
-    bw = pyBigWig.open(str(bigwig), "w")
-    bw.addHeader(list(sizes.items()))
-    for c in sizes:
-        bw.addEntries(c, 0, values=rng.poisson(rates[c]).astype(np.float64), span=1, step=1)
-    bw.close()
+    with atomic_path(bigwig) as tmp:
+        bw = pyBigWig.open(tmp, "w")
+        bw.addHeader(list(sizes.items()))
+        for c in sizes:
+            bw.addEntries(c, 0, values=rng.poisson(rates[c]).astype(np.float64), span=1, step=1)
+        bw.close()
     windows = _write_windows(
         folder / "windows.bed", implants, sizes, window, n_background_windows, rng
     )
@@ -208,9 +211,8 @@ def simulate_coverage(
         centre = (mine.start.to_numpy() + mine.end.to_numpy()) // 2
         frame = pd.DataFrame({"chrom": mine.chrom, "start": centre - 50, "end": centre + 50})
         peaks.append(folder / f"peaks_{name}.bed")
-        frame.sort_values(["chrom", "start"]).to_csv(
-            peaks[-1], sep="\t", header=False, index=False
-        )
+        with atomic_open(peaks[-1]) as fh:
+            frame.sort_values(["chrom", "start"]).to_csv(fh, sep="\t", header=False, index=False)
     return CoverageSimulation(fasta, bigwig, windows, peaks, implants)
 
 
@@ -250,5 +252,6 @@ def _write_windows(path, implants, sizes, window, n_background, rng) -> Path:
     start = np.clip(centre - window // 2, 0, limit)  # whole windows inside their contig
     frame = pd.DataFrame({"chrom": chroms, "start": start, "end": start + window})
     frame = frame.sort_values(["chrom", "start"])
-    frame.to_csv(path, sep="\t", header=False, index=False)
+    with atomic_open(path) as fh:
+        frame.to_csv(fh, sep="\t", header=False, index=False)
     return Path(path)
