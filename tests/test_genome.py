@@ -132,6 +132,11 @@ def test_build_in_small_chunks(tmp_path, records, monkeypatch):
             assert decode(genome.contig_codes(chrom)) == seq.upper()
 
 
+def test_write_fasta_makes_its_folder(tmp_path):
+    path = write_fasta(tmp_path / "new" / "g.fa", {"a": "ACGT"})
+    assert path.read_text() == ">a\nACGT\n"
+
+
 def test_lowercase_is_read_as_uppercase(tmp_path):
     genome = Genome(write_fasta(tmp_path / "g.fa", {"a": "acgtnACGTN"}))
     assert genome.fetch("a", 0, 10) == "ACGTNACGTN"

@@ -94,6 +94,7 @@ def write_fasta(path: str | Path, records: Mapping[str, str], line_width: int = 
             if raw.size > full:
                 fh.write(raw[full:].tobytes() + b"\n")
 
+    path.parent.mkdir(parents=True, exist_ok=True)  # as every seqnn writer does
     _atomic_write(path, write)
     return path
 
