@@ -130,6 +130,7 @@ def predict_regions_distributed(
         digest.update(json.dumps(model.spec.network, sort_keys=True).encode())
         shard_dir = Path(tempfile.gettempdir()) / f"seqnn-shards-{digest.hexdigest()[:16]}"
     shard_dir = Path(shard_dir)
+    made = not shard_dir.exists()  # removed after the merge only if made here
     shard_dir.mkdir(parents=True, exist_ok=True)
     module = _PredictModule(model, genome, windows, batch_size, use_strand, rc, shard_dir)
     trainer = L.Trainer(
@@ -153,8 +154,9 @@ def predict_regions_distributed(
             values[shard["idx"]] = shard["values"]
             seen[shard["idx"]] = True
         path.unlink()
-    with contextlib.suppress(OSError):  # the shard folder, empty now, unless others share it
-        shard_dir.rmdir()
+    if made:
+        with contextlib.suppress(OSError):  # empty now, unless another run shares it
+            shard_dir.rmdir()
     if not seen.all():
         raise RuntimeError(f"{shard_dir}: shards miss {int((~seen).sum())} windows")
     return _result_frame(table, values, model.targets)

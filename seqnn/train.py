@@ -135,8 +135,8 @@ def resume_checkpoint(ckpt_path: Any) -> str | None:
     if not ckpt_path:
         return None
     text = str(ckpt_path)
-    if text in ("last", "best", "hpc", "registry"):
-        return text
+    if text in ("last", "best", "hpc") or text.lower().startswith("registry"):
+        return text  # Lightning's own names, and its model registry (registry:<name>:<version>)
     if "://" in text:
         raise PretrainedError(
             f"ckpt_path={text}: give a local checkpoint file (download it first)"

@@ -13,6 +13,7 @@ from seqnn.data.datasets import (
     IntervalDataset,
     SequenceDataset,
     collate_batched,
+    encode_targets,
 )
 from seqnn.data.encoding import EncodingError, decode, one_hot, reverse_complement
 from seqnn.data.genome import Genome, write_fasta
@@ -302,3 +303,16 @@ def test_persistent_workers_see_set_epoch(genome, intervals):
         sampler.set_epoch(epoch)  # what Lightning does at each epoch start
         got = torch.cat(list(loader))
         assert torch.equal(got, ds.__getitems__(list(range(len(ds)))))
+
+
+def test_text_targets_typo_vs_class_labels():
+    # mostly numbers: the text value is a typo, named with its row
+    with pytest.raises(DatasetError, match=r"row 2: target 'l' is 'x', not a number"):
+        encode_targets(pd.DataFrame({"l": ["1", "0", "x", "1"]}))
+    # mostly text: class labels, one of which happens to look like a number
+    _, kind, _, classes = encode_targets(pd.DataFrame({"l": ["a", "b", "c", "1"]}))
+    assert kind == "multiclass" and sorted(classes) == ["1", "a", "b", "c"]
+    # a numeric kind names the column and row that do not convert, not the first text column
+    frame = pd.DataFrame({"a": ["1", "0"], "b": ["2", "y"]})
+    with pytest.raises(DatasetError, match=r"row 1: target 'b' is 'y', not a number"):
+        encode_targets(frame, kind="regression")

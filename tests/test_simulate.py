@@ -40,7 +40,9 @@ def test_to_csv_writes_the_table_seqnn_train_reads(tmp_path):
     sim = implant_motifs(MOTIFS, 20, length=60, seed=3)
     sim.to_csv(tmp_path / "sim.csv")
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "sim.csv"), sim.table)
-    assert [p.name for p in tmp_path.iterdir()] == ["sim.csv"]  # no temp file left
+    sim.to_csv(tmp_path / "sim.csv.gz")  # compressed as the name says
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "sim.csv.gz"), sim.table)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sim.csv", "sim.csv.gz"]  # no temp
 
 
 def test_labels_counts_and_negatives():

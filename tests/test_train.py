@@ -28,7 +28,7 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqnn.callbacks import RNGStateCheckpoint
-from seqnn.train import train
+from seqnn.train import resume_checkpoint, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -336,6 +336,18 @@ def resumed(tmp_path: Path, stop: list[str], extra: list[str] = ()) -> Path:
     last = first / "checkpoints" / "last.ckpt"
     run_train([*RESUME, *extra, "trainer.max_epochs=2", f"ckpt_path={last}"], second)
     return second
+
+
+def test_resume_checkpoint_passes_lightnings_names_and_checks_files(tmp_path):
+    from seqnn.pretrained import PretrainedError
+
+    for name in ("last", "best", "hpc", "registry", "registry:model:v1", "REGISTRY:m"):
+        assert resume_checkpoint(name) == name
+    assert resume_checkpoint(None) is None
+    with pytest.raises(PretrainedError, match="no such checkpoint file"):
+        resume_checkpoint(tmp_path / "none.ckpt")
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "epoch": 1}, tmp_path / "ok.ckpt")
+    assert resume_checkpoint(tmp_path / "ok.ckpt") == str(tmp_path / "ok.ckpt")
 
 
 def test_resume_after_an_epoch_is_exact(uninterrupted, tmp_path):

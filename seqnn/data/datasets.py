@@ -89,14 +89,15 @@ def infer_target_kind(values: pd.DataFrame) -> TargetKind:
 
 
 def _text_among_numbers(values: pd.DataFrame) -> tuple[int, str, object] | None:
-    """(row, column, value) of the first text value in a target column whose other values are
+    """(row, column, value) of the first text value in a target column whose values are mostly
     numbers (a typo, not class labels); None if there is none."""
     for col in values:
         column = values[col]
         if pd.api.types.is_numeric_dtype(column) or isinstance(column.dtype, pd.CategoricalDtype):
             continue
-        text = pd.to_numeric(column, errors="coerce").isna().to_numpy() & column.notna().to_numpy()
-        if text.any() and not text[column.notna().to_numpy()].all():
+        given = column.notna().to_numpy()
+        text = pd.to_numeric(column, errors="coerce").isna().to_numpy() & given
+        if text.any() and (given & ~text).sum() > text.sum():  # mostly numbers: a typo
             row = int(np.argmax(text))
             return row, col, column.iloc[row]
     return None
@@ -142,9 +143,12 @@ def encode_targets(
     try:
         arr = values.to_numpy(dtype=np.float32)
     except (TypeError, ValueError):
-        col = next(c for c in values if not pd.api.types.is_numeric_dtype(values[c]))
+        # the first value that does not convert: its column and row
+        text = values.apply(pd.to_numeric, errors="coerce").isna().to_numpy()
+        row, c = np.argwhere(text)[0]
+        col = values.columns[c]
         raise DatasetError(
-            f"{where(0)}: target {col!r} is {values[col].iloc[0]!r}, not a number: for class "
+            f"{where(row)}: target {col!r} is {values[col].iloc[row]!r}, not a number: for class "
             "labels use target_kind='multiclass' (seqnn-train: data.target_kind=multiclass "
             "task=multiclass)"
         ) from None

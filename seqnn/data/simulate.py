@@ -35,8 +35,12 @@ class MotifSimulation:
 
     def to_csv(self, path) -> None:
         """Write ``table`` as CSV (what ``seqnn-train data=table`` reads)."""
-        with atomic_open(path) as fh:
-            self.table.to_csv(fh, index=False)
+        if hasattr(path, "write"):  # a buffer or an open file
+            self.table.to_csv(path, index=False)
+            return
+        compression = pd.io.common.infer_compression(str(path), "infer")  # from the real name
+        with atomic_path(path) as tmp:
+            self.table.to_csv(tmp, index=False, compression=compression)
 
 
 def implant_motifs(
