@@ -287,6 +287,8 @@ def fold_ensembles(runs: Path) -> dict[str, float]:
 
     from seqnn import load_pretrained
     from seqnn.ensemble import ensemble_pretrained
+    from seqnn.evaluate import best_threshold
+    from seqnn.predict import predict_sequences
 
     by_fold: dict[int, list[Path]] = defaultdict(list)
     configs = {}
@@ -300,22 +302,15 @@ def fold_ensembles(runs: Path) -> dict[str, float]:
         models = [load_pretrained(r / "model") for r in members]
         # one seed: that model (seqnn-ensemble needs two); the threshold is set below
         ensemble = models[0] if len(models) == 1 else ensemble_pretrained(models, 0.5)
-        val_y, val_p = _labels_and_probs(ensemble, data.split_frame("val"))
-        test_y, test_p = _labels_and_probs(ensemble, data.split_frame("test"))
-        threshold, _ = best_mcc_threshold(val_y, val_p)
+        threshold = best_threshold(ensemble, data.split_frame("val"))
+        test = data.split_frame("test")
+        test_y = test["label"].to_numpy()
+        test_p = predict_sequences(ensemble, test["sequence"].tolist()).to_numpy()[:, 0].copy()
         scored.append(
             at_threshold(test_y, test_p, threshold)
             | {"auroc": auroc(test_y, test_p), "threshold": threshold}
         )
     return {k: round(float(np.mean([s[k] for s in scored])), 4) for k in scored[0]}
-
-
-def _labels_and_probs(model, frame) -> tuple[np.ndarray, np.ndarray]:
-    """A table split's labels and ``model``'s probabilities for its rows."""
-    from seqnn.predict import predict_sequences
-
-    p = predict_sequences(model, frame["sequence"].tolist()).to_numpy()[:, 0].copy()
-    return frame["label"].to_numpy(), p
 
 
 def out_of_fold_scores(

@@ -411,20 +411,14 @@ def tuned_threshold(cfg, data, models) -> float | None:
     the ensemble's own: its best-MCC threshold on the split's validation rows, as each member
     chose its own; None (the members' common threshold) otherwise."""
     from seqnn.ensemble import ensemble_pretrained
-    from seqnn.evaluate import truth_of
-    from seqnn.predict import predict_sequences
-    from seqnn.tasks.threshold import best_mcc_threshold
+    from seqnn.evaluate import best_threshold
 
     callbacks = cfg.get("callbacks") or {}
     if not any(
         str((c or {}).get("_target_", "")).endswith("TuneThreshold") for c in callbacks.values()
     ):
         return None
-    val = data.split_frame("val")
-    ensemble = ensemble_pretrained(models, threshold=0.5)
-    predicted = predict_sequences(ensemble, val["sequence"].tolist()).to_numpy()
-    threshold, _ = best_mcc_threshold(truth_of(val, ensemble, None, "validation rows"), predicted)
-    return threshold
+    return best_threshold(ensemble_pretrained(models, threshold=0.5), data.split_frame("val"))
 
 
 def _value(metrics: dict[str, float], figure: Figure) -> float:

@@ -89,14 +89,11 @@ def ensemble_pretrained(
                 continue
             mine, theirs = _field(model, name), _field(loaded[0], name)
             if mine != theirs:
+                own = "; or give the ensemble its own: threshold=<probability>"
                 raise PretrainedError(
                     f"{source}: {name} {mine!r} differs from {sources[0]}'s {theirs!r}: the "
                     "members of an ensemble must agree on it (retrain or pick matching models"
-                    + (
-                        "; or give the ensemble its own: threshold=<probability>)"
-                        if name == "threshold"
-                        else ")"
-                    )
+                    f"{own if name == 'threshold' else ''})"
                 )
     if threshold is not None:
         if first.task not in ("binary", "multilabel") or not 0 < threshold < 1:
