@@ -277,15 +277,17 @@ def cross_validate_seqnn_train(
 
 def fold_ensembles(runs: Path) -> dict[str, float]:
     """How the experiments report: each test fold's models (one per training seed) averaged
-    into one (``seqnn-ensemble``), its threshold the best-MCC cut on that fold's validation
-    rows (what ``TuneThreshold`` does for one model), scored on the fold's test rows. Fold
-    means of Sn / Sp / MCC / AUROC and of the threshold."""
+    into one (``seqnn-ensemble``), its threshold chosen on that fold's validation rows by the
+    runs' ``TuneThreshold`` rule (the best-MCC cut if they have none), as the callback does for
+    one model, scored on the fold's test rows. Fold means of Sn / Sp / MCC / AUROC and of the
+    threshold."""
     from collections import defaultdict
 
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     from seqnn import load_pretrained
+    from seqnn.callbacks import threshold_rule
     from seqnn.ensemble import ensemble_pretrained
     from seqnn.evaluate import best_threshold
     from seqnn.predict import predict_sequences
@@ -302,7 +304,8 @@ def fold_ensembles(runs: Path) -> dict[str, float]:
         models = [load_pretrained(r / "model") for r in members]
         # one seed: that model (seqnn-ensemble needs two); the threshold is set below
         ensemble = models[0] if len(models) == 1 else ensemble_pretrained(models, 0.5)
-        threshold = best_threshold(ensemble, data.split_frame("val"))
+        rule = threshold_rule(configs[fold]) or "best_mcc"
+        threshold = best_threshold(ensemble, data.split_frame("val"), rule=rule)
         test = data.split_frame("test")
         test_y = test["label"].to_numpy()
         test_p = predict_sequences(ensemble, test["sequence"].tolist()).to_numpy()[:, 0].copy()

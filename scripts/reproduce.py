@@ -408,17 +408,17 @@ def ensemble_seeds(
 
 def tuned_threshold(cfg, data, models) -> float | None:
     """For runs whose config tunes the decision threshold (a ``TuneThreshold`` callback),
-    the ensemble's own: its best-MCC threshold on the split's validation rows, as each member
-    chose its own; None (the members' common threshold) otherwise."""
+    the ensemble's own: its threshold by the callback's rule on the split's validation rows,
+    as each member chose its own; None (the members' common threshold) otherwise."""
+    from seqnn.callbacks import threshold_rule
     from seqnn.ensemble import ensemble_pretrained
     from seqnn.evaluate import best_threshold
 
-    callbacks = cfg.get("callbacks") or {}
-    if not any(
-        str((c or {}).get("_target_", "")).endswith("TuneThreshold") for c in callbacks.values()
-    ):
+    rule = threshold_rule(cfg)
+    if rule is None:
         return None
-    return best_threshold(ensemble_pretrained(models, threshold=0.5), data.split_frame("val"))
+    ensemble = ensemble_pretrained(models, threshold=0.5)
+    return best_threshold(ensemble, data.split_frame("val"), rule=rule)
 
 
 def _value(metrics: dict[str, float], figure: Figure) -> float:

@@ -178,10 +178,13 @@ class Throughput(L.Callback):
 
 
 class TuneThreshold(L.Callback):
-    """Before testing, sets the module's decision threshold to the one with the best MCC on the
-    validation rows (:func:`seqnn.tasks.threshold.best_mcc_threshold`, scored by the weights
-    being tested); the test calls (mcc, sensitivity, specificity ...) use it, it is logged as
-    ``test/threshold`` and the exported model's spec keeps it (``seqnn-predict calls=true``).
+    """Before testing, sets the module's decision threshold to the one a rule chooses on the
+    validation rows, scored by the weights being tested (:mod:`seqnn.tasks.threshold`):
+    ``rule="best_mcc"`` (default) the cut with the best MCC there, ``rule="calibrated"`` Platt
+    scaling's cut (a logistic fit to the rows, the score whose calibrated probability is 0.5),
+    the steadier on a small validation split. The test calls (mcc, sensitivity, specificity
+    ...) use it, it is logged as ``test/threshold`` and the exported model's spec keeps it
+    (``seqnn-predict calls=true``).
 
     For a model whose probabilities are shifted as a whole: trained with a positive weight, or
     with extra training rows of another class balance (``data.extra_train``). In seqnn-train:
@@ -190,12 +193,15 @@ class TuneThreshold(L.Callback):
     so every rank sets the same threshold.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, rule: str = "best_mcc") -> None:
+        from seqnn.tasks.threshold import check_rule
+
+        self.rule = check_rule(rule)
         self.threshold: float | None = None
 
     @torch.no_grad()
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        from seqnn.tasks.threshold import best_mcc_threshold
+        from seqnn.tasks.threshold import tune_threshold
 
         datamodule = trainer.datamodule
         if datamodule is None or not hasattr(pl_module, "set_threshold"):
@@ -216,10 +222,19 @@ class TuneThreshold(L.Callback):
                 "give data.val_fraction > 0, or drop callbacks.tune_threshold"
             )
         p, y = torch.cat(probs), torch.cat(targets)
-        threshold, _ = best_mcc_threshold(y.cpu().numpy(), p.cpu().numpy())
+        threshold = tune_threshold(y.cpu().numpy(), p.cpu().numpy(), self.rule)
         pl_module.set_threshold(threshold)
         self.threshold = threshold
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.threshold is not None:
             pl_module.log("test/threshold", self.threshold, logger=True)
+
+
+def threshold_rule(cfg) -> str | None:
+    """The rule of a run config's :class:`TuneThreshold` callback (``cfg.callbacks``), None if
+    the run does not tune its threshold: how to tune an ensemble of such runs' models."""
+    for callback in (cfg.get("callbacks") or {}).values():
+        if str((callback or {}).get("_target_", "")).endswith("TuneThreshold"):
+            return callback.get("rule", "best_mcc")
+    return None

@@ -32,7 +32,7 @@ from seqnn.data.intervals import LINE
 from seqnn.predict import PredictError, predict_regions, predict_sequences, prepare_regions
 from seqnn.pretrained import PretrainedModel, load_pretrained
 from seqnn.tasks.metrics import default_metrics, metric_inputs
-from seqnn.tasks.threshold import best_mcc_threshold
+from seqnn.tasks.threshold import tune_threshold
 
 SCORED_TASKS = ("binary", "multilabel", "multiclass", "regression")
 RC_SETTINGS = {"true": True, "false": False, "mean": "mean", "max": "max"}
@@ -234,14 +234,17 @@ def evaluate_table(
 
 
 def best_threshold(
-    model: PretrainedModel, table: pd.DataFrame, source: str = "validation rows"
+    model: PretrainedModel,
+    table: pd.DataFrame,
+    source: str = "validation rows",
+    rule: str = "best_mcc",
 ) -> float:
-    """``model``'s (one model or an ensemble) best-MCC decision threshold on a table's rows: a
-    ``sequence`` column and the model's target columns. What
-    :class:`seqnn.callbacks.TuneThreshold` does in training, for saved models."""
+    """``model``'s (one model or an ensemble) decision threshold on a table's rows (a
+    ``sequence`` column and the model's target columns) by ``rule``: ``best_mcc`` or
+    ``calibrated`` (:mod:`seqnn.tasks.threshold`). What :class:`seqnn.callbacks.TuneThreshold`
+    does in training, for saved models."""
     predicted = predict_sequences(model, table["sequence"].tolist()).to_numpy()
-    threshold, _ = best_mcc_threshold(truth_of(table, model, None, source), predicted)
-    return threshold
+    return tune_threshold(truth_of(table, model, None, source), predicted, rule)
 
 
 def evaluate_regions(

@@ -102,8 +102,9 @@ def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path):
     import json
 
     from seqnn import load_pretrained
+    from seqnn.callbacks import threshold_rule
     from seqnn.predict import predict_sequences
-    from seqnn.tasks.threshold import best_mcc_threshold
+    from seqnn.tasks.threshold import tune_threshold
 
     ensemble = result["ensemble_val_threshold"]
     assert set(ensemble) == {"sn", "sp", "mcc", "auroc", "threshold"}
@@ -112,9 +113,12 @@ def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path):
     assert ensemble["auroc"] == pytest.approx(np.mean([m["test/auroc"] for m in logged]), abs=1e-3)
     thresholds = []
     for run in runs:
-        val = instantiate(OmegaConf.load(run / ".hydra" / "config.yaml").data).split_frame("val")
+        cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
+        assert threshold_rule(cfg) == "calibrated"  # the experiment's TuneThreshold rule
+        val = instantiate(cfg.data).split_frame("val")
         p = predict_sequences(load_pretrained(run / "model"), val["sequence"].tolist())
-        thresholds.append(best_mcc_threshold(val["label"].to_numpy(), p.to_numpy()[:, 0])[0])
+        truth, scores = val["label"].to_numpy(), p.to_numpy()[:, 0]
+        thresholds.append(tune_threshold(truth, scores, "calibrated"))
     assert ensemble["threshold"] == pytest.approx(np.mean(thresholds), abs=1e-3)
 
 

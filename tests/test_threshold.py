@@ -1,4 +1,5 @@
-"""The best-MCC decision threshold (seqnn.tasks.threshold) and SupervisedModule.set_threshold."""
+"""The decision-threshold rules (seqnn.tasks.threshold: best MCC, Platt-calibrated), the
+TuneThreshold callback's rule and SupervisedModule.set_threshold."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,12 @@ import torch
 from torch import nn
 
 from seqnn.tasks.supervised import SupervisedModule
-from seqnn.tasks.threshold import best_mcc_threshold
+from seqnn.tasks.threshold import (
+    best_mcc_threshold,
+    calibrated_threshold,
+    check_rule,
+    tune_threshold,
+)
 
 
 def test_best_mcc_threshold_matches_a_brute_force_search(rng):
@@ -53,6 +59,86 @@ def test_bad_input():
         best_mcc_threshold(np.zeros(5), np.linspace(0, 1, 5))
     with pytest.raises(ValueError, match=r"target \(3,\) vs probs \(4,\)"):
         best_mcc_threshold(np.zeros(3), np.zeros(4))
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
+
+
+def test_calibrated_threshold_is_platt_scalings_half_point(rng):
+    """The logistic fit of logit(p) with Platt's targets, as sklearn fits it (each row split
+    into a positive and a negative copy weighted by its soft target), cut at 0.5."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = rng.integers(0, 2, 300).astype(bool)
+    p = 1 / (1 + np.exp(-(1.5 * y - 0.2 + rng.normal(size=300))))
+    soft = np.where(y, (y.sum() + 1) / (y.sum() + 2), 1 / ((~y).sum() + 2))
+    z = logit(p)[:, None]
+    fit = LogisticRegression(C=1e12, tol=1e-12, max_iter=10_000).fit(
+        np.r_[z, z], np.r_[np.ones(300), np.zeros(300)], sample_weight=np.r_[soft, 1 - soft]
+    )
+    a, b = fit.coef_[0, 0], fit.intercept_[0]
+    assert calibrated_threshold(y, p) == pytest.approx(1 / (1 + np.exp(b / a)), abs=1e-5)
+    assert tune_threshold(y, p, "calibrated") == calibrated_threshold(y, p)
+    assert tune_threshold(y, p) == best_mcc_threshold(y, p)[0]
+
+
+def test_calibrated_threshold_finds_the_shift_of_shifted_probabilities(rng):
+    """Rows drawn from calibrated probabilities cut near 0.5; the same scores pushed up by 2
+    in logit space cut near sigmoid(2)."""
+    z = rng.normal(scale=2.5, size=20_000)
+    y = rng.random(20_000) < 1 / (1 + np.exp(-z))
+    assert calibrated_threshold(y, 1 / (1 + np.exp(-z))) == pytest.approx(0.5, abs=0.02)
+    shifted = calibrated_threshold(y, 1 / (1 + np.exp(-(z + 2))))
+    assert shifted == pytest.approx(1 / (1 + np.exp(-2)), abs=0.02)
+
+
+def test_calibrated_threshold_of_separable_rows_cuts_between_them():
+    y = np.r_[np.zeros(50), np.ones(20)]
+    p = np.r_[np.linspace(0.01, 0.4, 50), np.linspace(0.6, 0.99, 20)]
+    assert 0.4 < calibrated_threshold(y, p) < 0.6
+
+
+def test_calibrated_threshold_bad_input():
+    y = np.r_[np.zeros(50), np.ones(20)]
+    with pytest.raises(ValueError, match="all 70 rows have the same score"):
+        calibrated_threshold(y, np.full(70, 0.3))
+    falling = np.r_[np.linspace(0.6, 0.99, 50), np.linspace(0.01, 0.4, 20)]
+    with pytest.raises(ValueError, match="scores do not rise with the positive class"):
+        calibrated_threshold(y, falling)
+    with pytest.raises(ValueError, match="calibrated_threshold: the 5 rows hold only negatives"):
+        calibrated_threshold(np.zeros(5), np.linspace(0, 1, 5))
+    with pytest.raises(ValueError, match=r"'platt' is not one of \['best_mcc', 'calibrated'\]"):
+        tune_threshold(y, np.linspace(0, 1, 70), "platt")
+    assert check_rule("calibrated") == "calibrated"
+
+
+def test_scores_with_nothing_to_calibrate_get_the_best_mcc_cut_with_a_warning():
+    """A model that has not learnt the target (a 1-epoch run) still gets a threshold."""
+    y = np.r_[np.zeros(50), np.ones(20)]
+    falling = np.r_[np.linspace(0.6, 0.99, 50), np.linspace(0.01, 0.4, 20)]
+    for scores in (falling, np.full(70, 0.3)):
+        with pytest.warns(UserWarning, match="the best-MCC cut is used instead"):
+            assert tune_threshold(y, scores, "calibrated") == best_mcc_threshold(y, scores)[0]
+    with pytest.raises(ValueError, match="hold only negatives"):  # no threshold at all
+        tune_threshold(np.zeros(5), np.linspace(0, 1, 5), "calibrated")
+
+
+def test_tune_threshold_callback_checks_its_rule_and_a_run_config_names_it():
+    from omegaconf import OmegaConf
+
+    from seqnn.callbacks import TuneThreshold, threshold_rule
+
+    assert TuneThreshold().rule == "best_mcc"
+    assert TuneThreshold(rule="calibrated").rule == "calibrated"
+    with pytest.raises(ValueError, match="callbacks.tune_threshold.rule=calibrated"):
+        TuneThreshold(rule="Calibrated")
+    tune = {"_target_": "seqnn.callbacks.TuneThreshold"}
+    assert threshold_rule(OmegaConf.create({"callbacks": {"t": tune}})) == "best_mcc"
+    calibrated = {"callbacks": {"e": None, "t": {**tune, "rule": "calibrated"}}}
+    assert threshold_rule(OmegaConf.create(calibrated)) == "calibrated"
+    assert threshold_rule(OmegaConf.create({"callbacks": {"e": {"_target_": "x.Y"}}})) is None
+    assert threshold_rule(OmegaConf.create({})) is None
 
 
 def module(task="binary", **kwargs) -> SupervisedModule:

@@ -204,16 +204,21 @@ def test_weight_averaging_tests_the_averaged_weights(tmp_path):
     assert again[0]["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-5)
 
 
-def test_tune_threshold_tests_and_exports_the_validation_rows_best_mcc_threshold(tmp_path):
-    """+callbacks.tune_threshold: the tested weights' best-MCC threshold on the validation
-    rows makes the test calls, is logged and is what the exported model's spec says."""
+@pytest.mark.parametrize("rule", ["best_mcc", "calibrated"])
+def test_tune_threshold_tests_and_exports_the_validation_rows_threshold(tmp_path, rule):
+    """+callbacks.tune_threshold: the threshold its rule chooses on the tested weights'
+    validation scores makes the test calls, is logged and is what the exported model's spec
+    says."""
     from torchmetrics.functional.classification import binary_matthews_corrcoef
 
     from seqnn.pretrained import read_spec
-    from seqnn.tasks.threshold import best_mcc_threshold
+    from seqnn.tasks.threshold import tune_threshold
     from seqnn.train import instantiate_task
 
-    tune = ["+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold"]
+    tune = [
+        "+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold",
+        f"+callbacks.tune_threshold.rule={rule}",
+    ]
     overrides = [*TINY["cnn"], "trainer.max_epochs=1", "+trainer.limit_train_batches=3", *QUIET]
     metrics = run_train([*overrides, *tune], tmp_path)
     cfg = compose_run(overrides, tmp_path)
@@ -229,7 +234,7 @@ def test_tune_threshold_tests_and_exports_the_validation_rows_best_mcc_threshold
         return torch.cat([p for p, _ in pairs]), torch.cat([y for _, y in pairs])
 
     p, y = scored(datamodule.val_dataloader())
-    threshold, _ = best_mcc_threshold(y.numpy(), p.numpy())
+    threshold = tune_threshold(y.numpy(), p.numpy(), rule)
     assert metrics["test/threshold"] == pytest.approx(threshold, abs=1e-6)
     assert abs(threshold - 0.5) > 1e-3  # a threshold of its own, not the default
     p, y = scored(datamodule.test_dataloader())
