@@ -21,7 +21,8 @@ experiments' ``task.threshold`` is chosen: on the ``--dev`` rows).
 own Lightning loop, monitor, scheduler and early stopping: the protocol of their reported
 5-fold figures) on a table of the same rows, and prints the means of its test Sn / Sp / MCC /
 AUROC, and (``ensemble_val_threshold``) how the experiments report: per test fold the training
-seeds' models averaged, the threshold the best-MCC cut on the fold's validation rows.
+seeds' models averaged, the threshold chosen on the fold's validation rows by the runs'
+``TuneThreshold`` rule (the best-MCC cut if they have none).
 
 Usage:
     python scripts/cv_cnnprom.py --organism ecoli --dev \

@@ -9,12 +9,14 @@ same seed), under both protocols (``--protocol``):
   (``seqnn-train -m experiment=cnnprom_<org> data.folds=5 data.fold=0,1,2,3,4``), each figure
   the mean over the five test folds.
 
-It prints our test sensitivity, specificity, MCC (at the experiment's ``task.threshold``) and
-AUROC next to the published CNNProm figures, one JSON line per figure, ``{"bench":
-"cnnprom_<org>_<metric>", "value": X, "unit": "", "published": Y}`` (``cnnprom_<org>_cv5_<metric>``
+It prints our test sensitivity, specificity, MCC (at the experiment's ``task.threshold``, or
+the cut its ``TuneThreshold`` rule chose on the validation rows) and AUROC next to the
+published CNNProm figures, one JSON line per figure, ``{"bench": "cnnprom_<org>_<metric>",
+"value": X, "unit": "", "published": Y}`` (``cnnprom_<org>_cv5_<metric>``
 for the cross-validation), plus ``..._wall_s`` (seconds, fit + test). It writes no results file
 (``scripts/reproduce.py --only cnnprom_ecoli_cv5`` updates docs/results.md). On 2 CPU cores
-the E. coli cross-validation takes ~25 min, B. subtilis' ~6 min.
+the E. coli cross-validation takes ~7 min per training seed, B. subtilis' (with its extra
+E. coli training rows) ~7.5 min.
 
 ``--seeds S1 S2 ...`` trains each row once per seed and reports the mean, ``--ensemble`` the
 ensemble of the seeds' models (see ``scripts/reproduce.py``).
