@@ -10,7 +10,8 @@ loop counters, but not the global random generators: without this, a resumed run
 utilisation), so a run's TensorBoard shows whether the data path keeps the device busy.
 
 :class:`TuneThreshold` sets a binary / multilabel model's decision threshold from the
-validation rows before testing (the best-MCC cut of the tested checkpoint's predictions).
+validation rows before testing (the best-MCC cut of the tested checkpoint's predictions, or
+with ``rule="calibrated"`` Platt scaling's cut).
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def test_one_epoch_run(cv):
 
 
 @pytest.mark.slow
-def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path):
+def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path, monkeypatch):
     tiny = ["model=cnn", "model.n_filters=[4]", "model.kernel_sizes=[5]", "model.pool_sizes=[4]",
             "model.n_hidden=[4]", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
             "logger=csv"]  # fmt: skip
@@ -120,6 +120,12 @@ def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path):
         truth, scores = val["label"].to_numpy(), p.to_numpy()[:, 0]
         thresholds.append(tune_threshold(truth, scores, "calibrated"))
     assert ensemble["threshold"] == pytest.approx(np.mean(thresholds), abs=1e-3)
+    # the rule is the runs' own (a model this small falls back to the best-MCC cut under the
+    # real calibrated rule, so a stand-in rule shows which one is asked)
+    from seqnn.tasks import threshold as rules
+
+    monkeypatch.setitem(rules.RULES, "calibrated", lambda target, probs: 0.4242)
+    assert cv.fold_ensembles(tmp_path / "runs")["threshold"] == 0.4242
 
 
 def test_balanced_weight_is_seqnn_trains(cv):

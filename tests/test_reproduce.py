@@ -224,6 +224,13 @@ def test_seed_ensemble_and_reuse_from_real_runs(reproduce, monkeypatch, tmp_path
         round(result.metrics[f"test/sensitivity/ci_{e}"], 4) for e in ("low", "high")
     ]
     assert "(95% CI: Sn " in reproduce.format_row(row, result)
+    # ... by the rule of the experiment's TuneThreshold (calibrated; a stand-in rule here)
+    from seqnn.tasks import threshold as rules
+
+    with monkeypatch.context() as patch:
+        patch.setitem(rules.RULES, "calibrated", lambda target, probs: 0.4242)
+        stand_in = reproduce.ensemble_seeds(row, tmp_path, TINY, [7, 8], trained)
+    assert stand_in.metrics["test/threshold"] == 0.4242
 
     # --reuse reads the runs back (no training) with the same figures
     def no_training(*args):

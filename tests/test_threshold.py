@@ -8,6 +8,7 @@ from torch import nn
 
 from seqnn.tasks.supervised import SupervisedModule
 from seqnn.tasks.threshold import (
+    UncalibratedScores,
     best_mcc_threshold,
     calibrated_threshold,
     check_rule,
@@ -37,21 +38,25 @@ def test_shifted_probabilities_get_a_shifted_threshold(rng):
     assert mcc > at_half + 0.1
 
 
-def test_several_targets_pool_into_one_threshold_and_masked_rows_drop_out(rng):
+@pytest.mark.parametrize("rule", ["best_mcc", "calibrated"])
+def test_several_targets_pool_into_one_threshold_and_masked_rows_drop_out(rng, rule):
     y = rng.integers(0, 2, (100, 3)).astype(float)
-    p = np.clip(0.4 * y + 0.6 * rng.random((100, 3)), 0, 1)
+    p = np.clip(0.4 * y + 0.6 * rng.random((100, 3)), 0.01, 0.99)
     masked = y.copy()
     masked[:10, 0] = np.nan
-    assert best_mcc_threshold(y, p) == best_mcc_threshold(y.ravel(), p.ravel())
+    p[:10, 0] = np.nan  # a masked row's score is never read
     keep = ~np.isnan(masked)
-    assert best_mcc_threshold(masked, p) == best_mcc_threshold(masked[keep], p[keep])
+    pooled = tune_threshold(masked, p, rule)
+    assert pooled == tune_threshold(masked[keep], p[keep], rule)
+    assert pooled != tune_threshold(masked[:, 0][keep[:, 0]], p[:, 0][keep[:, 0]], rule)
 
 
-def test_soft_labels_count_as_positive_above_half(rng):
+@pytest.mark.parametrize("rule", ["best_mcc", "calibrated"])
+def test_soft_labels_count_as_positive_above_half(rng, rule):
     y = rng.integers(0, 2, 100)
     p = np.clip(0.4 * y + 0.6 * rng.random(100), 0, 1)
     soft = np.where(y == 1, 0.8, 0.1)
-    assert best_mcc_threshold(soft, p) == best_mcc_threshold(y, p)
+    assert tune_threshold(soft, p, rule) == tune_threshold(y, p, rule)
 
 
 def test_bad_input():
@@ -94,9 +99,14 @@ def test_calibrated_threshold_finds_the_shift_of_shifted_probabilities(rng):
 
 
 def test_calibrated_threshold_of_separable_rows_cuts_between_them():
+    """(Platt's smoothed targets keep the fit finite; the cut lands at or near the gap.)"""
     y = np.r_[np.zeros(50), np.ones(20)]
-    p = np.r_[np.linspace(0.01, 0.4, 50), np.linspace(0.6, 0.99, 20)]
-    assert 0.4 < calibrated_threshold(y, p) < 0.6
+    cuts = []
+    for low, high in ((0.4, 0.6), (0.2, 0.3), (0.85, 0.9)):
+        p = np.r_[np.linspace(0.01, low, 50), np.linspace(high, 0.99, 20)]
+        cuts.append(calibrated_threshold(y, p))
+        assert ((p > cuts[-1]) == y).mean() >= 0.95
+    assert cuts[1] < cuts[0] < cuts[2]
 
 
 def test_calibrated_threshold_bad_input():
@@ -113,12 +123,33 @@ def test_calibrated_threshold_bad_input():
     assert check_rule("calibrated") == "calibrated"
 
 
+def test_a_cut_outside_the_scores_is_uncalibrated():
+    """Scores that barely separate the classes: the logistic fit's 0.5 point lies above every
+    score, which would call every row negative."""
+    y = np.r_[np.zeros(70), np.ones(40)]
+    p = 0.5 + 0.21 * np.random.default_rng(3).random(110)
+    p[70:] += 0.01
+    with pytest.raises(UncalibratedScores, match="falls outside the scores"):
+        calibrated_threshold(y, p)
+    with pytest.warns(UserWarning, match="the best-MCC cut is used instead"):
+        assert p.min() < tune_threshold(y, p, "calibrated") < p.max()
+
+
+@pytest.mark.parametrize("rule", ["best_mcc", "calibrated"])
+def test_scores_that_are_not_finite_are_an_error(rule):
+    y = np.r_[np.zeros(50), np.ones(20)]
+    p = np.r_[np.linspace(0.01, 0.4, 50), np.linspace(0.6, 0.99, 20)]
+    p[3] = np.nan
+    with pytest.raises(ValueError, match="1 of the 70 labelled rows have a NaN or infinite"):
+        tune_threshold(y, p, rule)
+
+
 def test_scores_with_nothing_to_calibrate_get_the_best_mcc_cut_with_a_warning():
     """A model that has not learnt the target (a 1-epoch run) still gets a threshold."""
     y = np.r_[np.zeros(50), np.ones(20)]
     falling = np.r_[np.linspace(0.6, 0.99, 50), np.linspace(0.01, 0.4, 20)]
     for scores in (falling, np.full(70, 0.3)):
-        with pytest.warns(UserWarning, match="the best-MCC cut is used instead"):
+        with pytest.warns(UserWarning, match="little better than chance; the best-MCC cut"):
             assert tune_threshold(y, scores, "calibrated") == best_mcc_threshold(y, scores)[0]
     with pytest.raises(ValueError, match="hold only negatives"):  # no threshold at all
         tune_threshold(np.zeros(5), np.linspace(0, 1, 5), "calibrated")

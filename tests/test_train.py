@@ -205,10 +205,19 @@ def test_weight_averaging_tests_the_averaged_weights(tmp_path):
 
 
 @pytest.mark.parametrize("rule", ["best_mcc", "calibrated"])
-def test_tune_threshold_tests_and_exports_the_validation_rows_threshold(tmp_path, rule):
+def test_tune_threshold_tests_and_exports_the_validation_rows_threshold(
+    tmp_path, rule, monkeypatch
+):
     """+callbacks.tune_threshold: the threshold its rule chooses on the tested weights'
     validation scores makes the test calls, is logged and is what the exported model's spec
-    says."""
+    says. (A 3-batch model barely separates the classes, so the real calibrated rule would fall
+    back to the best-MCC cut here: a stand-in rule records what it is given; the rule's own
+    numerics are tests/test_threshold.py's.)"""
+    from seqnn.tasks import threshold as rules
+
+    given = []
+    if rule == "calibrated":
+        monkeypatch.setitem(rules.RULES, "calibrated", lambda t, p: given.append((t, p)) or 0.4242)
     from torchmetrics.functional.classification import binary_matthews_corrcoef
 
     from seqnn.pretrained import read_spec
@@ -235,6 +244,10 @@ def test_tune_threshold_tests_and_exports_the_validation_rows_threshold(tmp_path
 
     p, y = scored(datamodule.val_dataloader())
     threshold = tune_threshold(y.numpy(), p.numpy(), rule)
+    if rule == "calibrated":  # the rule the callback was given, on the validation scores
+        ((t, scores),) = given[:1]
+        assert threshold == 0.4242 and len(given) == 2
+        assert np.allclose(t.ravel(), y.numpy()) and np.allclose(scores.ravel(), p.numpy())
     assert metrics["test/threshold"] == pytest.approx(threshold, abs=1e-6)
     assert abs(threshold - 0.5) > 1e-3  # a threshold of its own, not the default
     p, y = scored(datamodule.test_dataloader())

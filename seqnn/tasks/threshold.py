@@ -72,7 +72,8 @@ def calibrated_threshold(target: np.ndarray, probs: np.ndarray) -> float:
     Raises:
         ValueError: as :func:`best_mcc_threshold`.
         UncalibratedScores: scores that do not rise with the positive class on these rows (all
-            equal, or a fitted slope <= 0: there is no cut to calibrate).
+            equal, or a fitted slope <= 0), or a cut outside the scores (every row one call):
+            nothing to calibrate.
     """
     y, p = _labelled_rows("calibrated_threshold", target, probs)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
@@ -107,7 +108,15 @@ def calibrated_threshold(target: np.ndarray, probs: np.ndarray) -> float:
             f"positive class (fitted slope {a:.3g}): the model has not learnt this target, or "
             "the validation rows are too few"
         )
-    return float(np.clip(1 / (1 + np.exp(b / a)), 1e-6, 1 - 1e-6))
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        cut = -b / a  # in logit space
+    if not (np.isfinite(cut) and z.min() < cut < z.max()):
+        raise UncalibratedScores(
+            f"calibrated_threshold: on these {len(y)} rows the calibrated cut (logit {cut:.3g}) "
+            f"falls outside the scores (logits {z.min():.3g} to {z.max():.3g}): every row would "
+            "get the same call; the model barely separates the classes here"
+        )
+    return float(np.clip(1 / (1 + np.exp(-cut)), 1e-6, 1 - 1e-6))
 
 
 #: The threshold rules by name: ``TuneThreshold(rule=...)``, :func:`seqnn.evaluate.best_threshold`.
@@ -128,7 +137,11 @@ def tune_threshold(target: np.ndarray, probs: np.ndarray, rule: str = "best_mcc"
     try:
         return RULES[check_rule(rule)](target, probs)
     except UncalibratedScores as error:
-        warnings.warn(f"{error}: the best-MCC cut is used instead", stacklevel=2)
+        warnings.warn(
+            f"{error}. The model scores these rows little better than chance; the best-MCC "
+            "cut is used instead",
+            stacklevel=2,
+        )
         return best_mcc_threshold(target, probs)[0]
 
 
@@ -150,6 +163,11 @@ def _labelled_rows(name: str, target, probs) -> tuple[np.ndarray, np.ndarray]:
     kept = ~np.isnan(target)
     # soft labels count as positive above 0.5, as in training's metrics
     y, p = target[kept].ravel() > 0.5, probs[kept].ravel()
+    if not np.isfinite(p).all():
+        raise ValueError(
+            f"{name}: {int((~np.isfinite(p)).sum())} of the {len(p)} labelled rows have a "
+            "NaN or infinite score: the model's outputs are not finite (diverged training?)"
+        )
     n, n_pos = len(y), int(y.sum())
     if n_pos in (0, n):
         only = "negatives" if n_pos == 0 else "positives"
