@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -98,6 +99,16 @@ class _PredictModule(L.LightningModule):
                 np.savez(fh, idx=idx, values=values)
 
 
+def _check_owner(folder: Path) -> None:
+    """A shard folder must be the user's own: under a shared temp folder another user could
+    have made it first, and would then see (or plant) the shards."""
+    if hasattr(os, "getuid") and folder.stat().st_uid != os.getuid():
+        raise PermissionError(
+            f"{folder}: the shard folder belongs to another user (uid {folder.stat().st_uid}): "
+            "pass shard_dir= a folder of your own"
+        )
+
+
 def predict_regions_distributed(
     model: PretrainedModel,
     genome: Genome | str | Path,
@@ -128,10 +139,13 @@ def predict_regions_distributed(
     if shard_dir is None:  # the same name in every rank's process: a digest of the request
         digest = hashlib.sha1(pd.util.hash_pandas_object(windows).to_numpy().tobytes())
         digest.update(json.dumps(model.spec.network, sort_keys=True).encode())
-        shard_dir = Path(tempfile.gettempdir()) / f"seqnn-shards-{digest.hexdigest()[:16]}"
+        user = os.getuid() if hasattr(os, "getuid") else "user"  # Windows: a per-user temp
+        name = f"seqnn-shards-{user}-{digest.hexdigest()[:16]}"
+        shard_dir = Path(tempfile.gettempdir()) / name
     shard_dir = Path(shard_dir)
     made = not shard_dir.exists()  # removed after the merge only if made here
-    shard_dir.mkdir(parents=True, exist_ok=True)
+    shard_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_owner(shard_dir)
     module = _PredictModule(model, genome, windows, batch_size, use_strand, rc, shard_dir)
     trainer = L.Trainer(
         accelerator=accelerator,

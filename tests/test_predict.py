@@ -345,6 +345,23 @@ def test_rank_batches_give_every_rank_work_and_cover_each_window_once(fasta, n_w
     assert all(c.shape[1] == 64 and c.dtype == np.uint8 for c in codes)
 
 
+def test_ddp_prediction_refuses_a_shard_folder_of_another_user(model_dir, fasta, tmp_path):
+    """Under a shared temp folder another user could make the shard folder first."""
+    import os
+
+    from seqnn.distributed_predict import predict_regions_distributed
+
+    if not hasattr(os, "getuid") or os.getuid() != 0:
+        pytest.skip("needs root to make a folder owned by another user")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t0\t64\tr0\n")
+    with pytest.raises(PermissionError, match="theirs: the shard folder belongs to another user"):
+        predict_regions_distributed(load_pretrained(model_dir), fasta, bed, shard_dir=theirs)
+
+
 @pytest.mark.slow
 def test_ddp_prediction_merges_rank_shards_in_region_order(model_dir, fasta, tmp_path):
     rng = np.random.default_rng(3)
