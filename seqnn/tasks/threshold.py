@@ -26,7 +26,8 @@ import numpy as np
 
 
 class UncalibratedScores(ValueError):
-    """Scores with nothing to calibrate: all equal, or falling as the positive class rises."""
+    """Scores with nothing to calibrate: all equal, falling as the positive class rises, or
+    with the calibrated cut outside them."""
 
 
 def best_mcc_threshold(target: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
