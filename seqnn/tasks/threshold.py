@@ -97,7 +97,8 @@ def calibrated_threshold(target: np.ndarray, probs: np.ndarray) -> float:
         q = 1 / (1 + np.exp(-np.clip(x @ ab, -500, 500)))
         hessian = (x * (q * (1 - q))[:, None]).T @ x + 1e-9 * np.eye(2)
         step = np.linalg.solve(hessian, x.T @ (q - soft))
-        while loss(ab - step) > loss(ab) and np.abs(step).max() > 1e-12:
+        current = loss(ab)
+        while loss(ab - step) > current and np.abs(step).max() > 1e-12:
             step /= 2
         ab = ab - step
         if np.abs(step).max() < 1e-10:
