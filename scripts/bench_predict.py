@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_data import emit, make_fasta  # noqa: E402
 
 from seqnn.data.genome import Genome  # noqa: E402
+from seqnn.inference.predict import predict_codes, predict_regions  # noqa: E402
+from seqnn.inference.pretrained import load_pretrained, save_pretrained  # noqa: E402
+from seqnn.inference.scan import scan_genome  # noqa: E402
 from seqnn.models import BassetCNN  # noqa: E402
-from seqnn.predict import predict_codes, predict_regions  # noqa: E402
-from seqnn.pretrained import load_pretrained, save_pretrained  # noqa: E402
-from seqnn.scan import scan_genome  # noqa: E402
 
 LENGTH, BATCH = 1_000, 256
 

@@ -1,6 +1,6 @@
 """Training speed of a whole ``seqnn-train`` run: the default CNN at 1 kb on the embedded data.
 
-Runs ``python -m seqnn.train`` (the real app: Lightning Trainer, the data module's loaders, the
+Runs ``python -m seqnn.cli.train`` (the real app: Lightning Trainer, the data module's loaders, the
 task's on-device one-hot, checkpoints, validation) once per ``--output`` and ``--batch``, with
 the E. coli promoter windows resized to ``--length`` bp (padded with N past the genome's ends)
 and ``--negative-ratio`` background windows per promoter, so an epoch has enough steps to time.
@@ -66,7 +66,7 @@ def run(args, output: str, batch: int, run_dir: Path) -> Path:
             f"+trainer.limit_train_batches={args.limit_batches}",
             f"+trainer.limit_val_batches={args.limit_batches}",
         ]
-    cmd = [sys.executable, "-m", "seqnn.train", *overrides]
+    cmd = [sys.executable, "-m", "seqnn.cli.train", *overrides]
     # run from the run's folder, as a user of an installed seqnn would (in a source checkout
     # the repository's seqnn/ would shadow the installed package and its shipped configs)
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=run_dir.parent)

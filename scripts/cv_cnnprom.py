@@ -233,7 +233,7 @@ def cross_validate_seqnn_train(
     out_dir.mkdir(parents=True, exist_ok=True)
     table.iloc[rows].to_csv(out_dir / "rows.csv", index=False)
     command = [
-        sys.executable, "-m", "seqnn.train", "-m", f"experiment=cnnprom_{organism}",
+        sys.executable, "-m", "seqnn.cli.train", "-m", f"experiment=cnnprom_{organism}",
         "~data.table", f"+data.table={out_dir / 'rows.csv'}", f"data.folds={FOLDS}",
         f"data.fold={','.join(str(k) for k in folds)}", f"hydra.sweep.dir={out_dir / 'runs'}",
         "~callbacks.progress_bar", "+trainer.enable_progress_bar=false", *overrides,
@@ -289,9 +289,9 @@ def fold_ensembles(runs: Path) -> dict[str, float]:
 
     from seqnn import load_pretrained
     from seqnn.callbacks import threshold_rule
-    from seqnn.ensemble import ensemble_pretrained
-    from seqnn.evaluate import best_threshold
-    from seqnn.predict import predict_sequences
+    from seqnn.inference.ensemble import ensemble_pretrained
+    from seqnn.inference.evaluate import best_threshold
+    from seqnn.inference.predict import predict_sequences
 
     by_fold: dict[int, list[Path]] = defaultdict(list)
     configs = {}
@@ -329,7 +329,7 @@ def out_of_fold_scores(
     from omegaconf import OmegaConf
 
     from seqnn import load_pretrained
-    from seqnn.predict import predict_sequences
+    from seqnn.inference.predict import predict_sequences
 
     scores: dict[int, np.ndarray] = {}
     for run in sorted(p.parent for p in runs.glob("*/metrics.json")):

@@ -91,7 +91,8 @@ class Row:
         return self.figures[0].bench.rsplit("_", 1)[0]
 
 
-# level of the bootstrap intervals of --ensemble figures (seqnn.evaluate.bootstrap_interval)
+# level of the bootstrap intervals of --ensemble figures
+# (seqnn.inference.evaluate.bootstrap_interval)
 CI_LEVEL = 0.95
 
 # promoters and non-promoters of the CNNProm sets (seqnn.data.embedded.cnnprom_table)
@@ -285,7 +286,7 @@ def run_one(row: Row, run_dir: Path, overrides: list[str]) -> Result:
     from hydra.core.hydra_config import HydraConfig
 
     from seqnn.atomic import atomic_open
-    from seqnn.train import train
+    from seqnn.cli.train import train
 
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg = compose_run(row, run_dir, overrides)
@@ -360,9 +361,9 @@ def ensemble_seeds(
     from hydra.utils import instantiate
 
     from seqnn import load_pretrained
-    from seqnn.ensemble import ensemble_pretrained
-    from seqnn.evaluate import bootstrap_interval, evaluate_table, score, truth_of
-    from seqnn.predict import predict_sequences
+    from seqnn.inference.ensemble import ensemble_pretrained
+    from seqnn.inference.evaluate import bootstrap_interval, evaluate_table, score, truth_of
+    from seqnn.inference.predict import predict_sequences
 
     fold_parts = (
         [[]] if row.folds is None else [fold_overrides(row.folds, k) for k in range(row.folds)]
@@ -411,8 +412,8 @@ def tuned_threshold(cfg, data, models) -> float | None:
     the ensemble's own: its threshold by the callback's rule on the split's validation rows,
     as each member chose its own; None (the members' common threshold) otherwise."""
     from seqnn.callbacks import threshold_rule
-    from seqnn.ensemble import ensemble_pretrained
-    from seqnn.evaluate import best_threshold
+    from seqnn.inference.ensemble import ensemble_pretrained
+    from seqnn.inference.evaluate import best_threshold
 
     rule = threshold_rule(cfg)
     if rule is None:
@@ -497,7 +498,7 @@ def results_markdown(lines: dict[str, str]) -> str:
             "seed column says (ensemble) scores each test set with the seeds' models averaged",
             "into one (`seqnn-ensemble`, logits averaged; `--seeds ... --ensemble`), with each",
             "figure's 95% percentile bootstrap interval (1,000 resamples of every test fold's",
-            "rows, within the fold: `seqnn.evaluate.bootstrap_interval`). Wall time",
+            "rows, within the fold: `seqnn.inference.evaluate.bootstrap_interval`). Wall time",
             "n/a: the runs were made by an earlier invocation and read back (`--reuse`).",
             "Wall time is fit + test (summed over folds) in one process on 2 CPU cores of a",
             "machine shared with other jobs; the CPU seconds of the process and the machine's",

@@ -43,6 +43,7 @@ from seqnn.data.embedded import ecoli_fasta, ecoli_promoters
 from seqnn.data.encoding import one_hot
 from seqnn.data.genome import Genome
 from seqnn.data.simulate import implant_motifs
+from seqnn.inference.predict import predict_sequences
 from seqnn.interpret import (
     attribute,
     filter_motifs,
@@ -78,7 +79,8 @@ def simulate_and_train(
     run = out / "run"
     t0 = time.perf_counter()
     command = [
-        sys.executable, "-m", "seqnn.train", "data=table", f"data.table={out / 'simulated.csv'}",
+        sys.executable, "-m", "seqnn.cli.train", "data=table",
+        f"data.table={out / 'simulated.csv'}",
         "data.target_columns=[label]", f"data.seq_len={LENGTH}", "data.batch_size=128",
         f"trainer.max_epochs={epochs}", "logger=csv", "callbacks.progress_bar=null",
         f"hydra.run.dir={run}", *(() if relu else (EXPONENTIAL,)),
@@ -94,7 +96,7 @@ def attribution_aurocs(model, motifs) -> None:
     positives = held_out.table.label.to_numpy() == 1
     x = torch.from_numpy(one_hot(held_out.table.sequence[positives].tolist()))  # (N, 4, L)
     mask = held_out.mask[positives]
-    probs = model.predict_sequences(held_out.table.sequence.tolist())["label"].to_numpy()
+    probs = predict_sequences(model, held_out.table.sequence.tolist())["label"].to_numpy()
     accuracy = ((probs > 0.5) == held_out.table.label.to_numpy()).mean()
     emit("simulation_test_accuracy", accuracy, "fraction", sequences=len(probs))
     for method, name in [

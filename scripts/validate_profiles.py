@@ -27,6 +27,7 @@ from sklearn.metrics import roc_auc_score
 import seqnn
 from seqnn.data import PeakLabels, tile_genome
 from seqnn.data.simulate import simulate_coverage
+from seqnn.inference.predict import predict_regions
 from seqnn.interpret import jaspar_core
 
 MOTIFS = ("MA1155.1", "MA0407.1", "MA0163.1")  # ZSCAN4, THI2, PLAG1
@@ -39,7 +40,7 @@ def emit(name: str, value: float, unit: str, **extra) -> None:
 
 def train(overrides: list[str], run: Path) -> dict[str, float]:
     """``seqnn-train`` as a user runs it; returns the run's metrics.json."""
-    command = [sys.executable, "-m", "seqnn.train", *overrides, *SPLIT, "logger=csv",
+    command = [sys.executable, "-m", "seqnn.cli.train", *overrides, *SPLIT, "logger=csv",
                "callbacks.progress_bar=null", f"hydra.run.dir={run}"]  # fmt: skip
     t0 = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -81,7 +82,7 @@ def main() -> None:
     truth = PeakLabels(sim.peaks, min_overlap=0.5)(
         windows.chrom.to_numpy(), windows.start.to_numpy(), windows.end.to_numpy()
     )
-    predictions = model.predict_regions(str(sim.fasta), windows)[model.targets].to_numpy()
+    predictions = predict_regions(model, str(sim.fasta), windows)[model.targets].to_numpy()
     aurocs = [roc_auc_score(truth[:, k], predictions[:, k]) for k in range(truth.shape[1])]
     per_target = [round(a, 4) for a in aurocs]
     emit("peaks_auroc_min", min(aurocs), "AUROC", target=0.9, per_target=per_target,

@@ -26,7 +26,7 @@ import seqnn
 from seqnn.data.background import random_background_intervals
 from seqnn.data.embedded import ecoli_fasta, ecoli_promoters
 from seqnn.data.genome import Genome
-from seqnn.scan import scan_genome
+from seqnn.inference.scan import scan_genome
 
 
 def emit(name: str, value: float, unit: str, **extra) -> None:

@@ -6,24 +6,26 @@ Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
 ``import seqnn`` stays cheap.
 """
 
-__version__ = "0.1.0"
-
+from seqnn import moved
 from seqnn.lazy import lazy_getattr
+from seqnn.version import __version__
 
 _LAZY = {
-    "load_pretrained": "seqnn.pretrained",
-    "save_pretrained": "seqnn.pretrained",
-    "PretrainedModel": "seqnn.pretrained",
-    "ensemble_pretrained": "seqnn.ensemble",
-    "evaluate_table": "seqnn.evaluate",
-    "evaluate_regions": "seqnn.evaluate",
-    "predict_regions": "seqnn.predict",
-    "predict_profiles": "seqnn.predict",
-    "predict_sequences": "seqnn.predict",
-    "scan_genome": "seqnn.scan",
-    "variant_effects": "seqnn.variants",
+    "load_pretrained": "seqnn.inference.pretrained",
+    "save_pretrained": "seqnn.inference.pretrained",
+    "PretrainedModel": "seqnn.inference.pretrained",
+    "ensemble_pretrained": "seqnn.inference.ensemble",
+    "evaluate_table": "seqnn.inference.evaluate",
+    "evaluate_regions": "seqnn.inference.evaluate",
+    "predict_regions": "seqnn.inference.predict",
+    "predict_profiles": "seqnn.inference.predict",
+    "predict_sequences": "seqnn.inference.predict",
+    "scan_genome": "seqnn.inference.scan",
+    "variant_effects": "seqnn.inference.variants",
 }
 
+# old import paths (seqnn.predict, seqnn.train, ...) answer for one more release
+moved.install()
 
 __getattr__ = lazy_getattr("seqnn", _LAZY)
 

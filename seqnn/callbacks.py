@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
+from seqnn.tasks.threshold import check_rule, tune_threshold
+
 # What the state dict holds; every value is a tensor, an int or a float, so checkpoints still
 # load with ``torch.load(weights_only=True)``.
 RNG_KEYS = ("torch", "numpy_key", "numpy_pos", "numpy_gauss", "python")
@@ -195,15 +197,11 @@ class TuneThreshold(L.Callback):
     """
 
     def __init__(self, rule: str = "best_mcc") -> None:
-        from seqnn.tasks.threshold import check_rule
-
         self.rule = check_rule(rule)
         self.threshold: float | None = None
 
     @torch.no_grad()
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        from seqnn.tasks.threshold import tune_threshold
-
         datamodule = trainer.datamodule
         if datamodule is None or not hasattr(pl_module, "set_threshold"):
             raise ValueError(

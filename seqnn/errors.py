@@ -1,39 +1,18 @@
 """The errors that mean "bad input" (a file, a record, an argument), not a bug in seqnn.
 
-Command-line tools catch exactly these (:func:`exit_on_bad_input`), print the message (which
-names the file, the line or record and the fix) and exit with status 2; anything else is a bug
-and keeps its traceback.
+Every input error of every layer subclasses :class:`SeqnnInputError`, and this module imports
+nothing of seqnn, so that any layer can raise one. Command-line tools catch the base class
+(:func:`exit_on_bad_input`), print the message (which names the file, the line or record and
+the fix) and exit with status 2; anything else is a bug and keeps its traceback.
 """
 
 import contextlib
 import sys
 from collections.abc import Iterator
 
-from seqnn.data.coverage import TargetError
-from seqnn.data.datasets import DatasetError
-from seqnn.data.encoding import EncodingError
-from seqnn.data.genome import GenomeError
-from seqnn.data.intervals import IntervalError
-from seqnn.data.vcf import VCFError
-from seqnn.interpret.motifs import MotifError
-from seqnn.models.spec import SpecError
-from seqnn.predict import PredictError
-from seqnn.pretrained import PretrainedError
-from seqnn.variants import VariantError
 
-USER_ERRORS = (
-    DatasetError,
-    EncodingError,
-    GenomeError,
-    IntervalError,
-    MotifError,
-    PredictError,
-    PretrainedError,
-    SpecError,
-    TargetError,
-    VariantError,
-    VCFError,
-)
+class SeqnnInputError(ValueError):
+    """Bad input: the message names the file, line or record (or the argument) and the fix."""
 
 
 @contextlib.contextmanager
@@ -46,7 +25,7 @@ def exit_on_bad_input(prog: str, also: tuple[type[Exception], ...] = ()) -> Iter
     """
     try:
         yield
-    except (*USER_ERRORS, *also) as err:
+    except (SeqnnInputError, *also) as err:
         message = str(err).removeprefix(f"{prog}: ")  # library errors may name the tool too
         print(f"{prog}: error: {message}", file=sys.stderr)
         sys.exit(2)

@@ -3,14 +3,15 @@
 One table of cases. Each case writes its tiny input into tmp_path and feeds it to a command
 line tool (``seqnn-train``, ``seqnn-predict``, ``seqnn-variants``, ``seqnn-export``) or to the
 Python loader behind it. The tools and the loaders share one code path (the tools print the
-loaders' :data:`seqnn.errors.USER_ERRORS`), so most cases call the loader, or the tool's
+loaders' :class:`seqnn.errors.SeqnnInputError`), so most cases call the loader, or the tool's
 ``main()`` in this process, which is what its console script runs. Three run as real
 subprocesses, each a few seconds of imports: ``seqnn-train`` twice (Hydra reads ``sys.argv``
-and owns the process) and ``python -m seqnn.variants`` once (the ``-m`` path). Every case asserts:
+and owns the process) and ``python -m seqnn.cli.variants`` once (the ``-m`` path). Every
+case asserts:
 
 (a) the message names the file (and the line or record when there is one) and says what to do;
 (b) tools: exit status != 0, one ``seqnn-<tool>: error: ...`` line on stderr, no traceback;
-    loaders: the error is one of ``USER_ERRORS`` (what the tools turn into that line);
+    loaders: the error is a ``SeqnnInputError`` (what the tools turn into that line);
 (c) nothing is left behind: no ``out=`` file, no temp file, no half-built genome cache.
 
 A few inputs are not errors (CRLF files, a BED header row that names its columns): those
@@ -39,9 +40,9 @@ from test_pretrained import _Payload  # unpickling it creates a file: the marker
 from seqnn.data import Genome, read_intervals, validate_intervals, write_fasta
 from seqnn.data.datamodule import SequenceDataModule
 from seqnn.data.vcf import read_vcf
-from seqnn.errors import USER_ERRORS
+from seqnn.errors import SeqnnInputError
+from seqnn.inference.pretrained import SPEC_FILE, WEIGHTS_FILE, load_pretrained, save_pretrained
 from seqnn.models import BassetCNN
-from seqnn.pretrained import SPEC_FILE, WEIGHTS_FILE, load_pretrained, save_pretrained
 
 LENGTH = 64  # the test model's input length
 OUT = "out/result.tsv"  # every tool writes here (relative to the case's folder)
@@ -405,10 +406,10 @@ def train(d: Path, *overrides: str, prefix: str | None = None) -> Cli:
 
 # ----------------------------------------------------------------------------- the test
 MODULES = {
-    "seqnn-train": "seqnn.train",
-    "seqnn-predict": "seqnn.predict",
-    "seqnn-variants": "seqnn.variants",
-    "seqnn-export": "seqnn.export",
+    "seqnn-train": "seqnn.cli.train",
+    "seqnn-predict": "seqnn.cli.predict",
+    "seqnn-variants": "seqnn.cli.variants",
+    "seqnn-export": "seqnn.cli.export",
 }
 
 
@@ -450,7 +451,7 @@ def test_bad_input(case: Case, base: Base, tmp_path: Path, capsys, monkeypatch) 
         assert len(lines) == 1, stderr
         message = lines[0] if entry.prefix is None else stderr
     else:
-        with pytest.raises(USER_ERRORS) as error:
+        with pytest.raises(SeqnnInputError) as error:
             entry()
         message = str(error.value)
     for phrase in case.phrases:

@@ -21,8 +21,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue
 
 from seqnn.callbacks import RNGStateCheckpoint
+from seqnn.cli.train import instantiate_dict, instantiate_task
 from seqnn.tasks.profile import ProfileModule
-from seqnn.train import instantiate_dict, instantiate_task
 
 GROUPS = ("data", "model", "task", "trainer", "callbacks", "logger", "paths", "hydra", "debug")
 # groups with their own tests below; a new folder in configs/ fails test_every_group_is_tested

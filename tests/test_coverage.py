@@ -13,7 +13,7 @@ from seqnn.data.datasets import DatasetError, IntervalDataset
 from seqnn.data.encoding import reverse_complement_one_hot
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.transforms import RandomShift, offsets_of
-from seqnn.errors import USER_ERRORS
+from seqnn.errors import SeqnnInputError
 
 SIZES = {"chr1": 200, "chr2": 100}
 
@@ -214,7 +214,7 @@ def test_missing_and_unreadable_files(tmp_path, genome):
     bad.write_text("not a bigWig\n")
     with pytest.raises(TargetError, match="bad.bw: cannot be read as a bigWig"):
         call(CoverageTargets(bad), "chr1", 0, 4)
-    assert TargetError in USER_ERRORS
+    assert issubclass(TargetError, SeqnnInputError)
 
 
 def test_a_corrupt_bigwig_block_names_the_file_and_window(tmp_path):

@@ -103,7 +103,7 @@ def test_seqnn_train_protocol_runs_on_the_dev_rows(cv, tmp_path, monkeypatch):
 
     from seqnn import load_pretrained
     from seqnn.callbacks import threshold_rule
-    from seqnn.predict import predict_sequences
+    from seqnn.inference.predict import predict_sequences
     from seqnn.tasks.threshold import tune_threshold
 
     ensemble = result["ensemble_val_threshold"]

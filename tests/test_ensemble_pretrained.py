@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from seqnn.cli.ensemble import main
 from seqnn.data.encoding import one_hot
-from seqnn.ensemble import ensemble_pretrained, main
+from seqnn.inference.ensemble import ensemble_pretrained
+from seqnn.inference.predict import predict_sequences
+from seqnn.inference.pretrained import PretrainedError, load_pretrained, save_pretrained
 from seqnn.models import BassetCNN, Ensemble
-from seqnn.pretrained import PretrainedError, load_pretrained, save_pretrained
 
 LENGTH = 40
 
@@ -54,7 +56,7 @@ def test_averages_the_members_logits_and_round_trips(members, tmp_path):
     card = json.loads((saved / "seqnn.json").read_text())["card"]
     assert [m["source"] for m in card["ensemble_of"]] == [str(m) for m in members]
     assert card["ensemble_of"][2]["test_metrics"] == {"test/auroc": 0.52}
-    table = again.predict_sequences(sequences(3))
+    table = predict_sequences(again, sequences(3))
     assert list(table.columns[-2:]) == ["a", "b"]
 
 

@@ -8,10 +8,12 @@ import pytest
 import torch
 from sklearn.metrics import matthews_corrcoef, r2_score, roc_auc_score
 
+from seqnn.cli.evaluate import main
 from seqnn.data import write_fasta
-from seqnn.evaluate import bootstrap_interval, evaluate_regions, evaluate_table, main, score
+from seqnn.inference.evaluate import bootstrap_interval, evaluate_regions, evaluate_table, score
+from seqnn.inference.predict import predict_sequences
+from seqnn.inference.pretrained import load_pretrained, save_pretrained
 from seqnn.models import BassetCNN
-from seqnn.pretrained import load_pretrained, save_pretrained
 
 LENGTH = 40
 
@@ -30,7 +32,7 @@ def labelled(n=60, seed=0) -> pd.DataFrame:
 
 def test_binary_metrics_match_sklearn_at_the_models_threshold(tmp_path):
     table = labelled()
-    p = load_pretrained(package(tmp_path, targets=["y"])).predict_sequences(table.sequence)
+    p = predict_sequences(load_pretrained(package(tmp_path, targets=["y"])), table.sequence)
     p = p["y"].to_numpy()
     cut = float(np.quantile(p, 0.4))  # a threshold inside the scores, calling others than 0.5
     assert ((p > cut) != (p > 0.5)).any()
@@ -47,7 +49,7 @@ def test_binary_metrics_match_sklearn_at_the_models_threshold(tmp_path):
 def test_one_class_truth_leaves_ranking_metrics_undefined(tmp_path):
     model = load_pretrained(package(tmp_path, targets=["y"]))
     table = labelled().assign(y=1)  # positives only: sensitivity is a fair question, AUROC not
-    p = model.predict_sequences(table.sequence)["y"].to_numpy()
+    p = predict_sequences(model, table.sequence)["y"].to_numpy()
     with pytest.warns(UserWarning, match="truth of y holds one class only"):
         metrics = evaluate_table(model, table)
     assert np.isnan(metrics["auroc"]) and np.isnan(metrics["auprc"])
@@ -57,7 +59,7 @@ def test_one_class_truth_leaves_ranking_metrics_undefined(tmp_path):
 def test_one_class_target_of_several_is_left_out_of_the_mean(tmp_path):
     model = load_pretrained(package(tmp_path, n_targets=2, targets=["y", "w"], task="multilabel"))
     table = labelled().assign(w=0)
-    p = model.predict_sequences(table.sequence)["y"].to_numpy()
+    p = predict_sequences(model, table.sequence)["y"].to_numpy()
     with pytest.warns(UserWarning, match="truth of w holds one class only"):
         metrics = evaluate_table(model, table)
     assert np.isnan(metrics["auroc/w"]) and np.isnan(metrics["auprc/w"])
@@ -68,7 +70,7 @@ def test_one_class_target_of_several_is_left_out_of_the_mean(tmp_path):
 def test_regression_and_truth_named_by_hand(tmp_path):
     model = load_pretrained(package(tmp_path, targets=["score"], task="regression"))
     table = labelled()
-    p = model.predict_sequences(table.sequence.tolist())["score"].to_numpy()
+    p = predict_sequences(model, table.sequence.tolist())["score"].to_numpy()
     metrics = evaluate_table(model, table, truth=["z"])
     assert metrics["r2"] == pytest.approx(r2_score(table.z, p), abs=1e-5)
     assert set(metrics) == {"pearson", "spearman", "r2"}
@@ -214,7 +216,7 @@ def test_models_without_scores_are_refused(tmp_path):
 def test_multiclass_takes_one_class_index_column(tmp_path):
     model = load_pretrained(package(tmp_path, 3, targets=["a", "b", "c"], task="multiclass"))
     table = labelled().assign(cls=np.random.default_rng(2).integers(0, 3, 60))
-    p = model.predict_sequences(table.sequence.tolist()).to_numpy()
+    p = predict_sequences(model, table.sequence.tolist()).to_numpy()
     metrics = evaluate_table(model, table, truth=["cls"])
     assert metrics["accuracy"] == pytest.approx((p.argmax(1) == table.cls).mean())
     with pytest.raises(ValueError, match="multiclass model needs truth=<column>"):

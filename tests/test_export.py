@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from seqnn.cli.export import main
 from seqnn.data.encoding import one_hot
-from seqnn.export import export_model, main
+from seqnn.inference.export import export_model
+from seqnn.inference.pretrained import load_pretrained, save_pretrained
 from seqnn.models import BassetCNN, Ensemble, KmerCNN, SpectrumMLP
-from seqnn.pretrained import load_pretrained, save_pretrained
 
 
 def networks() -> dict:

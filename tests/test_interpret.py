@@ -10,6 +10,7 @@ from torch import nn
 
 from seqnn.data.background import dinucleotide_shuffle
 from seqnn.data.encoding import decode, encode
+from seqnn.inference.pretrained import ModelSpec, PretrainedModel
 from seqnn.interpret import (
     attribute,
     filter_motifs,
@@ -23,7 +24,6 @@ from seqnn.interpret import (
     position_scores,
     saliency,
 )
-from seqnn.pretrained import ModelSpec, PretrainedModel
 
 matplotlib.use("Agg")
 

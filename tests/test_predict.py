@@ -8,13 +8,14 @@ import pandas as pd
 import pytest
 import torch
 
+from seqnn.cli.predict import main
 from seqnn.data.encoding import EncodingError, reverse_complement
 from seqnn.data.genome import Genome, GenomeError, write_fasta
 from seqnn.data.intervals import IntervalError
+from seqnn.inference.predict import PredictError, predict_regions, predict_sequences
+from seqnn.inference.pretrained import PretrainedError, load_pretrained, save_pretrained
+from seqnn.inference.scan import n_bins, scan_genome
 from seqnn.models import BassetCNN
-from seqnn.predict import PredictError, main, predict_regions, predict_sequences
-from seqnn.pretrained import PretrainedError, load_pretrained, save_pretrained
-from seqnn.scan import n_bins, scan_genome
 
 LENGTH = 64
 
@@ -184,7 +185,7 @@ def test_cli_writes_the_expected_table(model_dir, fasta, bed, tmp_path):
         [
             sys.executable,
             "-m",
-            "seqnn.predict",
+            "seqnn.cli.predict",
             f"model={model_dir}",
             f"fasta={fasta}",
             f"regions={bed}",
@@ -274,7 +275,7 @@ def test_cli_calls_use_the_threshold_in_the_models_spec(monkeypatch, model, fast
 
 
 def test_calls_are_made_on_the_predictions_not_an_old_column(model, fasta, tmp_path):
-    from seqnn.predict import add_calls
+    from seqnn.inference.predict import add_calls
 
     regions = tmp_path / "old.tsv"  # an earlier run's output as regions: no `score` column
     regions.write_text("chrom\tstart\tend\tscore_pred\nchr1\t0\t64\t0.9\nchr1\t64\t128\t0.9\n")
@@ -332,7 +333,7 @@ def test_unindexed_fasta_in_read_only_folder_is_a_clear_error(model, fasta, tmp_
 def test_rank_batches_give_every_rank_work_and_cover_each_window_once(fasta, n_windows):
     """Lightning needs at least one batch per rank, even with fewer windows than ranks."""
     from seqnn.data.genome import Genome
-    from seqnn.distributed_predict import _RankBatches
+    from seqnn.inference.multi_device import _RankBatches
 
     windows = pd.DataFrame({"chrom": "chr1", "start": np.arange(n_windows) % 900})
     windows["end"] = windows["start"] + 64
@@ -349,7 +350,7 @@ def test_ddp_prediction_refuses_a_shard_folder_of_another_user(model_dir, fasta,
     """Under a shared temp folder another user could make the shard folder first."""
     import os
 
-    from seqnn.distributed_predict import predict_regions_distributed
+    from seqnn.inference.multi_device import predict_regions_distributed
 
     if not hasattr(os, "getuid") or os.getuid() != 0:
         pytest.skip("needs root to make a folder owned by another user")
@@ -374,7 +375,7 @@ def test_ddp_prediction_merges_rank_shards_in_region_order(model_dir, fasta, tmp
         [
             sys.executable,
             "-m",
-            "seqnn.predict",
+            "seqnn.cli.predict",
             *args,
             "devices=2",
             "accelerator=cpu",

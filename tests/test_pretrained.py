@@ -9,9 +9,7 @@ import torch
 
 import seqnn
 from seqnn.data.encoding import EncodingPolicy
-from seqnn.models import BassetCNN, ConvRNN, ReverseComplementAverage
-from seqnn.models.spec import SpecError, build_network, network_spec
-from seqnn.pretrained import (
+from seqnn.inference.pretrained import (
     FORMAT_VERSION,
     SPEC_FILE,
     WEIGHTS_FILE,
@@ -21,6 +19,8 @@ from seqnn.pretrained import (
     read_spec,
     save_pretrained,
 )
+from seqnn.models import BassetCNN, ConvRNN, ReverseComplementAverage
+from seqnn.models.spec import SpecError, build_network, network_spec
 
 
 def tiny_cnn(n_targets: int = 2) -> BassetCNN:
@@ -201,7 +201,7 @@ def test_lightning_checkpoint_loads_with_weights_only(tmp_path, package):
 
 def test_shipped_model_predicts_real_promoters_above_background():
     from seqnn.data.embedded import ecoli_fasta, ecoli_promoter_intervals
-    from seqnn.predict import predict_regions
+    from seqnn.inference.predict import predict_regions
 
     model = seqnn.load_pretrained("ecoli-sigma70")
     assert model.spec.card["test_metrics"]["test/auroc"] > 0.85

@@ -18,6 +18,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import pearsonr, spearmanr
 from torch.utils.data import DataLoader, TensorDataset
 
+from seqnn.inference.predict import predict_profiles, predict_regions
 from seqnn.models.dilated_resnet import DilatedResNet
 from seqnn.tasks.profile import ProfileModule, profile_prediction
 from seqnn.tasks.profile_losses import BPNetLoss, CountMSE, MultinomialNLL, PoissonProfileNLL
@@ -313,18 +314,18 @@ def test_exported_profile_model_predicts_totals_profiles_and_variant_effects(tmp
     genome = "".join(rng.choice(list("ACGT"), 300))
     fasta = write_fasta(tmp_path / "g.fa", {"chr1": genome})
     regions = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [10, 200], "end": [50, 240]})
-    totals = model.predict_regions(fasta, regions)["cov"].to_numpy()
+    totals = predict_regions(model, fasta, regions)["cov"].to_numpy()
     with torch.no_grad():
         x = torch.from_numpy(encode([genome[10:50], genome[200:240]]))
         expected = torch.expm1(module.net(module.one_hot(x))[1][:, 0]).numpy()
     np.testing.assert_allclose(totals, expected, rtol=1e-5)
 
-    table, profiles = model.predict_profiles(fasta, regions)
+    table, profiles = predict_profiles(model, fasta, regions)
     assert profiles.shape == (2, 1, 30) and (profiles >= 0).all()
     np.testing.assert_allclose(profiles.sum(-1)[:, 0], totals, rtol=1e-4)
     assert table["profile_start"].tolist() == [15, 205]
     assert table["profile_end"].tolist() == [45, 235]
-    _, both = model.predict_profiles(fasta, regions, rc=True)
+    _, both = predict_profiles(model, fasta, regions, rc=True)
     assert both.shape == profiles.shape and not np.allclose(both, profiles)
 
     vcf = tmp_path / "v.vcf"
@@ -428,8 +429,8 @@ def test_profile_ensemble_fits_and_starts_every_count_head(tmp_path):
 
 def test_seqnn_ensemble_of_profile_packages(tmp_path):
     import seqnn
-    from seqnn.ensemble import ensemble_pretrained
-    from seqnn.ensemble import main as ensemble_main
+    from seqnn.cli.ensemble import main as ensemble_main
+    from seqnn.inference.ensemble import ensemble_pretrained
 
     folders = [
         seqnn.save_pretrained(
@@ -459,7 +460,7 @@ def test_seqnn_ensemble_of_profile_packages(tmp_path):
         input_length=40,
         targets=["cov"],
     )
-    from seqnn.pretrained import PretrainedError
+    from seqnn.inference.pretrained import PretrainedError
 
     with pytest.raises(PretrainedError, match=r"cropped: profile output .* \(1, 34\)"):
         ensemble_pretrained([folders[0], cropped])

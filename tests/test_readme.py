@@ -127,9 +127,9 @@ def outputs_of(command: str) -> list[str]:
     return [w.split("=", 1)[1] for w in shlex.split(command) if w.startswith("out=")]
 
 
-CLI_MODULES = {"seqnn-predict": "seqnn.predict", "seqnn-variants": "seqnn.variants",
-               "seqnn-export": "seqnn.export", "seqnn-ensemble": "seqnn.ensemble",
-               "seqnn-evaluate": "seqnn.evaluate"}  # fmt: skip
+CLI_MODULES = {"seqnn-predict": "seqnn.cli.predict", "seqnn-variants": "seqnn.cli.variants",
+               "seqnn-export": "seqnn.cli.export", "seqnn-ensemble": "seqnn.cli.ensemble",
+               "seqnn-evaluate": "seqnn.cli.evaluate"}  # fmt: skip
 
 
 @pytest.mark.parametrize(

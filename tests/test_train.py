@@ -28,7 +28,8 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqnn.callbacks import RNGStateCheckpoint
-from seqnn.train import resume_checkpoint, train
+from seqnn.cli.train import resume_checkpoint, train
+from seqnn.inference.predict import predict_sequences
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -110,7 +111,7 @@ def test_autoencoder_run_exports_its_model(tmp_path):
     """The default data has a target column; an autoencoder (no n_targets) still exports."""
     overrides = ["model=autoencoder", *TINY["autoencoder"], "trainer.max_epochs=1"]
     run_train([*overrides, *FEW_BATCHES, *QUIET], tmp_path)
-    from seqnn.pretrained import load_pretrained
+    from seqnn.inference.pretrained import load_pretrained
 
     assert load_pretrained(tmp_path / "model").spec.task == "autoencoder"
 
@@ -122,7 +123,7 @@ def test_peak_files_name_the_targets(tmp_path):
     metrics = run_train([*overrides, "trainer.max_epochs=1", *FEW_BATCHES, *QUIET], tmp_path)
     assert {"test/auroc/exp0", "test/auroc/exp1", "val/auroc/exp0"} <= metrics.keys()
     assert not any(k.endswith(("/0", "/1")) for k in metrics)
-    from seqnn.pretrained import read_spec
+    from seqnn.inference.pretrained import read_spec
 
     assert read_spec(tmp_path / "model" / "seqnn.json").targets == ["exp0", "exp1"]
 
@@ -165,13 +166,13 @@ def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
     for name, tensor in weights.items():
         assert torch.equal(tensor, net_state[name]), name
     # the exported package loads (no pickle) and its card holds the run's test metrics
-    from seqnn.pretrained import load_pretrained, read_spec
+    from seqnn.inference.pretrained import load_pretrained, read_spec
 
     spec = read_spec(tmp_path / "model" / "seqnn.json")
     assert spec.card["test_metrics"]["test/auroc"] == pytest.approx(metrics["test/auroc"])
     assert spec.input_length == 81 and spec.targets == ["label"] and spec.task == "binary"
     model = load_pretrained(tmp_path / "model")
-    assert model.predict_sequences(["ACGT" * 20 + "A"]).shape == (1, 1)
+    assert predict_sequences(model, ["ACGT" * 20 + "A"]).shape == (1, 1)
 
     out = capsys.readouterr().out
     summary = out[out.index("seqnn run finished") :]
@@ -184,7 +185,7 @@ def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
 def test_weight_averaging_tests_the_averaged_weights(tmp_path):
     """With an EMA callback the test after fit scores the best checkpoint's averaged weights
     (what was validated and is exported), not the raw ones it also keeps."""
-    from seqnn.train import instantiate_task
+    from seqnn.cli.train import instantiate_task
 
     ema = [
         "+callbacks.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging",
@@ -220,9 +221,9 @@ def test_tune_threshold_tests_and_exports_the_validation_rows_threshold(
         monkeypatch.setitem(rules.RULES, "calibrated", lambda t, p: given.append((t, p)) or 0.4242)
     from torchmetrics.functional.classification import binary_matthews_corrcoef
 
-    from seqnn.pretrained import read_spec
+    from seqnn.cli.train import instantiate_task
+    from seqnn.inference.pretrained import read_spec
     from seqnn.tasks.threshold import tune_threshold
-    from seqnn.train import instantiate_task
 
     tune = [
         "+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold",
@@ -271,8 +272,8 @@ def params(net: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def test_init_weights_starts_the_network_from_the_package(tiny_package, tmp_path):
-    from seqnn.pretrained import load_pretrained
-    from seqnn.train import init_from_pretrained, instantiate_task
+    from seqnn.cli.train import init_from_pretrained, instantiate_task
+    from seqnn.inference.pretrained import load_pretrained
 
     cfg = compose_run(TINY["cnn"], tmp_path)
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
@@ -287,14 +288,14 @@ def test_init_from_fine_tunes_a_run_from_the_package(tiny_package, tmp_path):
     """seqnn-train init_from=<package>: with lr 0 the run ends where the package began."""
     overrides = [*TINY["cnn"], "trainer.max_epochs=1", *FEW_BATCHES, *QUIET]
     run_train([*overrides, f"init_from={tiny_package}", "task.optimizer.lr=0"], tmp_path / "a")
-    from seqnn.pretrained import load_pretrained
+    from seqnn.inference.pretrained import load_pretrained
 
     start = params(load_pretrained(tiny_package).net)
     assert differing(params(load_pretrained(tmp_path / "a" / "model").net), start) == []
 
 
 def test_init_from_another_network_names_the_tensors(tiny_package, tmp_path):
-    from seqnn.pretrained import PretrainedError, load_pretrained
+    from seqnn.inference.pretrained import PretrainedError, load_pretrained
 
     other_head = ["model.n_filters=[8,8,8]", "model.n_hidden=[16]"]
     overrides = [*other_head, "trainer.max_epochs=1", *FEW_BATCHES, *QUIET, "task.optimizer.lr=0"]
@@ -357,7 +358,7 @@ def resumed(tmp_path: Path, stop: list[str], extra: list[str] = ()) -> Path:
 
 
 def test_resume_checkpoint_passes_lightnings_names_and_checks_files(tmp_path):
-    from seqnn.pretrained import PretrainedError
+    from seqnn.inference.pretrained import PretrainedError
 
     for name in ("last", "best", "hpc", "registry", "registry:model:v1", "REGISTRY:m"):
         assert resume_checkpoint(name) == name
@@ -441,7 +442,7 @@ def test_rng_state_callback_makes_resume_exact(stop_step, tmp_path):
 # ----------------------------------------------------------------------------- DDP, wheel
 def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 420):
     return subprocess.run(
-        [sys.executable, "-m", "seqnn.train", *args],
+        [sys.executable, "-m", "seqnn.cli.train", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -487,7 +488,7 @@ def test_wheel_ships_configs_and_cli(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-        assert "seqnn-train = seqnn.train:main" in zf.read(entry_points).decode()
+        assert "seqnn-train = seqnn.cli.train:main" in zf.read(entry_points).decode()
     shipped = {str(p.relative_to(CONFIGS)) for p in CONFIGS.rglob("*.yaml")}
     assert {f"seqnn/configs/{p}" for p in shipped} <= names
 

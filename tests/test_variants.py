@@ -10,18 +10,18 @@ import pytest
 import torch
 from torch import nn
 
+from seqnn.cli.variants import main
 from seqnn.data.encoding import reverse_complement
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.vcf import VCFError, read_vcf
-from seqnn.models import BassetCNN
-from seqnn.pretrained import ModelSpec, PretrainedModel, save_pretrained
-from seqnn.variants import (
+from seqnn.inference.pretrained import ModelSpec, PretrainedModel, save_pretrained
+from seqnn.inference.variants import (
     VariantError,
     decode_windows,
-    main,
     variant_effects,
     variant_windows,
 )
+from seqnn.models import BassetCNN
 
 L = 8
 HEADER = (

@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 
 from seqnn.data.genome import Genome, _reverse_flags, suggest_contig
+from seqnn.errors import SeqnnInputError
 
 Mode = Literal["profile", "scalar"]
 Aggregation = Literal["mean", "sum", "max", "log_count"]
@@ -36,7 +37,7 @@ NanRule = Literal["zero", "mask"]
 _REDUCE = {"mean": np.mean, "sum": np.sum, "max": np.max}
 
 
-class TargetError(ValueError):
+class TargetError(SeqnnInputError):
     """Target files (bigWig, BED) that do not fit the genome or the windows asked for."""
 
 

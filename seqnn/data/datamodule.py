@@ -297,7 +297,7 @@ class SequenceDataModule(L.LightningDataModule):
         """The rows of the table (table mode) or of the intervals (interval mode) that make up
         split ``stage`` (``"train"``, ``"val"`` or ``"test"``), with the source's row index:
         e.g. the test sequences and their targets, to score a saved model on them
-        (:func:`seqnn.evaluate.evaluate_table`) or to keep with the run."""
+        (:func:`seqnn.inference.evaluate.evaluate_table`) or to keep with the run."""
         if stage not in STAGES:
             raise ValueError(f"SequenceDataModule: stage must be one of {STAGES}, got {stage!r}")
         self.setup()

@@ -50,6 +50,7 @@ from seqnn.data.encoding import (
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import checked_intervals, read_intervals, resize
 from seqnn.data.transforms import offsets_of
+from seqnn.errors import SeqnnInputError
 
 TargetKind = Literal["binary", "multilabel", "multiclass", "regression"]
 Output = Literal["one_hot", "codes"]
@@ -58,7 +59,7 @@ TARGET_KINDS = ("binary", "multilabel", "multiclass", "regression")
 WindowTargets = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-class DatasetError(ValueError):
+class DatasetError(SeqnnInputError):
     """A table, FASTA or interval file cannot become a dataset (the message names the row)."""
 
 

@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 
 from seqnn.atomic import atomic_open
+from seqnn.data.background import random_background_intervals, shuffled_negatives
+from seqnn.data.genome import Genome
+from seqnn.data.intervals import read_intervals
 
 ECOLI_FASTA = "ecoli/ecoli_K12_MG1655.fa.gz"
 ECOLI_PROMOTERS = "ecoli/ecoli_K12_MG1655.sigma70_promoters_81bp.bed.gz"
@@ -55,8 +58,6 @@ def ecoli_fasta() -> Path:
 
 def ecoli_promoters() -> pd.DataFrame:
     """The 839 σ70 promoter windows (TSS −60..+20, 81 bp) on MG1655 as a BED6 table."""
-    from seqnn.data.intervals import read_intervals
-
     return read_intervals(resource_path(ECOLI_PROMOTERS))
 
 
@@ -81,9 +82,6 @@ def ecoli_promoter_intervals(
     Returns:
         DataFrame with chrom, start, end, name, strand and ``label`` (1 promoter, 0 background).
     """
-    from seqnn.data.background import random_background_intervals
-    from seqnn.data.genome import Genome
-
     positives = ecoli_promoters()[["chrom", "start", "end", "name", "strand"]].assign(label=1)
     length = int((positives.end - positives.start).iloc[0])
     negatives = random_background_intervals(
@@ -117,8 +115,6 @@ def ctcf_table(n: int | None = None, negative_ratio: int = 1, seed: int = 0) -> 
         hg19 region, or for a shuffle the region of the peak it was shuffled from); each peak
         is followed by its ``negative_ratio`` shuffles.
     """
-    from seqnn.data.background import shuffled_negatives
-
     peaks = pd.read_csv(resource_path(CTCF_PEAKS))
     if n is not None and not 1 <= n <= len(peaks):
         raise ValueError(f"ctcf_table: n={n} must be between 1 and {len(peaks)} (or None: all)")

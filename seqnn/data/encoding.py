@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from seqnn.data.jit import njit
+from seqnn.errors import SeqnnInputError
 
 ALPHABET = "ACGT"
 IUPAC = "ACGTNRYSWKMBDHV"  # index == code
@@ -55,7 +56,7 @@ CODE_TO_BYTE = np.frombuffer(IUPAC.encode("ascii"), dtype=np.uint8).copy()
 COMPLEMENT_CODE = np.array([IUPAC.index(_COMPLEMENT_LETTER[c]) for c in IUPAC], dtype=np.uint8)
 
 
-class EncodingError(ValueError):
+class EncodingError(SeqnnInputError):
     """A sequence holds a letter that is neither a base, N nor an IUPAC ambiguity code."""
 
 

@@ -45,6 +45,7 @@ from seqnn.data.encoding import (
     codes_to_one_hot,
 )
 from seqnn.data.jit import njit
+from seqnn.errors import SeqnnInputError
 
 CACHE_VERSION = 1
 CACHE_ENV = "SEQNN_CACHE_DIR"
@@ -64,7 +65,7 @@ _SCAN_ERRORS = {
 }
 
 
-class GenomeError(ValueError):
+class GenomeError(SeqnnInputError):
     """A FASTA file that cannot be opened, indexed or cached, or a bad fetch request."""
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from seqnn.data.genome import Genome, suggest_contig
+from seqnn.errors import SeqnnInputError
 
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 NARROWPEAK_COLUMNS = BED_COLUMNS + ["signal_value", "p_value", "q_value", "peak"]
@@ -37,7 +38,7 @@ _SKIP = ("#", "track", "browser")
 LINE = "line"
 
 
-class IntervalError(ValueError):
+class IntervalError(SeqnnInputError):
     """An interval table that cannot be read, or intervals that do not fit the genome."""
 
 

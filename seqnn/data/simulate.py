@@ -16,6 +16,7 @@ import pandas as pd
 
 from seqnn.atomic import atomic_open, atomic_path
 from seqnn.data.encoding import decode
+from seqnn.data.genome import write_fasta
 
 
 @dataclass
@@ -179,8 +180,6 @@ def simulate_coverage(
         seed: seed of every draw.
     """
     import pyBigWig
-
-    from seqnn.data.genome import write_fasta
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """VCF files as tables of sequence variants: CHROM POS ID REF ALT, one row per ALT allele.
 
 Layout everywhere in seqnn: one-hot tensors are (batch, 4, length), channels A, C, G, T; the
-variants here say which bases of a genome window change (see :mod:`seqnn.variants`).
+variants here say which bases of a genome window change (see :mod:`seqnn.inference.variants`).
 
 :func:`read_vcf` reads plain, gzip and bgzip files (told apart by their first bytes, not
 their name), skips the ``##`` meta lines, requires the ``#CHROM POS ID REF ALT`` header and
@@ -23,13 +23,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqnn.errors import SeqnnInputError
+
 VARIANT_COLUMNS = ["chrom", "pos", "id", "ref", "alt"]
 LINE = "line"
 _HEADER = ["#CHROM", "POS", "ID", "REF", "ALT"]
 _DNA = r"[ACGTN]+"
 
 
-class VCFError(ValueError):
+class VCFError(SeqnnInputError):
     """A VCF file (or a table of variants) that cannot be read; names the file and line."""
 
 

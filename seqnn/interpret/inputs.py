@@ -18,8 +18,8 @@ Target = int | str | Sequence[int | str] | None
 
 
 def network_of(model: nn.Module, logits: bool = True) -> nn.Module:
-    """The module to explain: a :class:`~seqnn.pretrained.PretrainedModel`'s network (logits)
-    or the model itself (``logits=False``: the spec's output transform included)."""
+    """The module to explain: a :class:`~seqnn.inference.pretrained.PretrainedModel`'s network
+    (logits) or the model itself (``logits=False``: the spec's output transform included)."""
     return model.net if logits and hasattr(model, "spec") else model
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from seqnn.atomic import atomic_open
+from seqnn.errors import SeqnnInputError
 
 BASES = "ACGT"
 JASPAR_CORE = "JASPAR2024_CORE.jaspar.gz"
@@ -36,7 +37,7 @@ _MEME_DEFAULT_NSITES = 20  # what MEME itself assumes when a matrix gives no nsi
 _MATRIX = ["letter-probability"]
 
 
-class MotifError(ValueError):
+class MotifError(SeqnnInputError):
     """A motif file that cannot be read, or a motif matrix that is not a (4, W) matrix."""
 
 

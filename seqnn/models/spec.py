@@ -19,11 +19,13 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from seqnn.errors import SeqnnInputError
+
 ALLOWED_PREFIXES = ("seqnn.models.", "torch.nn.")
 T = TypeVar("T", bound=type)
 
 
-class SpecError(ValueError):
+class SpecError(SeqnnInputError):
     """A network spec that cannot be written or built (names the argument and the fix)."""
 
 

@@ -1,6 +1,6 @@
 """LightningModules: the training policy (loss, metrics, optimiser), network injected.
 
-Names are imported on first use: ``seqnn.tasks.outputs`` (used by pretrained models) must not
+Names are imported on first use: ``seqnn.models.outputs`` (used by pretrained models) must not
 pull in Lightning.
 """
 

@@ -20,7 +20,7 @@ from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
 from seqnn.models.ensemble import average_outputs
-from seqnn.tasks.outputs import profile_prediction
+from seqnn.models.outputs import profile_prediction
 from seqnn.tasks.profile_losses import observed_log_total
 from seqnn.tasks.profile_metrics import profile_metrics
 from seqnn.tasks.staged import StagedModule
@@ -30,7 +30,8 @@ class ProfileModule(StagedModule):
     """Train a network on base-resolution count profiles (BPNet: shape + total).
 
     Exported (``save_pretrained``) as task ``"profile"``: ``predict_*`` give each window's
-    predicted total count per target, :func:`seqnn.predict.predict_profiles` the profiles.
+    predicted total count per target,
+    :func:`seqnn.inference.predict.predict_profiles` the profiles.
 
     Args:
         net: (N, 4, L) one-hot -> (profile_logits (N, T, L_out), log_counts (N, T)).

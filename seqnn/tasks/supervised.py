@@ -32,8 +32,8 @@ from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
 from seqnn.models.ensemble import average_outputs
+from seqnn.models.outputs import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS, OutputTransform
 from seqnn.tasks.metrics import TASKS, Task, default_metrics, metric_inputs
-from seqnn.tasks.outputs import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS, OutputTransform
 from seqnn.tasks.staged import StagedModule
 
 

@@ -121,7 +121,8 @@ def calibrated_threshold(target: np.ndarray, probs: np.ndarray) -> float:
     return float(np.clip(1 / (1 + np.exp(-cut)), 1e-6, 1 - 1e-6))
 
 
-#: The threshold rules by name: ``TuneThreshold(rule=...)``, :func:`seqnn.evaluate.best_threshold`.
+#: The threshold rules by name: ``TuneThreshold(rule=...)``,
+#: :func:`seqnn.inference.evaluate.best_threshold`.
 RULES: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "best_mcc": lambda target, probs: best_mcc_threshold(target, probs)[0],
     "calibrated": calibrated_threshold,

@@ -26,8 +26,14 @@ from torch.utils.data import DataLoader, Dataset
 from seqnn.atomic import atomic_path
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import contig_indices
-from seqnn.predict import RC, _result_frame, _windows, predict_codes, prepare_regions
-from seqnn.pretrained import PretrainedModel
+from seqnn.inference.predict import (
+    RC,
+    predict_codes,
+    prepare_regions,
+    region_windows,
+    result_frame,
+)
+from seqnn.inference.pretrained import PretrainedModel
 
 
 class _RankBatches(Dataset):
@@ -122,7 +128,8 @@ def predict_regions_distributed(
     on_invalid: str = "error",
     shard_dir: str | Path | None = None,
 ) -> pd.DataFrame | None:
-    """:func:`seqnn.predict.predict_regions` (centre-resized windows) on ``devices`` devices.
+    """:func:`seqnn.inference.predict.predict_regions` (centre-resized windows) on ``devices``
+    devices.
 
     Args:
         devices, accelerator, strategy: as for ``lightning.Trainer`` (``accelerator="cpu"``
@@ -135,7 +142,7 @@ def predict_regions_distributed(
         On rank 0 the table in region order; ``None`` on the other ranks.
     """
     genome, table = prepare_regions(genome, regions, on_invalid)
-    windows = _windows(table, model.input_length, False, None)
+    windows = region_windows(table, model.input_length, False, None)
     if shard_dir is None:  # the same name in every rank's process: a digest of the request
         digest = hashlib.sha1(pd.util.hash_pandas_object(windows).to_numpy().tobytes())
         digest.update(json.dumps(model.spec.network, sort_keys=True).encode())
@@ -173,4 +180,4 @@ def predict_regions_distributed(
             shard_dir.rmdir()
     if not seen.all():
         raise RuntimeError(f"{shard_dir}: shards miss {int((~seen).sum())} windows")
-    return _result_frame(table, values, model.targets)
+    return result_frame(table, values, model.targets)

@@ -1,4 +1,4 @@
-"""Hydra entry point: ``seqnn-train`` / ``python -m seqnn.train``.
+"""Hydra entry point: ``seqnn-train`` / ``python -m seqnn.cli.train``.
 
 ``train(cfg)`` seeds, instantiates data, task (with its network), callbacks, loggers and the
 Trainer from ``configs/``, fits (resuming from ``ckpt_path`` if given), tests the best checkpoint,
@@ -15,10 +15,18 @@ exports the best network and returns the metrics. Examples::
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import hydra
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import WeightAveraging
 from omegaconf import DictConfig, OmegaConf
+
+from seqnn.cli.run_report import export_best, report_run
+from seqnn.errors import exit_on_bad_input
+from seqnn.inference.pretrained import PretrainedError, load_checkpoint, load_pretrained
 
 log = logging.getLogger("seqnn.train")
 
@@ -76,8 +84,6 @@ def init_from_pretrained(module: Any, source: str, strict: bool = True) -> list[
         PretrainedError: naming the package and the tensors that differ (strict), or when no
             parameter at all matches (another network).
     """
-    from seqnn.pretrained import PretrainedError, load_pretrained
-
     theirs = load_pretrained(source).net.state_dict()
     own = module.net.state_dict()
     fits = {k: v for k, v in theirs.items() if k in own and v.shape == own[k].shape}
@@ -128,10 +134,6 @@ def resume_checkpoint(ckpt_path: Any) -> str | None:
     Raises:
         PretrainedError: a URL, a missing file, or a checkpoint that would need full pickle.
     """
-    from pathlib import Path
-
-    from seqnn.pretrained import PretrainedError, load_checkpoint
-
     if not ckpt_path:
         return None
     text = str(ckpt_path)
@@ -149,13 +151,6 @@ def resume_checkpoint(ckpt_path: Any) -> str | None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test one configuration; returns the logged metrics (val and test)."""
-    # imported here, not at the top: a config error or --help answers in a second
-    import lightning as L
-    import torch
-    from lightning.pytorch.callbacks import WeightAveraging
-
-    from seqnn.run_report import export_best, report_run
-
     ckpt_path = resume_checkpoint(cfg.get("ckpt_path"))  # before any data is read
     L.seed_everything(cfg.seed, workers=True)
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
@@ -197,8 +192,6 @@ def main(cfg: DictConfig) -> float | None:
     Bad input (a missing or malformed data file) prints one ``seqnn-train: error: ...`` line
     and exits with status 2, like seqnn's other tools, instead of Hydra's traceback.
     """
-    from seqnn.errors import exit_on_bad_input
-
     with exit_on_bad_input("seqnn-train"):
         metrics = train(cfg)
     value = metrics.get(cfg.monitor.metric)

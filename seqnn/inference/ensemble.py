@@ -23,15 +23,17 @@ under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from seqnn.atomic import atomic_folder
+from seqnn.inference.pretrained import (
+    PretrainedError,
+    PretrainedModel,
+    load_pretrained,
+)
 from seqnn.models.ensemble import Ensemble
 from seqnn.models.spec import network_spec
-from seqnn.pretrained import PretrainedError, PretrainedModel, load_pretrained, save_pretrained
 
 # what every member must share, so that the averaged logits mean one thing
 AGREED_FIELDS = ("input_length", "task", "targets", "output_transform", "policy", "threshold")
@@ -142,54 +144,3 @@ def _identity(source: str | Path) -> object:
 def _field(model: PretrainedModel, name: str):
     """A spec field as it acts: no threshold is 0.5 (what older packages hold)."""
     return model.threshold if name == "threshold" else getattr(model.spec, name)
-
-
-def _model_list(value: object) -> list[str]:
-    """``a,b,c``, ``[a,b,c]`` (a list, from the command line) -> the names; a glob pattern
-    (``runs/*/model``) is expanded, sorted.
-
-    Raises:
-        PretrainedError: a pattern that matches nothing.
-    """
-    from seqnn.settings import split_names
-
-    names = []
-    for item in split_names(value):
-        if not item:
-            continue
-        if any(c in item for c in "*?["):  # a glob pattern
-            found = sorted(glob.glob(item))
-            if not found:
-                raise PretrainedError(f"seqnn-ensemble: models pattern {item!r} matches nothing")
-            names.extend(found)
-        else:
-            names.append(item)
-    return names
-
-
-def run(cfg) -> list[Path]:
-    """``seqnn-ensemble`` with its settings (``configs/ensemble.yaml``): the folder written."""
-    out = Path(cfg.out)
-    if out.exists():
-        raise PretrainedError(
-            f"seqnn-ensemble: out {out} already exists: give a new folder (or delete it)"
-        )
-    names = _model_list(cfg.models)
-    threshold = cfg.get("threshold")
-    model = ensemble_pretrained(names, None if threshold is None else float(threshold))
-    with atomic_folder(out) as tmp:
-        save_pretrained(model, tmp)
-    print(f"seqnn-ensemble: {len(names)} members: {', '.join(names)}")
-    return [out]
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point ``seqnn-ensemble models=<a>,<b>[,...] out=<folder>`` (settings:
-    ``configs/ensemble.yaml``); bad input prints one error line and exits with status 2."""
-    from seqnn.settings import run_cli
-
-    run_cli("seqnn-ensemble", argv, "ensemble.yaml", run, PretrainedError, (ValueError, OSError))
-
-
-if __name__ == "__main__":
-    main()

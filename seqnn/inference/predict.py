@@ -21,8 +21,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
-from omegaconf import DictConfig
 
+from seqnn.atomic import atomic_open
 from seqnn.data.encoding import EncodingError, encode, reverse_complement_codes
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import (
@@ -33,13 +33,14 @@ from seqnn.data.intervals import (
     tile,
     validate_intervals,
 )
-from seqnn.pretrained import PretrainedModel, resolve_device
+from seqnn.errors import SeqnnInputError
+from seqnn.inference.pretrained import PretrainedModel
 
 Aggregate = Literal["mean", "max"]
 RC = bool | Literal["mean", "max"]
 
 
-class PredictError(ValueError):
+class PredictError(SeqnnInputError):
     """A prediction request that cannot be carried out (names the argument and the fix)."""
 
 
@@ -152,14 +153,14 @@ def predict_regions(
             "untiled, each region is one window centred on it"
         )
     genome, table = prepare_regions(genome, regions, on_invalid)
-    windows = _windows(table, model.input_length, tile_regions, stride)
+    windows = region_windows(table, model.input_length, tile_regions, stride)
     values = np.empty((len(windows), len(model.targets)), dtype=np.float32)
     for sl, codes in _window_batches(genome, windows, batch_size, use_strand):
         values[sl] = predict_codes(model, codes, rc)
     if tile_regions:
         grouped = pd.DataFrame(values).groupby(windows["_region"].to_numpy(), sort=True)
         values = (grouped.mean() if aggregate == "mean" else grouped.max()).to_numpy(np.float32)
-    return _result_frame(table, values, model.targets)
+    return result_frame(table, values, model.targets)
 
 
 @torch.inference_mode()
@@ -190,7 +191,7 @@ def predict_profiles(
         ``use_strand``).
     """
     genome, table = prepare_regions(genome, regions, on_invalid)
-    windows = _windows(table, model.input_length, False, None)
+    windows = region_windows(table, model.input_length, False, None)
     chunks = []
     for _, codes in _window_batches(genome, windows, batch_size, use_strand):
         x = torch.from_numpy(np.ascontiguousarray(codes)).to(model.device)
@@ -215,7 +216,9 @@ def prepare_regions(
     return genome, validate_intervals(table, genome, on_invalid=on_invalid)
 
 
-def _windows(table: pd.DataFrame, length: int, tiled: bool, stride: int | None) -> pd.DataFrame:
+def region_windows(
+    table: pd.DataFrame, length: int, tiled: bool, stride: int | None
+) -> pd.DataFrame:
     cols = [c for c in ("chrom", "start", "end", "strand") if c in table.columns]
     frame = table[cols].reset_index(drop=True)
     if not tiled:
@@ -254,7 +257,7 @@ def _window_batches(
         yield sl, buffer
 
 
-def _result_frame(table: pd.DataFrame, values: np.ndarray, targets: list[str]) -> pd.DataFrame:
+def result_frame(table: pd.DataFrame, values: np.ndarray, targets: list[str]) -> pd.DataFrame:
     out = table.drop(columns=[LINE], errors="ignore").reset_index(drop=True)
     for j, name in enumerate(targets):
         column = name if name not in out.columns else f"{name}_pred"
@@ -271,7 +274,7 @@ def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
         table: the output of :func:`predict_regions` or :func:`predict_sequences`.
         model: the model that predicted it (binary or multilabel).
     """
-    _check_calls(model)
+    check_calls(model)
     out = table.copy()
     n = len(model.targets)
     if out.shape[1] < n:
@@ -283,7 +286,7 @@ def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
     return out
 
 
-def _check_calls(model: PretrainedModel) -> None:
+def check_calls(model: PretrainedModel) -> None:
     if model.spec.task not in ("binary", "multilabel"):
         raise PredictError(
             f"calls need a binary or multilabel model; this one is {model.spec.task!r} "
@@ -297,90 +300,8 @@ def _check_batch_size(batch_size: int) -> int:
     return batch_size
 
 
-# ----------------------------------------------------------------------------- command line
-def run(cfg: DictConfig) -> list[Path]:
-    """``seqnn-predict``'s work: the settings -> the files written."""
-    from seqnn.pretrained import load_pretrained
-    from seqnn.scan import scan_genome
-
-    out = Path(cfg.out)
-    if cfg.stride is not None and int(cfg.stride) <= 0:
-        raise PredictError(f"stride={cfg.stride}: give a positive number of bp")
-    if not cfg.scan and not cfg.regions:
-        raise PredictError("give regions=<bed|tsv> (or scan=true for a genome-wide track)")
-    if cfg.calls and cfg.scan:
-        raise PredictError("calls=true adds columns to a regions table, not to a scan track")
-    model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
-    if cfg.calls:
-        _check_calls(model)  # before any prediction
-    genome = Genome(cfg.fasta)
-    if cfg.scan:
-        stride = int(cfg.stride or max(1, model.input_length // 8))
-        contigs = list(cfg.contigs) if cfg.contigs else None
-        return scan_genome(model, genome, out, stride, cfg.batch_size, cfg.rc, contigs)
-    if cfg.devices and int(cfg.devices) > 1:
-        from seqnn.distributed_predict import predict_regions_distributed
-
-        if cfg.tile or cfg.aggregate != "mean" or cfg.stride is not None:
-            raise PredictError(
-                f"devices={cfg.devices} predicts one window per region: tile, aggregate and "
-                "stride need devices=1"
-            )
-
-        table = predict_regions_distributed(
-            model,
-            genome,
-            cfg.regions,
-            devices=int(cfg.devices),
-            accelerator=cfg.accelerator,
-            batch_size=cfg.batch_size,
-            rc=cfg.rc,
-            use_strand=cfg.use_strand,
-            on_invalid=cfg.on_invalid,
-            shard_dir=out.parent / f".{out.name}.shards",
-        )
-        if table is None:  # not rank 0: rank 0 writes the merged table
-            return []
-        write_table(add_calls(table, model) if cfg.calls else table, out)
-        return [out]
-    table = predict_regions(
-        model,
-        genome,
-        cfg.regions,
-        batch_size=cfg.batch_size,
-        rc=cfg.rc,
-        tile_regions=cfg.tile,
-        stride=cfg.stride,
-        aggregate=cfg.aggregate,
-        use_strand=cfg.use_strand,
-        on_invalid=cfg.on_invalid,
-    )
-    write_table(add_calls(table, model) if cfg.calls else table, out)
-    return [out]
-
-
 def write_table(table: pd.DataFrame, out: Path) -> None:
     """TSV (CSV for ``.csv``) written to a temp file and renamed: never a half file."""
-    from seqnn.atomic import atomic_open
-
     with atomic_open(out) as fh:
         sep = "," if out.suffix.lower() == ".csv" else "\t"
         table.to_csv(fh, sep=sep, index=False, float_format="%.6g")
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point ``seqnn-predict key=value ...`` (settings: ``configs/predict.yaml``).
-
-    Bad input prints one ``seqnn-predict: error: ...`` line and exits with status 2.
-    """
-    from seqnn.settings import run_cli
-
-    run_cli("seqnn-predict", argv, "predict.yaml", run, PredictError)
-
-
-if __name__ == "__main__":
-    # `python -m seqnn.predict` runs this file as __main__, whose PredictError is not the class
-    # seqnn.errors catches: run the imported module's main instead
-    from seqnn.predict import main as _main
-
-    _main()

@@ -11,7 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from seqnn.atomic import atomic_open
-from seqnn.pretrained import save_pretrained
+from seqnn.inference.pretrained import save_pretrained
 
 SUMMARY_KEYS = ("auroc", "auprc", "mcc", "accuracy", "f1", "pearson", "loss")
 

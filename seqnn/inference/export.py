@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from seqnn.atomic import atomic_path
-from seqnn.pretrained import PretrainedModel, load_pretrained
+from seqnn.inference.pretrained import PretrainedModel
 
 Format = Literal["onnx", "torchscript"]
 
@@ -67,22 +67,3 @@ def export_model(model: PretrainedModel, out: str | Path, format: Format = "onnx
                 dynamo=False,
             )
     return out
-
-
-def run(cfg) -> list[Path]:
-    """``seqnn-export`` with its settings (``configs/export.yaml``): the file written."""
-    return [export_model(load_pretrained(cfg.model), cfg.out, cfg.format)]
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point ``seqnn-export model=<folder|name> format=onnx|torchscript
-    out=<file>`` (settings: ``configs/export.yaml``); bad input prints one error line and
-    exits with status 2."""
-    from seqnn.pretrained import PretrainedError
-    from seqnn.settings import run_cli
-
-    run_cli("seqnn-export", argv, "export.yaml", run, PretrainedError, (ValueError,))
-
-
-if __name__ == "__main__":
-    main()

@@ -22,20 +22,20 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
 
 from seqnn.data.encoding import BYTE_TO_CODE, CODE_TO_BYTE
 from seqnn.data.genome import Genome
 from seqnn.data.vcf import LINE, VARIANT_COLUMNS, normalize_variants, read_vcf
-from seqnn.predict import RC, predict_codes, write_table
-from seqnn.pretrained import PretrainedModel, resolve_device
+from seqnn.errors import SeqnnInputError
+from seqnn.inference.predict import RC, predict_codes
+from seqnn.inference.pretrained import PretrainedModel
 
 RefMismatch = Literal["error", "warn", "skip"]
 PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
 _EPS = 1e-6  # probabilities are clipped to [eps, 1 - eps] before the logit
 
 
-class VariantError(ValueError):
+class VariantError(SeqnnInputError):
     """Variants that do not fit the genome or a request that cannot be met (names the
     file:line and the fix)."""
 
@@ -56,7 +56,8 @@ def variant_effects(
         vcf: a VCF path (plain, gzip or bgzip) or a DataFrame with chrom, pos (1-based), ref,
             alt (comma-separated alleles allowed) and optionally id.
         rc: ``True``/``"mean"`` averages each window's prediction with that of its reverse
-            complement; ``"max"`` takes the larger (see :func:`seqnn.predict.predict_codes`).
+            complement; ``"max"`` takes the larger (see
+            :func:`seqnn.inference.predict.predict_codes`).
         ref_mismatch: a REF that differs from the FASTA is an ``"error"``; ``"skip"`` drops
             such variants, ``"warn"`` keeps them (scored on the FASTA's bases with ALT in
             place of REF); both warn once with the count.
@@ -76,7 +77,7 @@ def variant_effects(
             variant past its contig's end, or a REF mismatch with ``ref_mismatch="error"``.
         VCFError: a VCF that cannot be read (see :func:`seqnn.data.vcf.read_vcf`).
     """
-    _check_request(rc, ref_mismatch, batch_size)
+    check_request(rc, ref_mismatch, batch_size)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     table = normalize_variants(vcf) if isinstance(vcf, pd.DataFrame) else read_vcf(vcf)
     _check_contigs(table, genome)
@@ -92,7 +93,7 @@ def variant_effects(
     return effects
 
 
-def _check_request(rc: RC, ref_mismatch: str, batch_size: int) -> None:
+def check_request(rc: RC, ref_mismatch: str, batch_size: int) -> None:
     if rc not in (False, True, "mean", "max"):
         raise VariantError(f"rc must be true, false, 'mean' or 'max', got {rc!r}")
     if ref_mismatch not in ("error", "warn", "skip"):
@@ -297,42 +298,3 @@ def effect_table(
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _EPS, 1 - _EPS)
     return np.log(p) - np.log1p(-p)
-
-
-# ----------------------------------------------------------------------------- command line
-def run(cfg: DictConfig) -> list[Path]:
-    """``seqnn-variants``' work: the settings -> the files written."""
-    from seqnn.pretrained import load_pretrained
-
-    _check_request(cfg.rc, cfg.ref_mismatch, cfg.batch_size)
-    out = Path(cfg.out)
-    model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
-    table = variant_effects(
-        model,
-        Genome(cfg.fasta),
-        cfg.vcf,
-        rc=cfg.rc,
-        ref_mismatch=cfg.ref_mismatch,
-        batch_size=cfg.batch_size,
-    )
-    write_table(table, out)
-    return [out]
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point ``seqnn-variants key=value ...`` (settings:
-    ``configs/variants.yaml``).
-
-    Bad input prints one ``seqnn-variants: error: ...`` line and exits with status 2.
-    """
-    from seqnn.settings import run_cli
-
-    run_cli("seqnn-variants", argv, "variants.yaml", run, VariantError)
-
-
-if __name__ == "__main__":
-    # `python -m seqnn.variants` runs this file as __main__, whose VariantError is not the class
-    # seqnn.errors catches: run the imported module's main instead
-    from seqnn.variants import main as _main
-
-    _main()

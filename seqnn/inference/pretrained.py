@@ -9,7 +9,7 @@ Loading never unpickles: weights come from safetensors, the network is rebuilt b
 Lightning ``.ckpt`` is read with ``torch.load(weights_only=True)`` only. Example::
 
     model = seqnn.load_pretrained("ecoli-sigma70")          # shipped inside the package
-    model.predict_sequences(["TTGACA...TATAAT..."])
+    seqnn.predict_sequences(model, ["TTGACA...TATAAT..."])
     seqnn.save_pretrained(module, "my_model/", input_length=1000, card={"data": "..."})
 """
 
@@ -21,17 +21,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from seqnn import __version__
 from seqnn.atomic import atomic_open, atomic_path
+from seqnn.data.embedded import resource_path
 from seqnn.data.encoding import ALPHABET, DEFAULT_POLICY, EncodingPolicy, OneHot
+from seqnn.errors import SeqnnInputError
+from seqnn.models.outputs import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS, profile_prediction
 from seqnn.models.spec import SpecError, build_network, network_spec
-from seqnn.tasks.outputs import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS, profile_prediction
+from seqnn.version import __version__
 
 FORMAT_VERSION = 1
 SPEC_FILE = "seqnn.json"
@@ -41,7 +42,7 @@ SHIPPED_MODELS = ("ecoli-sigma70",)
 TASK_KINDS = ("binary", "multilabel", "multiclass", "regression", "profile", "autoencoder")
 
 
-class PretrainedError(ValueError):
+class PretrainedError(SeqnnInputError):
     """A pretrained package that cannot be written or read (names the file and the fix)."""
 
 
@@ -178,24 +179,6 @@ class PretrainedModel(nn.Module):
                 "DilatedResNet(head='both')"
             )
         return out[0], out[1]
-
-    def predict_sequences(self, sequences, **kwargs) -> pd.DataFrame:
-        """See :func:`seqnn.predict.predict_sequences`."""
-        from seqnn.predict import predict_sequences
-
-        return predict_sequences(self, sequences, **kwargs)
-
-    def predict_regions(self, genome, regions, **kwargs) -> pd.DataFrame:
-        """See :func:`seqnn.predict.predict_regions`."""
-        from seqnn.predict import predict_regions
-
-        return predict_regions(self, genome, regions, **kwargs)
-
-    def predict_profiles(self, genome, regions, **kwargs) -> tuple[pd.DataFrame, Any]:
-        """See :func:`seqnn.predict.predict_profiles`."""
-        from seqnn.predict import predict_profiles
-
-        return predict_profiles(self, genome, regions, **kwargs)
 
     def save(self, folder: str | Path) -> Path:
         """Write this model as a pretrained package (see :func:`save_pretrained`)."""
@@ -381,8 +364,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 def _resolve_source(source: str | Path) -> Path:
     if isinstance(source, str) and source in SHIPPED_MODELS:
-        from seqnn.data.embedded import resource_path
-
         return resource_path(f"models/{source}")
     path = Path(source).expanduser()
     if not path.exists():

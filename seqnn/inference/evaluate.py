@@ -1,7 +1,8 @@
 """Score a pretrained model on labelled data (``seqnn-evaluate``): the test metrics of training.
 
 A table of sequences with truth columns, or a FASTA + regions whose file carries them, goes
-through the model (:func:`seqnn.predict.predict_sequences` / ``predict_regions``) and into the
+through the model (:func:`seqnn.inference.predict.predict_sequences` /
+``predict_regions``) and into the
 metrics ``seqnn-train`` logs for the model's task (:func:`seqnn.tasks.metrics.default_metrics`,
 at the model's decision threshold): AUROC, AUPRC, MCC, sensitivity, specificity ... for
 classifiers, Pearson, Spearman, R² for regression. Examples::
@@ -17,7 +18,6 @@ that names the file's line and the column.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,13 +29,17 @@ import torch
 from seqnn.data.datasets import read_table
 from seqnn.data.encoding import IUPAC, encode
 from seqnn.data.intervals import LINE
-from seqnn.predict import PredictError, predict_regions, predict_sequences, prepare_regions
-from seqnn.pretrained import PretrainedModel, load_pretrained
+from seqnn.inference.predict import (
+    PredictError,
+    predict_regions,
+    predict_sequences,
+    prepare_regions,
+)
+from seqnn.inference.pretrained import PretrainedModel
 from seqnn.tasks.metrics import default_metrics, metric_inputs
 from seqnn.tasks.threshold import tune_threshold
 
 SCORED_TASKS = ("binary", "multilabel", "multiclass", "regression")
-RC_SETTINGS = {"true": True, "false": False, "mean": "mean", "max": "max"}
 
 
 def score(model: PretrainedModel, predictions: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -260,7 +264,7 @@ def evaluate_regions(
 ) -> dict[str, float]:
     """Score ``model`` on regions (a BED / TSV / CSV file or a DataFrame with chrom, start,
     end) whose columns hold the truth (``predict_kwargs``: the other options of
-    :func:`seqnn.predict.predict_regions`); errors name the file's line. ``ci`` as in
+    :func:`seqnn.inference.predict.predict_regions`); errors name the file's line. ``ci`` as in
     :func:`evaluate_table`."""
     genome, table = prepare_regions(genome, regions, on_invalid)
     source = "the regions" if isinstance(regions, pd.DataFrame) else str(regions)
@@ -284,62 +288,3 @@ def score_with_interval(
     if ci is None:
         return values
     return values | bootstrap_interval(model, [(predictions, truth)], level=ci)
-
-
-def run(cfg) -> list[Path]:
-    """``seqnn-evaluate`` with its settings (``configs/evaluate.yaml``): prints the metrics;
-    the JSON file written, if ``out`` is set."""
-    from seqnn.atomic import atomic_open
-    from seqnn.settings import split_names
-
-    has_table = cfg.table is not None
-    region_keys = {key for key in ("fasta", "regions") if cfg[key] is not None}
-    if has_table == bool(region_keys) or len(region_keys) == 1:
-        raise PredictError(
-            "give table=<csv|tsv> (sequences with truth columns) or fasta=<fa> and "
-            "regions=<bed> (regions with truth columns), not both"
-        )
-    if region_keys and cfg.sequence_column != "sequence":
-        raise PredictError(
-            "sequence_column= is for table=; regions take their sequences from the FASTA"
-        )
-    truth = None if cfg.truth is None else split_names(cfg.truth)
-    if truth is not None and not all(truth):
-        raise PredictError(f"truth={cfg.truth}: give column names, comma-separated")
-    rc = RC_SETTINGS.get(str(cfg.rc).lower())
-    if rc is None:
-        raise PredictError(f"rc={cfg.rc}: give true, false, mean or max")
-    ci = cfg.ci
-    if ci is not None and (
-        isinstance(ci, bool) or not isinstance(ci, int | float) or not 0 < ci < 1
-    ):  # checked before the model runs
-        raise PredictError(f"ci={ci}: give the interval's level in (0, 1), e.g. ci=0.95")
-    model = load_pretrained(cfg.model)
-    if has_table:
-        metrics = evaluate_table(
-            model, cfg.table, truth, str(cfg.sequence_column), rc, cfg.batch_size, ci
-        )
-    else:
-        metrics = evaluate_regions(model, cfg.fasta, cfg.regions, truth, rc, cfg.batch_size, ci=ci)
-    for name, value in metrics.items():
-        print(f"{name}\t{value:.4f}")
-    if cfg.out is None:
-        return []
-    with atomic_open(cfg.out) as fh:
-        # an undefined metric (e.g. AUROC of one class) is NaN: null in JSON
-        json.dump({k: None if np.isnan(v) else v for k, v in metrics.items()}, fh, indent=2)
-        fh.write("\n")
-    return [Path(cfg.out)]
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point ``seqnn-evaluate model=<m> (table=<csv|tsv> | fasta=<fa>
-    regions=<bed>) ...`` (settings: ``configs/evaluate.yaml``); bad input prints one error line
-    and exits with status 2."""
-    from seqnn.settings import run_cli
-
-    run_cli("seqnn-evaluate", argv, "evaluate.yaml", run, PredictError, (ValueError, OSError))
-
-
-if __name__ == "__main__":
-    main()

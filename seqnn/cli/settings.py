@@ -22,6 +22,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from seqnn.errors import exit_on_bad_input
+
 
 def config_text(config_file: str) -> str:
     """The text of ``configs/<config_file>`` (the tool's commented defaults)."""
@@ -118,8 +120,6 @@ def run_cli(
         error_cls: the tool's error class, raised for bad settings.
         also: further exception types that mean bad input for this tool (e.g. ``OSError``).
     """
-    from seqnn.errors import exit_on_bad_input
-
     argv = sys.argv[1:] if argv is None else list(argv)
     if {"-h", "--help"} & set(argv):
         print(config_text(config_file))

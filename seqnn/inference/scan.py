@@ -19,8 +19,8 @@ import numpy as np
 
 from seqnn.atomic import atomic_path
 from seqnn.data.genome import Genome
-from seqnn.predict import PredictError, predict_codes
-from seqnn.pretrained import PretrainedModel
+from seqnn.inference.predict import PredictError, predict_codes
+from seqnn.inference.pretrained import PretrainedModel
 
 BIGWIG_SUFFIXES = (".bw", ".bigwig")
 

@@ -1,0 +1,95 @@
+"""``seqnn-predict key=value ...``: a pretrained model's predictions on FASTA regions, or a
+genome-wide scan (settings and their documentation: ``configs/predict.yaml``).
+
+Bad input prints one ``seqnn-predict: error: ...`` line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from seqnn.cli.settings import run_cli
+from seqnn.data.genome import Genome
+from seqnn.inference.multi_device import predict_regions_distributed
+from seqnn.inference.predict import (
+    PredictError,
+    add_calls,
+    check_calls,
+    predict_regions,
+    write_table,
+)
+from seqnn.inference.pretrained import load_pretrained, resolve_device
+from seqnn.inference.scan import scan_genome
+
+
+def run(cfg: DictConfig) -> list[Path]:
+    """``seqnn-predict``'s work: the settings -> the files written."""
+    out = Path(cfg.out)
+    if cfg.stride is not None and int(cfg.stride) <= 0:
+        raise PredictError(f"stride={cfg.stride}: give a positive number of bp")
+    if not cfg.scan and not cfg.regions:
+        raise PredictError("give regions=<bed|tsv> (or scan=true for a genome-wide track)")
+    if cfg.calls and cfg.scan:
+        raise PredictError("calls=true adds columns to a regions table, not to a scan track")
+    model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
+    if cfg.calls:
+        check_calls(model)  # before any prediction
+    genome = Genome(cfg.fasta)
+    if cfg.scan:
+        stride = int(cfg.stride or max(1, model.input_length // 8))
+        contigs = list(cfg.contigs) if cfg.contigs else None
+        return scan_genome(model, genome, out, stride, cfg.batch_size, cfg.rc, contigs)
+    if cfg.devices and int(cfg.devices) > 1:
+        table = _predict_distributed(cfg, model, genome, out)
+        if table is None:  # not rank 0: rank 0 writes the merged table
+            return []
+    else:
+        table = predict_regions(
+            model,
+            genome,
+            cfg.regions,
+            batch_size=cfg.batch_size,
+            rc=cfg.rc,
+            tile_regions=cfg.tile,
+            stride=cfg.stride,
+            aggregate=cfg.aggregate,
+            use_strand=cfg.use_strand,
+            on_invalid=cfg.on_invalid,
+        )
+    write_table(add_calls(table, model) if cfg.calls else table, out)
+    return [out]
+
+
+def _predict_distributed(cfg: DictConfig, model, genome: Genome, out: Path):
+    """``devices>1``: one window per region over several devices (None on ranks other than 0)."""
+    if cfg.tile or cfg.aggregate != "mean" or cfg.stride is not None:
+        raise PredictError(
+            f"devices={cfg.devices} predicts one window per region: tile, aggregate and "
+            "stride need devices=1"
+        )
+    return predict_regions_distributed(
+        model,
+        genome,
+        cfg.regions,
+        devices=int(cfg.devices),
+        accelerator=cfg.accelerator,
+        batch_size=cfg.batch_size,
+        rc=cfg.rc,
+        use_strand=cfg.use_strand,
+        on_invalid=cfg.on_invalid,
+        shard_dir=out.parent / f".{out.name}.shards",
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point ``seqnn-predict key=value ...`` (settings: ``configs/predict.yaml``).
+
+    Bad input prints one ``seqnn-predict: error: ...`` line and exits with status 2.
+    """
+    run_cli("seqnn-predict", argv, "predict.yaml", run, PredictError)
+
+
+if __name__ == "__main__":
+    main()

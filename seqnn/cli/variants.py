@@ -1,0 +1,44 @@
+"""``seqnn-variants key=value ...``: the effect of each VCF variant on a pretrained model's
+predictions (settings and their documentation: ``configs/variants.yaml``).
+
+Bad input prints one ``seqnn-variants: error: ...`` line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from seqnn.cli.settings import run_cli
+from seqnn.data.genome import Genome
+from seqnn.inference.predict import write_table
+from seqnn.inference.pretrained import load_pretrained, resolve_device
+from seqnn.inference.variants import VariantError, check_request, variant_effects
+
+
+def run(cfg: DictConfig) -> list[Path]:
+    """``seqnn-variants``' work: the settings -> the files written."""
+    check_request(cfg.rc, cfg.ref_mismatch, cfg.batch_size)
+    out = Path(cfg.out)
+    model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
+    table = variant_effects(
+        model,
+        Genome(cfg.fasta),
+        cfg.vcf,
+        rc=cfg.rc,
+        ref_mismatch=cfg.ref_mismatch,
+        batch_size=cfg.batch_size,
+    )
+    write_table(table, out)
+    return [out]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point ``seqnn-variants key=value ...`` (settings:
+    ``configs/variants.yaml``); bad input prints one error line and exits with status 2."""
+    run_cli("seqnn-variants", argv, "variants.yaml", run, VariantError)
+
+
+if __name__ == "__main__":
+    main()
