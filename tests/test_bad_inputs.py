@@ -361,6 +361,21 @@ CASES = [
         ("ckpt_path=https://example.org/last.ckpt", "local checkpoint file"),
     ),
     Case(
+        "train-config-target-outside-the-allow-list",
+        lambda d, b: train(
+            d,
+            "data=table",
+            f"data.table={{_target_:shutil.copyfile,src:{b.fasta},dst:{d / MARKER}}}",
+            "data.target_columns=[label]",
+        ),
+        ("data.table._target_='shutil.copyfile'", "builds only classes under", "seqnn.models.*"),
+    ),
+    Case(
+        "train-config-target-a-torch-function",
+        lambda d, b: train(d, f"+data.x={{_target_:torch.load,f:{d / 'evil.ckpt'}}}"),
+        ("data.x._target_='torch.load'", "give one of those"),
+    ),
+    Case(
         "train-unknown-model",
         lambda d, b: train(d, "model=cnnn", prefix="In 'train': Could not find 'model/cnnn'"),
         ("model/cnnn", "Available options in 'model'", "cnn"),

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from seqnn.callbacks import RNGStateCheckpoint
 from seqnn.cli.train import resume_checkpoint, train
 from seqnn.inference.predict import predict_sequences
+from seqnn.inference.pretrained import PretrainedError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -358,15 +359,49 @@ def resumed(tmp_path: Path, stop: list[str], extra: list[str] = ()) -> Path:
 
 
 def test_resume_checkpoint_passes_lightnings_names_and_checks_files(tmp_path):
-    from seqnn.inference.pretrained import PretrainedError
 
-    for name in ("last", "best", "hpc", "registry", "registry:model:v1", "REGISTRY:m"):
-        assert resume_checkpoint(name) == name
-    assert resume_checkpoint(None) is None
+    for name in ("last", "best", "hpc"):
+        with resume_checkpoint(name) as given:
+            assert given == name
+    with resume_checkpoint(None) as given:
+        assert given is None
+    for remote in ("registry:model:v1", "REGISTRY:m", "https://x.org/a.ckpt"):
+        with pytest.raises(PretrainedError, match="local checkpoint file"):
+            resume_checkpoint(remote).__enter__()
     with pytest.raises(PretrainedError, match="no such checkpoint file"):
-        resume_checkpoint(tmp_path / "none.ckpt")
-    torch.save({"state_dict": {"w": torch.zeros(2)}, "epoch": 1}, tmp_path / "ok.ckpt")
-    assert resume_checkpoint(tmp_path / "ok.ckpt") == str(tmp_path / "ok.ckpt")
+        resume_checkpoint(tmp_path / "none.ckpt").__enter__()
+
+
+class Payload:
+    """An object whose unpickling writes a marker file: what a tampered checkpoint does."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "pwned"))
+
+
+def test_resume_hands_lightning_the_checked_bytes_not_the_file(tmp_path, monkeypatch):
+    """The file is checked with torch's safe load; a file swapped in afterwards (or an
+    environment that forces full pickle, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1) must not reach
+    Lightning's load. A local folder named like a URL is read as a local file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "httpruns").mkdir()
+    good = tmp_path / "httpruns" / "last.ckpt"
+    torch.save({"state_dict": {"w": torch.arange(3.0)}, "epoch": 1}, good)
+    marker = tmp_path / "PWNED"
+    with resume_checkpoint("httpruns/last.ckpt") as given:
+        assert not given.startswith("http") and Path(given) != good
+        torch.save({"evil": Payload(marker)}, good)  # swapped after the check
+        monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+        loaded = torch.load(given, map_location="cpu", weights_only=False)
+        assert torch.equal(loaded["state_dict"]["w"], torch.arange(3.0))
+    assert not marker.exists()
+    assert not Path(given).exists()  # the private copy goes with the run
+    with pytest.raises(PretrainedError, match="full pickle"):
+        resume_checkpoint(good).__enter__()  # the tampered file itself is refused
+    assert not marker.exists()
 
 
 def test_resume_after_an_epoch_is_exact(uninterrupted, tmp_path):

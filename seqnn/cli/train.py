@@ -14,7 +14,11 @@ exports the best network and returns the metrics. Examples::
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ import torch
 from lightning.pytorch.callbacks import WeightAveraging
 from omegaconf import DictConfig, OmegaConf
 
+from seqnn.cli.config_targets import check_targets
 from seqnn.cli.run_report import export_best, report_run
 from seqnn.errors import exit_on_bad_input
 from seqnn.inference.pretrained import PretrainedError, load_checkpoint, load_pretrained
@@ -126,32 +131,49 @@ def _differences(own: dict, theirs: dict, fresh: list[str], unused: list[str]) -
     return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
-def resume_checkpoint(ckpt_path: Any) -> str | None:
-    """``ckpt_path`` for ``Trainer.fit``, checked first: Lightning's names (``last``, ...) pass;
-    a path must be a local file that loads with ``weights_only=True``, since Lightning's own
-    load may unpickle in full (older torch, or a URL).
+@contextlib.contextmanager
+def resume_checkpoint(ckpt_path: Any) -> Iterator[str | None]:
+    """``ckpt_path`` for ``Trainer.fit``, checked first. Lightning's names (``last``, ``best``,
+    ``hpc``) pass. A path must be a local file whose bytes load with ``weights_only=True``;
+    Lightning then gets a private copy of exactly those bytes, so a file swapped in after the
+    check (or an environment that turns off torch's safe load) never reaches its unpickler,
+    and a local name that starts with ``http`` or ``registry`` is never fetched as a URL.
 
     Raises:
-        PretrainedError: a URL, a missing file, or a checkpoint that would need full pickle.
+        PretrainedError: a URL or registry name, a missing file, or a checkpoint that would
+            need full pickle.
     """
     if not ckpt_path:
-        return None
+        yield None
+        return
     text = str(ckpt_path)
-    if text in ("last", "best", "hpc") or text.lower().startswith("registry"):
-        return text  # Lightning's own names, and its model registry (registry:<name>:<version>)
-    if "://" in text:
+    if text in ("last", "best", "hpc"):
+        yield text  # Lightning's own names: checkpoints of this run's folder
+        return
+    if "://" in text or text.lower().startswith("registry:"):
         raise PretrainedError(
             f"ckpt_path={text}: give a local checkpoint file (download it first)"
         )
-    if not Path(text).is_file():
+    path = Path(text)
+    if not path.is_file():
         raise PretrainedError(f"ckpt_path={text}: no such checkpoint file (check the path)")
-    load_checkpoint(text)
-    return text
+    checked = path.read_bytes()
+    load_checkpoint(io.BytesIO(checked), name=text)
+    with tempfile.TemporaryDirectory(prefix="seqnn-resume-") as folder:  # made 0700
+        copy = Path(folder) / "resume.ckpt"
+        copy.write_bytes(checked)
+        yield str(copy)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test one configuration; returns the logged metrics (val and test)."""
-    ckpt_path = resume_checkpoint(cfg.get("ckpt_path"))  # before any data is read
+    check_targets(cfg)  # before anything is built
+    with resume_checkpoint(cfg.get("ckpt_path")) as ckpt_path:  # before any data is read
+        return _train(cfg, ckpt_path)
+
+
+def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
+    """:func:`train` after the checks: instantiate, fit, test, export."""
     L.seed_everything(cfg.seed, workers=True)
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")

@@ -19,7 +19,7 @@ import datetime
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from safetensors import SafetensorError
@@ -399,9 +399,13 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
     return _read_checkpoint(path)
 
 
-def load_checkpoint(path: str | Path) -> Any:
+def load_checkpoint(path: str | Path | BinaryIO, name: str | None = None) -> Any:
     """A torch / Lightning checkpoint's contents, read with ``weights_only=True`` (torch's
     restricted unpickler, which never calls arbitrary code).
+
+    Args:
+        path: the file, or its bytes as a file object.
+        name: what to call it in errors (default: ``path``).
 
     Raises:
         PretrainedError: the file would need full pickle (or is not a checkpoint).
@@ -410,7 +414,7 @@ def load_checkpoint(path: str | Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure here means "refuse"
         raise PretrainedError(
-            f"{path}: refused: loading it would need full pickle, which can run code "
+            f"{name or path}: refused: loading it would need full pickle, which can run code "
             f"({type(err).__name__}). Load only files written by seqnn/Lightning; convert a "
             "trusted model with seqnn.save_pretrained"
         ) from None
