@@ -1,18 +1,44 @@
 """Outputs that are never half-written: write to a temp file beside the target, then rename.
 
 An interrupted run (Ctrl-C, a crash, a full disk) leaves the old file or none, never a
-truncated one; the temp file is removed on error.
+truncated one; the temp file is removed on error. A full disk, a read-only folder or a folder
+where a file should go is an :class:`OutputError` naming the path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from seqnn.errors import SeqnnInputError
+
+#: write failures that mean "not here" (full, read-only, no permission), not a bug
+WRITE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG)
+
+
+class OutputError(SeqnnInputError):
+    """An output that cannot be written where asked (names the path; nothing was written)."""
+
+
+@contextlib.contextmanager
+def write_errors(path: Path) -> Iterator[None]:
+    """Turn a full disk, a read-only folder or a missing permission while writing ``path``
+    into an :class:`OutputError` that names it."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        raise OutputError(
+            f"{path}: cannot write it ({err.strerror}): nothing was written; free some space "
+            "or give an output in a writable folder"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -22,15 +48,18 @@ def atomic_path(path: str | Path) -> Iterator[str]:
     For writers that open files by name (safetensors, pyBigWig).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide outputs from the user's group
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder: give a file name for the output")
+    with write_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            yield tmp
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide outputs from the user's group
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -51,14 +80,15 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} already exists")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        yield tmp
-        tmp.chmod(0o755)  # mkdtemp's 0700 would hide the folder from the user's group
-        if path.exists():  # appeared meanwhile: rename would replace an empty folder
-            raise FileExistsError(f"{path} already exists")
-        os.rename(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    with write_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        try:
+            yield tmp
+            tmp.chmod(0o755)  # mkdtemp's 0700 would hide the folder from the user's group
+            if path.exists():  # appeared meanwhile: rename would replace an empty folder
+                raise FileExistsError(f"{path} already exists")
+            os.rename(tmp, path)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)

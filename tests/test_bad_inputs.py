@@ -333,6 +333,51 @@ CASES = [
         lambda d, b: partial(load_pretrained, pickled_checkpoint(d, b, "evil.pt")),
         ("evil.pt", "refused", "seqnn.save_pretrained"),
     ),
+    # seqnn-predict settings (issue 35 §4: were tracebacks)
+    Case(
+        "predict-unknown-on-invalid",
+        lambda d, b: predict(d, b, regions=good_bed(d), on_invalid="ignore"),
+        ("on_invalid='ignore'", "give on_invalid=error, drop or pad"),
+    ),
+    Case(
+        "predict-unknown-device",
+        lambda d, b: predict(d, b, regions=good_bed(d), device="tpu"),
+        ("device=tpu", "not a device name", "cpu"),
+    ),
+    Case(
+        "predict-device-this-machine-lacks",
+        lambda d, b: predict(d, b, regions=good_bed(d), device="cuda:63"),
+        ("device=cuda:63", "no such device", "device=auto or cpu"),
+    ),
+    Case(
+        "predict-out-is-a-folder",
+        lambda d, b: predict(d, b, regions=good_bed(d), out=(d / "out").mkdir() or d / "out"),
+        ("out: is a folder", "give a file name"),
+    ),
+    Case(
+        "predict-regions-not-a-path",
+        lambda d, b: predict(d, b, regions="[a.bed,b.bed]"),
+        ("regions=['a.bed', 'b.bed']", "give one file name"),
+    ),
+    Case(
+        "model-input-length-impossible",
+        lambda d, b: predict(
+            d, b, regions=good_bed(d), model=edit_spec(copy_model(b, d), input_length=1e9)
+        ),
+        (SPEC_FILE, "input_length 1000000000.0", "whole number of bp"),
+    ),
+    Case(
+        "model-spec-larger-than-its-weights",
+        lambda d, b: predict(
+            d, b, regions=good_bed(d), model=edit_spec(copy_model(b, d), n_filters=[8, 4096])
+        ),
+        (SPEC_FILE, "holds", "but the weights only", "different models"),
+    ),
+    Case(
+        "model-safetensors-header-too-large",
+        lambda d, b: predict(d, b, regions=good_bed(d), model=huge_header(copy_model(b, d))),
+        (WEIGHTS_FILE, "header claims 84,000,000 bytes", "seqnn.save_pretrained"),
+    ),
     # seqnn-train (Hydra): always a subprocess
     Case(
         "train-missing-data-path",
@@ -411,6 +456,22 @@ def future_spec(model: Path) -> Path:
     spec = json.loads((model / SPEC_FILE).read_text())
     spec.update(format_version=spec["format_version"] + 1, seqnn_version="99.0.0")
     (model / SPEC_FILE).write_text(json.dumps(spec))
+    return model
+
+
+def edit_spec(model: Path, input_length: float | None = None, **network: object) -> Path:
+    """The package with its spec's input length or network arguments changed."""
+    spec = json.loads((model / SPEC_FILE).read_text())
+    if input_length is not None:
+        spec["input_length"] = input_length
+    spec["network"].update(network)
+    (model / SPEC_FILE).write_text(json.dumps(spec))
+    return model
+
+
+def huge_header(model: Path) -> Path:
+    """Weights whose safetensors header claims 84 MB (1.4M tensors' worth)."""
+    (model / WEIGHTS_FILE).write_bytes((84_000_000).to_bytes(8, "little") + b"{" * 1000)
     return model
 
 

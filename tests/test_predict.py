@@ -164,6 +164,27 @@ def test_scan_writes_bigwig(model, fasta, tmp_path):
     assert len(bw.intervals("chr1")) == 10 and len(bw.intervals("chr2")) == 3
 
 
+def test_scan_names_track_files_from_any_target_name(fasta, tmp_path):
+    """A target name with a '/' (or other non-file characters) gives a file in the output's
+    folder, not a path into a missing one; two names that clash are an error."""
+    net = BassetCNN(n_filters=[8], kernel_sizes=5, pool_sizes=2, n_hidden=[8], n_targets=3)
+    model = load_pretrained(
+        save_pretrained(
+            net, tmp_path / "m", input_length=LENGTH, targets=["H3K27ac/rep1", "..", "c"]
+        )
+    )
+    paths = scan_genome(model, fasta, tmp_path / "t.bedgraph", stride=200, contigs=["chr2"])
+    assert [p.name for p in paths] == ["t.H3K27ac_rep1.bedgraph", "t._.bedgraph", "t.c.bedgraph"]
+    assert all(p.parent == tmp_path and p.is_file() for p in paths)
+    clash = BassetCNN(n_filters=[8], kernel_sizes=5, pool_sizes=2, n_hidden=[8], n_targets=2)
+    clash = load_pretrained(
+        save_pretrained(clash, tmp_path / "m2", input_length=LENGTH, targets=["a/b", "a_b"])
+    )
+    with pytest.raises(PredictError, match="same track file name"):
+        scan_genome(clash, fasta, tmp_path / "u.bedgraph", stride=200)
+    assert not list(tmp_path.glob("u*"))
+
+
 def test_scan_rejects_bad_stride(model, fasta, tmp_path):
     for stride in (0, -5):
         with pytest.raises(PredictError, match="stride"):

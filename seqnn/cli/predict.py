@@ -26,6 +26,9 @@ from seqnn.inference.scan import scan_genome
 
 def run(cfg: DictConfig) -> list[Path]:
     """``seqnn-predict``'s work: the settings -> the files written."""
+    for key in ("model", "fasta", "regions", "out"):
+        if cfg[key] is not None and not isinstance(cfg[key], str):
+            raise PredictError(f"{key}={cfg[key]}: give one file name (a path)")
     out = Path(cfg.out)
     if cfg.stride is not None and int(cfg.stride) <= 0:
         raise PredictError(f"stride={cfg.stride}: give a positive number of bp")

@@ -300,7 +300,7 @@ def checked_intervals(
     """:func:`validate_intervals`, also returning each kept row's contig index (its position
     in the genome's contig order), which the check computes anyway."""
     if on_invalid not in ("error", "drop", "pad"):
-        raise ValueError(f"on_invalid must be 'error', 'drop' or 'pad', got {on_invalid!r}")
+        raise IntervalError(f"on_invalid={on_invalid!r}: give on_invalid=error, drop or pad")
     sizes = genome.sizes if isinstance(genome, Genome) else dict(genome)
     source = source or df.attrs.get("source", "intervals")
     contig = contig_indices(df["chrom"], list(sizes))

@@ -35,6 +35,10 @@ from seqnn.models.spec import SpecError, build_network, network_spec
 from seqnn.version import __version__
 
 FORMAT_VERSION = 1
+#: the longest input a spec may ask for (bp); published models take up to ~1 Mb
+MAX_INPUT = 10_000_000
+#: the largest safetensors JSON header read (bytes): ~100k tensors
+MAX_HEADER = 16 * 2**20
 SPEC_FILE = "seqnn.json"
 WEIGHTS_FILE = "model.safetensors"
 # names that load_pretrained resolves to folders shipped in seqnn/resources/models/
@@ -105,6 +109,12 @@ class ModelSpec:
             spec = cls(**{**known, "policy": EncodingPolicy(**data.get("policy", {}))})
         except (TypeError, ValueError) as err:
             raise PretrainedError(f"{source}: {err}") from None
+        length = spec.input_length
+        if isinstance(length, bool) or not isinstance(length, int) or not 0 < length <= MAX_INPUT:
+            raise PretrainedError(
+                f"{source}: input_length {length!r}: give a whole number of bp from 1 to "
+                f"{MAX_INPUT:,}"
+            )
         if spec.threshold is not None and not (
             isinstance(spec.threshold, int | float) and 0 < spec.threshold < 1
         ):
@@ -325,7 +335,11 @@ def load_pretrained(
         weights_path, spec_source = path, spec or _spec_next_to(path)
     model_spec = spec_source if isinstance(spec_source, ModelSpec) else read_spec(spec_source)
     state = _read_weights(weights_path)
-    net = _build(model_spec, None if isinstance(spec_source, ModelSpec) else Path(spec_source))
+    net = _build(
+        model_spec,
+        None if isinstance(spec_source, ModelSpec) else Path(spec_source),
+        sum(t.numel() for t in state.values()),
+    )
     try:
         net.load_state_dict(state)
     except RuntimeError as err:
@@ -356,10 +370,32 @@ def read_spec(path: str | Path) -> ModelSpec:
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu; anything else as torch.device."""
+    """``"auto"`` -> cuda when available, else cpu; anything else as torch.device, checked.
+
+    Raises:
+        PretrainedError: a device name torch does not know, or a CUDA / MPS device that this
+            machine does not have.
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise PretrainedError(
+            f"device={device}: not a device name: give auto, cpu, cuda, cuda:<n> or mps"
+        ) from None
+    have = {
+        "cpu": 1,
+        "cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "mps": int(torch.backends.mps.is_available()),
+    }
+    index = resolved.index or 0
+    if resolved.type not in have or index >= have[resolved.type]:
+        raise PretrainedError(
+            f"device={device}: this machine has no such device "
+            f"({have.get('cuda', 0)} CUDA devices): give device=auto or cpu"
+        )
+    return resolved
 
 
 def _resolve_source(source: str | Path) -> Path:
@@ -392,11 +428,26 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
             "both)"
         )
     if path.suffix == ".safetensors":
+        _check_header(path)
         try:
             return load_file(str(path))
         except (SafetensorError, OSError, ValueError) as err:
             raise PretrainedError(f"{path}: not a readable safetensors file ({err})") from None
     return _read_checkpoint(path)
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a safetensors file whose JSON header is larger than any real model's (parsing
+    a huge one costs minutes and gigabytes before any error)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    size = int.from_bytes(head, "little") if len(head) == 8 else -1
+    if not 0 < size <= min(MAX_HEADER, path.stat().st_size - 8):
+        raise PretrainedError(
+            f"{path}: not a readable safetensors file (its header claims {size:,} bytes; "
+            f"a weights file's header is at most {MAX_HEADER:,}): write it with "
+            "seqnn.save_pretrained"
+        )
 
 
 def load_checkpoint(path: str | Path | BinaryIO, name: str | None = None) -> Any:
@@ -431,8 +482,20 @@ def _read_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     return {k.replace("_orig_mod.", ""): v for k, v in state.items()}
 
 
-def _build(spec: ModelSpec, source: Path | None) -> nn.Module:
+def _build(spec: ModelSpec, source: Path | None, weights_numel: int) -> nn.Module:
+    """The spec's network, built first without memory (on torch's meta device) so that a
+    spec asking for more values than its weights hold is refused before any allocation."""
+    where = str(source or SPEC_FILE)
     try:
-        return build_network(spec.network, str(source or SPEC_FILE))
+        with torch.device("meta"):
+            numel = sum(
+                t.numel() for t in build_network(spec.network, where).state_dict().values()
+            )
+        if numel > weights_numel:
+            raise PretrainedError(
+                f"{where}: the spec's network holds {numel:,} values but the weights only "
+                f"{weights_numel:,}: the spec and the weights come from different models"
+            )
+        return build_network(spec.network, where)
     except SpecError as err:
         raise PretrainedError(str(err)) from None

@@ -12,6 +12,7 @@ when complete. Example::
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,9 +98,17 @@ def _scan_chunks(model, genome, names, stride, batch_size, rc, chunk_bins) -> It
 
 
 def _track_paths(out: Path, targets: list[str]) -> list[Path]:
+    """One file per target, ``<out stem>.<target><suffix>``; a target name that is not a
+    file name (``a/b``, ``..``) has its other characters replaced by ``_``."""
     if len(targets) == 1:
         return [out]
-    return [out.with_name(f"{out.stem}.{t}{out.suffix}") for t in targets]
+    names = [re.sub(r"[^A-Za-z0-9_.+-]", "_", t).strip(".") or "_" for t in targets]
+    if len(set(names)) < len(names):
+        raise PredictError(
+            f"targets {targets} give the same track file name twice ({names}): scan them "
+            "one model per target, or rename the targets in seqnn.json"
+        )
+    return [out.with_name(f"{out.stem}.{n}{out.suffix}") for n in names]
 
 
 class _TrackWriter:

@@ -1,0 +1,59 @@
+"""Outputs written whole or not at all, and write failures (a full disk, a read-only folder)
+as one error naming the path."""
+
+import errno
+import os
+
+import pytest
+
+from seqnn.atomic import OutputError, atomic_folder, atomic_open, atomic_path
+from seqnn.errors import SeqnnInputError
+
+
+def test_a_clean_write_renames_and_a_failed_one_leaves_nothing(tmp_path):
+    out = tmp_path / "a" / "table.tsv"
+    with atomic_open(out) as fh:
+        fh.write("x\n")
+    assert out.read_text() == "x\n"
+    with pytest.raises(RuntimeError), atomic_open(out) as fh:
+        fh.write("half")
+        raise RuntimeError("crash")
+    assert out.read_text() == "x\n"  # the old file, never a half one
+    assert sorted(p.name for p in out.parent.iterdir()) == ["table.tsv"]
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+def test_a_full_or_read_only_folder_is_one_error_naming_the_path(tmp_path, monkeypatch, code):
+    out = tmp_path / "preds.tsv"
+
+    def replace(src, dst):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OutputError, match="preds.tsv: cannot write it .* nothing was written"):
+        with atomic_open(out) as fh:
+            fh.write("x\n")
+    assert list(tmp_path.iterdir()) == []
+    assert issubclass(OutputError, SeqnnInputError)  # the tools' one-line exit catches it
+
+
+def test_a_full_disk_while_writing_a_folder(tmp_path, monkeypatch):
+    def rename(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OutputError, match="model: cannot write it"):
+        with atomic_folder(tmp_path / "model") as tmp:
+            (tmp / "w").write_text("x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_os_errors_keep_their_type(tmp_path):
+    with pytest.raises(FileNotFoundError), atomic_path(tmp_path / "x") as tmp:
+        os.remove(tmp)
+        open(tmp_path / "missing" / "y")
+
+
+def test_a_folder_where_the_file_should_go(tmp_path):
+    with pytest.raises(OutputError, match="is a folder"), atomic_path(tmp_path):
+        pass
