@@ -421,6 +421,11 @@ CASES = [
         ("data.x._target_='torch.load'", "give one of those"),
     ),
     Case(
+        "train-optimizer-setting-of-the-wrong-type",
+        lambda d, b: train(d, "task.optimizer.lr=abc"),
+        ("task.optimizer / task.scheduler", "'float' and 'str'", "task.optimizer.lr=0.001"),
+    ),
+    Case(
         "train-unknown-model",
         lambda d, b: train(d, "model=cnnn", prefix="In 'train': Could not find 'model/cnnn'"),
         ("model/cnnn", "Available options in 'model'", "cnn"),

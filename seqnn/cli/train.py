@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqnn.cli.config_targets import check_targets
 from seqnn.cli.run_report import export_best, report_run
-from seqnn.errors import exit_on_bad_input
+from seqnn.errors import SeqnnInputError, exit_on_bad_input
 from seqnn.inference.pretrained import PretrainedError, load_checkpoint, load_pretrained
 
 log = logging.getLogger("seqnn.train")
@@ -131,6 +131,23 @@ def _differences(own: dict, theirs: dict, fresh: list[str], unused: list[str]) -
     return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
+def check_optimizer(module: L.LightningModule) -> None:
+    """Build the task's optimiser and scheduler once before fitting, so that a bad setting
+    (``task.optimizer.lr=abc``) is an error naming the settings, not a traceback after the
+    data is loaded and the sanity check has run.
+
+    Raises:
+        SeqnnInputError: naming ``task.optimizer`` / ``task.scheduler`` and torch's reason.
+    """
+    try:
+        module.configure_optimizers()
+    except (TypeError, ValueError) as err:
+        raise SeqnnInputError(
+            f"task.optimizer / task.scheduler: {err}: check their settings "
+            "(e.g. task.optimizer.lr=0.001)"
+        ) from None
+
+
 @contextlib.contextmanager
 def resume_checkpoint(ckpt_path: Any) -> Iterator[str | None]:
     """``ckpt_path`` for ``Trainer.fit``, checked first. Lightning's names (``last``, ``best``,
@@ -178,6 +195,7 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
     module: L.LightningModule = instantiate_task(cfg, datamodule)
+    check_optimizer(module)
     if cfg.get("init_from") and not cfg.get("ckpt_path"):  # a resume holds its own weights
         init_from_pretrained(module, cfg.init_from, strict=cfg.get("init_strict", True))
     if cfg.get("compile"):
