@@ -287,9 +287,15 @@ CASES = [
         ("t.csv:3", "length 3, expected 4", "trim or pad them"),
     ),
     Case(
-        "table-seq-len-mismatch",
-        lambda d, b: table_module(write(d / "t.csv", "sequence,label\nACGT,1\n"), seq_len=200),
-        ("t.csv", "seq_len=200 was given but the sequences", "fix seq_len in the config"),
+        "table-input-length-mismatch",
+        lambda d, b: table_module(
+            write(d / "t.csv", "sequence,label\nACGT,1\n"), input_length=200
+        ),
+        (
+            "t.csv",
+            "input_length=200 was given but the sequences",
+            "fix input_length in the config",
+        ),
     ),
     # VCF: seqnn-variants (REF mismatch as a subprocess) and read_vcf
     Case(
@@ -340,9 +346,14 @@ CASES = [
             "data=table",
             f"data.table={d / 'promoters.csv'}",
             "data.target_columns=[label]",
-            "data.seq_len=4",
+            "data.input_length=4",
         ),
         ("promoters.csv", "no such table file", "check the path"),
+    ),
+    Case(
+        "train-renamed-key",
+        lambda d, b: train(d, "data.seq_len=81"),
+        ("data.seq_len= is now data.input_length=",),
     ),
     Case(
         "train-init-from-another-network",

@@ -44,7 +44,7 @@ def test_table_random_split_is_stratified_and_disjoint(table):
     assert not (train & val or train & test or val & test)
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (16, 4, 30) and x.dtype == torch.float32 and y.shape == (16, 1)
-    assert (dm.n_targets, dm.seq_len, dm.target_names) == (1, 30, ["label"])
+    assert (dm.n_targets, dm.input_length, dm.target_names) == (1, 30, ["label"])
 
 
 def test_table_folds_partition_the_rows_stratified(table):
@@ -164,7 +164,7 @@ def test_table_split_column_from_file(tmp_path, table):
     dm = SequenceDataModule(
         table=tmp_path / "t.tsv", target_columns=["score"], output="codes", batch_size=8
     )
-    assert (dm.n_targets, dm.seq_len) == (1, 30)  # without an explicit setup()
+    assert (dm.n_targets, dm.input_length) == (1, 30)  # without an explicit setup()
     assert [len(dm.datasets[s]) for s in ("train", "val", "test")] == [50, 25, 25]
     x, y = next(iter(dm.val_dataloader()))
     assert x.shape == (8, 30) and x.dtype == torch.uint8 and y.dtype == torch.float32
@@ -172,12 +172,23 @@ def test_table_split_column_from_file(tmp_path, table):
 
 
 def test_declared_shapes_are_checked(table):
-    dm = SequenceDataModule(table=table, target_columns="label", n_targets=3, seq_len=30)
+    dm = SequenceDataModule(table=table, target_columns="label", n_targets=3, input_length=30)
     assert dm.n_targets == 3  # as declared, for config interpolation
     with pytest.raises(ValueError, match="n_targets=3 was given but target columns"):
         dm.setup()
-    with pytest.raises(ValueError, match="seq_len=31"):
-        SequenceDataModule(table=table, target_columns="label", seq_len=31).setup()
+    with pytest.raises(ValueError, match="input_length=31"):
+        SequenceDataModule(table=table, target_columns="label", input_length=31).setup()
+
+
+def test_old_length_keywords_warn_and_mean_input_length(table):
+    """seq_len= / length= (the old names) still work for one release, with a warning."""
+    with pytest.warns(DeprecationWarning, match="seq_len= is now input_length="):
+        dm = SequenceDataModule(table=table, target_columns="label", seq_len=30, length=None)
+    assert dm.hparams.input_length == 30 and "seq_len" not in dm.hparams
+    with pytest.warns(DeprecationWarning, match="is now input_length"):
+        assert dm.seq_len == 30
+    with pytest.raises(TypeError, match="disagree"):
+        SequenceDataModule(table=table, target_columns="label", seq_len=30, input_length=31)
 
 
 def test_genome_intervals_by_chromosome(tmp_path, rng):
@@ -197,7 +208,7 @@ def test_genome_intervals_by_chromosome(tmp_path, rng):
         genome=Genome(tmp_path / "g.fa"),
         intervals=intervals,
         target_columns=["a", "b"],
-        length=64,
+        input_length=64,
         val_chroms=["chr2"],
         test_chroms=["chr3"],
         transforms=[ReverseComplement(seed=0)],
@@ -209,7 +220,7 @@ def test_genome_intervals_by_chromosome(tmp_path, rng):
     assert dm.datasets["train"].transforms and not dm.datasets["val"].transforms
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (10, 4, 64) and y.shape == (10, 2)
-    assert (dm.n_targets, dm.seq_len, dm.target_names) == (2, 64, ["a", "b"])
+    assert (dm.n_targets, dm.input_length, dm.target_names) == (2, 64, ["a", "b"])
     assert set(dm.split_frame("test")["chrom"]) == {"chr3"}
     assert (
         len(dm.split_frame("val")) == len(dm.datasets["val"]) == (intervals.chrom == "chr2").sum()
@@ -218,7 +229,7 @@ def test_genome_intervals_by_chromosome(tmp_path, rng):
 
 @pytest.mark.parametrize("on_invalid", ["error", "pad", "drop"])
 def test_resized_intervals_past_the_ends(tmp_path, rng, on_invalid):
-    """length= can push windows past a chromosome's ends: on_invalid says what happens."""
+    """input_length= can push windows past a chromosome's ends: on_invalid says what happens."""
     write_fasta(tmp_path / "g.fa", {"chr1": random_dna(rng, 500)})
     intervals = pd.DataFrame(
         {"chrom": "chr1", "start": [10, 100, 200, 300, 480], "end": [30, 120, 220, 320, 500]}
@@ -227,7 +238,7 @@ def test_resized_intervals_past_the_ends(tmp_path, rng, on_invalid):
         genome=Genome(tmp_path / "g.fa"),
         intervals=intervals,
         target_columns="label",
-        length=100,
+        input_length=100,
         on_invalid=on_invalid,
         val_fraction=0.0,
         test_fraction=0.0,

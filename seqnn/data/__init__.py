@@ -33,6 +33,7 @@ from seqnn.data.encoding import (
 from seqnn.data.genome import Genome, GenomeError, write_fasta
 from seqnn.data.intervals import (
     IntervalError,
+    centred_start,
     read_intervals,
     resize,
     split_by_blocks,
@@ -71,6 +72,7 @@ __all__ = [
     "ReverseComplement",
     "SequenceDataModule",
     "SequenceDataset",
+    "centred_start",
     "collate_batched",
     "decode",
     "dinucleotide_shuffle",

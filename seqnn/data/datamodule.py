@@ -14,12 +14,16 @@ Two sources, one module:
   chromosomes (``val_chroms`` / ``test_chroms``), or else by random
   genome blocks (:func:`~seqnn.data.intervals.split_by_blocks`).
 
-``n_targets`` and ``seq_len`` may be given up front (so configs can interpolate
-``${data.n_targets}``); ``setup`` checks them against the data.
+``n_targets`` and ``input_length`` may be given up front (so configs can interpolate
+``${data.n_targets}`` and ``${data.input_length}``); ``setup`` checks them against the data,
+and when they are left None the properties of the same names measure them from the data.
+``input_length`` is the one name of the sequence length (bp) from config to network to the
+exported model; ``seq_len=`` and ``length=`` are its old names.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -40,10 +44,12 @@ from seqnn.data.datasets import (
 from seqnn.data.encoding import DEFAULT_POLICY, EncodingPolicy
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import split_by_blocks, split_by_chromosome
+from seqnn.deprecation import renamed_keywords
 
 STAGES = ("train", "val", "test")
 
 
+@renamed_keywords(seq_len="input_length", length="input_length")
 class SequenceDataModule(L.LightningDataModule):
     """Splits + DataLoaders over a sequence table or genome intervals.
 
@@ -54,7 +60,11 @@ class SequenceDataModule(L.LightningDataModule):
         target_columns: target column(s); None for no targets.
         target_kind: binary / multilabel / multiclass / regression; None infers it.
         sequence_column: table mode: the column of DNA strings.
-        length: interval mode: resize intervals to this length around their centres.
+        input_length: the sequence length (bp) the network sees. Interval mode: every
+            interval is resized to it around its centre
+            (:func:`~seqnn.data.intervals.centred_start`); table mode: the sequences must
+            have it. None: the data's own length (intervals and sequences must then share
+            one), measured by the ``input_length`` property.
         on_invalid: interval mode: intervals past a chromosome's ends (after resizing):
             ``"error"`` (the default) names the first, ``"pad"`` pads with N, ``"drop"`` drops.
         split_column: a column of train / val / test labels, used when present.
@@ -71,7 +81,8 @@ class SequenceDataModule(L.LightningDataModule):
         output: ``"one_hot"`` (B, 4, L) float32 or ``"codes"`` (B, L) uint8 batches.
         policy: how N and IUPAC codes become one-hot columns.
         use_strand: interval mode: reverse-complement '-' strand intervals.
-        n_targets, seq_len: expected values, checked in ``setup`` (None: taken from the data).
+        n_targets: the expected number of targets, checked in ``setup`` (None: taken from
+            the data).
         seed: seed of the random splits and of the training order.
         val_seed: table mode: seed of which non-test rows are validation (None: ``seed``'s
             split). The test rows stay ``seed``'s, so ``val_seed=${seed}`` lets each training
@@ -95,7 +106,7 @@ class SequenceDataModule(L.LightningDataModule):
         target_columns: str | Sequence[str] | None = None,
         target_kind: TargetKind | None = None,
         sequence_column: str = "sequence",
-        length: int | None = None,
+        input_length: int | None = None,
         on_invalid: Literal["error", "drop", "pad"] = "error",
         split_column: str = "split",
         val_fraction: float = 0.1,
@@ -112,7 +123,6 @@ class SequenceDataModule(L.LightningDataModule):
         policy: EncodingPolicy = DEFAULT_POLICY,
         use_strand: bool = False,
         n_targets: int | None = None,
-        seq_len: int | None = None,
         seed: int = 0,
         targets=None,
         folds: int | None = None,
@@ -159,7 +169,7 @@ class SequenceDataModule(L.LightningDataModule):
         self.datasets: dict[str, SequenceDataset | IntervalDataset] = {}
 
     def setup(self, stage: str | None = None) -> None:
-        """Build the three splits once and check n_targets / seq_len against them."""
+        """Build the three splits once and check n_targets / input_length against them."""
         if self.datasets:
             return
         full, frame = self._full_dataset()
@@ -173,7 +183,7 @@ class SequenceDataModule(L.LightningDataModule):
         data = self.table if self.table is not None else self.intervals
         source = "the table" if isinstance(data, pd.DataFrame) else Path(data).name
         self._check("n_targets", full.n_targets, f"target columns {full.target_names} of {source}")
-        self._check("seq_len", full.length, f"the sequences of {source}")
+        self._check("input_length", full.input_length, f"the sequences of {source}")
         self._full, self._frame, self._split_rows = full, frame, splits
 
     def _check(self, name: str, found: int, what: str) -> None:
@@ -200,7 +210,7 @@ class SequenceDataModule(L.LightningDataModule):
             self.genome,
             self.intervals,
             hp.target_columns,
-            length=hp.length,
+            input_length=hp.input_length,
             use_strand=hp.use_strand,
             on_invalid=hp.on_invalid,
             targets=self.targets,
@@ -227,10 +237,10 @@ class SequenceDataModule(L.LightningDataModule):
             target_kind=full.target_kind,
             classes=full.classes,
         )
-        if more.length != full.length:
+        if more.input_length != full.input_length:
             raise DatasetError(
-                f"{source or 'the extra_train table'}: sequences of length {more.length}, but "
-                f"the table's are {full.length}: "
+                f"{source or 'the extra_train table'}: sequences of length "
+                f"{more.input_length}, but the table's are {full.input_length}: "
                 "extra_train rows must have the table's sequence length"
             )
         merged = full.subset(np.arange(len(full)))
@@ -281,12 +291,24 @@ class SequenceDataModule(L.LightningDataModule):
         return self._full.n_targets
 
     @property
-    def seq_len(self) -> int:
-        """Sequence length: the constructor value, else the data's (builds the splits)."""
-        if self.hparams.seq_len is not None:
-            return self.hparams.seq_len
+    def input_length(self) -> int:
+        """The sequence length (bp) the network sees: the constructor value, else the one
+        measured from the data (builds the splits)."""
+        if self.hparams.input_length is not None:
+            return self.hparams.input_length
         self.setup()
-        return self._full.length
+        return self._full.input_length
+
+    @property
+    def seq_len(self) -> int:
+        """The old name of :attr:`input_length`."""
+        warnings.warn(
+            "SequenceDataModule.seq_len is now input_length (the old name goes in the next "
+            "release)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.input_length
 
     @property
     def target_names(self) -> list[str]:
