@@ -32,8 +32,8 @@ def export_best(
     """Export the best checkpoint's network as a pretrained package, ``<run>/model/``
     (``model.safetensors`` + ``seqnn.json`` with a model card holding the test metrics), so
     that ``seqnn.load_pretrained(<run>/model)`` and ``seqnn-predict model=<run>/model`` work.
-    The input length is the one ``datamodule`` trained on (measured from the data when the
-    config leaves ``data.input_length`` null)."""
+    The input length and the N/IUPAC policy are the ones of ``datamodule``, which measured
+    the length (when the config leaves ``data.input_length`` null) and encoded the batches."""
     callback = trainer.checkpoint_callback
     best = getattr(callback, "best_model_path", "") if callback else ""
     if not best:
@@ -49,6 +49,7 @@ def export_best(
         module,
         folder,
         input_length=datamodule.input_length,
+        policy=getattr(datamodule, "policy", None),  # what the batches were encoded with
         targets=list(targets) if targets and len(targets) == n_outputs else None,
         card=model_card(cfg, metrics, best),
     )

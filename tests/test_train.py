@@ -143,6 +143,28 @@ def test_input_length_null_is_measured_and_exported(model, tmp_path):
     assert load_pretrained(tmp_path / "model").predict_sequences(["ACGT" * 25]).shape == (1, 1)
 
 
+def test_data_policy_from_the_config_is_trained_and_exported(tmp_path):
+    """data.policy (the one place the N/IUPAC policy is set) reaches the exported spec, and
+    the package predicts with it: the encoding the batches were trained with."""
+    from seqnn.data.encoding import EncodingPolicy, one_hot
+    from seqnn.pretrained import load_pretrained
+
+    overrides = [*TINY["cnn"], "data.policy.n=quarter", "data.policy.iupac=n"]
+    run_train([*overrides, "trainer.max_epochs=1", *FEW_BATCHES, *QUIET], tmp_path)
+    model = load_pretrained(tmp_path / "model")
+    quarter = EncodingPolicy(n="quarter", iupac="n")
+    assert model.spec.policy == quarter
+    seqs = ["ACGTNNNNNNNNACGTRRRRYYYYACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTA"]
+    with torch.no_grad():
+        logits = {
+            policy: model.net(torch.from_numpy(one_hot(seqs, policy=policy))).item()
+            for policy in (quarter, EncodingPolicy())
+        }
+    predicted = model.predict_sequences(seqs).iloc[0, 0]
+    assert predicted == pytest.approx(torch.sigmoid(torch.tensor(logits[quarter])).item())
+    assert logits[quarter] != logits[EncodingPolicy()]  # the N columns do matter
+
+
 @pytest.mark.parametrize("override", ["data.seq_len=200", "+data.length=1000", "model.seq_len=81"])
 def test_renamed_keys_get_one_line_naming_the_new_key(override, capsys):
     from seqnn.train import refuse_renamed_keys
