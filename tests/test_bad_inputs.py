@@ -37,7 +37,7 @@ from genome_files import write_fasta_and_windows
 from test_pretrained import _Payload  # unpickling it creates a file: the marker
 
 from seqnn.data import Genome, read_intervals, validate_intervals, write_fasta
-from seqnn.data.datamodule import SequenceDataModule
+from seqnn.data.datamodule import TableDataModule
 from seqnn.data.vcf import read_vcf
 from seqnn.errors import USER_ERRORS
 from seqnn.models import BassetCNN
@@ -383,7 +383,7 @@ def validate_bed(path: Path, base: Base) -> object:
 
 
 def table_module(path: Path, **kwargs) -> Callable[[], object]:
-    return lambda: SequenceDataModule(table=path, target_columns=["label"], **kwargs).setup()
+    return lambda: TableDataModule(table=path, target_columns=["label"], **kwargs).setup()
 
 
 def ref_rows(base: Base) -> list[str]:

@@ -17,7 +17,7 @@ from sklearn.metrics import matthews_corrcoef, roc_auc_score
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from seqnn.data.datamodule import SequenceDataModule
+from seqnn.data.datamodule import TableDataModule
 from seqnn.data.encoding import EncodingPolicy, OneHot, encode, one_hot
 from seqnn.models.bassetcnn import BassetCNN
 from seqnn.pretrained import load_pretrained, save_pretrained
@@ -593,7 +593,7 @@ def test_the_data_modules_policy_reaches_the_task_and_the_export(output, rng, tm
     """A default SupervisedModule fitted by a plain Trainer on a data module with a
     non-default policy encodes with that policy and exports it: the package predicts with the
     encoding the batches had (it used to train on 0.25 for N and export "n": "zeros")."""
-    data = SequenceDataModule(
+    data = TableDataModule(
         table=table_with_ambiguity(rng), target_columns="label", output=output, policy=QUARTER
     )
     module = SupervisedModule(
@@ -614,7 +614,7 @@ def test_the_data_modules_policy_reaches_the_task_and_the_export(output, rng, tm
 
 
 def test_a_one_hot_that_contradicts_the_data_is_refused(rng):
-    data = SequenceDataModule(
+    data = TableDataModule(
         table=table_with_ambiguity(rng), target_columns="label", output="codes", policy=QUARTER
     )
     module = _supervised("binary", one_hot=OneHot(EncodingPolicy()))

@@ -1,8 +1,10 @@
 """The one-hot sequence data layer: encodings, genomes, intervals, datasets, transforms.
 
 Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
-``SequenceDataModule`` (Lightning, :mod:`seqnn.data.datamodule`) is importable from here but
-imported on first use, so that the data layer alone does not load Lightning.
+The data modules (Lightning, :mod:`seqnn.data.datamodule`: ``TableDataModule``,
+``IntervalDataModule`` and their base ``SequenceDataModule``) are importable from here but
+imported on first use, so that the data layer alone does not load Lightning. The split schemes
+are the functions of :mod:`seqnn.data.splits`.
 """
 
 from seqnn.data.background import (
@@ -47,7 +49,13 @@ from seqnn.data.tiling import label_windows, tile_genome
 from seqnn.data.transforms import RandomShift, ReverseComplement
 from seqnn.lazy import lazy_getattr
 
-__getattr__ = lazy_getattr("seqnn.data", {"SequenceDataModule": "seqnn.data.datamodule"})
+__getattr__ = lazy_getattr(
+    "seqnn.data",
+    {
+        name: "seqnn.data.datamodule"
+        for name in ("IntervalDataModule", "SequenceDataModule", "TableDataModule")
+    },
+)
 
 __all__ = [
     "tile_genome",
@@ -64,6 +72,7 @@ __all__ = [
     "EpochSampler",
     "Genome",
     "GenomeError",
+    "IntervalDataModule",
     "IntervalDataset",
     "IntervalError",
     "MotifSimulation",
@@ -72,6 +81,7 @@ __all__ = [
     "ReverseComplement",
     "SequenceDataModule",
     "SequenceDataset",
+    "TableDataModule",
     "centred_start",
     "collate_batched",
     "decode",
