@@ -49,8 +49,7 @@ def run(args, output: str, batch: int, run_dir: Path) -> Path:
         f"trainer={args.trainer}",
         f"trainer.max_epochs={args.epochs}",
         "trainer.min_epochs=" + str(args.epochs),  # no early stop: every epoch is timed
-        f"data.length={args.length}",
-        f"data.seq_len={args.length}",
+        f"data.input_length={args.length}",
         "data.on_invalid=pad",
         f"data.intervals.negative_ratio={args.negative_ratio}",
         f"data.output={output}",

@@ -60,8 +60,8 @@ NETS: dict[str, Callable[[int], nn.Module]] = {
     "BassetCNN": lambda length: BassetCNN(),
     "DilatedResNet": lambda length: DilatedResNet(),
     "ConvRNN": lambda length: ConvRNN(),
-    "ConvTransformer": lambda length: ConvTransformer(seq_len=length),
-    "ConvAutoencoder": lambda length: ConvAutoencoder(seq_len=length),
+    "ConvTransformer": lambda length: ConvTransformer(max_input_length=length),
+    "ConvAutoencoder": lambda length: ConvAutoencoder(input_length=length),
 }
 # (train steps, inference batches) per timed repeat when --steps is not given: enough for a
 # stable CPU figure while the whole CPU run stays within a few minutes on two busy cores.

@@ -81,7 +81,7 @@ def simulate_and_train(
     command = [
         sys.executable, "-m", "seqnn.cli.train", "data=table",
         f"data.table={out / 'simulated.csv'}",
-        "data.target_columns=[label]", f"data.seq_len={LENGTH}", "data.batch_size=128",
+        "data.target_columns=[label]", f"data.input_length={LENGTH}", "data.batch_size=128",
         f"trainer.max_epochs={epochs}", "logger=csv", "callbacks.progress_bar=null",
         f"hydra.run.dir={run}", *(() if relu else (EXPONENTIAL,)),
     ]  # fmt: skip

@@ -38,7 +38,7 @@ from genome_files import write_fasta_and_windows
 from test_pretrained import _Payload  # unpickling it creates a file: the marker
 
 from seqnn.data import Genome, read_intervals, validate_intervals, write_fasta
-from seqnn.data.datamodule import SequenceDataModule
+from seqnn.data.datamodule import TableDataModule
 from seqnn.data.vcf import read_vcf
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.pretrained import SPEC_FILE, WEIGHTS_FILE, load_pretrained, save_pretrained
@@ -288,9 +288,15 @@ CASES = [
         ("t.csv:3", "length 3, expected 4", "trim or pad them"),
     ),
     Case(
-        "table-seq-len-mismatch",
-        lambda d, b: table_module(write(d / "t.csv", "sequence,label\nACGT,1\n"), seq_len=200),
-        ("t.csv", "seq_len=200 was given but the sequences", "fix seq_len in the config"),
+        "table-input-length-mismatch",
+        lambda d, b: table_module(
+            write(d / "t.csv", "sequence,label\nACGT,1\n"), input_length=200
+        ),
+        (
+            "t.csv",
+            "input_length=200 was given but the sequences",
+            "fix input_length in the config",
+        ),
     ),
     # VCF: seqnn-variants (REF mismatch as a subprocess) and read_vcf
     Case(
@@ -386,9 +392,14 @@ CASES = [
             "data=table",
             f"data.table={d / 'promoters.csv'}",
             "data.target_columns=[label]",
-            "data.seq_len=4",
+            "data.input_length=4",
         ),
         ("promoters.csv", "no such table file", "check the path"),
+    ),
+    Case(
+        "train-renamed-key",
+        lambda d, b: train(d, "data.seq_len=81"),
+        ("data.seq_len= is now data.input_length=",),
     ),
     Case(
         "train-init-from-another-network",
@@ -438,7 +449,7 @@ def validate_bed(path: Path, base: Base) -> object:
 
 
 def table_module(path: Path, **kwargs) -> Callable[[], object]:
-    return lambda: SequenceDataModule(table=path, target_columns=["label"], **kwargs).setup()
+    return lambda: TableDataModule(table=path, target_columns=["label"], **kwargs).setup()
 
 
 def ref_rows(base: Base) -> list[str]:

@@ -39,7 +39,7 @@ def task_cfg(cfg: DictConfig) -> DictConfig:
 
 def val_metric_names(module: L.LightningModule, n: int = 8, length: int | None = None) -> set[str]:
     """Names a validation epoch logs: run the module's val step on random codes."""
-    x = torch.randint(0, 4, (n, length or module_seq_len(module)), dtype=torch.uint8)
+    x = torch.randint(0, 4, (n, length or module_input_length(module)), dtype=torch.uint8)
     if isinstance(module, ProfileModule):  # counts (N, T, L_out) shaped like the profile head
         with torch.no_grad():
             shape = module(x)[0].shape
@@ -56,8 +56,8 @@ def val_metric_names(module: L.LightningModule, n: int = 8, length: int | None =
     return {"val/loss"} | set(module.val_metrics.compute())
 
 
-def module_seq_len(module: L.LightningModule) -> int:
-    return getattr(module.net, "seq_len", None) or 81
+def module_input_length(module: L.LightningModule) -> int:
+    return getattr(module.net, "input_length", None) or 81
 
 
 # ----------------------------------------------------------------------------- groups
@@ -107,23 +107,23 @@ def data_overrides(option: str, folder: Path) -> list[str]:
     """What an option needs from its user (paths, columns) to build on tiny tmp inputs."""
     if option == "table":
         table = write_table(folder / "tiny.csv")
-        return [f"data.table={table}", "data.target_columns=[label]", "data.seq_len=20"]
+        return [f"data.table={table}", "data.target_columns=[label]", "data.input_length=20"]
     if option == "intervals":
         fasta, bed = write_genome(folder)
         return [
             f"data.genome={fasta}",
             f"data.intervals={bed}",
             "data.target_columns=[label]",
-            "data.seq_len=50",
+            "data.input_length=50",
             "data.val_chroms=[chr2]",
             "data.test_chroms=[chr3]",
             "data.num_workers=0",
             "data.pin_memory=false",
         ]
     if option == "coverage":
-        return [*coverage_overrides(folder), "data.seq_len=400"]
+        return [*coverage_overrides(folder), "data.input_length=400"]
     if option == "peaks":
-        return [*peaks_overrides(folder), "data.seq_len=200"]
+        return [*peaks_overrides(folder), "data.input_length=200"]
     return []
 
 
@@ -131,9 +131,9 @@ def data_overrides(option: str, folder: Path) -> list[str]:
 def test_data_option_instantiates(option, tmp_path):
     cfg = compose_train([f"data={option}", *data_overrides(option, tmp_path)], tmp_path / "run")
     datamodule = instantiate(cfg.data, _convert_="all")
-    datamodule.setup("fit")  # checks n_targets / seq_len against the data
+    datamodule.setup("fit")  # checks n_targets / input_length against the data
     x, y = next(iter(datamodule.train_dataloader()))
-    assert x.dtype == torch.uint8 and x.shape[1] == cfg.data.seq_len  # codes (B, L)
+    assert x.dtype == torch.uint8 and x.shape[1] == cfg.data.input_length  # codes (B, L)
     assert y.shape[0] == x.shape[0]
     assert all(len(datamodule.datasets[s]) > 0 for s in ("train", "val", "test"))
 
@@ -150,13 +150,13 @@ def test_model_option_instantiates(option, tmp_path):
     cfg = compose_train([f"model={option}"], tmp_path / "run")
     module = instantiate(cfg.task, _convert_="all")
     assert isinstance(module.net, torch.nn.Module)
-    x = torch.randint(0, 4, (2, cfg.data.seq_len), dtype=torch.uint8)  # default data: codes
+    x = torch.randint(0, 4, (2, cfg.data.input_length), dtype=torch.uint8)  # default data: codes
     module.eval()
     with torch.no_grad():
         out = module.net(module.one_hot(x))
     if cfg.task._target_.endswith("AutoencoderModule"):
         out = out[0] if isinstance(out, tuple) else out  # the VAE gives (logits, mu, logvar)
-        assert out.shape == (2, 4, cfg.data.seq_len)
+        assert out.shape == (2, 4, cfg.data.input_length)
         assert module(x).shape == (2, cfg.model.latent_dim)  # the module's forward embeds
     else:
         assert out.shape == (2, cfg.data.n_targets)
@@ -291,7 +291,7 @@ def test_experiment_composes_and_instantiates(option, tmp_path):
     datamodule = instantiate(cfg.data, _convert_="all")
     assert isinstance(datamodule, L.LightningDataModule)
     module = instantiate_task(cfg, datamodule)  # as seqnn-train builds it
-    assert cfg.monitor.metric in val_metric_names(module, length=cfg.data.seq_len)
+    assert cfg.monitor.metric in val_metric_names(module, length=cfg.data.input_length)
     callbacks = instantiate_dict(cfg.get("callbacks"))
     instantiate(cfg.trainer, logger=False, callbacks=callbacks)
 
@@ -306,7 +306,7 @@ def test_experiment_takes_any_supervised_model(option, model, tmp_path):
     cfg = compose_train([f"experiment={option}", f"model={model}"], tmp_path / "run")
     module = instantiate_task(cfg, instantiate(cfg.data, _convert_="all"))
     with torch.no_grad():
-        out = module.eval().net(torch.rand(2, 4, cfg.data.seq_len))
+        out = module.eval().net(torch.rand(2, 4, cfg.data.input_length))
     assert out.shape == (2, 1)
     # pos_weight: balanced, from the training rows (~3.6 E. coli, ~2.7 B. subtilis)
     assert 2.5 < float(module.loss.pos_weight) < 3.8
@@ -325,7 +325,7 @@ def test_ensemble_members_swap_add_drop_change(overrides, tmp_path):
     cfg = compose_train(["model=ensemble", *overrides], tmp_path / "run")
     net = instantiate(cfg.task, _convert_="all").net
     with torch.no_grad():
-        assert net.eval()(torch.rand(2, 4, cfg.data.seq_len)).shape == (2, 1)
+        assert net.eval()(torch.rand(2, 4, cfg.data.input_length)).shape == (2, 1)
     names = {n: type(m).__name__ for n, m in net.members.items()}
     if "learned=cnn" in overrides[0]:
         assert names["learned"] == "BassetCNN"

@@ -1,4 +1,5 @@
-"""SequenceDataModule: batch shapes, disjoint splits, declared shapes checked against the data."""
+"""TableDataModule and IntervalDataModule (over SequenceDataModule): batch shapes, disjoint
+splits, declared shapes checked against the data."""
 
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from seqnn.data.datamodule import SequenceDataModule
+from seqnn.data.datamodule import IntervalDataModule, SequenceDataModule, TableDataModule
 from seqnn.data.encoding import encode
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.transforms import ReverseComplement
@@ -35,7 +36,7 @@ def sequences_of(dm: SequenceDataModule, stage: str) -> set:
 
 
 def test_table_random_split_is_stratified_and_disjoint(table):
-    dm = SequenceDataModule(table=table, target_columns="label", batch_size=16, seed=1)
+    dm = TableDataModule(table=table, target_columns="label", batch_size=16, seed=1)
     dm.setup("fit")
     sizes = {s: len(dm.datasets[s]) for s in ("train", "val", "test")}
     assert sizes == {"train": 80, "val": 10, "test": 10}
@@ -44,13 +45,13 @@ def test_table_random_split_is_stratified_and_disjoint(table):
     assert not (train & val or train & test or val & test)
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (16, 4, 30) and x.dtype == torch.float32 and y.shape == (16, 1)
-    assert (dm.n_targets, dm.seq_len, dm.target_names) == (1, 30, ["label"])
+    assert (dm.n_targets, dm.input_length, dm.target_names) == (1, 30, ["label"])
 
 
 def test_table_folds_partition_the_rows_stratified(table):
     tests = []
     for fold in range(5):
-        dm = SequenceDataModule(table=table, target_columns="label", folds=5, fold=fold, seed=1)
+        dm = TableDataModule(table=table, target_columns="label", folds=5, fold=fold, seed=1)
         dm.setup()
         train, val, test = (sequences_of(dm, s) for s in ("train", "val", "test"))
         assert not (train & val or train & test or val & test)
@@ -60,13 +61,13 @@ def test_table_folds_partition_the_rows_stratified(table):
         tests.append(test)
     assert set().union(*tests) == {
         bytes(r)
-        for r in SequenceDataModule(table=table, target_columns="label")._full_dataset()[0].codes
+        for r in TableDataModule(table=table, target_columns="label")._full_dataset()[0].codes
     }
     assert sum(map(len, tests)) == len(table)  # each row is tested exactly once
 
 
 def test_split_frame_is_each_splits_rows_of_the_table(table):
-    dm = SequenceDataModule(table=table, target_columns="label", folds=5, fold=2, seed=1)
+    dm = TableDataModule(table=table, target_columns="label", folds=5, fold=2, seed=1)
     frames = {s: dm.split_frame(s) for s in ("train", "val", "test")}
     for stage, frame in frames.items():
         # the same sequences, with the table's row index and every column
@@ -80,7 +81,7 @@ def test_split_frame_is_each_splits_rows_of_the_table(table):
 @pytest.mark.parametrize("split", [{"folds": 5, "fold": 3}, {"test_fraction": 0.2}])
 def test_val_seed_redeals_validation_rows_and_keeps_the_test_rows(table, split):
     def frames(**kwargs) -> dict[str, set]:
-        dm = SequenceDataModule(table=table, target_columns="label", seed=1, **split, **kwargs)
+        dm = TableDataModule(table=table, target_columns="label", seed=1, **split, **kwargs)
         return {s: set(dm.split_frame(s).index) for s in ("train", "val", "test")}
 
     plain = frames()
@@ -92,8 +93,8 @@ def test_val_seed_redeals_validation_rows_and_keeps_the_test_rows(table, split):
         assert not parts["train"] & parts["val"]
         assert len(parts["val"]) == 10 and table.label[list(parts["val"])].sum() == 2  # stratified
     assert plain["val"] != dealt[0]["val"] != dealt[1]["val"]
-    with pytest.raises(ValueError, match="val_seed= re-deals a table's validation rows"):
-        SequenceDataModule(genome="g.fa", intervals="r.bed", val_seed=2)
+    with pytest.raises(TypeError, match="val_seed"):  # a table's argument only
+        IntervalDataModule(genome="g.fa", intervals="r.bed", val_seed=2)
 
 
 @pytest.mark.parametrize("split", [{"folds": 5, "fold": 1}, {"test_fraction": 0.2}])
@@ -103,8 +104,8 @@ def test_extra_train_rows_join_only_the_training_split(tmp_path, rng, table, spl
     )
     path = tmp_path / "extra.csv"
     extra.to_csv(path, index=False)
-    plain = SequenceDataModule(table=table, target_columns="label", seed=1, **split)
-    dm = SequenceDataModule(
+    plain = TableDataModule(table=table, target_columns="label", seed=1, **split)
+    dm = TableDataModule(
         table=table, target_columns="label", seed=1, extra_train=path, batch_size=200, **split
     )
     dm.setup()
@@ -129,42 +130,42 @@ def sequences_of_plain(dm: SequenceDataModule, stage: str) -> set:
 def test_extra_train_bad_input(tmp_path, rng, table):
     short = tmp_path / "short.csv"
     pd.DataFrame({"sequence": ["ACGT" * 5], "label": [1]}).to_csv(short, index=False)
-    dm = SequenceDataModule(table=table, target_columns="label", extra_train=short)
+    dm = TableDataModule(table=table, target_columns="label", extra_train=short)
     with pytest.raises(ValueError, match="short.csv: sequences of length 20, but the table's"):
         dm.setup()
     unlabelled = tmp_path / "unlabelled.csv"
     pd.DataFrame({"sequence": [random_dna(rng, 30)]}).to_csv(unlabelled, index=False)
     with pytest.raises(ValueError, match="unlabelled.csv.*label"):
-        SequenceDataModule(table=table, target_columns="label", extra_train=unlabelled).setup()
+        TableDataModule(table=table, target_columns="label", extra_train=unlabelled).setup()
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"sequence": [random_dna(rng, 30)], "label": [7]}).to_csv(bad, index=False)
     with pytest.raises(ValueError, match="bad.csv:2"):
-        SequenceDataModule(table=table, target_columns="label", extra_train=bad).setup()
-    with pytest.raises(ValueError, match="extra_train= adds rows to a table's training split"):
-        SequenceDataModule(genome="g.fa", intervals="r.bed", extra_train=short)
+        TableDataModule(table=table, target_columns="label", extra_train=bad).setup()
+    with pytest.raises(TypeError, match="extra_train"):
+        IntervalDataModule(genome="g.fa", intervals="r.bed", extra_train=short)
 
 
 def test_table_folds_bad_arguments(table):
     with pytest.raises(ValueError, match="need folds >= 2 and 0 <= fold < folds"):
-        SequenceDataModule(table=table, target_columns="label", folds=5, fold=5)
+        TableDataModule(table=table, target_columns="label", folds=5, fold=5)
     with pytest.raises(ValueError, match="need folds >= 2"):
-        SequenceDataModule(table=table, target_columns="label", folds=1)
-    with pytest.raises(ValueError, match="folds= splits a table"):
-        SequenceDataModule(genome="g.fa", intervals="r.bed", folds=5)
+        TableDataModule(table=table, target_columns="label", folds=1)
+    with pytest.raises(TypeError, match="folds"):
+        IntervalDataModule(genome="g.fa", intervals="r.bed", folds=5)
     with pytest.raises(ValueError, match="must be below 1"):
-        SequenceDataModule(table=table, target_columns="label", folds=2, val_fraction=0.5).setup()
+        TableDataModule(table=table, target_columns="label", folds=2, val_fraction=0.5).setup()
     split = table.assign(split=np.resize(["train", "val", "test"], len(table)))
     with pytest.raises(ValueError, match="'split' column and folds=5 was given"):
-        SequenceDataModule(table=split, target_columns="label", folds=5).setup()
+        TableDataModule(table=split, target_columns="label", folds=5).setup()
 
 
 def test_table_split_column_from_file(tmp_path, table):
     table["split"] = np.resize(["train", "train", "val", "test"], len(table))
     table.to_csv(tmp_path / "t.tsv", sep="\t", index=False)
-    dm = SequenceDataModule(
+    dm = TableDataModule(
         table=tmp_path / "t.tsv", target_columns=["score"], output="codes", batch_size=8
     )
-    assert (dm.n_targets, dm.seq_len) == (1, 30)  # without an explicit setup()
+    assert (dm.n_targets, dm.input_length) == (1, 30)  # without an explicit setup()
     assert [len(dm.datasets[s]) for s in ("train", "val", "test")] == [50, 25, 25]
     x, y = next(iter(dm.val_dataloader()))
     assert x.shape == (8, 30) and x.dtype == torch.uint8 and y.dtype == torch.float32
@@ -172,12 +173,23 @@ def test_table_split_column_from_file(tmp_path, table):
 
 
 def test_declared_shapes_are_checked(table):
-    dm = SequenceDataModule(table=table, target_columns="label", n_targets=3, seq_len=30)
+    dm = TableDataModule(table=table, target_columns="label", n_targets=3, input_length=30)
     assert dm.n_targets == 3  # as declared, for config interpolation
     with pytest.raises(ValueError, match="n_targets=3 was given but target columns"):
         dm.setup()
-    with pytest.raises(ValueError, match="seq_len=31"):
-        SequenceDataModule(table=table, target_columns="label", seq_len=31).setup()
+    with pytest.raises(ValueError, match="input_length=31"):
+        TableDataModule(table=table, target_columns="label", input_length=31).setup()
+
+
+def test_old_length_keywords_warn_and_mean_input_length(table):
+    """seq_len= / length= (the old names) still work for one release, with a warning."""
+    with pytest.warns(DeprecationWarning, match="seq_len= is now input_length="):
+        dm = TableDataModule(table=table, target_columns="label", seq_len=30, length=None)
+    assert dm.hparams.input_length == 30 and "seq_len" not in dm.hparams
+    with pytest.warns(DeprecationWarning, match="is now input_length"):
+        assert dm.seq_len == 30
+    with pytest.raises(TypeError, match="disagree"):
+        TableDataModule(table=table, target_columns="label", seq_len=30, input_length=31)
 
 
 def test_genome_intervals_by_chromosome(tmp_path, rng):
@@ -193,11 +205,11 @@ def test_genome_intervals_by_chromosome(tmp_path, rng):
             "b": rng.integers(0, 2, n),
         }
     )
-    dm = SequenceDataModule(
+    dm = IntervalDataModule(
         genome=Genome(tmp_path / "g.fa"),
         intervals=intervals,
         target_columns=["a", "b"],
-        length=64,
+        input_length=64,
         val_chroms=["chr2"],
         test_chroms=["chr3"],
         transforms=[ReverseComplement(seed=0)],
@@ -209,7 +221,7 @@ def test_genome_intervals_by_chromosome(tmp_path, rng):
     assert dm.datasets["train"].transforms and not dm.datasets["val"].transforms
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (10, 4, 64) and y.shape == (10, 2)
-    assert (dm.n_targets, dm.seq_len, dm.target_names) == (2, 64, ["a", "b"])
+    assert (dm.n_targets, dm.input_length, dm.target_names) == (2, 64, ["a", "b"])
     assert set(dm.split_frame("test")["chrom"]) == {"chr3"}
     assert (
         len(dm.split_frame("val")) == len(dm.datasets["val"]) == (intervals.chrom == "chr2").sum()
@@ -218,16 +230,16 @@ def test_genome_intervals_by_chromosome(tmp_path, rng):
 
 @pytest.mark.parametrize("on_invalid", ["error", "pad", "drop"])
 def test_resized_intervals_past_the_ends(tmp_path, rng, on_invalid):
-    """length= can push windows past a chromosome's ends: on_invalid says what happens."""
+    """input_length= can push windows past a chromosome's ends: on_invalid says what happens."""
     write_fasta(tmp_path / "g.fa", {"chr1": random_dna(rng, 500)})
     intervals = pd.DataFrame(
         {"chrom": "chr1", "start": [10, 100, 200, 300, 480], "end": [30, 120, 220, 320, 500]}
     ).assign(label=[1, 0, 1, 0, 1])
-    dm = SequenceDataModule(
+    dm = IntervalDataModule(
         genome=Genome(tmp_path / "g.fa"),
         intervals=intervals,
         target_columns="label",
-        length=100,
+        input_length=100,
         on_invalid=on_invalid,
         val_fraction=0.0,
         test_fraction=0.0,
@@ -246,8 +258,19 @@ def test_resized_intervals_past_the_ends(tmp_path, rng, on_invalid):
         assert x[:, :30].sum() == 0 and x[:, 30:].sum() == 70
 
 
-def test_needs_one_source(table):
-    with pytest.raises(ValueError, match="either table= or both genome= and intervals="):
+def test_sequence_data_module_picks_the_module_and_warns(tmp_path, rng, table):
+    """SequenceDataModule(...), the one class of earlier releases, builds the module its
+    arguments call for (for one release), and both are SequenceDataModules."""
+    with pytest.warns(DeprecationWarning, match=r"is now TableDataModule\(\.\.\.\)"):
+        dm = SequenceDataModule(table=table, target_columns="label", input_length=30)
+    assert type(dm) is TableDataModule and dm.hparams.input_length == 30
+    write_fasta(tmp_path / "g.fa", {"chr1": random_dna(rng, 500)})
+    intervals = pd.DataFrame({"chrom": "chr1", "start": [0, 100], "end": [50, 150]})
+    with pytest.warns(DeprecationWarning, match="is now IntervalDataModule"):
+        dm = SequenceDataModule(genome=tmp_path / "g.fa", intervals=intervals)
+    assert type(dm) is IntervalDataModule and dm.input_length == 50
+    assert isinstance(dm, SequenceDataModule)
+    with pytest.raises(TypeError, match="genome"), pytest.warns(DeprecationWarning):
         SequenceDataModule()
 
 
@@ -255,9 +278,10 @@ def test_importable_from_seqnn_data_without_loading_lightning_first():
     code = (
         "import sys, seqnn.data as sd\n"
         "assert 'lightning' not in sys.modules\n"
-        "from seqnn.data import SequenceDataModule\n"
+        "from seqnn.data import IntervalDataModule, SequenceDataModule, TableDataModule\n"
         "from seqnn.data.datamodule import SequenceDataModule as direct\n"
         "assert SequenceDataModule is direct and 'SequenceDataModule' in sd.__all__\n"
+        "assert {'TableDataModule', 'IntervalDataModule'} <= set(sd.__all__)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -265,7 +289,7 @@ def test_importable_from_seqnn_data_without_loading_lightning_first():
 def test_positive_weight_balances_the_training_rows(table):
     rng = np.random.default_rng(3)
     frame = table.assign(a=(rng.random(len(table)) < 0.2).astype(float), b=table["label"])
-    dm = SequenceDataModule(table=frame, target_columns=["a", "b"], target_kind="multilabel")
+    dm = TableDataModule(table=frame, target_columns=["a", "b"], target_kind="multilabel")
     dm.setup()
     y = dm.datasets["train"].targets.numpy()
     expected = (len(y) - y.sum(0)) / y.sum(0)  # negatives / positives, training rows only
@@ -280,11 +304,11 @@ def test_positive_weight_balances_the_training_rows(table):
 def test_positive_weight_needs_labels_of_both_classes(table):
     regression = table.assign(value=np.linspace(0, 1, len(table)))
     with pytest.raises(ValueError, match="needs binary or multilabel targets, not regression"):
-        SequenceDataModule(
+        TableDataModule(
             table=regression, target_columns="value", target_kind="regression"
         ).positive_weight()
     none = table.assign(a=0.0, b=table["label"])
     with pytest.raises(ValueError, match="target 'a' has no positive training rows"):
-        SequenceDataModule(
+        TableDataModule(
             table=none, target_columns=["a", "b"], target_kind="multilabel"
         ).positive_weight()

@@ -171,10 +171,10 @@ def test_interval_dataset_one_hot_is_one_hot_of_its_codes(genome, intervals):
 def test_interval_dataset_resize_and_length_check(genome, intervals):
     uneven = intervals.assign(end=intervals["end"] + np.arange(len(intervals)) % 2)
     with pytest.raises(
-        DatasetError, match="interval 1 .* has length 51, expected 50: pass length="
+        DatasetError, match="interval 1 .* has length 51, expected 50: pass input_length="
     ):
         IntervalDataset(genome, uneven)
-    ds = IntervalDataset(genome, uneven, length=64)
+    ds = IntervalDataset(genome, uneven, input_length=64)
     assert ds[0].shape == (4, 64)
 
 

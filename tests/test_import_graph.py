@@ -16,7 +16,14 @@ PACKAGE = Path(seqnn.__file__).parent
 
 #: bottom to top; a module may import its own layer and the layers below it
 LAYERS = [
-    ("seqnn.errors", "seqnn.atomic", "seqnn.lazy", "seqnn.version", "seqnn.progress"),
+    (
+        "seqnn.errors",
+        "seqnn.atomic",
+        "seqnn.lazy",
+        "seqnn.version",
+        "seqnn.progress",
+        "seqnn.deprecation",
+    ),
     ("seqnn.data",),
     ("seqnn.models",),
     ("seqnn.tasks",),

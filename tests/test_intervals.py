@@ -11,6 +11,7 @@ import pytest
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.intervals import (
     IntervalError,
+    centred_start,
     contig_indices,
     read_intervals,
     resize,
@@ -173,6 +174,23 @@ def test_resize_is_centred_and_deterministic():
     assert (out["end"] - out["start"]).eq(4).all() and out["y"].tolist() == [1, 2, 3]
     assert resize(df, 5)["start"].tolist() == [3, 3, 8]
     assert df["start"].tolist() == [0, 0, 10]  # a copy
+
+
+@pytest.mark.parametrize("length", [4, 5, 11, 15, 16])
+def test_one_centring_rule_for_intervals_and_sequences(length):
+    """resize (intervals) and predict's cut / N-pad of a sequence place a window of the input
+    length where centred_start says: one rule, written once."""
+    from seqnn.inference.predict import _centre
+
+    seq = "ACGTACGTACG"  # 11 bp, centre 5
+    start = centred_start(0, len(seq), length)
+    assert start == 5 - length // 2
+    row = resize(pd.DataFrame({"chrom": ["a"], "start": [0], "end": [11]}), length)
+    assert (row["start"][0], row["end"][0]) == (start, start + length)
+    left, right = max(0, -start), max(0, start + length - len(seq))
+    assert _centre(seq, length) == "N" * left + seq[max(start, 0) : start + length] + "N" * right
+    starts = centred_start(np.array([0, 10]), np.array([11, 21]), length)  # arrays too
+    assert starts.tolist() == [start, start + 10]
 
 
 def test_tile_regions_and_contigs():

@@ -24,6 +24,7 @@ from seqnn.models.layers import (
     receptive_field,
 )
 from seqnn.models.reverse_complement import ReverseComplementAverage
+from seqnn.models.spec import network_spec
 from seqnn.models.spectrum_mlp import SpectrumMLP
 
 N_TARGETS = 3
@@ -41,39 +42,39 @@ def one_thread():
 
 
 def _resnet(head: str) -> Callable[[int], nn.Module]:
-    return lambda seq_len: DilatedResNet(
+    return lambda n: DilatedResNet(
         N_TARGETS, n_filters=16, stem_kernel_size=5, n_layers=3, crop=CROP, head=head
     )
 
 
 # Tiny versions of every supervised network, built for a given input length.
 SUPERVISED: dict[str, Callable[[int], nn.Module]] = {
-    "basset_global": lambda seq_len: BassetCNN(
+    "basset_global": lambda n: BassetCNN(
         N_TARGETS, None, (16, 16), (7, 3), (2, 2), (32,), dropout=0.0
     ),
-    "basset_flatten": lambda seq_len: BassetCNN(
-        N_TARGETS, seq_len, (16, 16), (7, 3), (2, 2), (32,), dropout=0.0
+    "basset_flatten": lambda n: BassetCNN(
+        N_TARGETS, n, (16, 16), (7, 3), (2, 2), (32,), dropout=0.0
     ),
     "resnet_scalar": _resnet("scalar"),
     "resnet_profile": _resnet("profile"),
     "resnet_both": _resnet("both"),
-    "kmer": lambda seq_len: KmerCNN(N_TARGETS, 16, 5, 4, (16,), dropout=0.0),
-    "kmer_periodic": lambda seq_len: KmerCNN(N_TARGETS, 16, 5, 4, (16,), 0.0, periods=(3, 10)),
-    "spectrum": lambda seq_len: SpectrumMLP(N_TARGETS, (1, 2, 3), n_hidden=(16,), dropout=0.0),
-    "ensemble": lambda seq_len: Ensemble(
+    "kmer": lambda n: KmerCNN(N_TARGETS, 16, 5, 4, (16,), dropout=0.0),
+    "kmer_periodic": lambda n: KmerCNN(N_TARGETS, 16, 5, 4, (16,), 0.0, periods=(3, 10)),
+    "spectrum": lambda n: SpectrumMLP(N_TARGETS, (1, 2, 3), n_hidden=(16,), dropout=0.0),
+    "ensemble": lambda n: Ensemble(
         {
             "kmer": KmerCNN(N_TARGETS, 16, 5, 4, (16,), dropout=0.0),
             "spectrum": SpectrumMLP(N_TARGETS, (1, 2, 3), n_hidden=(16,), dropout=0.0),
         }
     ),
-    "rnn_lstm": lambda seq_len: ConvRNN(N_TARGETS, 16, 7, 4, "lstm", 16, n_hidden=(), dropout=0.0),
-    "rnn_gru": lambda seq_len: ConvRNN(N_TARGETS, 16, 7, 4, "gru", 16, pool="mean", dropout=0.0),
-    "transformer_learned": lambda seq_len: ConvTransformer(
-        N_TARGETS, seq_len, 16, (7,), (4,), 1, 2, 32, positions="learned", dropout=0.0
+    "rnn_lstm": lambda n: ConvRNN(N_TARGETS, 16, 7, 4, "lstm", 16, n_hidden=(), dropout=0.0),
+    "rnn_gru": lambda n: ConvRNN(N_TARGETS, 16, 7, 4, "gru", 16, pool="mean", dropout=0.0),
+    "transformer_learned": lambda n: ConvTransformer(
+        N_TARGETS, n, 16, (7,), (4,), 1, 2, 32, positions="learned", dropout=0.0
     ),
-    "transformer_relative": lambda seq_len: ConvTransformer(
+    "transformer_relative": lambda n: ConvTransformer(
         N_TARGETS,
-        seq_len,
+        n,
         16,
         (7,),
         (4,),
@@ -86,8 +87,8 @@ SUPERVISED: dict[str, Callable[[int], nn.Module]] = {
     ),
 }
 AUTOENCODERS: dict[str, Callable[[int], nn.Module]] = {
-    "ae": lambda seq_len: ConvAutoencoder(seq_len, (16, 16), 5, 2, latent_dim=16),
-    "vae": lambda seq_len: VariationalConvAutoencoder(seq_len, (16, 16), 5, 2, latent_dim=16),
+    "ae": lambda n: ConvAutoencoder(n, (16, 16), 5, 2, latent_dim=16),
+    "vae": lambda n: VariationalConvAutoencoder(n, (16, 16), 5, 2, latent_dim=16),
 }
 ALL = {**SUPERVISED, **AUTOENCODERS}
 
@@ -106,9 +107,9 @@ def as_tuple(out) -> tuple[torch.Tensor, ...]:
     return tuple(out) if isinstance(out, tuple | list) else (out,)
 
 
-def build(factory: Callable[[int], nn.Module], seq_len: int, seed: int = 0) -> nn.Module:
+def build(factory: Callable[[int], nn.Module], n: int, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    return factory(seq_len)
+    return factory(n)
 
 
 def expected_shapes(name: str, n: int, length: int) -> list[tuple[int, ...]]:
@@ -173,10 +174,28 @@ def test_bad_arguments_fail_clearly():
         ConvRNN(rnn_type="rnn")
     with pytest.raises(ValueError, match="pool_sizes has 2 values"):
         BassetCNN(n_filters=(8, 8, 8), pool_sizes=(2, 2))
-    with pytest.raises(ValueError, match="longer than seq_len"):
+    with pytest.raises(ValueError, match="longer than max_input_length"):
         SUPERVISED["transformer_learned"](81)(random_one_hot(1, 201))
-    with pytest.raises(ValueError, match="seq_len 81"):
+    with pytest.raises(ValueError, match="input_length 81"):
         AUTOENCODERS["ae"](81)(random_one_hot(1, 100))
+
+
+def test_old_seq_len_keyword_warns_and_records_the_new_name():
+    """seq_len= still builds each network for one release, with a DeprecationWarning; the
+    recorded constructor call (what a package's spec holds) uses the new name."""
+    cases = [
+        (BassetCNN, "input_length", 81),
+        (ConvAutoencoder, "input_length", 40),
+        (VariationalConvAutoencoder, "input_length", 40),
+        (ConvTransformer, "max_input_length", 100),
+    ]
+    for cls, new, value in cases:
+        with pytest.warns(DeprecationWarning, match=f"seq_len= is now {new}="):
+            net = cls(seq_len=value)
+        assert net._config[new] == value and "seq_len" not in net._config
+        assert network_spec(cls(**{new: value})) == network_spec(net)
+    with pytest.raises(TypeError, match="disagree"):
+        BassetCNN(seq_len=81, input_length=100)
 
 
 def test_basset_cnn_takes_one_filter_count_for_every_block():

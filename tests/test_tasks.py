@@ -6,6 +6,7 @@ Networks here are tiny stand-ins (Conv1d + pool + Linear); batches are (N, 4, L)
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 
 import lightning as L
@@ -16,7 +17,10 @@ from sklearn.metrics import matthews_corrcoef, roc_auc_score
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from seqnn.data.encoding import OneHot
+from seqnn.data.datamodule import TableDataModule
+from seqnn.data.encoding import EncodingPolicy, OneHot, encode, one_hot
+from seqnn.inference.pretrained import load_pretrained, save_pretrained
+from seqnn.models.bassetcnn import BassetCNN
 from seqnn.tasks.autoencoder import IGNORE_INDEX, AutoencoderModule, reconstruction_target
 from seqnn.tasks.embedding import embedding_frame, kmeans, linear_probe_auroc, pca
 from seqnn.tasks.metrics import compute_and_reset, default_metrics
@@ -27,6 +31,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:.*does not have many workers"),
     pytest.mark.filterwarnings("ignore:.*LightningModule.log. or .LightningModule.log_dict"),
     pytest.mark.filterwarnings("ignore:Metric `SpearmanCorrcoef` will save all targets"),
+    # the fits here use plain DataLoaders of made-up batches, with no policy to tell
+    pytest.mark.filterwarnings("ignore:.*no data module tells the N/IUPAC policy"),
 ]
 
 N_SEQ, LENGTH, BATCH = 32, 24, 16
@@ -565,3 +571,71 @@ def test_linear_probe_separates_blobs(rng):
     assert linear_probe_auroc(noise, labels, seed=0, cv=5) < 0.8
     with pytest.raises(ValueError, match="fewer than cv"):
         linear_probe_auroc(emb[:33], labels[:33], cv=5)  # 3 members of class 1
+
+
+# ----------------------------------------------------------------------------- N/IUPAC policy
+QUARTER = EncodingPolicy(n="quarter", iupac="n")
+
+
+def table_with_ambiguity(rng: np.random.Generator, n: int = 48, length: int = 24):
+    import pandas as pd
+
+    seqs = ["".join(rng.choice(list("ACGTNR"), length)) for _ in range(n)]
+    return pd.DataFrame({"sequence": seqs, "label": rng.integers(0, 2, n)})
+
+
+def tiny_basset() -> BassetCNN:
+    return BassetCNN(1, n_filters=4, kernel_sizes=3, pool_sizes=2, n_hidden=(4,), dropout=0.0)
+
+
+@pytest.mark.parametrize("output", ["one_hot", "codes"])
+def test_the_data_modules_policy_reaches_the_task_and_the_export(output, rng, tmp_path):
+    """A default SupervisedModule fitted by a plain Trainer on a data module with a
+    non-default policy encodes with that policy and exports it: the package predicts with the
+    encoding the batches had (it used to train on 0.25 for N and export "n": "zeros")."""
+    data = TableDataModule(
+        table=table_with_ambiguity(rng), target_columns="label", output=output, policy=QUARTER
+    )
+    module = SupervisedModule(
+        tiny_basset(), nn.BCEWithLogitsLoss(), partial(torch.optim.AdamW, lr=1e-2)
+    )
+    _trainer(max_epochs=1).fit(module, datamodule=data)
+    assert module.one_hot.policy == QUARTER
+    save_pretrained(module, tmp_path / "model", input_length=data.input_length)
+    model = load_pretrained(tmp_path / "model")
+    assert model.spec.policy == QUARTER
+    seqs = ["ACGTNNNNACGTRRRRACGTACGT", "NNNNNNNNNNNNACGTACGTACGT"]
+    trained_on = torch.from_numpy(one_hot(seqs, policy=QUARTER))  # what the batches held
+    with torch.no_grad():
+        expected = torch.sigmoid(module.net.eval()(trained_on)).numpy()
+    np.testing.assert_allclose(model.predict_sequences(seqs).to_numpy(), expected, rtol=1e-5)
+    codes = torch.from_numpy(encode(seqs))
+    torch.testing.assert_close(module.one_hot(codes), trained_on)  # the on-device one-hot
+
+
+def test_a_one_hot_that_contradicts_the_data_is_refused(rng):
+    data = TableDataModule(
+        table=table_with_ambiguity(rng), target_columns="label", output="codes", policy=QUARTER
+    )
+    module = _supervised("binary", one_hot=OneHot(EncodingPolicy()))
+    with pytest.raises(ValueError, match="one_hot= encodes with .* drop one_hot="):
+        _trainer(fast_dev_run=True).fit(module, datamodule=data)
+    agreeing = _supervised("binary", one_hot=OneHot(QUARTER))
+    _trainer(fast_dev_run=True).fit(agreeing, datamodule=data)
+
+
+@pytest.mark.filterwarnings("default:.*no data module tells")
+def test_without_a_data_module_the_policy_is_said_not_assumed(rng):
+    """Plain DataLoaders carry no policy: the module warns (once) that it encodes with the
+    default, unless the caller said which (one_hot= or use_policy)."""
+    x = torch.randint(0, 15, (BATCH, LENGTH), dtype=torch.uint8)
+    loader = DataLoader(TensorDataset(x, torch.randint(0, 2, (BATCH,)).float()), BATCH)
+    module = _supervised("binary")
+    with pytest.warns(UserWarning, match="no data module tells the N/IUPAC policy"):
+        _trainer(fast_dev_run=True).fit(module, loader, loader)
+    told = _supervised("binary")
+    told.use_policy(QUARTER)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", ".*no data module tells")
+        _trainer(fast_dev_run=True).fit(told, loader, loader)
+    assert told.one_hot.policy == QUARTER

@@ -129,6 +129,57 @@ def test_peak_files_name_the_targets(tmp_path):
     assert read_spec(tmp_path / "model" / "seqnn.json").targets == ["exp0", "exp1"]
 
 
+@pytest.mark.parametrize("model", ["cnn", "transformer"])
+def test_input_length_null_is_measured_and_exported(model, tmp_path):
+    """data.input_length=null: the data module measures the length (81 bp windows), the
+    model's ${data.input_length} gets it, and the export after the fit records it (it used to
+    ask the config and fail with "pass input_length=")."""
+    overrides = [f"model={model}", *TINY[model], "data.input_length=null", "trainer.max_epochs=1"]
+    run_train([*overrides, *FEW_BATCHES, *QUIET], tmp_path)
+    from seqnn.inference.pretrained import load_pretrained, read_spec
+
+    spec = read_spec(tmp_path / "model" / "seqnn.json")
+    assert spec.input_length == 81 and spec.card["training_data"]["input_length"] == 81
+    if model == "transformer":
+        assert spec.network["max_input_length"] == 81
+    assert load_pretrained(tmp_path / "model").predict_sequences(["ACGT" * 25]).shape == (1, 1)
+
+
+def test_data_policy_from_the_config_is_trained_and_exported(tmp_path):
+    """data.policy (the one place the N/IUPAC policy is set) reaches the exported spec, and
+    the package predicts with it: the encoding the batches were trained with."""
+    from seqnn.data.encoding import EncodingPolicy, one_hot
+    from seqnn.inference.pretrained import load_pretrained
+
+    overrides = [*TINY["cnn"], "data.policy.n=quarter", "data.policy.iupac=n"]
+    run_train([*overrides, "trainer.max_epochs=1", *FEW_BATCHES, *QUIET], tmp_path)
+    model = load_pretrained(tmp_path / "model")
+    quarter = EncodingPolicy(n="quarter", iupac="n")
+    assert model.spec.policy == quarter
+    seqs = ["ACGTNNNNNNNNACGTRRRRYYYYACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTA"]
+    with torch.no_grad():
+        logits = {
+            policy: model.net(torch.from_numpy(one_hot(seqs, policy=policy))).item()
+            for policy in (quarter, EncodingPolicy())
+        }
+    predicted = model.predict_sequences(seqs).iloc[0, 0]
+    assert predicted == pytest.approx(torch.sigmoid(torch.tensor(logits[quarter])).item())
+    assert logits[quarter] != logits[EncodingPolicy()]  # the N columns do matter
+
+
+@pytest.mark.parametrize("override", ["data.seq_len=200", "+data.length=1000", "model.seq_len=81"])
+def test_renamed_keys_get_one_line_naming_the_new_key(override, capsys):
+    from seqnn.cli.train import refuse_renamed_keys
+
+    refuse_renamed_keys(["model=cnn", "data.input_length=81"])  # the new names pass
+    with pytest.raises(SystemExit) as exit_:
+        refuse_renamed_keys(["model=cnn", override])
+    assert exit_.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    key = override.split("=")[0].lstrip("+")
+    assert line.startswith(f"seqnn-train: error: {key}= is now ") and "input_length=" in line
+
+
 def test_balanced_pos_weight_comes_from_the_training_rows(tmp_path):
     """pos_weight=balanced: each target's negatives / positives over the training windows
     (peak labels, computed per window) reach the loss, and the checkpoint keeps them."""

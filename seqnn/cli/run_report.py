@@ -23,11 +23,17 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 
 
 def export_best(
-    trainer: L.Trainer, module: L.LightningModule, cfg: DictConfig, metrics: dict[str, float]
+    trainer: L.Trainer,
+    module: L.LightningModule,
+    cfg: DictConfig,
+    metrics: dict[str, float],
+    datamodule: L.LightningDataModule,
 ) -> Path | None:
     """Export the best checkpoint's network as a pretrained package, ``<run>/model/``
     (``model.safetensors`` + ``seqnn.json`` with a model card holding the test metrics), so
-    that ``seqnn.load_pretrained(<run>/model)`` and ``seqnn-predict model=<run>/model`` work."""
+    that ``seqnn.load_pretrained(<run>/model)`` and ``seqnn-predict model=<run>/model`` work.
+    The input length and the N/IUPAC policy are the ones of ``datamodule``, which measured
+    the length (when the config leaves ``data.input_length`` null) and encoded the batches."""
     callback = trainer.checkpoint_callback
     best = getattr(callback, "best_model_path", "") if callback else ""
     if not best:
@@ -42,7 +48,8 @@ def export_best(
     return save_pretrained(
         module,
         folder,
-        input_length=cfg.data.get("seq_len"),
+        input_length=datamodule.input_length,
+        policy=getattr(datamodule, "policy", None),  # what the batches were encoded with
         targets=list(targets) if targets and len(targets) == n_outputs else None,
         card=model_card(cfg, metrics, best),
     )

@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,13 @@ from seqnn.errors import SeqnnInputError, exit_on_bad_input
 from seqnn.inference.pretrained import PretrainedError, load_checkpoint, load_pretrained
 
 log = logging.getLogger("seqnn.train")
+
+# Old override keys and their new names: a one-line error instead of Hydra's "not in struct".
+RENAMED_KEYS = {
+    "data.seq_len": "data.input_length=",
+    "data.length": "data.input_length=",
+    "model.seq_len": "model.input_length= (model.max_input_length= for model=transformer)",
+}
 
 
 def instantiate_dict(cfg: DictConfig | None) -> list[Any]:
@@ -53,6 +61,28 @@ def data_target_names(cfg: DictConfig, datamodule: Any) -> dict[str, list[str]]:
     names = [str(n) for n in getattr(datamodule, "target_names", None) or []]
     n_targets = cfg.task.get("n_targets")
     return {"target_names": names} if names and len(names) == n_targets else {}
+
+
+def measured_input_length(cfg: DictConfig, datamodule: Any) -> None:
+    """Set ``data.input_length: null`` to the length the data module measured, so that the
+    model's ``${data.input_length}`` and the model card hold the length trained on."""
+    if cfg.data.get("input_length", 0) is None and hasattr(datamodule, "input_length"):
+        cfg.data.input_length = int(datamodule.input_length)
+        log.info("data.input_length=null: %d bp, measured from the data", cfg.data.input_length)
+
+
+def refuse_renamed_keys(overrides: Sequence[str], prog: str = "seqnn-train") -> None:
+    """Exit with one ``<prog>: error:`` line (status 2) for an override of a renamed key
+    (``data.seq_len=200``), naming the new key."""
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if "=" in override and key in RENAMED_KEYS:
+            print(
+                f"{prog}: error: {key}= is now {RENAMED_KEYS[key]}: rename it in the command "
+                "line (the input length in bp has one name)",
+                file=sys.stderr,
+            )
+            sys.exit(2)
 
 
 def balanced_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:
@@ -194,6 +224,7 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    measured_input_length(cfg, datamodule)
     module: L.LightningModule = instantiate_task(cfg, datamodule)
     check_optimizer(module)
     if cfg.get("init_from") and not cfg.get("ckpt_path"):  # a resume holds its own weights
@@ -220,14 +251,21 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
         tested = trainer.test(module, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({k: float(v) for k, v in tested[0].items()} if tested else {})
     if trainer.is_global_zero:
-        export_best(trainer, module, cfg, metrics)
+        export_best(trainer, module, cfg, metrics, datamodule)
         report_run(trainer, cfg, metrics)
     return metrics
 
 
+def main() -> float | None:
+    """Console entry point: renamed keys (``data.seq_len=``) get a one-line error naming the
+    new key, before Hydra composes the config."""
+    refuse_renamed_keys(sys.argv[1:])
+    return hydra_main()
+
+
 @hydra.main(version_base="1.3", config_path="pkg://seqnn.configs", config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Console entry point; returns the optimised metric so sweeps (``-m``) can use it.
+def hydra_main(cfg: DictConfig) -> float | None:
+    """Hydra's entry point; returns the optimised metric so sweeps (``-m``) can use it.
 
     Bad input (a missing or malformed data file) prints one ``seqnn-train: error: ...`` line
     and exits with status 2, like seqnn's other tools, instead of Hydra's traceback.

@@ -1,8 +1,10 @@
 """The one-hot sequence data layer: encodings, genomes, intervals, datasets, transforms.
 
 Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
-``SequenceDataModule`` (Lightning, :mod:`seqnn.data.datamodule`) is importable from here but
-imported on first use, so that the data layer alone does not load Lightning.
+The data modules (Lightning, :mod:`seqnn.data.datamodule`: ``TableDataModule``,
+``IntervalDataModule`` and their base ``SequenceDataModule``) are importable from here but
+imported on first use, so that the data layer alone does not load Lightning. The split schemes
+are the functions of :mod:`seqnn.data.splits`.
 """
 
 from seqnn.data.background import (
@@ -33,6 +35,7 @@ from seqnn.data.encoding import (
 from seqnn.data.genome import Genome, GenomeError, write_fasta
 from seqnn.data.intervals import (
     IntervalError,
+    centred_start,
     read_intervals,
     resize,
     split_by_blocks,
@@ -46,7 +49,13 @@ from seqnn.data.tiling import label_windows, tile_genome
 from seqnn.data.transforms import RandomShift, ReverseComplement
 from seqnn.lazy import lazy_getattr
 
-__getattr__ = lazy_getattr("seqnn.data", {"SequenceDataModule": "seqnn.data.datamodule"})
+__getattr__ = lazy_getattr(
+    "seqnn.data",
+    {
+        name: "seqnn.data.datamodule"
+        for name in ("IntervalDataModule", "SequenceDataModule", "TableDataModule")
+    },
+)
 
 __all__ = [
     "tile_genome",
@@ -63,6 +72,7 @@ __all__ = [
     "EpochSampler",
     "Genome",
     "GenomeError",
+    "IntervalDataModule",
     "IntervalDataset",
     "IntervalError",
     "MotifSimulation",
@@ -71,6 +81,8 @@ __all__ = [
     "ReverseComplement",
     "SequenceDataModule",
     "SequenceDataset",
+    "TableDataModule",
+    "centred_start",
     "collate_batched",
     "decode",
     "dinucleotide_shuffle",

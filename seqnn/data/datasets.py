@@ -50,6 +50,7 @@ from seqnn.data.encoding import (
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import checked_intervals, read_intervals, resize
 from seqnn.data.transforms import offsets_of
+from seqnn.deprecation import renamed_keywords
 from seqnn.errors import SeqnnInputError
 
 TargetKind = Literal["binary", "multilabel", "multiclass", "regression"]
@@ -194,8 +195,16 @@ def _encode_classes(
 class _BatchedDataset(Dataset):
     """Targets, transforms, epoch and one-hot encoding shared by the datasets below.
 
-    Subclasses set ``self.length`` and implement ``_codes(index) -> (B, L) uint8``.
+    Subclasses set ``self.input_length`` (L, bp) and implement
+    ``_codes(index) -> (B, L) uint8``.
     """
+
+    input_length: int
+
+    @property
+    def length(self) -> int:
+        """The old name of ``input_length``."""
+        return self.input_length
 
     def _init_common(
         self, policy: EncodingPolicy, output: Output, transforms: Sequence | None
@@ -330,7 +339,7 @@ def _encode_sequences(seqs: Sequence, where: Callable[[int], str]) -> np.ndarray
         raise DatasetError(
             f"{where(i)}: sequence has length {lengths[i]}, expected {lengths[0]} (the length "
             f"of the first sequence): all sequences must have one length; trim or pad them "
-            "(or use IntervalDataset with length= to resize genome intervals)"
+            "(or use IntervalDataset with input_length= to resize genome intervals)"
         )
     try:
         return encode(list(seqs)) if len(seqs) else np.zeros((0, 0), dtype=np.uint8)
@@ -377,7 +386,7 @@ class SequenceDataset(_BatchedDataset):
             self.codes = np.ascontiguousarray(np.atleast_2d(sequences))
         else:
             self.codes = _encode_sequences(list(sequences), where)
-        self.length = self.codes.shape[1]
+        self.input_length = self.codes.shape[1]
         if targets is not None:
             frame = targets if isinstance(targets, pd.DataFrame) else _as_frame(targets)
             if len(frame) != len(self.codes):
@@ -497,6 +506,7 @@ def _require_columns(table: pd.DataFrame, columns: Sequence[str], source: str) -
 
 
 # ----------------------------------------------------------------------------- intervals
+@renamed_keywords(length="input_length")
 class IntervalDataset(_BatchedDataset):
     """Genome windows of one length, fetched a batch at a time.
 
@@ -504,8 +514,9 @@ class IntervalDataset(_BatchedDataset):
         genome: a :class:`~seqnn.data.genome.Genome` or the path of a FASTA file.
         intervals: a DataFrame (chrom, start, end, ...) or a BED/narrowPeak/TSV path.
         target_columns: columns of ``intervals`` to use as targets (None: no targets).
-        length: resize every interval to this length around its centre; None requires
-            the intervals to share one length.
+        input_length: resize every interval to this length (bp) around its centre
+            (:func:`~seqnn.data.intervals.centred_start`); None requires the intervals to
+            share one length. ``length=`` is its old name.
         policy: how N and IUPAC codes become one-hot columns.
         output: ``"one_hot"`` -> x float32 (4, L); ``"codes"`` -> x uint8 (L,).
         transforms: batch transforms. Those that move windows (``RandomShift``) are applied
@@ -529,7 +540,7 @@ class IntervalDataset(_BatchedDataset):
         genome: Genome | str | Path,
         intervals: pd.DataFrame | str | Path,
         target_columns: str | Sequence[str] | None = None,
-        length: int | None = None,
+        input_length: int | None = None,
         policy: EncodingPolicy = DEFAULT_POLICY,
         output: Output = "one_hot",
         transforms: Sequence | None = None,
@@ -545,11 +556,11 @@ class IntervalDataset(_BatchedDataset):
         self.genome = genome if isinstance(genome, Genome) else Genome(genome)
         source = "intervals" if isinstance(intervals, pd.DataFrame) else Path(intervals).name
         frame = intervals if isinstance(intervals, pd.DataFrame) else read_intervals(intervals)
-        if length is not None:
-            frame = resize(frame, length)
+        if input_length is not None:
+            frame = resize(frame, input_length)
         frame, contig = checked_intervals(frame, self.genome, on_invalid=on_invalid)
         self.intervals = frame.reset_index(drop=True)
-        self.length = _common_length(self.intervals, source)
+        self.input_length = _common_length(self.intervals, source)
         # The batch path indexes plain arrays: contig indices, starts, reverse flags.
         self._contig = contig
         self._starts = self.intervals["start"].to_numpy(dtype=np.int64)
@@ -605,7 +616,7 @@ class IntervalDataset(_BatchedDataset):
         contig, starts, reverse = self._windows(index)
         if reverse is None:
             reverse = np.zeros(len(starts), dtype=np.bool_)
-        y = self.target_fn(self._names[contig], starts, starts + self.length, reverse)
+        y = self.target_fn(self._names[contig], starts, starts + self.input_length, reverse)
         return torch.from_numpy(np.asarray(y, dtype=np.float32))
 
     def _select(self, index: np.ndarray) -> None:
@@ -617,7 +628,7 @@ class IntervalDataset(_BatchedDataset):
     def _fetch(self, index: np.ndarray, policy: EncodingPolicy | None) -> np.ndarray:
         """One genome fetch: (B, L) codes, or (B, 4, L) one-hot when ``policy`` is given."""
         contig, starts, reverse = self._windows(index)
-        return self.genome.fetch_batch(contig, starts, self.length, reverse, policy=policy)
+        return self.genome.fetch_batch(contig, starts, self.input_length, reverse, policy=policy)
 
     def _codes(self, index: np.ndarray) -> np.ndarray:
         return self._fetch(index, None)
@@ -641,8 +652,8 @@ def _common_length(intervals: pd.DataFrame, source: str) -> int:
         row = intervals.iloc[i]
         raise DatasetError(
             f"{source}: interval {i} ({row['chrom']}:{row['start']}-{row['end']}) has length "
-            f"{widths[i]}, expected {widths[0]}: pass length= to resize every interval "
-            "around its centre"
+            f"{widths[i]}, expected {widths[0]}: pass input_length= (data.input_length) to "
+            "resize every interval around its centre"
         )
     return int(widths[0])
 

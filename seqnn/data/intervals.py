@@ -368,13 +368,29 @@ def _problem_message(df, i: int, reason: str, sizes, source: str, problems) -> s
 
 
 # ----------------------------------------------------------------------------- reshaping
-def resize(df: pd.DataFrame, length: int) -> pd.DataFrame:
-    """Resize intervals to ``length`` around their centres.
+def centred_start(start, end, length: int):
+    """Start of the window of ``length`` centred on ``[start, end)``: the one centring rule.
 
-    The centre is ``(start + end) // 2`` (rounded down) and the new start is
-    ``centre - length // 2``, so an interval of width ``w`` keeps ``(length - w) // 2`` bases
-    to the left of it when growing (the extra odd base goes to the right), the same rule every
-    time. Intervals may then reach past contig ends (see :func:`validate_intervals`).
+    The centre is ``(start + end) // 2`` (rounded down) and the window starts
+    ``length // 2`` before it, so an interval of width ``w`` keeps ``(length - w) // 2``
+    bases to the left of it when growing (the extra odd base goes to the right). Intervals
+    (:func:`resize`), sequences cut to a model's input length, scan bins and variant alleles
+    are all centred this way.
+
+    Args:
+        start, end: 0-based half-open bounds: ints or integer numpy arrays.
+        length: the window width.
+
+    Returns:
+        The window start(s), same type as ``start``; the window is ``[s, s + length)``.
+    """
+    return (start + end) // 2 - length // 2
+
+
+def resize(df: pd.DataFrame, length: int) -> pd.DataFrame:
+    """Resize intervals to ``length`` around their centres (:func:`centred_start`).
+
+    Intervals may then reach past contig ends (see :func:`validate_intervals`).
 
     Args:
         df: intervals (chrom, start, end, ...).
@@ -385,9 +401,10 @@ def resize(df: pd.DataFrame, length: int) -> pd.DataFrame:
     """
     if length <= 0:
         raise ValueError(f"resize: length must be positive, got {length}")
-    centre = (df["start"].to_numpy(np.int64) + df["end"].to_numpy(np.int64)) // 2
     out = df.copy()
-    out["start"] = centre - length // 2
+    out["start"] = centred_start(
+        df["start"].to_numpy(np.int64), df["end"].to_numpy(np.int64), length
+    )
     out["end"] = out["start"] + length
     return out
 

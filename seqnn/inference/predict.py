@@ -3,10 +3,10 @@
 Layout: the model sees uint8 codes (N, L) (one-hot (N, 4, L) is made on its device with the
 model's own N/IUPAC policy) and returns (N, T) predictions, one column per target.
 
-Regions shorter or longer than the model's input are resized around their centre (the rule of
-:func:`seqnn.data.intervals.resize`), or, with ``tile=True``, cut into input-length windows
-whose predictions are aggregated per region (mean or max). ``rc=True`` averages each window's
-prediction with that of its reverse complement. Example::
+Regions shorter or longer than the model's input are resized around their centre (the rule
+of :func:`seqnn.data.intervals.centred_start`), or, with ``tile=True``, cut into input-length
+windows whose predictions are aggregated per region (mean or max). ``rc=True`` averages each
+window's prediction with that of its reverse complement. Example::
 
     model = seqnn.load_pretrained("ecoli-sigma70")
     table = model.predict_regions("genome.fa", "regions.bed", rc=True)
@@ -27,6 +27,7 @@ from seqnn.data.encoding import EncodingError, encode, reverse_complement_codes
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import (
     LINE,
+    centred_start,
     contig_indices,
     read_intervals,
     resize,
@@ -103,11 +104,11 @@ def predict_sequences(
 
 
 def _centre(seq: str, length: int) -> str:
-    """``seq`` cut or N-padded around its centre to ``length`` (the rule of ``resize``)."""
+    """``seq`` cut or N-padded around its centre to ``length`` (:func:`centred_start`)."""
     width = len(seq)
     if width == length:
         return seq
-    start = width // 2 - length // 2
+    start = centred_start(0, width, length)
     left, right = max(0, -start), max(0, start + length - width)
     return "N" * left + seq[max(start, 0) : start + length] + "N" * right
 

@@ -215,7 +215,7 @@ def save_pretrained(
         model: a seqnn network, a ``SupervisedModule``/``AutoencoderModule`` (its net, task,
             targets, output transform and policy are used) or a :class:`PretrainedModel`.
         folder: created if missing; files are written to temp files and renamed.
-        input_length: the training length (bp); default: the model's spec or ``net.seq_len``.
+        input_length: the training length (bp); default: the model's spec or ``net.input_length``.
         targets, task, output_transform, policy, threshold: override what the model says.
         card: model card fields (merged with ``date`` and ``seqnn_version``).
         network: the constructor call, for networks that do not record it.
@@ -299,9 +299,9 @@ def _describe(model: nn.Module) -> dict[str, Any]:
     one_hot = getattr(model, "one_hot", None)
     if isinstance(one_hot, OneHot):
         out["policy"] = one_hot.policy
-    seq_len = getattr(out["net"], "seq_len", None)
-    if isinstance(seq_len, int):
-        out["input_length"] = seq_len
+    input_length = getattr(out["net"], "input_length", None)
+    if isinstance(input_length, int):
+        out["input_length"] = input_length
     return out
 
 

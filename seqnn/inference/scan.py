@@ -20,6 +20,7 @@ import numpy as np
 
 from seqnn.atomic import atomic_path
 from seqnn.data.genome import Genome
+from seqnn.data.intervals import centred_start
 from seqnn.inference.predict import PredictError, predict_codes
 from seqnn.inference.pretrained import PretrainedModel
 
@@ -87,7 +88,7 @@ def _scan_chunks(model, genome, names, stride, batch_size, rc, chunk_bins) -> It
             bins = np.arange(first, min(first + chunk_bins, n_bins(size, stride)), dtype=np.int64)
             starts = bins * stride
             ends = np.minimum(starts + stride, size)
-            window = (starts + ends) // 2 - length // 2
+            window = centred_start(starts, ends, length)
             values = np.empty((len(bins), len(model.targets)), dtype=np.float32)
             for i in range(0, len(bins), batch_size):
                 sl = slice(i, i + batch_size)

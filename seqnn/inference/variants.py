@@ -25,6 +25,7 @@ import pandas as pd
 
 from seqnn.data.encoding import BYTE_TO_CODE, CODE_TO_BYTE
 from seqnn.data.genome import Genome
+from seqnn.data.intervals import centred_start
 from seqnn.data.vcf import LINE, VARIANT_COLUMNS, normalize_variants, read_vcf
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.predict import RC, predict_codes
@@ -222,8 +223,8 @@ def variant_windows(
     p = variants["pos"].to_numpy(np.int64) - 1
     r = variants["ref"].str.len().to_numpy(np.int64)
     a = variants["alt"].str.len().to_numpy(np.int64)
-    h = length // 2
-    ref = genome.fetch_codes(chrom, p + r // 2 - h, p + r // 2 - h + length)
+    start = centred_start(p, p + r, length)  # REF's window
+    ref = genome.fetch_codes(chrom, start, start + length)
     left = genome.fetch_codes(chrom, p - length, p)  # (B, L): the bases before the allele
     right = genome.fetch_codes(chrom, p + r, p + r + length)  # (B, L): the bases after REF
     width = max(int(a.max(initial=1)), 1)
@@ -232,7 +233,8 @@ def variant_windows(
     ]
     # the alt haplotype around each variant, (B, L + width + L): left | ALT (padded) | right
     haplotype = np.concatenate([left, alleles, right], axis=1)
-    k = (a // 2 - h)[:, None] + np.arange(length)  # (B, L): offset from the allele's start
+    # (B, L): offset from the allele's start of ALT's window, centred on ALT as REF's is on REF
+    k = centred_start(0, a, length)[:, None] + np.arange(length)
     index = k + length  # left flank (k < 0) and ALT (0 <= k < a) ...
     index += (k >= a[:, None]) * (width - a)[:, None]  # ... and the right flank after ALT
     alt = np.take_along_axis(haplotype, index, axis=1)

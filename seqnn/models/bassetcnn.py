@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from seqnn.deprecation import renamed_keywords
 from seqnn.models.layers import (
     MLP,
     Activation,
@@ -22,15 +23,17 @@ from seqnn.models.layers import (
 from seqnn.models.spec import records_config
 
 
+@renamed_keywords(seq_len="input_length")
 @records_config
 class BassetCNN(nn.Module):
     """Convolutional blocks, then a dense head (Kelley et al. 2016, Basset).
 
-    Two ways to reach the dense head, chosen by ``seq_len``:
+    Two ways to reach the dense head, chosen by ``input_length``:
 
-    * ``seq_len=None`` (default): global max-pool over the trunk's positions, so any input
-      length works (at least the product of ``pool_sizes``) and the head sees motif presence.
-    * ``seq_len=L``: flatten (N, C, L') -> (N, C * L') as in Basset, which keeps positions but
+    * ``input_length=None`` (default): global max-pool over the trunk's positions, so any
+      input length works (at least the product of ``pool_sizes``) and the head sees motif
+      presence.
+    * ``input_length=L``: flatten (N, C, L') -> (N, C * L') as in Basset, which keeps positions but
       fixes the input length to ``L``.
 
     Shapes: (N, 4, L) -> trunk (N, n_filters[-1], L // prod(pool_sizes)) -> (N, n_targets).
@@ -41,7 +44,8 @@ class BassetCNN(nn.Module):
 
     Args:
         n_targets: Number of outputs (logits).
-        seq_len: Fixed input length for a flattened head; ``None`` for global max-pooling.
+        input_length: Fixed input length (bp) for a flattened head; ``None`` for global
+            max-pooling. ``seq_len=`` is its old name.
         n_filters: Filters per conv block; its length is the number of blocks. One int: that
             many filters in every block, as many blocks as ``kernel_sizes`` (or else
             ``pool_sizes``) lists, three when both are ints.
@@ -58,7 +62,7 @@ class BassetCNN(nn.Module):
     def __init__(
         self,
         n_targets: int = 1,
-        seq_len: int | None = None,
+        input_length: int | None = None,
         n_filters: int | Sequence[int] = (128, 128, 128),
         kernel_sizes: int | Sequence[int] = (19, 11, 7),
         pool_sizes: int | Sequence[int] = (3, 4, 4),
@@ -69,7 +73,7 @@ class BassetCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.n_targets = n_targets
-        self.seq_len = seq_len
+        self.input_length = input_length
         if isinstance(n_filters, int):  # e.g. seqnn-train -m model=cnn,rnn model.n_filters=64
             listed = [len(s) for s in (kernel_sizes, pool_sizes) if not isinstance(s, int)]
             n_filters = (n_filters,) * (listed[0] if listed else 3)
@@ -91,12 +95,14 @@ class BassetCNN(nn.Module):
                 for i in range(n_blocks)
             )
         )
-        if seq_len is None:
+        if input_length is None:
             pool, n_features = GlobalPool("max"), channels[-1]
         else:
-            n_positions = output_length(self.trunk, seq_len)
+            n_positions = output_length(self.trunk, input_length)
             if n_positions < 1:
-                raise ValueError(f"seq_len {seq_len} is shorter than the pooling ({pools})")
+                raise ValueError(
+                    f"input_length {input_length} is shorter than the pooling ({pools})"
+                )
             pool, n_features = nn.Flatten(), channels[-1] * n_positions
         self.head = nn.Sequential(pool, MLP(n_features, n_hidden, n_targets, dropout, activation))
 
@@ -109,7 +115,7 @@ class BassetCNN(nn.Module):
         """Predict logits.
 
         Args:
-            x: One-hot sequences (N, 4, L); ``L == seq_len`` when ``seq_len`` is set.
+            x: One-hot sequences (N, 4, L); ``L == input_length`` when that is set.
 
         Returns:
             Logits (N, n_targets).

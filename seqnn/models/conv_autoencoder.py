@@ -1,6 +1,6 @@
 """ConvAutoencoder and VariationalConvAutoencoder: one-hot sequences <-> latent vectors.
 
-Input one-hot (N, 4, L), channels A, C, G, T, with a fixed L = ``seq_len``; latents (N,
+Input one-hot (N, 4, L), channels A, C, G, T, with a fixed L = ``input_length``; latents (N,
 latent_dim); decoded output (N, 4, L) base logits (softmax over the channel axis gives base
 probabilities; train with cross-entropy against the input's argmax).
 """
@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqnn.deprecation import renamed_keywords
 from seqnn.models.layers import Activation, ConvBlock, broadcast, crop_to_length, receptive_field
 from seqnn.models.spec import records_config
 
@@ -33,6 +34,7 @@ def _mirror_decoder(
     return nn.Sequential(*stages, nn.Conv1d(dec_out[-1], 4, kernel_size=1))
 
 
+@renamed_keywords(seq_len="input_length")
 @records_config
 class ConvAutoencoder(nn.Module):
     """Conv encoder -> Linear -> latent vector -> Linear -> upsampling conv decoder.
@@ -48,7 +50,8 @@ class ConvAutoencoder(nn.Module):
     whole sequence.
 
     Args:
-        seq_len: Input length L (fixed: the latent Linear layers depend on it).
+        input_length: Input length L (bp; fixed: the latent Linear layers depend on it).
+            ``seq_len=`` is its old name.
         n_filters: Filters per encoder block (the decoder mirrors them).
         kernel_sizes: Kernel width per block (an int is used for every block).
         pool_sizes: Max-pool width per encoder block = upsampling factor per decoder block.
@@ -60,7 +63,7 @@ class ConvAutoencoder(nn.Module):
 
     def __init__(
         self,
-        seq_len: int = 200,
+        input_length: int = 200,
         n_filters: Sequence[int] = (32, 64, 64),
         kernel_sizes: int | Sequence[int] = 9,
         pool_sizes: int | Sequence[int] = 2,
@@ -71,8 +74,8 @@ class ConvAutoencoder(nn.Module):
         n_blocks = len(n_filters)
         kernels = broadcast(kernel_sizes, n_blocks, "kernel_sizes")
         pools = broadcast(pool_sizes, n_blocks, "pool_sizes")
-        self.seq_len, self.latent_dim = seq_len, latent_dim
-        self.n_positions = math.ceil(seq_len / math.prod(pools))
+        self.input_length, self.latent_dim = input_length, latent_dim
+        self.n_positions = math.ceil(input_length / math.prod(pools))
         self.padded_len = self.n_positions * math.prod(pools)
         self._hidden_shape = (n_filters[-1], self.n_positions)
         n_flat = n_filters[-1] * self.n_positions
@@ -96,9 +99,11 @@ class ConvAutoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Encode one-hot sequences (N, 4, L) to latent vectors (N, latent_dim)."""
-        if x.shape[-1] != self.seq_len:
-            raise ValueError(f"input length {x.shape[-1]} != the model's seq_len {self.seq_len}")
-        surplus = self.padded_len - self.seq_len
+        if x.shape[-1] != self.input_length:
+            raise ValueError(
+                f"input length {x.shape[-1]} != the model's input_length {self.input_length}"
+            )
+        surplus = self.padded_len - self.input_length
         x = F.pad(x, (surplus // 2, surplus - surplus // 2))  # (N, 4, L) -> (N, 4, P * L')
         h = self.encoder(x).flatten(1)  # (N, C, L') -> (N, C * L')
         return self.to_latent(h)
@@ -106,13 +111,14 @@ class ConvAutoencoder(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Decode latent vectors (N, latent_dim) to base logits (N, 4, L)."""
         h = self.from_latent(z).view(-1, *self._hidden_shape)  # (N, C * L') -> (N, C, L')
-        return crop_to_length(self.decoder(h), self.seq_len)  # (N, 4, P * L') -> (N, 4, L)
+        return crop_to_length(self.decoder(h), self.input_length)  # (N, 4, P * L') -> (N, 4, L)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct: one-hot (N, 4, L) -> base logits (N, 4, L). Stores nothing."""
         return self.decode(self.encode(x))
 
 
+@renamed_keywords(seq_len="input_length")
 @records_config
 class VariationalConvAutoencoder(ConvAutoencoder):
     """A :class:`ConvAutoencoder` whose encoder gives a diagonal Gaussian over latents (VAE).

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqnn.deprecation import renamed_keywords
 from seqnn.models.layers import (
     MLP,
     Activation,
@@ -95,6 +96,7 @@ class TransformerLayer(nn.Module):
         return x + self.drop(self.ff(self.norm2(x)))
 
 
+@renamed_keywords(seq_len="max_input_length")
 @records_config
 class ConvTransformer(nn.Module):
     """Conv stem with pooling, then ``n_layers`` transformer layers, mean-pooled dense head.
@@ -102,7 +104,7 @@ class ConvTransformer(nn.Module):
     Positions (``positions``):
 
     * ``"learned"``: a learned embedding per token added after the stem; inputs may be at most
-      ``seq_len`` long.
+      ``max_input_length`` long.
     * ``"relative"``: a learned bias per head and clipped token offset added to the attention
       logits of every layer (:class:`RelativePositionBias`); any length works.
 
@@ -115,7 +117,8 @@ class ConvTransformer(nn.Module):
 
     Args:
         n_targets: Number of outputs (logits).
-        seq_len: Longest input for ``positions="learned"`` (ignored for ``"relative"``).
+        max_input_length: Longest input (bp) for ``positions="learned"`` (ignored for
+            ``"relative"``). ``seq_len=`` is its old name.
         d_model: Filters of the stem = token width.
         kernel_sizes: Kernel width per stem block; its length is the number of blocks.
         pool_sizes: Max-pool width per stem block.
@@ -132,7 +135,7 @@ class ConvTransformer(nn.Module):
     def __init__(
         self,
         n_targets: int = 1,
-        seq_len: int = 1000,
+        max_input_length: int = 1000,
         d_model: int = 64,
         kernel_sizes: Sequence[int] = (15, 5),
         pool_sizes: Sequence[int] = (4, 4),
@@ -159,7 +162,9 @@ class ConvTransformer(nn.Module):
             )
         )
         if positions == "learned":
-            self.position_embedding = nn.Embedding(output_length(self.trunk, seq_len), d_model)
+            self.position_embedding = nn.Embedding(
+                output_length(self.trunk, max_input_length), d_model
+            )
         else:
             self.position_bias = RelativePositionBias(n_heads, max_distance)
         self.layers = nn.ModuleList(
@@ -178,7 +183,7 @@ class ConvTransformer(nn.Module):
         """Predict logits.
 
         Args:
-            x: One-hot sequences (N, 4, L); ``L <= seq_len`` for learned positions.
+            x: One-hot sequences (N, 4, L); ``L <= max_input_length`` for learned positions.
 
         Returns:
             Logits (N, n_targets).
@@ -187,7 +192,9 @@ class ConvTransformer(nn.Module):
         bias = None
         if self.positions == "learned":
             if h.shape[1] > self.position_embedding.num_embeddings:
-                raise ValueError(f"input of {x.shape[-1]} bp is longer than seq_len allows")
+                raise ValueError(
+                    f"input of {x.shape[-1]} bp is longer than max_input_length allows"
+                )
             h = h + self.position_embedding.weight[: h.shape[1]]
         else:
             bias = self.position_bias(h.shape[1]).to(h.dtype)

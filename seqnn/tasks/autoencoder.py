@@ -58,7 +58,9 @@ class AutoencoderModule(StagedModule):
             ``val/loss`` measures one objective across epochs.
         monitor: the logged value a ReduceLROnPlateau scheduler watches.
         scheduler_interval: step the scheduler every ``"epoch"`` or every ``"step"``.
-        one_hot: the codes -> one-hot module; default ``OneHot()``.
+        one_hot: the codes -> one-hot module; None (the default): one with the N/IUPAC
+            policy of the trainer's data module, taken at ``setup`` (see
+            :meth:`~seqnn.tasks.staged.StagedModule.use_policy`).
     """
 
     def __init__(
@@ -70,7 +72,7 @@ class AutoencoderModule(StagedModule):
         kl_warmup_steps: int = 0,
         monitor: str = "val/loss",
         scheduler_interval: Literal["epoch", "step"] = "epoch",
-        one_hot: nn.Module | None = None,
+        one_hot: OneHot | None = None,
     ) -> None:
         super().__init__()
         if kl_weight < 0 or kl_warmup_steps < 0:
@@ -86,7 +88,7 @@ class AutoencoderModule(StagedModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.net = net
-        self.one_hot = one_hot if one_hot is not None else OneHot()
+        self.set_one_hot(one_hot)
         self.variational = hasattr(net, "encode_distribution")
         metrics = MetricCollection(
             {"accuracy": MulticlassAccuracy(4, average="micro", ignore_index=IGNORE_INDEX)}

@@ -45,7 +45,9 @@ class ProfileModule(StagedModule):
             stage and receives ``((profile_logits, log_counts), y)``.
         monitor: the logged value a ReduceLROnPlateau scheduler watches.
         scheduler_interval: step the scheduler every ``"epoch"`` or every ``"step"``.
-        one_hot: the codes -> one-hot module; default ``OneHot()``.
+        one_hot: the codes -> one-hot module; None (the default): one with the N/IUPAC
+            policy of the trainer's data module, taken at ``setup`` (see
+            :meth:`~seqnn.tasks.staged.StagedModule.use_policy`).
     """
 
     # what save_pretrained records: predictions are the count head's totals
@@ -63,7 +65,7 @@ class ProfileModule(StagedModule):
         metrics: MetricCollection | None = None,
         monitor: str = "val/profile_pearson",
         scheduler_interval: Literal["epoch", "step"] = "epoch",
-        one_hot: nn.Module | None = None,
+        one_hot: OneHot | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
@@ -74,7 +76,7 @@ class ProfileModule(StagedModule):
         self.scheduler_factory = scheduler
         self.net = net
         self.loss = loss
-        self.one_hot = one_hot if one_hot is not None else OneHot()
+        self.set_one_hot(one_hot)
         if metrics is None:
             metrics = profile_metrics(n_targets, target_names)
         self.train_metrics = metrics.clone(prefix="train/")

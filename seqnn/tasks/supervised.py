@@ -56,8 +56,9 @@ class SupervisedModule(StagedModule):
             (Poisson log-rates) or ``"identity"``; default from ``task`` (sigmoid for
             binary/multilabel, softmax for multiclass, identity for regression).
         scheduler_interval: step the scheduler every ``"epoch"`` or every ``"step"``.
-        one_hot: the codes -> one-hot module; default ``OneHot()`` (N as zeros). Pass the
-            data's policy, ``OneHot(policy)``, if it differs.
+        one_hot: the codes -> one-hot module; None (the default): one with the N/IUPAC
+            policy of the trainer's data module, taken at ``setup`` (see
+            :meth:`~seqnn.tasks.staged.StagedModule.use_policy`).
         threshold: binary / multilabel decision threshold of the default metrics that need
             calls (accuracy, mcc, f1, sensitivity, specificity); a probability above it
             is a positive call. Training does not use it.
@@ -76,7 +77,7 @@ class SupervisedModule(StagedModule):
         monitor: str = "val/loss",
         output_transform: OutputTransform | None = None,
         scheduler_interval: Literal["epoch", "step"] = "epoch",
-        one_hot: nn.Module | None = None,
+        one_hot: OneHot | None = None,
         threshold: float = 0.5,
     ) -> None:
         super().__init__()
@@ -103,7 +104,7 @@ class SupervisedModule(StagedModule):
         self.scheduler_factory = scheduler
         self.net = net
         self.loss = loss
-        self.one_hot = one_hot if one_hot is not None else OneHot()
+        self.set_one_hot(one_hot)
         self.output_fn = OUTPUT_TRANSFORMS[transform]
         self._default_metrics = metrics is None
         if metrics is None:
