@@ -16,7 +16,14 @@ PACKAGE = Path(seqnn.__file__).parent
 
 #: bottom to top; a module may import its own layer and the layers below it
 LAYERS = [
-    ("seqnn.errors", "seqnn.atomic", "seqnn.lazy", "seqnn.version", "seqnn.progress"),
+    (
+        "seqnn.errors",
+        "seqnn.kinds",  # each task kind's facts, as names and flags, for every layer above
+        "seqnn.atomic",
+        "seqnn.lazy",
+        "seqnn.version",
+        "seqnn.progress",
+    ),
     ("seqnn.data",),
     ("seqnn.models",),
     ("seqnn.tasks",),

@@ -40,6 +40,7 @@ from seqnn.data.datasets import (
 from seqnn.data.encoding import DEFAULT_POLICY, EncodingPolicy
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import split_by_blocks, split_by_chromosome
+from seqnn.kinds import kind_names, kinds_where, task_kind
 
 STAGES = ("train", "val", "test")
 
@@ -252,7 +253,7 @@ class SequenceDataModule(L.LightningDataModule):
                 )
             return _rows_by_label(frame[hp.split_column])
         if isinstance(full, SequenceDataset):
-            labels = full.targets.numpy() if full.target_kind in ("binary", "multiclass") else None
+            labels = full.targets.numpy() if task_kind(full.target_kind).stratify else None
             if hp.folds is not None:
                 parts = _fold_split(len(full), labels, hp.val_fraction, hp.folds, hp.fold, hp.seed)
             else:
@@ -313,9 +314,10 @@ class SequenceDataModule(L.LightningDataModule):
         """
         self.setup()
         train = self.datasets["train"]
-        if train.target_kind not in ("binary", "multilabel"):
+        if task_kind(train.target_kind).targets != "labels":
             raise DatasetError(
-                f"SequenceDataModule: pos_weight=balanced needs binary or multilabel targets, "
+                "SequenceDataModule: pos_weight=balanced needs "
+                f"{kind_names(kinds_where(targets='labels'), 'or')} targets, "
                 f"not {train.target_kind}: give a number, or drop it"
             )
         n, positive = len(train), 0.0

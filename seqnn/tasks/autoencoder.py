@@ -30,6 +30,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from seqnn.data.encoding import OneHot
+from seqnn.kinds import AUTOENCODER
 from seqnn.tasks.staged import StagedModule
 
 IGNORE_INDEX = -100
@@ -60,6 +61,8 @@ class AutoencoderModule(StagedModule):
         scheduler_interval: step the scheduler every ``"epoch"`` or every ``"step"``.
         one_hot: the codes -> one-hot module; default ``OneHot()``.
     """
+
+    task_kind = AUTOENCODER.name  # what save_pretrained records
 
     def __init__(
         self,
