@@ -478,10 +478,11 @@ HEADER = (
 )
 
 
-def results_markdown(lines: dict[str, str]) -> str:
-    """docs/results.md: the intro, the table (rows in ROWS order) and the sources."""
+def results_markdown(lines: dict[str, str], sections: str = "") -> str:
+    """docs/results.md: the intro, the table (rows in ROWS order), the sources, then
+    ``sections`` (the hand-written ``## `` sections of the earlier file, kept as they are)."""
     sources = sorted({f"- {r.name}: {r.source}" for r in ROWS.values() if r.source})
-    return "\n".join(
+    generated = "\n".join(
         [
             "# Results",
             "",
@@ -514,6 +515,15 @@ def results_markdown(lines: dict[str, str]) -> str:
             "",
         ]
     )
+    return generated + sections
+
+
+def existing_sections(path: Path) -> str:
+    """The hand-written part of an earlier results file: from its first ``## `` heading on
+    (how the recipes were found), which a rerun keeps."""
+    text = path.read_text() if path.is_file() else ""
+    start = text.find("\n## ")
+    return text[start:] if start >= 0 else ""
 
 
 def existing_lines(path: Path) -> dict[str, str]:
@@ -592,7 +602,7 @@ def write_results(path: Path, lines: dict[str, str]) -> None:
 
     merged = {**existing_lines(path), **lines}
     with atomic_open(path) as fh:
-        fh.write(results_markdown(merged))
+        fh.write(results_markdown(merged, existing_sections(path)))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Result]:

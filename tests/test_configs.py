@@ -356,3 +356,26 @@ def test_slurm_launcher_composes(tmp_path):
     # SLURM starts one task per GPU; Lightning reads the ranks from its environment
     assert launcher.tasks_per_node == launcher.gpus_per_node == 4
     assert launcher.nodes == cfg.trainer.num_nodes
+
+
+def _set_values(node: dict, prefix: str = ""):
+    """(dotted key, value) of every value an experiment file sets (an object as a whole)."""
+    for key, value in node.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict) and value and "_target_" not in value:
+            yield from _set_values(value, path)
+        elif key != "defaults":
+            yield path, value
+
+
+@pytest.mark.parametrize("option", options("experiment"))
+def test_experiment_lists_only_what_changes(option, tmp_path):
+    # as the template's experiment/example.yaml: a key equal to what the experiment's own
+    # data / model / task options give is noise (and hides which values make the recipe)
+    raw = OmegaConf.to_container(OmegaConf.load(CONFIGS / "experiment" / f"{option}.yaml"))
+    picked = [f"{k.removeprefix('override /')}={v}" for d in raw["defaults"] for k, v in d.items()]
+    base = compose_train(picked, tmp_path / "run")
+    for key, value in _set_values(raw):
+        given = OmegaConf.select(base, key, default="<unset>")
+        given = OmegaConf.to_container(given) if OmegaConf.is_config(given) else given
+        assert given != value, f"experiment/{option}.yaml: {key}: {value!r} is the default"

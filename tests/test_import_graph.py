@@ -18,6 +18,7 @@ PACKAGE = Path(seqnn.__file__).parent
 LAYERS = [
     (
         "seqnn.errors",
+        "seqnn.kinds",  # each task kind's facts, as names and flags, for every layer above
         "seqnn.atomic",
         "seqnn.lazy",
         "seqnn.version",

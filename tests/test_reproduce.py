@@ -95,6 +95,15 @@ def test_rerunning_one_row_keeps_the_others(reproduce, tmp_path):
     assert table[1:] == [old["default"], new]  # ROWS order, after the header
 
 
+def test_rerunning_keeps_the_hand_written_sections(reproduce, tmp_path):
+    path = tmp_path / "results.md"
+    story = "\n## How the recipes were found\n\nAUROC 0.984 / 0.850 / 0.914\n"
+    path.write_text(reproduce.results_markdown({}) + story)
+    new = reproduce.format_row(reproduce.ROWS["cnnprom_ecoli"], fake_result(reproduce, {}))
+    text = reproduce.results_markdown({"cnnprom_ecoli": new}, reproduce.existing_sections(path))
+    assert text.endswith(story) and new in text and text.count("## How the recipes") == 1
+
+
 @pytest.mark.parametrize(
     "data, expected",
     [

@@ -28,6 +28,7 @@ import numpy as np
 
 from seqnn.data.genome import Genome, _reverse_flags, suggest_contig
 from seqnn.errors import SeqnnInputError
+from seqnn.kinds import REGRESSION
 
 Mode = Literal["profile", "scalar"]
 Aggregation = Literal["mean", "sum", "max", "log_count"]
@@ -64,7 +65,7 @@ class CoverageTargets:
     coverage under base j of the input the model sees.
     """
 
-    target_kind = "regression"  # what IntervalDataset(targets=...) trains on
+    target_kind = REGRESSION.name  # what IntervalDataset(targets=...) trains on
 
     def __init__(
         self,

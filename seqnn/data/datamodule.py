@@ -58,6 +58,7 @@ from seqnn.data.splits import (
     stratified_split,
 )
 from seqnn.deprecation import renamed_keywords
+from seqnn.kinds import kind_names, kinds_where, task_kind
 
 # Objects stay out of the hparams: checkpoints then load with weights_only=True.
 NOT_HPARAMS = ["table", "genome", "intervals", "policy", "transforms", "targets", "extra_train"]
@@ -231,9 +232,10 @@ class SequenceDataModule(L.LightningDataModule):
         """
         self.setup()
         train = self.datasets["train"]
-        if train.target_kind not in ("binary", "multilabel"):
+        if task_kind(train.target_kind).targets != "labels":
             raise DatasetError(
-                f"{type(self).__name__}: pos_weight=balanced needs binary or multilabel targets, "
+                f"{type(self).__name__}: pos_weight=balanced needs "
+                f"{kind_names(kinds_where(targets='labels'), 'or')} targets, "
                 f"not {train.target_kind}: give a number, or drop it"
             )
         n, positive = len(train), 0.0
@@ -343,7 +345,7 @@ class TableDataModule(SequenceDataModule):
 
     def _split(self, frame: pd.DataFrame, full: SequenceDataset) -> Split:
         hp = self.hparams
-        labels = full.targets.numpy() if full.target_kind in ("binary", "multiclass") else None
+        labels = full.targets.numpy() if task_kind(full.target_kind).stratify else None
         if hp.folds is not None:
             parts = fold_split(len(full), labels, hp.val_fraction, hp.folds, hp.fold, hp.seed)
         else:

@@ -52,10 +52,15 @@ from seqnn.data.intervals import checked_intervals, read_intervals, resize
 from seqnn.data.transforms import offsets_of
 from seqnn.deprecation import renamed_keywords
 from seqnn.errors import SeqnnInputError
+from seqnn.kinds import BINARY, MULTICLASS, MULTILABEL, REGRESSION, TASK_KINDS, task_kind
 
-TargetKind = Literal["binary", "multilabel", "multiclass", "regression"]
+#: a task kind's name (seqnn.kinds) whose targets are columns of values per row
+TargetKind = str
 Output = Literal["one_hot", "codes"]
-TARGET_KINDS = ("binary", "multilabel", "multiclass", "regression")
+COLUMN_TARGET_KINDS = tuple(
+    k for k in TASK_KINDS.values() if k.targets in ("labels", "classes", "values")
+)
+TARGET_KINDS = tuple(k.name for k in COLUMN_TARGET_KINDS)
 # (chroms (B,), starts (B,), ends (B,), reverse (B,) bool) -> (B, T) or (B, T, L_out) targets
 WindowTargets = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -81,13 +86,13 @@ def infer_target_kind(values: pd.DataFrame) -> TargetKind:
         isinstance(t, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(t)
         for t in values.dtypes
     ):
-        return "multiclass"
+        return MULTICLASS.name
     arr = values.to_numpy(dtype=np.float64)
     if np.isin(arr, (0.0, 1.0)).all():
-        return "binary" if values.shape[1] == 1 else "multilabel"
+        return BINARY.name if values.shape[1] == 1 else MULTILABEL.name
     if values.shape[1] == 1 and pd.api.types.is_integer_dtype(values.dtypes.iloc[0]):
-        return "multiclass"
-    return "regression"
+        return MULTICLASS.name
+    return REGRESSION.name
 
 
 def _text_among_numbers(values: pd.DataFrame) -> tuple[int, str, object] | None:
@@ -131,16 +136,19 @@ def encode_targets(
             f"{where(row)}: target {values.columns[col]!r} is missing (NaN): "
             "fill it or drop the row"
         )
-    if kind != "multiclass" and (found := _text_among_numbers(values)) is not None:
+    classes_given = kind is not None and task_kind(kind).targets == "classes"
+    if not classes_given and (found := _text_among_numbers(values)) is not None:
         row, col, value = found
         raise DatasetError(
             f"{where(row)}: target {col!r} is {value!r}, not a number like the column's other "
             "values: fix it (or, for class labels, target_kind='multiclass')"
         )
     kind = kind or infer_target_kind(values)
-    if kind not in TARGET_KINDS:
-        raise ValueError(f"target_kind must be one of {TARGET_KINDS}, got {kind!r}")
-    if kind == "multiclass":
+    try:
+        spec = task_kind(kind, COLUMN_TARGET_KINDS)
+    except ValueError as err:
+        raise ValueError(f"target_kind: {err}") from None
+    if spec.targets == "classes":
         return _encode_classes(values, classes, where)
     try:
         arr = values.to_numpy(dtype=np.float32)
@@ -154,7 +162,7 @@ def encode_targets(
             "labels use target_kind='multiclass' (seqnn-train: data.target_kind=multiclass "
             "task=multiclass)"
         ) from None
-    if kind in ("binary", "multilabel"):
+    if spec.targets == "labels":
         bad = ~np.isin(arr, (0.0, 1.0))
         if bad.any():
             row, col = np.argwhere(bad)[0]
@@ -188,7 +196,7 @@ def _encode_classes(
             f"{len(classes)} classes {classes[:10]}: pass classes= with every label"
         )
     names = [str(c) for c in classes]
-    return torch.from_numpy(labels.astype(np.int64)), "multiclass", names, classes
+    return torch.from_numpy(labels.astype(np.int64)), MULTICLASS.name, names, classes
 
 
 # ----------------------------------------------------------------------------- base
@@ -583,7 +591,7 @@ class IntervalDataset(_BatchedDataset):
                 f"IntervalDataset: both target_columns {list(columns)} and targets= given: "
                 "pass one of them"
             )
-        given = getattr(targets, "target_kind", "regression")  # PeakLabels: multilabel
+        given = getattr(targets, "target_kind", REGRESSION.name)  # PeakLabels: multilabel
         if kind not in (None, given):
             raise DatasetError(
                 f"IntervalDataset: targets= gives {given} targets, not {kind!r}: "

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from seqnn.data.intervals import LINE, IntervalError, contig_indices, read_intervals
+from seqnn.kinds import MULTILABEL
 
 PeakSource = str | Path | pd.DataFrame
 _SPAN = np.int64(1 << 33)  # room per contig on the global axis (8.6 Gb, > any chromosome)
@@ -120,7 +121,7 @@ class PeakLabels:
         >>> y = labels(["chr1", "chr2"], [1000, 5000], [2000, 6000])  # (2, 2) float32
     """
 
-    target_kind = "multilabel"  # what IntervalDataset(targets=PeakLabels(...)) trains on
+    target_kind = MULTILABEL.name  # what IntervalDataset(targets=PeakLabels(...)) trains on
 
     def __init__(
         self,

@@ -32,13 +32,14 @@ from seqnn.inference.pretrained import (
     PretrainedModel,
     load_pretrained,
 )
+from seqnn.kinds import kind_names, kinds_where
 from seqnn.models.ensemble import Ensemble
 from seqnn.models.spec import network_spec
 
 # what every member must share, so that the averaged logits mean one thing
 AGREED_FIELDS = ("input_length", "task", "targets", "output_transform", "policy", "threshold")
 # tasks whose networks return logits that can be averaged (profile: a tuple, element by element)
-AVERAGED_TASKS = ("binary", "multilabel", "multiclass", "regression", "profile")
+AVERAGED_TASKS = tuple(k.name for k in kinds_where(averaged=True))
 
 
 def ensemble_pretrained(
@@ -81,7 +82,7 @@ def ensemble_pretrained(
     loaded = [m if isinstance(m, PretrainedModel) else load_pretrained(m) for m in models]
     first = loaded[0].spec
     for source, model in zip(sources, loaded, strict=True):
-        if model.spec.task not in AVERAGED_TASKS:
+        if not model.kind.averaged:
             raise PretrainedError(
                 f"{source}: task {model.spec.task!r}: only {', '.join(AVERAGED_TASKS)} models "
                 "can be averaged"
@@ -98,13 +99,13 @@ def ensemble_pretrained(
                     f"{own if name == 'threshold' else ''})"
                 )
     if threshold is not None:
-        if first.task not in ("binary", "multilabel") or not 0 < threshold < 1:
+        if not loaded[0].kind.calls or not 0 < threshold < 1:
             raise PretrainedError(
-                f"seqnn-ensemble: threshold={threshold!r}: a probability in (0, 1), for binary "
-                f"or multilabel models (these are {first.task})"
+                f"seqnn-ensemble: threshold={threshold!r}: a probability in (0, 1), for "
+                f"{kind_names(kinds_where(calls=True), 'or')} models (these are {first.task})"
             )
         first = replace(first, threshold=float(threshold))
-    if first.task == "profile":
+    if loaded[0].kind.profile_head:
         _check_profile_lengths(sources, loaded)
     net = Ensemble([model.net.cpu() for model in loaded]).eval()
     members = [

@@ -36,23 +36,24 @@ from seqnn.inference.predict import (
     prepare_regions,
 )
 from seqnn.inference.pretrained import PretrainedModel
-from seqnn.tasks.metrics import default_metrics, metric_inputs
+from seqnn.kinds import TaskKind
+from seqnn.tasks.metrics import SCORED_KINDS, default_metrics, metric_inputs
 from seqnn.tasks.threshold import tune_threshold
 
-SCORED_TASKS = ("binary", "multilabel", "multiclass", "regression")
+SCORED_TASKS = tuple(k.name for k in SCORED_KINDS)
 
 
 def score(model: PretrainedModel, predictions: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """The model's task metrics of ``predictions`` (N, T) against ``truth`` (N, T), or (N,)
     class indices for a multiclass model."""
-    task = model.spec.task
-    if task not in SCORED_TASKS:
+    task, kind = model.spec.task, model.kind
+    if kind not in SCORED_KINDS:
         raise PredictError(
             f"evaluate: the model's task is {task!r}; only {', '.join(SCORED_TASKS)} models "
             "are scored"
         )
     n_targets = len(model.targets)
-    threshold = model.threshold if task in ("binary", "multilabel") else 0.5
+    threshold = model.threshold if kind.calls else 0.5
     metrics = default_metrics(task, n_targets, model.targets, threshold)
     preds = torch.from_numpy(np.array(predictions, dtype=np.float32))  # a copy: writable
     truth = np.array(truth)  # a copy: writable
@@ -61,7 +62,7 @@ def score(model: PretrainedModel, predictions: np.ndarray, truth: np.ndarray) ->
     with warnings.catch_warnings():  # torchmetrics' one-class warning: handled below
         warnings.filterwarnings("ignore", message=".*(positive|negative) samples.*")
         values = {name: float(value) for name, value in metrics.compute().items()}
-    return _undefined_ranking(values, task, model.targets, truth)
+    return _undefined_ranking(values, kind, model.targets, truth)
 
 
 def bootstrap_interval(
@@ -113,11 +114,11 @@ RANKING = ("auroc", "auprc")
 
 
 def _undefined_ranking(
-    values: dict[str, float], task: str, targets: Sequence[str], truth: np.ndarray
+    values: dict[str, float], kind: TaskKind, targets: Sequence[str], truth: np.ndarray
 ) -> dict[str, float]:
     """AUROC / AUPRC of a target whose truth holds one class only are undefined: NaN (null
     in JSON) with a warning, not torchmetrics' 0."""
-    if task not in ("binary", "multilabel"):
+    if kind.targets != "labels":
         return values
     positive = truth.reshape(len(truth), -1) > 0.5
     one_class = [
@@ -131,7 +132,7 @@ def _undefined_ranking(
         stacklevel=3,
     )
     for name in RANKING:
-        if task == "binary":
+        if kind.one_target:
             values[name] = float("nan")
             continue
         for target in one_class:
@@ -154,9 +155,9 @@ def truth_of(
     labels count as positive above 0.5, as in training), a class index in [0, C) for
     multiclass, finite for regression. Errors name ``where(row)`` (default ``source``, row)."""
     where = where or (lambda i: f"{source}: row {i + 1}")
-    task = model.spec.task
+    task, classes = model.spec.task, model.kind.targets == "classes"
     if columns is None:
-        if task == "multiclass":
+        if classes:
             raise PredictError(
                 f"{source}: a multiclass model needs truth=<column> (the class-index column)"
             )
@@ -168,7 +169,7 @@ def truth_of(
             f"{source}: no truth column(s) {missing} (the model's targets are "
             f"{model.targets}): add them, or name the truth columns with truth=a,b"
         )
-    expected = 1 if task == "multiclass" else len(model.targets)
+    expected = 1 if classes else len(model.targets)
     if len(columns) != expected:
         raise PredictError(
             f"{source}: {len(columns)} truth column(s) {columns} for a {task} model with "
@@ -177,11 +178,11 @@ def truth_of(
     if table.empty:
         raise PredictError(f"{source}: no rows to evaluate")
     values = table[columns].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-    if task == "multiclass":
+    if classes:
         n = len(model.targets)
         ok = np.isfinite(values) & (values == np.round(values)) & (values >= 0) & (values < n)
         rule = f"a class index 0..{n - 1}"
-    elif task == "regression":
+    elif model.kind.targets == "values":
         ok, rule = np.isfinite(values), "a finite number"
     else:
         ok = np.isfinite(values) & (values >= 0) & (values <= 1)
@@ -194,7 +195,7 @@ def truth_of(
             f"{where(row)}: truth column {columns[col]!r} holds {shown}, not {rule}"
         )
     truth = values.astype(np.float32)
-    return truth[:, 0] if task == "multiclass" else truth
+    return truth[:, 0] if classes else truth
 
 
 def evaluate_table(

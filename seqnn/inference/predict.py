@@ -36,6 +36,7 @@ from seqnn.data.intervals import (
 )
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.pretrained import PretrainedModel
+from seqnn.kinds import kind_names, kinds_where
 
 Aggregate = Literal["mean", "max"]
 RC = bool | Literal["mean", "max"]
@@ -288,9 +289,10 @@ def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
 
 
 def check_calls(model: PretrainedModel) -> None:
-    if model.spec.task not in ("binary", "multilabel"):
+    if not model.kind.calls:
         raise PredictError(
-            f"calls need a binary or multilabel model; this one is {model.spec.task!r} "
+            f"calls need a {kind_names(kinds_where(calls=True), 'or')} model; this one is "
+            f"{model.spec.task!r} "
             "(its outputs are not probabilities of yes/no labels)"
         )
 

@@ -30,7 +30,9 @@ from seqnn.atomic import atomic_open, atomic_path
 from seqnn.data.embedded import resource_path
 from seqnn.data.encoding import ALPHABET, DEFAULT_POLICY, EncodingPolicy, OneHot
 from seqnn.errors import SeqnnInputError
-from seqnn.models.outputs import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS, profile_prediction
+from seqnn.kinds import AUTOENCODER, BINARY, PROFILE, TaskKind, task_kind
+from seqnn.kinds import TASK_KINDS as TASK_KINDS  # the kinds by name, as before
+from seqnn.models.outputs import OUTPUT_TRANSFORMS, profile_prediction
 from seqnn.models.spec import SpecError, build_network, network_spec
 from seqnn.version import __version__
 
@@ -43,7 +45,6 @@ SPEC_FILE = "seqnn.json"
 WEIGHTS_FILE = "model.safetensors"
 # names that load_pretrained resolves to folders shipped in seqnn/resources/models/
 SHIPPED_MODELS = ("ecoli-sigma70",)
-TASK_KINDS = ("binary", "multilabel", "multiclass", "regression", "profile", "autoencoder")
 
 
 class PretrainedError(SeqnnInputError):
@@ -71,7 +72,7 @@ class ModelSpec:
 
     network: dict[str, Any]
     input_length: int
-    task: str = "binary"
+    task: str = BINARY.name
     targets: list[str] = field(default_factory=lambda: ["target_0"])
     output_transform: str = "sigmoid"
     policy: EncodingPolicy = DEFAULT_POLICY
@@ -121,8 +122,7 @@ class ModelSpec:
             raise PretrainedError(
                 f"{source}: threshold {spec.threshold!r} is not a probability in (0, 1)"
             )
-        if spec.task not in TASK_KINDS:
-            raise PretrainedError(f"{source}: task {spec.task!r} is not one of {TASK_KINDS}")
+        _kind(spec.task, source)
         if spec.output_transform not in OUTPUT_TRANSFORMS:
             raise PretrainedError(
                 f"{source}: output_transform {spec.output_transform!r} is not one of "
@@ -144,6 +144,7 @@ class PretrainedModel(nn.Module):
         self.spec = spec
         self.one_hot = OneHot(spec.policy)
         self.output_fn = OUTPUT_TRANSFORMS[spec.output_transform]
+        self.kind = _kind(spec.task, SPEC_FILE)
 
     @property
     def targets(self) -> list[str]:
@@ -166,17 +167,18 @@ class PretrainedModel(nn.Module):
         """(N, L) uint8 codes or (N, 4, L) one-hot -> (N, T) float32 predictions (a profile
         model's: the predicted total count of each window's target region)."""
         out = self.net(self.one_hot(x))
-        if self.spec.task == "profile":
+        if self.kind.profile_head:
             out = self._profile_outputs(out)[1]
         return self.output_fn(out.float())
 
     def profiles(self, x: torch.Tensor) -> torch.Tensor:
         """A profile model's expected counts per position, (N, T, L_out) float32: the profile
         head's softmax × the predicted total."""
-        if self.spec.task != "profile":
+        if not self.kind.profile_head:
             raise PretrainedError(
-                f"profiles(): the model's task is {self.spec.task!r}; only 'profile' models "
-                "(e.g. DilatedResNet head='both' trained with task=profile) predict profiles"
+                f"profiles(): the model's task is {self.spec.task!r}; only {PROFILE.name!r} "
+                "models (e.g. DilatedResNet head='both' trained with task=profile) predict "
+                "profiles"
             )
         logits, log_counts = self._profile_outputs(self.net(self.one_hot(x)))
         return profile_prediction(logits.float(), log_counts.float())
@@ -239,10 +241,9 @@ def save_pretrained(
     if not values.get("targets"):
         values["targets"] = [f"target_{i}" for i in range(int(getattr(net, "n_targets", 1)))]
     values["targets"] = [str(t) for t in values["targets"]]
-    values.setdefault("task", "binary")
-    values["output_transform"] = values.get("output_transform") or DEFAULT_OUTPUT_TRANSFORM.get(
-        values["task"], "identity"
-    )
+    values.setdefault("task", BINARY.name)
+    kind = _kind(values["task"], "save_pretrained")
+    values["output_transform"] = values.get("output_transform") or kind.output_transform
     try:
         spec_network = network or network_spec(net)
     except SpecError as err:
@@ -262,6 +263,14 @@ def save_pretrained(
     with atomic_open(folder / SPEC_FILE) as fh:
         fh.write(text)
     return folder
+
+
+def _kind(name: str, source: str) -> TaskKind:
+    """The task kind ``name``; an unknown one is an error naming ``source``."""
+    try:
+        return task_kind(name)
+    except ValueError as err:
+        raise PretrainedError(f"{source}: {err}") from None
 
 
 def _json_scalar(value: Any) -> Any:
@@ -289,12 +298,12 @@ def _describe(model: nn.Module) -> dict[str, Any]:
     out: dict[str, Any] = {"net": _net_of(model)}
     hparams = getattr(model, "hparams", None)
     if hparams is not None and hasattr(model, "net"):
-        out["task"] = hparams.get("task", getattr(model, "task_kind", "autoencoder"))
+        out["task"] = hparams.get("task", getattr(model, "task_kind", AUTOENCODER.name))
         out["targets"] = hparams.get("target_names")
         out["output_transform"] = hparams.get("output_transform") or getattr(
             model, "output_transform_kind", None
         )
-        if out["task"] in ("binary", "multilabel"):
+        if _kind(out["task"], "save_pretrained").calls:
             out["threshold"] = hparams.get("threshold")
     one_hot = getattr(model, "one_hot", None)
     if isinstance(one_hot, OneHot):

@@ -1,5 +1,7 @@
 """Output transforms: what turns a network's raw outputs into predictions.
 
+Each task kind's default is :attr:`seqnn.kinds.TaskKind.output_transform`.
+
 Shared by the training modules and by pretrained models, so this module imports torch only
 (not Lightning): ``seqnn-predict`` and friends start without loading the training stack.
 """
@@ -11,6 +13,8 @@ from typing import Literal
 
 import torch
 from torch import Tensor
+
+from seqnn.kinds import TASK_KINDS
 
 OutputTransform = Literal["sigmoid", "softmax", "exp", "expm1", "identity"]
 
@@ -30,11 +34,9 @@ OUTPUT_TRANSFORMS: dict[str, Callable[[Tensor], Tensor]] = {
     "expm1": torch.expm1,  # a log(1 + count) head (BPNet's count head) -> counts
     "identity": _identity,
 }
+# the supervised kinds' defaults, kept for one release: ask seqnn.kinds.task_kind(...)
 DEFAULT_OUTPUT_TRANSFORM: dict[str, str] = {
-    "binary": "sigmoid",
-    "multilabel": "sigmoid",
-    "multiclass": "softmax",
-    "regression": "identity",
+    k.name: k.output_transform for k in TASK_KINDS.values() if k.metrics is not None
 }
 
 

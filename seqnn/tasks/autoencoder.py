@@ -30,6 +30,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from seqnn.data.encoding import OneHot
+from seqnn.kinds import AUTOENCODER
 from seqnn.tasks.staged import StagedModule
 
 IGNORE_INDEX = -100
@@ -62,6 +63,8 @@ class AutoencoderModule(StagedModule):
             policy of the trainer's data module, taken at ``setup`` (see
             :meth:`~seqnn.tasks.staged.StagedModule.use_policy`).
     """
+
+    task_kind = AUTOENCODER.name  # what save_pretrained records
 
     def __init__(
         self,

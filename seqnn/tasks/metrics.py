@@ -21,8 +21,7 @@ copy of the predictions).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -49,8 +48,13 @@ from torchmetrics.classification import (
 from torchmetrics.functional.classification.matthews_corrcoef import _matthews_corrcoef_reduce
 from torchmetrics.regression import PearsonCorrCoef, R2Score, SpearmanCorrCoef
 
-Task = Literal["binary", "multilabel", "multiclass", "regression"]
-TASKS: tuple[str, ...] = ("binary", "multilabel", "multiclass", "regression")
+from seqnn.kinds import TASK_KINDS, kind_names, kinds_where, task_kind
+
+#: a task kind's name (:mod:`seqnn.kinds`)
+Task = str
+#: the kinds these metrics score (those with a metrics factory)
+SCORED_KINDS = tuple(k for k in TASK_KINDS.values() if k.metrics is not None)
+TASKS: tuple[str, ...] = tuple(k.name for k in SCORED_KINDS)
 
 
 class _Targetwise:
@@ -152,7 +156,8 @@ def default_metrics(
     AUROC and average precision are exact: they keep every prediction of the epoch.
 
     Args:
-        task: ``"binary"``, ``"multilabel"``, ``"multiclass"`` or ``"regression"``.
+        task: a kind of :mod:`seqnn.kinds` with metrics: ``"binary"``, ``"multilabel"``,
+            ``"multiclass"`` or ``"regression"``.
         n_targets: targets (labels, classes or outputs); 1 for binary.
         target_names: names for the per-target keys; default ``"0"``, ``"1"``, ...
         threshold: binary / multilabel: a probability above it is called positive by
@@ -162,67 +167,82 @@ def default_metrics(
     Returns:
         A MetricCollection; clone it per stage with ``.clone(prefix="val/")``.
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    kind = task_kind(task, SCORED_KINDS)
     threshold = float(threshold)
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be a probability in (0, 1), got {threshold!r}")
-    if threshold != 0.5 and task not in ("binary", "multilabel"):
-        raise ValueError(f"threshold applies to binary and multilabel tasks, not {task!r}")
+    if threshold != 0.5 and not kind.calls:
+        raise ValueError(
+            f"threshold applies to {kind_names(kinds_where(calls=True))} tasks, not {task!r}"
+        )
     if target_names is not None and len(target_names) != n_targets:
         raise ValueError(f"{len(target_names)} target_names given for n_targets={n_targets}")
+    kind.check_n_targets(n_targets)
     names = (
         [str(t) for t in target_names]
         if target_names is not None
         else [str(i) for i in range(n_targets)]
     )
-    names_or_none = names if n_targets > 1 else None
-    metrics: dict[str, Metric]
-    if task == "binary":
-        if n_targets != 1:
-            raise ValueError(f"a binary task has one target, got n_targets={n_targets}")
-        at = {"threshold": threshold}
-        metrics = {
-            "auroc": BinaryAUROC(),
-            "auprc": BinaryAveragePrecision(),
-            "accuracy": BinaryAccuracy(**at),
-            "mcc": BinaryMatthewsCorrCoef(**at),
-            "f1": BinaryF1Score(**at),
-            # sensitivity / specificity: the figures promoter papers (CNNProm) report
-            "sensitivity": BinaryRecall(**at),
-            "specificity": BinarySpecificity(**at),
-        }
-    elif task == "multilabel":
-        kw = {"num_labels": n_targets, "target_names": names_or_none}
-        at = {**kw, "threshold": threshold}
-        metrics = {
-            "auroc": TargetwiseMultilabelAUROC(name="auroc", average=None, **kw),
-            "auprc": TargetwiseMultilabelAveragePrecision(name="auprc", average=None, **kw),
-            "accuracy": TargetwiseMultilabelAccuracy(name="accuracy", average=None, **at),
-            "mcc": TargetwiseMultilabelMatthewsCorrCoef(name="mcc", **at),
-            "f1": TargetwiseMultilabelF1Score(name="f1", average=None, **at),
-        }
-    elif task == "multiclass":
-        if n_targets < 2:
-            raise ValueError(f"a multiclass task needs n_targets >= 2 classes, got {n_targets}")
-        kw = {"num_classes": n_targets, "target_names": names, "average": None}
-        metrics = {
-            "auroc": TargetwiseMulticlassAUROC(name="auroc", **kw),
-            "auprc": TargetwiseMulticlassAveragePrecision(name="auprc", **kw),
-            "accuracy": MulticlassAccuracy(num_classes=n_targets, average="micro"),
-            "mcc": MulticlassMatthewsCorrCoef(num_classes=n_targets),
-            "f1": TargetwiseMulticlassF1Score(name="f1", **kw),
-        }
-    elif n_targets == 1:
-        metrics = {"pearson": PearsonCorrCoef(), "spearman": SpearmanCorrCoef(), "r2": R2Score()}
-    else:
-        kw = {"target_names": names}
-        metrics = {
-            "pearson": TargetwisePearsonCorrCoef(name="pearson", num_outputs=n_targets, **kw),
-            "spearman": TargetwiseSpearmanCorrCoef(name="spearman", num_outputs=n_targets, **kw),
-            "r2": TargetwiseR2Score(name="r2", multioutput="raw_values", **kw),
-        }
-    return MetricCollection(metrics)
+    return MetricCollection(METRIC_FACTORIES[kind.metrics](n_targets, names, threshold))
+
+
+def binary_metrics(n_targets: int, names: list[str], threshold: float) -> dict[str, Metric]:
+    """:func:`default_metrics` of a binary task (one target)."""
+    at = {"threshold": threshold}
+    return {
+        "auroc": BinaryAUROC(),
+        "auprc": BinaryAveragePrecision(),
+        "accuracy": BinaryAccuracy(**at),
+        "mcc": BinaryMatthewsCorrCoef(**at),
+        "f1": BinaryF1Score(**at),
+        # sensitivity / specificity: the figures promoter papers (CNNProm) report
+        "sensitivity": BinaryRecall(**at),
+        "specificity": BinarySpecificity(**at),
+    }
+
+
+def multilabel_metrics(n_targets: int, names: list[str], threshold: float) -> dict[str, Metric]:
+    """:func:`default_metrics` of a multilabel task: per label, and their mean."""
+    kw = {"num_labels": n_targets, "target_names": names if n_targets > 1 else None}
+    at = {**kw, "threshold": threshold}
+    return {
+        "auroc": TargetwiseMultilabelAUROC(name="auroc", average=None, **kw),
+        "auprc": TargetwiseMultilabelAveragePrecision(name="auprc", average=None, **kw),
+        "accuracy": TargetwiseMultilabelAccuracy(name="accuracy", average=None, **at),
+        "mcc": TargetwiseMultilabelMatthewsCorrCoef(name="mcc", **at),
+        "f1": TargetwiseMultilabelF1Score(name="f1", average=None, **at),
+    }
+
+
+def multiclass_metrics(n_targets: int, names: list[str], threshold: float) -> dict[str, Metric]:
+    """:func:`default_metrics` of a multiclass task (``n_targets`` classes; no threshold)."""
+    kw = {"num_classes": n_targets, "target_names": names, "average": None}
+    return {
+        "auroc": TargetwiseMulticlassAUROC(name="auroc", **kw),
+        "auprc": TargetwiseMulticlassAveragePrecision(name="auprc", **kw),
+        "accuracy": MulticlassAccuracy(num_classes=n_targets, average="micro"),
+        "mcc": MulticlassMatthewsCorrCoef(num_classes=n_targets),
+        "f1": TargetwiseMulticlassF1Score(name="f1", **kw),
+    }
+
+
+def regression_metrics(n_targets: int, names: list[str], threshold: float) -> dict[str, Metric]:
+    """:func:`default_metrics` of a regression task (no threshold)."""
+    if n_targets == 1:
+        return {"pearson": PearsonCorrCoef(), "spearman": SpearmanCorrCoef(), "r2": R2Score()}
+    kw = {"target_names": names}
+    return {
+        "pearson": TargetwisePearsonCorrCoef(name="pearson", num_outputs=n_targets, **kw),
+        "spearman": TargetwiseSpearmanCorrCoef(name="spearman", num_outputs=n_targets, **kw),
+        "r2": TargetwiseR2Score(name="r2", multioutput="raw_values", **kw),
+    }
+
+
+#: the builders that :attr:`seqnn.kinds.TaskKind.metrics` names
+METRIC_FACTORIES: dict[str, Callable[[int, list[str], float], dict[str, Metric]]] = {
+    f.__name__: f
+    for f in (binary_metrics, multilabel_metrics, multiclass_metrics, regression_metrics)
+}
 
 
 def _positions_as_rows(t: Tensor) -> Tensor:
@@ -239,17 +259,16 @@ def metric_inputs(task: Task, n_targets: int, preds: Tensor, y: Tensor) -> tuple
     Binary / multilabel soft labels count as positive above 0.5; multiclass targets are class
     indices; a single regression target becomes (N,).
     """
+    kind = task_kind(task, SCORED_KINDS)
     preds = _positions_as_rows(preds)
-    if task == "multiclass":
+    if kind.targets == "classes":
         return preds, y.reshape(-1).long()
-    if task == "regression":
+    if kind.targets == "labels":
+        target = (_positions_as_rows(y) > 0.5).long().reshape(preds.shape)
+    else:
         target = _positions_as_rows(y.float()).reshape(preds.shape)
-        if n_targets == 1:
-            return preds.reshape(-1), target.reshape(-1)  # single-output metrics want (N,)
-        return preds, target
-    target = (_positions_as_rows(y) > 0.5).long().reshape(preds.shape)
-    if task == "binary":
-        return preds.reshape(-1), target.reshape(-1)
+    if kind.single_target_as_vector and n_targets == 1:
+        return preds.reshape(-1), target.reshape(-1)  # single-output metrics want (N,)
     return preds, target
 
 

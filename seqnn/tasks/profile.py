@@ -19,6 +19,7 @@ from torch.optim import Optimizer
 from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
+from seqnn.kinds import PROFILE
 from seqnn.models.ensemble import average_outputs
 from seqnn.models.outputs import profile_prediction
 from seqnn.tasks.profile_losses import observed_log_total
@@ -50,9 +51,8 @@ class ProfileModule(StagedModule):
             :meth:`~seqnn.tasks.staged.StagedModule.use_policy`).
     """
 
-    # what save_pretrained records: predictions are the count head's totals
-    task_kind = "profile"
-    output_transform_kind = "expm1"
+    # what save_pretrained records (seqnn.kinds.PROFILE: predictions are the count head's totals)
+    task_kind = PROFILE.name
 
     def __init__(
         self,

@@ -31,9 +31,10 @@ from torch.optim import Optimizer
 from torchmetrics import MetricCollection
 
 from seqnn.data.encoding import OneHot
+from seqnn.kinds import BINARY, kinds_where, task_kind
 from seqnn.models.ensemble import average_outputs
-from seqnn.models.outputs import DEFAULT_OUTPUT_TRANSFORM, OUTPUT_TRANSFORMS, OutputTransform
-from seqnn.tasks.metrics import TASKS, Task, default_metrics, metric_inputs
+from seqnn.models.outputs import OUTPUT_TRANSFORMS, OutputTransform
+from seqnn.tasks.metrics import Task, default_metrics, metric_inputs
 from seqnn.tasks.staged import StagedModule
 
 
@@ -45,7 +46,8 @@ class SupervisedModule(StagedModule):
         loss: ``loss(logits, target)`` -> scalar, e.g. ``nn.BCEWithLogitsLoss()``.
         optimizer: ``optimizer(params=...)`` -> Optimizer (a partial, Hydra ``_partial_: true``).
         scheduler: optional ``scheduler(optimizer=...)`` -> LR scheduler (a partial).
-        task: ``"binary"``, ``"multilabel"``, ``"multiclass"`` or ``"regression"``.
+        task: ``"binary"``, ``"multilabel"``, ``"multiclass"`` or ``"regression"``
+            (:mod:`seqnn.kinds`: its targets, default transform, metrics and calls).
         n_targets: labels / classes / outputs T (1 for binary).
         target_names: names of the T targets for the per-target metric keys
             (``val/auroc/<name>``); default ``"0"``, ``"1"``, ...
@@ -53,8 +55,8 @@ class SupervisedModule(StagedModule):
             per stage. It receives transformed outputs (see ``output_transform``).
         monitor: the logged value a ReduceLROnPlateau scheduler watches.
         output_transform: logits -> predictions: ``"sigmoid"``, ``"softmax"``, ``"exp"``
-            (Poisson log-rates) or ``"identity"``; default from ``task`` (sigmoid for
-            binary/multilabel, softmax for multiclass, identity for regression).
+            (Poisson log-rates) or ``"identity"``; default: the task kind's
+            (sigmoid for binary/multilabel, softmax for multiclass, identity for regression).
         scheduler_interval: step the scheduler every ``"epoch"`` or every ``"step"``.
         one_hot: the codes -> one-hot module; None (the default): one with the N/IUPAC
             policy of the trainer's data module, taken at ``setup`` (see
@@ -70,7 +72,7 @@ class SupervisedModule(StagedModule):
         loss: nn.Module,
         optimizer: Callable[..., Optimizer],
         scheduler: Callable[..., Any] | None = None,
-        task: Task = "binary",
+        task: Task = BINARY.name,
         n_targets: int = 1,
         target_names: Sequence[str] | None = None,
         metrics: MetricCollection | None = None,
@@ -81,9 +83,11 @@ class SupervisedModule(StagedModule):
         threshold: float = 0.5,
     ) -> None:
         super().__init__()
-        if task not in TASKS:
-            raise ValueError(f"SupervisedModule: task must be one of {TASKS}, got {task!r}")
-        transform = output_transform or DEFAULT_OUTPUT_TRANSFORM[task]
+        try:
+            self.kind = task_kind(task, kinds_where(trained_by="SupervisedModule"))
+        except ValueError as err:
+            raise ValueError(f"SupervisedModule: {err}") from None
+        transform = output_transform or self.kind.output_transform
         if transform not in OUTPUT_TRANSFORMS:
             raise ValueError(
                 f"SupervisedModule: output_transform must be one of {tuple(OUTPUT_TRANSFORMS)} "
@@ -122,7 +126,7 @@ class SupervisedModule(StagedModule):
                 (their threshold is theirs to set).
         """
         hp = self.hparams
-        if hp.task not in ("binary", "multilabel"):
+        if not self.kind.calls:
             raise ValueError(f"set_threshold: {hp.task} tasks make no thresholded calls")
         if not self._default_metrics:
             raise ValueError("set_threshold: this module was given its own metrics=")
@@ -160,7 +164,7 @@ class SupervisedModule(StagedModule):
 
     def _loss_target(self, y: Tensor, logits: Tensor) -> Tensor:
         """y in the dtype and shape the loss expects next to ``logits``."""
-        if self.hparams.task == "multiclass":
+        if self.kind.targets == "classes":
             # (N, 1) -> (N,); profile targets (N, L) stay as they are
             return (y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y).long()
         y = y.float()
