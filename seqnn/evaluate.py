@@ -201,10 +201,12 @@ def evaluate_table(
     rc: bool | str = False,
     batch_size: int = 256,
     ci: float | None = None,
+    progress: bool = True,
 ) -> dict[str, float]:
     """Score ``model`` on a table of sequences (a CSV / TSV path or a DataFrame); errors name
     the file's line (the header is line 1). ``ci`` (e.g. 0.95) adds each metric's bootstrap
-    interval (:func:`bootstrap_interval`, 1,000 resamples)."""
+    interval (:func:`bootstrap_interval`, 1,000 resamples); ``progress`` shows a progress bar
+    of the predictions on stderr (only when it is a terminal)."""
     if isinstance(table, pd.DataFrame):
         frame, source = table.reset_index(drop=True), "the table"
         where = lambda i: f"the table: row {i + 1}"  # noqa: E731
@@ -228,7 +230,7 @@ def evaluate_table(
     for row in np.flatnonzero(not_dna)[:1]:
         encode(sequences.iloc[row], names=[where(int(row))])
     predicted = predict_sequences(
-        model, sequences.tolist(), batch_size=batch_size, rc=rc
+        model, sequences.tolist(), batch_size=batch_size, rc=rc, progress=progress
     ).to_numpy()
     return score_with_interval(model, predicted, expected, ci)
 
@@ -260,8 +262,8 @@ def evaluate_regions(
 ) -> dict[str, float]:
     """Score ``model`` on regions (a BED / TSV / CSV file or a DataFrame with chrom, start,
     end) whose columns hold the truth (``predict_kwargs``: the other options of
-    :func:`seqnn.predict.predict_regions`); errors name the file's line. ``ci`` as in
-    :func:`evaluate_table`."""
+    :func:`seqnn.predict.predict_regions`, ``progress`` among them); errors name the file's
+    line. ``ci`` as in :func:`evaluate_table`."""
     genome, table = prepare_regions(genome, regions, on_invalid)
     source = "the regions" if isinstance(regions, pd.DataFrame) else str(regions)
     lines = table[LINE].to_numpy() if LINE in table.columns else None
@@ -317,10 +319,12 @@ def run(cfg) -> list[Path]:
     model = load_pretrained(cfg.model)
     if has_table:
         metrics = evaluate_table(
-            model, cfg.table, truth, str(cfg.sequence_column), rc, cfg.batch_size, ci
+            model, cfg.table, truth, str(cfg.sequence_column), rc, cfg.batch_size, ci, cfg.progress
         )
     else:
-        metrics = evaluate_regions(model, cfg.fasta, cfg.regions, truth, rc, cfg.batch_size, ci=ci)
+        metrics = evaluate_regions(
+            model, cfg.fasta, cfg.regions, truth, rc, cfg.batch_size, ci=ci, progress=cfg.progress
+        )
     for name, value in metrics.items():
         print(f"{name}\t{value:.4f}")
     if cfg.out is None:

@@ -34,6 +34,7 @@ from seqnn.data.intervals import (
     validate_intervals,
 )
 from seqnn.pretrained import PretrainedModel, resolve_device
+from seqnn.progress import progress_bar
 
 Aggregate = Literal["mean", "max"]
 RC = bool | Literal["mean", "max"]
@@ -72,6 +73,7 @@ def predict_sequences(
     sequences: Sequence[str],
     batch_size: int = 256,
     rc: RC = False,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Predict for DNA strings of any length (each centred and cut or N-padded to the
     model's input length).
@@ -81,6 +83,7 @@ def predict_sequences(
         sequences: DNA strings (A C G T N and IUPAC codes, any case).
         batch_size: sequences per forward pass.
         rc: average each prediction with that of the reverse complement.
+        progress: show a progress bar on stderr (only when it is a terminal).
 
     Returns:
         (N, T) DataFrame, one column per target, in input order.
@@ -88,16 +91,19 @@ def predict_sequences(
     seqs = [sequences] if isinstance(sequences, str) else list(sequences)
     length = model.input_length
     out = np.empty((len(seqs), len(model.targets)), dtype=np.float32)
-    for i in range(0, len(seqs), _check_batch_size(batch_size)):
-        raw = seqs[i : i + batch_size]
-        try:
-            codes = encode([_centre(s, length) for s in raw])
-        except EncodingError:
-            # name the sequence by its index and the position as given, not in the window
-            for k, seq in enumerate(raw, start=i):
-                encode(seq, names=[f"sequences[{k}]"])
-            raise
-        out[i : i + len(raw)] = predict_codes(model, codes, rc)
+    batches = range(0, len(seqs), _check_batch_size(batch_size))
+    with progress_bar(len(seqs), "predict", progress, "sequences") as advance:
+        for i in batches:
+            raw = seqs[i : i + batch_size]
+            try:
+                codes = encode([_centre(s, length) for s in raw])
+            except EncodingError:
+                # name the sequence by its index and the position as given, not in the window
+                for k, seq in enumerate(raw, start=i):
+                    encode(seq, names=[f"sequences[{k}]"])
+                raise
+            out[i : i + len(raw)] = predict_codes(model, codes, rc)
+            advance(len(raw))
     return pd.DataFrame(out, columns=model.targets)
 
 
@@ -122,6 +128,7 @@ def predict_regions(
     aggregate: Aggregate = "mean",
     use_strand: bool = True,
     on_invalid: Literal["error", "drop", "pad"] = "error",
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Predict for genomic regions (a BED/TSV path or a DataFrame with chrom, start, end).
 
@@ -139,6 +146,7 @@ def predict_regions(
         use_strand: reverse-complement regions on the ``-`` strand (when a strand column
             exists), as the training data did.
         on_invalid: ``"error"``, ``"drop"`` or ``"pad"`` (N past contig ends).
+        progress: show a progress bar on stderr (only when it is a terminal).
 
     Returns:
         The regions' columns (without the file's line numbers) then one column per target.
@@ -154,8 +162,10 @@ def predict_regions(
     genome, table = prepare_regions(genome, regions, on_invalid)
     windows = _windows(table, model.input_length, tile_regions, stride)
     values = np.empty((len(windows), len(model.targets)), dtype=np.float32)
-    for sl, codes in _window_batches(genome, windows, batch_size, use_strand):
-        values[sl] = predict_codes(model, codes, rc)
+    with progress_bar(len(windows), "predict", progress) as advance:
+        for sl, codes in _window_batches(genome, windows, batch_size, use_strand):
+            values[sl] = predict_codes(model, codes, rc)
+            advance(len(codes))
     if tile_regions:
         grouped = pd.DataFrame(values).groupby(windows["_region"].to_numpy(), sort=True)
         values = (grouped.mean() if aggregate == "mean" else grouped.max()).to_numpy(np.float32)
@@ -171,6 +181,7 @@ def predict_profiles(
     rc: bool = False,
     use_strand: bool = True,
     on_invalid: Literal["error", "drop", "pad"] = "error",
+    progress: bool = True,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """A profile model's per-position expected counts for genomic regions.
 
@@ -179,7 +190,8 @@ def predict_profiles(
 
     Args:
         model: a pretrained model with task ``"profile"``.
-        genome, regions, batch_size, use_strand, on_invalid: as in :func:`predict_regions`.
+        genome, regions, batch_size, use_strand, on_invalid, progress: as in
+            :func:`predict_regions`.
         rc: average with the reverse complement's profile (flipped back: for unstranded
             tracks).
 
@@ -192,12 +204,14 @@ def predict_profiles(
     genome, table = prepare_regions(genome, regions, on_invalid)
     windows = _windows(table, model.input_length, False, None)
     chunks = []
-    for _, codes in _window_batches(genome, windows, batch_size, use_strand):
-        x = torch.from_numpy(np.ascontiguousarray(codes)).to(model.device)
-        y = model.profiles(x)
-        if rc:
-            y = (y + model.profiles(reverse_complement_codes(x)).flip(-1)) / 2
-        chunks.append(y.cpu().numpy())
+    with progress_bar(len(windows), "predict profiles", progress) as advance:
+        for _, codes in _window_batches(genome, windows, batch_size, use_strand):
+            x = torch.from_numpy(np.ascontiguousarray(codes)).to(model.device)
+            y = model.profiles(x)
+            if rc:
+                y = (y + model.profiles(reverse_complement_codes(x)).flip(-1)) / 2
+            chunks.append(y.cpu().numpy())
+            advance(len(codes))
     n_out = chunks[0].shape[-1] if chunks else 0
     profiles = np.concatenate(chunks) if chunks else np.zeros((0, len(model.targets), 0))
     out = table.drop(columns=[LINE], errors="ignore").reset_index(drop=True)
@@ -317,7 +331,9 @@ def run(cfg: DictConfig) -> list[Path]:
     if cfg.scan:
         stride = int(cfg.stride or max(1, model.input_length // 8))
         contigs = list(cfg.contigs) if cfg.contigs else None
-        return scan_genome(model, genome, out, stride, cfg.batch_size, cfg.rc, contigs)
+        return scan_genome(
+            model, genome, out, stride, cfg.batch_size, cfg.rc, contigs, progress=cfg.progress
+        )
     if cfg.devices and int(cfg.devices) > 1:
         from seqnn.distributed_predict import predict_regions_distributed
 
@@ -354,6 +370,7 @@ def run(cfg: DictConfig) -> list[Path]:
         aggregate=cfg.aggregate,
         use_strand=cfg.use_strand,
         on_invalid=cfg.on_invalid,
+        progress=cfg.progress,
     )
     write_table(add_calls(table, model) if cfg.calls else table, out)
     return [out]

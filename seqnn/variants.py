@@ -29,6 +29,7 @@ from seqnn.data.genome import Genome
 from seqnn.data.vcf import LINE, VARIANT_COLUMNS, normalize_variants, read_vcf
 from seqnn.predict import RC, predict_codes, write_table
 from seqnn.pretrained import PretrainedModel, resolve_device
+from seqnn.progress import progress_bar
 
 RefMismatch = Literal["error", "warn", "skip"]
 PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
@@ -47,6 +48,7 @@ def variant_effects(
     rc: RC = False,
     ref_mismatch: RefMismatch = "error",
     batch_size: int = 256,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Predict each variant's reference and alternative allele and compare them.
 
@@ -61,6 +63,7 @@ def variant_effects(
             such variants, ``"warn"`` keeps them (scored on the FASTA's bases with ALT in
             place of REF); both warn once with the count.
         batch_size: variants per forward pass (each gives two windows).
+        progress: show a progress bar on stderr (only when it is a terminal).
 
     Returns:
         One row per ALT allele: chrom, pos, id, ref, alt, then for each target ``t``:
@@ -82,7 +85,7 @@ def variant_effects(
     _check_contigs(table, genome)
     mismatch = ref_mismatches(table, genome)
     table = _apply_ref_policy(table, genome, mismatch, ref_mismatch)
-    ref, alt = _predict(model, genome, table, rc, batch_size)
+    ref, alt = _predict(model, genome, table, rc, batch_size, progress)
     effects = effect_table(table, ref, alt, model.targets, model.spec.output_transform)
     effects.attrs.update(
         source=table.attrs.get("source", "variants"),
@@ -245,18 +248,25 @@ def decode_windows(codes: np.ndarray) -> list[str]:
 
 # ----------------------------------------------------------------------------- predictions
 def _predict(
-    model: PretrainedModel, genome: Genome, table: pd.DataFrame, rc: RC, batch_size: int
+    model: PretrainedModel,
+    genome: Genome,
+    table: pd.DataFrame,
+    rc: RC,
+    batch_size: int,
+    progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n, T) predictions for the ref and the alt windows, a batch of variants at a time."""
     n, n_targets = len(table), len(model.targets)
     ref = np.empty((n, n_targets), dtype=np.float32)
     alt = np.empty((n, n_targets), dtype=np.float32)
-    for i in range(0, n, batch_size):
-        chunk = table.iloc[i : i + batch_size]
-        ref_codes, alt_codes = variant_windows(genome, chunk, model.input_length)
-        # one forward pass for both alleles: (2B, L) -> (2B, T)
-        y = predict_codes(model, np.concatenate([ref_codes, alt_codes]), rc)
-        ref[i : i + len(chunk)], alt[i : i + len(chunk)] = np.split(y, 2)
+    with progress_bar(n, "variants", progress, "variants") as advance:
+        for i in range(0, n, batch_size):
+            chunk = table.iloc[i : i + batch_size]
+            ref_codes, alt_codes = variant_windows(genome, chunk, model.input_length)
+            # one forward pass for both alleles: (2B, L) -> (2B, T)
+            y = predict_codes(model, np.concatenate([ref_codes, alt_codes]), rc)
+            ref[i : i + len(chunk)], alt[i : i + len(chunk)] = np.split(y, 2)
+            advance(len(chunk))
     return ref, alt
 
 
@@ -314,6 +324,7 @@ def run(cfg: DictConfig) -> list[Path]:
         rc=cfg.rc,
         ref_mismatch=cfg.ref_mismatch,
         batch_size=cfg.batch_size,
+        progress=cfg.progress,
     )
     write_table(table, out)
     return [out]
