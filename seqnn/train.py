@@ -15,12 +15,50 @@ exports the best network and returns the metrics. Examples::
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("seqnn.train")
+# the loggers Lightning gives a console handler of its own when it is imported
+LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
+# where Lightning's rank_zero_info writes its advertisements ("💡 Tip: ... litlogger ...")
+LIGHTNING_RANK_ZERO_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+)
+
+
+# torch deprecated its pytree class LeafSpec, which Lightning still uses on every step
+LEAF_SPEC_DEPRECATION = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+
+
+def _not_a_tip(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("💡 Tip")
+
+
+def quiet_lightning_console() -> None:
+    """Print each of Lightning's log lines once, none of its advertisements, and none of the
+    deprecation warnings between Lightning and torch that a seqnn user cannot act on.
+
+    Lightning gives its loggers a console handler of their own when imported, and also lets
+    their records reach the root logger, whose handlers Hydra's job logging set up under
+    ``seqnn-train`` (the console and ``train.log``): every line was printed twice. When the
+    root logger has handlers, Lightning's own go. Lightning's "💡 Tip" lines (for its cloud
+    products, which seqnn does not use) are dropped everywhere. Call it after importing
+    Lightning; calling it again changes nothing.
+    """
+    if logging.getLogger().handlers:
+        for name in LIGHTNING_LOGGERS:
+            logger = logging.getLogger(name)
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+    for name in LIGHTNING_RANK_ZERO_LOGGERS:
+        logging.getLogger(name).addFilter(_not_a_tip)
+    warnings.filterwarnings("ignore", message=LEAF_SPEC_DEPRECATION, category=FutureWarning)
 
 
 def instantiate_dict(cfg: DictConfig | None) -> list[Any]:
@@ -156,6 +194,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     from seqnn.run_report import export_best, report_run
 
+    quiet_lightning_console()
     ckpt_path = resume_checkpoint(cfg.get("ckpt_path"))  # before any data is read
     L.seed_everything(cfg.seed, workers=True)
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects

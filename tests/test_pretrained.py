@@ -158,6 +158,7 @@ class _Payload:
         return (open, (self.path, "w"))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the file is refused anyway
 def test_malicious_pickle_is_refused_and_not_executed(tmp_path, package):
     marker = tmp_path / "pwned"
     for name in ("evil.ckpt", "evil.pt"):

@@ -450,6 +450,23 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 420)
     )
 
 
+def test_console_prints_each_lightning_line_once_and_no_noise(tmp_path, seqnn_cache):  # noqa: F811
+    """seqnn-train's console: Lightning's INFO lines once (not again by Hydra's job log), no
+    advertisement tips, no FLOPs column of zeros, no torch/Lightning deprecation warning."""
+    env = {**os.environ, "SEQNN_LOG_DIR": str(tmp_path / "logs")}
+    done = run_cli(["debug=fast", *TINY["cnn"]], tmp_path, env)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert output.count("Seed set to 12345") == 1, output
+    assert output.count("GPU available:") == 1, output
+    assert "BassetCNN" in output  # the model summary is there ...
+    assert "FLOPs" not in output  # ... without its column of zeros
+    assert "Tip" not in output and "litlogger" not in output
+    assert "Warning" not in output and "deprecated" not in output, output
+    (run,) = (tmp_path / "logs" / "runs").iterdir()
+    assert "Seed set to 12345" in (run / "train.log").read_text()  # Hydra's log file keeps it
+
+
 @pytest.mark.slow
 def test_ddp_cpu_two_processes(tmp_path, seqnn_cache):  # noqa: F811 (a fixture)
     """From the CLI: Lightning's DDP launcher re-runs the Hydra command for rank 1 (inside

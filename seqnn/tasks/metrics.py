@@ -21,6 +21,7 @@ copy of the predictions).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -213,16 +214,23 @@ def default_metrics(
             "mcc": MulticlassMatthewsCorrCoef(num_classes=n_targets),
             "f1": TargetwiseMulticlassF1Score(name="f1", **kw),
         }
-    elif n_targets == 1:
-        metrics = {"pearson": PearsonCorrCoef(), "spearman": SpearmanCorrCoef(), "r2": R2Score()}
     else:
+        metrics = _regression_metrics(n_targets, names)
+    return MetricCollection(metrics)
+
+
+def _regression_metrics(n_targets: int, names: list[str] | None) -> dict[str, Metric]:
+    with warnings.catch_warnings():
+        # torchmetrics' notice that Spearman keeps every value of the epoch: a rank needs them
+        warnings.filterwarnings("ignore", message="Metric `SpearmanCorrcoef` will save")
+        if n_targets == 1:
+            return {"pearson": PearsonCorrCoef(), "spearman": SpearmanCorrCoef(), "r2": R2Score()}
         kw = {"target_names": names}
-        metrics = {
+        return {
             "pearson": TargetwisePearsonCorrCoef(name="pearson", num_outputs=n_targets, **kw),
             "spearman": TargetwiseSpearmanCorrCoef(name="spearman", num_outputs=n_targets, **kw),
             "r2": TargetwiseR2Score(name="r2", multioutput="raw_values", **kw),
         }
-    return MetricCollection(metrics)
 
 
 def _positions_as_rows(t: Tensor) -> Tensor:
@@ -262,4 +270,5 @@ def compute_and_reset(metrics: MetricCollection) -> dict[str, Tensor]:
     updated = any(m.update_count > 0 for m in metrics.values(copy_state=False))
     values = metrics.compute() if updated else {}
     metrics.reset()
-    return values
+    # an undefined MCC comes back as an integer 0, which Lightning converts with a warning
+    return {name: value.float() for name, value in values.items()}
