@@ -26,7 +26,14 @@ from torch.utils.data import DataLoader, Dataset
 from seqnn.atomic import atomic_path
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import contig_indices
-from seqnn.predict import RC, _result_frame, _windows, predict_codes, prepare_regions
+from seqnn.predict import (
+    RC,
+    _result_frame,
+    _windows,
+    check_rc,
+    predict_codes,
+    prepare_regions,
+)
 from seqnn.pretrained import PretrainedModel
 
 
@@ -134,6 +141,7 @@ def predict_regions_distributed(
     Returns:
         On rank 0 the table in region order; ``None`` on the other ranks.
     """
+    check_rc(model, rc)
     genome, table = prepare_regions(genome, regions, on_invalid)
     windows = _windows(table, model.input_length, False, None)
     if shard_dir is None:  # the same name in every rank's process: a digest of the request

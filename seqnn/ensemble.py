@@ -34,7 +34,15 @@ from seqnn.models.spec import network_spec
 from seqnn.pretrained import PretrainedError, PretrainedModel, load_pretrained, save_pretrained
 
 # what every member must share, so that the averaged logits mean one thing
-AGREED_FIELDS = ("input_length", "task", "targets", "output_transform", "policy", "threshold")
+AGREED_FIELDS = (
+    "input_length",
+    "task",
+    "targets",
+    "output_transform",
+    "policy",
+    "threshold",
+    "strand_specific",
+)
 # tasks whose networks return logits that can be averaged (profile: a tuple, element by element)
 AVERAGED_TASKS = ("binary", "multilabel", "multiclass", "regression", "profile")
 

@@ -29,7 +29,13 @@ import torch
 from seqnn.data.datasets import read_table
 from seqnn.data.encoding import IUPAC, encode
 from seqnn.data.intervals import LINE
-from seqnn.predict import PredictError, predict_regions, predict_sequences, prepare_regions
+from seqnn.predict import (
+    PredictError,
+    predict_regions,
+    predict_sequences,
+    prediction_columns,
+    prepare_regions,
+)
 from seqnn.pretrained import PretrainedModel, load_pretrained
 from seqnn.tasks.metrics import default_metrics, metric_inputs
 from seqnn.tasks.threshold import tune_threshold
@@ -273,8 +279,7 @@ def evaluate_regions(
         model, genome, table, batch_size=batch_size, rc=rc, on_invalid=on_invalid,
         **predict_kwargs,
     )  # fmt: skip
-    # the region columns, then one prediction column per target, in target order
-    values = predicted.iloc[:, -len(model.targets) :].to_numpy(np.float32)
+    values = predicted[prediction_columns(model.targets)].to_numpy(np.float32)
     return score_with_interval(model, values, expected, ci)
 
 

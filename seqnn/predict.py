@@ -6,14 +6,18 @@ model's own N/IUPAC policy) and returns (N, T) predictions, one column per targe
 Regions shorter or longer than the model's input are resized around their centre (the rule of
 :func:`seqnn.data.intervals.resize`), or, with ``tile=True``, cut into input-length windows
 whose predictions are aggregated per region (mean or max). ``rc=True`` averages each window's
-prediction with that of its reverse complement. Example::
+prediction with that of its reverse complement (a warning for a strand-specific model, whose
+spec says ``strand_specific``: there ``rc="max"`` reads either strand). The prediction for
+target ``t`` is always the column ``<t>_pred`` (``label_pred`` for ``label``), whatever the
+input's columns. Example::
 
     model = seqnn.load_pretrained("ecoli-sigma70")
-    table = model.predict_regions("genome.fa", "regions.bed", rc=True)
+    table = model.predict_regions("genome.fa", "regions.bed")   # chrom start end ... label_pred
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -42,6 +46,30 @@ RC = bool | Literal["mean", "max"]
 
 class PredictError(ValueError):
     """A prediction request that cannot be carried out (names the argument and the fix)."""
+
+
+def prediction_columns(targets: Sequence[str]) -> list[str]:
+    """The prediction column of each target: ``<target>_pred``, the one naming rule of every
+    predicted table (a regions file's own ``label`` column stays beside ``label_pred``)."""
+    return [f"{t}_pred" for t in targets]
+
+
+def check_rc(model: PretrainedModel, rc: RC) -> None:
+    """Warn when ``rc`` averages a strand-specific model with its reverse complement.
+
+    Such a model (spec ``strand_specific``, e.g. a promoter model trained on windows read on
+    the promoter's strand) predicts the other strand for the reverse complement: the mean of
+    the two pulls a one-strand signal halfway to the other strand's (true promoters towards
+    0.5). ``rc="max"`` (either strand) and ``rc=False`` (the strand given) do not.
+    """
+    if rc in (True, "mean") and model.spec.strand_specific:
+        warnings.warn(
+            f"rc={str(rc).lower()}: this model is strand-specific (trained on sequences read "
+            "on their feature's strand), so averaging it with its reverse complement halves a "
+            "one-strand signal; use rc=false (the strand given) or rc=max (either strand)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 @torch.inference_mode()
@@ -86,8 +114,9 @@ def predict_sequences(
         progress: show a progress bar on stderr (only when it is a terminal).
 
     Returns:
-        (N, T) DataFrame, one column per target, in input order.
+        (N, T) DataFrame, one column ``<target>_pred`` per target, in input order.
     """
+    check_rc(model, rc)
     seqs = [sequences] if isinstance(sequences, str) else list(sequences)
     length = model.input_length
     out = np.empty((len(seqs), len(model.targets)), dtype=np.float32)
@@ -104,7 +133,7 @@ def predict_sequences(
                 raise
             out[i : i + len(raw)] = predict_codes(model, codes, rc)
             advance(len(raw))
-    return pd.DataFrame(out, columns=model.targets)
+    return pd.DataFrame(out, columns=prediction_columns(model.targets))
 
 
 def _centre(seq: str, length: int) -> str:
@@ -149,8 +178,10 @@ def predict_regions(
         progress: show a progress bar on stderr (only when it is a terminal).
 
     Returns:
-        The regions' columns (without the file's line numbers) then one column per target.
+        The regions' columns (without the file's line numbers) then one column
+        ``<target>_pred`` per target.
     """
+    check_rc(model, rc)
     if aggregate not in ("mean", "max"):
         raise PredictError(f"aggregate must be 'mean' or 'max', got {aggregate!r}")
     if not tile_regions and (aggregate != "mean" or stride is not None):
@@ -201,6 +232,7 @@ def predict_profiles(
         window's reading direction (reverse-complemented for ``-`` regions with
         ``use_strand``).
     """
+    check_rc(model, rc)
     genome, table = prepare_regions(genome, regions, on_invalid)
     windows = _windows(table, model.input_length, False, None)
     chunks = []
@@ -270,16 +302,18 @@ def _window_batches(
 
 def _result_frame(table: pd.DataFrame, values: np.ndarray, targets: list[str]) -> pd.DataFrame:
     out = table.drop(columns=[LINE], errors="ignore").reset_index(drop=True)
-    for j, name in enumerate(targets):
-        column = name if name not in out.columns else f"{name}_pred"
+    # an earlier run's output given as regions holds <target>_pred: this run's replaces it
+    columns = prediction_columns(targets)
+    out = out.drop(columns=[c for c in columns if c in out.columns])
+    for j, column in enumerate(columns):
         out[column] = values[:, j]
     return out
 
 
 def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
-    """Add a 0/1 column ``<target>_call`` after the predictions: 1 where a probability is
-    above the model's decision threshold (its spec's ``threshold``, the ``task.threshold`` it
-    was trained with; 0.5 when the spec has none).
+    """Add a 0/1 column ``<target>_call`` after the predictions (``<target>_pred``): 1 where a
+    probability is above the model's decision threshold (its spec's ``threshold``, the
+    ``task.threshold`` it was trained with; 0.5 when the spec has none).
 
     Args:
         table: the output of :func:`predict_regions` or :func:`predict_sequences`.
@@ -287,13 +321,12 @@ def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
     """
     _check_calls(model)
     out = table.copy()
-    n = len(model.targets)
-    if out.shape[1] < n:
-        raise PredictError(f"calls: the table has fewer columns than the model's {n} target(s)")
-    # the prediction columns are the last ones, one per target (a column of the regions
-    # file named like a prediction, e.g. an old <target>_pred, is not mistaken for one)
-    for column in list(out.columns[-n:]):
-        out[f"{column}_call"] = (out[column].to_numpy() > model.threshold).astype(np.int8)
+    columns = prediction_columns(model.targets)
+    missing = [c for c in columns if c not in out.columns]
+    if missing:
+        raise PredictError(f"calls: the table has no prediction column {missing[0]!r}")
+    for target, column in zip(model.targets, columns, strict=True):
+        out[f"{target}_call"] = (out[column].to_numpy() > model.threshold).astype(np.int8)
     return out
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from seqnn.atomic import atomic_path
 from seqnn.data.genome import Genome
-from seqnn.predict import PredictError, predict_codes
+from seqnn.predict import PredictError, check_rc, predict_codes
 from seqnn.pretrained import PretrainedModel
 from seqnn.progress import progress_bar
 
@@ -58,6 +58,7 @@ def scan_genome(
     """
     if stride is None or int(stride) <= 0:
         raise PredictError(f"stride must be a positive number of bp, got {stride}")
+    check_rc(model, rc)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     names = contigs or genome.names
     for name in names:

@@ -27,7 +27,7 @@ from omegaconf import DictConfig
 from seqnn.data.encoding import BYTE_TO_CODE, CODE_TO_BYTE
 from seqnn.data.genome import Genome
 from seqnn.data.vcf import LINE, VARIANT_COLUMNS, normalize_variants, read_vcf
-from seqnn.predict import RC, predict_codes, write_table
+from seqnn.predict import RC, check_rc, predict_codes, write_table
 from seqnn.pretrained import PretrainedModel, resolve_device
 from seqnn.progress import progress_bar
 
@@ -80,6 +80,7 @@ def variant_effects(
         VCFError: a VCF that cannot be read (see :func:`seqnn.data.vcf.read_vcf`).
     """
     _check_request(rc, ref_mismatch, batch_size)
+    check_rc(model, rc)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     table = normalize_variants(vcf) if isinstance(vcf, pd.DataFrame) else read_vcf(vcf)
     _check_contigs(table, genome)

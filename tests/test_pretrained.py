@@ -215,6 +215,20 @@ def test_shipped_model_predicts_real_promoters_above_background():
     assert auroc > 0.9, auroc
 
 
+def test_spec_says_whether_the_model_is_strand_specific(tmp_path, package):
+    assert seqnn.load_pretrained("ecoli-sigma70").spec.strand_specific is True  # use_strand
+    data = json.loads((package / SPEC_FILE).read_text())
+    assert data["strand_specific"] is None  # not said when saved
+    del data["strand_specific"]  # a spec written before the field loads as before
+    (package / SPEC_FILE).write_text(json.dumps(data))
+    assert load_pretrained(package).spec.strand_specific is None
+    saved = save_pretrained(load_pretrained(package), tmp_path / "s", strand_specific=True)
+    assert load_pretrained(saved).spec.strand_specific is True
+    (package / SPEC_FILE).write_text(json.dumps({**data, "strand_specific": "yes"}))
+    with pytest.raises(PretrainedError, match="strand_specific 'yes' is not true, false or null"):
+        load_pretrained(package)
+
+
 def test_supervised_module_saves_its_decision_threshold(tmp_path):
     from torch import nn
 

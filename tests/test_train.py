@@ -170,6 +170,7 @@ def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
     spec = read_spec(tmp_path / "model" / "seqnn.json")
     assert spec.card["test_metrics"]["test/auroc"] == pytest.approx(metrics["test/auroc"])
     assert spec.input_length == 81 and spec.targets == ["label"] and spec.task == "binary"
+    assert spec.strand_specific is True  # the promoters are read on their strand (use_strand)
     model = load_pretrained(tmp_path / "model")
     assert model.predict_sequences(["ACGT" * 20 + "A"]).shape == (1, 1)
 
@@ -179,6 +180,12 @@ def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
     for shown in (best, checkpoints / "last.ckpt", tmp_path / "model", tmp_path / "metrics.json"):
         assert str(shown) in summary
     assert "test/auroc" in summary and "tensorboard --logdir" in summary
+
+
+def test_debug_fast_writes_no_checkpoint(tmp_path):
+    run_train(["debug=fast", *TINY["cnn"]], tmp_path)  # configs/debug/fast.yaml: "no checkpoints"
+    assert (tmp_path / "metrics.json").is_file()
+    assert not list(tmp_path.rglob("*.ckpt"))
 
 
 def test_weight_averaging_tests_the_averaged_weights(tmp_path):
