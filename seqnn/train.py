@@ -61,6 +61,23 @@ def quiet_lightning_console() -> None:
     warnings.filterwarnings("ignore", message=LEAF_SPEC_DEPRECATION, category=FutureWarning)
 
 
+class MissingSettingError(ValueError):
+    """A required (``???``) key of the composed config left unset; names the key(s)."""
+
+
+def check_required(cfg: DictConfig) -> None:
+    """Raise :class:`MissingSettingError` naming every required (``???``) key left unset,
+    before anything runs, and how to set it (e.g. ``data=table`` needs ``data.table``,
+    ``data.target_columns`` and ``data.seq_len``)."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        example = " ".join(f"{key}=..." for key in missing)
+        raise MissingSettingError(
+            f"missing setting(s) {', '.join(missing)}: add {example} to the command line "
+            "(seqnn-train --help says what each means)"
+        )
+
+
 def instantiate_dict(cfg: DictConfig | None) -> list[Any]:
     """Instantiate every ``_target_`` entry of a callbacks/logger group (None entries skipped)."""
     if not cfg:
@@ -233,12 +250,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
 def main(cfg: DictConfig) -> float | None:
     """Console entry point; returns the optimised metric so sweeps (``-m``) can use it.
 
-    Bad input (a missing or malformed data file) prints one ``seqnn-train: error: ...`` line
-    and exits with status 2, like seqnn's other tools, instead of Hydra's traceback.
+    Bad input (a required setting left out, a missing or malformed data file) prints one
+    ``seqnn-train: error: ...`` line and exits with status 2, like seqnn's other tools,
+    instead of Hydra's traceback.
     """
     from seqnn.errors import exit_on_bad_input
 
-    with exit_on_bad_input("seqnn-train"):
+    with exit_on_bad_input("seqnn-train", also=(MissingSettingError,)):
+        check_required(cfg)
         metrics = train(cfg)
     value = metrics.get(cfg.monitor.metric)
     return None if value is None else float(value)

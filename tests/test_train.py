@@ -28,7 +28,7 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqnn.callbacks import RNGStateCheckpoint
-from seqnn.train import resume_checkpoint, train
+from seqnn.train import check_required, resume_checkpoint, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -472,6 +472,32 @@ def test_console_prints_each_lightning_line_once_and_no_noise(tmp_path, seqnn_ca
     assert "Warning" not in output and "deprecated" not in output, output
     (run,) = (tmp_path / "logs" / "runs").iterdir()
     assert "Seed set to 12345" in (run / "train.log").read_text()  # Hydra's log file keeps it
+
+
+def test_help_documents_every_group_key_and_examples(tmp_path):
+    done = run_cli(["--help"], tmp_path, dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    help_text = done.stdout
+    groups = help_text[help_text.index("== Groups") : help_text.index("== Keys")]
+    for group in (p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name != "__pycache__"):
+        assert f"  {group} " in groups or f"  {group}," in groups, group  # described
+        assert f"\n{group}: " in groups or group == "hydra", group  # its options listed
+    for shown in ("data.target_columns=[label]", "== Examples", "seqnn-train --cfg job"):
+        assert shown in help_text
+    assert "_target_" not in help_text  # not the config dump
+
+
+def test_a_missing_required_setting_is_one_error_line(tmp_path):
+    check_required(compose_run([], tmp_path))  # the default run needs nothing more
+    env = {**os.environ, "SEQNN_LOG_DIR": str(tmp_path / "logs")}
+    done = run_cli(["data=table"], tmp_path, env)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(
+        "seqnn-train: error: missing setting(s) data.seq_len, data.table, data.target_columns: "
+        "add data.seq_len=... data.table=... data.target_columns=... to the command line"
+    )
+    assert "Traceback" not in done.stdout
 
 
 @pytest.mark.slow
