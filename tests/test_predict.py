@@ -181,6 +181,20 @@ def run_cli(monkeypatch, *args) -> int:
     return 0
 
 
+def test_cli_takes_the_shipped_data_by_name(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("SEQNN_CACHE_DIR", str(tmp_path / "cache"))  # the decompressed genome
+    out = tmp_path / "preds.tsv"
+    shipped = ["model=ecoli-sigma70", "fasta=embedded:ecoli", "regions=embedded:ecoli_promoters"]
+    assert run_cli(monkeypatch, *shipped, f"out={out}", "progress=false") == 0
+    table = pd.read_csv(out, sep="\t")
+    assert len(table) == 839 and (table["label_pred"] > 0.5).mean() > 0.8  # real promoters
+    assert run_cli(monkeypatch, *shipped[:2], "regions=embedded:human", f"out={out}") == 2
+    error = capsys.readouterr().err
+    assert error.startswith("seqnn-predict: error: setting regions: embedded:human: seqnn ships")
+    assert "embedded:ecoli (the E. coli K-12 MG1655 genome, FASTA)" in error
+    assert len(error.strip().splitlines()) == 1
+
+
 def test_the_prediction_column_is_always_target_pred(model, fasta, tmp_path):
     plain = tmp_path / "plain.bed"  # no column named like the target
     plain.write_text("chr1\t100\t164\n")
