@@ -96,7 +96,7 @@ def attribution_aurocs(model, motifs) -> None:
     positives = held_out.table.label.to_numpy() == 1
     x = torch.from_numpy(one_hot(held_out.table.sequence[positives].tolist()))  # (N, 4, L)
     mask = held_out.mask[positives]
-    probs = predict_sequences(model, held_out.table.sequence.tolist())["label"].to_numpy()
+    probs = predict_sequences(model, held_out.table.sequence.tolist())["label_pred"].to_numpy()
     accuracy = ((probs > 0.5) == held_out.table.label.to_numpy()).mean()
     emit("simulation_test_accuracy", accuracy, "fraction", sequences=len(probs))
     for method, name in [

@@ -82,7 +82,10 @@ def main() -> None:
     truth = PeakLabels(sim.peaks, min_overlap=0.5)(
         windows.chrom.to_numpy(), windows.start.to_numpy(), windows.end.to_numpy()
     )
-    predictions = predict_regions(model, str(sim.fasta), windows)[model.targets].to_numpy()
+    predictions = predict_regions(model, str(sim.fasta), windows)[
+        [f"{t}_pred" for t in model.targets]
+    ]
+    predictions = predictions.to_numpy()
     aurocs = [roc_auc_score(truth[:, k], predictions[:, k]) for k in range(truth.shape[1])]
     per_target = [round(a, 4) for a in aurocs]
     emit("peaks_auroc_min", min(aurocs), "AUROC", target=0.9, per_target=per_target,

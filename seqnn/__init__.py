@@ -2,8 +2,9 @@
 
 Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
 
-``seqnn.load_pretrained`` / ``seqnn.save_pretrained`` are imported on first use, so that
-``import seqnn`` stays cheap.
+``seqnn.load_pretrained`` / ``seqnn.save_pretrained`` and the sub-packages (``seqnn.data``,
+``seqnn.models``, ``seqnn.tasks``, ``seqnn.interpret``) are imported on first use, so that
+``import seqnn`` stays cheap and ``import seqnn; seqnn.data.one_hot("ACGT")`` works as written.
 """
 
 from seqnn import moved
@@ -27,6 +28,8 @@ _LAZY = {
 # old import paths (seqnn.predict, seqnn.train, ...) answer for one more release
 moved.install()
 
-__getattr__ = lazy_getattr("seqnn", _LAZY)
+SUBPACKAGES = ("data", "models", "tasks", "interpret")
 
-__all__ = ["__version__", *_LAZY]
+__getattr__ = lazy_getattr("seqnn", _LAZY, SUBPACKAGES)
+
+__all__ = ["__version__", *_LAZY, *SUBPACKAGES]

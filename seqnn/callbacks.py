@@ -12,6 +12,9 @@ utilisation), so a run's TensorBoard shows whether the data path keeps the devic
 :class:`TuneThreshold` sets a binary / multilabel model's decision threshold from the
 validation rows before testing (the best-MCC cut of the tested checkpoint's predictions, or
 with ``rule="calibrated"`` Platt scaling's cut).
+
+:class:`ModelSummary` is Lightning's rich model summary without the FLOPs column and total
+when they are 0 (Lightning counts FLOPs only for a module with an ``example_input_array``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import RichModelSummary
 from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.model_summary import (
+    get_formatted_model_size,
+    get_human_readable_count,
+)
+from rich import get_console
+from rich.table import Table
 
 from seqnn.tasks.threshold import check_rule, tune_threshold
 
@@ -237,3 +247,53 @@ def threshold_rule(cfg) -> str | None:
         if str((callback or {}).get("_target_", "")).endswith("TuneThreshold"):
             return callback.get("rule", "best_mcc")
     return None
+
+
+class ModelSummary(RichModelSummary):
+    """Lightning's :class:`RichModelSummary`, minus the FLOPs column and "Total FLOPs" line
+    when nothing was counted: Lightning counts FLOPs with a forward pass over the module's
+    ``example_input_array``, which seqnn's task modules do not set (the input length belongs
+    to the data), so the column would read 0 for every layer."""
+
+    @staticmethod
+    def summarize(
+        summary_data: list[tuple[str, list[str]]],
+        total_parameters: int,
+        trainable_parameters: int,
+        model_size: float,
+        total_training_modes: dict[str, int],
+        total_flops: int,
+        **summarize_kwargs: Any,
+    ) -> None:
+        if total_flops:
+            RichModelSummary.summarize(
+                summary_data,
+                total_parameters,
+                trainable_parameters,
+                model_size,
+                total_training_modes,
+                total_flops,
+                **summarize_kwargs,
+            )
+            return
+        columns = [(name, values) for name, values in summary_data if name != "FLOPs"]
+        table = Table(header_style=summarize_kwargs.get("header_style", "bold magenta"))
+        for name, _ in columns:
+            table.add_column(name, justify="right" if name.startswith("Params") else "left")
+        for row in zip(*(values for _, values in columns), strict=True):
+            table.add_row(*row)
+        totals = Table.grid(expand=True)
+        for label, value in (
+            ("Trainable params", get_human_readable_count(int(trainable_parameters))),
+            (
+                "Non-trainable params",
+                get_human_readable_count(int(total_parameters - trainable_parameters)),
+            ),
+            ("Total params", get_human_readable_count(int(total_parameters))),
+            ("Total estimated model params size (MB)", get_formatted_model_size(model_size)),
+            ("Modules in train mode", total_training_modes["train"]),
+            ("Modules in eval mode", total_training_modes["eval"]),
+        ):
+            totals.add_row(f"[bold]{label}[/]: {value}")
+        get_console().print(table)
+        get_console().print(totals)

@@ -57,7 +57,7 @@ def test_averages_the_members_logits_and_round_trips(members, tmp_path):
     assert [m["source"] for m in card["ensemble_of"]] == [str(m) for m in members]
     assert card["ensemble_of"][2]["test_metrics"] == {"test/auroc": 0.52}
     table = predict_sequences(again, sequences(3))
-    assert list(table.columns[-2:]) == ["a", "b"]
+    assert list(table.columns[-2:]) == ["a_pred", "b_pred"]
 
 
 def test_cli_expands_a_pattern(members, tmp_path, capsys):

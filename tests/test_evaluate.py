@@ -33,7 +33,7 @@ def labelled(n=60, seed=0) -> pd.DataFrame:
 def test_binary_metrics_match_sklearn_at_the_models_threshold(tmp_path):
     table = labelled()
     p = predict_sequences(load_pretrained(package(tmp_path, targets=["y"])), table.sequence)
-    p = p["y"].to_numpy()
+    p = p["y_pred"].to_numpy()
     cut = float(np.quantile(p, 0.4))  # a threshold inside the scores, calling others than 0.5
     assert ((p > cut) != (p > 0.5)).any()
     model = load_pretrained(save_pretrained(load_pretrained(tmp_path / "model"), tmp_path / "t",
@@ -49,7 +49,7 @@ def test_binary_metrics_match_sklearn_at_the_models_threshold(tmp_path):
 def test_one_class_truth_leaves_ranking_metrics_undefined(tmp_path):
     model = load_pretrained(package(tmp_path, targets=["y"]))
     table = labelled().assign(y=1)  # positives only: sensitivity is a fair question, AUROC not
-    p = predict_sequences(model, table.sequence)["y"].to_numpy()
+    p = predict_sequences(model, table.sequence)["y_pred"].to_numpy()
     with pytest.warns(UserWarning, match="truth of y holds one class only"):
         metrics = evaluate_table(model, table)
     assert np.isnan(metrics["auroc"]) and np.isnan(metrics["auprc"])
@@ -59,7 +59,7 @@ def test_one_class_truth_leaves_ranking_metrics_undefined(tmp_path):
 def test_one_class_target_of_several_is_left_out_of_the_mean(tmp_path):
     model = load_pretrained(package(tmp_path, n_targets=2, targets=["y", "w"], task="multilabel"))
     table = labelled().assign(w=0)
-    p = predict_sequences(model, table.sequence)["y"].to_numpy()
+    p = predict_sequences(model, table.sequence)["y_pred"].to_numpy()
     with pytest.warns(UserWarning, match="truth of w holds one class only"):
         metrics = evaluate_table(model, table)
     assert np.isnan(metrics["auroc/w"]) and np.isnan(metrics["auprc/w"])
@@ -70,7 +70,7 @@ def test_one_class_target_of_several_is_left_out_of_the_mean(tmp_path):
 def test_regression_and_truth_named_by_hand(tmp_path):
     model = load_pretrained(package(tmp_path, targets=["score"], task="regression"))
     table = labelled()
-    p = predict_sequences(model, table.sequence.tolist())["score"].to_numpy()
+    p = predict_sequences(model, table.sequence.tolist())["score_pred"].to_numpy()
     metrics = evaluate_table(model, table, truth=["z"])
     assert metrics["r2"] == pytest.approx(r2_score(table.z, p), abs=1e-5)
     assert set(metrics) == {"pearson", "spearman", "r2"}

@@ -39,6 +39,11 @@ def inputs(n: int = 5) -> np.ndarray:
     return one_hot(seqs)
 
 
+# format=torchscript stays for existing users; torch deprecates TorchScript itself
+TORCHSCRIPT_DEPRECATED = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated")
+
+
+@TORCHSCRIPT_DEPRECATED
 def test_torchscript_matches(model, tmp_path):
     path = export_model(model, tmp_path / "m.pt", "torchscript")
     scripted = torch.jit.load(str(path))
@@ -77,6 +82,7 @@ def test_cli_bad_input_exits_2(model, tmp_path, capsys, args, message):
     assert not (tmp_path / "x.onnx").exists()
 
 
+@TORCHSCRIPT_DEPRECATED
 def test_cli_writes_and_prints_help(model, tmp_path, capsys):
     main([f"model={tmp_path}/m", "format=torchscript", f"out={tmp_path}/x.pt"])
     assert capsys.readouterr().out == f"seqnn-export: wrote {tmp_path}/x.pt\n"

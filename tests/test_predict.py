@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ def test_predict_regions_matches_sequence_predictions(model, fasta, bed):
         reverse_complement(genome.fetch("chr1", centre - 32, centre + 32)),
         genome.fetch("chr2", 150 - 32, 150 + 32),
     ]
-    expected = predict_sequences(model, seqs)["score"].to_numpy()
+    expected = predict_sequences(model, seqs)["score_pred"].to_numpy()
     np.testing.assert_allclose(table["score_pred"].to_numpy(), expected, rtol=1e-6)
 
 
@@ -105,7 +106,7 @@ def test_sequences_of_other_lengths_are_centred(model):
     out = predict_sequences(model, [core, long, short]).to_numpy()
     assert out[0] == pytest.approx(out[1])
     assert out[2] == pytest.approx(
-        predict_sequences(model, ["N" * 16 + short + "N" * 16])["score"][0]
+        predict_sequences(model, ["N" * 16 + short + "N" * 16])["score_pred"][0]
     )
 
 
@@ -115,10 +116,10 @@ def test_tiled_regions_aggregate_their_windows(model, fasta, tmp_path):
     genome = Genome(fasta)
     starts = [0, 64, 128, 200 - LENGTH]  # the last window ends at the region's end
     per_window = predict_sequences(model, [genome.fetch("chr1", s, s + LENGTH) for s in starts])
-    mean = predict_regions(model, genome, bed, tile_regions=True)["score"][0]
-    top = predict_regions(model, genome, bed, tile_regions=True, aggregate="max")["score"][0]
-    assert mean == pytest.approx(per_window["score"].mean(), rel=1e-5)
-    assert top == pytest.approx(per_window["score"].max(), rel=1e-5)
+    mean = predict_regions(model, genome, bed, tile_regions=True)["score_pred"][0]
+    top = predict_regions(model, genome, bed, tile_regions=True, aggregate="max")["score_pred"][0]
+    assert mean == pytest.approx(per_window["score_pred"].mean(), rel=1e-5)
+    assert top == pytest.approx(per_window["score_pred"].max(), rel=1e-5)
     # the tiling settings on untiled regions: an error before any file is read
     for kwargs, given in (({"aggregate": "max"}, "aggregate='max'"), ({"stride": 8}, "stride=8")):
         with pytest.raises(PredictError, match=f"{given} acts on tiled regions"):
@@ -151,7 +152,9 @@ def test_scan_covers_every_contig_with_the_expected_bins(model, fasta, tmp_path)
         assert (rows.start.to_numpy()[1:] == rows.end.to_numpy()[:-1]).all()  # no gaps
     # bin 3 of chr1 = the window centred on 175
     genome = Genome(fasta)
-    expected = predict_sequences(model, [genome.fetch("chr1", 175 - 32, 175 + 32)])["score"][0]
+    expected = predict_sequences(model, [genome.fetch("chr1", 175 - 32, 175 + 32)])["score_pred"][
+        0
+    ]
     assert track.value.iloc[3] == pytest.approx(expected, rel=1e-4)
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -198,6 +201,46 @@ def run_cli(monkeypatch, *args) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     return 0
+
+
+def test_cli_takes_the_shipped_data_by_name(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("SEQNN_CACHE_DIR", str(tmp_path / "cache"))  # the decompressed genome
+    out = tmp_path / "preds.tsv"
+    shipped = ["model=ecoli-sigma70", "fasta=embedded:ecoli", "regions=embedded:ecoli_promoters"]
+    assert run_cli(monkeypatch, *shipped, f"out={out}", "progress=false") == 0
+    table = pd.read_csv(out, sep="\t")
+    assert len(table) == 839 and (table["label_pred"] > 0.5).mean() > 0.8  # real promoters
+    assert run_cli(monkeypatch, *shipped[:2], "regions=embedded:human", f"out={out}") == 2
+    error = capsys.readouterr().err
+    assert error.startswith("seqnn-predict: error: setting regions: embedded:human: seqnn ships")
+    assert "embedded:ecoli (the E. coli K-12 MG1655 genome, FASTA)" in error
+    assert len(error.strip().splitlines()) == 1
+
+
+def test_the_prediction_column_is_always_target_pred(model, fasta, tmp_path):
+    plain = tmp_path / "plain.bed"  # no column named like the target
+    plain.write_text("chr1\t100\t164\n")
+    assert list(predict_regions(model, fasta, plain).columns) == [
+        "chrom",
+        "start",
+        "end",
+        "score_pred",
+    ]
+    assert list(predict_sequences(model, ["ACGT" * 16]).columns) == ["score_pred"]
+
+
+def test_rc_mean_warns_on_a_strand_specific_model(model, fasta, bed, tmp_path):
+    stranded = load_pretrained(save_pretrained(model, tmp_path / "s", strand_specific=True))
+    for rc in (True, "mean"):
+        with pytest.warns(UserWarning, match="strand-specific.* use rc=false .* or rc=max"):
+            predict_regions(stranded, fasta, bed, rc=rc)
+    with pytest.warns(UserWarning, match="strand-specific"):
+        scan_genome(stranded, fasta, tmp_path / "t.bedgraph", stride=100, rc=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predict_regions(stranded, fasta, bed, rc="max")  # either strand: no warning
+        predict_regions(stranded, fasta, bed)
+        predict_regions(model, fasta, bed, rc=True)  # not said to be strand-specific
 
 
 def test_cli_writes_the_expected_table(model_dir, fasta, bed, tmp_path):
@@ -290,21 +333,22 @@ def test_cli_calls_use_the_threshold_in_the_models_spec(monkeypatch, model, fast
     args = [f"model={folder}", f"fasta={fasta}", f"regions={bed}", f"out={out}", "calls=true"]
     assert run_cli(monkeypatch, *args) == 0
     table = pd.read_csv(out, sep="\t")
-    assert list(table.columns)[-2:] == ["score_pred", "score_pred_call"]
-    np.testing.assert_array_equal(table["score_pred_call"], (preds > threshold).astype(int))
-    assert table["score_pred_call"].sum() == 2  # 0.5 would give another split
+    assert list(table.columns)[-2:] == ["score_pred", "score_call"]
+    np.testing.assert_array_equal(table["score_call"], (preds > threshold).astype(int))
+    assert table["score_call"].sum() == 2  # 0.5 would give another split
 
 
 def test_calls_are_made_on_the_predictions_not_an_old_column(model, fasta, tmp_path):
     from seqnn.inference.predict import add_calls
 
-    regions = tmp_path / "old.tsv"  # an earlier run's output as regions: no `score` column
+    regions = tmp_path / "old.tsv"  # an earlier run's output as regions: its score_pred goes
     regions.write_text("chrom\tstart\tend\tscore_pred\nchr1\t0\t64\t0.9\nchr1\t64\t128\t0.9\n")
     table = predict_regions(model, fasta, regions)
-    assert list(table.columns[-2:]) == ["score_pred", "score"]  # the model's column: `score`
+    assert list(table.columns) == ["chrom", "start", "end", "score_pred"]
+    assert (table["score_pred"] != 0.9).all()  # this run's predictions
     called = add_calls(table, model)
     assert list(called.columns[-1:]) == ["score_call"]
-    np.testing.assert_array_equal(called["score_call"], (table["score"] > 0.5).astype(int))
+    np.testing.assert_array_equal(called["score_call"], (table["score_pred"] > 0.5).astype(int))
 
 
 def test_calls_need_a_yes_no_model_and_a_valid_threshold(
@@ -412,5 +456,5 @@ def test_ddp_prediction_merges_rank_shards_in_region_order(model_dir, fasta, tmp
     merged = pd.read_csv(out, sep="\t")
     single = predict_regions(load_pretrained(model_dir), fasta, bed, batch_size=8)
     assert list(merged["name"]) == [f"r{i}" for i in range(50)]
-    np.testing.assert_allclose(merged["score"], single["score"], rtol=1e-5)
+    np.testing.assert_allclose(merged["score_pred"], single["score_pred"], rtol=1e-5)
     assert not (tmp_path / ".ddp.tsv.shards").exists()  # the shards and their folder

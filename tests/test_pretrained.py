@@ -158,6 +158,7 @@ class _Payload:
         return (open, (self.path, "w"))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the file is refused anyway
 def test_malicious_pickle_is_refused_and_not_executed(tmp_path, package):
     marker = tmp_path / "pwned"
     for name in ("evil.ckpt", "evil.pt"):
@@ -212,6 +213,20 @@ def test_shipped_model_predicts_real_promoters_above_background():
     pos, neg = score[table["label"] == 1], score[table["label"] == 0]
     auroc = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
     assert auroc > 0.9, auroc
+
+
+def test_spec_says_whether_the_model_is_strand_specific(tmp_path, package):
+    assert seqnn.load_pretrained("ecoli-sigma70").spec.strand_specific is True  # use_strand
+    data = json.loads((package / SPEC_FILE).read_text())
+    assert data["strand_specific"] is None  # not said when saved
+    del data["strand_specific"]  # a spec written before the field loads as before
+    (package / SPEC_FILE).write_text(json.dumps(data))
+    assert load_pretrained(package).spec.strand_specific is None
+    saved = save_pretrained(load_pretrained(package), tmp_path / "s", strand_specific=True)
+    assert load_pretrained(saved).spec.strand_specific is True
+    (package / SPEC_FILE).write_text(json.dumps({**data, "strand_specific": "yes"}))
+    with pytest.raises(PretrainedError, match="strand_specific 'yes' is not true, false or null"):
+        load_pretrained(package)
 
 
 def test_supervised_module_saves_its_decision_threshold(tmp_path):

@@ -314,7 +314,7 @@ def test_exported_profile_model_predicts_totals_profiles_and_variant_effects(tmp
     genome = "".join(rng.choice(list("ACGT"), 300))
     fasta = write_fasta(tmp_path / "g.fa", {"chr1": genome})
     regions = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [10, 200], "end": [50, 240]})
-    totals = predict_regions(model, fasta, regions)["cov"].to_numpy()
+    totals = predict_regions(model, fasta, regions)["cov_pred"].to_numpy()
     with torch.no_grad():
         x = torch.from_numpy(encode([genome[10:50], genome[200:240]]))
         expected = torch.expm1(module.net(module.one_hot(x))[1][:, 0]).numpy()

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from seqnn.data.datamodule import TableDataModule
 from seqnn.data.encoding import EncodingPolicy, OneHot, encode, one_hot
+from seqnn.inference.predict import predict_sequences
 from seqnn.inference.pretrained import load_pretrained, save_pretrained
 from seqnn.models.bassetcnn import BassetCNN
 from seqnn.tasks.autoencoder import IGNORE_INDEX, AutoencoderModule, reconstruction_target
@@ -608,7 +609,7 @@ def test_the_data_modules_policy_reaches_the_task_and_the_export(output, rng, tm
     trained_on = torch.from_numpy(one_hot(seqs, policy=QUARTER))  # what the batches held
     with torch.no_grad():
         expected = torch.sigmoid(module.net.eval()(trained_on)).numpy()
-    np.testing.assert_allclose(model.predict_sequences(seqs).to_numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(predict_sequences(model, seqs).to_numpy(), expected, rtol=1e-5)
     codes = torch.from_numpy(encode(seqs))
     torch.testing.assert_close(module.one_hot(codes), trained_on)  # the on-device one-hot
 

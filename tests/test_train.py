@@ -28,7 +28,7 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqnn.callbacks import RNGStateCheckpoint
-from seqnn.cli.train import resume_checkpoint, train
+from seqnn.cli.train import check_required, resume_checkpoint, train
 from seqnn.inference.predict import predict_sequences
 from seqnn.inference.pretrained import PretrainedError
 
@@ -142,7 +142,7 @@ def test_input_length_null_is_measured_and_exported(model, tmp_path):
     assert spec.input_length == 81 and spec.card["training_data"]["input_length"] == 81
     if model == "transformer":
         assert spec.network["max_input_length"] == 81
-    assert load_pretrained(tmp_path / "model").predict_sequences(["ACGT" * 25]).shape == (1, 1)
+    assert predict_sequences(load_pretrained(tmp_path / "model"), ["ACGT" * 25]).shape == (1, 1)
 
 
 def test_data_policy_from_the_config_is_trained_and_exported(tmp_path):
@@ -162,7 +162,7 @@ def test_data_policy_from_the_config_is_trained_and_exported(tmp_path):
             policy: model.net(torch.from_numpy(one_hot(seqs, policy=policy))).item()
             for policy in (quarter, EncodingPolicy())
         }
-    predicted = model.predict_sequences(seqs).iloc[0, 0]
+    predicted = predict_sequences(model, seqs).iloc[0, 0]
     assert predicted == pytest.approx(torch.sigmoid(torch.tensor(logits[quarter])).item())
     assert logits[quarter] != logits[EncodingPolicy()]  # the N columns do matter
 
@@ -223,6 +223,7 @@ def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
     spec = read_spec(tmp_path / "model" / "seqnn.json")
     assert spec.card["test_metrics"]["test/auroc"] == pytest.approx(metrics["test/auroc"])
     assert spec.input_length == 81 and spec.targets == ["label"] and spec.task == "binary"
+    assert spec.strand_specific is True  # the promoters are read on their strand (use_strand)
     model = load_pretrained(tmp_path / "model")
     assert predict_sequences(model, ["ACGT" * 20 + "A"]).shape == (1, 1)
 
@@ -232,6 +233,12 @@ def test_one_epoch_writes_logs_checkpoints_metrics_and_model(tmp_path, capsys):
     for shown in (best, checkpoints / "last.ckpt", tmp_path / "model", tmp_path / "metrics.json"):
         assert str(shown) in summary
     assert "test/auroc" in summary and "tensorboard --logdir" in summary
+
+
+def test_debug_fast_writes_no_checkpoint(tmp_path):
+    run_train(["debug=fast", *TINY["cnn"]], tmp_path)  # configs/debug/fast.yaml: "no checkpoints"
+    assert (tmp_path / "metrics.json").is_file()
+    assert not list(tmp_path.rglob("*.ckpt"))
 
 
 def test_weight_averaging_tests_the_averaged_weights(tmp_path):
@@ -535,6 +542,49 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 420)
         text=True,
         timeout=timeout,
     )
+
+
+def test_console_prints_each_lightning_line_once_and_no_noise(tmp_path, seqnn_cache):  # noqa: F811
+    """seqnn-train's console: Lightning's INFO lines once (not again by Hydra's job log), no
+    advertisement tips, no FLOPs column of zeros, no torch/Lightning deprecation warning."""
+    env = {**os.environ, "SEQNN_LOG_DIR": str(tmp_path / "logs")}
+    done = run_cli(["debug=fast", *TINY["cnn"]], tmp_path, env)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert output.count("Seed set to 12345") == 1, output
+    assert output.count("GPU available:") == 1, output
+    assert "BassetCNN" in output  # the model summary is there ...
+    assert "FLOPs" not in output  # ... without its column of zeros
+    assert "Tip" not in output and "litlogger" not in output
+    assert "Warning" not in output and "deprecated" not in output, output
+    (run,) = (tmp_path / "logs" / "runs").iterdir()
+    assert "Seed set to 12345" in (run / "train.log").read_text()  # Hydra's log file keeps it
+
+
+def test_help_documents_every_group_key_and_examples(tmp_path):
+    done = run_cli(["--help"], tmp_path, dict(os.environ))
+    assert done.returncode == 0, done.stderr
+    help_text = done.stdout
+    groups = help_text[help_text.index("== Groups") : help_text.index("== Keys")]
+    for group in (p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name != "__pycache__"):
+        assert f"  {group} " in groups or f"  {group}," in groups, group  # described
+        assert f"\n{group}: " in groups or group == "hydra", group  # its options listed
+    for shown in ("data.target_columns=[label]", "== Examples", "seqnn-train --cfg job"):
+        assert shown in help_text
+    assert "_target_" not in help_text  # not the config dump
+
+
+def test_a_missing_required_setting_is_one_error_line(tmp_path):
+    check_required(compose_run([], tmp_path))  # the default run needs nothing more
+    env = {**os.environ, "SEQNN_LOG_DIR": str(tmp_path / "logs")}
+    done = run_cli(["data=table"], tmp_path, env)
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(
+        "seqnn-train: error: missing setting(s) data.seq_len, data.table, data.target_columns: "
+        "add data.seq_len=... data.table=... data.target_columns=... to the command line"
+    )
+    assert "Traceback" not in done.stdout
 
 
 @pytest.mark.slow

@@ -50,10 +50,12 @@ def run(cfg) -> list[Path]:
     model = load_pretrained(cfg.model)
     if has_table:
         metrics = evaluate_table(
-            model, cfg.table, truth, str(cfg.sequence_column), rc, cfg.batch_size, ci
+            model, cfg.table, truth, str(cfg.sequence_column), rc, cfg.batch_size, ci, cfg.progress
         )
     else:
-        metrics = evaluate_regions(model, cfg.fasta, cfg.regions, truth, rc, cfg.batch_size, ci=ci)
+        metrics = evaluate_regions(
+            model, cfg.fasta, cfg.regions, truth, rc, cfg.batch_size, ci=ci, progress=cfg.progress
+        )
     for name, value in metrics.items():
         print(f"{name}\t{value:.4f}")
     if cfg.out is None:

@@ -43,7 +43,9 @@ def run(cfg: DictConfig) -> list[Path]:
     if cfg.scan:
         stride = int(cfg.stride or max(1, model.input_length // 8))
         contigs = list(cfg.contigs) if cfg.contigs else None
-        return scan_genome(model, genome, out, stride, cfg.batch_size, cfg.rc, contigs)
+        return scan_genome(
+            model, genome, out, stride, cfg.batch_size, cfg.rc, contigs, progress=cfg.progress
+        )
     if cfg.devices and int(cfg.devices) > 1:
         table = _predict_distributed(cfg, model, genome, out)
         if table is None:  # not rank 0: rank 0 writes the merged table
@@ -60,6 +62,7 @@ def run(cfg: DictConfig) -> list[Path]:
             aggregate=cfg.aggregate,
             use_strand=cfg.use_strand,
             on_invalid=cfg.on_invalid,
+            progress=cfg.progress,
         )
     write_table(add_calls(table, model) if cfg.calls else table, out)
     return [out]

@@ -45,6 +45,8 @@ def export_best(
     targets = module.hparams.get("target_names") or cfg.data.get("target_columns")
     # an autoencoder has no targets: its outputs are the 4 base channels
     n_outputs = getattr(module.net, "n_targets", None)
+    # windows read on their feature's strand make a strand-specific model (rc=true warns)
+    use_strand = getattr(trainer.datamodule, "hparams", {}).get("use_strand")
     return save_pretrained(
         module,
         folder,
@@ -52,6 +54,7 @@ def export_best(
         policy=getattr(datamodule, "policy", None),  # what the batches were encoded with
         targets=list(targets) if targets and len(targets) == n_outputs else None,
         card=model_card(cfg, metrics, best),
+        strand_specific=None if use_strand is None else bool(use_strand),
     )
 
 

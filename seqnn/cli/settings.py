@@ -4,7 +4,9 @@
 Each tool has one commented YAML file of settings in ``configs/`` (shipped as
 ``seqnn.configs``): ``--help`` prints it, and the arguments are an OmegaConf dotlist merged
 over it (no Hydra: no run folder, no log file). Unknown keys, missing ``???`` keys and values
-of the wrong type are errors that name the key, and so is a key given twice. Example::
+of the wrong type are errors that name the key, and so is a key given twice. A value
+``embedded:<name>`` is the shipped file of that name (``fasta=embedded:ecoli``; see
+:data:`seqnn.data.embedded.EMBEDDED_FILES`). Example::
 
     def main(argv=None):
         run_cli("seqnn-variants", argv, "variants.yaml", run, VariantError)
@@ -22,6 +24,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from seqnn.data.embedded import EMBEDDED_PREFIX, embedded_file
 from seqnn.errors import exit_on_bad_input
 
 
@@ -42,11 +45,12 @@ def read_settings(
         error_cls: the tool's error class (one of :data:`seqnn.errors.USER_ERRORS`).
 
     Returns:
-        The settings.
+        The settings, with each ``embedded:<name>`` value replaced by the shipped file's path.
 
     Raises:
         error_cls: for an argument without ``=``, an unknown key, a key given twice, a value
-            of the wrong type, or a required (``???``) key left out; the message names the key.
+            of the wrong type, a required (``???``) key left out, or an unknown
+            ``embedded:<name>``; the message names the key.
     """
     defaults = OmegaConf.create(config_text(config_file))
     known = set(defaults.keys())  # `in` would skip the ??? (missing) keys
@@ -70,7 +74,18 @@ def read_settings(
     if missing:
         raise error_cls(f"missing setting(s): {', '.join(f'{k}=...' for k in missing)}")
     _check_numbers(cfg, defaults, error_cls)
+    _resolve_embedded(cfg, error_cls)
     return cfg
+
+
+def _resolve_embedded(cfg: DictConfig, error_cls: type[Exception]) -> None:
+    """``key=embedded:<name>`` -> the shipped file's path (the one place that reads them)."""
+    for key, value in cfg.items():
+        if isinstance(value, str) and value.startswith(EMBEDDED_PREFIX):
+            try:
+                cfg[key] = str(embedded_file(value))
+            except ValueError as err:
+                raise error_cls(f"setting {key}: {err}") from None
 
 
 def split_names(value: object) -> list[str]:

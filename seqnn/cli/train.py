@@ -19,6 +19,7 @@ import io
 import logging
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,61 @@ from seqnn.errors import SeqnnInputError, exit_on_bad_input
 from seqnn.inference.pretrained import PretrainedError, load_checkpoint, load_pretrained
 
 log = logging.getLogger("seqnn.train")
+# the loggers Lightning gives a console handler of its own when it is imported
+LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric")
+# where Lightning's rank_zero_info writes its advertisements ("💡 Tip: ... litlogger ...")
+LIGHTNING_RANK_ZERO_LOGGERS = (
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+)
+
+
+# torch deprecated its pytree class LeafSpec, which Lightning still uses on every step
+LEAF_SPEC_DEPRECATION = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+
+
+def _not_a_tip(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("💡 Tip")
+
+
+def quiet_lightning_console() -> None:
+    """Print each of Lightning's log lines once, none of its advertisements, and none of the
+    deprecation warnings between Lightning and torch that a seqnn user cannot act on.
+
+    Lightning gives its loggers a console handler of their own when imported, and also lets
+    their records reach the root logger, whose handlers Hydra's job logging set up under
+    ``seqnn-train`` (the console and ``train.log``): every line was printed twice. When the
+    root logger has handlers, Lightning's own go. Lightning's "💡 Tip" lines (for its cloud
+    products, which seqnn does not use) are dropped everywhere. Call it after importing
+    Lightning; calling it again changes nothing.
+    """
+    if logging.getLogger().handlers:
+        for name in LIGHTNING_LOGGERS:
+            logger = logging.getLogger(name)
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+    for name in LIGHTNING_RANK_ZERO_LOGGERS:
+        logging.getLogger(name).addFilter(_not_a_tip)
+    warnings.filterwarnings("ignore", message=LEAF_SPEC_DEPRECATION, category=FutureWarning)
+
+
+class MissingSettingError(SeqnnInputError):
+    """A required (``???``) key of the composed config left unset; names the key(s)."""
+
+
+def check_required(cfg: DictConfig) -> None:
+    """Raise :class:`MissingSettingError` naming every required (``???``) key left unset,
+    before anything runs, and how to set it (e.g. ``data=table`` needs ``data.table``,
+    ``data.target_columns``)."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        example = " ".join(f"{key}=..." for key in missing)
+        raise MissingSettingError(
+            f"missing setting(s) {', '.join(missing)}: add {example} to the command line "
+            "(seqnn-train --help says what each means)"
+        )
+
 
 # Old override keys and their new names: a one-line error instead of Hydra's "not in struct".
 RENAMED_KEYS = {
@@ -214,6 +270,7 @@ def resume_checkpoint(ckpt_path: Any) -> Iterator[str | None]:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test one configuration; returns the logged metrics (val and test)."""
+    quiet_lightning_console()
     check_targets(cfg)  # before anything is built
     with resume_checkpoint(cfg.get("ckpt_path")) as ckpt_path:  # before any data is read
         return _train(cfg, ckpt_path)
@@ -267,10 +324,12 @@ def main() -> float | None:
 def hydra_main(cfg: DictConfig) -> float | None:
     """Hydra's entry point; returns the optimised metric so sweeps (``-m``) can use it.
 
-    Bad input (a missing or malformed data file) prints one ``seqnn-train: error: ...`` line
-    and exits with status 2, like seqnn's other tools, instead of Hydra's traceback.
+    Bad input (a required setting left out, a missing or malformed data file) prints one
+    ``seqnn-train: error: ...`` line and exits with status 2, like seqnn's other tools,
+    instead of Hydra's traceback.
     """
     with exit_on_bad_input("seqnn-train"):
+        check_required(cfg)
         metrics = train(cfg)
     value = metrics.get(cfg.monitor.metric)
     return None if value is None else float(value)

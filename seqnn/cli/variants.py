@@ -29,6 +29,7 @@ def run(cfg: DictConfig) -> list[Path]:
         rc=cfg.rc,
         ref_mismatch=cfg.ref_mismatch,
         batch_size=cfg.batch_size,
+        progress=cfg.progress,
     )
     write_table(table, out)
     return [out]

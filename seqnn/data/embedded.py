@@ -1,6 +1,12 @@
 """Real data shipped inside seqnn: the E. coli K-12 MG1655 genome and its σ70 promoters, the
 CNNProm promoter tables, and 10,000 human CTCF ChIP-seq peak sequences.
 
+The command-line tools take the shipped files by name wherever a path goes, as
+``embedded:<name>`` (:data:`EMBEDDED_FILES`, resolved by :func:`embedded_file`)::
+
+    seqnn-predict model=ecoli-sigma70 fasta=embedded:ecoli regions=embedded:ecoli_promoters \\
+        out=preds.tsv
+
 The genome ships gzip-compressed; the first use decompresses it once into the seqnn cache folder
 (``$SEQNN_CACHE_DIR``, else ``~/.cache/seqnn``), written to a temp file and renamed. Provenance:
 ``seqnn/resources/PROVENANCE.md``.
@@ -11,6 +17,8 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+from collections.abc import Callable
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -29,6 +37,7 @@ CNNPROM_TABLES = {
     "bsubtilis": "promoters/bsubtilis.csv.gz",
 }
 CTCF_PEAKS = "tf_peaks/ctcf_positives_10k.csv.gz"
+EMBEDDED_PREFIX = "embedded:"
 
 
 def resource_path(name: str) -> Path:
@@ -136,3 +145,36 @@ def ctcf_table(n: int | None = None, negative_ratio: int = 1, seed: int = 0) -> 
     table = pd.concat([peaks, shuffles], ignore_index=True)
     table = table.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
     return table[["sequence", "label", "region"]]
+
+
+# what embedded:<name> names on a command line: (what it is, its path on first use)
+EMBEDDED_FILES: dict[str, tuple[str, Callable[[], Path]]] = {
+    "ecoli": ("the E. coli K-12 MG1655 genome, FASTA", ecoli_fasta),
+    "ecoli_promoters": (
+        "its 839 sigma70 promoters, 81 bp on their strand, BED",
+        partial(resource_path, ECOLI_PROMOTERS),
+    ),
+    "cnnprom_ecoli": (
+        "CNNProm's E. coli promoters and non-promoters, CSV with sequence and label",
+        partial(cnnprom_table, "ecoli"),
+    ),
+    "cnnprom_bsubtilis": (
+        "CNNProm's B. subtilis promoters and non-promoters, CSV with sequence and label",
+        partial(cnnprom_table, "bsubtilis"),
+    ),
+}
+
+
+def embedded_file(value: str) -> Path:
+    """The shipped file that ``embedded:<name>`` names (the E. coli FASTA is decompressed
+    into the cache on first use).
+
+    Raises:
+        ValueError: an unknown name; the message lists the names and what each file is.
+    """
+    name = value.removeprefix(EMBEDDED_PREFIX)
+    if name not in EMBEDDED_FILES:
+        entries = EMBEDDED_FILES.items()
+        listed = "; ".join(f"{EMBEDDED_PREFIX}{n} ({what})" for n, (what, _) in entries)
+        raise ValueError(f"{value}: seqnn ships no file of that name; name one of: {listed}")
+    return EMBEDDED_FILES[name][1]()

@@ -37,7 +37,15 @@ from seqnn.models.ensemble import Ensemble
 from seqnn.models.spec import network_spec
 
 # what every member must share, so that the averaged logits mean one thing
-AGREED_FIELDS = ("input_length", "task", "targets", "output_transform", "policy", "threshold")
+AGREED_FIELDS = (
+    "input_length",
+    "task",
+    "targets",
+    "output_transform",
+    "policy",
+    "threshold",
+    "strand_specific",
+)
 # tasks whose networks return logits that can be averaged (profile: a tuple, element by element)
 AVERAGED_TASKS = tuple(k.name for k in kinds_where(averaged=True))
 

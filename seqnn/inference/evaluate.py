@@ -33,6 +33,7 @@ from seqnn.inference.predict import (
     PredictError,
     predict_regions,
     predict_sequences,
+    prediction_columns,
     prepare_regions,
 )
 from seqnn.inference.pretrained import PretrainedModel
@@ -206,10 +207,12 @@ def evaluate_table(
     rc: bool | str = False,
     batch_size: int = 256,
     ci: float | None = None,
+    progress: bool = True,
 ) -> dict[str, float]:
     """Score ``model`` on a table of sequences (a CSV / TSV path or a DataFrame); errors name
     the file's line (the header is line 1). ``ci`` (e.g. 0.95) adds each metric's bootstrap
-    interval (:func:`bootstrap_interval`, 1,000 resamples)."""
+    interval (:func:`bootstrap_interval`, 1,000 resamples); ``progress`` shows a progress bar
+    of the predictions on stderr (only when it is a terminal)."""
     if isinstance(table, pd.DataFrame):
         frame, source = table.reset_index(drop=True), "the table"
         where = lambda i: f"the table: row {i + 1}"  # noqa: E731
@@ -233,7 +236,7 @@ def evaluate_table(
     for row in np.flatnonzero(not_dna)[:1]:
         encode(sequences.iloc[row], names=[where(int(row))])
     predicted = predict_sequences(
-        model, sequences.tolist(), batch_size=batch_size, rc=rc
+        model, sequences.tolist(), batch_size=batch_size, rc=rc, progress=progress
     ).to_numpy()
     return score_with_interval(model, predicted, expected, ci)
 
@@ -265,8 +268,8 @@ def evaluate_regions(
 ) -> dict[str, float]:
     """Score ``model`` on regions (a BED / TSV / CSV file or a DataFrame with chrom, start,
     end) whose columns hold the truth (``predict_kwargs``: the other options of
-    :func:`seqnn.inference.predict.predict_regions`); errors name the file's line. ``ci`` as in
-    :func:`evaluate_table`."""
+    :func:`seqnn.inference.predict.predict_regions`, ``progress`` among them); errors name the
+    file's line. ``ci`` as in :func:`evaluate_table`."""
     genome, table = prepare_regions(genome, regions, on_invalid)
     source = "the regions" if isinstance(regions, pd.DataFrame) else str(regions)
     lines = table[LINE].to_numpy() if LINE in table.columns else None
@@ -276,8 +279,7 @@ def evaluate_regions(
         model, genome, table, batch_size=batch_size, rc=rc, on_invalid=on_invalid,
         **predict_kwargs,
     )  # fmt: skip
-    # the region columns, then one prediction column per target, in target order
-    values = predicted.iloc[:, -len(model.targets) :].to_numpy(np.float32)
+    values = predicted[prediction_columns(model.targets)].to_numpy(np.float32)
     return score_with_interval(model, values, expected, ci)
 
 

@@ -10,6 +10,7 @@ model's N/IUPAC policy (``seqnn.data.one_hot(seqs, policy=model.spec.policy)``).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +21,8 @@ from seqnn.atomic import atomic_path
 from seqnn.inference.pretrained import PretrainedModel
 
 Format = Literal["onnx", "torchscript"]
+# torch's deprecation of its own pytree class, raised from inside torch and Lightning
+LEAF_SPEC_DEPRECATION = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 
 
 class _OneHotGraph(nn.Module):
@@ -35,7 +38,8 @@ class _OneHotGraph(nn.Module):
 
 
 def export_model(model: PretrainedModel, out: str | Path, format: Format = "onnx") -> Path:
-    """Write ``model`` as ONNX (opset 17+, dynamic batch) or TorchScript (traced).
+    """Write ``model`` as ONNX (torch's ``torch.export``-based exporter, opset 18+, dynamic
+    batch) or TorchScript (traced).
 
     Returns:
         ``out``, written to a temp file and renamed.
@@ -48,22 +52,33 @@ def export_model(model: PretrainedModel, out: str | Path, format: Format = "onnx
     if format == "onnx":
         import importlib.util
 
-        if importlib.util.find_spec("onnx") is None:
+        if (
+            importlib.util.find_spec("onnx") is None
+            or importlib.util.find_spec("onnxscript") is None
+        ):
             raise ValueError(
-                "format=onnx needs the onnx package: pip install 'seqnn[onnx]' "
+                "format=onnx needs the onnx and onnxscript packages: pip install 'seqnn[onnx]' "
                 "(or use format=torchscript)"
             )
-    with atomic_path(out) as tmp, torch.no_grad():
+    with atomic_path(out) as tmp, torch.no_grad(), warnings.catch_warnings():
+        # the networks' input-shape checks are constants for the fixed input length (tracing);
+        # torch.export copies pytree specs of a class torch itself deprecated (onnx)
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=LEAF_SPEC_DEPRECATION, category=FutureWarning)
         if format == "torchscript":
             torch.jit.save(torch.jit.trace(graph, example), tmp)
         else:
+            # torch.export-based exporter (the TorchScript-based one is deprecated); one file,
+            # weights inside (external data would be named after the temp file)
             torch.onnx.export(
                 graph,
                 (example,),
                 tmp,
                 input_names=["one_hot"],
                 output_names=["predictions"],
-                dynamic_axes={"one_hot": {0: "batch"}, "predictions": {0: "batch"}},
-                dynamo=False,
+                dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+                dynamo=True,
+                external_data=False,
+                verbose=False,
             )
     return out

@@ -28,6 +28,7 @@ from seqnn.data.genome import Genome
 from seqnn.data.intervals import contig_indices
 from seqnn.inference.predict import (
     RC,
+    check_rc,
     predict_codes,
     prepare_regions,
     region_windows,
@@ -141,6 +142,7 @@ def predict_regions_distributed(
     Returns:
         On rank 0 the table in region order; ``None`` on the other ranks.
     """
+    check_rc(model, rc)
     genome, table = prepare_regions(genome, regions, on_invalid)
     windows = region_windows(table, model.input_length, False, None)
     if shard_dir is None:  # the same name in every rank's process: a digest of the request

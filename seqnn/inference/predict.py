@@ -6,14 +6,18 @@ model's own N/IUPAC policy) and returns (N, T) predictions, one column per targe
 Regions shorter or longer than the model's input are resized around their centre (the rule
 of :func:`seqnn.data.intervals.centred_start`), or, with ``tile=True``, cut into input-length
 windows whose predictions are aggregated per region (mean or max). ``rc=True`` averages each
-window's prediction with that of its reverse complement. Example::
+window's prediction with that of its reverse complement (a warning for a strand-specific
+model, whose spec says ``strand_specific``: there ``rc="max"`` reads either strand). The
+prediction for target ``t`` is always the column ``<t>_pred`` (``label_pred`` for ``label``),
+whatever the input's columns. Example::
 
     model = seqnn.load_pretrained("ecoli-sigma70")
-    table = model.predict_regions("genome.fa", "regions.bed", rc=True)
+    table = seqnn.predict_regions(model, "genome.fa", "regions.bed")  # ... label_pred
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -37,6 +41,7 @@ from seqnn.data.intervals import (
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.pretrained import PretrainedModel
 from seqnn.kinds import kind_names, kinds_where
+from seqnn.progress import progress_bar
 
 Aggregate = Literal["mean", "max"]
 RC = bool | Literal["mean", "max"]
@@ -44,6 +49,30 @@ RC = bool | Literal["mean", "max"]
 
 class PredictError(SeqnnInputError):
     """A prediction request that cannot be carried out (names the argument and the fix)."""
+
+
+def prediction_columns(targets: Sequence[str]) -> list[str]:
+    """The prediction column of each target: ``<target>_pred``, the one naming rule of every
+    predicted table (a regions file's own ``label`` column stays beside ``label_pred``)."""
+    return [f"{t}_pred" for t in targets]
+
+
+def check_rc(model: PretrainedModel, rc: RC) -> None:
+    """Warn when ``rc`` averages a strand-specific model with its reverse complement.
+
+    Such a model (spec ``strand_specific``, e.g. a promoter model trained on windows read on
+    the promoter's strand) predicts the other strand for the reverse complement: the mean of
+    the two pulls a one-strand signal halfway to the other strand's (true promoters towards
+    0.5). ``rc="max"`` (either strand) and ``rc=False`` (the strand given) do not.
+    """
+    if rc in (True, "mean") and model.spec.strand_specific:
+        warnings.warn(
+            f"rc={str(rc).lower()}: this model is strand-specific (trained on sequences read "
+            "on their feature's strand), so averaging it with its reverse complement halves a "
+            "one-strand signal; use rc=false (the strand given) or rc=max (either strand)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 @torch.inference_mode()
@@ -75,6 +104,7 @@ def predict_sequences(
     sequences: Sequence[str],
     batch_size: int = 256,
     rc: RC = False,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Predict for DNA strings of any length (each centred and cut or N-padded to the
     model's input length).
@@ -84,24 +114,29 @@ def predict_sequences(
         sequences: DNA strings (A C G T N and IUPAC codes, any case).
         batch_size: sequences per forward pass.
         rc: average each prediction with that of the reverse complement.
+        progress: show a progress bar on stderr (only when it is a terminal).
 
     Returns:
-        (N, T) DataFrame, one column per target, in input order.
+        (N, T) DataFrame, one column ``<target>_pred`` per target, in input order.
     """
+    check_rc(model, rc)
     seqs = [sequences] if isinstance(sequences, str) else list(sequences)
     length = model.input_length
     out = np.empty((len(seqs), len(model.targets)), dtype=np.float32)
-    for i in range(0, len(seqs), _check_batch_size(batch_size)):
-        raw = seqs[i : i + batch_size]
-        try:
-            codes = encode([_centre(s, length) for s in raw])
-        except EncodingError:
-            # name the sequence by its index and the position as given, not in the window
-            for k, seq in enumerate(raw, start=i):
-                encode(seq, names=[f"sequences[{k}]"])
-            raise
-        out[i : i + len(raw)] = predict_codes(model, codes, rc)
-    return pd.DataFrame(out, columns=model.targets)
+    batches = range(0, len(seqs), _check_batch_size(batch_size))
+    with progress_bar(len(seqs), "predict", progress, "sequences") as advance:
+        for i in batches:
+            raw = seqs[i : i + batch_size]
+            try:
+                codes = encode([_centre(s, length) for s in raw])
+            except EncodingError:
+                # name the sequence by its index and the position as given, not in the window
+                for k, seq in enumerate(raw, start=i):
+                    encode(seq, names=[f"sequences[{k}]"])
+                raise
+            out[i : i + len(raw)] = predict_codes(model, codes, rc)
+            advance(len(raw))
+    return pd.DataFrame(out, columns=prediction_columns(model.targets))
 
 
 def _centre(seq: str, length: int) -> str:
@@ -125,6 +160,7 @@ def predict_regions(
     aggregate: Aggregate = "mean",
     use_strand: bool = True,
     on_invalid: Literal["error", "drop", "pad"] = "error",
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Predict for genomic regions (a BED/TSV path or a DataFrame with chrom, start, end).
 
@@ -142,10 +178,13 @@ def predict_regions(
         use_strand: reverse-complement regions on the ``-`` strand (when a strand column
             exists), as the training data did.
         on_invalid: ``"error"``, ``"drop"`` or ``"pad"`` (N past contig ends).
+        progress: show a progress bar on stderr (only when it is a terminal).
 
     Returns:
-        The regions' columns (without the file's line numbers) then one column per target.
+        The regions' columns (without the file's line numbers) then one column
+        ``<target>_pred`` per target.
     """
+    check_rc(model, rc)
     if aggregate not in ("mean", "max"):
         raise PredictError(f"aggregate must be 'mean' or 'max', got {aggregate!r}")
     if not tile_regions and (aggregate != "mean" or stride is not None):
@@ -157,8 +196,10 @@ def predict_regions(
     genome, table = prepare_regions(genome, regions, on_invalid)
     windows = region_windows(table, model.input_length, tile_regions, stride)
     values = np.empty((len(windows), len(model.targets)), dtype=np.float32)
-    for sl, codes in _window_batches(genome, windows, batch_size, use_strand):
-        values[sl] = predict_codes(model, codes, rc)
+    with progress_bar(len(windows), "predict", progress) as advance:
+        for sl, codes in _window_batches(genome, windows, batch_size, use_strand):
+            values[sl] = predict_codes(model, codes, rc)
+            advance(len(codes))
     if tile_regions:
         grouped = pd.DataFrame(values).groupby(windows["_region"].to_numpy(), sort=True)
         values = (grouped.mean() if aggregate == "mean" else grouped.max()).to_numpy(np.float32)
@@ -174,6 +215,7 @@ def predict_profiles(
     rc: bool = False,
     use_strand: bool = True,
     on_invalid: Literal["error", "drop", "pad"] = "error",
+    progress: bool = True,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """A profile model's per-position expected counts for genomic regions.
 
@@ -182,7 +224,8 @@ def predict_profiles(
 
     Args:
         model: a pretrained model with task ``"profile"``.
-        genome, regions, batch_size, use_strand, on_invalid: as in :func:`predict_regions`.
+        genome, regions, batch_size, use_strand, on_invalid, progress: as in
+            :func:`predict_regions`.
         rc: average with the reverse complement's profile (flipped back: for unstranded
             tracks).
 
@@ -192,15 +235,18 @@ def predict_profiles(
         window's reading direction (reverse-complemented for ``-`` regions with
         ``use_strand``).
     """
+    check_rc(model, rc)
     genome, table = prepare_regions(genome, regions, on_invalid)
     windows = region_windows(table, model.input_length, False, None)
     chunks = []
-    for _, codes in _window_batches(genome, windows, batch_size, use_strand):
-        x = torch.from_numpy(np.ascontiguousarray(codes)).to(model.device)
-        y = model.profiles(x)
-        if rc:
-            y = (y + model.profiles(reverse_complement_codes(x)).flip(-1)) / 2
-        chunks.append(y.cpu().numpy())
+    with progress_bar(len(windows), "predict profiles", progress) as advance:
+        for _, codes in _window_batches(genome, windows, batch_size, use_strand):
+            x = torch.from_numpy(np.ascontiguousarray(codes)).to(model.device)
+            y = model.profiles(x)
+            if rc:
+                y = (y + model.profiles(reverse_complement_codes(x)).flip(-1)) / 2
+            chunks.append(y.cpu().numpy())
+            advance(len(codes))
     n_out = chunks[0].shape[-1] if chunks else 0
     profiles = np.concatenate(chunks) if chunks else np.zeros((0, len(model.targets), 0))
     out = table.drop(columns=[LINE], errors="ignore").reset_index(drop=True)
@@ -261,16 +307,18 @@ def _window_batches(
 
 def result_frame(table: pd.DataFrame, values: np.ndarray, targets: list[str]) -> pd.DataFrame:
     out = table.drop(columns=[LINE], errors="ignore").reset_index(drop=True)
-    for j, name in enumerate(targets):
-        column = name if name not in out.columns else f"{name}_pred"
+    # an earlier run's output given as regions holds <target>_pred: this run's replaces it
+    columns = prediction_columns(targets)
+    out = out.drop(columns=[c for c in columns if c in out.columns])
+    for j, column in enumerate(columns):
         out[column] = values[:, j]
     return out
 
 
 def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
-    """Add a 0/1 column ``<target>_call`` after the predictions: 1 where a probability is
-    above the model's decision threshold (its spec's ``threshold``, the ``task.threshold`` it
-    was trained with; 0.5 when the spec has none).
+    """Add a 0/1 column ``<target>_call`` after the predictions (``<target>_pred``): 1 where a
+    probability is above the model's decision threshold (its spec's ``threshold``, the
+    ``task.threshold`` it was trained with; 0.5 when the spec has none).
 
     Args:
         table: the output of :func:`predict_regions` or :func:`predict_sequences`.
@@ -278,13 +326,12 @@ def add_calls(table: pd.DataFrame, model: PretrainedModel) -> pd.DataFrame:
     """
     check_calls(model)
     out = table.copy()
-    n = len(model.targets)
-    if out.shape[1] < n:
-        raise PredictError(f"calls: the table has fewer columns than the model's {n} target(s)")
-    # the prediction columns are the last ones, one per target (a column of the regions
-    # file named like a prediction, e.g. an old <target>_pred, is not mistaken for one)
-    for column in list(out.columns[-n:]):
-        out[f"{column}_call"] = (out[column].to_numpy() > model.threshold).astype(np.int8)
+    columns = prediction_columns(model.targets)
+    missing = [c for c in columns if c not in out.columns]
+    if missing:
+        raise PredictError(f"calls: the table has no prediction column {missing[0]!r}")
+    for target, column in zip(model.targets, columns, strict=True):
+        out[f"{target}_call"] = (out[column].to_numpy() > model.threshold).astype(np.int8)
     return out
 
 

@@ -68,6 +68,10 @@ class ModelSpec:
         threshold: binary / multilabel: the decision threshold of training's call metrics
             (``task.threshold``); ``seqnn-predict calls=true`` calls a probability above it
             positive. None: 0.5.
+        strand_specific: True when the model was trained on sequences read on their
+            feature's strand (the data's ``use_strand``, e.g. promoters): its prediction for
+            the reverse complement is the other strand's, so averaging the two (``rc=true``)
+            halves a one-strand signal. None: not recorded (specs written before this field).
     """
 
     network: dict[str, Any]
@@ -78,6 +82,7 @@ class ModelSpec:
     policy: EncodingPolicy = DEFAULT_POLICY
     card: dict[str, Any] = field(default_factory=dict)
     threshold: float | None = None
+    strand_specific: bool | None = None
     alphabet: str = ALPHABET
     layout: str = "(batch, 4, length), channels A, C, G, T"
     seqnn_version: str = __version__
@@ -121,6 +126,10 @@ class ModelSpec:
         ):
             raise PretrainedError(
                 f"{source}: threshold {spec.threshold!r} is not a probability in (0, 1)"
+            )
+        if spec.strand_specific not in (None, True, False):
+            raise PretrainedError(
+                f"{source}: strand_specific {spec.strand_specific!r} is not true, false or null"
             )
         _kind(spec.task, source)
         if spec.output_transform not in OUTPUT_TRANSFORMS:
@@ -210,6 +219,7 @@ def save_pretrained(
     card: dict[str, Any] | None = None,
     network: dict[str, Any] | None = None,
     threshold: float | None = None,
+    strand_specific: bool | None = None,
 ) -> Path:
     """Write ``folder/model.safetensors`` and ``folder/seqnn.json``.
 
@@ -218,7 +228,8 @@ def save_pretrained(
             targets, output transform and policy are used) or a :class:`PretrainedModel`.
         folder: created if missing; files are written to temp files and renamed.
         input_length: the training length (bp); default: the model's spec or ``net.input_length``.
-        targets, task, output_transform, policy, threshold: override what the model says.
+        targets, task, output_transform, policy, threshold, strand_specific: override what
+            the model says (see :class:`ModelSpec`).
         card: model card fields (merged with ``date`` and ``seqnn_version``).
         network: the constructor call, for networks that do not record it.
 
@@ -234,6 +245,7 @@ def save_pretrained(
         "output_transform": output_transform,
         "policy": policy,
         "threshold": threshold,
+        "strand_specific": strand_specific,
     }
     values = {**defaults, **{k: v for k, v in given.items() if v is not None}}
     if values.get("input_length") is None:
@@ -281,7 +293,15 @@ def _json_scalar(value: Any) -> Any:
 
 
 def _spec_fields(values: dict[str, Any]) -> dict[str, Any]:
-    keys = ("input_length", "targets", "task", "output_transform", "policy", "threshold")
+    keys = (
+        "input_length",
+        "targets",
+        "task",
+        "output_transform",
+        "policy",
+        "threshold",
+        "strand_specific",
+    )
     return {k: values[k] for k in keys if values.get(k) is not None}
 
 

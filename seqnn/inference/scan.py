@@ -21,8 +21,9 @@ import numpy as np
 from seqnn.atomic import atomic_path
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import centred_start
-from seqnn.inference.predict import PredictError, predict_codes
+from seqnn.inference.predict import PredictError, check_rc, predict_codes
 from seqnn.inference.pretrained import PretrainedModel
+from seqnn.progress import progress_bar
 
 BIGWIG_SUFFIXES = (".bw", ".bigwig")
 
@@ -36,6 +37,7 @@ def scan_genome(
     rc: bool | str = False,
     contigs: list[str] | None = None,
     chunk_bins: int = 65536,
+    progress: bool = True,
 ) -> list[Path]:
     """Predict along whole contigs and write one track per target.
 
@@ -51,12 +53,14 @@ def scan_genome(
             takes the larger (a strand-specific model's signal on either strand).
         contigs: the contigs to scan (default: all, in FASTA order).
         chunk_bins: bins predicted before each write (bounds memory).
+        progress: show a progress bar over all bins on stderr (only when it is a terminal).
 
     Returns:
         The track files written.
     """
     if stride is None or int(stride) <= 0:
         raise PredictError(f"stride must be a positive number of bp, got {stride}")
+    check_rc(model, rc)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     names = contigs or genome.names
     for name in names:
@@ -64,10 +68,12 @@ def scan_genome(
             raise PredictError(genome.unknown_contig_message(name))
     out = Path(out)
     paths = _track_paths(out, model.targets)
+    total = sum(n_bins(genome.sizes[name], int(stride)) for name in names)
     with contextlib.ExitStack() as stack:
         writers = [stack.enter_context(_TrackWriter(p, genome, names)) for p in paths]
+        advance = stack.enter_context(progress_bar(total, "scan", progress, "bins"))
         for chrom, starts, ends, values in _scan_chunks(
-            model, genome, names, int(stride), batch_size, rc, chunk_bins
+            model, genome, names, int(stride), batch_size, rc, chunk_bins, advance
         ):
             for j, writer in enumerate(writers):
                 writer.write(chrom, starts, ends, values[:, j])
@@ -79,7 +85,7 @@ def n_bins(size: int, stride: int) -> int:
     return -(-size // stride)
 
 
-def _scan_chunks(model, genome, names, stride, batch_size, rc, chunk_bins) -> Iterator:
+def _scan_chunks(model, genome, names, stride, batch_size, rc, chunk_bins, advance) -> Iterator:
     length = model.input_length
     for chrom in names:
         size = genome.sizes[chrom]
@@ -95,6 +101,7 @@ def _scan_chunks(model, genome, names, stride, batch_size, rc, chunk_bins) -> It
                 index = np.full(len(window[sl]), contig, dtype=np.int64)
                 codes = genome.fetch_batch(index, window[sl], length)
                 values[sl] = predict_codes(model, codes, rc)
+                advance(len(codes))
             yield chrom, starts, ends, values
 
 

@@ -28,8 +28,9 @@ from seqnn.data.genome import Genome
 from seqnn.data.intervals import centred_start
 from seqnn.data.vcf import LINE, VARIANT_COLUMNS, normalize_variants, read_vcf
 from seqnn.errors import SeqnnInputError
-from seqnn.inference.predict import RC, predict_codes
+from seqnn.inference.predict import RC, check_rc, predict_codes
 from seqnn.inference.pretrained import PretrainedModel
+from seqnn.progress import progress_bar
 
 RefMismatch = Literal["error", "warn", "skip"]
 PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
@@ -48,6 +49,7 @@ def variant_effects(
     rc: RC = False,
     ref_mismatch: RefMismatch = "error",
     batch_size: int = 256,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Predict each variant's reference and alternative allele and compare them.
 
@@ -63,6 +65,7 @@ def variant_effects(
             such variants, ``"warn"`` keeps them (scored on the FASTA's bases with ALT in
             place of REF); both warn once with the count.
         batch_size: variants per forward pass (each gives two windows).
+        progress: show a progress bar on stderr (only when it is a terminal).
 
     Returns:
         One row per ALT allele: chrom, pos, id, ref, alt, then for each target ``t``:
@@ -79,12 +82,13 @@ def variant_effects(
         VCFError: a VCF that cannot be read (see :func:`seqnn.data.vcf.read_vcf`).
     """
     check_request(rc, ref_mismatch, batch_size)
+    check_rc(model, rc)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     table = normalize_variants(vcf) if isinstance(vcf, pd.DataFrame) else read_vcf(vcf)
     _check_contigs(table, genome)
     mismatch = ref_mismatches(table, genome)
     table = _apply_ref_policy(table, genome, mismatch, ref_mismatch)
-    ref, alt = _predict(model, genome, table, rc, batch_size)
+    ref, alt = _predict(model, genome, table, rc, batch_size, progress)
     effects = effect_table(table, ref, alt, model.targets, model.spec.output_transform)
     effects.attrs.update(
         source=table.attrs.get("source", "variants"),
@@ -248,18 +252,25 @@ def decode_windows(codes: np.ndarray) -> list[str]:
 
 # ----------------------------------------------------------------------------- predictions
 def _predict(
-    model: PretrainedModel, genome: Genome, table: pd.DataFrame, rc: RC, batch_size: int
+    model: PretrainedModel,
+    genome: Genome,
+    table: pd.DataFrame,
+    rc: RC,
+    batch_size: int,
+    progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n, T) predictions for the ref and the alt windows, a batch of variants at a time."""
     n, n_targets = len(table), len(model.targets)
     ref = np.empty((n, n_targets), dtype=np.float32)
     alt = np.empty((n, n_targets), dtype=np.float32)
-    for i in range(0, n, batch_size):
-        chunk = table.iloc[i : i + batch_size]
-        ref_codes, alt_codes = variant_windows(genome, chunk, model.input_length)
-        # one forward pass for both alleles: (2B, L) -> (2B, T)
-        y = predict_codes(model, np.concatenate([ref_codes, alt_codes]), rc)
-        ref[i : i + len(chunk)], alt[i : i + len(chunk)] = np.split(y, 2)
+    with progress_bar(n, "variants", progress, "variants") as advance:
+        for i in range(0, n, batch_size):
+            chunk = table.iloc[i : i + batch_size]
+            ref_codes, alt_codes = variant_windows(genome, chunk, model.input_length)
+            # one forward pass for both alleles: (2B, L) -> (2B, T)
+            y = predict_codes(model, np.concatenate([ref_codes, alt_codes]), rc)
+            ref[i : i + len(chunk)], alt[i : i + len(chunk)] = np.split(y, 2)
+            advance(len(chunk))
     return ref, alt
 
 

@@ -7,6 +7,7 @@ and (N, T, 4, L) for several. captum is imported on first use (``import seqnn`` 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Literal
 
@@ -133,10 +134,13 @@ def _deeplift_shap(net: nn.Module, x: torch.Tensor, t: int, n_shuffles: int, see
     codes = x.argmax(dim=1).to(torch.uint8).cpu().numpy()  # (B, 4, L) -> (B, L)
     present = x.sum(dim=1, keepdim=True) > 0  # N positions stay all-zero in the references
     total = torch.zeros_like(x)
-    for k in range(n_shuffles):
-        shuffled = torch.from_numpy(dinucleotide_shuffle(codes, seed=seed * 1000 + k))
-        ref = nn.functional.one_hot(shuffled.long(), 4).permute(0, 2, 1).to(x) * present
-        total += explainer.attribute(x, ref, target=t)  # (B, 4, L)
+    with warnings.catch_warnings():
+        # captum's notice that it hooks the activations for the duration of the call
+        warnings.filterwarnings("ignore", message="Setting forward, backward hooks")
+        for k in range(n_shuffles):
+            shuffled = torch.from_numpy(dinucleotide_shuffle(codes, seed=seed * 1000 + k))
+            ref = nn.functional.one_hot(shuffled.long(), 4).permute(0, 2, 1).to(x) * present
+            total += explainer.attribute(x, ref, target=t)  # (B, 4, L)
     return _numpy(total / n_shuffles)
 
 

@@ -21,6 +21,7 @@ copy of the predictions).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -228,14 +229,17 @@ def multiclass_metrics(n_targets: int, names: list[str], threshold: float) -> di
 
 def regression_metrics(n_targets: int, names: list[str], threshold: float) -> dict[str, Metric]:
     """:func:`default_metrics` of a regression task (no threshold)."""
-    if n_targets == 1:
-        return {"pearson": PearsonCorrCoef(), "spearman": SpearmanCorrCoef(), "r2": R2Score()}
-    kw = {"target_names": names}
-    return {
-        "pearson": TargetwisePearsonCorrCoef(name="pearson", num_outputs=n_targets, **kw),
-        "spearman": TargetwiseSpearmanCorrCoef(name="spearman", num_outputs=n_targets, **kw),
-        "r2": TargetwiseR2Score(name="r2", multioutput="raw_values", **kw),
-    }
+    with warnings.catch_warnings():
+        # torchmetrics' notice that Spearman keeps every value of the epoch: a rank needs them
+        warnings.filterwarnings("ignore", message="Metric `SpearmanCorrcoef` will save")
+        if n_targets == 1:
+            return {"pearson": PearsonCorrCoef(), "spearman": SpearmanCorrCoef(), "r2": R2Score()}
+        kw = {"target_names": names}
+        return {
+            "pearson": TargetwisePearsonCorrCoef(name="pearson", num_outputs=n_targets, **kw),
+            "spearman": TargetwiseSpearmanCorrCoef(name="spearman", num_outputs=n_targets, **kw),
+            "r2": TargetwiseR2Score(name="r2", multioutput="raw_values", **kw),
+        }
 
 
 #: the builders that :attr:`seqnn.kinds.TaskKind.metrics` names
@@ -281,4 +285,5 @@ def compute_and_reset(metrics: MetricCollection) -> dict[str, Tensor]:
     updated = any(m.update_count > 0 for m in metrics.values(copy_state=False))
     values = metrics.compute() if updated else {}
     metrics.reset()
-    return values
+    # an undefined MCC comes back as an integer 0, which Lightning converts with a warning
+    return {name: value.float() for name, value in values.items()}
