@@ -166,6 +166,18 @@ def bed_named_header(d: Path, base: Base) -> Callable[[], None]:
     return check
 
 
+def bed_track_contig(d: Path, base: Base) -> Callable[[], None]:
+    text = "track name=peaks\nbrowser position chr1:1-64\ntrackA\t0\t64\nbrowserB\t5\t69\n"
+    path = write(d / "r.bed", text)
+
+    def check() -> None:
+        table = read_intervals(path)  # only the UCSC forms ('track ...') are headers
+        assert table["chrom"].tolist() == ["trackA", "browserB"]
+        assert table["line"].tolist() == [3, 4]
+
+    return check
+
+
 # ----------------------------------------------------------------------------- the table
 CASES = [
     # FASTA: the genome loader; one case through seqnn-predict (same Genome code path)
@@ -212,6 +224,14 @@ CASES = [
         "bed-spaces-not-tabs",
         lambda d, b: partial(read_intervals, write(d / "r.bed", "chr1\t0\t64\nchr1 10 74\n")),
         ("r.bed:2", "separated by spaces, not tabs", "convert with"),
+    ),
+    Case("bed-contig-named-track-is-read", bed_track_contig, None),
+    Case(
+        "bed-strand-spelling",
+        lambda d, b: predict(
+            d, b, regions=write(d / "r.bed", "chr1\t0\t64\tr1\t0\t-\nchr1\t0\t64\tr2\t0\t-1\n")
+        ),
+        ("r.bed:2", "strand '-1' is not '+', '-' or '.'", "write '-' for the reverse strand"),
     ),
     Case(
         "bed-truncated-gzip",

@@ -48,7 +48,7 @@ from seqnn.data.encoding import (
     one_hot,
 )
 from seqnn.data.genome import Genome
-from seqnn.data.intervals import checked_intervals, read_intervals, resize
+from seqnn.data.intervals import checked_intervals, read_intervals, resize, strand_flags
 from seqnn.data.transforms import offsets_of
 from seqnn.errors import SeqnnInputError
 
@@ -650,12 +650,7 @@ def _common_length(intervals: pd.DataFrame, source: str) -> int:
 def _reverse(intervals: pd.DataFrame, column: str, source: str) -> np.ndarray:
     """(n,) bool: which intervals are on the '-' strand."""
     _require_columns(intervals, [column], source)
-    strands = intervals[column].astype(str).to_numpy(dtype=object)
-    bad = ~np.isin(strands, ("+", "-", "."))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DatasetError(f"{source}: interval {i}: strand {strands[i]!r} is not '+', '-' or '.'")
-    return strands == "-"
+    return strand_flags(intervals, column, source)
 
 
 # ----------------------------------------------------------------------------- sampling
