@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from genome_files import write_fasta_and_windows
+from genome_files import write_bgzf, write_fasta_and_windows
 from test_pretrained import _Payload  # unpickling it creates a file: the marker
 
 from seqnn.data import Genome, read_intervals, validate_intervals, write_fasta
@@ -211,6 +211,18 @@ CASES = [
         "fasta-gzip-not-bgzip",
         lambda d, b: partial(Genome, write(d / "genome.fa.gz", gzip.compress(b">chr1\nACGT\n"))),
         ("genome.fa.gz", "plain gzip", "bgzip"),
+    ),
+    Case(
+        "fasta-truncated-bgzip",
+        lambda d, b: partial(
+            Genome, write_bgzf(d / "genome.fa.gz", b">chr1\n" + b"ACGT" * 500, eof=False)
+        ),
+        ("genome.fa.gz", "truncated", "Fetch it again, or recompress the FASTA with `bgzip`"),
+    ),
+    Case(
+        "fasta-a-pipe",
+        lambda d, b: predict(d, b, fasta=fasta_pipe(d), regions=good_bed(d)),
+        ("/dev/fd/", "is not a regular file", "must be a file on disk"),
     ),
     # BED: read_intervals / validate_intervals; seqnn-predict for three of them
     Case("bed-header-row-is-read", bed_named_header, None),
@@ -401,6 +413,15 @@ def ref_rows(base: Base) -> list[str]:
     first, second = base.genome.fetch("chr1", 100, 101), base.genome.fetch("chr1", 200, 201)
     wrong = "A" if second != "A" else "C"
     return [f"chr1\t101\t.\t{first}\tG", f"chr1\t201\t.\t{wrong}\tT"]
+
+
+def fasta_pipe(d: Path) -> str:
+    """A FASTA as ``<(cat g.fa)`` gives it: /dev/fd/N of a pipe, its data already written (so
+    a reader never blocks); its read end stays open until the test process ends."""
+    read, write_end = os.pipe()
+    os.write(write_end, b">chr1\n" + b"ACGT" * 100 + b"\n")
+    os.close(write_end)
+    return f"/dev/fd/{read}"
 
 
 def good_bed(d: Path) -> Path:

@@ -27,7 +27,11 @@ import hashlib
 import json
 import mmap
 import os
+import shutil
+import stat
+import struct
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -53,6 +57,8 @@ _SCAN_CHUNK = 8 << 20  # FASTA bytes scanned between page releases
 _CODE_CHUNK = 4 << 20  # codes converted and written per step
 _CODE_TABLE = BYTE_TO_CODE.tobytes()  # bytes.translate table: byte -> code
 _SLACK = 64  # the block kernel may write up to a block past a line's end
+# the empty block that ends every BGZF file (SAM spec, section 4.1.2)
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 _SCAN_ERRORS = {
     1: "text before the first '>' header (a FASTA file starts with a '>name' line)",
@@ -133,26 +139,54 @@ def _writable(folder: Path) -> bool:
 
 # ----------------------------------------------------------------------------- file checks
 def _check_file(path: Path) -> bool:
-    """Raise for a missing, empty or plain-gzip file; return True for a bgzip (BGZF) FASTA."""
-    if not path.exists():
-        raise GenomeError(f"{path}: no such FASTA file (check the path)")
-    if path.is_dir():
+    """Raise for a missing, empty, non-regular (a pipe), plain-gzip or truncated bgzip file;
+    return True for a bgzip (BGZF) FASTA."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        raise GenomeError(f"{path}: no such FASTA file (check the path)") from None
+    if stat.S_ISDIR(mode):
         raise GenomeError(f"{path}: is a folder, expected a FASTA file")
+    if not stat.S_ISREG(mode):
+        # <(cat g.fa) is a pipe: reading it consumes it, and the index needs positions
+        raise GenomeError(
+            f"{path}: is not a regular file (a pipe such as <(...), or a device): seqnn indexes "
+            "the FASTA by position, so it must be a file on disk: write it to one first "
+            "(e.g. `zcat genome.fa.gz > genome.fa`) and pass that path"
+        )
     with open(path, "rb") as fh:
         head = fh.read(18)
+        fh.seek(max(path.stat().st_size - len(_BGZF_EOF), 0))
+        tail = fh.read()
     if not head:
         raise GenomeError(
             f"{path}: the FASTA file is empty (0 bytes): was its download or decompression cut "
             "short? Write or fetch it again"
         )
+    if head[:3] == b"\xef\xbb\xbf":
+        raise GenomeError(
+            f"{path}:1: the file starts with a UTF-8 byte-order mark (BOM, an editor's mark "
+            "before the first '>'): remove it, e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' "
+            f"{path.name}`"
+        )
     if head[:2] != b"\x1f\x8b":
         return False
     # BGZF = gzip with the FEXTRA flag and a 'BC' subfield (SAM spec, section 4.1).
-    if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC":
-        return True
-    raise GenomeError(
-        f"{path}: plain gzip cannot be read by position: decompress it with `gunzip {path.name}` "
-        f"or recompress it with `bgzip` (`gunzip -c {path.name} | bgzip > {path.stem}.bgz`)"
+    if not (len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC"):
+        raise GenomeError(
+            f"{path}: plain gzip cannot be read by position: decompress it with "
+            f"`gunzip {path.name}` or recompress it with `bgzip` "
+            f"(`gunzip -c {path.name} | bgzip > {path.stem}.bgz`)"
+        )
+    if tail != _BGZF_EOF:  # a file cut at a block boundary reads cleanly, but short
+        raise GenomeError(_truncated_bgzf(path, "it lacks bgzip's end-of-file block"))
+    return True
+
+
+def _truncated_bgzf(path: Path, why: str) -> str:
+    return (
+        f"{path}: the bgzip file is truncated or corrupt ({why}): was its download or "
+        "compression cut short? Fetch it again, or recompress the FASTA with `bgzip`"
     )
 
 
@@ -687,10 +721,35 @@ class Genome:
         return meta
 
     def _build_bgzf(self) -> _Index:
-        """bgzip FASTA: pyfaidx indexes and reads it (one contig in memory at a time)."""
+        """bgzip FASTA: pyfaidx indexes and reads it (one contig in memory at a time).
+
+        The ``.fai`` / ``.gzi`` are built afresh into a temporary folder and renamed into
+        place: pyfaidx trusts index files that are newer than the FASTA, so a stale pair
+        beside it (copied, or left from an earlier version of the file) would cut contigs.
+        """
         if not self.path.name.lower().endswith((".gz", ".bgz")):
             raise GenomeError(f"{self.path}: bgzip-compressed FASTA must be named *.gz or *.bgz")
-        fasta = self._open_pyfaidx()
+        folder = self.fai_path.parent
+        fresh = Path(tempfile.mkdtemp(dir=folder, prefix=f".{self.fai_path.name}."))
+        try:
+            index = self._read_bgzf(fresh / "index.fai")
+            os.replace(fresh / "index.gzi", self._gzi_path)
+            os.replace(fresh / "index.fai", self.fai_path)
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+        return index
+
+    def _read_bgzf(self, fai: Path) -> _Index:
+        """Index the bgzip FASTA into ``fai`` (+ ``.gzi``) and write its code cache."""
+        try:
+            fasta = self._open_pyfaidx(fai)
+            return self._write_bgzf_codes(fasta)
+        except GenomeError:
+            raise
+        except (struct.error, EOFError, zlib.error, OSError, ValueError) as err:
+            raise GenomeError(_truncated_bgzf(self.path, f"{type(err).__name__}: {err}")) from None
+
+    def _write_bgzf_codes(self, fasta) -> _Index:
         names = list(fasta.keys())
         lengths = np.array([len(fasta[n]) for n in names], dtype=np.int64)
 
@@ -711,14 +770,19 @@ class Genome:
         rec[:, 3] = lengths
         return _Index(names, rec)
 
-    def _open_pyfaidx(self):
+    @property
+    def _gzi_path(self) -> Path:
+        return self.fai_path.with_suffix(".gzi")
+
+    def _open_pyfaidx(self, fai: Path | None = None):
         import pyfaidx
 
+        fai = fai or self.fai_path
         try:
             return pyfaidx.Fasta(
                 str(self.path),
-                indexname=str(self.fai_path),
-                gzi_indexname=str(self.fai_path.with_suffix(".gzi")),
+                indexname=str(fai),
+                gzi_indexname=str(fai.with_suffix(".gzi")),
                 as_raw=True,
             )
         except ImportError as err:
@@ -754,7 +818,13 @@ class Genome:
     def fasta(self):
         """The FASTA opened through pyfaidx (``pyfaidx.Fasta``, raw strings) with this index."""
         if self._fasta is None:
-            self._fasta = self._open_pyfaidx()
+            fasta = self._open_pyfaidx()
+            if {name: len(fasta[name]) for name in fasta.keys()} != self.sizes:
+                raise GenomeError(
+                    f"{self.fai_path}: this index does not match the FASTA's contigs (a stale "
+                    f"copy?): delete it and {self._meta_path.name}, then open the Genome again"
+                )
+            self._fasta = fasta
         return self._fasta
 
     def _windows(self, length: int) -> np.ndarray:
