@@ -2,6 +2,7 @@
 rebuilds, pickling, and one test per kind of bad input (each checks the message)."""
 
 import gzip
+import json
 import os
 import pickle
 import shutil
@@ -163,6 +164,53 @@ def test_cache_is_reused_and_rebuilt_when_the_fasta_changes(tmp_path):
     write_fasta(path, {"a": "TTTT", "b": "GG"})  # same size as before, new content
     genome = Genome(path)
     assert genome.fetch("a", 0, 4) == "TTTT" and genome.sizes == {"a": 4, "b": 2}
+
+
+@pytest.fixture
+def big_genome(tmp_path, rng) -> tuple[Path, dict[str, str]]:
+    """Two contigs, 600 kb in all: larger than the blocks the cache check samples."""
+    records = {"chr1": random_dna(rng, 400_000), "chr2": random_dna(rng, 200_000)}
+    path = write_fasta(tmp_path / "g.fa", records)
+    assert Genome(path).sizes == {"chr1": 400_000, "chr2": 200_000}
+    return path, records
+
+
+def overwrite_keeping_the_stamp(path: Path, data: bytes) -> None:
+    """Write ``data`` into ``path`` in place (same inode, size) and restore its mtime."""
+    st = path.stat()
+    assert len(data) == st.st_size
+    with open(path, "r+b") as fh:
+        fh.write(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_ino == st.st_ino and path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def test_a_fasta_replaced_in_place_with_its_mtime_restored_rebuilds(big_genome, rng):
+    path, records = big_genome
+    other = {name: random_dna(rng, len(seq)) for name, seq in records.items()}
+    overwrite_keeping_the_stamp(path, write_fasta(path.with_name("o.fa"), other).read_bytes())
+    genome = Genome(path)
+    assert genome.fetch("chr1", 1000, 1100) == other["chr1"][1000:1100]
+    assert genome.fetch("chr2", 150_000, 150_100) == other["chr2"][150_000:150_100]
+
+
+def test_a_code_file_overwritten_with_zeros_rebuilds(big_genome):
+    path, records = big_genome
+    cache = path.with_name("g.fa.seqnn-codes")
+    overwrite_keeping_the_stamp(cache, bytes(cache.stat().st_size))
+    assert Genome(path).fetch("chr2", 5, 105) == records["chr2"][5:105]
+
+
+def test_a_sidecar_with_reordered_contigs_rebuilds(big_genome):
+    path, records = big_genome
+    sidecar = path.with_name("g.fa.seqnn-codes.json")
+    meta = json.loads(sidecar.read_text())
+    for key in ("names", "sizes"):
+        meta[key] = meta[key][::-1]
+    sidecar.write_text(json.dumps(meta))
+    genome = Genome(path)
+    assert genome.names == ["chr1", "chr2"]
+    assert genome.fetch("chr2", 0, 100) == records["chr2"][:100]
 
 
 def test_pickle_reopens_the_cache(genome):

@@ -14,7 +14,11 @@ Opening a FASTA builds two files once, next to it (or in ``cache_dir`` / ``$SEQN
 - ``<fasta>.seqnn-codes`` (+ ``.json``): the whole genome as one flat uint8 code array
   (contigs end to end), opened with ``np.memmap`` so DataLoader workers and DDP ranks share it
   through the page cache instead of each holding a copy. The JSON sidecar keeps the contig
-  offsets and the FASTA's size, mtime and inode: a changed FASTA rebuilds the cache.
+  offsets, the FASTA's size, mtime and inode, digests of 64 blocks sampled from the FASTA
+  and from the code file, and a digest of itself. Each open checks them all (128 KiB read,
+  about half a millisecond) and rebuilds the cache when any differs: a FASTA replaced by
+  another of the same size with its mtime restored, a code file overwritten, or an edited
+  sidecar.
 
 Both are written to a temporary file and renamed, so processes that build at the same time do not
 corrupt each other. The FASTA is read through ``mmap`` a chunk at a time and the chunk's pages are
@@ -51,12 +55,13 @@ from seqnn.data.encoding import (
 from seqnn.data.jit import njit
 from seqnn.errors import SeqnnInputError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: content samples and a digest of the sidecar
 CACHE_ENV = "SEQNN_CACHE_DIR"
 _SCAN_CHUNK = 8 << 20  # FASTA bytes scanned between page releases
 _CODE_CHUNK = 4 << 20  # codes converted and written per step
 _CODE_TABLE = BYTE_TO_CODE.tobytes()  # bytes.translate table: byte -> code
 _SLACK = 64  # the block kernel may write up to a block past a line's end
+_SAMPLES, _SAMPLE_BYTES = 64, 1024  # blocks hashed per file to check a cache on open
 # the empty block that ends every BGZF file (SAM spec, section 4.1.2)
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
@@ -193,6 +198,34 @@ def _truncated_bgzf(path: Path, why: str) -> str:
 def _stat_key(path: Path) -> dict:
     st = path.stat()
     return {"fasta_size": st.st_size, "fasta_mtime_ns": st.st_mtime_ns, "fasta_inode": st.st_ino}
+
+
+def _sample_digest(path: Path) -> str:
+    """A digest of a file's size and of 64 blocks of 1 KiB spread evenly over it (the whole
+    file when smaller): a content check that reads 64 KiB however large the file is.
+
+    Size, mtime and inode miss a file replaced by another of the same size with its mtime
+    restored, or recreated on the same inode; a different genome differs in every block.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb", buffering=0) as fh:  # unbuffered: a read is one block, no more
+        size = os.fstat(fh.fileno()).st_size
+        digest.update(size.to_bytes(8, "little"))
+        if size <= _SAMPLES * _SAMPLE_BYTES:
+            digest.update(fh.read())
+        else:
+            step = (size - _SAMPLE_BYTES) / (_SAMPLES - 1)  # the first and the last block
+            for k in range(_SAMPLES):
+                fh.seek(round(k * step))
+                digest.update(fh.read(_SAMPLE_BYTES))
+    return digest.hexdigest()
+
+
+def _meta_digest(meta: dict) -> str:
+    """A digest of the sidecar's fields (all but itself): an edited sidecar (contigs
+    reordered, offsets changed) no longer matches it."""
+    fields = {k: v for k, v in meta.items() if k != "digest"}
+    return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
 # ----------------------------------------------------------------------------- index scan
@@ -682,7 +715,15 @@ class Genome:
         current = {"version": CACHE_VERSION, **_stat_key(self.path)}
         if any(meta.get(k) != v for k, v in current.items()) or size != meta.get("total"):
             return None
-        return meta
+        try:  # the content, not only the file's size and dates (128 KiB read)
+            same = (
+                meta.get("digest") == _meta_digest(meta)
+                and meta.get("fasta_sample") == _sample_digest(self.path)
+                and meta.get("codes_sample") == _sample_digest(self.cache_path)
+            )
+        except OSError:
+            return None
+        return meta if same else None
 
     def _build(self, folder: Path) -> dict:
         """Index the FASTA, write the code cache and its sidecar; return the sidecar."""
@@ -697,7 +738,7 @@ class Genome:
                 f"{self.path}: cannot write its index and code cache to {folder} "
                 f"(read-only folder?): {fix}"
             )
-        key = _stat_key(self.path)
+        key = {**_stat_key(self.path), "fasta_sample": _sample_digest(self.path)}
         if self._bgzf:
             index = self._build_bgzf()
         else:
@@ -716,7 +757,9 @@ class Genome:
             "sizes": index.lengths.tolist(),
             "offsets": offsets.tolist(),
             "total": int(index.lengths.sum()),
+            "codes_sample": _sample_digest(self.cache_path),
         }
+        meta["digest"] = _meta_digest(meta)
         _atomic_write(self._meta_path, lambda fh: fh.write(json.dumps(meta).encode()))
         return meta
 
