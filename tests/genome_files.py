@@ -3,8 +3,11 @@ the overrides that point the coverage / peaks configs and experiments at them.""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,25 @@ def write_fasta_and_windows(folder: Path, window: int = 400) -> tuple[Path, Path
     bed = folder / "windows.bed"
     bed.write_text("\n".join(rows) + "\n")
     return fasta, bed
+
+
+def pipe_path(data: bytes) -> str:
+    """``/dev/fd/N`` of a pipe holding ``data`` (written and closed, so a reader never blocks),
+    as the shell's ``<(cat file)`` gives it; close its read end with ``os.close(N)``."""
+    read, write = os.pipe()
+    os.write(write, data)  # a few kB: within a pipe's buffer
+    os.close(write)
+    return f"/dev/fd/{read}"
+
+
+@contextlib.contextmanager
+def piped(data: bytes) -> Iterator[str]:
+    """:func:`pipe_path`, its read end closed on exit."""
+    path = pipe_path(data)
+    try:
+        yield path
+    finally:
+        os.close(int(path.rsplit("/", 1)[1]))
 
 
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from genome_files import write_bgzf, write_fasta_and_windows
+from genome_files import pipe_path, write_bgzf, write_fasta_and_windows
 from test_pretrained import _Payload  # unpickling it creates a file: the marker
 
 from seqnn.data import Genome, read_intervals, validate_intervals, write_fasta
@@ -178,6 +178,25 @@ def bed_track_contig(d: Path, base: Base) -> Callable[[], None]:
     return check
 
 
+def bom_bed(d: Path, base: Base) -> Callable[[], None]:
+    path = write(d / "r.bed", b"\xef\xbb\xbf# peaks from an editor\nchr1\t0\t64\n")
+
+    def check() -> None:
+        table = read_intervals(path)
+        assert table["chrom"].tolist() == ["chr1"] and table["line"].tolist() == [2]
+
+    return check
+
+
+def bom_vcf(d: Path, base: Base) -> Callable[[], None]:
+    path = write(d / "calls.vcf", b"\xef\xbb\xbf" + vcf_text("chr1\t9\t.\tA\tC").encode())
+
+    def check() -> None:
+        assert read_vcf(path)[["pos", "line"]].values.tolist() == [[9, 3]]
+
+    return check
+
+
 # ----------------------------------------------------------------------------- the table
 CASES = [
     # FASTA: the genome loader; one case through seqnn-predict (same Genome code path)
@@ -213,6 +232,16 @@ CASES = [
         ("genome.fa.gz", "plain gzip", "bgzip"),
     ),
     Case(
+        "fasta-utf8-bom",
+        lambda d, b: partial(Genome, write(d / "bom.fa", b"\xef\xbb\xbf>chr1\nACGT\n")),
+        ("bom.fa:1", "UTF-8 byte-order mark", "remove it"),
+    ),
+    Case(
+        "fasta-header-inside-a-sequence-line",
+        lambda d, b: partial(Genome, write(d / "gt.fa", ">chr1\nACGTACGT\nACG>ACGT\nAC\n")),
+        ("gt.fa:3", "'>' inside a sequence line (column 4)", "add the missing line break"),
+    ),
+    Case(
         "fasta-truncated-bgzip",
         lambda d, b: partial(
             Genome, write_bgzf(d / "genome.fa.gz", b">chr1\n" + b"ACGT" * 500, eof=False)
@@ -221,7 +250,9 @@ CASES = [
     ),
     Case(
         "fasta-a-pipe",
-        lambda d, b: predict(d, b, fasta=fasta_pipe(d), regions=good_bed(d)),
+        lambda d, b: predict(
+            d, b, fasta=pipe_path(b">chr1\n" + b"ACGT" * 100 + b"\n"), regions=good_bed(d)
+        ),
         ("/dev/fd/", "is not a regular file", "must be a file on disk"),
     ),
     # BED: read_intervals / validate_intervals; seqnn-predict for three of them
@@ -232,6 +263,12 @@ CASES = [
         ("r.bed:1", "is not an integer", "start it with '#'"),
     ),
     Case("bed-crlf-is-read-correctly", crlf_bed, None),
+    Case("bed-utf8-bom-is-read", bom_bed, None),
+    Case(
+        "bed-coordinate-overflow",
+        lambda d, b: predict(d, b, regions=write(d / "r.bed", "chr1\t0\t99999999999999999999\n")),
+        ("r.bed:1", "end '99999999999999999999' is beyond any genome coordinate", "fix the line"),
+    ),
     Case(
         "bed-spaces-not-tabs",
         lambda d, b: partial(read_intervals, write(d / "r.bed", "chr1\t0\t64\nchr1 10 74\n")),
@@ -320,6 +357,11 @@ CASES = [
         ("t.csv:3", "length 3, expected 4", "trim or pad them"),
     ),
     Case(
+        "table-header-only",
+        lambda d, b: table_module(write(d / "t.csv", "sequence,label\n")),
+        ("t.csv", "only a header row (sequence, label), no rows", "add one row per sequence"),
+    ),
+    Case(
         "table-seq-len-mismatch",
         lambda d, b: table_module(write(d / "t.csv", "sequence,label\nACGT,1\n"), seq_len=200),
         ("t.csv", "seq_len=200 was given but the sequences", "fix seq_len in the config"),
@@ -330,6 +372,14 @@ CASES = [
         lambda d, b: variants(d, b, write(d / "calls.vcf", vcf_text(*ref_rows(b))), True),
         ("calls.vcf:4", "REF", "ref_mismatch=skip"),
     ),
+    Case(
+        "vcf-pos-beyond-int64",
+        lambda d, b: variants(
+            d, b, write(d / "calls.vcf", vcf_text("chr1\t99999999999999999999\t.\tA\tC"))
+        ),
+        ("calls.vcf:3", "POS '99999999999999999999' is too large", "fix the line or drop it"),
+    ),
+    Case("vcf-utf8-bom-is-read", bom_vcf, None),
     Case(
         "vcf-symbolic-allele-only",
         lambda d, b: partial(read_vcf, write(d / "sv.vcf", vcf_text("chr1\t9\tsv1\tN\t<DEL>"))),
@@ -378,6 +428,17 @@ CASES = [
         ("promoters.csv", "no such table file", "check the path"),
     ),
     Case(
+        "train-empty-table",
+        lambda d, b: train(
+            d,
+            "data=table",
+            f"data.table={write(d / 'promoters.csv', '')}",
+            "data.target_columns=[label]",
+            "data.seq_len=4",
+        ),
+        ("promoters.csv", "the table is empty", "write a header row"),
+    ),
+    Case(
         "train-init-from-another-network",
         lambda d, b: train(d, f"init_from={b.model}"),
         ("model: init_from:", "do not match", "(package none vs ours", "init_strict=false"),
@@ -413,15 +474,6 @@ def ref_rows(base: Base) -> list[str]:
     first, second = base.genome.fetch("chr1", 100, 101), base.genome.fetch("chr1", 200, 201)
     wrong = "A" if second != "A" else "C"
     return [f"chr1\t101\t.\t{first}\tG", f"chr1\t201\t.\t{wrong}\tT"]
-
-
-def fasta_pipe(d: Path) -> str:
-    """A FASTA as ``<(cat g.fa)`` gives it: /dev/fd/N of a pipe, its data already written (so
-    a reader never blocks); its read end stays open until the test process ends."""
-    read, write_end = os.pipe()
-    os.write(write_end, b">chr1\n" + b"ACGT" * 100 + b"\n")
-    os.close(write_end)
-    return f"/dev/fd/{read}"
 
 
 def good_bed(d: Path) -> Path:

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from genome_files import piped
 
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.intervals import (
@@ -116,6 +117,21 @@ def test_strand_spellings_other_than_plus_minus_dot_are_refused(tmp_path, bad):
 def test_strand_flags():
     df = pd.DataFrame({"chrom": ["a"] * 3, "start": 0, "end": 1, "strand": ["+", "-", "."]})
     assert strand_flags(df).tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_pipe_is_read_whole(compress):
+    text = b"chr1\t1\t5\nchr2\t2\t6\n"
+    with piped(gzip.compress(text) if compress else text) as path:  # <(cat r.bed)
+        df = read_intervals(path)
+    assert df["chrom"].tolist() == ["chr1", "chr2"] and df["end"].tolist() == [5, 6]
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "9223372036854775808", "1e30"])
+def test_coordinates_past_int64_are_refused_not_wrapped(tmp_path, value):
+    path = write(tmp_path, "r.bed", f"chr1\t1\t5\nchr1\t0\t{value}\n")
+    with pytest.raises(IntervalError, match="r.bed:2: end .* is beyond any genome coordinate"):
+        read_intervals(path)
 
 
 def test_more_columns_than_the_first_row_names_the_line(tmp_path):

@@ -302,7 +302,8 @@ def read_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
     """Read a CSV/TSV table (gzip ok); the separator from the extension, else sniffed.
 
     Raises:
-        DatasetError: the file does not exist.
+        DatasetError: the file does not exist, is empty, holds only a header row, or is not
+            a table.
     """
     path = Path(path)
     if sep is None:
@@ -314,9 +315,23 @@ def read_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
             f"{path}: no such table file: check the path (a relative path starts from the folder "
             "you run in)"
         )
-    if sep is None:
-        return pd.read_csv(path, sep=None, engine="python")
-    return pd.read_csv(path, sep=sep)
+    try:
+        table = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
+    except pd.errors.EmptyDataError:
+        raise DatasetError(
+            f"{path}: the table is empty (not even a header row): write a header row naming "
+            "the columns (e.g. sequence,label), then one row per sequence"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DatasetError(
+            f"{path}: cannot read it as a table ({err}): is it a CSV/TSV?"
+        ) from None
+    if table.empty:
+        raise DatasetError(
+            f"{path}: only a header row ({', '.join(map(str, table.columns))}), no rows: add "
+            "one row per sequence"
+        )
+    return table
 
 
 def _encode_sequences(seqs: Sequence, where: Callable[[int], str]) -> np.ndarray:

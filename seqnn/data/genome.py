@@ -607,7 +607,12 @@ def _raise_bad_byte(path: Path, buf: np.ndarray, index: _Index, st: np.ndarray) 
     where = f"{path}:{index.header_lines[r] + 1 + line}"
     if value == ord("\r"):
         raise GenomeError(f"{where}: {_SCAN_ERRORS[5]}")
-    if value in (ord("\n"), ord(">")):
+    if value == ord(">"):
+        raise GenomeError(
+            f"{where}: '>' inside a sequence line (column {col + 1}): a header must start its "
+            "own line: add the missing line break before it, or remove the '>'"
+        )
+    if value == ord("\n"):
         raise GenomeError(f"{where}: {_SCAN_ERRORS[4]}")
     letter = repr(chr(value)) if 32 <= value < 127 else f"byte {value}"
     raise GenomeError(

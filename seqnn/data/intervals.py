@@ -35,6 +35,7 @@ _ALIASES = {
     "end": ("end", "chromend", "stop"),
 }
 _SKIP = ("#", "track", "browser")
+_MAX_COORDINATE = 2**53  # read exactly as a float; no genome comes near it
 LINE = "line"
 
 
@@ -95,16 +96,18 @@ def read_intervals(path: str | Path, columns: Sequence[str] | None = None) -> pd
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The file's bytes (gunzipped), read once: a pipe such as ``<(cat r.bed)`` can be read
+    only once."""
     if not path.exists():
         raise IntervalError(f"{path}: no such interval file")
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gz else open
     try:
-        with opener(path, "rb") as fh:
-            return fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as err:  # a truncated or corrupt .gz
         raise IntervalError(f"{path}: cannot read it ({err}): is the file complete?") from None
+    return data.removeprefix(b"\xef\xbb\xbf")  # an editor's UTF-8 byte-order mark
 
 
 def _ucsc_header(line: str) -> bool:
@@ -252,6 +255,13 @@ def _coordinates(frame: pd.DataFrame, lines: np.ndarray, source: str) -> pd.Data
         if frame[col].dtype == np.int64:  # the parser found only integers
             continue
         values = pd.to_numeric(frame[col], errors="coerce")
+        huge = values.abs() >= _MAX_COORDINATE
+        if huge.any():  # int64 would wrap it round to a negative number
+            i = int(np.argmax(huge.to_numpy()))
+            raise IntervalError(
+                f"{source}:{lines[i]}: {col} {str(frame[col].iloc[i])!r} is beyond any "
+                "genome coordinate (2^53 or more in size): fix the line or drop it"
+            )
         bad = values.isna() | (values != np.floor(values))
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
