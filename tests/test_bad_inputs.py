@@ -4,9 +4,9 @@ One table of cases. Each case writes its tiny input into tmp_path and feeds it t
 line tool (``seqnn-train``, ``seqnn-predict``, ``seqnn-variants``, ``seqnn-export``) or to the
 Python loader behind it. The tools and the loaders share one code path (the tools print the
 loaders' :class:`seqnn.errors.SeqnnInputError`), so most cases call the loader, or the tool's
-``main()`` in this process, which is what its console script runs. Three run as real
-subprocesses, each a few seconds of imports: ``seqnn-train`` twice (Hydra reads ``sys.argv``
-and owns the process) and ``python -m seqnn.cli.variants`` once (the ``-m`` path). Every
+``main()`` in this process, which is what its console script runs. The ``seqnn-train`` cases
+run as real subprocesses, each a few seconds of imports (Hydra reads ``sys.argv`` and owns the
+process), and so does one ``python -m seqnn.cli.variants`` case (the ``-m`` path). Every
 case asserts:
 
 (a) the message names the file (and the line or record when there is one) and says what to do;
@@ -14,8 +14,9 @@ case asserts:
     loaders: the error is a ``SeqnnInputError`` (what the tools turn into that line);
 (c) nothing is left behind: no ``out=`` file, no temp file, no half-built genome cache.
 
-A few inputs are not errors (CRLF files, a BED header row that names its columns): those
-cases assert that they are read correctly.
+A few inputs are not errors (CRLF files, a BED header row that names its columns, a contig
+named ``trackA``, a UTF-8 byte-order mark before a BED or VCF file): those cases assert that
+they are read correctly.
 """
 
 from __future__ import annotations
