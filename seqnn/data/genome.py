@@ -147,9 +147,10 @@ def _check_file(path: Path) -> bool:
     """Raise for a missing, empty, non-regular (a pipe), plain-gzip or truncated bgzip file;
     return True for a bgzip (BGZF) FASTA."""
     try:
-        mode = path.stat().st_mode
+        st = path.stat()
     except OSError:
         raise GenomeError(f"{path}: no such FASTA file (check the path)") from None
+    mode = st.st_mode
     if stat.S_ISDIR(mode):
         raise GenomeError(f"{path}: is a folder, expected a FASTA file")
     if not stat.S_ISREG(mode):
@@ -161,7 +162,7 @@ def _check_file(path: Path) -> bool:
         )
     with open(path, "rb") as fh:
         head = fh.read(18)
-        fh.seek(max(path.stat().st_size - len(_BGZF_EOF), 0))
+        fh.seek(max(st.st_size - len(_BGZF_EOF), 0))
         tail = fh.read()
     if not head:
         raise GenomeError(
