@@ -3,6 +3,11 @@ the overrides that point the coverage / peaks configs and experiments at them.""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import struct
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +30,48 @@ def write_fasta_and_windows(folder: Path, window: int = 400) -> tuple[Path, Path
     bed = folder / "windows.bed"
     bed.write_text("\n".join(rows) + "\n")
     return fasta, bed
+
+
+def pipe_path(data: bytes) -> str:
+    """``/dev/fd/N`` of a pipe holding ``data`` (written and closed, so a reader never blocks),
+    as the shell's ``<(cat file)`` gives it; close its read end with ``os.close(N)``."""
+    read, write = os.pipe()
+    os.write(write, data)  # a few kB: within a pipe's buffer
+    os.close(write)
+    return f"/dev/fd/{read}"
+
+
+@contextlib.contextmanager
+def piped(data: bytes) -> Iterator[str]:
+    """:func:`pipe_path`, its read end closed on exit."""
+    path = pipe_path(data)
+    try:
+        yield path
+    finally:
+        os.close(int(path.rsplit("/", 1)[1]))
+
+
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def bgzf_blocks(raw: bytes, block_size: int = 1024) -> list[bytes]:
+    """``raw`` as BGZF blocks (what ``bgzip`` writes, less the end-of-file block): gzip
+    members with a 'BC' extra field holding the block's size (SAM spec, section 4.1)."""
+    blocks = []
+    for i in range(0, len(raw), block_size):
+        part = raw[i : i + block_size]
+        deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+        body = deflate.compress(part) + deflate.flush()
+        header = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00"
+        size = struct.pack("<H", len(header) + 2 + len(body) + 8 - 1)
+        blocks.append(header + size + body + struct.pack("<II", zlib.crc32(part), len(part)))
+    return blocks
+
+
+def write_bgzf(path: Path, raw: bytes, eof: bool = True) -> Path:
+    """Write ``raw`` bgzip-compressed (with the end-of-file block unless ``eof=False``)."""
+    path.write_bytes(b"".join(bgzf_blocks(raw)) + (BGZF_EOF if eof else b""))
+    return path
 
 
 def write_bigwig(path: Path, seed: int = 0) -> Path:

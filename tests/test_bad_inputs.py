@@ -4,9 +4,9 @@ One table of cases. Each case writes its tiny input into tmp_path and feeds it t
 line tool (``seqnn-train``, ``seqnn-predict``, ``seqnn-variants``, ``seqnn-export``) or to the
 Python loader behind it. The tools and the loaders share one code path (the tools print the
 loaders' :class:`seqnn.errors.SeqnnInputError`), so most cases call the loader, or the tool's
-``main()`` in this process, which is what its console script runs. Three run as real
-subprocesses, each a few seconds of imports: ``seqnn-train`` twice (Hydra reads ``sys.argv``
-and owns the process) and ``python -m seqnn.cli.variants`` once (the ``-m`` path). Every
+``main()`` in this process, which is what its console script runs. The ``seqnn-train`` cases
+run as real subprocesses, each a few seconds of imports (Hydra reads ``sys.argv`` and owns the
+process), and so does one ``python -m seqnn.cli.variants`` case (the ``-m`` path). Every
 case asserts:
 
 (a) the message names the file (and the line or record when there is one) and says what to do;
@@ -14,8 +14,9 @@ case asserts:
     loaders: the error is a ``SeqnnInputError`` (what the tools turn into that line);
 (c) nothing is left behind: no ``out=`` file, no temp file, no half-built genome cache.
 
-A few inputs are not errors (CRLF files, a BED header row that names its columns): those
-cases assert that they are read correctly.
+A few inputs are not errors (CRLF files, a BED header row that names its columns, a contig
+named ``trackA``, a UTF-8 byte-order mark before a BED or VCF file): those cases assert that
+they are read correctly.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from genome_files import write_fasta_and_windows
+from genome_files import pipe_path, write_bgzf, write_fasta_and_windows
 from test_pretrained import _Payload  # unpickling it creates a file: the marker
 
 from seqnn.data import Genome, read_intervals, validate_intervals, write_fasta
@@ -166,6 +167,37 @@ def bed_named_header(d: Path, base: Base) -> Callable[[], None]:
     return check
 
 
+def bed_track_contig(d: Path, base: Base) -> Callable[[], None]:
+    text = "track name=peaks\nbrowser position chr1:1-64\ntrackA\t0\t64\nbrowserB\t5\t69\n"
+    path = write(d / "r.bed", text)
+
+    def check() -> None:
+        table = read_intervals(path)  # only the UCSC forms ('track ...') are headers
+        assert table["chrom"].tolist() == ["trackA", "browserB"]
+        assert table["line"].tolist() == [3, 4]
+
+    return check
+
+
+def bom_bed(d: Path, base: Base) -> Callable[[], None]:
+    path = write(d / "r.bed", b"\xef\xbb\xbf# peaks from an editor\nchr1\t0\t64\n")
+
+    def check() -> None:
+        table = read_intervals(path)
+        assert table["chrom"].tolist() == ["chr1"] and table["line"].tolist() == [2]
+
+    return check
+
+
+def bom_vcf(d: Path, base: Base) -> Callable[[], None]:
+    path = write(d / "calls.vcf", b"\xef\xbb\xbf" + vcf_text("chr1\t9\t.\tA\tC").encode())
+
+    def check() -> None:
+        assert read_vcf(path)[["pos", "line"]].values.tolist() == [[9, 3]]
+
+    return check
+
+
 # ----------------------------------------------------------------------------- the table
 CASES = [
     # FASTA: the genome loader; one case through seqnn-predict (same Genome code path)
@@ -200,6 +232,30 @@ CASES = [
         lambda d, b: partial(Genome, write(d / "genome.fa.gz", gzip.compress(b">chr1\nACGT\n"))),
         ("genome.fa.gz", "plain gzip", "bgzip"),
     ),
+    Case(
+        "fasta-utf8-bom",
+        lambda d, b: partial(Genome, write(d / "bom.fa", b"\xef\xbb\xbf>chr1\nACGT\n")),
+        ("bom.fa:1", "UTF-8 byte-order mark", "remove it"),
+    ),
+    Case(
+        "fasta-header-inside-a-sequence-line",
+        lambda d, b: partial(Genome, write(d / "gt.fa", ">chr1\nACGTACGT\nACG>ACGT\nAC\n")),
+        ("gt.fa:3", "'>' inside a sequence line (column 4)", "add the missing line break"),
+    ),
+    Case(
+        "fasta-truncated-bgzip",
+        lambda d, b: partial(
+            Genome, write_bgzf(d / "genome.fa.gz", b">chr1\n" + b"ACGT" * 500, eof=False)
+        ),
+        ("genome.fa.gz", "truncated", "Fetch it again, or recompress the FASTA with `bgzip`"),
+    ),
+    Case(
+        "fasta-a-pipe",
+        lambda d, b: predict(
+            d, b, fasta=pipe_path(b">chr1\n" + b"ACGT" * 100 + b"\n"), regions=good_bed(d)
+        ),
+        ("/dev/fd/", "is not a regular file", "must be a file on disk"),
+    ),
     # BED: read_intervals / validate_intervals; seqnn-predict for three of them
     Case("bed-header-row-is-read", bed_named_header, None),
     Case(
@@ -208,10 +264,24 @@ CASES = [
         ("r.bed:1", "is not an integer", "start it with '#'"),
     ),
     Case("bed-crlf-is-read-correctly", crlf_bed, None),
+    Case("bed-utf8-bom-is-read", bom_bed, None),
+    Case(
+        "bed-coordinate-overflow",
+        lambda d, b: predict(d, b, regions=write(d / "r.bed", "chr1\t0\t99999999999999999999\n")),
+        ("r.bed:1", "end '99999999999999999999' is beyond any genome coordinate", "fix the line"),
+    ),
     Case(
         "bed-spaces-not-tabs",
         lambda d, b: partial(read_intervals, write(d / "r.bed", "chr1\t0\t64\nchr1 10 74\n")),
         ("r.bed:2", "separated by spaces, not tabs", "convert with"),
+    ),
+    Case("bed-contig-named-track-is-read", bed_track_contig, None),
+    Case(
+        "bed-strand-spelling",
+        lambda d, b: predict(
+            d, b, regions=write(d / "r.bed", "chr1\t0\t64\tr1\t0\t-\nchr1\t0\t64\tr2\t0\t-1\n")
+        ),
+        ("r.bed:2", "strand '-1' is not '+', '-' or '.'", "write '-' for the reverse strand"),
     ),
     Case(
         "bed-truncated-gzip",
@@ -288,6 +358,11 @@ CASES = [
         ("t.csv:3", "length 3, expected 4", "trim or pad them"),
     ),
     Case(
+        "table-header-only",
+        lambda d, b: table_module(write(d / "t.csv", "sequence,label\n")),
+        ("t.csv", "only a header row (sequence, label), no rows", "add one row per sequence"),
+    ),
+    Case(
         "table-input-length-mismatch",
         lambda d, b: table_module(
             write(d / "t.csv", "sequence,label\nACGT,1\n"), input_length=200
@@ -304,6 +379,14 @@ CASES = [
         lambda d, b: variants(d, b, write(d / "calls.vcf", vcf_text(*ref_rows(b))), True),
         ("calls.vcf:4", "REF", "ref_mismatch=skip"),
     ),
+    Case(
+        "vcf-pos-beyond-int64",
+        lambda d, b: variants(
+            d, b, write(d / "calls.vcf", vcf_text("chr1\t99999999999999999999\t.\tA\tC"))
+        ),
+        ("calls.vcf:3", "POS '99999999999999999999' is too large", "fix the line or drop it"),
+    ),
+    Case("vcf-utf8-bom-is-read", bom_vcf, None),
     Case(
         "vcf-symbolic-allele-only",
         lambda d, b: partial(read_vcf, write(d / "sv.vcf", vcf_text("chr1\t9\tsv1\tN\t<DEL>"))),
@@ -400,6 +483,17 @@ CASES = [
         "train-renamed-key",
         lambda d, b: train(d, "data.seq_len=81"),
         ("data.seq_len= is now data.input_length=",),
+    ),
+    Case(
+        "train-empty-table",
+        lambda d, b: train(
+            d,
+            "data=table",
+            f"data.table={write(d / 'promoters.csv', '')}",
+            "data.target_columns=[label]",
+            "data.input_length=4",
+        ),
+        ("promoters.csv", "the table is empty", "write a header row"),
     ),
     Case(
         "train-init-from-another-network",

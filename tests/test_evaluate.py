@@ -176,7 +176,7 @@ def test_bootstrap_interval_matches_the_binomial_and_narrows_with_parts(tmp_path
         (["model={m}", "table={bad}"], "bad.csv:4: truth column 'y' holds 'yes', not a label"),
         (["model={m}", "table={two}"], "two.csv:3: truth column 'y' holds 2, not a label"),
         (["model={m}", "table={nos}"], "nos.csv:2: no sequence"),
-        (["model={m}", "table={none}"], "none.csv: no rows to evaluate"),
+        (["model={m}", "table={none}"], "none.csv: only a header row"),
         (["model={m}", "table={x}"], "x.csv:3', position 2: 'X' is not a DNA letter"),
         (["model={m}", "table={t}", "sequence_column=seq"], "no 'seq' column"),
         (["model={m}", "fasta=g.fa", "regions=r.bed", "sequence_column=s"], "is for table="),

@@ -2,15 +2,17 @@
 rebuilds, pickling, and one test per kind of bad input (each checks the message)."""
 
 import gzip
+import json
 import os
 import pickle
-import struct
+import shutil
 import subprocess
 import sys
-import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
+from genome_files import BGZF_EOF, bgzf_blocks, piped, write_bgzf
 
 import seqnn.data.genome as genome_mod
 from seqnn.data.encoding import (
@@ -164,6 +166,53 @@ def test_cache_is_reused_and_rebuilt_when_the_fasta_changes(tmp_path):
     assert genome.fetch("a", 0, 4) == "TTTT" and genome.sizes == {"a": 4, "b": 2}
 
 
+@pytest.fixture
+def big_genome(tmp_path, rng) -> tuple[Path, dict[str, str]]:
+    """Two contigs, 600 kb in all: larger than the blocks the cache check samples."""
+    records = {"chr1": random_dna(rng, 400_000), "chr2": random_dna(rng, 200_000)}
+    path = write_fasta(tmp_path / "g.fa", records)
+    assert Genome(path).sizes == {"chr1": 400_000, "chr2": 200_000}
+    return path, records
+
+
+def overwrite_keeping_the_stamp(path: Path, data: bytes) -> None:
+    """Write ``data`` into ``path`` in place (same inode, size) and restore its mtime."""
+    st = path.stat()
+    assert len(data) == st.st_size
+    with open(path, "r+b") as fh:
+        fh.write(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_ino == st.st_ino and path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def test_a_fasta_replaced_in_place_with_its_mtime_restored_rebuilds(big_genome, rng):
+    path, records = big_genome
+    other = {name: random_dna(rng, len(seq)) for name, seq in records.items()}
+    overwrite_keeping_the_stamp(path, write_fasta(path.with_name("o.fa"), other).read_bytes())
+    genome = Genome(path)
+    assert genome.fetch("chr1", 1000, 1100) == other["chr1"][1000:1100]
+    assert genome.fetch("chr2", 150_000, 150_100) == other["chr2"][150_000:150_100]
+
+
+def test_a_code_file_overwritten_with_zeros_rebuilds(big_genome):
+    path, records = big_genome
+    cache = path.with_name("g.fa.seqnn-codes")
+    overwrite_keeping_the_stamp(cache, bytes(cache.stat().st_size))
+    assert Genome(path).fetch("chr2", 5, 105) == records["chr2"][5:105]
+
+
+def test_a_sidecar_with_reordered_contigs_rebuilds(big_genome):
+    path, records = big_genome
+    sidecar = path.with_name("g.fa.seqnn-codes.json")
+    meta = json.loads(sidecar.read_text())
+    for key in ("names", "sizes"):
+        meta[key] = meta[key][::-1]
+    sidecar.write_text(json.dumps(meta))
+    genome = Genome(path)
+    assert genome.names == ["chr1", "chr2"]
+    assert genome.fetch("chr2", 0, 100) == records["chr2"][:100]
+
+
 def test_pickle_reopens_the_cache(genome):
     clone = pickle.loads(pickle.dumps(genome))
     assert clone._codes is None and len(pickle.dumps(genome)) < 2000
@@ -206,21 +255,54 @@ def test_plain_gzip_says_gunzip_or_bgzip(tmp_path):
         Genome(path)
 
 
-def test_bgzip_needs_biopython(tmp_path):
-    try:
-        import Bio  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("biopython is installed: the bgzip path works")
-    raw = b">a\nACGT\n"
-    deflated = zlib.compressobj(6, zlib.DEFLATED, -15)
-    body = deflated.compress(raw) + deflated.flush()
-    header = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00"
-    block = header + struct.pack("<H", len(header) + 2 + len(body) + 8 - 1) + body
-    path = tmp_path / "g.fa.gz"
-    path.write_bytes(block + struct.pack("<II", zlib.crc32(raw), len(raw)))
+def test_bgzip_needs_biopython(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "Bio", None)  # as if biopython were not installed
+    path = write_bgzf(tmp_path / "g.fa.gz", b">a\nACGT\n")
     with pytest.raises(GenomeError, match="biopython"):
+        Genome(path)
+
+
+def test_bgzip_is_read_and_a_stale_index_beside_it_rebuilt(tmp_path, records):
+    pytest.importorskip("Bio")
+    old = dict(records, chr2=records["chr2"][:-120])
+    for name, recs in (("old", old), ("new", records)):
+        (tmp_path / name).mkdir()
+        text = write_fasta(tmp_path / name / "g.fa", recs).read_bytes()
+        write_bgzf(tmp_path / name / "g.fa.gz", text)
+    Genome(tmp_path / "old" / "g.fa.gz")  # leaves an index of the old file beside it
+    copy_bgzf_indexes(tmp_path / "old" / "g.fa.gz", tmp_path / "new" / "g.fa.gz")
+    genome = Genome(tmp_path / "new" / "g.fa.gz")
+    assert genome.sizes == {name: len(seq) for name, seq in records.items()}
+    assert genome.fetch("chr2", 0, len(records["chr2"])) == records["chr2"].upper()
+    assert len(genome.fasta["chr2"]) == len(records["chr2"])  # the index was rebuilt too
+
+
+def copy_bgzf_indexes(source: Path, target: Path) -> None:
+    """Copy a bgzip FASTA's .fai and .gzi beside another (newer than it: pyfaidx trusts them)."""
+    for suffix in (".fai", ".gzi"):
+        shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+
+
+@pytest.mark.parametrize("cut", ["at-a-block", "inside-a-block"])
+def test_truncated_bgzip_is_a_clear_error(tmp_path, cut):
+    pytest.importorskip("Bio")
+    raw = write_fasta(tmp_path / "g.fa", {"a": "ACGT" * 1000}).read_bytes()
+    blocks = bgzf_blocks(raw)
+    whole = tmp_path / "whole.fa.gz"
+    whole.write_bytes(b"".join(blocks) + BGZF_EOF)
+    Genome(whole)  # its indexes, then the file cut short with them beside it
+    path = tmp_path / "g.fa.gz"
+    if cut == "at-a-block":
+        path.write_bytes(b"".join(blocks[:2]))
+    else:  # the end-of-file block is there but a block before it is cut
+        path.write_bytes(b"".join(blocks[:2]) + blocks[2][:40] + BGZF_EOF)
+    copy_bgzf_indexes(whole, path)
+    with pytest.raises(GenomeError, match="g.fa.gz: the bgzip file is truncated or corrupt"):
+        Genome(path)
+
+
+def test_a_pipe_is_refused():
+    with piped(b">a\nACGT\n") as path, pytest.raises(GenomeError, match="is not a regular file"):
         Genome(path)
 
 

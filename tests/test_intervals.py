@@ -2,11 +2,13 @@
 policies, resize, tile, and chromosome / block splits."""
 
 import gzip
+import re
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from genome_files import piped
 
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.intervals import (
@@ -17,6 +19,7 @@ from seqnn.data.intervals import (
     resize,
     split_by_blocks,
     split_by_chromosome,
+    strand_flags,
     tile,
     validate_intervals,
 )
@@ -94,6 +97,42 @@ def test_crlf_scattered_comments_and_blank_lines_keep_line_numbers(tmp_path):
     df = read_intervals(write(tmp_path, "r.bed", text))
     assert df["line"].tolist() == [2, 5, 7]
     assert df["chrom"].tolist() == ["chr1", "chr2", "chr1"] and df["end"].tolist() == [5, 6, 7]
+
+
+def test_only_the_ucsc_forms_of_track_and_browser_are_headers(tmp_path):
+    text = "track\nbrowser hide all\n  track name=x\ntrackA\t1\t5\ntrack\t2\t6\nbrowser_1\t3\t7\n"
+    df = read_intervals(write(tmp_path, "r.bed", text))
+    assert df["chrom"].tolist() == ["trackA", "track", "browser_1"]
+    assert df["line"].tolist() == [4, 5, 6]
+
+
+@pytest.mark.parametrize("bad", ["-1", "minus", "?", "1"])
+def test_strand_spellings_other_than_plus_minus_dot_are_refused(tmp_path, bad):
+    text = f"chr1\t1\t5\ta\t0\t+\nchr1\t1\t5\tb\t0\t.\nchr1\t1\t5\tc\t0\t{bad}\n"
+    df = read_intervals(write(tmp_path, "r.bed", text))
+    message = f"r.bed:3: strand '{bad}' is not '+', '-' or '.': write '-' for the reverse"
+    with pytest.raises(IntervalError, match=re.escape(message)):
+        strand_flags(df)
+
+
+def test_strand_flags():
+    df = pd.DataFrame({"chrom": ["a"] * 3, "start": 0, "end": 1, "strand": ["+", "-", "."]})
+    assert strand_flags(df).tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_pipe_is_read_whole(compress):
+    text = b"chr1\t1\t5\nchr2\t2\t6\n"
+    with piped(gzip.compress(text) if compress else text) as path:  # <(cat r.bed)
+        df = read_intervals(path)
+    assert df["chrom"].tolist() == ["chr1", "chr2"] and df["end"].tolist() == [5, 6]
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "9223372036854775808", "1e30"])
+def test_coordinates_past_int64_are_refused_not_wrapped(tmp_path, value):
+    path = write(tmp_path, "r.bed", f"chr1\t1\t5\nchr1\t0\t{value}\n")
+    with pytest.raises(IntervalError, match="r.bed:2: end .* is beyond any genome coordinate"):
+        read_intervals(path)
 
 
 def test_more_columns_than_the_first_row_names_the_line(tmp_path):

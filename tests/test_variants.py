@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from genome_files import piped
 from torch import nn
 
 from seqnn.cli.variants import main
@@ -180,6 +181,14 @@ def test_multiallelic_lines_become_one_row_per_allele(tmp_path):
         [9, "a", "G", 4],
         [13, "b", "T", 5],
     ]
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_vcf_pipe_is_read_whole(tmp_path, compress):
+    text = write_vcf(tmp_path / "v.vcf", [("chr1", 9, "a", "A", "C")]).read_bytes()
+    with piped(gzip.compress(text) if compress else text) as path:  # <(zcat calls.vcf.gz)
+        table = read_vcf(path)
+    assert table[["chrom", "pos", "line"]].values.tolist() == [["chr1", 9, 4]]
 
 
 def test_gzipped_vcf_equals_plain_whatever_its_name(genome, tmp_path):

@@ -48,7 +48,7 @@ from seqnn.data.encoding import (
     one_hot,
 )
 from seqnn.data.genome import Genome
-from seqnn.data.intervals import checked_intervals, read_intervals, resize
+from seqnn.data.intervals import checked_intervals, read_intervals, resize, strand_flags
 from seqnn.data.transforms import offsets_of
 from seqnn.deprecation import renamed_keywords
 from seqnn.errors import SeqnnInputError
@@ -319,7 +319,8 @@ def read_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
     """Read a CSV/TSV table (gzip ok); the separator from the extension, else sniffed.
 
     Raises:
-        DatasetError: the file does not exist.
+        DatasetError: the file does not exist, is empty, holds only a header row, or is not
+            a table.
     """
     path = Path(path)
     if sep is None:
@@ -331,9 +332,23 @@ def read_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
             f"{path}: no such table file: check the path (a relative path starts from the folder "
             "you run in)"
         )
-    if sep is None:
-        return pd.read_csv(path, sep=None, engine="python")
-    return pd.read_csv(path, sep=sep)
+    try:
+        table = pd.read_csv(path, sep=sep, engine="python" if sep is None else "c")
+    except pd.errors.EmptyDataError:
+        raise DatasetError(
+            f"{path}: the table is empty (not even a header row): write a header row naming "
+            "the columns (e.g. sequence,label), then one row per sequence"
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DatasetError(
+            f"{path}: cannot read it as a table ({err}): is it a CSV/TSV?"
+        ) from None
+    if table.empty:
+        raise DatasetError(
+            f"{path}: only a header row ({', '.join(map(str, table.columns))}), no rows: add "
+            "one row per sequence"
+        )
+    return table
 
 
 def _encode_sequences(seqs: Sequence, where: Callable[[int], str]) -> np.ndarray:
@@ -669,12 +684,7 @@ def _common_length(intervals: pd.DataFrame, source: str) -> int:
 def _reverse(intervals: pd.DataFrame, column: str, source: str) -> np.ndarray:
     """(n,) bool: which intervals are on the '-' strand."""
     _require_columns(intervals, [column], source)
-    strands = intervals[column].astype(str).to_numpy(dtype=object)
-    bad = ~np.isin(strands, ("+", "-", "."))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DatasetError(f"{source}: interval {i}: strand {strands[i]!r} is not '+', '-' or '.'")
-    return strands == "-"
+    return strand_flags(intervals, column, source)
 
 
 # ----------------------------------------------------------------------------- sampling

@@ -8,15 +8,18 @@ The command-line tools take the shipped files by name wherever a path goes, as
         out=preds.tsv
 
 The genome ships gzip-compressed; the first use decompresses it once into the seqnn cache folder
-(``$SEQNN_CACHE_DIR``, else ``~/.cache/seqnn``), written to a temp file and renamed. Provenance:
+(``$SEQNN_CACHE_DIR``, else ``~/.cache/seqnn``), written to a temp file and renamed, and every
+use checks that copy against the shipped checksum (``ECOLI_SHA256``). Provenance:
 ``seqnn/resources/PROVENANCE.md``.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
+import zlib
 from collections.abc import Callable
 from functools import partial
 from importlib import resources
@@ -29,6 +32,7 @@ from seqnn.atomic import atomic_open
 from seqnn.data.background import random_background_intervals, shuffled_negatives
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import read_intervals
+from seqnn.errors import SeqnnInputError
 
 ECOLI_FASTA = "ecoli/ecoli_K12_MG1655.fa.gz"
 ECOLI_PROMOTERS = "ecoli/ecoli_K12_MG1655.sigma70_promoters_81bp.bed.gz"
@@ -38,6 +42,12 @@ CNNPROM_TABLES = {
 }
 CTCF_PEAKS = "tf_peaks/ctcf_positives_10k.csv.gz"
 EMBEDDED_PREFIX = "embedded:"
+# SHA-256 of the decompressed E. coli FASTA (seqnn/resources/PROVENANCE.md)
+ECOLI_SHA256 = "3d70cf9dee928a6bf8f4763a3db0e0f8bf0ae32d25123a73f7a5bf2fe4d16828"
+
+
+class EmbeddedDataError(SeqnnInputError):
+    """seqnn's shipped data is damaged or missing: reinstall seqnn."""
 
 
 def resource_path(name: str) -> Path:
@@ -56,13 +66,42 @@ def cache_dir() -> Path:
 
 
 def ecoli_fasta() -> Path:
-    """The decompressed E. coli K-12 MG1655 FASTA (4,639,675 bp, contig ``K-12-MG1655``)."""
+    """The decompressed E. coli K-12 MG1655 FASTA (4,639,675 bp, contig ``K-12-MG1655``).
+
+    The copy in the cache folder is checked against the shipped checksum on every call (a
+    few ms) and written again from the shipped file when it differs: a truncated copy, or
+    another genome of the same length, would otherwise be used without a word.
+
+    Raises:
+        EmbeddedDataError: the shipped file itself is damaged (reinstall seqnn).
+    """
     target = cache_dir() / "ecoli_K12_MG1655.fa"
-    source = resource_path(ECOLI_FASTA)
-    if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
-        with gzip.open(source, "rb") as src, atomic_open(target, "wb") as out:
-            shutil.copyfileobj(src, out)  # no stray temp file if it fails
+    if _sha256(target) != ECOLI_SHA256:
+        source = resource_path(ECOLI_FASTA)
+        try:
+            with gzip.open(source, "rb") as src, atomic_open(target, "wb") as out:
+                shutil.copyfileobj(src, out)  # no stray temp file if it fails
+        except (OSError, EOFError, zlib.error) as err:
+            raise EmbeddedDataError(_damaged(source, f"cannot decompress it: {err}")) from None
+        if _sha256(target) != ECOLI_SHA256:
+            raise EmbeddedDataError(_damaged(source, "its content does not match its checksum"))
     return target
+
+
+def _sha256(path: Path) -> str | None:
+    """The SHA-256 of a file, None if there is none."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
+def _damaged(source: Path, why: str) -> str:
+    return f"{source}: seqnn's shipped E. coli genome is damaged ({why}): reinstall seqnn"
 
 
 def ecoli_promoters() -> pd.DataFrame:

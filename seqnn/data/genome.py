@@ -14,7 +14,11 @@ Opening a FASTA builds two files once, next to it (or in ``cache_dir`` / ``$SEQN
 - ``<fasta>.seqnn-codes`` (+ ``.json``): the whole genome as one flat uint8 code array
   (contigs end to end), opened with ``np.memmap`` so DataLoader workers and DDP ranks share it
   through the page cache instead of each holding a copy. The JSON sidecar keeps the contig
-  offsets and the FASTA's size, mtime and inode: a changed FASTA rebuilds the cache.
+  offsets, the FASTA's size, mtime and inode, digests of 64 blocks sampled from the FASTA
+  and from the code file, and a digest of itself. Each open checks them all (128 KiB read,
+  about half a millisecond) and rebuilds the cache when any differs: a FASTA replaced by
+  another of the same size with its mtime restored, a code file overwritten, or an edited
+  sidecar.
 
 Both are written to a temporary file and renamed, so processes that build at the same time do not
 corrupt each other. The FASTA is read through ``mmap`` a chunk at a time and the chunk's pages are
@@ -27,7 +31,11 @@ import hashlib
 import json
 import mmap
 import os
+import shutil
+import stat
+import struct
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -47,12 +55,15 @@ from seqnn.data.encoding import (
 from seqnn.data.jit import njit
 from seqnn.errors import SeqnnInputError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: content samples and a digest of the sidecar
 CACHE_ENV = "SEQNN_CACHE_DIR"
 _SCAN_CHUNK = 8 << 20  # FASTA bytes scanned between page releases
 _CODE_CHUNK = 4 << 20  # codes converted and written per step
 _CODE_TABLE = BYTE_TO_CODE.tobytes()  # bytes.translate table: byte -> code
 _SLACK = 64  # the block kernel may write up to a block past a line's end
+_SAMPLES, _SAMPLE_BYTES = 64, 1024  # blocks hashed per file to check a cache on open
+# the empty block that ends every BGZF file (SAM spec, section 4.1.2)
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 _SCAN_ERRORS = {
     1: "text before the first '>' header (a FASTA file starts with a '>name' line)",
@@ -133,32 +144,89 @@ def _writable(folder: Path) -> bool:
 
 # ----------------------------------------------------------------------------- file checks
 def _check_file(path: Path) -> bool:
-    """Raise for a missing, empty or plain-gzip file; return True for a bgzip (BGZF) FASTA."""
-    if not path.exists():
-        raise GenomeError(f"{path}: no such FASTA file (check the path)")
-    if path.is_dir():
+    """Raise for a missing, empty, non-regular (a pipe), plain-gzip or truncated bgzip file;
+    return True for a bgzip (BGZF) FASTA."""
+    try:
+        st = path.stat()
+    except OSError:
+        raise GenomeError(f"{path}: no such FASTA file (check the path)") from None
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
         raise GenomeError(f"{path}: is a folder, expected a FASTA file")
+    if not stat.S_ISREG(mode):
+        # <(cat g.fa) is a pipe: reading it consumes it, and the index needs positions
+        raise GenomeError(
+            f"{path}: is not a regular file (a pipe such as <(...), or a device): seqnn indexes "
+            "the FASTA by position, so it must be a file on disk: write it to one first "
+            "(e.g. `zcat genome.fa.gz > genome.fa`) and pass that path"
+        )
     with open(path, "rb") as fh:
         head = fh.read(18)
+        fh.seek(max(st.st_size - len(_BGZF_EOF), 0))
+        tail = fh.read()
     if not head:
         raise GenomeError(
             f"{path}: the FASTA file is empty (0 bytes): was its download or decompression cut "
             "short? Write or fetch it again"
         )
+    if head[:3] == b"\xef\xbb\xbf":
+        raise GenomeError(
+            f"{path}:1: the file starts with a UTF-8 byte-order mark (BOM, an editor's mark "
+            "before the first '>'): remove it, e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' "
+            f"{path.name}`"
+        )
     if head[:2] != b"\x1f\x8b":
         return False
     # BGZF = gzip with the FEXTRA flag and a 'BC' subfield (SAM spec, section 4.1).
-    if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC":
-        return True
-    raise GenomeError(
-        f"{path}: plain gzip cannot be read by position: decompress it with `gunzip {path.name}` "
-        f"or recompress it with `bgzip` (`gunzip -c {path.name} | bgzip > {path.stem}.bgz`)"
+    if not (len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC"):
+        raise GenomeError(
+            f"{path}: plain gzip cannot be read by position: decompress it with "
+            f"`gunzip {path.name}` or recompress it with `bgzip` "
+            f"(`gunzip -c {path.name} | bgzip > {path.stem}.bgz`)"
+        )
+    if tail != _BGZF_EOF:  # a file cut at a block boundary reads cleanly, but short
+        raise GenomeError(_truncated_bgzf(path, "it lacks bgzip's end-of-file block"))
+    return True
+
+
+def _truncated_bgzf(path: Path, why: str) -> str:
+    return (
+        f"{path}: the bgzip file is truncated or corrupt ({why}): was its download or "
+        "compression cut short? Fetch it again, or recompress the FASTA with `bgzip`"
     )
 
 
 def _stat_key(path: Path) -> dict:
     st = path.stat()
     return {"fasta_size": st.st_size, "fasta_mtime_ns": st.st_mtime_ns, "fasta_inode": st.st_ino}
+
+
+def _sample_digest(path: Path) -> str:
+    """A digest of a file's size and of 64 blocks of 1 KiB spread evenly over it (the whole
+    file when smaller): a content check that reads 64 KiB however large the file is.
+
+    Size, mtime and inode miss a file replaced by another of the same size with its mtime
+    restored, or recreated on the same inode; a different genome differs in every block.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb", buffering=0) as fh:  # unbuffered: a read is one block, no more
+        size = os.fstat(fh.fileno()).st_size
+        digest.update(size.to_bytes(8, "little"))
+        if size <= _SAMPLES * _SAMPLE_BYTES:
+            digest.update(fh.read())
+        else:
+            step = (size - _SAMPLE_BYTES) / (_SAMPLES - 1)  # the first and the last block
+            for k in range(_SAMPLES):
+                fh.seek(round(k * step))
+                digest.update(fh.read(_SAMPLE_BYTES))
+    return digest.hexdigest()
+
+
+def _meta_digest(meta: dict) -> str:
+    """A digest of the sidecar's fields (all but itself): an edited sidecar (contigs
+    reordered, offsets changed) no longer matches it."""
+    fields = {k: v for k, v in meta.items() if k != "digest"}
+    return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=16).hexdigest()
 
 
 # ----------------------------------------------------------------------------- index scan
@@ -540,7 +608,12 @@ def _raise_bad_byte(path: Path, buf: np.ndarray, index: _Index, st: np.ndarray) 
     where = f"{path}:{index.header_lines[r] + 1 + line}"
     if value == ord("\r"):
         raise GenomeError(f"{where}: {_SCAN_ERRORS[5]}")
-    if value in (ord("\n"), ord(">")):
+    if value == ord(">"):
+        raise GenomeError(
+            f"{where}: '>' inside a sequence line (column {col + 1}): a header must start its "
+            "own line: add the missing line break before it, or remove the '>'"
+        )
+    if value == ord("\n"):
         raise GenomeError(f"{where}: {_SCAN_ERRORS[4]}")
     letter = repr(chr(value)) if 32 <= value < 127 else f"byte {value}"
     raise GenomeError(
@@ -648,7 +721,15 @@ class Genome:
         current = {"version": CACHE_VERSION, **_stat_key(self.path)}
         if any(meta.get(k) != v for k, v in current.items()) or size != meta.get("total"):
             return None
-        return meta
+        try:  # the content, not only the file's size and dates (128 KiB read)
+            same = (
+                meta.get("digest") == _meta_digest(meta)
+                and meta.get("fasta_sample") == _sample_digest(self.path)
+                and meta.get("codes_sample") == _sample_digest(self.cache_path)
+            )
+        except OSError:
+            return None
+        return meta if same else None
 
     def _build(self, folder: Path) -> dict:
         """Index the FASTA, write the code cache and its sidecar; return the sidecar."""
@@ -663,7 +744,7 @@ class Genome:
                 f"{self.path}: cannot write its index and code cache to {folder} "
                 f"(read-only folder?): {fix}"
             )
-        key = _stat_key(self.path)
+        key = {**_stat_key(self.path), "fasta_sample": _sample_digest(self.path)}
         if self._bgzf:
             index = self._build_bgzf()
         else:
@@ -682,15 +763,42 @@ class Genome:
             "sizes": index.lengths.tolist(),
             "offsets": offsets.tolist(),
             "total": int(index.lengths.sum()),
+            "codes_sample": _sample_digest(self.cache_path),
         }
+        meta["digest"] = _meta_digest(meta)
         _atomic_write(self._meta_path, lambda fh: fh.write(json.dumps(meta).encode()))
         return meta
 
     def _build_bgzf(self) -> _Index:
-        """bgzip FASTA: pyfaidx indexes and reads it (one contig in memory at a time)."""
+        """bgzip FASTA: pyfaidx indexes and reads it (one contig in memory at a time).
+
+        The ``.fai`` / ``.gzi`` are built afresh into a temporary folder and renamed into
+        place: pyfaidx trusts index files that are newer than the FASTA, so a stale pair
+        beside it (copied, or left from an earlier version of the file) would cut contigs.
+        """
         if not self.path.name.lower().endswith((".gz", ".bgz")):
             raise GenomeError(f"{self.path}: bgzip-compressed FASTA must be named *.gz or *.bgz")
-        fasta = self._open_pyfaidx()
+        folder = self.fai_path.parent
+        fresh = Path(tempfile.mkdtemp(dir=folder, prefix=f".{self.fai_path.name}."))
+        try:
+            index = self._read_bgzf(fresh / "index.fai")
+            os.replace(fresh / "index.gzi", self._gzi_path)
+            os.replace(fresh / "index.fai", self.fai_path)
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+        return index
+
+    def _read_bgzf(self, fai: Path) -> _Index:
+        """Index the bgzip FASTA into ``fai`` (+ ``.gzi``) and write its code cache."""
+        try:
+            fasta = self._open_pyfaidx(fai)
+            return self._write_bgzf_codes(fasta)
+        except GenomeError:
+            raise
+        except (struct.error, EOFError, zlib.error, OSError, ValueError) as err:
+            raise GenomeError(_truncated_bgzf(self.path, f"{type(err).__name__}: {err}")) from None
+
+    def _write_bgzf_codes(self, fasta) -> _Index:
         names = list(fasta.keys())
         lengths = np.array([len(fasta[n]) for n in names], dtype=np.int64)
 
@@ -711,14 +819,19 @@ class Genome:
         rec[:, 3] = lengths
         return _Index(names, rec)
 
-    def _open_pyfaidx(self):
+    @property
+    def _gzi_path(self) -> Path:
+        return self.fai_path.with_suffix(".gzi")
+
+    def _open_pyfaidx(self, fai: Path | None = None):
         import pyfaidx
 
+        fai = fai or self.fai_path
         try:
             return pyfaidx.Fasta(
                 str(self.path),
-                indexname=str(self.fai_path),
-                gzi_indexname=str(self.fai_path.with_suffix(".gzi")),
+                indexname=str(fai),
+                gzi_indexname=str(fai.with_suffix(".gzi")),
                 as_raw=True,
             )
         except ImportError as err:
@@ -754,7 +867,13 @@ class Genome:
     def fasta(self):
         """The FASTA opened through pyfaidx (``pyfaidx.Fasta``, raw strings) with this index."""
         if self._fasta is None:
-            self._fasta = self._open_pyfaidx()
+            fasta = self._open_pyfaidx()
+            if {name: len(fasta[name]) for name in fasta.keys()} != self.sizes:
+                raise GenomeError(
+                    f"{self.fai_path}: this index does not match the FASTA's contigs (a stale "
+                    f"copy?): delete it and {self._meta_path.name}, then open the Genome again"
+                )
+            self._fasta = fasta
         return self._fasta
 
     def _windows(self, length: int) -> np.ndarray:

@@ -35,6 +35,7 @@ _ALIASES = {
     "end": ("end", "chromend", "stop"),
 }
 _SKIP = ("#", "track", "browser")
+_MAX_COORDINATE = 2**53  # read exactly as a float; no genome comes near it
 LINE = "line"
 
 
@@ -51,7 +52,8 @@ def read_intervals(path: str | Path, columns: Sequence[str] | None = None) -> pd
     their names from a ``#`` comment line just above the data, else ``col7``, ``col8``, ...
     A header row (its start/end fields are not numbers) names the columns instead; ``chr`` /
     ``chromosome`` / ``chromStart`` / ``chromEnd`` and the like are read as chrom/start/end.
-    ``#`` comments, ``track`` and ``browser`` lines and blank lines are skipped.
+    ``#`` comments, UCSC ``track`` and ``browser`` lines (the word, then a space or the end
+    of the line: a contig named ``trackA`` is data) and blank lines are skipped.
 
     Args:
         path: the file; ``.csv`` is comma-separated, anything else tab-separated.
@@ -94,16 +96,24 @@ def read_intervals(path: str | Path, columns: Sequence[str] | None = None) -> pd
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The file's bytes (gunzipped), read once: a pipe such as ``<(cat r.bed)`` can be read
+    only once."""
     if not path.exists():
         raise IntervalError(f"{path}: no such interval file")
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gz else open
     try:
-        with opener(path, "rb") as fh:
-            return fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as err:  # a truncated or corrupt .gz
         raise IntervalError(f"{path}: cannot read it ({err}): is the file complete?") from None
+    return data.removeprefix(b"\xef\xbb\xbf")  # an editor's UTF-8 byte-order mark
+
+
+def _ucsc_header(line: str) -> bool:
+    """Whether a (stripped) line is a UCSC ``track`` or ``browser`` line: the word alone or
+    followed by a space."""
+    return any(line == word or line.startswith(f"{word} ") for word in _SKIP[1:])
 
 
 class _Lines:
@@ -140,10 +150,16 @@ class _Lines:
             match = np.ones(lines.size, dtype=bool)
             for k, byte in enumerate(word[1:], 1):
                 match &= buf[starts[lines] + k] == byte
+            # the word alone or followed by a space (UCSC's form): a contig named 'trackA'
+            # or 'track' (tab-separated) is data
+            after = starts[lines] + word.size
+            alone = after >= ends[lines]
+            match &= alone | (buf[np.minimum(after, buf.size - 1)] == ord(" "))
             skip[lines[match]] = True
         # Lines that start with white space (rare): decided on the stripped text.
         for i in np.flatnonzero(np.isin(first, (9, 11, 12, 13, 32))):
-            skip[i] = self.line(i).strip().startswith(_SKIP) or not self.line(i).strip()
+            stripped = self.line(i).strip()
+            skip[i] = not stripped or stripped.startswith("#") or _ucsc_header(stripped)
         return skip
 
     def select(self, keep: np.ndarray) -> bytes:
@@ -239,6 +255,13 @@ def _coordinates(frame: pd.DataFrame, lines: np.ndarray, source: str) -> pd.Data
         if frame[col].dtype == np.int64:  # the parser found only integers
             continue
         values = pd.to_numeric(frame[col], errors="coerce")
+        huge = values.abs() >= _MAX_COORDINATE
+        if huge.any():  # int64 would wrap it round to a negative number
+            i = int(np.argmax(huge.to_numpy()))
+            raise IntervalError(
+                f"{source}:{lines[i]}: {col} {str(frame[col].iloc[i])!r} is beyond any "
+                "genome coordinate (2^53 or more in size): fix the line or drop it"
+            )
         bad = values.isna() | (values != np.floor(values))
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
@@ -326,6 +349,41 @@ def checked_intervals(
             f"{source}: dropped {int(bad.sum())} of {len(df)} intervals ({counts})", stacklevel=3
         )
     return df[~bad], contig[~bad]
+
+
+def strand_flags(
+    df: pd.DataFrame, column: str = "strand", source: str | None = None
+) -> np.ndarray:
+    """(n,) bool: which intervals are on the reverse strand (``-``).
+
+    The spellings of BED's strand column are ``+``, ``-`` and ``.`` (no strand, read as
+    ``+``); anything else (``-1``, ``minus``, ``?``, a blank) is refused rather than read as
+    ``+``.
+
+    Args:
+        df: intervals with a strand column.
+        column: its name.
+        source: file name for messages (default ``df.attrs["source"]``).
+
+    Raises:
+        IntervalError: ``file:line: strand '-1' is not '+', '-' or '.' ...``.
+    """
+    source = source or df.attrs.get("source", "intervals")
+    if column not in df.columns:
+        raise IntervalError(
+            f"{source}: no strand column {column!r} (columns are {list(df.columns)})"
+        )
+    strands = df[column].astype(str).to_numpy(dtype=object)
+    bad = ~np.isin(strands, ("+", "-", "."))
+    if bad.any():
+        i = int(np.argmax(bad))
+        where = f"{source}:{df[LINE].iloc[i]}" if LINE in df.columns else f"{source}: row {i}"
+        more = f" ({int(bad.sum()) - 1} more like this)" if bad.sum() > 1 else ""
+        raise IntervalError(
+            f"{where}: strand {strands[i]!r} is not '+', '-' or '.'{more}: write '-' for the "
+            "reverse strand, '+' or '.' for the forward one"
+        )
+    return strands == "-"
 
 
 def contig_indices(chrom: pd.Series | Sequence[str], names: Sequence[str]) -> np.ndarray:

@@ -53,8 +53,10 @@ def read_vcf(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     source = path.name
-    if not path.is_file():
+    if not path.exists():
         raise VCFError(f"{path}: no such VCF file")
+    if path.is_dir():
+        raise VCFError(f"{path}: is a folder, expected a VCF file")
     try:
         with _open_text(path) as text:
             n_header = _skip_meta(text, source)
@@ -77,11 +79,13 @@ def read_vcf(path: str | Path) -> pd.DataFrame:
 
 
 def _open_text(path: Path) -> io.TextIOWrapper:
-    """The file as text, gunzipped when its first bytes say gzip (bgzip is gzip too)."""
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    raw = gzip.open(path, "rb") if gz else open(path, "rb")  # noqa: SIM115 - the wrapper closes it
-    return io.TextIOWrapper(raw, encoding="utf-8", newline=None)
+    """The file as text, gunzipped when its first bytes say gzip (bgzip is gzip too); opened
+    once, so that a pipe such as ``<(zcat calls.vcf.gz)`` loses no bytes to the check."""
+    raw = open(path, "rb")  # noqa: SIM115 - the wrapper closes it
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        raw = gzip.GzipFile(fileobj=raw, mode="rb")
+    # utf-8-sig: an editor's byte-order mark before '##fileformat' is dropped, not a header
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline=None)
 
 
 def _first_line_error(path: Path, n_header: int) -> VCFError:
@@ -200,6 +204,14 @@ def _positions(variants: pd.DataFrame, source: str) -> np.ndarray:
     else:
         text = variants["pos"].astype(str).str.strip()
         ok = text.str.fullmatch(r"\d+").to_numpy(bool)
+        # 18 digits fit in int64; no genome comes near 10^18 bases
+        huge = ok & (text.str.lstrip("0").str.len() > 18).to_numpy(bool)
+        if huge.any():
+            i = int(np.argmax(huge))
+            raise VCFError(
+                f"{source}:{_lines(variants)[i]}: POS {text.iloc[i]!r} is too large to be a "
+                "position (more than 18 digits): fix the line or drop it"
+            )
         pos = pd.to_numeric(text.where(ok, "0")).to_numpy(np.int64)
     bad = ~ok | (pos < 1)
     if bad.any():

@@ -143,7 +143,7 @@ def predict_regions_distributed(
         On rank 0 the table in region order; ``None`` on the other ranks.
     """
     check_rc(model, rc)
-    genome, table = prepare_regions(genome, regions, on_invalid)
+    genome, table = prepare_regions(genome, regions, on_invalid, use_strand)
     windows = region_windows(table, model.input_length, False, None)
     if shard_dir is None:  # the same name in every rank's process: a digest of the request
         digest = hashlib.sha1(pd.util.hash_pandas_object(windows).to_numpy().tobytes())

@@ -35,6 +35,7 @@ from seqnn.data.intervals import (
     contig_indices,
     read_intervals,
     resize,
+    strand_flags,
     tile,
     validate_intervals,
 )
@@ -193,7 +194,7 @@ def predict_regions(
             f"{given} acts on tiled regions: pass tile_regions=True (seqnn-predict: tile=true); "
             "untiled, each region is one window centred on it"
         )
-    genome, table = prepare_regions(genome, regions, on_invalid)
+    genome, table = prepare_regions(genome, regions, on_invalid, use_strand)
     windows = region_windows(table, model.input_length, tile_regions, stride)
     values = np.empty((len(windows), len(model.targets)), dtype=np.float32)
     with progress_bar(len(windows), "predict", progress) as advance:
@@ -236,7 +237,7 @@ def predict_profiles(
         ``use_strand``).
     """
     check_rc(model, rc)
-    genome, table = prepare_regions(genome, regions, on_invalid)
+    genome, table = prepare_regions(genome, regions, on_invalid, use_strand)
     windows = region_windows(table, model.input_length, False, None)
     chunks = []
     with progress_bar(len(windows), "predict profiles", progress) as advance:
@@ -256,12 +257,19 @@ def predict_profiles(
 
 
 def prepare_regions(
-    genome: Genome | str | Path, regions: pd.DataFrame | str | Path, on_invalid: str = "error"
+    genome: Genome | str | Path,
+    regions: pd.DataFrame | str | Path,
+    on_invalid: str = "error",
+    use_strand: bool = False,
 ) -> tuple[Genome, pd.DataFrame]:
-    """Open the genome and read + check the regions against it."""
+    """Open the genome and read + check the regions against it (and, with ``use_strand``,
+    their strand column, if any: only ``+``, ``-`` and ``.`` are strands)."""
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     table = regions if isinstance(regions, pd.DataFrame) else read_intervals(regions)
-    return genome, validate_intervals(table, genome, on_invalid=on_invalid)
+    table = validate_intervals(table, genome, on_invalid=on_invalid)
+    if use_strand and "strand" in table.columns:
+        strand_flags(table)  # a spelling read as '+' would predict the wrong strand
+    return genome, table
 
 
 def region_windows(
