@@ -4,7 +4,8 @@ Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
 
 ``seqnn.load_pretrained`` / ``seqnn.save_pretrained`` and the sub-packages (``seqnn.data``,
 ``seqnn.models``, ``seqnn.tasks``, ``seqnn.interpret``, ``seqnn.inference``) are imported on
-first use, so that ``import seqnn`` stays cheap and ``import seqnn; seqnn.data.one_hot("ACGT")`` works as written.
+first use, so that ``import seqnn`` stays cheap and ``import seqnn;
+seqnn.data.one_hot("ACGT")`` works as written.
 """
 
 from seqnn import moved
