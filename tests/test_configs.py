@@ -17,6 +17,7 @@ from genome_files import coverage_overrides, experiment_overrides, peaks_overrid
 from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
 from hydra_run import CONFIGS, compose_train, options, seqnn_cache  # noqa: F401
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue
 
@@ -256,8 +257,8 @@ def test_callbacks_option_instantiates(option, tmp_path):
     assert all(isinstance(c, L.Callback) for c in callbacks)
     if option == "default":
         kinds = {type(c).__name__ for c in callbacks}
-        assert {"ModelCheckpoint", "EarlyStopping", "RNGStateCheckpoint"} <= kinds
-        checkpoint = next(c for c in callbacks if type(c).__name__ == "ModelCheckpoint")
+        assert {"RunCheckpoint", "EarlyStopping", "RNGStateCheckpoint"} <= kinds
+        checkpoint = next(c for c in callbacks if isinstance(c, ModelCheckpoint))
         assert checkpoint.dirpath == str(tmp_path / "run" / "checkpoints")
         assert checkpoint.monitor == cfg.monitor.metric
         assert any(isinstance(c, RNGStateCheckpoint) for c in callbacks)
