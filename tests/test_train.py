@@ -7,6 +7,7 @@ batches, and tmp output folders.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -425,13 +426,21 @@ def run_state(run: Path) -> dict:
         "best": (Path(best["best_model_path"]).name, best["best_model_score"]),
         "early_stopping": callbacks["EarlyStopping"],
         "metrics": json.loads((run / "metrics.json").read_text()),
+        "val_log": val_log(run),
     }
+
+
+def val_log(run: Path) -> list[tuple[str, str, str]]:
+    """(epoch, step, val/loss) of each validation row of the run's CSV log."""
+    with (run / "csv" / "metrics.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [(r["epoch"], r["step"], r["val/loss"]) for r in rows if r["val/loss"]]
 
 
 def assert_same_run(a: dict, b: dict) -> None:
     assert differing(a["state_dict"], b["state_dict"]) == []
     assert a["scheduler"] == b["scheduler"]
-    for key in ("epoch", "global_step", "best", "early_stopping"):
+    for key in ("epoch", "global_step", "best", "early_stopping", "val_log"):
         assert a[key] == b[key], key
     for group in a["optimizer"]:
         assert differing(a["optimizer"][group], b["optimizer"][group]) == []

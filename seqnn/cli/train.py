@@ -24,11 +24,14 @@ import torch
 from lightning.pytorch.callbacks import WeightAveraging
 from omegaconf import DictConfig, OmegaConf
 
+from seqnn.cli.run_dir import continue_logs, register_run_dir_resolver
 from seqnn.cli.run_report import export_best, report_run
 from seqnn.errors import exit_on_bad_input
 from seqnn.inference.pretrained import PretrainedError, load_checkpoint, load_pretrained
 
 log = logging.getLogger("seqnn.train")
+# configs/hydra/default.yaml's run folder: known before @hydra.main composes the config
+register_run_dir_resolver()
 
 
 def instantiate_dict(cfg: DictConfig | None) -> list[Any]:
@@ -162,6 +165,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         module.net = torch.compile(module.net)
     callbacks = instantiate_dict(cfg.get("callbacks"))
     loggers = instantiate_dict(cfg.get("logger"))
+    continue_logs(loggers, ckpt_path)  # a resume goes on with its run's logs
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     if loggers:
         for lg in loggers:
