@@ -11,8 +11,10 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -563,6 +565,51 @@ def test_ddp_cpu_two_processes(tmp_path, seqnn_cache):  # noqa: F811 (a fixture)
     # every rank tuned the same threshold on all the validation rows: the exported one
     spec = json.loads((run / "model" / "seqnn.json").read_text())
     assert spec["threshold"] == pytest.approx(metrics["test/threshold"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_is_exact(tmp_path, seqnn_cache):  # noqa: F811 (a fixture)
+    """A real seqnn-train killed with SIGKILL in mid-epoch, then resumed from its last.ckpt
+    with ``ckpt_path=`` alone: it goes on in the same run folder and ends as the
+    uninterrupted run did (weights, best epoch, early stopping, test metrics, logs)."""
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "SEQNN_LOG_DIR": str(tmp_path / "logs"), "PYTHONPATH": tests}
+    args = [
+        *RESUME,
+        *WORSENING,
+        "trainer.max_epochs=6",
+        "+callbacks.model_checkpoint.last_every_n_train_steps=2",
+    ]
+    done = run_cli([*args, f"hydra.run.dir={tmp_path / 'A'}"], tmp_path, env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+
+    marker = tmp_path / "hung"  # epoch 1, before its batch 3: last.ckpt is from step 6
+    hang = ["+callbacks.hang._target_=hang_callback.HangAt", "+callbacks.hang.epoch=1"]
+    hang += ["+callbacks.hang.batch=3", f"+callbacks.hang.marker={marker}"]
+    with (tmp_path / "killed.log").open("w") as log:
+        killed = subprocess.Popen(
+            [sys.executable, "-m", "seqnn.cli.train", *args, *hang],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while not marker.exists() and killed.poll() is None:
+                time.sleep(0.2)
+        finally:
+            killed.kill()  # SIGKILL: no exception handler, no checkpoint on the way out
+            killed.wait(timeout=60)
+    assert marker.read_text() == "7", (tmp_path / "killed.log").read_text()[-4000:]
+    assert killed.returncode == -signal.SIGKILL
+    (run,) = (tmp_path / "logs" / "runs").iterdir()
+    assert not (run / "metrics.json").exists()
+
+    done = run_cli([*args, f"ckpt_path={run}/checkpoints/last.ckpt"], tmp_path, env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert list((tmp_path / "logs" / "runs").iterdir()) == [run]  # no new run folder
+    assert "dirpath has changed" not in done.stderr
+    assert_same_run(run_state(tmp_path / "A"), run_state(run))
 
 
 @pytest.mark.slow
