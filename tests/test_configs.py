@@ -362,10 +362,12 @@ class FrozenClock(datetime):
 def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQNN_LOG_DIR", str(tmp_path))
     monkeypatch.setattr(hydra.core.utils, "datetime", FrozenClock)  # Hydra's ${now:...}
-    first, second = (compose_train([], tmp_path / "run").hydra.run.dir for _ in range(2))
-    assert Path(first) == tmp_path / "runs" / "2026-12-07_05-00-00"
-    assert Path(second) == tmp_path / "runs" / "2026-12-07_05-00-00_1"
-    assert Path(first).is_dir() and Path(second).is_dir()
+    first, second = (compose_train([], tmp_path / "run").hydra for _ in range(2))
+    for kind in ("run", "sweep"):  # single runs and multiruns (-m)
+        folders = [Path(first[kind].dir), Path(second[kind].dir)]
+        stem = tmp_path / f"{kind.replace('sweep', 'multirun')}s" / "2026-12-07_05-00-00"
+        assert folders == [stem, stem.with_name(f"{stem.name}_1")]
+        assert all(folder.is_dir() for folder in folders)
 
 
 def test_run_folders_made_at_once_are_distinct(tmp_path):

@@ -2,7 +2,8 @@
 started in the same second (a job array), or, on a resume, the run the checkpoint belongs to,
 whose logs then go on from the checkpoint's step (:func:`continue_logs`).
 
-``configs/hydra/default.yaml`` asks for it through the ``seqnn_run_dir`` resolver::
+``configs/hydra/default.yaml`` asks for it, and for a multirun's folder (``hydra.sweep.dir``),
+through the ``seqnn_run_dir`` resolver::
 
     run:
       dir: ${seqnn_run_dir:${paths.log_dir}/runs/${now:%Y-%m-%d}_${now:%H-%M-%S},${ckpt_path}}
