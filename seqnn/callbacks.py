@@ -1,5 +1,9 @@
 """Lightning callbacks of seqnn.
 
+:class:`RunCheckpoint` is Lightning's ModelCheckpoint (the best checkpoints) with a ``last.ckpt``
+that always holds the run's latest state: after every epoch (its learning-rate schedulers
+stepped) and every ``every_n_train_steps`` steps, so a killed run resumes where it was.
+
 :class:`RNGStateCheckpoint` puts the torch / numpy / python random states into checkpoints, so
 that resuming a run (``ckpt_path=.../last.ckpt``) continues the same dropout masks and VAE
 noise as the uninterrupted run. Lightning itself restores weights, optimiser, schedulers and
@@ -26,7 +30,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import RichModelSummary
+from lightning.pytorch.callbacks import ModelCheckpoint, RichModelSummary
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.model_summary import (
     get_formatted_model_size,
@@ -111,6 +115,97 @@ class RNGStateCheckpoint(L.Callback):
             if 0 < ready < trainer.num_training_batches:
                 set_rng_states(self._pending)  # resumed mid-epoch
             self._pending = None
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint whose ``last.ckpt`` is the run's latest state, for an exact resume.
+
+    The best (top-k) checkpoints are Lightning's, written when validation ends. Lightning
+    rewrites ``last.ckpt`` only with a best one, so after an epoch that did not improve it
+    holds an older epoch, and it writes it before the epoch's ``ReduceLROnPlateau`` step
+    (which a resume then skips). Here ``last.ckpt`` is written instead:
+
+    - when the next epoch starts: the epoch's end with every scheduler stepped and no batch
+      of the next epoch drawn; saved as the state fitting has when it ends after that epoch
+      (the next epoch not begun), which Lightning resumes from as from a finished run;
+    - every ``last_every_n_train_steps`` (and ModelCheckpoint's ``every_n_train_steps``)
+      training steps inside an epoch, the epoch's last batch excepted (its end follows);
+    - when fitting ends after a whole epoch (``max_epochs``, early stopping). An epoch cut
+      short by ``max_steps`` is not written: Lightning counts it as finished, so resuming
+      from it would skip its remaining batches; ``last.ckpt`` keeps the step before.
+
+    On a resume in the middle of an epoch it also steps ``ReduceLROnPlateau`` at that
+    epoch's end, which Lightning skips for the epoch it restarted in.
+
+    Args:
+        *args: ModelCheckpoint's (``save_last=False``: no ``last.ckpt``).
+        last_every_n_train_steps: also write ``last.ckpt`` every this many training steps
+            (0: at epoch ends only); unlike ``every_n_train_steps`` it leaves the best
+            checkpoints to validation.
+        **kwargs: ModelCheckpoint's.
+    """
+
+    def __init__(self, *args: Any, last_every_n_train_steps: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_every_n_train_steps = last_every_n_train_steps
+        self._writing_last = False
+        self._at_epoch_start = False
+        self._last_written: tuple[int, int] | None = None
+
+    def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict) -> None:
+        if self._writing_last:  # Lightning's own calls (with a best checkpoint) are dropped
+            super()._save_last_checkpoint(trainer, monitor_candidates)
+
+    def _write_last(self, trainer: L.Trainer, epoch_start: bool = False) -> None:
+        """Write ``last.ckpt`` now, once per (epoch progress, step)."""
+        if trainer.fast_dev_run or trainer.sanity_checking:
+            return
+        progress = trainer.fit_loop.epoch_progress.current.ready
+        if self._last_written == (progress, trainer.global_step):
+            return
+        self._writing_last, self._at_epoch_start = True, epoch_start
+        try:
+            super()._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        finally:
+            self._writing_last = self._at_epoch_start = False
+        self._last_written = (progress, trainer.global_step)
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        if self._at_epoch_start:
+            # Lightning counted the new epoch as ready before on_train_epoch_start; resuming
+            # from that count it would find the epoch's batches done and run an empty epoch
+            progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]
+            for counts in (progress["total"], progress["current"]):
+                counts["ready"] = counts["started"]
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # on a resume the first epoch start is the checkpoint's own state: nothing new to write
+        if trainer.current_epoch > 0 and not trainer.fit_loop.restarting:
+            self._write_last(trainer, epoch_start=True)
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        due = [n for n in (self._every_n_train_steps, self.last_every_n_train_steps) if n >= 1]
+        if any(trainer.global_step % n == 0 for n in due):
+            if not trainer.fit_loop.epoch_loop._num_ready_batches_reached():
+                self._write_last(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        fit_loop = trainer.fit_loop
+        if fit_loop.restarting and fit_loop.epoch_loop._num_ready_batches_reached():
+            # the end of an epoch resumed in its middle: Lightning skips its ReduceLROnPlateau
+            # step there (the loop is still "restarting"), and the schedule would run late
+            fit_loop.epoch_loop.update_lr_schedulers("epoch", update_plateau_schedulers=True)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        batches = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        if batches >= trainer.num_training_batches:
+            self._write_last(trainer)
 
 
 def _batch_size(batch: Any) -> int:

@@ -7,9 +7,13 @@ Composes ``train.yaml`` from the installed package (``pkg://seqnn.configs``) the
 
 from __future__ import annotations
 
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
+import hydra.core.utils
 import lightning as L
 import pytest
 import torch
@@ -17,10 +21,12 @@ from genome_files import coverage_overrides, experiment_overrides, peaks_overrid
 from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
 from hydra_run import CONFIGS, compose_train, options, seqnn_cache  # noqa: F401
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import MissingMandatoryValue
 
 from seqnn.callbacks import RNGStateCheckpoint
+from seqnn.cli.run_dir import run_dir
 from seqnn.cli.train import instantiate_dict, instantiate_task
 from seqnn.tasks.profile import ProfileModule
 
@@ -256,8 +262,8 @@ def test_callbacks_option_instantiates(option, tmp_path):
     assert all(isinstance(c, L.Callback) for c in callbacks)
     if option == "default":
         kinds = {type(c).__name__ for c in callbacks}
-        assert {"ModelCheckpoint", "EarlyStopping", "RNGStateCheckpoint"} <= kinds
-        checkpoint = next(c for c in callbacks if type(c).__name__ == "ModelCheckpoint")
+        assert {"RunCheckpoint", "EarlyStopping", "RNGStateCheckpoint"} <= kinds
+        checkpoint = next(c for c in callbacks if isinstance(c, ModelCheckpoint))
         assert checkpoint.dirpath == str(tmp_path / "run" / "checkpoints")
         assert checkpoint.monitor == cfg.monitor.metric
         assert any(isinstance(c, RNGStateCheckpoint) for c in callbacks)
@@ -345,6 +351,55 @@ def test_hydra_option_composes(option, tmp_path, monkeypatch):
     cfg = compose_train([f"hydra={option}"], tmp_path / "run")
     assert Path(cfg.hydra.run.dir).parent == tmp_path / "runs"
     assert Path(cfg.hydra.sweep.dir).parent == tmp_path / "multiruns"
+
+
+class FrozenClock(datetime):
+    @classmethod
+    def now(cls, tz=None) -> datetime:
+        return cls(2026, 12, 7, 5, 0, 0)
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQNN_LOG_DIR", str(tmp_path))
+    monkeypatch.setattr(hydra.core.utils, "datetime", FrozenClock)  # Hydra's ${now:...}
+    first, second = (compose_train([], tmp_path / "run").hydra for _ in range(2))
+    for kind in ("run", "sweep"):  # single runs and multiruns (-m)
+        folders = [Path(first[kind].dir), Path(second[kind].dir)]
+        stem = tmp_path / f"{kind.replace('sweep', 'multirun')}s" / "2026-12-07_05-00-00"
+        assert folders == [stem, stem.with_name(f"{stem.name}_1")]
+        assert all(folder.is_dir() for folder in folders)
+
+
+def test_run_folders_made_at_once_are_distinct(tmp_path):
+    """mkdir is the claim: 8 threads asking for one name at the same moment get 8 folders."""
+    name = str(tmp_path / "runs" / "2026-12-07_05-00-00")
+    start = threading.Barrier(8)
+
+    def claim(_: int) -> str:
+        start.wait()
+        return run_dir(name)
+
+    with ThreadPoolExecutor(8) as pool:
+        folders = list(pool.map(claim, range(8)))
+    assert len(set(folders)) == 8 and all(Path(f).is_dir() for f in folders)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(
+        Path(f).name for f in folders
+    )
+
+
+def test_resume_runs_in_the_checkpoints_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQNN_LOG_DIR", str(tmp_path / "logs"))
+    run = tmp_path / "logs" / "runs" / "2026-12-07_05-00-00"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    cfg = compose_train([f"ckpt_path={run}/checkpoints/last.ckpt"], tmp_path / "out")
+    assert Path(cfg.hydra.run.dir) == run
+    # a checkpoint that is not in a seqnn-train run: a new run folder
+    (tmp_path / "elsewhere.ckpt").write_bytes(b"")
+    cfg = compose_train([f"ckpt_path={tmp_path}/elsewhere.ckpt"], tmp_path / "out")
+    assert Path(cfg.hydra.run.dir).parent == run.parent and Path(cfg.hydra.run.dir) != run
 
 
 def test_slurm_launcher_composes(tmp_path):

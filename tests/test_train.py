@@ -7,11 +7,15 @@ batches, and tmp output folders.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -407,13 +411,18 @@ def uninterrupted(tmp_path_factory) -> Path:
     return out
 
 
-def resumed(tmp_path: Path, stop: list[str], extra: list[str] = ()) -> Path:
-    """Run B: stopped by ``stop``, then resumed from its last.ckpt in a new run folder."""
-    first, second = tmp_path / "B1", tmp_path / "B2"
-    run_train([*RESUME, *extra, *stop], first)
-    last = first / "checkpoints" / "last.ckpt"
-    run_train([*RESUME, *extra, "trainer.max_epochs=2", f"ckpt_path={last}"], second)
-    return second
+def resumed(tmp_path: Path, stop: list[str], extra: list[str] = (), epochs: int = 2) -> Path:
+    """Run B: stopped by ``stop``, then resumed from its last.ckpt in its own run folder (as
+    ``seqnn-train ckpt_path=<run>/checkpoints/last.ckpt`` does)."""
+    run = tmp_path / "B"
+    run_train([*RESUME, *extra, *stop], run)
+    last = run / "checkpoints" / "last.ckpt"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_train([*RESUME, *extra, f"trainer.max_epochs={epochs}", f"ckpt_path={last}"], run)
+    # same run folder: ModelCheckpoint keeps its best score and best checkpoint
+    assert not [w for w in caught if "dirpath has changed" in str(w.message)]
+    return run
 
 
 def test_resume_checkpoint_passes_lightnings_names_and_checks_files(tmp_path):
@@ -482,6 +491,92 @@ def test_resume_mid_epoch_is_exact(uninterrupted, tmp_path):
     ]
     run_b = resumed(tmp_path, stop)
     assert differing(final_state(uninterrupted), final_state(run_b)) == []
+
+
+# On these batches val/loss is lowest after the first epoch: the best epoch is not the last,
+# ReduceLROnPlateau (patience 0) halves the learning rate after each later epoch, and early
+# stopping (patience 2) ends the run after epoch 2 of 6.
+WORSENING = [
+    "monitor.metric=val/loss",
+    "monitor.mode=min",
+    "task.scheduler.patience=0",
+    "callbacks.early_stopping.patience=2",
+    "test=true",
+    "+trainer.limit_test_batches=2",
+]
+
+
+def run_state(run: Path) -> dict:
+    """What must not depend on an interruption: the last weights, optimiser and scheduler
+    states, where training stopped, the best checkpoint and score, and the test metrics."""
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    callbacks = {k.split("{")[0]: v for k, v in last["callbacks"].items()}
+    best = callbacks["RunCheckpoint"]
+    return {
+        "state_dict": last["state_dict"],
+        "optimizer": last["optimizer_states"][0]["state"],
+        "scheduler": last["lr_schedulers"],
+        "epoch": last["epoch"],
+        "global_step": last["global_step"],
+        "best": (Path(best["best_model_path"]).name, best["best_model_score"]),
+        "early_stopping": callbacks["EarlyStopping"],
+        "metrics": json.loads((run / "metrics.json").read_text()),
+        "val_log": val_log(run),
+    }
+
+
+def val_log(run: Path) -> list[tuple[str, str, str]]:
+    """(epoch, step, val/loss) of each validation row of the run's CSV log."""
+    with (run / "csv" / "metrics.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [(r["epoch"], r["step"], r["val/loss"]) for r in rows if r["val/loss"]]
+
+
+def assert_same_run(a: dict, b: dict) -> None:
+    assert differing(a["state_dict"], b["state_dict"]) == []
+    assert a["scheduler"] == b["scheduler"]
+    for key in ("epoch", "global_step", "best", "early_stopping", "val_log"):
+        assert a[key] == b[key], key
+    for group in a["optimizer"]:
+        assert differing(a["optimizer"][group], b["optimizer"][group]) == []
+    tests = {k: v for k, v in a["metrics"].items() if k.startswith("test/")}
+    assert tests and tests == {k: b["metrics"][k] for k in tests}  # bit for bit
+
+
+@pytest.fixture(scope="module")
+def worsening(tmp_path_factory) -> dict:
+    """Run A, uninterrupted: the best epoch (0) is not the last (2)."""
+    out = tmp_path_factory.mktemp("resume-worsening")
+    run_train([*RESUME, *WORSENING, "trainer.max_epochs=6"], out)
+    return run_state(out)
+
+
+def test_last_checkpoint_is_the_last_epoch_after_its_scheduler_step(worsening):
+    assert worsening["best"][0] == "best_epoch000.ckpt"
+    assert worsening["epoch"] == 3 and worsening["early_stopping"]["stopped_epoch"] == 2
+    assert worsening["global_step"] == 12  # 3 epochs of 4 batches, not the best epoch's 4
+    (scheduler,) = worsening["scheduler"]
+    assert scheduler["_last_lr"] == [0.001 / 4]  # halved after epochs 1 and 2
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        ["trainer.max_epochs=2"],
+        # mid-epoch: stops after batch 2 of epoch 1, last.ckpt written at that step
+        [
+            "+trainer.max_steps=6",
+            "+callbacks.model_checkpoint.last_every_n_train_steps=2",
+        ],
+        # an epoch cut by max_steps leaves last.ckpt at the previous epoch's end
+        ["+trainer.max_steps=7"],
+    ],
+    ids=["after-an-epoch", "mid-epoch", "cut-epoch"],
+)
+def test_resume_continues_the_run_exactly(worsening, stop, tmp_path):
+    """Final weights, scheduler, best epoch and test metrics equal the uninterrupted run's."""
+    run = resumed(tmp_path, stop, extra=WORSENING, epochs=6)
+    assert_same_run(worsening, run_state(run))
 
 
 class DropoutNet(L.LightningModule):
@@ -606,6 +701,51 @@ def test_ddp_cpu_two_processes(tmp_path, seqnn_cache):  # noqa: F811 (a fixture)
     # every rank tuned the same threshold on all the validation rows: the exported one
     spec = json.loads((run / "model" / "seqnn.json").read_text())
     assert spec["threshold"] == pytest.approx(metrics["test/threshold"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_is_exact(tmp_path, seqnn_cache):  # noqa: F811 (a fixture)
+    """A real seqnn-train killed with SIGKILL in mid-epoch, then resumed from its last.ckpt
+    with ``ckpt_path=`` alone: it goes on in the same run folder and ends as the
+    uninterrupted run did (weights, best epoch, early stopping, test metrics, logs)."""
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "SEQNN_LOG_DIR": str(tmp_path / "logs"), "PYTHONPATH": tests}
+    args = [
+        *RESUME,
+        *WORSENING,
+        "trainer.max_epochs=6",
+        "+callbacks.model_checkpoint.last_every_n_train_steps=2",
+    ]
+    done = run_cli([*args, f"hydra.run.dir={tmp_path / 'A'}"], tmp_path, env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+
+    marker = tmp_path / "hung"  # epoch 1, before its batch 3: last.ckpt is from step 6
+    hang = ["+callbacks.hang._target_=hang_callback.HangAt", "+callbacks.hang.epoch=1"]
+    hang += ["+callbacks.hang.batch=3", f"+callbacks.hang.marker={marker}"]
+    with (tmp_path / "killed.log").open("w") as log:
+        killed = subprocess.Popen(
+            [sys.executable, "-m", "seqnn.cli.train", *args, *hang],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while not marker.exists() and killed.poll() is None:
+                time.sleep(0.2)
+        finally:
+            killed.kill()  # SIGKILL: no exception handler, no checkpoint on the way out
+            killed.wait(timeout=60)
+    assert marker.read_text() == "7", (tmp_path / "killed.log").read_text()[-4000:]
+    assert killed.returncode == -signal.SIGKILL
+    (run,) = (tmp_path / "logs" / "runs").iterdir()
+    assert not (run / "metrics.json").exists()
+
+    done = run_cli([*args, f"ckpt_path={run}/checkpoints/last.ckpt"], tmp_path, env)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert list((tmp_path / "logs" / "runs").iterdir()) == [run]  # no new run folder
+    assert "dirpath has changed" not in done.stderr
+    assert_same_run(run_state(tmp_path / "A"), run_state(run))
 
 
 @pytest.mark.slow

@@ -31,6 +31,7 @@ from lightning.pytorch.callbacks import WeightAveraging
 from omegaconf import DictConfig, OmegaConf
 
 from seqnn.cli.config_targets import check_targets
+from seqnn.cli.run_dir import continue_logs, register_run_dir_resolver
 from seqnn.cli.run_report import export_best, report_run
 from seqnn.errors import SeqnnInputError, exit_on_bad_input
 from seqnn.inference.pretrained import PretrainedError, load_checkpoint, load_pretrained
@@ -98,6 +99,8 @@ RENAMED_KEYS = {
     "data.length": "data.input_length=",
     "model.seq_len": "model.input_length= (model.max_input_length= for model=transformer)",
 }
+# configs/hydra/default.yaml's run folder: known before @hydra.main composes the config
+register_run_dir_resolver()
 
 
 def instantiate_dict(cfg: DictConfig | None) -> list[Any]:
@@ -290,6 +293,7 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
         module.net = torch.compile(module.net)
     callbacks = instantiate_dict(cfg.get("callbacks"))
     loggers = instantiate_dict(cfg.get("logger"))
+    continue_logs(loggers, ckpt_path)  # a resume goes on with its run's logs
     trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     if loggers:
         for lg in loggers:
