@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: install train test test-fast lint bench clean
+.PHONY: install train test test-fast lint bench docs dist clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
@@ -13,6 +13,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 install: $(VENV)/.installed          ## venv + seqnn (editable) + dev tools
+
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PIP) install -q -c constraints.txt -e ".[dev,bigwig,docs]"
+	touch $@
 
 train: install                       ## train the default model on the embedded E. coli data
 	$(VENV)/bin/seqnn-train $(ARGS)
@@ -32,5 +36,13 @@ bench: install                       ## data-layer and network speed (JSON lines
 	$(PY) scripts/bench_train.py
 	$(PY) scripts/bench_predict.py
 
+docs: $(VENV)/.docs-installed         ## the docs site in site/ (strict: a warning fails it)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+dist: install                        ## wheel + sdist in dist/, checked as PyPI would
+	rm -rf dist
+	$(PY) -m build
+	$(VENV)/bin/twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist site *.egg-info .pytest_cache

@@ -132,12 +132,13 @@ def predict_regions_distributed(
     """:func:`seqnn.inference.predict.predict_regions` (centre-resized windows) on ``devices``
     devices.
 
+    Arguments not listed here are as in ``predict_regions``.
+
     Args:
         devices, accelerator, strategy: as for ``lightning.Trainer`` (``accelerator="cpu"``
             with ``strategy="ddp"`` runs gloo processes on the CPU).
         shard_dir: where the ranks leave their shards (default: a temporary folder that
             every rank can see, e.g. on one machine).
-        Other arguments as in ``predict_regions``.
 
     Returns:
         On rank 0 the table in region order; ``None`` on the other ranks.

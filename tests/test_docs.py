@@ -1,16 +1,22 @@
-"""Every command and API name the README shows is exercised, so the README cannot rot.
+"""Every command and API name the README and the docs pages show is exercised, so they cannot rot.
 
-The commands are read from the README itself (```bash blocks and `inline` commands):
+The commands are read from README.md and each ``docs/*.md`` page (```bash blocks and `inline`
+commands):
 
 * ``seqnn-train ...``: composed and resolved with Hydra as written (``a|b`` and ``-m`` sweeps
   expanded, the placeholder ``<run>`` filled in; files need not exist for composition);
 * ``seqnn-predict`` / ``seqnn-variants`` / ``seqnn-export`` / ``seqnn-ensemble`` /
-  ``seqnn-evaluate``: run for real in a folder holding small files with the README's names
+  ``seqnn-evaluate``: run for real in a folder holding small files with the pages' names
   (``genome.fa``, ``regions.bed``, ``calls.vcf.gz``, ``labelled.csv`` …);
   ``devices=N`` (GPUs) runs as ``devices=2 accelerator=cpu``, the same DDP path over gloo;
 * ``python scripts/x.py --flag`` / ``bash scripts/x.sh``: the script exists and declares each
   flag; ``make x``: the Makefile has the target;
 * ```python blocks: valid Python, and every ``seqnn`` name they import or use exists.
+
+A ```bash block that the tests cannot run (it installs from PyPI, needs a GPU, trains for hours)
+says so on the line above it, with the reason: ``<!-- docs-test: not run (needs a GPU) -->``.
+Its commands are still checked as far as they can be (scripts and their flags, make targets);
+every other block holds only commands that the tests run.
 """
 
 from __future__ import annotations
@@ -34,45 +40,109 @@ from omegaconf import OmegaConf, open_dict
 from seqnn.data import write_fasta
 
 ROOT = Path(__file__).parents[1]
-README = (ROOT / "README.md").read_text()
+PAGES = {
+    p.relative_to(ROOT).as_posix(): p.read_text()
+    for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+}
 PROGRAMS = ("seqnn-", "python scripts/", "bash scripts/", "make ")
+NOT_RUN = re.compile(r"<!-- docs-test: not run \((?P<reason>[^)]+)\) -->\n\Z")
+README_MAX_LINES = 150  # a page a newcomer reads in ten minutes; the detail lives in docs/
 
 
-def readme_commands() -> list[str]:
-    """Shell commands of the README: bash-block lines (continuations joined, comments cut)
-    and inline code spans that start with a program."""
+def bash_blocks(text: str) -> list[tuple[str, str | None]]:
+    """(block text, reason it is not run or None) of each ```bash block of a page."""
+    blocks = []
+    for match in re.finditer(r"```bash\n(.*?)```", text, re.S):
+        marker = NOT_RUN.search(text[: match.start()])
+        blocks.append((match.group(1), marker.group("reason") if marker else None))
+    return blocks
+
+
+def block_commands(block: str) -> list[str]:
+    """The command lines of a block: continuations joined, comments cut."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            line = re.sub(r"(^|\s+)#.*$", "", line).strip()
-            if line:
-                commands.append(" ".join(line.split()))
-    inline = re.findall(r"`([^`\n]+)`", README)
-    commands += [
-        c
-        for c in inline
-        if c.startswith(PROGRAMS) and " " in c and ":" not in c.split()[0] and c not in commands
-    ]
+    for line in block.replace("\\\n", " ").splitlines():
+        line = re.sub(r"(^|\s+)#.*$", "", line).strip()
+        if line:
+            commands.append(" ".join(line.split()))
     return commands
 
 
-COMMANDS = readme_commands()
+def inline_commands(text: str) -> list[str]:
+    """Inline code spans of a page that are commands: a program and its arguments, spans
+    holding several (``a; b``) split; prose after a program name (``seqnn-ensemble of the
+    seeds' models``) is not a command."""
+    pieces = [p.strip() for span in re.findall(r"`([^`\n]+)`", text) for p in span.split(";")]
+    return [p for p in pieces if p.startswith(PROGRAMS) and " " in p and is_command(p)]
 
 
-def of(program: str) -> list[str]:
-    return [c for c in COMMANDS if c.startswith(program)]
+def is_command(text: str) -> bool:
+    """Whether ``text`` parses as a shell command whose ``seqnn-*`` arguments are settings
+    (``key=value``, ``+key=value``, ``~key``) or flags."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return False
+    if ":" in words[0]:  # seqnn-predict: error: ... (a message, not a command)
+        return False
+    settings = [w for w in words[1:] if w.startswith(("-", "~")) or "=" in w]
+    return not words[0].startswith("seqnn-") or len(settings) == len(words) - 1
 
 
-def test_the_readme_shows_every_entry_point():
+def page_commands(run: bool) -> dict[str, str]:
+    """Command -> the first page that shows it: those the tests run (``run``: blocks not marked
+    and inline commands) or those of the blocks marked as not run."""
+    found = {}
+    for page, text in PAGES.items():
+        commands = [c for b, reason in bash_blocks(text) if (reason is None) == run
+                    for c in block_commands(b)]  # fmt: skip
+        for command in commands + (inline_commands(text) if run else []):
+            found.setdefault(command, page)
+    return found
+
+
+COMMANDS = list(page_commands(run=True))
+SHOWN = COMMANDS + [c for c in page_commands(run=False) if c not in COMMANDS]
+
+
+def of(program: str, commands: list[str] = COMMANDS) -> list[str]:
+    return [c for c in commands if c.startswith(program)]
+
+
+def test_the_docs_show_every_entry_point():
     for program in ("make train", "make test", "seqnn-train", "seqnn-predict", "seqnn-variants",
                     "seqnn-export", "seqnn-ensemble", "seqnn-evaluate",
                     "python scripts/"):  # fmt: skip
-        assert of(program), f"the README shows no {program!r} command"
+        assert of(program, SHOWN), f"neither the README nor docs/ shows a {program!r} command"
+
+
+def test_the_readme_is_short():
+    lines = PAGES["README.md"].count("\n")
+    assert lines <= README_MAX_LINES, f"README.md has {lines} lines: move detail into docs/"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_shell_block_runs_or_says_why_not(page):
+    for block, reason in bash_blocks(PAGES[page]):
+        if reason is None:
+            others = [c for c in block_commands(block) if not c.startswith("seqnn-")]
+            assert not others, (
+                f"{page}: the tests do not run {others}: mark the block with "
+                "<!-- docs-test: not run (why) --> on the line above it"
+            )
+
+
+def test_a_marked_block_is_not_run_and_an_unmarked_one_is():
+    page = (
+        "text\n<!-- docs-test: not run (needs a GPU) -->\n```bash\nmake x\n```\n\n"
+        "```bash\nseqnn-train\n```\n"
+    )
+    assert bash_blocks(page) == [("make x\n", "needs a GPU"), ("seqnn-train\n", None)]
 
 
 # ----------------------------------------------------------------------------- seqnn-train
 def train_overrides(command: str) -> list[list[str]]:
-    """The override lists one README ``seqnn-train`` line composes (alternatives expanded)."""
+    """The override lists one ``seqnn-train`` line of the docs composes (alternatives expanded)."""
     words = [w for w in shlex.split(command.replace("<run>", "RUN"))[1:] if w != "-m"]
     sweep = command.split()[1:2] == ["-m"]
     choices = []
@@ -99,7 +169,7 @@ def test_train_command_composes(command, tmp_path):
 # ----------------------------------------------------------------------------- other CLIs
 @pytest.fixture(scope="module")
 def readme_files(tmp_path_factory) -> Path:
-    """A folder with small files under the names the README's commands use."""
+    """A folder with small files under the names the pages' commands use."""
     folder = tmp_path_factory.mktemp("readme")
     rng = np.random.default_rng(0)
     genome = {c: "".join(rng.choice(list("ACGT"), n)) for c, n in (("chr1", 3000), ("chr2", 2000))}
@@ -139,7 +209,7 @@ def test_cli_command_runs(command, readme_files, seqnn_cache):  # noqa: F811 (a 
     if "format=onnx" in command:
         pytest.importorskip("onnx")
     words = shlex.split(command.replace("<run>", "RUN").replace("<sweep>", "SWEEP"))
-    if any(w.startswith("devices=") for w in words):  # GPUs in the README: the same DDP
+    if any(w.startswith("devices=") for w in words):  # GPUs in the docs: the same DDP
         words = [w for w in words if not w.startswith("devices=")]  # path on 2 CPU processes
         words += ["devices=2", "accelerator=cpu"]
     for out in outputs_of(command):
@@ -169,11 +239,11 @@ def script_flags(path: Path) -> set[str]:
     return flags
 
 
-@pytest.mark.parametrize("command", of("python scripts/") + of("bash scripts/"))
+@pytest.mark.parametrize("command", of("python scripts/", SHOWN) + of("bash scripts/", SHOWN))
 def test_script_command_exists(command):
     words = shlex.split(command)
     path = ROOT / words[1]
-    assert path.is_file(), f"README runs {words[1]}, which does not exist"
+    assert path.is_file(), f"the docs run {words[1]}, which does not exist"
     if path.suffix == ".py":
         used = {w.split("=")[0] for w in words[2:] if w.startswith("--")}
         assert used <= script_flags(path), (
@@ -183,7 +253,7 @@ def test_script_command_exists(command):
 
 def test_make_targets_exist():
     targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
-    for command in of("make "):
+    for command in of("make ", SHOWN):
         assert command.split()[1] in targets, command
 
 
@@ -206,12 +276,14 @@ def seqnn_names(tree: ast.Module) -> list[tuple[str, str]]:
     return names
 
 
-PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+PYTHON_BLOCKS = {
+    f"{page}:{i}": block
+    for page, text in PAGES.items()
+    for i, block in enumerate(re.findall(r"```python\n(.*?)```", text, re.S))
+}
 
 
-@pytest.mark.parametrize(
-    "block", PYTHON_BLOCKS, ids=[f"block{i}" for i in range(len(PYTHON_BLOCKS))]
-)
+@pytest.mark.parametrize("block", PYTHON_BLOCKS.values(), ids=list(PYTHON_BLOCKS))
 def test_python_block_names_exist(block):
     tree = ast.parse(block)
     for module, name in seqnn_names(tree):
