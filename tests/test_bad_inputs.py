@@ -39,7 +39,7 @@ from genome_files import pipe_path, write_bgzf, write_fasta_and_windows
 from test_pretrained import _Payload  # unpickling it creates a file: the marker
 
 from seqnn.data import Genome, read_intervals, validate_intervals, write_fasta
-from seqnn.data.datamodule import TableDataModule
+from seqnn.data.datamodule import IntervalDataModule, TableDataModule
 from seqnn.data.vcf import read_vcf
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.pretrained import SPEC_FILE, WEIGHTS_FILE, load_pretrained, save_pretrained
@@ -531,6 +531,35 @@ CASES = [
         ("task.optimizer / task.scheduler", "'float' and 'str'", "task.optimizer.lr=0.001"),
     ),
     Case(
+        "train-negative-batch-size",
+        lambda d, b: train(d, "data.batch_size=-1"),
+        ("batch_size=-1", "whole number >= 1", "data.batch_size"),
+    ),
+    Case(
+        "table-val-fraction-above-one",
+        lambda d, b: table_module(
+            write(d / "t.csv", "sequence,label\nACGT,1\n"), val_fraction=1.5
+        ),
+        ("val_fraction=1.5", "[0, 1)", "data.val_fraction"),
+    ),
+    Case(
+        "table-fractions-leave-no-training-rows",
+        lambda d, b: table_module(
+            write(d / "t.csv", "sequence,label\nACGT,1\n"), val_fraction=0.5, test_fraction=0.5
+        ),
+        ("val_fraction=0.5 + test_fraction=0.5", "no training rows"),
+    ),
+    Case(
+        "intervals-unknown-held-out-chromosome",
+        lambda d, b: interval_module(b.fasta, good_bed(d), val_chroms=["chrZ"]),
+        ("val_chroms=['chrZ']", "not contigs of the genome", "chr1"),
+    ),
+    Case(
+        "intervals-held-out-chromosome-without-intervals",
+        lambda d, b: interval_module(b.fasta, good_bed(d), test_chroms=["chr3"]),
+        ("test_chroms=['chr3']", "no interval lies on these contigs"),
+    ),
+    Case(
         "train-unknown-model",
         lambda d, b: train(d, "model=cnnn", prefix="In 'train': Could not find 'model/cnnn'"),
         ("model/cnnn", "Available options in 'model'", "cnn"),
@@ -544,6 +573,10 @@ def validate_bed(path: Path, base: Base) -> object:
 
 def table_module(path: Path, **kwargs) -> Callable[[], object]:
     return lambda: TableDataModule(table=path, target_columns=["label"], **kwargs).setup()
+
+
+def interval_module(fasta: Path, bed: Path, **kwargs) -> Callable[[], object]:
+    return lambda: IntervalDataModule(fasta, bed, **kwargs).setup()
 
 
 def ref_rows(base: Base) -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
+from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import WeightAveraging
 from omegaconf import DictConfig, OmegaConf
 
@@ -103,11 +104,26 @@ RENAMED_KEYS = {
 register_run_dir_resolver()
 
 
+def instantiate(config: Any, *args: Any, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate``, with bad input raised as itself: Hydra wraps what a
+    constructor raises in its own exception, which would hide the one-line message (the file,
+    the setting and the fix) behind a traceback."""
+    try:
+        return hydra.utils.instantiate(config, *args, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        while isinstance(cause, InstantiationException):  # nested objects wrap it again
+            cause = cause.__cause__
+        if isinstance(cause, SeqnnInputError):
+            raise cause from None
+        raise
+
+
 def instantiate_dict(cfg: DictConfig | None) -> list[Any]:
     """Instantiate every ``_target_`` entry of a callbacks/logger group (None entries skipped)."""
     if not cfg:
         return []
-    return [hydra.utils.instantiate(c) for c in cfg.values() if c and "_target_" in c]
+    return [instantiate(c) for c in cfg.values() if c and "_target_" in c]
 
 
 def data_target_names(cfg: DictConfig, datamodule: Any) -> dict[str, list[str]]:
@@ -159,7 +175,7 @@ def instantiate_task(cfg: DictConfig, datamodule: Any) -> Any:
     """The task module of ``cfg`` (its network inside) with what only the data knows filled
     in: target names, and ``loss.pos_weight: balanced`` resolved from the training rows. Use
     it (not ``instantiate(cfg.task)``) to build a module from a composed config."""
-    return hydra.utils.instantiate(
+    return instantiate(
         cfg.task,
         _convert_="all",
         **data_target_names(cfg, datamodule),
@@ -283,7 +299,7 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
     """:func:`train` after the checks: instantiate, fit, test, export."""
     L.seed_everything(cfg.seed, workers=True)
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
-    datamodule: L.LightningDataModule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    datamodule: L.LightningDataModule = instantiate(cfg.data, _convert_="all")
     measured_input_length(cfg, datamodule)
     module: L.LightningModule = instantiate_task(cfg, datamodule)
     check_optimizer(module)
@@ -294,7 +310,7 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
     callbacks = instantiate_dict(cfg.get("callbacks"))
     loggers = instantiate_dict(cfg.get("logger"))
     continue_logs(loggers, ckpt_path)  # a resume goes on with its run's logs
-    trainer: L.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     if loggers:
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))

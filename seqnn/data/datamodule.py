@@ -64,6 +64,32 @@ from seqnn.kinds import kind_names, kinds_where, task_kind
 NOT_HPARAMS = ["table", "genome", "intervals", "policy", "transforms", "targets", "extra_train"]
 
 
+def check_loader_settings(
+    batch_size: int, num_workers: int, val_fraction: float, test_fraction: float
+) -> None:
+    """Refuse settings that would only fail later, deep inside a DataLoader or a split.
+
+    Raises:
+        DatasetError: naming the setting (``data.<name>`` in a config) and what it takes.
+    """
+    for name, value, low in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise DatasetError(
+                f"{name}={value!r}: give a whole number >= {low} (data.{name} in a config)"
+            )
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            raise DatasetError(
+                f"{name}={value!r}: give a fraction of the rows in [0, 1) "
+                f"(data.{name} in a config)"
+            )
+    if val_fraction + test_fraction >= 1:
+        raise DatasetError(
+            f"val_fraction={val_fraction} + test_fraction={test_fraction} leave no training "
+            "rows: give fractions that sum to less than 1"
+        )
+
+
 class SequenceDataModule(L.LightningDataModule):
     """The shared base of :class:`TableDataModule` and :class:`IntervalDataModule`: the three
     splits' datasets, their shapes and DataLoaders. Subclasses give the whole dataset
@@ -121,6 +147,7 @@ class SequenceDataModule(L.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        check_loader_settings(batch_size, num_workers, val_fraction, test_fraction)
         # the subclass's own arguments too (Lightning reads every __init__ up the chain)
         self.save_hyperparameters(logger=False, ignore=NOT_HPARAMS)
         self.policy, self.transforms = policy, transforms

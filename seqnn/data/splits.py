@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from seqnn.data.intervals import split_by_blocks, split_by_chromosome
+from seqnn.data.intervals import IntervalError, split_by_blocks, split_by_chromosome
 
 STAGES = ("train", "val", "test")
 Split = dict[str, np.ndarray]
@@ -127,6 +127,26 @@ def fold_split(
     return {s: np.sort(np.concatenate(parts[s])) for s in STAGES}
 
 
+def _check_held_out(
+    held_out: Mapping[str, list[str]], sizes: Mapping[str, int], used: set[str]
+) -> None:
+    """Held-out chromosomes must be contigs of the genome that hold intervals: a typo would
+    otherwise leave a split empty, and training would stop after a whole epoch."""
+    for key, names in held_out.items():
+        unknown = [n for n in names if n not in sizes]
+        if unknown:
+            shown = ", ".join(list(sizes)[:8]) + (", ..." if len(sizes) > 8 else "")
+            raise IntervalError(
+                f"{key}={unknown}: not contigs of the genome (it has {shown}): give contigs "
+                "that hold intervals"
+            )
+        if names and not used & set(names):
+            raise IntervalError(
+                f"{key}={names}: no interval lies on these contigs, so that split would be "
+                "empty: give contigs that hold intervals"
+            )
+
+
 def interval_split(
     intervals: pd.DataFrame,
     sizes: Mapping[str, int],
@@ -143,8 +163,10 @@ def interval_split(
     split)."""
     frame = intervals.assign(_row=np.arange(len(intervals)))
     if val_chroms or test_chroms:
+        held_out = {"val_chroms": list(val_chroms or []), "test_chroms": list(test_chroms or [])}
+        _check_held_out(held_out, sizes, set(frame["chrom"]))
         parts = split_by_chromosome(
-            frame, val=list(val_chroms or []), test=list(test_chroms or [])
+            frame, val=held_out["val_chroms"], test=held_out["test_chroms"]
         )
     else:
         parts = split_by_blocks(frame, sizes, val_fraction, test_fraction, n_blocks, seed)
