@@ -623,6 +623,9 @@ def test_a_one_hot_that_contradicts_the_data_is_refused(rng):
         _trainer(fast_dev_run=True).fit(module, datamodule=data)
     agreeing = _supervised("binary", one_hot=OneHot(QUARTER))
     _trainer(fast_dev_run=True).fit(agreeing, datamodule=data)
+    own = _supervised("binary", one_hot=nn.Identity())  # says no policy: kept as given
+    own.use_policy(QUARTER)
+    assert isinstance(own.one_hot, nn.Identity)
 
 
 @pytest.mark.filterwarnings("default:.*no data module tells")

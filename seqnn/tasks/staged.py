@@ -70,15 +70,16 @@ class StagedModule(L.LightningModule):
                 )
                 self._policy_known = True
             return
-        if self._one_hot_given and self.one_hot.policy != policy:
-            raise ValueError(
-                f"{name}: one_hot= encodes with {self.one_hot.policy} but the data module's "
-                f"batches are encoded with {policy}: drop one_hot= (the module takes the data "
-                "module's policy) or give the data module that policy"
-            )
-        if self.one_hot.policy != policy:
-            device = self.one_hot.table.device
-            self.one_hot = OneHot(policy).to(device)
+        if self._one_hot_given:  # kept; a module of one's own may not say its policy
+            given = getattr(self.one_hot, "policy", policy)
+            if given != policy:
+                raise ValueError(
+                    f"{name}: one_hot= encodes with {given} but the data module's batches are "
+                    f"encoded with {policy}: drop one_hot= (the module takes the data module's "
+                    "policy) or give the data module that policy"
+                )
+        elif self.one_hot.policy != policy:
+            self.one_hot = OneHot(policy).to(self.one_hot.table.device)
         self._policy_known = True
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
