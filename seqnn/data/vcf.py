@@ -83,7 +83,9 @@ def _open_text(path: Path) -> io.TextIOWrapper:
     once, so that a pipe such as ``<(zcat calls.vcf.gz)`` loses no bytes to the check."""
     raw = open(path, "rb")  # noqa: SIM115 - the wrapper closes it
     if raw.peek(2)[:2] == b"\x1f\x8b":
-        raw = gzip.GzipFile(fileobj=raw, mode="rb")
+        file = raw
+        raw = gzip.GzipFile(fileobj=file, mode="rb")
+        raw.myfileobj = file  # GzipFile closes the file it holds here (not a fileobj= one)
     # utf-8-sig: an editor's byte-order mark before '##fileformat' is dropped, not a header
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline=None)
 
