@@ -65,7 +65,8 @@ def check_targets(cfg: Any) -> None:
     Raises:
         ConfigTargetError: naming the key, its ``_target_`` and what is allowed.
     """
-    for key, target in targets(cfg):
+    own = {k: v for k, v in cfg.items() if k != "hydra"} if isinstance(cfg, DictConfig) else cfg
+    for key, target in targets(own):  # Hydra's own node (its launcher, sweeper) is Hydra's
         if not _allowed(target):
             raise ConfigTargetError(
                 f"{key}._target_={target!r}: seqnn-train builds only classes under "
