@@ -203,8 +203,7 @@ class RunCheckpoint(ModelCheckpoint):
             fit_loop.epoch_loop.update_lr_schedulers("epoch", update_plateau_schedulers=True)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        batches = trainer.fit_loop.epoch_loop.batch_progress.current.completed
-        if batches >= trainer.num_training_batches:
+        if trainer.fit_loop.epoch_loop._num_ready_batches_reached():  # a whole epoch ran
             self._write_last(trainer)
 
 
