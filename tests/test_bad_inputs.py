@@ -521,6 +521,13 @@ CASES = [
         ("data.table._target_='shutil.copyfile'", "builds only classes under", "seqnn.models.*"),
     ),
     Case(
+        "train-config-target-trusted-only-from-the-environment",
+        lambda d, b: train(
+            d, "+callbacks.mine._target_=mylab.Callback", "+seqnn_trusted_targets=mylab"
+        ),
+        ("callbacks.mine._target_='mylab.Callback'", "SEQNN_TRUSTED_TARGETS=mylab.models"),
+    ),
+    Case(
         "train-config-target-a-torch-function",
         lambda d, b: train(d, f"+data.x={{_target_:torch.load,f:{d / 'evil.ckpt'}}}"),
         ("data.x._target_='torch.load'", "give one of those"),

@@ -676,8 +676,8 @@ def test_a_missing_required_setting_is_one_error_line(tmp_path):
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(
-        "seqnn-train: error: missing setting(s) data.seq_len, data.table, data.target_columns: "
-        "add data.seq_len=... data.table=... data.target_columns=... to the command line"
+        "seqnn-train: error: missing setting(s) data.table, data.target_columns: "
+        "add data.table=... data.target_columns=... to the command line"
     )
     assert "Traceback" not in done.stdout
 
@@ -710,6 +710,7 @@ def test_sigkill_then_resume_is_exact(tmp_path, seqnn_cache):  # noqa: F811 (a f
     uninterrupted run did (weights, best epoch, early stopping, test metrics, logs)."""
     tests = str(Path(__file__).parent)
     env = {**os.environ, "SEQNN_LOG_DIR": str(tmp_path / "logs"), "PYTHONPATH": tests}
+    env["SEQNN_TRUSTED_TARGETS"] = "hang_callback"  # the test's own callback
     args = [
         *RESUME,
         *WORSENING,

@@ -5,11 +5,16 @@ Hydra's ``instantiate`` calls whatever a ``_target_`` names, so a config value s
 builds only **classes** under the packages below (networks, data modules, losses, optimisers,
 metrics, Lightning's trainer, callbacks and loggers) and the few seqnn **functions** that
 configs use to load shipped data; anything else is refused, naming the key and the list.
+
+A lab's own networks or callbacks: name their packages in the environment of the run, which a
+config cannot set: ``SEQNN_TRUSTED_TARGETS=mylab.models,mylab.callbacks seqnn-train ...``
+(their classes, not their functions, may then be built).
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +35,8 @@ ALLOWED_CLASS_PREFIXES = (
     "lightning.pytorch.",
     "pytorch_lightning.",
 )
+#: the environment variable naming further packages whose classes a config may build
+TRUSTED_ENV = "SEQNN_TRUSTED_TARGETS"
 #: functions a config may call (they load the shipped data sets or tile a genome)
 ALLOWED_FUNCTIONS = (
     "seqnn.data.embedded.ecoli_fasta",
@@ -70,9 +77,17 @@ def check_targets(cfg: Any) -> None:
         if not _allowed(target):
             raise ConfigTargetError(
                 f"{key}._target_={target!r}: seqnn-train builds only classes under "
-                f"{', '.join(p + '*' for p in ALLOWED_CLASS_PREFIXES)} and the functions "
-                f"{', '.join(ALLOWED_FUNCTIONS)}: give one of those"
+                f"{', '.join(p + '*' for p in trusted_prefixes())} and the functions "
+                f"{', '.join(ALLOWED_FUNCTIONS)}: give one of those, or trust your own "
+                f"package in the run's environment ({TRUSTED_ENV}=mylab.models)"
             )
+
+
+def trusted_prefixes() -> tuple[str, ...]:
+    """:data:`ALLOWED_CLASS_PREFIXES` and the packages named in ``SEQNN_TRUSTED_TARGETS``."""
+    extra = os.environ.get(TRUSTED_ENV, "")
+    named = [p.strip().rstrip(".") + "." for p in extra.split(",") if p.strip().strip(".")]
+    return (*ALLOWED_CLASS_PREFIXES, *named)
 
 
 def _allowed(target: Any) -> bool:
@@ -80,7 +95,7 @@ def _allowed(target: Any) -> bool:
         return False
     if target in ALLOWED_FUNCTIONS:
         return True
-    if not target.startswith(ALLOWED_CLASS_PREFIXES):
+    if not target.startswith(trusted_prefixes()):
         return False  # checked before anything is imported
     try:
         obj = get_object(target)
