@@ -5,6 +5,7 @@ commands):
 
 * ``seqnn-train ...``: composed and resolved with Hydra as written (``a|b`` and ``-m`` sweeps
   expanded, the placeholder ``<run>`` filled in; files need not exist for composition);
+  ``seqnn-train --help`` is run and must print the help;
 * ``seqnn-predict`` / ``seqnn-variants`` / ``seqnn-export`` / ``seqnn-ensemble`` /
   ``seqnn-evaluate``: run for real in a folder holding small files with the pages' names
   (``genome.fa``, ``regions.bed``, ``calls.vcf.gz``, ``labelled.csv`` …);
@@ -155,7 +156,10 @@ def train_overrides(command: str) -> list[list[str]]:
     return [list(c) for c in itertools.product(*choices)]
 
 
-@pytest.mark.parametrize("command", of("seqnn-train"))
+TRAIN_COMMANDS = [c for c in of("seqnn-train") if "--help" not in c.split()]
+
+
+@pytest.mark.parametrize("command", TRAIN_COMMANDS)
 def test_train_command_composes(command, tmp_path):
     for overrides in train_overrides(command):
         if any(o.startswith("hydra/launcher=slurm") for o in overrides):
@@ -164,6 +168,19 @@ def test_train_command_composes(command, tmp_path):
         with open_dict(cfg):
             del cfg["hydra"]
         OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+
+
+@pytest.mark.parametrize("command", [c for c in of("seqnn-train") if c not in TRAIN_COMMANDS])
+def test_train_help_runs(command):
+    """``seqnn-train --help`` prints seqnn's own help: the groups, their options, examples."""
+    done = subprocess.run(
+        [sys.executable, "-m", "seqnn.cli.train", *shlex.split(command)[1:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert all(group in done.stdout for group in ("data", "model", "task", "trainer")), done.stdout
 
 
 # ----------------------------------------------------------------------------- other CLIs
