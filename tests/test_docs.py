@@ -5,13 +5,15 @@ commands):
 
 * ``seqnn-train ...``: composed and resolved with Hydra as written (``a|b`` and ``-m`` sweeps
   expanded, the placeholder ``<run>`` filled in; files need not exist for composition);
+  ``seqnn-train --help`` is run and must print the help;
 * ``seqnn-predict`` / ``seqnn-variants`` / ``seqnn-export`` / ``seqnn-ensemble`` /
   ``seqnn-evaluate``: run for real in a folder holding small files with the pages' names
   (``genome.fa``, ``regions.bed``, ``calls.vcf.gz``, ``labelled.csv`` …);
   ``devices=N`` (GPUs) runs as ``devices=2 accelerator=cpu``, the same DDP path over gloo;
 * ``python scripts/x.py --flag`` / ``bash scripts/x.sh``: the script exists and declares each
   flag; ``make x``: the Makefile has the target;
-* ```python blocks: valid Python, and every ``seqnn`` name they import or use exists.
+* ```python blocks: valid Python, every ``seqnn`` name they import or use exists, and so does
+  every attribute they read of a model they load (``seqnn.load_pretrained``).
 
 A ```bash block that the tests cannot run (it installs from PyPI, needs a GPU, trains for hours)
 says so on the line above it, with the reason: ``<!-- docs-test: not run (needs a GPU) -->``.
@@ -37,6 +39,7 @@ import pytest
 from hydra_run import compose_train, seqnn_cache  # noqa: F401
 from omegaconf import OmegaConf, open_dict
 
+import seqnn
 from seqnn.data import write_fasta
 
 ROOT = Path(__file__).parents[1]
@@ -155,7 +158,10 @@ def train_overrides(command: str) -> list[list[str]]:
     return [list(c) for c in itertools.product(*choices)]
 
 
-@pytest.mark.parametrize("command", of("seqnn-train"))
+TRAIN_COMMANDS = [c for c in of("seqnn-train") if "--help" not in c.split()]
+
+
+@pytest.mark.parametrize("command", TRAIN_COMMANDS)
 def test_train_command_composes(command, tmp_path):
     for overrides in train_overrides(command):
         if any(o.startswith("hydra/launcher=slurm") for o in overrides):
@@ -164,6 +170,19 @@ def test_train_command_composes(command, tmp_path):
         with open_dict(cfg):
             del cfg["hydra"]
         OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+
+
+@pytest.mark.parametrize("command", [c for c in of("seqnn-train") if c not in TRAIN_COMMANDS])
+def test_train_help_runs(command):
+    """``seqnn-train --help`` prints seqnn's own help: the groups, their options, examples."""
+    done = subprocess.run(
+        [sys.executable, "-m", "seqnn.cli.train", *shlex.split(command)[1:]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert all(group in done.stdout for group in ("data", "model", "task", "trainer")), done.stdout
 
 
 # ----------------------------------------------------------------------------- other CLIs
@@ -276,6 +295,24 @@ def seqnn_names(tree: ast.Module) -> list[tuple[str, str]]:
     return names
 
 
+def model_attributes(tree: ast.Module) -> list[str]:
+    """The attributes a snippet reads of a model it loaded (``m = seqnn.load_pretrained(...)``
+    then ``m.x``): the verbs are functions (``seqnn.predict_regions(m, ...)``), not methods."""
+    models = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            if getattr(func, "attr", getattr(func, "id", None)) == "load_pretrained":
+                models |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return [
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in models
+    ]
+
+
 PYTHON_BLOCKS = {
     f"{page}:{i}": block
     for page, text in PAGES.items()
@@ -283,8 +320,20 @@ PYTHON_BLOCKS = {
 }
 
 
+@pytest.fixture(scope="module")
+def shipped_model():
+    return seqnn.load_pretrained("ecoli-sigma70")
+
+
 @pytest.mark.parametrize("block", PYTHON_BLOCKS.values(), ids=list(PYTHON_BLOCKS))
-def test_python_block_names_exist(block):
+def test_python_block_names_exist(block, shipped_model):
     tree = ast.parse(block)
     for module, name in seqnn_names(tree):
         assert hasattr(importlib.import_module(module), name), f"{module}.{name}"
+    for name in model_attributes(tree):
+        assert hasattr(shipped_model, name), f"a loaded model has no attribute {name!r}"
+
+
+def test_a_model_method_that_does_not_exist_is_caught():
+    tree = ast.parse('import seqnn\nm = seqnn.load_pretrained("x")\nm.predict_regions("g.fa")\n')
+    assert model_attributes(tree) == ["predict_regions"]
