@@ -62,14 +62,14 @@ FOLDS = 5
 
 def auroc(y: np.ndarray, p: np.ndarray) -> float:
     """Area under the ROC curve (torchmetrics)."""
-
-    return float(binary_auroc(torch.from_numpy(p), torch.from_numpy(y).long()))
+    return float(binary_auroc(torch.as_tensor(np.array(p)), torch.as_tensor(np.array(y)).long()))
 
 
 def at_threshold(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
     """Sensitivity, specificity and Matthews correlation at ``threshold``: the torchmetrics
     functions behind seqnn-train's ``test/sensitivity``, ``test/specificity``, ``test/mcc``."""
-    preds, target = torch.from_numpy(p), torch.from_numpy(y).long()
+    # np.array: a copy, since the arrays may be read-only views of a table
+    preds, target = torch.as_tensor(np.array(p)), torch.as_tensor(np.array(y)).long()
     return {
         name: float(metric(preds, target, threshold=threshold))
         for name, metric in (
