@@ -149,15 +149,14 @@ def measured_input_length(cfg: DictConfig, datamodule: Any) -> None:
 def refuse_renamed_keys(overrides: Sequence[str], prog: str = "seqnn-train") -> None:
     """Exit with one ``<prog>: error:`` line (status 2) for an override of a renamed key
     (``data.seq_len=200``), naming the new key."""
-    for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+~")
-        if "=" in override and key in RENAMED_KEYS:
-            print(
-                f"{prog}: error: {key}= is now {RENAMED_KEYS[key]}: rename it in the command "
-                "line (the input length in bp has one name)",
-                file=sys.stderr,
-            )
-            sys.exit(2)
+    with exit_on_bad_input(prog):
+        for override in overrides:
+            key = override.split("=", 1)[0].lstrip("+~")
+            if "=" in override and key in RENAMED_KEYS:
+                raise SeqnnInputError(
+                    f"{key}= is now {RENAMED_KEYS[key]}: rename it in the command line (the "
+                    "input length in bp has one name)"
+                )
 
 
 def balanced_loss(cfg: DictConfig, datamodule: Any) -> dict[str, Any]:

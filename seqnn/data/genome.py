@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqnn.atomic import OutputError, atomic_path
 from seqnn.data.encoding import (
     BYTE_TO_CODE,
     CODE_TO_BYTE,
@@ -112,22 +113,17 @@ def write_fasta(path: str | Path, records: Mapping[str, str], line_width: int = 
 
 
 def _atomic_write(path: Path, write: Callable) -> None:
-    """Write through a temporary file in the same folder, then rename it into place."""
+    """``write(fh)`` through :func:`seqnn.atomic.atomic_path` (a temp file renamed into place);
+    a folder that cannot take the file is a :class:`GenomeError` naming the cache settings."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            write(fh)
+    except OutputError as err:
+        reason = getattr(err.__context__, "strerror", None) or "not writable"
         raise GenomeError(
-            f"{path.parent}: cannot write {path.name} there ({err.strerror}): pass cache_dir= "
+            f"{path.parent}: cannot write {path.name} there ({reason}): pass cache_dir= "
             f"to Genome or set the environment variable {CACHE_ENV} to a writable folder"
         ) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _writable(folder: Path) -> bool:
