@@ -17,27 +17,37 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SETUPTOOLS = PROJECT["tool"]["setuptools"]
 
 
+# where each shipped tree lies in the repo: configs/ reaches the package through the symlink
+# seqnn/configs -> ../configs (see pyproject.toml)
+ROOTS = {"seqnn": ROOT / "seqnn", "seqnn.configs": ROOT / "configs"}
+
+
 def folder_of(package: str) -> Path:
-    """The source folder of a dotted package under pyproject's ``package-dir`` mapping."""
-    mapping = SETUPTOOLS["package-dir"]
-    prefix = max((p for p in mapping if package == p or package.startswith(p + ".")), key=len)
-    rest = package[len(prefix) :].lstrip(".")
-    return ROOT / mapping[prefix] / Path(*rest.split(".")) if rest else ROOT / mapping[prefix]
+    """The source folder of a dotted package (``package-dir`` maps the root to the repo)."""
+    return ROOT / Path(*package.split("."))
 
 
 def shipped_folders() -> dict[str, Path]:
-    """Every folder under each mapped root that holds files, by dotted name (a folder whose name
+    """Every folder under each shipped tree that holds files, by dotted name (a folder whose name
     is no Python identifier, such as the model folder ``ecoli-sigma70``, is data of its parent)."""
     found = {}
-    for package, source in SETUPTOOLS["package-dir"].items():
-        for folder in [ROOT / source, *(ROOT / source).rglob("*")]:
-            parts = folder.relative_to(ROOT / source).parts
+    for package, source in ROOTS.items():
+        for folder in [source, *source.rglob("*")]:
+            parts = folder.relative_to(source).parts
             skip = any(not p.isidentifier() or p == "__pycache__" for p in parts)
-            if not folder.is_dir() or skip:
+            if not folder.is_dir() or folder.is_symlink() or skip:
                 continue
             if any(f.is_file() for f in folder.iterdir()):
                 found[".".join([package, *parts])] = folder
     return found
+
+
+def test_configs_ship_through_the_package_symlink():
+    # a plain layout (no per-package mapping) keeps `pip install -e` free of setuptools'
+    # meta-path-finder notice; the symlink puts the top-level configs/ inside the package
+    assert SETUPTOOLS["package-dir"] == {"": "."}
+    link = ROOT / "seqnn" / "configs"
+    assert link.is_symlink() and link.resolve() == (ROOT / "configs").resolve()
 
 
 def test_every_folder_that_holds_files_is_a_declared_package():
