@@ -11,6 +11,16 @@ Coverage targets line up with them: profiles are (batch, n_tracks, length_out), 
 (each DataLoader worker) opens its own handles on first use, so pickling it is cheap and memory
 does not grow with the genome.
 
+With ``cache=True`` (the default) each bigWig is read once into a
+:class:`~seqnn.data.coverage_store.CoverageStore` (binned float32 values, memory-mapped; built
+on first use, rebuilt when the bigWig changes) and a batch is one numpy gather per track.
+The store's grid is ``store_bin_size`` (default: ``bin_size``): a window whose first target
+base (after the ``target_length`` crop, mirrored on '-') lies on that grid is read from the
+store, exactly; any other window (a tiling stride or a ``RandomShift`` that is not a multiple
+of the grid) is read directly from the bigWig for that batch, with a warning, never from
+misaligned bins. ``store_bin_size=1`` (per-base, 4 bytes per base and track) puts every window
+on the grid. ``cache=False`` reads every window directly (one-off use, no files written).
+
 Missing coverage (bases without data in the bigWig, contigs it lacks, bases past a contig end)
 is NaN in the file. ``nan="zero"`` (the default) reads it as 0; ``nan="mask"`` keeps it as NaN
 in the targets, so a loss can ignore those positions (``mask = ~torch.isnan(y)``); a bin or a
@@ -20,14 +30,15 @@ window with any missing base is then NaN as a whole.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from seqnn.data.coverage_store import CoverageStore, TargetError, open_bigwig
 from seqnn.data.genome import Genome, _reverse_flags, suggest_contig
-from seqnn.errors import SeqnnInputError
 from seqnn.kinds import REGRESSION
 
 Mode = Literal["profile", "scalar"]
@@ -36,10 +47,6 @@ Transform = Literal["none", "log1p", "clip"]
 NanRule = Literal["zero", "mask"]
 
 _REDUCE = {"mean": np.mean, "sum": np.sum, "max": np.max}
-
-
-class TargetError(SeqnnInputError):
-    """Target files (bigWig, BED) that do not fit the genome or the windows asked for."""
 
 
 class CoverageTargets:
@@ -59,6 +66,13 @@ class CoverageTargets:
         transform: applied last: ``"none"``, ``"log1p"``, or ``"clip"`` (at ``clip_max``).
         clip_max: the upper bound for ``transform="clip"``.
         nan: missing coverage: ``"zero"`` reads it as 0, ``"mask"`` keeps NaN (see module).
+        cache: read through coverage stores (see module); False: one pyBigWig read per
+            window and track.
+        store_bin_size: the stores' grid in bases (default ``bin_size``); must divide
+            ``bin_size`` (profiles) and the target length. Scalar targets over long windows
+            read fastest with a coarse grid (e.g. 100 for 1-kb windows on a 100-bp tiling).
+        cache_dir: folder for the stores (default ``$SEQNN_CACHE_DIR``, else beside each
+            bigWig).
 
     Windows on the '-' strand are reverse-complemented by the dataset, so their profiles are
     reversed along the length (the track order is kept): position j of the targets is the
@@ -78,6 +92,9 @@ class CoverageTargets:
         transform: Transform = "none",
         clip_max: float | None = None,
         nan: NanRule = "zero",
+        cache: bool = True,
+        store_bin_size: int | None = None,
+        cache_dir: str | Path | None = None,
     ) -> None:
         single = isinstance(paths, str | Path)
         self.paths = [Path(p).expanduser().absolute() for p in ([paths] if single else paths)]
@@ -85,12 +102,16 @@ class CoverageTargets:
         self.mode, self.bin_size, self.aggregation = mode, int(bin_size), aggregation
         self.target_length = None if target_length is None else int(target_length)
         self.transform, self.clip_max, self.nan = transform, clip_max, nan
+        self.cache, self.cache_dir = bool(cache), cache_dir
+        self.store_bin_size = int(store_bin_size or self.bin_size)
         _check_options(self)
         for path in self.paths:
             if not path.is_file():
                 raise TargetError(f"{path}: no such bigWig file: check the path")
         self._handles: list | None = None
         self._pid: int | None = None
+        self._stores: list[CoverageStore] | None = None
+        self._warned = False
 
     def __repr__(self) -> str:
         files = ", ".join(p.name for p in self.paths)
@@ -110,16 +131,29 @@ class CoverageTargets:
         # Open handles stay behind: each process opens its own on first use.
         return {**self.__dict__, "_handles": None, "_pid": None}
 
+    def stores(self) -> list[CoverageStore]:
+        """One open coverage store per track (built on first use; see the module)."""
+        if self._stores is None:
+            stat = "max" if self.aggregation == "max" else "sum"
+            self._stores = [
+                CoverageStore(path, self.store_bin_size, stat, self.nan, self.cache_dir).open()
+                for path in self.paths
+            ]
+        return self._stores
+
     def _open(self) -> list:
         """This process's bigWig handles, opened on first use (again after a fork)."""
         if self._handles is None or self._pid != os.getpid():
-            self._handles = [_open_bigwig(path) for path in self.paths]
+            self._handles = [open_bigwig(path) for path in self.paths]
             self._pid = os.getpid()
         return self._handles
 
     def check(self, genome: Genome) -> None:
-        """Raise :class:`TargetError` if the bigWigs name their contigs unlike the FASTA."""
+        """Raise :class:`TargetError` if the bigWigs name their contigs unlike the FASTA;
+        then, with ``cache``, open (build) the stores here, once, before workers start."""
         check_contig_names(genome, bigwig_paths=self.paths)
+        if self.cache:
+            self.stores()
 
     def output_length(self, length: int) -> int:
         """The profile length for input windows of ``length`` bases."""
@@ -144,27 +178,74 @@ class CoverageTargets:
         """
         starts = np.atleast_1d(np.asarray(starts, dtype=np.int64))
         ends = np.atleast_1d(np.asarray(ends, dtype=np.int64))
-        chroms = [str(c) for c in np.atleast_1d(np.asarray(chroms, dtype=object))]
+        chroms = np.atleast_1d(np.asarray(chroms, dtype=object))
         length = _window_width(starts, ends, len(chroms))
         reverse = _reverse_flags(strands, len(starts))
         crop = _target_length(self, length)
         offset = (length - crop) // 2
         # '-' windows are read right to left: their crop is mirrored in genome coordinates
         lo = starts + np.where(reverse, length - offset - crop, offset)
-        values = np.empty((len(starts), self.n_targets, crop), dtype=np.float32)
+        if not self.cache:
+            return _finish(self, self._direct(chroms, lo, crop), reverse)
+        grid = self.store_bin_size
+        on_grid = (lo % grid == 0) if crop % grid == 0 else np.zeros(len(lo), dtype=np.bool_)
+        if on_grid.all():
+            return _finish(self, self._gather(chroms, lo, crop), reverse)
+        if not self._warned:  # once per process: a RandomShift would warn every batch
+            self._warned = True
+            warnings.warn(
+                f"CoverageTargets: {int((~on_grid).sum())} of {len(lo)} windows do not start "
+                f"on the {grid}-bp grid of the coverage store: read directly from the bigWig "
+                f"(slower); tile and shift windows by multiples of {grid} bp, or pass "
+                "store_bin_size=1",
+                stacklevel=2,
+            )
+        out = np.empty((len(lo), self.n_targets, *self._out_shape(crop)), dtype=np.float32)
+        out[on_grid] = self._gather(chroms[on_grid], lo[on_grid], crop)
+        out[~on_grid] = self._direct(chroms[~on_grid], lo[~on_grid], crop)
+        return _finish(self, out, reverse)
+
+    def _out_shape(self, crop: int) -> tuple[int, ...]:
+        return (crop // self.bin_size,) if self.mode == "profile" else ()
+
+    def _direct(self, chroms: np.ndarray, lo: np.ndarray, crop: int) -> np.ndarray:
+        """(B, T, L_out) profiles or (B, T) scalars, before the transform, in genome order,
+        from one pyBigWig read per window and track."""
+        values = np.empty((len(lo), self.n_targets, crop), dtype=np.float32)
         for t, handle in enumerate(self._open()):
             for b, chrom in enumerate(chroms):
                 try:
-                    values[b, t] = _read(handle, chrom, int(lo[b]), crop)
+                    values[b, t] = _read(handle, str(chrom), int(lo[b]), crop)
                 except RuntimeError as err:  # pyBigWig on a corrupt or truncated block
                     raise TargetError(
                         f"{self.paths[t]}: {chrom}:{int(lo[b])}-{int(lo[b]) + crop}: cannot "
                         f"read its values ({err}): is the bigWig complete?"
                     ) from None
-        values[reverse] = values[reverse][..., ::-1]
         if self.nan == "zero":
             np.nan_to_num(values, copy=False, nan=0.0)
-        return _finish(self, values)
+        return _reduce(self, values)
+
+    def _gather(self, chroms: np.ndarray, lo: np.ndarray, crop: int) -> np.ndarray:
+        """As :meth:`_direct`, from the stores: one gather per track, no loop over windows.
+        ``lo`` and ``crop`` are multiples of the store's grid."""
+        grid = self.store_bin_size
+        group = (self.bin_size if self.mode == "profile" else crop) // grid
+        out = np.empty((len(lo), self.n_targets, *self._out_shape(crop)), dtype=np.float32)
+        located: dict[tuple, tuple] = {}  # tracks with one contig layout share the positions
+        for t, store in enumerate(self.stores()):
+            if store.layout not in located:
+                rows = store.contig_index(chroms)
+                located[store.layout] = store.locate(rows, lo // grid, crop // grid)
+            bins = store.take(*located[store.layout])  # (B, crop / grid)
+            if group > 1:  # (B, crop / grid) -> (B, L_out, group): reduce the last axis
+                bins = bins.reshape(len(lo), -1, group)
+                bins = bins.max(axis=-1) if store.stat == "max" else bins.sum(axis=-1)
+            out[:, t] = bins.reshape(out.shape[0], *out.shape[2:])
+        if self.aggregation == "mean":
+            out /= np.float32(self.bin_size if self.mode == "profile" else crop)
+        elif self.aggregation == "log_count":
+            np.log1p(out, out=out)
+        return out
 
 
 def _check_options(targets: CoverageTargets) -> None:
@@ -190,6 +271,11 @@ def _check_options(targets: CoverageTargets) -> None:
         raise ValueError(f"CoverageTargets: bin_size must be >= 1, got {t.bin_size}")
     if t.mode == "scalar" and t.bin_size != 1:
         raise ValueError("CoverageTargets: bin_size is for profiles; scalar mode takes none")
+    if t.store_bin_size < 1 or (t.mode == "profile" and t.bin_size % t.store_bin_size):
+        raise ValueError(
+            f"CoverageTargets: store_bin_size {t.store_bin_size} must be >= 1 and divide "
+            f"bin_size {t.bin_size}"
+        )
     if t.transform == "clip" and t.clip_max is None:
         raise ValueError("CoverageTargets: transform='clip' needs clip_max")
     if t.target_length is not None and t.target_length < 1:
@@ -228,18 +314,6 @@ def _window_width(starts: np.ndarray, ends: np.ndarray, n_chroms: int) -> int:
     return int(widths[0]) if len(widths) else 0
 
 
-def _open_bigwig(path: Path):
-    import pyBigWig
-
-    try:
-        handle = pyBigWig.open(str(path))
-    except RuntimeError:
-        handle = None
-    if handle is None or not handle.isBigWig():
-        raise TargetError(f"{path}: cannot be read as a bigWig file: check the file (bigBed?)")
-    return handle
-
-
 def _read(handle, chrom: str, start: int, length: int) -> np.ndarray:
     """(length,) float32 coverage of [start, start + length); NaN past the contig ends."""
     out = np.full(length, np.nan, dtype=np.float32)
@@ -252,17 +326,22 @@ def _read(handle, chrom: str, start: int, length: int) -> np.ndarray:
     return out
 
 
-def _finish(targets: CoverageTargets, values: np.ndarray) -> np.ndarray:
-    """(B, T, L) per-base values -> binned profiles or scalars, then the transform."""
+def _reduce(targets: CoverageTargets, values: np.ndarray) -> np.ndarray:
+    """(B, T, L) per-base values -> (B, T, L // bin) binned profiles or (B, T) scalars."""
     if targets.mode == "profile":
         n, tracks, length = values.shape
         # (B, T, L) -> (B, T, L // bin, bin): reduce over the last axis
         bins = values.reshape(n, tracks, length // targets.bin_size, targets.bin_size)
-        out = _REDUCE[targets.aggregation](bins, axis=-1)
-    elif targets.aggregation == "log_count":
-        out = np.log1p(values.sum(axis=-1))
-    else:
-        out = _REDUCE[targets.aggregation](values, axis=-1)
+        return _REDUCE[targets.aggregation](bins, axis=-1)
+    if targets.aggregation == "log_count":
+        return np.log1p(values.sum(axis=-1))
+    return _REDUCE[targets.aggregation](values, axis=-1)
+
+
+def _finish(targets: CoverageTargets, out: np.ndarray, reverse: np.ndarray) -> np.ndarray:
+    """Reduced targets in genome order -> '-' profiles reversed, then the transform."""
+    if targets.mode == "profile":
+        out[reverse] = out[reverse][..., ::-1]
     if targets.transform == "log1p":
         out = np.log1p(out)
     elif targets.transform == "clip":
@@ -315,7 +394,7 @@ def check_contig_names(
 
 
 def _bigwig_contigs(path: Path) -> list[str]:
-    handle = _open_bigwig(path.expanduser().absolute())
+    handle = open_bigwig(path.expanduser().absolute())
     try:
         return list(handle.chroms())
     finally:

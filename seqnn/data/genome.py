@@ -138,6 +138,25 @@ def _writable(folder: Path) -> bool:
     return True
 
 
+def cache_stem(path: Path, cache_dir: Path | None) -> Path:
+    """Where the caches built from ``path`` go, less their suffixes: beside it
+    (``<folder>/<name>``), or in ``cache_dir`` as ``<name>.<digest of the absolute path>`` so
+    that files of one name in different folders do not share a cache. Creates ``cache_dir``.
+
+    Raises:
+        GenomeError: ``cache_dir`` cannot be created.
+    """
+    if cache_dir is None:
+        return path.parent / path.name
+    cache_dir = Path(cache_dir).absolute()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise GenomeError(f"{cache_dir}: cannot create the cache folder: {err}") from None
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    return cache_dir / f"{path.name}.{digest}"
+
+
 # ----------------------------------------------------------------------------- file checks
 def _check_file(path: Path) -> bool:
     """Raise for a missing, empty, non-regular (a pipe), plain-gzip or truncated bgzip file;
@@ -223,6 +242,17 @@ def _meta_digest(meta: dict) -> str:
     reordered, offsets changed) no longer matches it."""
     fields = {k: v for k, v in meta.items() if k != "digest"}
     return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def sidecar_matches(meta: dict, samples: Mapping[str, Path]) -> bool:
+    """Whether a cache's sidecar still holds: its own digest, and for each ``key: path`` of
+    ``samples`` the sampled digest of that file (False when one cannot be read)."""
+    try:
+        return meta.get("digest") == _meta_digest(meta) and all(
+            meta.get(key) == _sample_digest(path) for key, path in samples.items()
+        )
+    except OSError:
+        return False
 
 
 # ----------------------------------------------------------------------------- index scan
@@ -697,14 +727,8 @@ class Genome:
         self._fasta = None
 
     def _cache_location(self) -> tuple[Path, str]:
-        if self.cache_dir is None:
-            return self.path.parent, self.path.name
-        try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise GenomeError(f"{self.cache_dir}: cannot create the cache folder: {err}") from None
-        digest = hashlib.sha1(str(self.path).encode()).hexdigest()[:12]
-        return self.cache_dir, f"{self.path.name}.{digest}"
+        stem = cache_stem(self.path, self.cache_dir)
+        return stem.parent, stem.name
 
     # ------------------------------------------------------------------ cache
     def _load_meta(self) -> dict | None:
@@ -717,14 +741,8 @@ class Genome:
         current = {"version": CACHE_VERSION, **_stat_key(self.path)}
         if any(meta.get(k) != v for k, v in current.items()) or size != meta.get("total"):
             return None
-        try:  # the content, not only the file's size and dates (128 KiB read)
-            same = (
-                meta.get("digest") == _meta_digest(meta)
-                and meta.get("fasta_sample") == _sample_digest(self.path)
-                and meta.get("codes_sample") == _sample_digest(self.cache_path)
-            )
-        except OSError:
-            return None
+        # the content, not only the file's size and dates (128 KiB read)
+        same = sidecar_matches(meta, {"fasta_sample": self.path, "codes_sample": self.cache_path})
         return meta if same else None
 
     def _build(self, folder: Path) -> dict:
