@@ -112,10 +112,22 @@ def peaks_overrides(folder: Path) -> list[str]:
     return [*paths, "data.n_targets=2", *SPLIT]
 
 
+def bpnet_overrides(folder: Path) -> list[str]:
+    """experiment=bpnet_coverage on the tiny genome: peaks + 2 bigWigs, shapes cut down."""
+    fasta, _ = write_fasta_and_windows(folder)
+    tracks = ",".join(str(write_bigwig(folder / f"cov{k}.bw", seed=k)) for k in range(2))
+    paths = [f"data.genome={fasta}", f"data.intervals={write_peaks(folder, 1)[0]}"]
+    shapes = ["data.input_length=400", "data.targets.target_length=200", "model.crop=100"]
+    small = ["model.n_layers=2", "model.n_filters=8", "data.num_workers=0"]
+    return [*paths, f"data.targets.paths=[{tracks}]", "data.n_targets=2", *shapes, *small, *SPLIT]
+
+
 def experiment_overrides(name: str, folder: Path) -> list[str]:
     """Paths for the experiments that read genome-scale files (none for the others)."""
     if name == "coverage_profile":
         return coverage_overrides(folder)
+    if name == "bpnet_coverage":
+        return bpnet_overrides(folder)
     if name == "peaks_multilabel":
         return peaks_overrides(folder)
     return []

@@ -7,6 +7,7 @@ Composes ``train.yaml`` from the installed package (``pkg://seqnn.configs``) the
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -300,6 +301,24 @@ def test_experiment_composes_and_instantiates(option, tmp_path):
     assert cfg.monitor.metric in val_metric_names(module, length=cfg.data.input_length)
     callbacks = instantiate_dict(cfg.get("callbacks"))
     instantiate(cfg.trainer, logger=False, callbacks=callbacks)
+
+
+def test_bpnet_experiment_reads_coverage_stores(tmp_path):
+    """experiment=bpnet_coverage: per-base stores built once, in the cache folder, at setup."""
+    overrides = experiment_overrides("bpnet_coverage", tmp_path)
+    cfg = compose_train(["experiment=bpnet_coverage", *overrides], tmp_path / "run")
+    assert cfg.data.input_length - 2 * cfg.model.crop == cfg.data.targets.target_length
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.setup()
+    targets = datamodule.datasets["train"].target_fn
+    assert targets.cache and targets.store_bin_size == 1
+    assert targets._stores is not None  # built at setup, before any worker starts
+    for store, name in zip(targets.stores(), ["cov0", "cov1"], strict=True):
+        assert store.path.is_file()
+        assert store.path.parent == Path(os.environ["SEQNN_CACHE_DIR"])  # hydra_run's folder
+        assert store.path.name.startswith(f"{name}.bw.") and ".bin1." in store.path.name
+    _, y = next(iter(datamodule.train_dataloader()))
+    assert y.shape[1:] == (2, 200)
 
 
 SUPERVISED_MODELS = ["cnn", "resnet", "rnn", "transformer", "kmer_cnn", "spectrum_mlp"]

@@ -112,6 +112,7 @@ class CoverageTargets:
         self._pid: int | None = None
         self._stores: list[CoverageStore] | None = None
         self._warned = False
+        self._layouts: list[int] | None = None  # per track: the first track of its layout
 
     def __repr__(self) -> str:
         files = ", ".join(p.name for p in self.paths)
@@ -231,12 +232,15 @@ class CoverageTargets:
         grid = self.store_bin_size
         group = (self.bin_size if self.mode == "profile" else crop) // grid
         out = np.empty((len(lo), self.n_targets, *self._out_shape(crop)), dtype=np.float32)
-        located: dict[tuple, tuple] = {}  # tracks with one contig layout share the positions
-        for t, store in enumerate(self.stores()):
-            if store.layout not in located:
+        stores = self.stores()
+        if self._layouts is None:  # tracks with one contig layout share the positions
+            self._layouts = [[s.layout for s in stores].index(s.layout) for s in stores]
+        located: dict[int, tuple] = {}
+        for t, store in enumerate(stores):
+            if self._layouts[t] not in located:
                 rows = store.contig_index(chroms)
-                located[store.layout] = store.locate(rows, lo // grid, crop // grid)
-            bins = store.take(*located[store.layout])  # (B, crop / grid)
+                located[self._layouts[t]] = store.locate(rows, lo // grid, crop // grid)
+            bins = store.take(*located[self._layouts[t]])  # (B, crop / grid)
             if group > 1:  # (B, crop / grid) -> (B, L_out, group): reduce the last axis
                 bins = bins.reshape(len(lo), -1, group)
                 bins = bins.max(axis=-1) if store.stat == "max" else bins.sum(axis=-1)

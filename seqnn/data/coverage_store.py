@@ -144,13 +144,14 @@ class CoverageStore:
             self._index = pd.Index(meta["names"])
             self.offsets = np.asarray(meta["offsets"], dtype=np.int64)
             self.n_bins = np.asarray(meta["n_bins"], dtype=np.int64)
+            self._layout = (tuple(meta["names"]), tuple(meta["sizes"]), self.bin_size)
         return self
 
     @property
     def layout(self) -> tuple:
-        """Contig names and sizes (stores of bigWigs with one header share a layout)."""
-        meta = self.open()._meta
-        return tuple(meta["names"]), tuple(meta["sizes"])
+        """Contig names, sizes and bin size: stores of one layout (bigWigs with one header)
+        share the positions :meth:`locate` computes."""
+        return self.open()._layout
 
     def _key(self) -> dict:
         st = self.bigwig.stat()
@@ -331,13 +332,13 @@ def bin_values(values: np.ndarray, store: CoverageStore) -> np.ndarray:
     pad = -len(values) % size
     if pad:
         values = np.concatenate([values, np.full(pad, np.nan, dtype=values.dtype)])
-    if store.nan == "zero":
-        values = np.nan_to_num(values, copy=False, nan=0.0)
+    values = values.astype(np.float32, copy=False)
+    if store.nan == "zero":  # (copyto: 3x faster than nan_to_num)
+        np.copyto(values, np.float32(0), where=np.isnan(values))
     bins = values.reshape(-1, size)  # (n,) -> (n / bin, bin)
     if size == 1:
-        out = bins[:, 0]
-    elif store.stat == "sum":
-        out = bins.sum(axis=1, dtype=np.float64)
-    else:
-        out = bins.max(axis=1)
-    return np.ascontiguousarray(out, dtype=np.float32)
+        return np.ascontiguousarray(bins[:, 0])
+    if store.stat == "sum":  # float32 pairwise sums, as np.mean/np.sum do on direct reads
+        return bins.sum(axis=1)
+    # fmax skips NaN checks (2x faster); with nan="mask" a NaN must win: max
+    return np.fmax.reduce(bins, axis=1) if store.nan == "zero" else bins.max(axis=1)
