@@ -231,9 +231,10 @@ def test_contig_names_are_checked_before_a_store_is_built(tmp_path, odd):
     assert not list(tmp_path.glob("*.seqnn-cov"))
 
 
-def _build_and_sum(path: str) -> tuple[float, int]:
+def _build_and_sum(path: str, barrier, results) -> None:
+    barrier.wait()  # both processes open the missing store at the same moment
     store = CoverageStore(path, 1, progress=False).open()
-    return float(np.nansum(store.values)), len(store.values)
+    results.put((float(np.nansum(store.values, dtype=np.float64)), len(store.values)))
 
 
 def test_two_processes_building_one_store_both_end_correct(tmp_path):
@@ -247,8 +248,15 @@ def test_two_processes_building_one_store_both_end_correct(tmp_path):
         bw.addEntries(chrom, 0, values=v.astype(np.float64), span=1, step=1)
     bw.close()
     expected = sum(float(v.sum(dtype=np.float64)) for v in values.values())
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        results = pool.map(_build_and_sum, [str(path)] * 2)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_build_and_sum, args=(str(path), barrier, queue)) for _ in "ab"]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
     for total, n in results:
         assert n == 4_000_000 and total == pytest.approx(expected, rel=1e-6)
     assert not list(tmp_path.glob(".*.tmp"))  # no temp file left behind

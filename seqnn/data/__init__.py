@@ -13,6 +13,7 @@ from seqnn.data.background import (
     shuffled_negatives,
 )
 from seqnn.data.coverage import CoverageTargets, TargetError, check_contig_names
+from seqnn.data.coverage_store import CoverageStore
 from seqnn.data.datasets import (
     DatasetError,
     EpochSampler,
@@ -65,6 +66,7 @@ __all__ = [
     "check_contig_names",
     "TargetError",
     "CoverageTargets",
+    "CoverageStore",
     "DEFAULT_POLICY",
     "DatasetError",
     "EncodingError",
