@@ -242,7 +242,7 @@ class CoverageTargets:
                 located[self._layouts[t]] = store.locate(rows, lo // grid, crop // grid)
             bins = store.take(*located[self._layouts[t]])  # (B, crop / grid)
             if group > 1:  # (B, crop / grid) -> (B, L_out, group): reduce the last axis
-                bins = bins.reshape(len(lo), -1, group)
+                bins = bins.reshape(len(lo), crop // grid // group, group)
                 bins = bins.max(axis=-1) if store.stat == "max" else bins.sum(axis=-1)
             out[:, t] = bins.reshape(out.shape[0], *out.shape[2:])
         if self.aggregation == "mean":
