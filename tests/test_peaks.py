@@ -11,7 +11,7 @@ from seqnn.data import write_fasta
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import IntervalError
 from seqnn.data.peaks import PeakLabels, merge_intervals, peak_labels, peak_names
-from seqnn.data.tiling import label_windows, tile_genome
+from seqnn.data.tiling import label_tiles, label_windows, tile_genome, tile_windows
 
 
 def bed(tmp_path, name: str, rows) -> str:
@@ -238,5 +238,123 @@ def test_label_windows_adds_one_column_per_peak_file(genome, tmp_path):
 
 def test_label_windows_names_peak_files_on_other_contig_names(genome, tmp_path):
     ensembl = bed(tmp_path, "ens.bed", [("1", 0, 100)])
-    with pytest.raises(IntervalError, match="ens: .*'1'.*did you mean 'chr1'"):
+    with pytest.raises(IntervalError, match=r"ens\.bed:1: .*'1'.*did you mean 'chr1'"):
         label_windows(genome, [ensembl], 100, 50)
+
+
+def test_a_peak_on_a_contig_missing_from_the_genome_names_file_line_and_contig(genome, tmp_path):
+    # an ENCODE-style file: most peaks on the genome's contigs, a few on alt / decoy contigs
+    rows = [("chr1", 100, 200), ("chr1_KI270706v1_random", 5, 50), ("chr2", 0, 40)]
+    rows += [("chrUn_GL000195v1", 1, 9), ("chr1_KI270706v1_random", 60, 70)]
+    path = bed(tmp_path, "ENCFF001.bed", rows)
+    with pytest.raises(IntervalError, match=r"ENCFF001\.bed:2: contig 'chr1_KI270706v1_random'"):
+        label_windows(genome, [path], 100, 50)
+    try:
+        PeakLabels([path]).check(genome)
+    except IntervalError as err:
+        assert "2 peak(s)" in str(err) and "unknown_contigs='drop'" in str(err)
+        assert "1 more peak(s) on 1 other" in str(err)
+    labels = PeakLabels([path], unknown_contigs="drop")
+    with pytest.warns(UserWarning, match=r"dropped 3 peaks on 2 contig\(s\) not in tiny\.fa"):
+        labels.check(genome)
+    assert labels.contigs_of(0) == ["chr1", "chr2"]
+    with pytest.warns(UserWarning, match="dropped 3 peaks"):
+        got = label_windows(genome, [path], 100, 50, unknown_contigs="drop")
+    assert got.loc[got["ENCFF001"] == 1, "start"].tolist() == [50, 100, 150, 0]
+    only_alt = bed(tmp_path, "alt.bed", [("chrUn_GL000195v1", 1, 9)])
+    with pytest.warns(UserWarning):  # a file left without peaks labels everything 0
+        assert label_windows(genome, [only_alt], 100, 50, unknown_contigs="drop")["alt"].sum() == 0
+    with pytest.raises(ValueError, match="unknown_contigs"):
+        PeakLabels([path], unknown_contigs="ignore")
+
+
+def reference_tiles(genome: Genome, window: int, stride: int, blacklist, max_n: float):
+    """Brute force: every grid window of every contig, its unknown bases counted one by one."""
+    rows = []
+    black = [] if blacklist is None else list(blacklist.itertuples(index=False))
+    for chrom in genome.names:
+        codes = np.asarray(genome.contig_codes(chrom))
+        for start in range(0, len(codes) - window + 1, stride):
+            n_unknown = int((codes[start : start + window] >= 4).sum())
+            hit = any(c == chrom and s < start + window and e > start for c, s, e in black)
+            if n_unknown <= max_n * window and not hit:
+                rows.append((chrom, start, start + window))
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
+
+
+def random_genome(tmp_path, rng, name: str) -> Genome:
+    records = {}
+    for c in range(int(rng.integers(1, 4))):
+        seq = rng.choice(list("ACGT"), int(rng.integers(1, 1500)))
+        for _ in range(int(rng.integers(0, 4))):  # N runs, some touching, some at contig ends
+            a = int(rng.integers(0, len(seq)))
+            seq[a : a + int(rng.integers(1, 300))] = "N"
+        records[f"chr{c}"] = "".join(seq)
+    records["chrEmpty"] = "ACGT" * 5  # shorter than most windows: no windows, no peaks
+    return Genome(write_fasta(tmp_path / f"{name}.fa", records))
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 24])
+def test_compact_tiles_and_bit_labels_equal_a_brute_force_and_peak_labels(
+    tmp_path, monkeypatch, chunk
+):
+    """Random genomes (N runs, contig ends, a chunk edge of the N scan every 7 bases), random
+    windows, blacklists and overlapping / touching peaks, both overlap rules and the centre
+    rule: the runs give the brute-force windows and the bits PeakLabels' labels."""
+    import seqnn.data.tiling as tiling
+
+    monkeypatch.setattr(tiling, "_CHUNK", chunk)
+    rng = np.random.default_rng(11)
+    n_positive = 0
+    for trial in range(16):
+        genome = random_genome(tmp_path, rng, f"g{trial}")
+        window, stride = int(rng.integers(1, 200)), int(rng.integers(1, 90))
+        max_n = float(rng.choice([0.0, 0.1, 0.5, 0.9, 1.0]))
+        start = rng.integers(0, 1500, 4)
+        black = windows(
+            *zip(
+                rng.choice(["chr0", "chr1"], 4), start, start + rng.integers(0, 99, 4), strict=True
+            )
+        )
+        black = black if trial % 2 else None
+        tiles = tile_windows(genome, window, stride, black, max_n)
+        want = reference_tiles(genome, window, stride, black, max_n)
+        pd.testing.assert_frame_equal(tiles.to_frame(), want, check_dtype=False)
+        peaks = []
+        for _ in range(3):
+            m = int(rng.integers(1, 30))
+            s = rng.integers(0, 1500, m)
+            frame = windows(
+                *zip(rng.choice(genome.names, m), s, s + rng.integers(0, 200, m), strict=True)
+            )
+            touching = frame.assign(start=frame["end"], end=frame["end"] + 10)  # touch the peaks
+            peaks.append(pd.concat([frame, touching.iloc[: m // 2]], ignore_index=True))
+        for rule in (
+            {"min_overlap": None},
+            {"min_overlap": 0.5},
+            {"min_overlap": 1.0},
+            {"centre": True},
+        ):
+            labels = PeakLabels(peaks, **rule)
+            bits = label_tiles(tiles, labels)
+            assert bits.shape == (len(tiles), 1) and bits.dtype == np.uint8
+            got = np.unpackbits(bits, axis=1, count=3)
+            frame = tiles.to_frame()
+            np.testing.assert_array_equal(
+                got, labels.hits(frame["chrom"], frame["start"], frame["end"])
+            )
+            n_positive += int(got.sum())
+    assert n_positive > 100  # the comparisons saw positives
+
+
+def test_windows_take_locate_and_rows_round_trip(genome):
+    tiles = tile_windows(genome, 100, 30, max_n_fraction=0.1)
+    frame = tiles.to_frame()
+    rows = np.array([5, 6, 7, 0, 1, len(tiles) - 1, 3])
+    part = tiles.take(rows)
+    pd.testing.assert_frame_equal(part.to_frame(), frame.iloc[rows].reset_index(drop=True))
+    assert len(part.count) == 4  # 5-7, 0-1, the last, 3: consecutive rows share a run
+    contig, start = tiles.locate(np.arange(len(tiles)))
+    np.testing.assert_array_equal(tiles.rows_of(contig, start // 30), np.arange(len(tiles)))
+    assert tiles.rows_of(np.array([0]), np.array([10_000]))[0] == -1
+    assert pickle.loads(pickle.dumps(tiles)).to_frame().equals(frame)
