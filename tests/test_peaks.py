@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from seqnn.data import write_fasta
 from seqnn.data.genome import Genome
@@ -358,3 +359,38 @@ def test_windows_take_locate_and_rows_round_trip(genome):
     np.testing.assert_array_equal(tiles.rows_of(contig, start // 30), np.arange(len(tiles)))
     assert tiles.rows_of(np.array([0]), np.array([10_000]))[0] == -1
     assert pickle.loads(pickle.dumps(tiles)).to_frame().equals(frame)
+
+
+# ----------------------------------------------------------------------------- streaming
+@pytest.mark.parametrize(
+    "held_out", [{}, {"n_blocks": 7, "seed": 3}, {"val_chroms": ["chr2"], "test_chroms": ["chrN"]}]
+)
+def test_windows_split_equals_interval_split_of_the_table(genome, held_out):
+    from seqnn.data.splits import interval_split, windows_split
+
+    tiles = tile_windows(genome, 60, 7, max_n_fraction=0.2)
+    frame = tiles.to_frame()
+    want = interval_split(frame, genome.sizes, **held_out)
+    got = windows_split(tiles, **held_out)
+    for stage in ("train", "val", "test"):
+        expect = frame.iloc[want[stage]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got[stage].to_frame(), expect, check_dtype=False)
+    assert sum(len(want[s]) for s in want) < len(frame) or held_out  # blocks drop straddlers
+
+
+def test_datamodule_over_windows_serves_the_batches_of_the_table(genome, tmp_path):
+    from seqnn.data.datamodule import IntervalDataModule
+
+    peaks = [bed(tmp_path, "a.bed", [("chr1", 100, 400), ("chrN", 0, 50)])]
+    batches = []
+    for tiles in (tile_windows(genome, 60, 7), tile_genome(genome, 60, 7)):
+        data = IntervalDataModule(
+            genome, tiles, targets=PeakLabels(peaks), batch_size=16, n_blocks=9, output="codes"
+        )
+        data.setup()
+        batches.append([(x.clone(), y.clone()) for x, y in data.train_dataloader()])
+        assert len(data.split_frame("val")) == len(data.datasets["val"]) > 0
+    assert isinstance(data.datasets["train"].windows, type(None))  # the table's path
+    for (x1, y1), (x2, y2) in zip(*batches, strict=True):
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert sum(int(y.sum()) for _, y in batches[0]) > 0

@@ -10,7 +10,9 @@ tests use one implementation:
 - :func:`redeal_val`: the same test rows, validation rows drawn anew with another seed;
 - :func:`interval_split`: genome intervals by held-out chromosomes
   (:func:`~seqnn.data.intervals.split_by_chromosome`) or genome blocks
-  (:func:`~seqnn.data.intervals.split_by_blocks`), both re-exported here.
+  (:func:`~seqnn.data.intervals.split_by_blocks`), both re-exported here;
+- :func:`windows_split`: the same rules on tiled :class:`~seqnn.data.tiling.Windows`, run by
+  run (the splits are Windows too, so no per-window array is made).
 
 ``labels`` are the rows' class labels, (n,) or (n, T) (a class is a distinct row of labels),
 or None for no stratification.
@@ -23,7 +25,14 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from seqnn.data.intervals import IntervalError, split_by_blocks, split_by_chromosome
+from seqnn.data.intervals import (
+    IntervalError,
+    _assign_blocks,
+    _block_size,
+    split_by_blocks,
+    split_by_chromosome,
+)
+from seqnn.data.tiling import Windows
 
 STAGES = ("train", "val", "test")
 Split = dict[str, np.ndarray]
@@ -37,6 +46,7 @@ __all__ = [
     "split_by_chromosome",
     "split_by_label",
     "stratified_split",
+    "windows_split",
 ]
 
 
@@ -171,3 +181,36 @@ def interval_split(
     else:
         parts = split_by_blocks(frame, sizes, val_fraction, test_fraction, n_blocks, seed)
     return {s: np.sort(parts[s]["_row"].to_numpy(np.int64)) for s in STAGES}
+
+
+def windows_split(
+    windows: Windows,
+    val_chroms: Sequence[str] | None = None,
+    test_chroms: Sequence[str] | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    n_blocks: int = 100,
+    seed: int = 0,
+) -> dict[str, Windows]:
+    """:func:`interval_split` for tiled windows: the same windows in each split (in the same
+    order), computed on the runs, at a cost that grows with runs and blocks, not windows."""
+    sizes = dict(zip(windows.names, windows.sizes.tolist(), strict=True))
+    if val_chroms or test_chroms:
+        held_out = {"val_chroms": list(val_chroms or []), "test_chroms": list(test_chroms or [])}
+        _check_held_out(held_out, sizes, set(windows.contig_names()))
+        both = set(held_out["val_chroms"]) & set(held_out["test_chroms"])
+        if both:
+            raise IntervalError(f"split_by_chromosome: {sorted(both)} are in both val and test")
+        return {
+            "train": windows.on_contigs(
+                [*held_out["val_chroms"], *held_out["test_chroms"]], False
+            ),
+            "val": windows.on_contigs(held_out["val_chroms"]),
+            "test": windows.on_contigs(held_out["test_chroms"]),
+        }
+    block_size = _block_size(sizes, n_blocks)
+    n_total = int((-(-windows.sizes // block_size)).sum())
+    parts = windows.by_blocks(
+        block_size, _assign_blocks(n_total, val_fraction, test_fraction, seed)
+    )
+    return dict(zip(STAGES, parts, strict=True))
