@@ -366,12 +366,12 @@ def test_windows_take_locate_and_rows_round_trip(genome):
     "held_out", [{}, {"n_blocks": 7, "seed": 3}, {"val_chroms": ["chr2"], "test_chroms": ["chrN"]}]
 )
 def test_windows_split_equals_interval_split_of_the_table(genome, held_out):
-    from seqnn.data.splits import interval_split, windows_split
+    from seqnn.data.splits import interval_split
 
     tiles = tile_windows(genome, 60, 7, max_n_fraction=0.2)
     frame = tiles.to_frame()
     want = interval_split(frame, genome.sizes, **held_out)
-    got = windows_split(tiles, **held_out)
+    got = interval_split(tiles, genome.sizes, **held_out)
     for stage in ("train", "val", "test"):
         expect = frame.iloc[want[stage]].reset_index(drop=True)
         pd.testing.assert_frame_equal(got[stage].to_frame(), expect, check_dtype=False)

@@ -56,7 +56,6 @@ from seqnn.data.splits import (
     redeal_val,
     split_by_label,
     stratified_split,
-    windows_split,
 )
 from seqnn.data.tiling import Windows
 from seqnn.deprecation import renamed_keywords
@@ -423,7 +422,7 @@ class IntervalDataModule(SequenceDataModule):
 
     With tiled :class:`~seqnn.data.tiling.Windows` as ``intervals``
     (:func:`~seqnn.data.tiling.tile_windows`, as ``data=peaks`` does), the splits are Windows
-    too (:func:`~seqnn.data.splits.windows_split`) and the targets come per batch from
+    too (:func:`~seqnn.data.splits.interval_split`) and the targets come per batch from
     ``targets``: no table of windows is made, so an epoch over the 15 million windows of hg38
     needs the memory of one over 10,000 plus the sampler's int32 order (4 bytes a window).
 
@@ -465,16 +464,7 @@ class IntervalDataModule(SequenceDataModule):
     def _rows_of(self, frame, full) -> Split:
         if full.windows is None:
             return super()._rows_of(frame, full)
-        hp = self.hparams
-        return windows_split(
-            full.windows,
-            hp.val_chroms,
-            hp.test_chroms,
-            hp.val_fraction,
-            hp.test_fraction,
-            hp.n_blocks,
-            hp.seed,
-        )
+        return self._split(full.windows, full)
 
     def _part(self, full, rows, transforms: Sequence | None):
         if isinstance(rows, Windows):
@@ -495,7 +485,7 @@ class IntervalDataModule(SequenceDataModule):
         )
         return full, full.intervals
 
-    def _split(self, frame: pd.DataFrame, full: IntervalDataset) -> Split:
+    def _split(self, frame: pd.DataFrame | Windows, full: IntervalDataset) -> Split:
         hp = self.hparams
         return interval_split(
             frame,

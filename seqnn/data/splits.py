@@ -11,8 +11,8 @@ tests use one implementation:
 - :func:`interval_split`: genome intervals by held-out chromosomes
   (:func:`~seqnn.data.intervals.split_by_chromosome`) or genome blocks
   (:func:`~seqnn.data.intervals.split_by_blocks`), both re-exported here;
-- :func:`windows_split`: the same rules on tiled :class:`~seqnn.data.tiling.Windows`, run by
-  run (the splits are Windows too, so no per-window array is made).
+  on tiled :class:`~seqnn.data.tiling.Windows` the same rules run by run (the splits are
+  Windows too, so no per-window array is made).
 
 ``labels`` are the rows' class labels, (n,) or (n, T) (a class is a distinct row of labels),
 or None for no stratification.
@@ -46,7 +46,6 @@ __all__ = [
     "split_by_chromosome",
     "split_by_label",
     "stratified_split",
-    "windows_split",
 ]
 
 
@@ -158,7 +157,7 @@ def _check_held_out(
 
 
 def interval_split(
-    intervals: pd.DataFrame,
+    intervals: pd.DataFrame | Windows,
     sizes: Mapping[str, int],
     val_chroms: Sequence[str] | None = None,
     test_chroms: Sequence[str] | None = None,
@@ -166,14 +165,21 @@ def interval_split(
     test_fraction: float = 0.1,
     n_blocks: int = 100,
     seed: int = 0,
-) -> Split:
+) -> Split | dict[str, Windows]:
     """Rows of ``intervals`` by held-out chromosomes when any are named, else by seeded genome
     blocks of the genome of ``sizes`` ({contig: size}; see
     :func:`~seqnn.data.intervals.split_by_blocks`: an interval straddling two blocks is in no
-    split)."""
+    split). Tiled :class:`~seqnn.data.tiling.Windows` give Windows: the same windows as their
+    table would, in the same order, computed on the runs (cost: runs + blocks)."""
+    held_out = {"val_chroms": list(val_chroms or []), "test_chroms": list(test_chroms or [])}
+    if isinstance(intervals, Windows):
+        if val_chroms or test_chroms:
+            _check_held_out(held_out, sizes, set(intervals.contig_names()))
+        return _windows_split(
+            intervals, sizes, held_out, val_fraction, test_fraction, n_blocks, seed
+        )
     frame = intervals.assign(_row=np.arange(len(intervals)))
     if val_chroms or test_chroms:
-        held_out = {"val_chroms": list(val_chroms or []), "test_chroms": list(test_chroms or [])}
         _check_held_out(held_out, sizes, set(frame["chrom"]))
         parts = split_by_chromosome(
             frame, val=held_out["val_chroms"], test=held_out["test_chroms"]
@@ -183,30 +189,19 @@ def interval_split(
     return {s: np.sort(parts[s]["_row"].to_numpy(np.int64)) for s in STAGES}
 
 
-def windows_split(
-    windows: Windows,
-    val_chroms: Sequence[str] | None = None,
-    test_chroms: Sequence[str] | None = None,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.1,
-    n_blocks: int = 100,
-    seed: int = 0,
+def _windows_split(
+    windows: Windows, sizes, held_out, val_fraction, test_fraction, n_blocks, seed
 ) -> dict[str, Windows]:
-    """:func:`interval_split` for tiled windows: the same windows in each split (in the same
-    order), computed on the runs, at a cost that grows with runs and blocks, not windows."""
-    sizes = dict(zip(windows.names, windows.sizes.tolist(), strict=True))
-    if val_chroms or test_chroms:
-        held_out = {"val_chroms": list(val_chroms or []), "test_chroms": list(test_chroms or [])}
-        _check_held_out(held_out, sizes, set(windows.contig_names()))
-        both = set(held_out["val_chroms"]) & set(held_out["test_chroms"])
-        if both:
-            raise IntervalError(f"split_by_chromosome: {sorted(both)} are in both val and test")
+    val, test = held_out["val_chroms"], held_out["test_chroms"]
+    if val or test:
+        if set(val) & set(test):
+            raise IntervalError(
+                f"split_by_chromosome: {sorted(set(val) & set(test))} are in both val and test"
+            )
         return {
-            "train": windows.on_contigs(
-                [*held_out["val_chroms"], *held_out["test_chroms"]], False
-            ),
-            "val": windows.on_contigs(held_out["val_chroms"]),
-            "test": windows.on_contigs(held_out["test_chroms"]),
+            "train": windows.on_contigs([*val, *test], keep=False),
+            "val": windows.on_contigs(val),
+            "test": windows.on_contigs(test),
         }
     block_size = _block_size(sizes, n_blocks)
     n_total = int((-(-windows.sizes // block_size)).sum())
