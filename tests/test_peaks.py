@@ -394,3 +394,53 @@ def test_datamodule_over_windows_serves_the_batches_of_the_table(genome, tmp_pat
     for (x1, y1), (x2, y2) in zip(*batches, strict=True):
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
     assert sum(int(y.sum()) for _, y in batches[0]) > 0
+
+
+STREAM = """
+import sys
+import numpy as np
+from seqnn.data import write_fasta
+from seqnn.data.datamodule import IntervalDataModule
+from seqnn.data.peaks import PeakLabels
+from seqnn.data.tiling import tile_windows
+
+folder, size, tiled = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+rng = np.random.default_rng(0)
+seq = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, size)].tobytes().decode()
+fasta = write_fasta(f"{folder}/g{size}.fa", {"chr1": seq})
+starts = rng.integers(0, size - 500, 20)
+peaks = [f"{folder}/p{size}.bed"]
+open(peaks[0], "w").write("".join(f"chr1\\t{s}\\t{s + 500}\\n" for s in starts))
+windows = tile_windows(fasta, 1000, 1)
+intervals = windows if tiled else windows.to_frame()
+with open("/proc/self/status") as fh:  # what the imports and the genome cost
+    base = int(next(l for l in fh if l.startswith("VmRSS")).split()[1])
+data = IntervalDataModule(fasta, intervals, targets=PeakLabels(peaks), batch_size=64,
+                          output="codes", n_blocks=3)
+data.setup()
+for i, _ in enumerate(data.train_dataloader()):
+    if i == 20:
+        break
+with open("/proc/self/status") as fh:
+    peak = int(next(l for l in fh if l.startswith("VmHWM")).split()[1])
+print(len(windows), (peak - base) / 1024)
+"""
+
+
+@pytest.mark.slow
+def test_a_streaming_epoch_needs_no_more_memory_for_3m_windows_than_for_10k(tmp_path):
+    """The data module over tiled windows (setup + an epoch's first batches) grows by the
+    sampler's int32 order only; the same windows as a table grow by ~100 bytes a window."""
+    import subprocess
+    import sys
+
+    def growth_mb(size: int, tiled: bool) -> float:
+        cmd = [sys.executable, "-c", STREAM, str(tmp_path), str(size), str(int(tiled))]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+        return float(out[1])
+
+    small, large = growth_mb(10_999, True), growth_mb(3_000_999, True)
+    # 2 M training windows x 4 bytes (the int32 order) = 8 MB; allow 3x that
+    assert large - small < 24 + 0.2 * small, (small, large)
+    table = growth_mb(3_000_999, False)
+    assert table > 3 * (large - small), (table, large)  # the check can fail
