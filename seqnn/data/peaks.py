@@ -146,14 +146,15 @@ class PeakLabels:
         self.target_names: list[str] = list(names) if names is not None else peak_names(peaks)
         self.min_overlap, self.centre = min_overlap, centre
         self.unknown_contigs = unknown_contigs
-        frames = [_read_peaks(p) for p in peaks]
-        all_chroms = [f["chrom"].astype(str).unique() for f in frames]
-        self.contigs: list[str] = list(pd.unique(np.concatenate(all_chroms or [[]])))
+        self.contigs: list[str] = []  # in order of first appearance over the files
         self._merged: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         # per file: {contig index: (where its first peak is, its number of peaks)}, so that
         # check() can name the file, line and contig of a peak off the genome
         self._first: list[dict[int, tuple[str, int]]] = []
-        for frame in frames:
+        for source in peaks:  # one file's table at a time: 100 files need not fit at once
+            frame = _read_peaks(source)
+            known = set(self.contigs)
+            self.contigs += [c for c in frame["chrom"].astype(str).unique() if c not in known]
             index = contig_indices(frame["chrom"], self.contigs)
             self._first.append(_first_peaks(frame, index))
             start, end = frame["start"].to_numpy(np.int64), frame["end"].to_numpy(np.int64)
