@@ -32,7 +32,8 @@ from seqnn.data.genome import Genome, suggest_contig
 from seqnn.data.intervals import IntervalError, contig_indices, read_intervals
 from seqnn.data.peaks import PeakLabels, PeakSource, _covered_before, merge_intervals
 
-_CHUNK = 1 << 24  # bases of a contig scanned for unknown bases at a time (16 MB)
+_CHUNK = 1 << 22  # bases of a contig scanned for unknown bases at a time (4 MB)
+_CANDIDATES = 1 << 20  # windows tested per step when labelling (bounds the temporary arrays)
 _K_SPAN = np.int64(1 << 34)  # room per contig for window numbers (stride 1 on 17 Gb)
 
 
@@ -179,26 +180,31 @@ def _contig_grid(genome: Genome, names: list[str], window: int, stride: int):
     return index, n_windows, np.concatenate([[0], np.cumsum(n_windows)])
 
 
-def _unknown_runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _unknown_runs(genome: Genome, chrom: str) -> tuple[np.ndarray, np.ndarray]:
     """(starts, ends) of the runs of unknown bases (N and other ambiguity codes) of a contig,
-    read a chunk at a time (memory bounded by the chunk, not the contig)."""
+    read 4 MB at a time (memory bounded by the chunk, not the contig: each chunk's pages
+    leave the resident set once read)."""
+    codes = genome.contig_codes(chrom)
     starts, ends = [], []
     for a in range(0, codes.size, _CHUNK):
+        if a:
+            genome.release_codes(chrom, a - _CHUNK, a)
         edge_pad = np.zeros(1, dtype=bool)
         bad = np.concatenate([edge_pad, codes[a : a + _CHUNK] >= N_CODE, edge_pad])
         edge = np.diff(bad.view(np.int8))
         starts.append(a + np.flatnonzero(edge == 1))
         ends.append(a + np.flatnonzero(edge == -1))
+    genome.release_codes(chrom, 0, codes.size)
     if not starts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return merge_intervals(np.concatenate(starts), np.concatenate(ends))  # joins chunk edges
 
 
-def _n_rich(codes: np.ndarray, window: int, stride: int, n_windows: int, max_n: float):
+def _n_rich(genome: Genome, chrom: str, window: int, stride: int, n_windows: int, max_n: float):
     """(lo, hi) ranges of window numbers of one contig with more than ``max_n * window``
     unknown bases. Windows inside a run of unknown bases are dropped as whole ranges; only
     the windows at a run's edges are counted."""
-    starts, ends = _unknown_runs(codes)
+    starts, ends = _unknown_runs(genome, chrom)
     lo, hi = window_range(starts, ends, window, stride, n_windows)
     # windows wholly inside a run: start >= run start and start + window <= run end
     in_lo = np.clip(-(-starts // stride), lo, hi)
@@ -283,9 +289,7 @@ def tile_windows(
     cut_lo, cut_hi = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     if max_n_fraction < 1:
         for i, chrom in enumerate(names):
-            lo, hi = _n_rich(
-                genome.contig_codes(chrom), window, stride, n_windows[i], max_n_fraction
-            )
+            lo, hi = _n_rich(genome, chrom, window, stride, n_windows[i], max_n_fraction)
             cut_lo.append(grid[i] + lo)
             cut_hi.append(grid[i] + hi)
     if blacklist is not None:
@@ -329,24 +333,43 @@ def label_tiles(windows: Windows, labels: PeakLabels) -> np.ndarray:
     position = {name: i for i, name in enumerate(windows.names)}
     # genome contig index of each of the labels' contigs (-1: not in the genome)
     to_genome = np.array([position.get(c, -1) for c in labels.contigs] + [-1], np.int64)
-    sizes, w, s = windows.sizes, windows.window, windows.stride
     for j in range(labels.n_targets):
         index, starts, ends = labels.peaks_of(j)
         contig = to_genome[index]
-        on, contig = contig >= 0, contig[contig >= 0]
-        n_windows = np.where(sizes[contig] >= w, (sizes[contig] - w) // s + 1, 0)
-        lo, hi = window_range(starts[on], ends[on], w, s, n_windows)
-        k = ranges_to_points(lo, hi)
-        run_of = np.repeat(np.arange(len(lo)), hi - lo)
-        k, first = np.unique(contig[run_of] * _K_SPAN + k, return_index=True)  # windows overlap
-        peak_contig = index[on][run_of[first]]  # neighbouring peaks: count each window once
-        contig, k = k // _K_SPAN, k % _K_SPAN
-        rows = windows.rows_of(contig, k)
-        kept = rows >= 0
-        start = k[kept] * s
-        hit = labels.file_hits(j, labels.bounds(peak_contig[kept], start, start + w))
-        bits[rows[kept][hit], j >> 3] |= np.uint8(0x80 >> (j & 7))
+        on = contig >= 0
+        lo, hi = _peak_windows(windows, contig[on], starts[on], ends[on])
+        # a chunk of peaks at a time: the candidate arrays stay ~1M long whatever the file
+        for a, b in _chunks(hi - lo):
+            k = ranges_to_points(lo[a:b], hi[a:b])
+            peak = np.repeat(np.arange(a, b), hi[a:b] - lo[a:b])
+            rows = windows.rows_of(contig[on][peak], k)
+            kept = rows >= 0
+            start = k[kept] * windows.stride
+            where = labels.bounds(index[on][peak[kept]], start, start + windows.window)
+            hit = labels.file_hits(j, where)
+            bits[rows[kept][hit], j >> 3] |= np.uint8(0x80 >> (j & 7))
     return bits
+
+
+def _peak_windows(windows: Windows, contig, starts, ends) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) window numbers overlapped by a file's merged peaks (sorted by contig then
+    start), made disjoint: neighbouring peaks share windows, each is tested once."""
+    size, w, s = windows.sizes[contig], windows.window, windows.stride
+    lo, hi = window_range(starts, ends, w, s, np.where(size >= w, (size - w) // s + 1, 0))
+    # within a contig hi never decreases (disjoint sorted peaks): start where the last ended
+    same = np.r_[False, contig[1:] == contig[:-1]]
+    lo = np.where(same, np.maximum(lo, np.r_[0, hi[:-1]]), lo)
+    return lo, np.maximum(hi, lo)
+
+
+def _chunks(counts: np.ndarray) -> list[tuple[int, int]]:
+    """[a, b) slices of consecutive items whose counts sum to about ``_CANDIDATES`` each."""
+    total = np.cumsum(counts)
+    cuts = np.searchsorted(
+        total, np.arange(_CANDIDATES, int(total[-1]) if len(total) else 0, _CANDIDATES)
+    )
+    edges = np.unique(np.r_[0, cuts, len(counts)])
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
 
 
 def tile_genome(genome: Genome | str | Path, *args: Any, **kwargs: Any) -> pd.DataFrame:
