@@ -446,3 +446,19 @@ def test_a_streaming_epoch_needs_no_more_memory_for_3m_windows_than_for_10k(tmp_
     assert large - small < 24 + 0.2 * small, (small, large)
     table = growth_mb(3_000_999, False)
     assert table > 3 * (large - small), (table, large)  # the check can fail
+
+
+def test_interval_dataset_refuses_windows_it_cannot_serve(genome, tmp_path):
+    from seqnn.data.datasets import DatasetError, IntervalDataset
+
+    tiles = tile_windows(genome, 100, 50)
+    with pytest.raises(DatasetError, match="tile with window=input_length"):
+        IntervalDataset(genome, tiles, input_length=200)
+    other = Genome(write_fasta(tmp_path / "other.fa", {"chrZ": "ACGT" * 100}))
+    with pytest.raises(DatasetError, match="tiled on another genome"):
+        IntervalDataset(other, tiles)
+    dataset = IntervalDataset(genome, tiles, output="codes")
+    codes = dataset[len(dataset) - 1]
+    contig, start = tiles.locate(np.array([len(tiles) - 1]))
+    want = genome.contig_codes(genome.names[contig[0]])[start[0] : start[0] + 100]
+    np.testing.assert_array_equal(codes.numpy(), want)
