@@ -130,4 +130,6 @@ def experiment_overrides(name: str, folder: Path) -> list[str]:
         return bpnet_overrides(folder)
     if name == "peaks_multilabel":
         return peaks_overrides(folder)
+    if name == "basset_genome":  # 1-kb windows at stride 200 on the tiny genome
+        return [*peaks_overrides(folder), "data.num_workers=0"]
     return []

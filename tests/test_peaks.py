@@ -6,12 +6,13 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from seqnn.data import write_fasta
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import IntervalError
 from seqnn.data.peaks import PeakLabels, merge_intervals, peak_labels, peak_names
-from seqnn.data.tiling import label_windows, tile_genome
+from seqnn.data.tiling import label_tiles, label_windows, tile_genome, tile_windows
 
 
 def bed(tmp_path, name: str, rows) -> str:
@@ -238,5 +239,226 @@ def test_label_windows_adds_one_column_per_peak_file(genome, tmp_path):
 
 def test_label_windows_names_peak_files_on_other_contig_names(genome, tmp_path):
     ensembl = bed(tmp_path, "ens.bed", [("1", 0, 100)])
-    with pytest.raises(IntervalError, match="ens: .*'1'.*did you mean 'chr1'"):
+    with pytest.raises(IntervalError, match=r"ens\.bed:1: .*'1'.*did you mean 'chr1'"):
         label_windows(genome, [ensembl], 100, 50)
+
+
+def test_a_peak_on_a_contig_missing_from_the_genome_names_file_line_and_contig(genome, tmp_path):
+    # an ENCODE-style file: most peaks on the genome's contigs, a few on alt / decoy contigs
+    rows = [("chr1", 100, 200), ("chr1_KI270706v1_random", 5, 50), ("chr2", 0, 40)]
+    rows += [("chrUn_GL000195v1", 1, 9), ("chr1_KI270706v1_random", 60, 70)]
+    path = bed(tmp_path, "ENCFF001.bed", rows)
+    with pytest.raises(IntervalError, match=r"ENCFF001\.bed:2: contig 'chr1_KI270706v1_random'"):
+        label_windows(genome, [path], 100, 50)
+    try:
+        PeakLabels([path]).check(genome)
+    except IntervalError as err:
+        assert "2 peak(s)" in str(err) and "unknown_contigs='drop'" in str(err)
+        assert "1 more peak(s) on 1 other" in str(err)
+    labels = PeakLabels([path], unknown_contigs="drop")
+    with pytest.warns(UserWarning, match=r"dropped 3 peaks on 2 contig\(s\) not in tiny\.fa"):
+        labels.check(genome)
+    assert labels.contigs_of(0) == ["chr1", "chr2"]
+    with pytest.warns(UserWarning, match="dropped 3 peaks"):
+        got = label_windows(genome, [path], 100, 50, unknown_contigs="drop")
+    assert got.loc[got["ENCFF001"] == 1, "start"].tolist() == [50, 100, 150, 0]
+    only_alt = bed(tmp_path, "alt.bed", [("chrUn_GL000195v1", 1, 9)])
+    with pytest.warns(UserWarning):  # a file left without peaks labels everything 0
+        assert label_windows(genome, [only_alt], 100, 50, unknown_contigs="drop")["alt"].sum() == 0
+    with pytest.raises(ValueError, match="unknown_contigs"):
+        PeakLabels([path], unknown_contigs="ignore")
+
+
+def reference_tiles(genome: Genome, window: int, stride: int, blacklist, max_n: float):
+    """Brute force: every grid window of every contig, its unknown bases counted one by one."""
+    rows = []
+    black = [] if blacklist is None else list(blacklist.itertuples(index=False))
+    for chrom in genome.names:
+        codes = np.asarray(genome.contig_codes(chrom))
+        for start in range(0, len(codes) - window + 1, stride):
+            n_unknown = int((codes[start : start + window] >= 4).sum())
+            hit = any(c == chrom and s < start + window and e > start for c, s, e in black)
+            if n_unknown <= max_n * window and not hit:
+                rows.append((chrom, start, start + window))
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
+
+
+def random_genome(tmp_path, rng, name: str) -> Genome:
+    records = {}
+    for c in range(int(rng.integers(1, 4))):
+        seq = rng.choice(list("ACGT"), int(rng.integers(1, 1500)))
+        for _ in range(int(rng.integers(0, 4))):  # N runs, some touching, some at contig ends
+            a = int(rng.integers(0, len(seq)))
+            seq[a : a + int(rng.integers(1, 300))] = "N"
+        records[f"chr{c}"] = "".join(seq)
+    records["chrEmpty"] = "ACGT" * 5  # shorter than most windows: no windows, no peaks
+    return Genome(write_fasta(tmp_path / f"{name}.fa", records))
+
+
+@pytest.mark.parametrize("chunk", [7, 1 << 22])
+def test_compact_tiles_and_bit_labels_equal_a_brute_force_and_peak_labels(
+    tmp_path, monkeypatch, chunk
+):
+    """Random genomes (N runs, contig ends, a chunk edge of the N scan every 7 bases and 7
+    windows labelled per step), random
+    windows, blacklists and overlapping / touching peaks, both overlap rules and the centre
+    rule: the runs give the brute-force windows and the bits PeakLabels' labels."""
+    import seqnn.data.tiling as tiling
+
+    monkeypatch.setattr(tiling, "_CHUNK", chunk)
+    monkeypatch.setattr(tiling, "_CANDIDATES", chunk)  # labels a few windows at a time too
+    rng = np.random.default_rng(11)
+    n_positive = 0
+    for trial in range(16):
+        genome = random_genome(tmp_path, rng, f"g{trial}")
+        window, stride = int(rng.integers(1, 200)), int(rng.integers(1, 90))
+        max_n = float(rng.choice([0.0, 0.1, 0.5, 0.9, 1.0]))
+        start = rng.integers(0, 1500, 4)
+        black = windows(
+            *zip(
+                rng.choice(["chr0", "chr1"], 4), start, start + rng.integers(0, 99, 4), strict=True
+            )
+        )
+        black = black if trial % 2 else None
+        tiles = tile_windows(genome, window, stride, black, max_n)
+        want = reference_tiles(genome, window, stride, black, max_n)
+        pd.testing.assert_frame_equal(tiles.to_frame(), want, check_dtype=False)
+        peaks = []
+        for _ in range(3):
+            m = int(rng.integers(1, 30))
+            s = rng.integers(0, 1500, m)
+            frame = windows(
+                *zip(rng.choice(genome.names, m), s, s + rng.integers(0, 200, m), strict=True)
+            )
+            touching = frame.assign(start=frame["end"], end=frame["end"] + 10)  # touch the peaks
+            peaks.append(pd.concat([frame, touching.iloc[: m // 2]], ignore_index=True))
+        for rule in (
+            {"min_overlap": None},
+            {"min_overlap": 0.5},
+            {"min_overlap": 1.0},
+            {"centre": True},
+        ):
+            labels = PeakLabels(peaks, **rule)
+            bits = label_tiles(tiles, labels)
+            assert bits.shape == (len(tiles), 1) and bits.dtype == np.uint8
+            got = np.unpackbits(bits, axis=1, count=3)
+            frame = tiles.to_frame()
+            np.testing.assert_array_equal(
+                got, labels.hits(frame["chrom"], frame["start"], frame["end"])
+            )
+            n_positive += int(got.sum())
+    assert n_positive > 100  # the comparisons saw positives
+
+
+def test_windows_take_locate_and_rows_round_trip(genome):
+    tiles = tile_windows(genome, 100, 30, max_n_fraction=0.1)
+    frame = tiles.to_frame()
+    rows = np.array([5, 6, 7, 0, 1, len(tiles) - 1, 3])
+    part = tiles.take(rows)
+    pd.testing.assert_frame_equal(part.to_frame(), frame.iloc[rows].reset_index(drop=True))
+    assert len(part.count) == 4  # 5-7, 0-1, the last, 3: consecutive rows share a run
+    contig, start = tiles.locate(np.arange(len(tiles)))
+    np.testing.assert_array_equal(tiles.rows_of(contig, start // 30), np.arange(len(tiles)))
+    assert tiles.rows_of(np.array([0]), np.array([10_000]))[0] == -1
+    assert pickle.loads(pickle.dumps(tiles)).to_frame().equals(frame)
+
+
+# ----------------------------------------------------------------------------- streaming
+@pytest.mark.parametrize(
+    "held_out", [{}, {"n_blocks": 7, "seed": 3}, {"val_chroms": ["chr2"], "test_chroms": ["chrN"]}]
+)
+def test_windows_split_equals_interval_split_of_the_table(genome, held_out):
+    from seqnn.data.splits import interval_split
+
+    tiles = tile_windows(genome, 60, 7, max_n_fraction=0.2)
+    frame = tiles.to_frame()
+    want = interval_split(frame, genome.sizes, **held_out)
+    got = interval_split(tiles, genome.sizes, **held_out)
+    for stage in ("train", "val", "test"):
+        expect = frame.iloc[want[stage]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got[stage].to_frame(), expect, check_dtype=False)
+    assert sum(len(want[s]) for s in want) < len(frame) or held_out  # blocks drop straddlers
+
+
+def test_datamodule_over_windows_serves_the_batches_of_the_table(genome, tmp_path):
+    from seqnn.data.datamodule import IntervalDataModule
+
+    peaks = [bed(tmp_path, "a.bed", [("chr1", 100, 400), ("chrN", 0, 50)])]
+    batches = []
+    for tiles in (tile_windows(genome, 60, 7), tile_genome(genome, 60, 7)):
+        data = IntervalDataModule(
+            genome, tiles, targets=PeakLabels(peaks), batch_size=16, n_blocks=9, output="codes"
+        )
+        data.setup()
+        batches.append([(x.clone(), y.clone()) for x, y in data.train_dataloader()])
+        assert len(data.split_frame("val")) == len(data.datasets["val"]) > 0
+    assert isinstance(data.datasets["train"].windows, type(None))  # the table's path
+    for (x1, y1), (x2, y2) in zip(*batches, strict=True):
+        assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert sum(int(y.sum()) for _, y in batches[0]) > 0
+
+
+STREAM = """
+import sys
+import numpy as np
+from seqnn.data import write_fasta
+from seqnn.data.datamodule import IntervalDataModule
+from seqnn.data.peaks import PeakLabels
+from seqnn.data.tiling import tile_windows
+
+folder, size, tiled = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+rng = np.random.default_rng(0)
+seq = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, size)].tobytes().decode()
+fasta = write_fasta(f"{folder}/g{size}.fa", {"chr1": seq})
+starts = rng.integers(0, size - 500, 20)
+peaks = [f"{folder}/p{size}.bed"]
+open(peaks[0], "w").write("".join(f"chr1\\t{s}\\t{s + 500}\\n" for s in starts))
+windows = tile_windows(fasta, 1000, 1)
+intervals = windows if tiled else windows.to_frame()
+with open("/proc/self/status") as fh:  # what the imports and the genome cost
+    base = int(next(l for l in fh if l.startswith("VmRSS")).split()[1])
+data = IntervalDataModule(fasta, intervals, targets=PeakLabels(peaks), batch_size=64,
+                          output="codes", n_blocks=3)
+data.setup()
+for i, _ in enumerate(data.train_dataloader()):
+    if i == 20:
+        break
+with open("/proc/self/status") as fh:
+    peak = int(next(l for l in fh if l.startswith("VmHWM")).split()[1])
+print(len(windows), (peak - base) / 1024)
+"""
+
+
+@pytest.mark.slow
+def test_a_streaming_epoch_needs_no_more_memory_for_3m_windows_than_for_10k(tmp_path):
+    """The data module over tiled windows (setup + an epoch's first batches) grows by the
+    sampler's int32 order only; the same windows as a table grow by ~100 bytes a window."""
+    import subprocess
+    import sys
+
+    def growth_mb(size: int, tiled: bool) -> float:
+        cmd = [sys.executable, "-c", STREAM, str(tmp_path), str(size), str(int(tiled))]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+        return float(out[1])
+
+    small, large = growth_mb(10_999, True), growth_mb(3_000_999, True)
+    # 2 M training windows x 4 bytes (the int32 order) = 8 MB; allow 3x that
+    assert large - small < 24 + 0.2 * small, (small, large)
+    table = growth_mb(3_000_999, False)
+    assert table > 3 * (large - small), (table, large)  # the check can fail
+
+
+def test_interval_dataset_refuses_windows_it_cannot_serve(genome, tmp_path):
+    from seqnn.data.datasets import DatasetError, IntervalDataset
+
+    tiles = tile_windows(genome, 100, 50)
+    with pytest.raises(DatasetError, match="tile with window=input_length"):
+        IntervalDataset(genome, tiles, input_length=200)
+    other = Genome(write_fasta(tmp_path / "other.fa", {"chrZ": "ACGT" * 100}))
+    with pytest.raises(DatasetError, match="tiled on another genome"):
+        IntervalDataset(other, tiles)
+    dataset = IntervalDataset(genome, tiles, output="codes")
+    codes = dataset[len(dataset) - 1]
+    contig, start = tiles.locate(np.array([len(tiles) - 1]))
+    want = genome.contig_codes(genome.names[contig[0]])[start[0] : start[0] + 100]
+    np.testing.assert_array_equal(codes.numpy(), want)

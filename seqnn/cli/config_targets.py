@@ -44,6 +44,7 @@ ALLOWED_FUNCTIONS = (
     "seqnn.data.embedded.cnnprom_table",
     "seqnn.data.embedded.ctcf_table",
     "seqnn.data.tiling.tile_genome",
+    "seqnn.data.tiling.tile_windows",
 )
 
 

@@ -46,7 +46,7 @@ from seqnn.data.intervals import (
 )
 from seqnn.data.peaks import PeakLabels, peak_labels
 from seqnn.data.simulate import MotifSimulation, implant_motifs
-from seqnn.data.tiling import label_windows, tile_genome
+from seqnn.data.tiling import Windows, label_tiles, label_windows, tile_genome, tile_windows
 from seqnn.data.transforms import RandomShift, ReverseComplement
 from seqnn.lazy import lazy_getattr
 
@@ -60,6 +60,9 @@ __getattr__ = lazy_getattr(
 
 __all__ = [
     "tile_genome",
+    "tile_windows",
+    "label_tiles",
+    "Windows",
     "label_windows",
     "peak_labels",
     "PeakLabels",

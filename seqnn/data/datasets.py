@@ -49,6 +49,7 @@ from seqnn.data.encoding import (
 )
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import checked_intervals, read_intervals, resize, strand_flags
+from seqnn.data.tiling import Windows
 from seqnn.data.transforms import offsets_of
 from seqnn.deprecation import renamed_keywords
 from seqnn.errors import SeqnnInputError
@@ -260,10 +261,15 @@ class _BatchedDataset(Dataset):
             transforms: the subset's transforms (default: none, e.g. for validation).
         """
         index = np.asarray(index, dtype=np.int64)
-        new = copy.copy(self)
+        new = self._fresh_copy(transforms)
         new._select(index)
         if self.targets is not None:
             new.targets = self.targets[torch.from_numpy(index)]
+        return new
+
+    def _fresh_copy(self, transforms: Sequence | None):
+        """A shallow copy with its own transforms and epoch."""
+        new = copy.copy(self)
         new.transforms = list(transforms or [])
         new._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
         return new
@@ -535,7 +541,10 @@ class IntervalDataset(_BatchedDataset):
 
     Args:
         genome: a :class:`~seqnn.data.genome.Genome` or the path of a FASTA file.
-        intervals: a DataFrame (chrom, start, end, ...) or a BED/narrowPeak/TSV path.
+        intervals: a DataFrame (chrom, start, end, ...), a BED/narrowPeak/TSV path, or tiled
+            :class:`~seqnn.data.tiling.Windows` (:func:`~seqnn.data.tiling.tile_windows`):
+            kept as runs, so the dataset's memory does not grow with the number of windows
+            (targets then come from ``targets=``; no strands, no resizing).
         target_columns: columns of ``intervals`` to use as targets (None: no targets).
         input_length: resize every interval to this length (bp) around its centre
             (:func:`~seqnn.data.intervals.centred_start`); None requires the intervals to
@@ -577,18 +586,24 @@ class IntervalDataset(_BatchedDataset):
         self._init_common(policy, output, transforms)
         self.target_fn = targets
         self.genome = genome if isinstance(genome, Genome) else Genome(genome)
-        source = "intervals" if isinstance(intervals, pd.DataFrame) else Path(intervals).name
-        frame = intervals if isinstance(intervals, pd.DataFrame) else read_intervals(intervals)
-        if input_length is not None:
-            frame = resize(frame, input_length)
-        frame, contig = checked_intervals(frame, self.genome, on_invalid=on_invalid)
-        self.intervals = frame.reset_index(drop=True)
-        self.input_length = _common_length(self.intervals, source)
-        # The batch path indexes plain arrays: contig indices, starts, reverse flags.
-        self._contig = contig
-        self._starts = self.intervals["start"].to_numpy(dtype=np.int64)
-        self._reverse = _reverse(self.intervals, strand_column, source) if use_strand else None
         columns = [target_columns] if isinstance(target_columns, str) else target_columns
+        self.windows: Windows | None = None
+        if isinstance(intervals, Windows):
+            self._init_tiled(intervals, input_length, use_strand, columns)
+            source = "windows"
+        else:
+            source = "intervals" if isinstance(intervals, pd.DataFrame) else Path(intervals).name
+            frame = intervals if isinstance(intervals, pd.DataFrame) else read_intervals(intervals)
+            if input_length is not None:
+                frame = resize(frame, input_length)
+            frame, contig = checked_intervals(frame, self.genome, on_invalid=on_invalid)
+            self.intervals = frame.reset_index(drop=True)
+            self.input_length = _common_length(self.intervals, source)
+            # The batch path indexes plain arrays: contig indices, starts, reverse flags.
+            self._contig = contig
+            self._starts = self.intervals["start"].to_numpy(dtype=np.int64)
+            strands = _reverse(self.intervals, strand_column, source) if use_strand else None
+            self._reverse = strands
         if targets is not None:
             self._init_window_targets(targets, columns, target_kind)
         elif columns:
@@ -597,6 +612,36 @@ class IntervalDataset(_BatchedDataset):
             self._set_targets(
                 encode_targets(self.intervals[list(columns)], target_kind, classes, where)
             )
+
+    def _init_tiled(
+        self,
+        windows: Windows,
+        input_length: int | None,
+        use_strand: bool,
+        columns: Sequence[str] | None,
+    ) -> None:
+        """Tiled windows, kept as runs: no DataFrame and no per-window array."""
+        if windows.names != list(self.genome.names):
+            raise DatasetError(
+                f"IntervalDataset: the windows were tiled on another genome than "
+                f"{self.genome.path.name} (contigs {windows.names[:3]}...): tile this genome"
+            )
+        if input_length not in (None, windows.window) or use_strand or columns:
+            raise DatasetError(
+                f"IntervalDataset: tiled windows are {windows.window} bp, unstranded and carry "
+                f"no target columns; got input_length={input_length}, use_strand={use_strand}, "
+                f"target_columns={columns}: tile with window=input_length and give targets="
+            )
+        self.windows, self.intervals = windows, None
+        self.input_length = windows.window
+        self._contig = self._starts = self._reverse = None
+
+    def with_windows(self, windows: Windows, transforms: Sequence | None = None):
+        """This tiled dataset over other windows of its genome (e.g. one split's), with
+        ``transforms`` (default none)."""
+        new = self._fresh_copy(transforms)
+        new.windows = windows
+        return new
 
     def _init_window_targets(
         self, targets: WindowTargets, columns: Sequence[str] | None, kind: TargetKind | None
@@ -619,19 +664,22 @@ class IntervalDataset(_BatchedDataset):
         self.target_names = list(getattr(targets, "target_names", []))
 
     def __len__(self) -> int:
-        return len(self._starts)
+        return len(self._starts) if self.windows is None else len(self.windows)
 
     def _post_transforms(self) -> list:
         return [t for t in self.transforms if not hasattr(t, "offsets")]
 
     def _windows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The rows' windows as fetched: (contig indices, starts after shifts, reverse flags)."""
-        starts = self._starts[index]
+        if self.windows is not None:
+            contig, starts = self.windows.locate(index)
+        else:
+            contig, starts = self._contig[index], self._starts[index]
         if self.transforms:
             shift = offsets_of(self.transforms, index, self.epoch)
             starts = starts if shift is None else starts + shift
         reverse = None if self._reverse is None else self._reverse[index]
-        return self._contig[index], starts, reverse
+        return contig, starts, reverse
 
     def targets_of(self, index: np.ndarray) -> torch.Tensor | None:
         if self.target_fn is None:
@@ -643,6 +691,9 @@ class IntervalDataset(_BatchedDataset):
         return torch.from_numpy(np.asarray(y, dtype=np.float32))
 
     def _select(self, index: np.ndarray) -> None:
+        if self.windows is not None:
+            self.windows = self.windows.take(index)
+            return
         self.intervals = self.intervals.iloc[index].reset_index(drop=True)
         self._contig, self._starts = self._contig[index], self._starts[index]
         if self._reverse is not None:
@@ -717,19 +768,25 @@ class EpochSampler(Sampler[int]):
         return len(self.dataset)
 
     def __iter__(self):
-        return iter(self.indices().tolist())
+        order = self.indices()
+        for start in range(0, len(order), 65536):  # Python ints a chunk at a time
+            yield from order[start : start + 65536].tolist()
 
     def indices(self) -> np.ndarray:
-        """This pass's indices as one int64 array (what iterating yields, item by item)."""
+        """This pass's indices as one array (what iterating yields, item by item): int32 below
+        2**31 items (4 bytes a window: 60 MB for 15 million), else int64."""
         n = len(self.dataset)
         skip = 0
         if self.resume is not None:  # a mid-epoch resume applies to that epoch only
             (epoch, items), self.resume = self.resume, None
             skip = items if epoch == self.epoch else 0
         self.skipped = skip
+        dtype = np.int32 if n < 2**31 else np.int64
         if not self.shuffle:
-            return np.arange(skip, n, dtype=np.int64)
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
+            return np.arange(skip, n, dtype=dtype)
+        # the same order as Generator.permutation(n) (which shuffles an int64 arange)
+        order = np.arange(n, dtype=dtype)
+        np.random.default_rng([self.seed, self.epoch]).shuffle(order)
         return order[skip:]
 
 

@@ -918,6 +918,20 @@ class Genome:
         i = self._contig_index([chrom])[0]
         return self.codes[self._offsets[i] : self._offsets[i] + self._lengths[i]]
 
+    def release_codes(self, chrom: str, start: int, end: int) -> None:
+        """Drop the pages of ``chrom``'s codes ``[start, end)`` from this process's resident
+        set; they stay in the page cache and a later read maps them back. A scan of the whole
+        genome (e.g. for N runs) then holds a chunk of it, not 3 GB, in its resident set."""
+        mapped = getattr(self.codes.base, "obj", None)
+        if not isinstance(mapped, mmap.mmap) or not hasattr(mapped, "madvise"):
+            return
+        i = self._contig_index([chrom])[0]
+        base = int(self._offsets[i])
+        lo = -(-(base + start) // mmap.PAGESIZE) * mmap.PAGESIZE
+        hi = min(base + end, len(mapped)) // mmap.PAGESIZE * mmap.PAGESIZE
+        if hi > lo:
+            mapped.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
     def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
         """One interval as upper-case letters, N past the contig ends.
 

@@ -18,17 +18,21 @@ contigs, is a few ``np.searchsorted`` calls per file: no Python loop over peaks 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from seqnn.data.genome import Genome, suggest_contig
 from seqnn.data.intervals import LINE, IntervalError, contig_indices, read_intervals
 from seqnn.kinds import MULTILABEL
 
 PeakSource = str | Path | pd.DataFrame
-_SPAN = np.int64(1 << 33)  # room per contig on the global axis (8.6 Gb, > any chromosome)
+SPAN = np.int64(1 << 33)  # room per contig on the global axis (8.6 Gb, > any chromosome)
+_SPAN = SPAN
 _SUFFIXES = (".gz", ".bgz", ".bed", ".narrowpeak", ".broadpeak", ".txt", ".tsv")
 
 
@@ -110,6 +114,9 @@ class PeakLabels:
         min_overlap: fraction of the window length (0 < f <= 1) the peaks must cover; None
             means at least one base.
         centre: instead, positive when a peak contains the window's centre base.
+        unknown_contigs: peaks on contigs the genome lacks (ENCODE files often carry alt /
+            decoy contigs): ``"error"`` (:meth:`check` names the file, line and contig) or
+            ``"drop"`` (dropped with a warning that counts them).
 
     Raises:
         IntervalError: ``file:line`` for an unreadable file or an invalid peak.
@@ -129,22 +136,80 @@ class PeakLabels:
         names: Sequence[str] | None = None,
         min_overlap: float | None = None,
         centre: bool = False,
+        unknown_contigs: Literal["error", "drop"] = "error",
     ) -> None:
         if isinstance(peaks, str | Path | pd.DataFrame):
             peaks = [peaks]
         _check_options(len(peaks), names, min_overlap, centre)
+        if unknown_contigs not in ("error", "drop"):
+            raise ValueError(f"unknown_contigs is 'error' or 'drop', got {unknown_contigs!r}")
         self.target_names: list[str] = list(names) if names is not None else peak_names(peaks)
         self.min_overlap, self.centre = min_overlap, centre
-        frames = [_read_peaks(p) for p in peaks]
-        all_chroms = [f["chrom"].astype(str).unique() for f in frames]
-        self.contigs: list[str] = list(pd.unique(np.concatenate(all_chroms or [[]])))
+        self.unknown_contigs = unknown_contigs
+        self.contigs: list[str] = []  # in order of first appearance over the files
         self._merged: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for frame in frames:
-            offset = contig_indices(frame["chrom"], self.contigs) * _SPAN
+        # per file: {contig index: (where its first peak is, its number of peaks)}, so that
+        # check() can name the file, line and contig of a peak off the genome
+        self._first: list[dict[int, tuple[str, int]]] = []
+        for source in peaks:  # one file's table at a time: 100 files need not fit at once
+            frame = _read_peaks(source)
+            known = set(self.contigs)
+            self.contigs += [c for c in frame["chrom"].astype(str).unique() if c not in known]
+            index = contig_indices(frame["chrom"], self.contigs)
+            self._first.append(_first_peaks(frame, index))
             start, end = frame["start"].to_numpy(np.int64), frame["end"].to_numpy(np.int64)
-            starts, ends = merge_intervals(offset + start, offset + end)
-            cum = np.concatenate([[0], np.cumsum(ends - starts)])  # (m + 1,)
-            self._merged.append((starts, ends, cum))
+            self._set_merged(len(self._merged), index * _SPAN + start, index * _SPAN + end)
+
+    def _set_merged(self, j: int, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Merge file j's peaks (on the global axis) and store them with their cumulative
+        lengths."""
+        starts, ends = merge_intervals(starts, ends)
+        cum = np.concatenate([[0], np.cumsum(ends - starts)])  # (m + 1,)
+        merged = (starts, ends, cum)
+        if j < len(self._merged):
+            self._merged[j] = merged
+        else:
+            self._merged.append(merged)
+
+    def check(self, genome: Genome) -> None:
+        """Refuse peaks on contigs that ``genome`` lacks (their labels would silently be 0),
+        or, with ``unknown_contigs="drop"``, drop them with one warning that counts them.
+
+        Called by :class:`~seqnn.data.datasets.IntervalDataset` (and the tiler) with its
+        genome.
+
+        Raises:
+            IntervalError: ``file:line: contig 'chrUn_xxx' is not in genome.fa`` for the first
+                such peak of the first such file, with the fix.
+        """
+        missing = np.array([c not in genome for c in self.contigs], dtype=bool)
+        if not missing.any():
+            return
+        dropped: dict[str, int] = {}
+        for j, first in enumerate(self._first):
+            off = [i for i in first if missing[i]]
+            if not off:
+                continue
+            if self.unknown_contigs == "error":
+                raise IntervalError(_unknown_contig_message(self.contigs, first, off, genome))
+            dropped[self.target_names[j]] = sum(first[i][1] for i in off)
+            starts, ends, _ = self._merged[j]
+            keep = ~missing[starts // _SPAN]
+            self._set_merged(j, starts[keep], ends[keep])
+        n_contigs = int(missing.sum())
+        warnings.warn(
+            f"PeakLabels: dropped {sum(dropped.values())} peaks on {n_contigs} contig(s) not "
+            f"in {genome.path.name} (e.g. {self.contigs[int(np.argmax(missing))]!r}); per "
+            f"file: {dropped}",
+            stacklevel=2,
+        )
+
+    def peaks_of(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """File j's merged peaks: (m,) contig indices into :attr:`contigs`, starts, ends (int64,
+        sorted by contig index then start, disjoint)."""
+        starts, ends, _ = self._merged[j]
+        index = starts // _SPAN
+        return index, starts - index * _SPAN, ends - index * _SPAN
 
     @property
     def n_targets(self) -> int:
@@ -162,10 +227,24 @@ class PeakLabels:
 
     def hits(self, chroms, starts, ends) -> np.ndarray:
         """(B, P) bool labels of windows; see :meth:`__call__`."""
-        start, end = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
         if not isinstance(chroms, pd.Series):
             chroms = np.asarray(chroms, dtype=object)
-        index = contig_indices(chroms, self.contigs)
+        bounds = self.bounds(contig_indices(chroms, self.contigs), starts, ends)
+        out = np.zeros((len(bounds[0]), self.n_targets), dtype=bool)
+        for j in range(self.n_targets):
+            out[:, j] = self.file_hits(j, bounds)
+        return out
+
+    def bounds(self, index, starts, ends) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What :meth:`file_hits` tests windows with: the stretch (lo, hi) of the global axis
+        that must be covered and the bases needed, (B,) int64 each.
+
+        Args:
+            index: (B,) contig indices into :attr:`contigs` (-1: a contig without peaks).
+            starts, ends: (B,) window coordinates.
+        """
+        start, end = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+        index = np.asarray(index, np.int64)
         # windows on contigs without peaks go to an empty stretch past the last contig
         offset = np.where(index >= 0, index, len(self.contigs)) * _SPAN
         if self.centre:  # the window [c, c + 1) of the centre base must be covered
@@ -175,12 +254,17 @@ class PeakLabels:
         else:
             lo, hi = offset + np.clip(start, 0, _SPAN), offset + np.clip(end, 0, _SPAN)
             need = _bases_needed(end - start, self.min_overlap)
-        out = np.zeros((len(start), self.n_targets), dtype=bool)
-        for j, (p_starts, p_ends, cum) in enumerate(self._merged):
-            overlap = _covered_before(p_starts, p_ends, cum, hi)
-            overlap -= _covered_before(p_starts, p_ends, cum, lo)
-            out[:, j] = overlap >= need
-        return out
+        return lo, hi, need
+
+    def file_hits(self, j: int, bounds: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        """(B,) bool labels of file j for windows given by :meth:`bounds`."""
+        lo, hi, need = bounds
+        p_starts, p_ends, cum = self._merged[j]
+        if not p_starts.size:  # every peak of the file was dropped
+            return np.zeros(len(lo), dtype=bool)
+        overlap = _covered_before(p_starts, p_ends, cum, hi)
+        overlap -= _covered_before(p_starts, p_ends, cum, lo)
+        return overlap >= need
 
     def __call__(self, chroms, starts, ends, strands=None) -> np.ndarray:
         """Label a batch of windows.
@@ -195,6 +279,32 @@ class PeakLabels:
             (B, P) float32 0/1 labels, columns in ``target_names`` order.
         """
         return self.hits(chroms, starts, ends).astype(np.float32)
+
+
+def _first_peaks(frame: pd.DataFrame, index: np.ndarray) -> dict[int, tuple[str, int]]:
+    """{contig index: (``file:line`` of its first peak, its number of peaks)} of one file."""
+    contigs, first, counts = np.unique(index, return_index=True, return_counts=True)
+    name = frame.attrs.get("source", "peaks")
+    if LINE in frame.columns:
+        lines = frame[LINE].to_numpy()[first]
+        where = [f"{name}:{line}" for line in lines]
+    else:
+        where = [f"{name}: row {i}" for i in first]
+    return {int(c): (w, int(n)) for c, w, n in zip(contigs, where, counts, strict=True)}
+
+
+def _unknown_contig_message(contigs, first, off: list[int], genome: Genome) -> str:
+    where, count = first[off[0]]
+    chrom = contigs[off[0]]
+    near = suggest_contig(chrom, genome.names)
+    hint = f" (did you mean {near!r}?)" if near else ""
+    more = sum(first[i][1] for i in off) - count
+    also = f"; {more} more peak(s) on {len(off) - 1} other such contig(s)" if more else ""
+    return (
+        f"{where}: contig {chrom!r} is not in {genome.path.name}{hint} ({count} peak(s) on "
+        f"it{also}): rename the contigs to match the FASTA, or drop such peaks (alt / decoy "
+        "contigs) with unknown_contigs='drop' (seqnn-train: data.targets.unknown_contigs=drop)"
+    )
 
 
 def _check_options(n: int, names, min_overlap, centre: bool) -> None:

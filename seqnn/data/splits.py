@@ -10,7 +10,9 @@ tests use one implementation:
 - :func:`redeal_val`: the same test rows, validation rows drawn anew with another seed;
 - :func:`interval_split`: genome intervals by held-out chromosomes
   (:func:`~seqnn.data.intervals.split_by_chromosome`) or genome blocks
-  (:func:`~seqnn.data.intervals.split_by_blocks`), both re-exported here.
+  (:func:`~seqnn.data.intervals.split_by_blocks`), both re-exported here;
+  on tiled :class:`~seqnn.data.tiling.Windows` the same rules run by run (the splits are
+  Windows too, so no per-window array is made).
 
 ``labels`` are the rows' class labels, (n,) or (n, T) (a class is a distinct row of labels),
 or None for no stratification.
@@ -23,7 +25,14 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from seqnn.data.intervals import IntervalError, split_by_blocks, split_by_chromosome
+from seqnn.data.intervals import (
+    IntervalError,
+    _assign_blocks,
+    _block_size,
+    split_by_blocks,
+    split_by_chromosome,
+)
+from seqnn.data.tiling import Windows
 
 STAGES = ("train", "val", "test")
 Split = dict[str, np.ndarray]
@@ -148,7 +157,7 @@ def _check_held_out(
 
 
 def interval_split(
-    intervals: pd.DataFrame,
+    intervals: pd.DataFrame | Windows,
     sizes: Mapping[str, int],
     val_chroms: Sequence[str] | None = None,
     test_chroms: Sequence[str] | None = None,
@@ -156,14 +165,21 @@ def interval_split(
     test_fraction: float = 0.1,
     n_blocks: int = 100,
     seed: int = 0,
-) -> Split:
+) -> Split | dict[str, Windows]:
     """Rows of ``intervals`` by held-out chromosomes when any are named, else by seeded genome
     blocks of the genome of ``sizes`` ({contig: size}; see
     :func:`~seqnn.data.intervals.split_by_blocks`: an interval straddling two blocks is in no
-    split)."""
+    split). Tiled :class:`~seqnn.data.tiling.Windows` give Windows: the same windows as their
+    table would, in the same order, computed on the runs (cost: runs + blocks)."""
+    held_out = {"val_chroms": list(val_chroms or []), "test_chroms": list(test_chroms or [])}
+    if isinstance(intervals, Windows):
+        if val_chroms or test_chroms:
+            _check_held_out(held_out, sizes, set(intervals.contig_names()))
+        return _windows_split(
+            intervals, sizes, held_out, val_fraction, test_fraction, n_blocks, seed
+        )
     frame = intervals.assign(_row=np.arange(len(intervals)))
     if val_chroms or test_chroms:
-        held_out = {"val_chroms": list(val_chroms or []), "test_chroms": list(test_chroms or [])}
         _check_held_out(held_out, sizes, set(frame["chrom"]))
         parts = split_by_chromosome(
             frame, val=held_out["val_chroms"], test=held_out["test_chroms"]
@@ -171,3 +187,25 @@ def interval_split(
     else:
         parts = split_by_blocks(frame, sizes, val_fraction, test_fraction, n_blocks, seed)
     return {s: np.sort(parts[s]["_row"].to_numpy(np.int64)) for s in STAGES}
+
+
+def _windows_split(
+    windows: Windows, sizes, held_out, val_fraction, test_fraction, n_blocks, seed
+) -> dict[str, Windows]:
+    val, test = held_out["val_chroms"], held_out["test_chroms"]
+    if val or test:
+        if set(val) & set(test):
+            raise IntervalError(
+                f"split_by_chromosome: {sorted(set(val) & set(test))} are in both val and test"
+            )
+        return {
+            "train": windows.on_contigs([*val, *test], keep=False),
+            "val": windows.on_contigs(val),
+            "test": windows.on_contigs(test),
+        }
+    block_size = _block_size(sizes, n_blocks)
+    n_total = int((-(-windows.sizes // block_size)).sum())
+    parts = windows.by_blocks(
+        block_size, _assign_blocks(n_total, val_fraction, test_fraction, seed)
+    )
+    return dict(zip(STAGES, parts, strict=True))
