@@ -384,7 +384,7 @@ def test_datamodule_over_windows_serves_the_batches_of_the_table(genome, tmp_pat
     from seqnn.data.datamodule import IntervalDataModule
 
     peaks = [bed(tmp_path, "a.bed", [("chr1", 100, 400), ("chrN", 0, 50)])]
-    batches = []
+    batches, weights = [], []
     for tiles in (tile_windows(genome, 60, 7), tile_genome(genome, 60, 7)):
         data = IntervalDataModule(
             genome, tiles, targets=PeakLabels(peaks), batch_size=16, n_blocks=9, output="codes"
@@ -392,7 +392,10 @@ def test_datamodule_over_windows_serves_the_batches_of_the_table(genome, tmp_pat
         data.setup()
         batches.append([(x.clone(), y.clone()) for x, y in data.train_dataloader()])
         assert len(data.split_frame("val")) == len(data.datasets["val"]) > 0
+        weights.append(data.positive_weight())
     assert isinstance(data.datasets["train"].windows, type(None))  # the table's path
+    # the tiled path counts positives from the bit-packed labels, the table's batch by batch
+    assert weights[0] == pytest.approx(weights[1], rel=1e-9)
     for (x1, y1), (x2, y2) in zip(*batches, strict=True):
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
     assert sum(int(y.sum()) for _, y in batches[0]) > 0
