@@ -14,12 +14,19 @@ from torch import nn
 from seqnn.cli.variants import main
 from seqnn.data.encoding import reverse_complement
 from seqnn.data.genome import Genome, write_fasta
-from seqnn.data.vcf import VCFError, read_vcf
-from seqnn.inference.pretrained import ModelSpec, PretrainedModel, save_pretrained
+from seqnn.data.vcf import VCFError, iter_vcf, read_vcf
+from seqnn.inference.predict import write_table
+from seqnn.inference.pretrained import (
+    ModelSpec,
+    PretrainedModel,
+    load_pretrained,
+    save_pretrained,
+)
 from seqnn.inference.variants import (
     VariantError,
     decode_windows,
     variant_effects,
+    variant_effects_to_file,
     variant_windows,
 )
 from seqnn.models import BassetCNN
@@ -349,3 +356,29 @@ def test_cli_bad_input_exits_2_without_output(model_dir, fasta, tmp_path, capsys
     assert err.startswith("seqnn-variants: error:") and message in err
     assert err.count("\n") == 1
     assert not out.exists() and not (out.parent.exists() and any(out.parent.iterdir()))
+
+
+def test_streamed_effects_equal_the_whole_table(model_dir, fasta, tmp_path):
+    """seqnn-variants' stream (chunks of a few VCF lines, appended to a temp file) writes the
+    table of variant_effects + write_table, multi-allelic lines and indels included."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for k, p in enumerate(rng.integers(1, 31, 120)):
+        ref = CHR1[p - 1 : p + (k % 3 == 0)]  # SNVs and 2-bp REFs
+        rows.append(("chr1", p, f"v{k}", ref, "C,GT" if k % 5 == 0 else "T"))
+    vcf = write_vcf(tmp_path / "v.vcf", sorted(rows, key=lambda r: r[1]))
+    model = load_pretrained(model_dir)
+    whole, streamed = tmp_path / "whole.tsv", tmp_path / "streamed.tsv"
+    write_table(variant_effects(model, fasta, vcf, batch_size=5), whole)
+    variant_effects_to_file(model, fasta, vcf, streamed, batch_size=5, chunk_rows=7)
+    assert streamed.read_text() == whole.read_text()
+    assert len(pd.read_csv(streamed, sep="\t")) == 120 + 24
+
+
+def test_iter_vcf_numbers_lines_across_chunks(tmp_path):
+    rows = [("chr1", p, ".", CHR1[p - 1], "N") for p in range(1, 33)]
+    rows[20] = ("chr1", 21, ".", "Q", "A")
+    vcf = write_vcf(tmp_path / "v.vcf", rows)
+    with pytest.raises(VCFError, match=r"v.vcf:24: REF 'Q' is not a DNA sequence"):
+        list(iter_vcf(vcf, chunk_rows=4))
+    assert [len(t) for t in iter_vcf(write_vcf(tmp_path / "w.vcf", rows[:20]), 8)] == [8, 8, 4]

@@ -18,6 +18,7 @@ import csv
 import gzip
 import io
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +53,7 @@ def read_vcf(path: str | Path) -> pd.DataFrame:
             ``file:line: ...`` for a short line, a bad POS or a REF/ALT that is not DNA.
     """
     path = Path(path)
-    source = path.name
-    if not path.exists():
-        raise VCFError(f"{path}: no such VCF file")
-    if path.is_dir():
-        raise VCFError(f"{path}: is a folder, expected a VCF file")
+    source = _check_path(path)
     try:
         with _open_text(path) as text:
             n_header = _skip_meta(text, source)
@@ -65,17 +62,75 @@ def read_vcf(path: str | Path) -> pd.DataFrame:
         raise VCFError(f"{path}: cannot read it as a (gzipped) text VCF ({err})") from None
     if body is None:  # pandas refuses a first line with fewer than 5 fields
         raise _first_line_error(path, n_header)
-    body[LINE] = n_header + 1 + np.arange(len(body), dtype=np.int64)
+    body = _finish_body(body, n_header + 1, source)
+    if body is None:
+        raise VCFError(f"{source}: no variants after the #CHROM header line (an empty VCF)")
+    return normalize_variants(body, source)
+
+
+def iter_vcf(path: str | Path, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+    """:func:`read_vcf` ``chunk_rows`` lines at a time, for VCFs of millions of variants.
+
+    The file is read once, as a stream: memory holds one chunk whatever the file's size.
+    Each table is :func:`read_vcf`'s for its lines (``line`` counts from the start of the
+    file; the warning for skipped alleles counts those of the chunk). A VCF of fewer than
+    ``chunk_rows`` lines gives exactly :func:`read_vcf`'s table.
+
+    Args:
+        path: the VCF file (plain, gzip or bgzip).
+        chunk_rows: the lines per table.
+
+    Yields:
+        DataFrames as :func:`read_vcf` returns them, in file order.
+
+    Raises:
+        VCFError: as :func:`read_vcf`.
+    """
+    path = Path(path)
+    source = _check_path(path)
+    found = False
+    try:
+        with _open_text(path) as text:
+            n_header = _skip_meta(text, source)
+            line = n_header + 1
+            for body in _body_chunks(text, chunk_rows):
+                if body is None:  # pandas refuses a first line with fewer than 5 fields
+                    raise _first_line_error(path, n_header)
+                n_rows = len(body)
+                body = _finish_body(body, line, source)
+                line += n_rows
+                if body is not None:
+                    found = True
+                    yield normalize_variants(body, source)
+    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        raise VCFError(f"{path}: cannot read it as a (gzipped) text VCF ({err})") from None
+    if not found:
+        raise VCFError(f"{source}: no variants after the #CHROM header line (an empty VCF)")
+
+
+def _check_path(path: Path) -> str:
+    """The file's name for messages, after checking that it is a file."""
+    if not path.exists():
+        raise VCFError(f"{path}: no such VCF file")
+    if path.is_dir():
+        raise VCFError(f"{path}: is a folder, expected a VCF file")
+    return path.name
+
+
+def _finish_body(body: pd.DataFrame, first_line: int, source: str) -> pd.DataFrame | None:
+    """Number the lines from ``first_line``, drop blank ones, refuse short ones (None: no
+    variant in ``body``)."""
+    body[LINE] = first_line + np.arange(len(body), dtype=np.int64)
     body = body[(body[VARIANT_COLUMNS] != "").any(axis=1)]  # blank lines
     if body.empty:
-        raise VCFError(f"{source}: no variants after the #CHROM header line (an empty VCF)")
+        return None
     short = (body[["pos", "ref", "alt"]] == "").any(axis=1).to_numpy()
     if short.any():
         raise VCFError(
             f"{source}:{body[LINE].iloc[int(np.argmax(short))]}: fewer than 5 tab-separated "
             "columns (a VCF line holds CHROM POS ID REF ALT ...)"
         )
-    return normalize_variants(body, source)
+    return body
 
 
 def _open_text(path: Path) -> io.TextIOWrapper:
@@ -129,28 +184,42 @@ def _skip_meta(text: io.TextIOBase, source: str) -> int:
     )
 
 
+_BODY_OPTIONS = {
+    "sep": "\t",
+    "header": None,
+    "names": VARIANT_COLUMNS,
+    "usecols": range(len(VARIANT_COLUMNS)),
+    "dtype": str,
+    "na_filter": False,
+    "skip_blank_lines": False,  # keeps the row index == line offset
+    "quoting": csv.QUOTE_NONE,
+    "engine": "c",
+}
+
+
 def _read_body(text: io.TextIOBase) -> pd.DataFrame | None:
     """The first five columns of every line after the header, as strings ('' when absent);
     None when the first line has fewer than five (pandas then cannot name the columns)."""
     try:
-        return pd.read_csv(
-            text,
-            sep="\t",
-            header=None,
-            names=VARIANT_COLUMNS,
-            usecols=range(len(VARIANT_COLUMNS)),
-            dtype=str,
-            na_filter=False,
-            skip_blank_lines=False,  # keeps the row index == line offset
-            quoting=csv.QUOTE_NONE,
-            engine="c",
-        )
+        return pd.read_csv(text, **_BODY_OPTIONS)
     except pd.errors.EmptyDataError:
         return pd.DataFrame({c: pd.Series(dtype=str) for c in VARIANT_COLUMNS})
     except pd.errors.ParserError as err:
         if "Too many columns specified" in str(err):
             return None
         raise
+
+
+def _body_chunks(text: io.TextIOBase, chunk_rows: int) -> Iterator[pd.DataFrame | None]:
+    """:func:`_read_body` ``chunk_rows`` lines at a time (None first: a short first line)."""
+    try:
+        yield from pd.read_csv(text, chunksize=chunk_rows, **_BODY_OPTIONS)
+    except pd.errors.EmptyDataError:
+        return
+    except pd.errors.ParserError as err:
+        if "Too many columns specified" not in str(err):
+            raise
+        yield None
 
 
 def normalize_variants(variants: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
