@@ -382,3 +382,23 @@ def test_iter_vcf_numbers_lines_across_chunks(tmp_path):
     with pytest.raises(VCFError, match=r"v.vcf:24: REF 'Q' is not a DNA sequence"):
         list(iter_vcf(vcf, chunk_rows=4))
     assert [len(t) for t in iter_vcf(write_vcf(tmp_path / "w.vcf", rows[:20]), 8)] == [8, 8, 4]
+
+
+def test_plain_vcf_columns_take_the_vectorised_path_with_the_same_table(tmp_path, monkeypatch):
+    """SNVs and indels of plain bases (any case) skip the per-row regex path; the table is
+    the one the general path (allele splitting, symbolic alleles, messages) makes."""
+    from seqnn.data import vcf as vcf_module
+
+    rows = [
+        ("chr1", f"{p:03d}", f"v{p}", CHR1[p - 1].lower() if p % 2 else CHR1[p - 1], alt)
+        for p, alt in zip(range(1, 33), ["c", "GT", "a", "N"] * 8, strict=True)
+    ]
+    path = write_vcf(tmp_path / "v.vcf", rows)
+    raw = pd.DataFrame(rows, columns=["chrom", "pos", "id", "ref", "alt"])
+    assert vcf_module._plain_variants(raw) is not None
+    assert vcf_module._plain_variants(raw.assign(alt="C,G")) is None  # multi-allelic
+    assert vcf_module._plain_variants(raw.assign(pos="0")) is None  # named by the general path
+    fast = read_vcf(path)
+    monkeypatch.setattr(vcf_module, "_plain_variants", lambda variants: None)
+    pd.testing.assert_frame_equal(fast, read_vcf(path))
+    assert fast["ref"].str.isupper().all() and fast["pos"].tolist() == list(range(1, 33))

@@ -241,6 +241,20 @@ def normalize_variants(variants: pd.DataFrame, source: str | None = None) -> pd.
     missing = [c for c in ("chrom", "pos", "ref", "alt") if c not in variants.columns]
     if missing:
         raise VCFError(f"{source}: no column(s) {missing}: a variant table has {VARIANT_COLUMNS}")
+    plain = _plain_variants(variants)
+    if plain is not None:  # the usual VCF: no regex or Python call per row
+        frame = pd.DataFrame(
+            {
+                "chrom": variants["chrom"].astype(str).to_numpy(),
+                "pos": plain[0],
+                "id": variants["id"].astype(str).to_numpy() if "id" in variants else ".",
+                "ref": plain[1],
+                "alt": plain[2],
+                LINE: _lines(variants),
+            }
+        )
+        frame.attrs.update(source=source, skipped_alleles=0)
+        return frame
     frame = pd.DataFrame(
         {
             "chrom": variants["chrom"].astype(str).to_numpy(),
@@ -259,6 +273,61 @@ def normalize_variants(variants: pd.DataFrame, source: str | None = None) -> pd.
     _check_dna(frame, "alt", source, "ALT allele")
     frame.attrs.update(source=source, skipped_alleles=int((~keep).sum()))
     return frame
+
+
+_DNA_BYTES = np.zeros(256, dtype=bool)
+_DNA_BYTES[np.frombuffer(b"ACGTNacgtn", dtype=np.uint8)] = True
+_DIGITS = np.zeros(256, dtype=bool)
+_DIGITS[np.frombuffer(b"0123456789", dtype=np.uint8)] = True
+_MAX_PLAIN_BYTES = 1 << 26  # a column wider than this (long indels) takes the general path
+
+
+def _plain_variants(variants: pd.DataFrame) -> tuple[np.ndarray, ...] | None:
+    """(pos, REF, ALT upper case) when every POS is digits (>= 1, at most 18) and every
+    REF / ALT one plain DNA allele (A C G T N, any case, no comma or space): checked in a
+    few numpy passes over the bytes. None: anything else, for the general path (which
+    splits alleles, skips symbolic ones and names bad lines)."""
+    pos = _byte_matrix(variants["pos"])
+    if pos is None or pos.shape[1] > 18 or not _all_of(pos, _DIGITS):
+        return None
+    position = pos.view(f"S{pos.shape[1]}").ravel().astype(np.int64)
+    if len(position) and position.min() < 1:
+        return None
+    alleles = []
+    for column in ("ref", "alt"):
+        codes = _byte_matrix(variants[column])
+        if codes is None or not _all_of(codes, _DNA_BYTES):
+            return None
+        upper = codes & np.uint8(0xDF)  # a -> A ...; the 0 padding stays 0
+        alleles.append(upper.view(f"S{codes.shape[1]}").ravel().astype(str))
+    return position, *alleles
+
+
+def _byte_matrix(column: pd.Series) -> np.ndarray | None:
+    """(n, width) uint8: an ASCII text column's bytes, 0 after each value's end (None: not
+    all ASCII text, or too wide)."""
+    values = column.to_numpy(dtype=object)
+    if len(values) and not isinstance(values[0], str):
+        return None
+    try:
+        fixed = values.astype("S")
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return None
+    if fixed.nbytes > _MAX_PLAIN_BYTES or fixed.dtype.itemsize == 0:
+        return None
+    return fixed.view(np.uint8).reshape(len(fixed), fixed.dtype.itemsize)
+
+
+def _all_of(codes: np.ndarray, allowed: np.ndarray) -> bool:
+    """Every value non-empty and made only of ``allowed`` bytes (then 0 padding)."""
+    if not len(codes):
+        return True
+    filled = codes != 0
+    # a 0 byte only after the value's end: the filled bytes are a prefix of each row
+    prefix = filled.sum(axis=1)
+    if prefix.min() == 0 or (np.cumprod(filled, axis=1).sum(axis=1) != prefix).any():
+        return False
+    return bool((allowed[codes] | ~filled).all())
 
 
 def _lines(variants: pd.DataFrame) -> np.ndarray:
