@@ -32,8 +32,12 @@ that at 0.1 Gb (target <= 1.5): for a rate, the inverse ratio of the rates; for 
 disk size with a ``work`` (Mbase), the ratio per Mbase; for memory, the ratio of the peaks.
 ``--plot`` draws every figure against genome size (log axes) into docs/scale.png.
 
+``--table`` prints the stored figures as a Markdown table (one column per size) and runs
+nothing; ``--only none --plot`` redraws the plot from them.
+
 Usage: python scripts/bench_scale.py --genome-gb 0.1 [--tracks 10] [--workdir DIR]
        [--repeats 3] [--only genome,intervals,coverage,labels,predict,variants] [--plot]
+       [--threads 1] [--table]
 """
 
 from __future__ import annotations
@@ -300,6 +304,28 @@ def print_ratios(results: dict[float, list[dict]], small: float = 0.1, big: floa
         print(json.dumps(row), flush=True)
 
 
+def table(results: dict[float, list[dict]]) -> str:
+    """The stored figures as a Markdown table: one row per figure, one column per size."""
+    sizes = sorted(results)
+    rows: dict[tuple[str, str, str], dict[float, object]] = {}
+    for gb in sizes:
+        for x in results[gb]:
+            if x["unit"] != "skipped" and x["bench"] != "bench_scale_s":
+                rows.setdefault((x["bench"], x["case"], x["unit"]), {})[gb] = x["value"]
+    head = "| figure | case | unit | " + " | ".join(f"{gb:g} Gb" for gb in sizes) + " |"
+    lines = [head, "|" + "---|" * (3 + len(sizes))]
+    for (bench, case, unit), values in rows.items():
+        cells = [_fmt(values.get(gb)) for gb in sizes]
+        lines.append(f"| {bench} | {case} | {unit} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    if not isinstance(value, int | float):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def plot(results: dict[float, list[dict]], path: Path) -> None:
     import matplotlib
 
@@ -344,10 +370,21 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads of seqnn-predict/-variants"
     )
+    parser.add_argument(
+        "--table", action="store_true", help="print the stored figures as Markdown; run nothing"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_child(args.child[0], json.loads(args.child[1]))))
+        return
+    if args.table or (args.plot and args.only == "none"):
+        results = load_results(args.workdir / "results")
+        if args.table:
+            print(table(results))
+        print_ratios(results)
+        if args.plot:
+            plot(results, Path(__file__).resolve().parents[1] / "docs" / "scale.png")
         return
     gb, workdir = args.genome_gb, args.workdir
     only = set(args.only.split(","))
