@@ -61,6 +61,8 @@ SECTIONS = ("genome", "intervals", "coverage", "labels", "predict", "variants")
 BATCH = 256
 SMALL, LARGE = 10_000, 1_000_000
 RESULTS: list[dict] = []
+#: the fields of the other benches' lines that tell their cases apart (tracks, workers ...)
+CASE_KEYS = ("tracks", "workers", "bin_size", "mode", "output", "peak_files", "window", "stride")
 
 
 def emit(name: str, value, unit: str, genome_gb: float, case: str = "", **extra) -> None:
@@ -217,7 +219,8 @@ def bench_other(section: str, work: Workload, gb: float, workdir: Path, tracks: 
         line = dict(line)
         name, value, unit = line.pop("bench"), line.pop("value"), line.pop("unit")
         line.pop("genome_gb", None)
-        case = line.pop("case", ",".join(f"{k}={line[k]}" for k in sorted(line) if k != "note"))
+        shape = [f"{k}={line[k]}" for k in sorted(line) if k in CASE_KEYS]
+        case = line.pop("case", ",".join(shape))
         emit(name, value, unit, gb, str(case), **line)
 
 
