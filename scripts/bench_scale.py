@@ -26,10 +26,11 @@ measured in a fresh process (its imports untimed) so that every figure starts co
 - ``variants_per_s`` / ``variants_peak_rss_mb``: ``seqnn-variants`` on 10k and 1M SNVs;
 - ``*_rss_growth_mb``: peak RSS at 1M minus at 10k (target < 200 MB: a stream).
 
-Each run's lines are also stored in ``<workdir>/results/scale_<gb>.jsonl``. When the 0.1 and
-3.1 Gb files both exist, ``<bench>_cost_ratio`` lines give the per-unit cost at 3.1 Gb over
-that at 0.1 Gb (target <= 1.5): for a rate, the inverse ratio of the rates; for a time or
-disk size with a ``work`` (Mbase), the ratio per Mbase; for memory, the ratio of the peaks.
+Each run's lines are also stored in ``<workdir>/results/scale_<gb>.jsonl``. When two sizes
+are stored, ``<bench>_cost_ratio`` lines give the per-unit cost at the largest (3.1 Gb once
+run) over that at the smallest (0.1 Gb) (target <= 1.5): for a rate, the inverse ratio of
+the rates; for a time or disk size with a ``work`` (Mbase), the ratio per Mbase; for memory,
+the ratio of the peaks.
 ``--plot`` draws every figure against genome size (log axes) into docs/scale.png.
 
 ``--table`` prints the stored figures as a Markdown table (one column per size) and runs
@@ -291,13 +292,16 @@ def per_unit(line: dict) -> float | None:
     return value / line.get("work", 1)
 
 
-def print_ratios(results: dict[float, list[dict]], small: float = 0.1, big: float = 3.1) -> None:
-    if small not in results or big not in results:
+def print_ratios(results: dict[float, list[dict]]) -> None:
+    """Per-unit cost at the largest stored size over the smallest (3.1 vs 0.1 Gb once both
+    have run; until then e.g. 1 vs 0.1)."""
+    if len(results) < 2:
         return
+    small, big = min(results), max(results)
     base = {(x["bench"], x["case"]): x for x in results[small]}
     for line in results[big]:
         key = (line["bench"], line["case"])
-        if key not in base or line["bench"].endswith("growth_mb"):
+        if key not in base or line["bench"].endswith("growth_mb") or key[0] == "bench_scale_s":
             continue
         a, b = per_unit(base[key]), per_unit(line)
         if a is None or b is None:
@@ -338,7 +342,9 @@ def plot(results: dict[float, list[dict]], path: Path) -> None:
     series: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for gb, lines in sorted(results.items()):
         for x in lines:
-            if isinstance(x.get("value"), int | float) and x["value"] > 0:
+            if x["bench"] == "bench_scale_s" or not isinstance(x.get("value"), int | float):
+                continue
+            if x["value"] > 0:
                 series.setdefault((f"{x['bench']} ({x['unit']})", x["case"]), []).append(
                     (gb, x["value"])
                 )
