@@ -170,11 +170,13 @@ def _write_vcfs(vcfs: dict[int, Path], chrom, pos, ref, rng: np.random.Generator
 
 
 # ----------------------------------------------------------------------------- peaks, bigWigs
-def make_peaks(sizes: dict[str, int], genome_gb: float, seed: int) -> pd.DataFrame:
-    """50,000 sorted narrowPeak rows: log-normal widths, summit near the middle."""
+def make_peaks(
+    sizes: dict[str, int], genome_gb: float, seed: int, n_peaks: int = N_PEAKS
+) -> pd.DataFrame:
+    """``n_peaks`` sorted narrowPeak rows: log-normal widths, summit near the middle."""
     rng = np.random.default_rng(seed)
     parts = []
-    for chrom, n in share(sizes, N_PEAKS).items():
+    for chrom, n in share(sizes, n_peaks).items():
         if n == 0:
             continue
         width = np.clip(rng.lognormal(np.log(400), 0.5, n), 150, 3_000).astype(np.int64)
@@ -249,6 +251,7 @@ def make_workload(
     regions: tuple[int, ...] = (10_000, 1_000_000),
     log=print,
     n_bigwigs: int | None = None,
+    n_peaks: int = N_PEAKS,
 ) -> Workload:
     """Write what is missing of the workload in ``workdir/g<genome_gb>_s<seed>``.
 
@@ -260,6 +263,7 @@ def make_workload(
         variants, regions: the sizes of the VCFs and of the regions BEDs.
         log: called with one line per file written.
         n_bigwigs: the number of bigWigs (at most ``tracks``; default ``tracks``).
+        n_peaks: peaks per file.
 
     Returns:
         The :class:`Workload`.
@@ -284,7 +288,7 @@ def make_workload(
         bw_path = work.bigwigs[i] if i < len(work.bigwigs) else None
         if peak_path.exists() and (bw_path is None or bw_path.exists()):
             continue
-        peaks = make_peaks(sizes, genome_gb, seed=seed * 1_000 + 100 + i)
+        peaks = make_peaks(sizes, genome_gb, seed=seed * 1_000 + 100 + i, n_peaks=n_peaks)
         with atomic_open(peak_path) as fh:
             peaks.to_csv(fh, sep="\t", header=False, index=False)
         if bw_path is not None:
