@@ -210,12 +210,16 @@ def bench_other(section: str, work: Workload, gb: float, workdir: Path, tracks: 
     except ImportError as err:
         emit(section, None, "skipped", gb, note=f"scripts/{module_name}.py: {err}")
         return
-    if section == "coverage":
-        counts = tuple(t for t in (1, 10, 100) if t <= len(work.bigwigs))
-        bigwigs = work.bigwigs[:tracks]
-        lines = module.measure(work.fasta, bigwigs, workdir, n_windows=100_000, tracks=counts)
-    else:
-        lines = module.measure(work.fasta, work.peaks[:tracks], window=1000, stride=200)
+    try:  # a failing section is one line of the report, not the end of the run
+        if section == "coverage":
+            counts = tuple(t for t in (1, 10, 100) if t <= len(work.bigwigs))
+            bigwigs = work.bigwigs[:tracks]
+            lines = module.measure(work.fasta, bigwigs, workdir, n_windows=100_000, tracks=counts)
+        else:
+            lines = module.measure(work.fasta, work.peaks[:tracks], window=1000, stride=200)
+    except Exception as err:  # noqa: BLE001 - reported, and the other sections still run
+        emit(section, None, "failed", gb, note=f"{module_name}.measure: {err!r}"[:500])
+        return
     for line in lines:
         line = dict(line)
         name, value, unit = line.pop("bench"), line.pop("value"), line.pop("unit")
@@ -317,7 +321,7 @@ def table(results: dict[float, list[dict]]) -> str:
     rows: dict[tuple[str, str, str], dict[float, object]] = {}
     for gb in sizes:
         for x in results[gb]:
-            if x["unit"] != "skipped" and x["bench"] != "bench_scale_s":
+            if x["unit"] not in ("skipped", "failed") and x["bench"] != "bench_scale_s":
                 rows.setdefault((x["bench"], x["case"], x["unit"]), {})[gb] = x["value"]
     head = "| figure | case | unit | " + " | ".join(f"{gb:g} Gb" for gb in sizes) + " |"
     lines = [head, "|" + "---|" * (3 + len(sizes))]
