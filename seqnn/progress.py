@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
@@ -53,12 +54,12 @@ class _RateColumn(ProgressColumn):
 
 @contextlib.contextmanager
 def progress_bar(
-    total: int, description: str, enabled: bool = True, unit: str = "windows"
+    total: int | None, description: str, enabled: bool = True, unit: str = "windows"
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar over ``total`` items; yields ``advance(n)``, to call after each batch.
 
     Args:
-        total: the number of items the loop will process.
+        total: the number of items the loop will process (None: unknown).
         description: what the loop does, shown left of the bar (e.g. ``"scan chr1"``).
         enabled: False draws nothing; True draws when stderr is a terminal.
         unit: what an item is, for the rate (``"windows"``, ``"variants"``).
@@ -84,3 +85,19 @@ def progress_bar(
     with Progress(*columns, console=out) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def line_total(path: str | Path) -> int | None:
+    """The number of lines of a plain text file, as the total of a streamed file's bar (one
+    pass of ``bytes.count`` over 16 MiB blocks: ~10 ms for 30 MB); None for a gzip file, a
+    pipe or anything that cannot be read twice (the bar then shows no total)."""
+    try:
+        path = Path(path)
+        if not path.is_file():
+            return None
+        with open(path, "rb") as fh:
+            if fh.peek(2)[:2] == b"\x1f\x8b":
+                return None
+            return sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b""))
+    except OSError:
+        return None

@@ -15,6 +15,7 @@ from seqnn.data.intervals import (
     IntervalError,
     centred_start,
     contig_indices,
+    iter_intervals,
     read_intervals,
     resize,
     split_by_blocks,
@@ -299,3 +300,38 @@ def test_split_by_blocks_places_padded_windows_by_their_bases():
     assert parts["train"].index.tolist() == [0, 1, 2, 3]
     halves = split_by_blocks(df, sizes, 0.0, 0.0, n_blocks=4)  # 500-bp blocks: still one each
     assert halves["train"].index.tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_iter_intervals_in_small_blocks_equals_read_intervals(tmp_path, gz):
+    """Blocks cut anywhere (a few lines each) give the rows, columns and line numbers of one
+    whole read: the header and comment lines are handled once, at the file's start."""
+    rng = np.random.default_rng(3)
+    starts = rng.integers(0, 10_000, 500)
+    body = "".join(
+        f"chr{1 + i % 3}\t{s}\t{s + 100}\tr{i}\t{i}\t{'+-'[i % 2]}\n"
+        + ("# a comment inside\n" if i % 97 == 5 else "")
+        for i, s in enumerate(starts)
+    )
+    text = "track name=x\n#chrom\tstart\tend\tname\tscore\tstrand\n" + body
+    path = tmp_path / ("r.bed.gz" if gz else "r.bed")
+    path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    whole = read_intervals(path)
+    blocks = list(iter_intervals(path, chunk_bytes=300))
+    assert len(blocks) > 10
+    streamed = pd.concat(blocks, ignore_index=True)
+    pd.testing.assert_frame_equal(streamed, whole)
+    assert streamed["line"].iloc[-1] == text.count("\n")
+    assert all(b.attrs["source"] == path.name for b in blocks)
+
+
+def test_iter_intervals_errors_name_the_line_of_the_file(tmp_path):
+    path = tmp_path / "r.bed"
+    lines = [f"chr1\t{i}\t{i + 10}\n" for i in range(200)]
+    lines[150] = "chr1\t150\tx\n"
+    path.write_text("".join(lines))
+    with pytest.raises(IntervalError, match=r"r.bed:151: end 'x' is not an integer"):
+        list(iter_intervals(path, chunk_bytes=100))
+    path.write_text("# only\n# comments\n")
+    with pytest.raises(IntervalError, match="no intervals"):
+        list(iter_intervals(path, chunk_bytes=4))

@@ -13,7 +13,13 @@ from seqnn.cli.predict import main
 from seqnn.data.encoding import EncodingError, reverse_complement
 from seqnn.data.genome import Genome, GenomeError, write_fasta
 from seqnn.data.intervals import IntervalError
-from seqnn.inference.predict import PredictError, predict_regions, predict_sequences
+from seqnn.inference.predict import (
+    PredictError,
+    predict_regions,
+    predict_regions_to_file,
+    predict_sequences,
+    write_table,
+)
 from seqnn.inference.pretrained import PretrainedError, load_pretrained, save_pretrained
 from seqnn.inference.scan import n_bins, scan_genome
 from seqnn.models import BassetCNN
@@ -458,3 +464,74 @@ def test_ddp_prediction_merges_rank_shards_in_region_order(model_dir, fasta, tmp
     assert list(merged["name"]) == [f"r{i}" for i in range(50)]
     np.testing.assert_allclose(merged["score_pred"], single["score_pred"], rtol=1e-5)
     assert not (tmp_path / ".ddp.tsv.shards").exists()  # the shards and their folder
+
+
+@pytest.mark.parametrize("tiled", [False, True])
+def test_streamed_predictions_equal_the_whole_table(model, fasta, tmp_path, tiled):
+    """seqnn-predict's stream (blocks of a few regions, appended to a temp file) writes the
+    table that predict_regions + write_table write in one go."""
+    rng = np.random.default_rng(5)
+    start = rng.integers(0, 900, 300)
+    width = rng.integers(20, 200, 300) if tiled else np.full(300, LENGTH)
+    regions = pd.DataFrame(
+        {"chrom": "chr1", "start": start, "end": np.minimum(start + width, 1000), "name": "r"}
+    )
+    regions["strand"] = np.where(rng.random(300) < 0.5, "+", "-")
+    bed = tmp_path / "many.bed"
+    regions.to_csv(bed, sep="\t", header=False, index=False)
+    kwargs = {"tile_regions": tiled, "stride": 16 if tiled else None, "batch_size": 7}
+    whole, streamed = tmp_path / "whole.tsv", tmp_path / "streamed.tsv"
+    write_table(predict_regions(model, fasta, bed, **kwargs), whole)
+    predict_regions_to_file(model, fasta, bed, streamed, chunk_bytes=500, **kwargs)
+    assert streamed.read_text() == whole.read_text()
+    assert len(pd.read_csv(streamed, sep="\t")) == 300
+
+
+def test_a_bad_region_late_in_the_stream_leaves_no_output(model, fasta, tmp_path):
+    bed = tmp_path / "late.bed"
+    bed.write_text("chr1\t100\t164\n" * 50 + "chr9\t1\t65\n")
+    out = tmp_path / "out.tsv"
+    with pytest.raises(IntervalError, match=r"late.bed:51: contig 'chr9' is not in the genome"):
+        predict_regions_to_file(model, fasta, bed, out, chunk_bytes=64)
+    assert not out.exists() and not list(tmp_path.glob(".out.tsv*"))
+
+
+STREAM_CHILD = """
+import sys
+from pathlib import Path
+from seqnn.inference.predict import predict_regions, predict_regions_to_file, write_table
+from seqnn.inference.pretrained import load_pretrained
+model_dir, fasta, bed, out, how = sys.argv[1:]
+model = load_pretrained(model_dir)
+if how == "stream":
+    predict_regions_to_file(model, fasta, bed, out, chunk_bytes=1 << 18, progress=False)
+else:  # the whole table in memory: what the stream must not do
+    write_table(predict_regions(model, fasta, bed, progress=False), Path(out))
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+print(int(status.split()[0]) / 1024)
+"""
+
+
+def peak_rss_mb(model_dir, fasta, bed, out, how: str) -> float:
+    cmd = [sys.executable, "-c", STREAM_CHILD, str(model_dir), str(fasta), str(bed), str(out), how]
+    return float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
+@pytest.mark.slow
+def test_a_streamed_prediction_run_does_not_keep_its_rows(model_dir, tmp_path):
+    """Peak memory of 200,000 regions stays within a few MB of 20,000 (a block of ~12,000
+    regions is held at a time); holding them all costs tens of MB more."""
+    rng = np.random.default_rng(0)
+    fasta = write_fasta(tmp_path / "g.fa", {"chr1": "".join(rng.choice(list("ACGT"), 50_000))})
+    Genome(fasta)  # index + cache built outside the measured runs
+    peaks = {}
+    for n in (20_000, 200_000):
+        start = rng.integers(0, 50_000 - LENGTH, n)
+        bed = tmp_path / f"r{n}.bed"
+        pd.DataFrame({"c": "chr1", "s": start, "e": start + LENGTH, "name": "region"}).to_csv(
+            bed, sep="\t", header=False, index=False
+        )
+        peaks[n] = peak_rss_mb(model_dir, fasta, bed, tmp_path / f"o{n}.tsv", "stream")
+        assert len(pd.read_csv(tmp_path / f"o{n}.tsv", sep="\t")) == n
+    growth = peaks[200_000] - peaks[20_000]
+    assert growth < 10, f"peak RSS grew by {growth:.0f} MB from 20k to 200k regions"

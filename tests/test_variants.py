@@ -14,12 +14,19 @@ from torch import nn
 from seqnn.cli.variants import main
 from seqnn.data.encoding import reverse_complement
 from seqnn.data.genome import Genome, write_fasta
-from seqnn.data.vcf import VCFError, read_vcf
-from seqnn.inference.pretrained import ModelSpec, PretrainedModel, save_pretrained
+from seqnn.data.vcf import VCFError, iter_vcf, read_vcf
+from seqnn.inference.predict import write_table
+from seqnn.inference.pretrained import (
+    ModelSpec,
+    PretrainedModel,
+    load_pretrained,
+    save_pretrained,
+)
 from seqnn.inference.variants import (
     VariantError,
     decode_windows,
     variant_effects,
+    variant_effects_to_file,
     variant_windows,
 )
 from seqnn.models import BassetCNN
@@ -349,3 +356,49 @@ def test_cli_bad_input_exits_2_without_output(model_dir, fasta, tmp_path, capsys
     assert err.startswith("seqnn-variants: error:") and message in err
     assert err.count("\n") == 1
     assert not out.exists() and not (out.parent.exists() and any(out.parent.iterdir()))
+
+
+def test_streamed_effects_equal_the_whole_table(model_dir, fasta, tmp_path):
+    """seqnn-variants' stream (chunks of a few VCF lines, appended to a temp file) writes the
+    table of variant_effects + write_table, multi-allelic lines and indels included."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for k, p in enumerate(rng.integers(1, 31, 120)):
+        ref = CHR1[p - 1 : p + (k % 3 == 0)]  # SNVs and 2-bp REFs
+        rows.append(("chr1", p, f"v{k}", ref, "C,GT" if k % 5 == 0 else "T"))
+    vcf = write_vcf(tmp_path / "v.vcf", sorted(rows, key=lambda r: r[1]))
+    model = load_pretrained(model_dir)
+    whole, streamed = tmp_path / "whole.tsv", tmp_path / "streamed.tsv"
+    write_table(variant_effects(model, fasta, vcf, batch_size=5), whole)
+    variant_effects_to_file(model, fasta, vcf, streamed, batch_size=5, chunk_rows=7)
+    assert streamed.read_text() == whole.read_text()
+    assert len(pd.read_csv(streamed, sep="\t")) == 120 + 24
+
+
+def test_iter_vcf_numbers_lines_across_chunks(tmp_path):
+    rows = [("chr1", p, ".", CHR1[p - 1], "N") for p in range(1, 33)]
+    rows[20] = ("chr1", 21, ".", "Q", "A")
+    vcf = write_vcf(tmp_path / "v.vcf", rows)
+    with pytest.raises(VCFError, match=r"v.vcf:24: REF 'Q' is not a DNA sequence"):
+        list(iter_vcf(vcf, chunk_rows=4))
+    assert [len(t) for t in iter_vcf(write_vcf(tmp_path / "w.vcf", rows[:20]), 8)] == [8, 8, 4]
+
+
+def test_plain_vcf_columns_take_the_vectorised_path_with_the_same_table(tmp_path, monkeypatch):
+    """SNVs and indels of plain bases (any case) skip the per-row regex path; the table is
+    the one the general path (allele splitting, symbolic alleles, messages) makes."""
+    from seqnn.data import vcf as vcf_module
+
+    rows = [
+        ("chr1", f"{p:03d}", f"v{p}", CHR1[p - 1].lower() if p % 2 else CHR1[p - 1], alt)
+        for p, alt in zip(range(1, 33), ["c", "GT", "a", "N"] * 8, strict=True)
+    ]
+    path = write_vcf(tmp_path / "v.vcf", rows)
+    raw = pd.DataFrame(rows, columns=["chrom", "pos", "id", "ref", "alt"])
+    assert vcf_module._plain_variants(raw) is not None
+    assert vcf_module._plain_variants(raw.assign(alt="C,G")) is None  # multi-allelic
+    assert vcf_module._plain_variants(raw.assign(pos="0")) is None  # named by the general path
+    fast = read_vcf(path)
+    monkeypatch.setattr(vcf_module, "_plain_variants", lambda variants: None)
+    pd.testing.assert_frame_equal(fast, read_vcf(path))
+    assert fast["ref"].str.isupper().all() and fast["pos"].tolist() == list(range(1, 33))

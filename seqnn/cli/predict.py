@@ -17,7 +17,7 @@ from seqnn.inference.predict import (
     PredictError,
     add_calls,
     check_calls,
-    predict_regions,
+    predict_regions_to_file,
     write_table,
 )
 from seqnn.inference.pretrained import load_pretrained, resolve_device
@@ -50,21 +50,24 @@ def run(cfg: DictConfig) -> list[Path]:
         table = _predict_distributed(cfg, model, genome, out)
         if table is None:  # not rank 0: rank 0 writes the merged table
             return []
-    else:
-        table = predict_regions(
-            model,
-            genome,
-            cfg.regions,
-            batch_size=cfg.batch_size,
-            rc=cfg.rc,
-            tile_regions=cfg.tile,
-            stride=cfg.stride,
-            aggregate=cfg.aggregate,
-            use_strand=cfg.use_strand,
-            on_invalid=cfg.on_invalid,
-            progress=cfg.progress,
-        )
-    write_table(add_calls(table, model) if cfg.calls else table, out)
+        write_table(add_calls(table, model) if cfg.calls else table, out)
+        return [out]
+    # one device: streamed, a block of regions at a time (memory does not grow with them)
+    predict_regions_to_file(
+        model,
+        genome,
+        cfg.regions,
+        out,
+        batch_size=cfg.batch_size,
+        rc=cfg.rc,
+        tile_regions=cfg.tile,
+        stride=cfg.stride,
+        aggregate=cfg.aggregate,
+        use_strand=cfg.use_strand,
+        on_invalid=cfg.on_invalid,
+        calls=cfg.calls,
+        progress=cfg.progress,
+    )
     return [out]
 
 

@@ -12,9 +12,8 @@ from omegaconf import DictConfig
 
 from seqnn.cli.settings import run_cli
 from seqnn.data.genome import Genome
-from seqnn.inference.predict import write_table
 from seqnn.inference.pretrained import load_pretrained, resolve_device
-from seqnn.inference.variants import VariantError, check_request, variant_effects
+from seqnn.inference.variants import VariantError, check_request, variant_effects_to_file
 
 
 def run(cfg: DictConfig) -> list[Path]:
@@ -22,16 +21,17 @@ def run(cfg: DictConfig) -> list[Path]:
     check_request(cfg.rc, cfg.ref_mismatch, cfg.batch_size)
     out = Path(cfg.out)
     model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
-    table = variant_effects(
+    # streamed, a chunk of variants at a time (memory does not grow with the VCF)
+    variant_effects_to_file(
         model,
         Genome(cfg.fasta),
         cfg.vcf,
+        out,
         rc=cfg.rc,
         ref_mismatch=cfg.ref_mismatch,
         batch_size=cfg.batch_size,
         progress=cfg.progress,
     )
-    write_table(table, out)
     return [out]
 
 

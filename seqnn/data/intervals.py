@@ -17,7 +17,7 @@ import io
 import re
 import warnings
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -68,31 +68,129 @@ def read_intervals(path: str | Path, columns: Sequence[str] | None = None) -> pd
             non-integer start/end, or a file without intervals.
     """
     path = Path(path)
-    source = path.name
-    text = _Lines(_read_bytes(path))
-    keep = ~text.skipped()
-    if not keep.any():
-        raise IntervalError(f"{source}: no intervals (the file is empty or only comments)")
-    sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
-    first = int(np.argmax(keep))
-    header = _header_names(text.line(first), sep)
-    if header is not None:
-        keep[first] = False
-    elif first > 0 and text.line(first - 1).strip().startswith("#"):
-        header = _comment_names(text.line(first - 1), sep)
-    rows = np.flatnonzero(keep)  # 0-based line of each data row
-    if not len(rows):
-        raise IntervalError(f"{source}: no intervals (only a header row)")
-    n = text.line(int(rows[0])).count(sep) + 1
-    if n < 3:
-        _check_fields(text, rows, sep, source)
-    names = _column_names(n, columns, header, path)
-    frame = _parse(text.select(keep), sep, names, rows, source)
-    if not (frame["start"].dtype == frame["end"].dtype == np.int64):
-        _check_fields(text, rows, sep, source)  # short rows (NaN end)? name the first one
-    frame = _coordinates(frame, rows + 1, source)
-    frame.attrs["source"] = source
+    reader = _TableReader(path, columns)
+    frame = reader.parse(_read_bytes(path), final=True)
+    if frame is None:
+        raise reader.empty_error()
     return frame
+
+
+def iter_intervals(
+    path: str | Path, columns: Sequence[str] | None = None, chunk_bytes: int = 1 << 22
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_intervals` a block of lines at a time, for files of millions of rows.
+
+    The file is read once, in blocks of about ``chunk_bytes`` bytes cut at line ends
+    (gunzipped on the fly), so memory holds one block's rows whatever the file's size. The
+    header row or ``#`` names and the column names come from the first block with data and
+    hold for the whole file; ``line`` counts from the start of the file. A file that fits in
+    one block gives exactly :func:`read_intervals`' table (in a longer file, a column whose
+    blocks parse to different types, e.g. integers and blanks, may print differently).
+
+    Args:
+        path: the file (as in :func:`read_intervals`).
+        columns: names for the columns in order.
+        chunk_bytes: the size of a block (rows per table: about this / the line length).
+
+    Yields:
+        DataFrames as :func:`read_intervals` returns them, in file order.
+
+    Raises:
+        IntervalError: as :func:`read_intervals`, naming the file's line.
+    """
+    path = Path(path)
+    reader = _TableReader(path, columns)
+    found = False
+    for block, last in _byte_blocks(path, chunk_bytes):
+        frame = reader.parse(block, final=last)
+        if frame is not None:
+            found = True
+            yield frame
+    if not found:
+        raise reader.empty_error()
+
+
+class _TableReader:
+    """Parses a table's blocks of whole lines in file order: the first block with data
+    decides the separator's columns and their names; later blocks reuse them."""
+
+    def __init__(self, path: Path, columns: Sequence[str] | None) -> None:
+        self.path, self.columns, self.source = path, columns, path.name
+        self.sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+        self.names: list[str] | None = None
+        self.offset = 0  # lines before the current block
+        self.carry = b""  # leading blocks with no data yet (comments only)
+        self.header_only = False
+
+    def empty_error(self) -> IntervalError:
+        what = "only a header row" if self.header_only else "the file is empty or only comments"
+        return IntervalError(f"{self.source}: no intervals ({what})")
+
+    def parse(self, raw: bytes, final: bool) -> pd.DataFrame | None:
+        """The block's rows as a table (None: no data rows in it)."""
+        raw, self.carry = self.carry + raw, b""
+        text = _Lines(raw)
+        keep = ~text.skipped()
+        if self.names is None and not self._first_block(text, keep, final):
+            self.carry = raw if not final else b""
+            return None
+        rows = np.flatnonzero(keep)  # 0-based line of each data row, in this block
+        lines = self.offset + rows  # ... in the file
+        self.offset += len(text.starts)
+        if not len(rows):
+            return None
+        frame = _parse(text.select(keep), self.sep, self.names, lines, self.source)
+        if not (frame["start"].dtype == frame["end"].dtype == np.int64):
+            _check_fields(text, rows, self.sep, self.source, self.offset - len(text.starts))
+        frame = _coordinates(frame, lines + 1, self.source)
+        frame.attrs["source"] = self.source
+        return frame
+
+    def _first_block(self, text: _Lines, keep: np.ndarray, final: bool) -> bool:
+        """Find the header and column names (False: not yet, no data row in the block)."""
+        self.header_only = False
+        if not keep.any():
+            return False
+        first = int(np.argmax(keep))
+        header = _header_names(text.line(first), self.sep)
+        if header is not None:
+            if not keep[first + 1 :].any():
+                self.header_only = True
+                return False
+            keep[first] = False
+        elif first > 0 and text.line(first - 1).strip().startswith("#"):
+            header = _comment_names(text.line(first - 1), self.sep)
+        rows = np.flatnonzero(keep)
+        n = text.line(int(rows[0])).count(self.sep) + 1
+        if n < 3:
+            _check_fields(text, rows, self.sep, self.source, self.offset)
+        self.names = _column_names(n, self.columns, header, self.path)
+        return True
+
+
+def _byte_blocks(path: Path, chunk_bytes: int) -> Iterator[tuple[bytes, bool]]:
+    """(block, is_last): the file's bytes (gunzipped) in blocks of whole lines."""
+    if not path.exists():
+        raise IntervalError(f"{path}: no such interval file")
+    try:
+        with open(path, "rb") as raw:
+            fh = gzip.GzipFile(fileobj=raw) if raw.peek(2)[:2] == b"\x1f\x8b" else raw
+            rest, first = b"", True
+            while True:
+                data = fh.read(chunk_bytes)
+                if first:
+                    data, first = data.removeprefix(b"\xef\xbb\xbf"), False
+                if not data:
+                    yield rest, True
+                    return
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest += data
+                    continue
+                block, rest = rest + data[:cut], data[cut:]
+                yield block, False
+    except (OSError, EOFError, zlib.error) as err:  # a truncated or corrupt .gz
+        raise IntervalError(f"{path}: cannot read it ({err}): is the file complete?") from None
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -204,8 +302,9 @@ def _comment_names(line: str, sep: str) -> list[str]:
     return [f.strip() for f in line.lstrip("#").split(sep)]
 
 
-def _check_fields(text: _Lines, rows: np.ndarray, sep: str, source: str) -> None:
-    """Raise for the first data row with fewer than three fields (spaces instead of tabs?)."""
+def _check_fields(text: _Lines, rows: np.ndarray, sep: str, source: str, offset: int = 0) -> None:
+    """Raise for the first data row with fewer than three fields (spaces instead of tabs?);
+    ``offset``: the lines of the file before ``text``."""
     hits = np.concatenate([[0], np.cumsum(text.buf == ord(sep))])
     n_fields = hits[text.ends[rows]] - hits[text.starts[rows]] + 1
     bad = n_fields < 3
@@ -213,7 +312,7 @@ def _check_fields(text: _Lines, rows: np.ndarray, sep: str, source: str) -> None
         return
     k = int(np.argmax(bad))
     line = text.line(int(rows[k]))
-    where = f"{source}:{rows[k] + 1}"
+    where = f"{source}:{offset + rows[k] + 1}"
     if sep == "\t" and len(line.split()) >= 3:
         raise IntervalError(
             f"{where}: fields are separated by spaces, not tabs: BED files need tabs "

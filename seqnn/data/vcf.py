@@ -18,6 +18,7 @@ import csv
 import gzip
 import io
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +53,7 @@ def read_vcf(path: str | Path) -> pd.DataFrame:
             ``file:line: ...`` for a short line, a bad POS or a REF/ALT that is not DNA.
     """
     path = Path(path)
-    source = path.name
-    if not path.exists():
-        raise VCFError(f"{path}: no such VCF file")
-    if path.is_dir():
-        raise VCFError(f"{path}: is a folder, expected a VCF file")
+    source = _check_path(path)
     try:
         with _open_text(path) as text:
             n_header = _skip_meta(text, source)
@@ -65,17 +62,75 @@ def read_vcf(path: str | Path) -> pd.DataFrame:
         raise VCFError(f"{path}: cannot read it as a (gzipped) text VCF ({err})") from None
     if body is None:  # pandas refuses a first line with fewer than 5 fields
         raise _first_line_error(path, n_header)
-    body[LINE] = n_header + 1 + np.arange(len(body), dtype=np.int64)
+    body = _finish_body(body, n_header + 1, source)
+    if body is None:
+        raise VCFError(f"{source}: no variants after the #CHROM header line (an empty VCF)")
+    return normalize_variants(body, source)
+
+
+def iter_vcf(path: str | Path, chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+    """:func:`read_vcf` ``chunk_rows`` lines at a time, for VCFs of millions of variants.
+
+    The file is read once, as a stream: memory holds one chunk whatever the file's size.
+    Each table is :func:`read_vcf`'s for its lines (``line`` counts from the start of the
+    file; the warning for skipped alleles counts those of the chunk). A VCF of fewer than
+    ``chunk_rows`` lines gives exactly :func:`read_vcf`'s table.
+
+    Args:
+        path: the VCF file (plain, gzip or bgzip).
+        chunk_rows: the lines per table.
+
+    Yields:
+        DataFrames as :func:`read_vcf` returns them, in file order.
+
+    Raises:
+        VCFError: as :func:`read_vcf`.
+    """
+    path = Path(path)
+    source = _check_path(path)
+    found = False
+    try:
+        with _open_text(path) as text:
+            n_header = _skip_meta(text, source)
+            line = n_header + 1
+            for body in _body_chunks(text, chunk_rows):
+                if body is None:  # pandas refuses a first line with fewer than 5 fields
+                    raise _first_line_error(path, n_header)
+                n_rows = len(body)
+                body = _finish_body(body, line, source)
+                line += n_rows
+                if body is not None:
+                    found = True
+                    yield normalize_variants(body, source)
+    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        raise VCFError(f"{path}: cannot read it as a (gzipped) text VCF ({err})") from None
+    if not found:
+        raise VCFError(f"{source}: no variants after the #CHROM header line (an empty VCF)")
+
+
+def _check_path(path: Path) -> str:
+    """The file's name for messages, after checking that it is a file."""
+    if not path.exists():
+        raise VCFError(f"{path}: no such VCF file")
+    if path.is_dir():
+        raise VCFError(f"{path}: is a folder, expected a VCF file")
+    return path.name
+
+
+def _finish_body(body: pd.DataFrame, first_line: int, source: str) -> pd.DataFrame | None:
+    """Number the lines from ``first_line``, drop blank ones, refuse short ones (None: no
+    variant in ``body``)."""
+    body[LINE] = first_line + np.arange(len(body), dtype=np.int64)
     body = body[(body[VARIANT_COLUMNS] != "").any(axis=1)]  # blank lines
     if body.empty:
-        raise VCFError(f"{source}: no variants after the #CHROM header line (an empty VCF)")
+        return None
     short = (body[["pos", "ref", "alt"]] == "").any(axis=1).to_numpy()
     if short.any():
         raise VCFError(
             f"{source}:{body[LINE].iloc[int(np.argmax(short))]}: fewer than 5 tab-separated "
             "columns (a VCF line holds CHROM POS ID REF ALT ...)"
         )
-    return normalize_variants(body, source)
+    return body
 
 
 def _open_text(path: Path) -> io.TextIOWrapper:
@@ -129,28 +184,42 @@ def _skip_meta(text: io.TextIOBase, source: str) -> int:
     )
 
 
+_BODY_OPTIONS = {
+    "sep": "\t",
+    "header": None,
+    "names": VARIANT_COLUMNS,
+    "usecols": range(len(VARIANT_COLUMNS)),
+    "dtype": str,
+    "na_filter": False,
+    "skip_blank_lines": False,  # keeps the row index == line offset
+    "quoting": csv.QUOTE_NONE,
+    "engine": "c",
+}
+
+
 def _read_body(text: io.TextIOBase) -> pd.DataFrame | None:
     """The first five columns of every line after the header, as strings ('' when absent);
     None when the first line has fewer than five (pandas then cannot name the columns)."""
     try:
-        return pd.read_csv(
-            text,
-            sep="\t",
-            header=None,
-            names=VARIANT_COLUMNS,
-            usecols=range(len(VARIANT_COLUMNS)),
-            dtype=str,
-            na_filter=False,
-            skip_blank_lines=False,  # keeps the row index == line offset
-            quoting=csv.QUOTE_NONE,
-            engine="c",
-        )
+        return pd.read_csv(text, **_BODY_OPTIONS)
     except pd.errors.EmptyDataError:
         return pd.DataFrame({c: pd.Series(dtype=str) for c in VARIANT_COLUMNS})
     except pd.errors.ParserError as err:
         if "Too many columns specified" in str(err):
             return None
         raise
+
+
+def _body_chunks(text: io.TextIOBase, chunk_rows: int) -> Iterator[pd.DataFrame | None]:
+    """:func:`_read_body` ``chunk_rows`` lines at a time (None first: a short first line)."""
+    try:
+        yield from pd.read_csv(text, chunksize=chunk_rows, **_BODY_OPTIONS)
+    except pd.errors.EmptyDataError:
+        return
+    except pd.errors.ParserError as err:
+        if "Too many columns specified" not in str(err):
+            raise
+        yield None
 
 
 def normalize_variants(variants: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
@@ -172,6 +241,20 @@ def normalize_variants(variants: pd.DataFrame, source: str | None = None) -> pd.
     missing = [c for c in ("chrom", "pos", "ref", "alt") if c not in variants.columns]
     if missing:
         raise VCFError(f"{source}: no column(s) {missing}: a variant table has {VARIANT_COLUMNS}")
+    plain = _plain_variants(variants)
+    if plain is not None:  # the usual VCF: no regex or Python call per row
+        frame = pd.DataFrame(
+            {
+                "chrom": variants["chrom"].astype(str).to_numpy(),
+                "pos": plain[0],
+                "id": variants["id"].astype(str).to_numpy() if "id" in variants else ".",
+                "ref": plain[1],
+                "alt": plain[2],
+                LINE: _lines(variants),
+            }
+        )
+        frame.attrs.update(source=source, skipped_alleles=0)
+        return frame
     frame = pd.DataFrame(
         {
             "chrom": variants["chrom"].astype(str).to_numpy(),
@@ -190,6 +273,61 @@ def normalize_variants(variants: pd.DataFrame, source: str | None = None) -> pd.
     _check_dna(frame, "alt", source, "ALT allele")
     frame.attrs.update(source=source, skipped_alleles=int((~keep).sum()))
     return frame
+
+
+_DNA_BYTES = np.zeros(256, dtype=bool)
+_DNA_BYTES[np.frombuffer(b"ACGTNacgtn", dtype=np.uint8)] = True
+_DIGITS = np.zeros(256, dtype=bool)
+_DIGITS[np.frombuffer(b"0123456789", dtype=np.uint8)] = True
+_MAX_PLAIN_BYTES = 1 << 26  # a column wider than this (long indels) takes the general path
+
+
+def _plain_variants(variants: pd.DataFrame) -> tuple[np.ndarray, ...] | None:
+    """(pos, REF, ALT upper case) when every POS is digits (>= 1, at most 18) and every
+    REF / ALT one plain DNA allele (A C G T N, any case, no comma or space): checked in a
+    few numpy passes over the bytes. None: anything else, for the general path (which
+    splits alleles, skips symbolic ones and names bad lines)."""
+    pos = _byte_matrix(variants["pos"])
+    if pos is None or pos.shape[1] > 18 or not _all_of(pos, _DIGITS):
+        return None
+    position = pos.view(f"S{pos.shape[1]}").ravel().astype(np.int64)
+    if len(position) and position.min() < 1:
+        return None
+    alleles = []
+    for column in ("ref", "alt"):
+        codes = _byte_matrix(variants[column])
+        if codes is None or not _all_of(codes, _DNA_BYTES):
+            return None
+        upper = codes & np.uint8(0xDF)  # a -> A ...; the 0 padding stays 0
+        alleles.append(upper.view(f"S{codes.shape[1]}").ravel().astype(str))
+    return position, *alleles
+
+
+def _byte_matrix(column: pd.Series) -> np.ndarray | None:
+    """(n, width) uint8: an ASCII text column's bytes, 0 after each value's end (None: not
+    all ASCII text, or too wide)."""
+    values = column.to_numpy(dtype=object)
+    if len(values) and not isinstance(values[0], str):
+        return None
+    try:
+        fixed = values.astype("S")
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return None
+    if fixed.nbytes > _MAX_PLAIN_BYTES or fixed.dtype.itemsize == 0:
+        return None
+    return fixed.view(np.uint8).reshape(len(fixed), fixed.dtype.itemsize)
+
+
+def _all_of(codes: np.ndarray, allowed: np.ndarray) -> bool:
+    """Every value non-empty and made only of ``allowed`` bytes (then 0 padding)."""
+    if not len(codes):
+        return True
+    filled = codes != 0
+    # a 0 byte only after the value's end: the filled bytes are a prefix of each row
+    prefix = filled.sum(axis=1)
+    if prefix.min() == 0 or (np.cumprod(filled, axis=1).sum(axis=1) != prefix).any():
+        return False
+    return bool((allowed[codes] | ~filled).all())
 
 
 def _lines(variants: pd.DataFrame) -> np.ndarray:

@@ -18,9 +18,9 @@ whatever the input's columns. Example::
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ from seqnn.data.intervals import (
     LINE,
     centred_start,
     contig_indices,
+    iter_intervals,
     read_intervals,
     resize,
     strand_flags,
@@ -42,7 +43,7 @@ from seqnn.data.intervals import (
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.pretrained import PretrainedModel
 from seqnn.kinds import kind_names, kinds_where
-from seqnn.progress import progress_bar
+from seqnn.progress import line_total, progress_bar
 
 Aggregate = Literal["mean", "max"]
 RC = bool | Literal["mean", "max"]
@@ -186,6 +187,76 @@ def predict_regions(
         ``<target>_pred`` per target.
     """
     check_rc(model, rc)
+    _check_tiling(tile_regions, stride, aggregate)
+    genome, table = prepare_regions(genome, regions, on_invalid, use_strand)
+    windows = region_windows(table, model.input_length, tile_regions, stride)
+    with progress_bar(len(windows), "predict", progress) as advance:
+        values = _window_values(
+            model, genome, windows, batch_size, rc, tile_regions, aggregate, use_strand, advance
+        )
+    return result_frame(table, values, model.targets)
+
+
+def predict_regions_to_file(
+    model: PretrainedModel,
+    genome: Genome | str | Path,
+    regions: str | Path,
+    out: str | Path,
+    batch_size: int = 256,
+    rc: RC = False,
+    tile_regions: bool = False,
+    stride: int | None = None,
+    aggregate: Aggregate = "mean",
+    use_strand: bool = True,
+    on_invalid: Literal["error", "drop", "pad"] = "error",
+    calls: bool = False,
+    progress: bool = True,
+    chunk_bytes: int = 1 << 22,
+) -> Path:
+    """:func:`predict_regions` streamed from a regions file to a table file (seqnn-predict).
+
+    The regions are read a block at a time (:func:`seqnn.data.intervals.iter_intervals`),
+    checked, predicted and their rows appended to a temp file, renamed to ``out`` once all
+    are written (an error or an interrupt leaves no ``out``). Memory holds one block of
+    regions and rows (``chunk_bytes`` of the file, ~100,000 BED lines), so 10,000 and
+    10,000,000 regions need the same. The rows and columns are those of
+    :func:`predict_regions` + :func:`write_table` (+ :func:`add_calls` with ``calls``).
+    A bad region stops the run at its block (``on_invalid="error"``): rows are not written
+    out of order, and the messages count the problems of that block.
+
+    Args:
+        model, genome, batch_size, rc, tile_regions, stride, aggregate, use_strand,
+            on_invalid, progress: as in :func:`predict_regions`.
+        regions: a BED / narrowPeak / TSV / CSV file (plain or gzip).
+        out: the table (TSV; CSV for ``.csv``).
+        calls: add the 0/1 ``<target>_call`` columns (:func:`add_calls`).
+        chunk_bytes: the size of a block of the regions file.
+
+    Returns:
+        ``out``.
+    """
+    check_rc(model, rc)
+    _check_tiling(tile_regions, stride, aggregate)
+    if calls:
+        check_calls(model)  # before any prediction
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    out = Path(out)
+    total = None if tile_regions else line_total(regions)  # lines: an upper bound
+    with atomic_open(out) as fh, progress_bar(total, "predict", progress) as advance:
+        blocks = iter_intervals(regions, chunk_bytes=chunk_bytes)
+        for i, block in enumerate(blocks):
+            _, table = prepare_regions(genome, block, on_invalid, use_strand)
+            windows = region_windows(table, model.input_length, tile_regions, stride)
+            values = _window_values(
+                model, genome, windows, batch_size, rc, tile_regions, aggregate, use_strand,
+                advance,
+            )  # fmt: skip
+            rows = result_frame(table, values, model.targets)
+            write_rows(add_calls(rows, model) if calls else rows, fh, out, header=i == 0)
+    return out
+
+
+def _check_tiling(tile_regions: bool, stride: int | None, aggregate: str) -> None:
     if aggregate not in ("mean", "max"):
         raise PredictError(f"aggregate must be 'mean' or 'max', got {aggregate!r}")
     if not tile_regions and (aggregate != "mean" or stride is not None):
@@ -194,17 +265,28 @@ def predict_regions(
             f"{given} acts on tiled regions: pass tile_regions=True (seqnn-predict: tile=true); "
             "untiled, each region is one window centred on it"
         )
-    genome, table = prepare_regions(genome, regions, on_invalid, use_strand)
-    windows = region_windows(table, model.input_length, tile_regions, stride)
+
+
+def _window_values(
+    model: PretrainedModel,
+    genome: Genome,
+    windows: pd.DataFrame,
+    batch_size: int,
+    rc: RC,
+    tiled: bool,
+    aggregate: Aggregate,
+    use_strand: bool,
+    advance: Callable[[int], None],
+) -> np.ndarray:
+    """(n_regions, T) float32: the windows' predictions, aggregated per region when tiled."""
     values = np.empty((len(windows), len(model.targets)), dtype=np.float32)
-    with progress_bar(len(windows), "predict", progress) as advance:
-        for sl, codes in _window_batches(genome, windows, batch_size, use_strand):
-            values[sl] = predict_codes(model, codes, rc)
-            advance(len(codes))
-    if tile_regions:
+    for sl, codes in _window_batches(genome, windows, batch_size, use_strand):
+        values[sl] = predict_codes(model, codes, rc)
+        advance(len(codes))
+    if tiled and len(windows):
         grouped = pd.DataFrame(values).groupby(windows["_region"].to_numpy(), sort=True)
         values = (grouped.mean() if aggregate == "mean" else grouped.max()).to_numpy(np.float32)
-    return result_frame(table, values, model.targets)
+    return values
 
 
 @torch.inference_mode()
@@ -361,5 +443,11 @@ def _check_batch_size(batch_size: int) -> int:
 def write_table(table: pd.DataFrame, out: Path) -> None:
     """TSV (CSV for ``.csv``) written to a temp file and renamed: never a half file."""
     with atomic_open(out) as fh:
-        sep = "," if out.suffix.lower() == ".csv" else "\t"
-        table.to_csv(fh, sep=sep, index=False, float_format="%.6g")
+        write_rows(table, fh, Path(out))
+
+
+def write_rows(table: pd.DataFrame, fh: IO[str], out: Path, header: bool = True) -> None:
+    """Append ``table``'s rows to an open output ``out`` (TSV; CSV for ``.csv``) in the one
+    format of seqnn's tables; ``header=False`` for the later blocks of a streamed table."""
+    sep = "," if out.suffix.lower() == ".csv" else "\t"
+    table.to_csv(fh, sep=sep, index=False, header=header, float_format="%.6g")

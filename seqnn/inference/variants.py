@@ -17,20 +17,22 @@ one warning and counted in ``effects.attrs["ref_mismatches"]``. Never silent.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from seqnn.atomic import atomic_open
 from seqnn.data.encoding import BYTE_TO_CODE, CODE_TO_BYTE
 from seqnn.data.genome import Genome
-from seqnn.data.intervals import centred_start
-from seqnn.data.vcf import LINE, VARIANT_COLUMNS, normalize_variants, read_vcf
+from seqnn.data.intervals import centred_start, contig_indices
+from seqnn.data.vcf import LINE, VARIANT_COLUMNS, iter_vcf, normalize_variants, read_vcf
 from seqnn.errors import SeqnnInputError
-from seqnn.inference.predict import RC, check_rc, predict_codes
+from seqnn.inference.predict import RC, check_rc, predict_codes, write_rows
 from seqnn.inference.pretrained import PretrainedModel
-from seqnn.progress import progress_bar
+from seqnn.progress import line_total, progress_bar
 
 RefMismatch = Literal["error", "warn", "skip"]
 PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
@@ -85,10 +87,66 @@ def variant_effects(
     check_rc(model, rc)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     table = normalize_variants(vcf) if isinstance(vcf, pd.DataFrame) else read_vcf(vcf)
+    with progress_bar(len(table), "variants", progress, "variants") as advance:
+        return _effects(model, genome, table, rc, ref_mismatch, batch_size, advance)
+
+
+def variant_effects_to_file(
+    model: PretrainedModel,
+    genome: Genome | str | Path,
+    vcf: str | Path,
+    out: str | Path,
+    rc: RC = False,
+    ref_mismatch: RefMismatch = "error",
+    batch_size: int = 256,
+    progress: bool = True,
+    chunk_rows: int = 100_000,
+) -> Path:
+    """:func:`variant_effects` streamed from a VCF to a table file (seqnn-variants).
+
+    The VCF is read ``chunk_rows`` lines at a time (:func:`seqnn.data.vcf.iter_vcf`); each
+    chunk's rows are appended to a temp file, renamed to ``out`` once all are written (an
+    error or an interrupt leaves no ``out``). Memory holds one chunk, so 10,000 and
+    10,000,000 variants need the same. Rows and columns are those of
+    :func:`variant_effects` + :func:`seqnn.inference.predict.write_table`; the warnings
+    and error counts (REF mismatches, skipped alleles) are per chunk.
+
+    Args:
+        model, genome, rc, ref_mismatch, batch_size, progress: as in
+            :func:`variant_effects`.
+        vcf: the VCF file (plain, gzip or bgzip).
+        out: the table (TSV; CSV for ``.csv``).
+        chunk_rows: VCF lines per chunk.
+
+    Returns:
+        ``out``.
+    """
+    check_request(rc, ref_mismatch, batch_size)
+    check_rc(model, rc)
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    out = Path(out)
+    total = line_total(vcf)  # lines, meta lines included: about the variants
+    with atomic_open(out) as fh, progress_bar(total, "variants", progress, "variants") as advance:
+        for i, table in enumerate(iter_vcf(vcf, chunk_rows)):
+            effects = _effects(model, genome, table, rc, ref_mismatch, batch_size, advance)
+            write_rows(effects, fh, out, header=i == 0)
+    return out
+
+
+def _effects(
+    model: PretrainedModel,
+    genome: Genome,
+    table: pd.DataFrame,
+    rc: RC,
+    ref_mismatch: RefMismatch,
+    batch_size: int,
+    advance: Callable[[int], None],
+) -> pd.DataFrame:
+    """:func:`variant_effects` for a table of variants already read."""
     _check_contigs(table, genome)
     mismatch = ref_mismatches(table, genome)
     table = _apply_ref_policy(table, genome, mismatch, ref_mismatch)
-    ref, alt = _predict(model, genome, table, rc, batch_size, progress)
+    ref, alt = _predict(model, genome, table, rc, batch_size, advance)
     effects = effect_table(table, ref, alt, model.targets, model.spec.output_transform)
     effects.attrs.update(
         source=table.attrs.get("source", "variants"),
@@ -151,15 +209,12 @@ def _fasta_refs(table: pd.DataFrame, genome: Genome) -> tuple[np.ndarray, np.nda
     variant's bases start in that array (n,)."""
     lengths = table["ref"].str.len().to_numpy(np.int64)
     starts = np.cumsum(lengths) - lengths
-    # genome position of every REF base: a ragged arange, one run per variant
+    # genome position of every REF base: a ragged arange, one run per variant; one batched
+    # fetch of 1-bp windows for all of them (no pass per contig)
     flat = np.repeat(table["pos"].to_numpy(np.int64) - 1 - starts, lengths)
     flat += np.arange(int(lengths.sum()), dtype=np.int64)
-    chroms = np.repeat(table["chrom"].to_numpy(), lengths)
-    fasta = np.empty(len(flat), dtype=np.uint8)
-    for chrom in pd.unique(table["chrom"]):
-        on = chroms == chrom
-        fasta[on] = genome.contig_codes(chrom)[flat[on]]
-    return fasta, starts
+    contig = np.repeat(contig_indices(table["chrom"], genome.names), lengths)
+    return genome.fetch_batch(contig, flat, 1)[:, 0], starts
 
 
 def _apply_ref_policy(
@@ -257,20 +312,19 @@ def _predict(
     table: pd.DataFrame,
     rc: RC,
     batch_size: int,
-    progress: bool = True,
+    advance: Callable[[int], None],
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n, T) predictions for the ref and the alt windows, a batch of variants at a time."""
     n, n_targets = len(table), len(model.targets)
     ref = np.empty((n, n_targets), dtype=np.float32)
     alt = np.empty((n, n_targets), dtype=np.float32)
-    with progress_bar(n, "variants", progress, "variants") as advance:
-        for i in range(0, n, batch_size):
-            chunk = table.iloc[i : i + batch_size]
-            ref_codes, alt_codes = variant_windows(genome, chunk, model.input_length)
-            # one forward pass for both alleles: (2B, L) -> (2B, T)
-            y = predict_codes(model, np.concatenate([ref_codes, alt_codes]), rc)
-            ref[i : i + len(chunk)], alt[i : i + len(chunk)] = np.split(y, 2)
-            advance(len(chunk))
+    for i in range(0, n, batch_size):
+        chunk = table.iloc[i : i + batch_size]
+        ref_codes, alt_codes = variant_windows(genome, chunk, model.input_length)
+        # one forward pass for both alleles: (2B, L) -> (2B, T)
+        y = predict_codes(model, np.concatenate([ref_codes, alt_codes]), rc)
+        ref[i : i + len(chunk)], alt[i : i + len(chunk)] = np.split(y, 2)
+        advance(len(chunk))
     return ref, alt
 
 
