@@ -80,7 +80,9 @@ NETWORKS = {
     "adaptive_pools": lambda: sequential(
         nn.Conv1d(4, 4, 3, padding="same", bias=False),
         nn.BatchNorm1d(4),
-        nn.ReLU(),
+        nn.GELU(),  # not monotonic: must not move after the max pool
+        nn.MaxPool1d(3),
+        nn.Conv1d(4, 4, 3),
         nn.AdaptiveMaxPool1d(1),
         nn.Flatten(),
         nn.Linear(4, 1),

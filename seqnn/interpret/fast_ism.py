@@ -184,7 +184,7 @@ class Residual(Step):
 
     def mutate(self, window: Window) -> Window:
         out = run_mutants(self.body, window)
-        return Window(out.rows, out.start, self.input(window, out) + out.values)
+        return Window(out.rows, out.start, out.values.add_(self.input(window, out)))
 
     def input(self, window: Window, out: Window) -> torch.Tensor:
         """The block's input over the output window: (B, C, W)."""
@@ -396,7 +396,40 @@ def positional_steps(modules: list[nn.Module]) -> list[Step]:
     steps = [positional_step(m) for m in modules]
     if None in steps:
         raise Unsupported(type(modules[steps.index(None)]).__name__)
-    return fold_batch_norms(steps)
+    return simplified(steps)
+
+
+def simplified(steps: list[Step]) -> list[Step]:
+    """The same function in fewer operations on the windows (see the two passes)."""
+    return pool_before_activation(fold_batch_norms(steps))
+
+
+def pool_before_activation(steps: list[Step]) -> list[Step]:
+    """Max pooling moved before the monotonic activations (and dropouts) just ahead of it:
+    ``max(f(a), f(b)) == f(max(a, b))`` exactly, and f then runs on 1/pool of the positions."""
+    out: list[Step] = []
+    for step in steps:
+        run = 0  # movable steps just before this one
+        while run < len(out) and commutes_with_max(out[-1 - run]):
+            run += 1
+        if isinstance(step, Sliding) and type(step.module) is nn.MaxPool1d and run:
+            out.insert(len(out) - run, step)
+        else:
+            out.append(step)
+    return out
+
+
+def commutes_with_max(step: Step) -> bool:
+    """A non-decreasing function of each position alone."""
+    if not isinstance(step, Pointwise):
+        return False
+    module = step.module
+    if type(module) is nn.LeakyReLU:
+        return module.negative_slope >= 0
+    if type(module) is nn.ELU:
+        return module.alpha >= 0
+    monotonic = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Dropout, nn.Identity, Exponential)
+    return type(module) in monotonic
 
 
 def fold_batch_norms(steps: list[Step]) -> list[Step]:
@@ -444,7 +477,7 @@ def sequence_plan(modules: list[nn.Module]) -> Plan:
     for module in rest:
         if type(module) not in VECTOR:
             raise Unsupported(type(module).__name__)
-    return Plan(fold_batch_norms(steps[:end]), Dense(head, rest) if rest else head)
+    return Plan(simplified(steps[:end]), Dense(head, rest) if rest else head)
 
 
 def pool_head(module: nn.Module) -> Head:
