@@ -12,6 +12,7 @@ from torch import nn
 
 from seqnn.data.encoding import encode
 from seqnn.data.genome import Genome, write_fasta
+from seqnn.inference.pretrained import load_pretrained
 from seqnn.interpret import ism, ism_intervals
 from seqnn.interpret.fast_ism import Unsupported, fast_plan
 from seqnn.interpret.mutagenesis import IsmError
@@ -178,3 +179,11 @@ def test_ism_intervals_equal_ism_of_the_fetched_windows(tmp_path):
         ism_intervals(net, genome, bed)
     with pytest.raises(IsmError, match="context"):
         ism_intervals(net, genome, bed.iloc[:1], context=5)
+
+
+def test_fast_ism_equals_plain_ism_on_the_shipped_model():
+    model = load_pretrained("ecoli-sigma70")
+    x = random_one_hot(2, model.input_length)
+    fast = ism(model, x, target="label", method="fast")
+    assert fast.shape == (2, 4, model.input_length)
+    np.testing.assert_allclose(fast, ism(model, x, method="plain"), atol=1e-4, rtol=0)
