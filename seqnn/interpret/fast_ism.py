@@ -174,9 +174,12 @@ class Residual(Step):
 
     def __init__(self, body: list[Step]) -> None:
         self.body = body
-        convolutions = [step for step in body if isinstance(step, Sliding)]
-        # x over the body's output window is inside the patch its one convolution read
-        self.conv = convolutions[0] if len(convolutions) == 1 else None
+        sliding = [step for step in body if isinstance(step, Sliding)]
+        # a body that starts with its one (stride-1) convolution read x itself around the
+        # output window: that patch gives x there without gathering it again
+        first = body[0] if body else None
+        reuse = len(sliding) == 1 and first is sliding[0] and first.stride == 1
+        self.conv = first if reuse else None
 
     def reference(self, h: torch.Tensor) -> torch.Tensor:
         self.ref = Reference(h)
