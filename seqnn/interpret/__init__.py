@@ -3,7 +3,8 @@
 Layout: one-hot (N, 4, L), channels A, C, G, T. Attributions are (N, 4, L) for one target and
 (N, T, 4, L) for several, and explain the network's logits by default.
 
-* :func:`ism` — in-silico mutagenesis, batched;
+* :func:`ism` — in-silico mutagenesis, batched, fast (receptive-field slices) where the
+  network allows it; :func:`ism_intervals` on genome intervals;
 * :func:`saliency`, :func:`gradient_x_input`, :func:`integrated_gradients`,
   :func:`deeplift_shap` (dinucleotide-shuffled references) — through captum;
 * :func:`filter_motifs` — first-layer filters -> PWMs; :func:`match_motifs` against JASPAR;
@@ -16,6 +17,7 @@ from seqnn.lazy import lazy_getattr
 
 _LAZY = {
     "ism": "seqnn.interpret.mutagenesis",
+    "ism_intervals": "seqnn.interpret.mutagenesis",
     "attribute": "seqnn.interpret.gradients",
     "saliency": "seqnn.interpret.gradients",
     "gradient_x_input": "seqnn.interpret.gradients",

@@ -66,7 +66,14 @@ def target_indices(model: nn.Module, target: Target, n_outputs: int) -> tuple[li
 def n_outputs(net: nn.Module, x: torch.Tensor) -> int:
     """Number of outputs of ``net`` for one-hot ``x`` (one forward pass on one sequence)."""
     with torch.no_grad():
-        return int(net(x[:1]).reshape(1, -1).shape[1])
+        return int(flat_outputs(net(x[:1])).shape[1])
+
+
+def flat_outputs(y: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """A network's outputs as (N, T): tracks (N, T', L') flattened, the parts of a tuple (a
+    profile and a count head) concatenated in order."""
+    parts = y if isinstance(y, tuple) else (y,)
+    return torch.cat([part.reshape(len(part), -1) for part in parts], 1)
 
 
 def observed(attributions: np.ndarray | torch.Tensor, x) -> np.ndarray:
