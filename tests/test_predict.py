@@ -161,10 +161,10 @@ def test_scan_covers_every_contig_with_the_expected_bins(model, fasta, tmp_path)
 
 def test_scan_writes_bigwig(model, fasta, tmp_path):
     pyBigWig = pytest.importorskip("pyBigWig")
-    (path,) = scan_genome(model, fasta, tmp_path / "track.bw", stride=100)
+    (path,) = scan_genome(model, fasta, tmp_path / "track.bw", stride=40)
     bw = pyBigWig.open(str(path))
     assert bw.chroms() == {"chr1": 1000, "chr2": 300}
-    assert len(bw.intervals("chr1")) == 10 and len(bw.intervals("chr2")) == 3
+    assert len(bw.intervals("chr1")) == 25 and len(bw.intervals("chr2")) == 8
 
 
 def test_scan_names_track_files_from_any_target_name(fasta, tmp_path):
@@ -176,7 +176,7 @@ def test_scan_names_track_files_from_any_target_name(fasta, tmp_path):
             net, tmp_path / "m", input_length=LENGTH, targets=["H3K27ac/rep1", "..", "c"]
         )
     )
-    paths = scan_genome(model, fasta, tmp_path / "t.bedgraph", stride=200, contigs=["chr2"])
+    paths = scan_genome(model, fasta, tmp_path / "t.bedgraph", stride=60, contigs=["chr2"])
     assert [p.name for p in paths] == ["t.H3K27ac_rep1.bedgraph", "t._.bedgraph", "t.c.bedgraph"]
     assert all(p.parent == tmp_path and p.is_file() for p in paths)
     clash = BassetCNN(n_filters=[8], kernel_sizes=5, pool_sizes=2, n_hidden=[8], n_targets=2)
@@ -184,7 +184,7 @@ def test_scan_names_track_files_from_any_target_name(fasta, tmp_path):
         save_pretrained(clash, tmp_path / "m2", input_length=LENGTH, targets=["a/b", "a_b"])
     )
     with pytest.raises(PredictError, match="same track file name"):
-        scan_genome(clash, fasta, tmp_path / "u.bedgraph", stride=200)
+        scan_genome(clash, fasta, tmp_path / "u.bedgraph", stride=60)
     assert not list(tmp_path.glob("u*"))
 
 
@@ -235,7 +235,7 @@ def test_rc_mean_warns_on_a_strand_specific_model(model, fasta, bed, tmp_path):
         with pytest.warns(UserWarning, match="strand-specific.* use rc=false .* or rc=max"):
             predict_regions(stranded, fasta, bed, rc=rc)
     with pytest.warns(UserWarning, match="strand-specific"):
-        scan_genome(stranded, fasta, tmp_path / "t.bedgraph", stride=100, rc=True)
+        scan_genome(stranded, fasta, tmp_path / "t.bedgraph", stride=50, rc=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         predict_regions(stranded, fasta, bed, rc="max")  # either strand: no warning
