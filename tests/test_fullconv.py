@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+from seqnn.cli.predict import main
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.inference.fullconv import plan_network
 from seqnn.inference.predict import PredictError
@@ -208,8 +209,25 @@ def test_bad_scan_settings_name_the_setting(fasta, tmp_path):
     assert not list(tmp_path.glob("*bedgraph*")) and not list(tmp_path.glob(".*"))
 
 
+def test_cli_scan_method_and_its_fallback_line(fasta, tmp_path, capsys):
+    torch.manual_seed(0)
+    padded = BassetCNN(input_length=LENGTH, n_filters=[4], kernel_sizes=5, pool_sizes=2)
+    folder = save_pretrained(padded, tmp_path / "padded", input_length=LENGTH)
+    args = [f"model={folder}", f"fasta={fasta}", "scan=true", "stride=5", "progress=false"]
+    main([*args, f"out={tmp_path}/a.bedgraph"])
+    err = capsys.readouterr().err
+    assert err.count("seqnn-predict: scan: method=windows") == 1 and "zero padding" in err
+    main([*args, f"out={tmp_path}/b.bedgraph", "method=windows"])
+    assert "scan:" not in capsys.readouterr().err  # asked for: nothing to explain
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, f"out={tmp_path}/c.bedgraph", "method=fast"])
+    assert exit_.value.code == 2 and "method='fast'" in capsys.readouterr().err
+    assert (tmp_path / "a.bedgraph").read_text() == (tmp_path / "b.bedgraph").read_text()
+
+
 SCAN_SCRIPT = """
 import numpy as np, torch
+from seqnn.cli.predict import main
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.inference.pretrained import load_pretrained, save_pretrained
 from seqnn.inference.scan import scan_genome

@@ -100,7 +100,7 @@ def scan_genome(
     total = sum(n_bins(genome.sizes[name], int(stride)) for name in names)
     with contextlib.ExitStack() as stack:
         stack.enter_context(signals_raise())  # SIGTERM unwinds like Ctrl-C: temp files go
-        writers = [stack.enter_context(_TrackWriter(p, genome, names)) for p in paths]
+        writers = [stack.enter_context(TrackWriter(p, genome, names)) for p in paths]
         advance = stack.enter_context(progress_bar(total, "scan", progress, "bins"))
         for chrom, starts, ends, values in scan_chunks(
             model, genome, names, int(stride), plan, batch_size, rc, chunk_bins, chunk_bp, advance
@@ -224,7 +224,7 @@ def _track_paths(out: Path, targets: list[str]) -> list[Path]:
     return [out.with_name(f"{out.stem}.{n}{out.suffix}") for n in names]
 
 
-class _TrackWriter:
+class TrackWriter:
     """bedGraph or bigWig writer into a temp file, renamed on a clean exit, removed on error."""
 
     def __init__(self, path: Path, genome: Genome, names: list[str]) -> None:
@@ -241,7 +241,7 @@ class _TrackWriter:
         self.header = [(n, int(genome.sizes[n])) for n in names]
         self.stack = contextlib.ExitStack()
 
-    def __enter__(self) -> _TrackWriter:
+    def __enter__(self) -> TrackWriter:
         tmp = self.stack.enter_context(atomic_path(self.path))
         if self.bigwig:
             import pyBigWig
@@ -262,11 +262,12 @@ class _TrackWriter:
                 values=values.astype(np.float64).tolist(),
             )
             return
-        lines = [
-            f"{chrom}\t{s}\t{e}\t{v:.6g}\n"
-            for s, e, v in zip(starts.tolist(), ends.tolist(), values.tolist(), strict=True)
-        ]
-        self.handle.write("".join(lines))
+        # one %-format over the whole chunk: a single C loop, no Python code per line
+        # (1.5x the per-line f-strings; docs/speed.md)
+        fields: list = [None] * (3 * len(starts))
+        fields[0::3], fields[1::3], fields[2::3] = starts.tolist(), ends.tolist(), values.tolist()
+        line = chrom.replace("%", "%%") + "\t%d\t%d\t%.6g\n"
+        self.handle.write(line * len(starts) % tuple(fields))
 
     def __exit__(self, *exc) -> bool | None:
         return self.stack.__exit__(*exc)
