@@ -15,7 +15,7 @@ from seqnn.data.genome import Genome, GenomeError, write_fasta
 from seqnn.data.intervals import IntervalError
 from seqnn.inference.predict import PredictError, predict_regions, predict_sequences
 from seqnn.inference.pretrained import PretrainedError, load_pretrained, save_pretrained
-from seqnn.inference.scan import n_bins, scan_genome
+from seqnn.inference.scan import TrackWriter, n_bins, scan_genome
 from seqnn.models import BassetCNN
 
 LENGTH = 64
@@ -157,6 +157,17 @@ def test_scan_covers_every_contig_with_the_expected_bins(model, fasta, tmp_path)
     ]
     assert track.value.iloc[3] == pytest.approx(expected, rel=1e-4)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_bedgraph_writer_formats_every_line(tmp_path):
+    """The chunk-at-once writer: a '%' in a contig name stays literal; %.6g values."""
+    genome = Genome(write_fasta(tmp_path / "g.fa", {"c%d": "ACGT" * 10}))
+    with TrackWriter(tmp_path / "t.bedgraph", genome, ["c%d"]) as writer:
+        values = np.array([0.5, 1 / 3, np.nan, 1e-30], dtype=np.float32)
+        writer.write("c%d", np.arange(4) * 10, np.arange(1, 5) * 10, values)
+    assert (tmp_path / "t.bedgraph").read_text() == (
+        "c%d\t0\t10\t0.5\nc%d\t10\t20\t0.333333\nc%d\t20\t30\tnan\nc%d\t30\t40\t1e-30\n"
+    )
 
 
 def test_scan_writes_bigwig(model, fasta, tmp_path):
