@@ -17,11 +17,12 @@ the length) in the same run with the same model:
   ``scan_speedup_stride10``: a valid-padded CNN of the shipped σ70 model's size (81 bp, 128
   filters, kernels 15/7/5, pools 3/2/2) over a synthetic ``--sigma-mb`` genome (4.6 = E. coli);
 - ``scan_speedup_1kb_stride50``: the default 1-kb BassetCNN, valid-padded, over
-  ``--cnn-mb`` Mb at stride 50;
+  ``--cnn-mb`` Mb at stride 50, and ``scan_speedup_1kb_stride1`` over ``--cnn1-mb`` Mb at
+  stride 1 (plain on a 20x shorter stretch);
 - ``scan_writer_lines_per_s``: the bedGraph writer alone.
 
 Usage: python scripts/bench_predict.py [--repeats 3] [--regions 2048] [--workdir DIR]
-           [--only-scan] [--sigma-mb 4.6] [--cnn-mb 10] [--plain-kb 200]
+           [--only-scan] [--sigma-mb 4.6] [--cnn-mb 10] [--cnn1-mb 0.5] [--plain-kb 200]
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--only-scan", action="store_true", help="only the scan figures")
     parser.add_argument("--sigma-mb", type=float, default=4.6)
     parser.add_argument("--cnn-mb", type=float, default=10.0)
+    parser.add_argument("--cnn1-mb", type=float, default=0.5)
     parser.add_argument("--plain-kb", type=float, default=200.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -135,34 +137,36 @@ def scan_rates(model, genome, plain, stride, work, repeats) -> tuple[float, floa
     return rates[0], rates[1]
 
 
+def compare(name: str, model, genome, plain, stride: int, work: Path, repeats: int, **extra):
+    """Emit the fast and plain Mbase/s and their ratio as ``name``."""
+    fast, slow = scan_rates(model, genome, plain, stride, work, repeats)
+    extra = {"stride": stride, "threads": torch.get_num_threads(), "rc": "max", **extra}
+    emit("scan_fast_mbase_per_s", fast, "Mbase/s", **extra)
+    emit("scan_plain_mbase_per_s", slow, "Mbase/s", **extra)
+    emit(name, fast / slow, "x", **extra)
+
+
 def scan_figures(args, work: Path) -> None:
     """Fast vs plain scans (same run, same model) and the writer alone."""
     torch.manual_seed(0)
-    common = {"threads": torch.get_num_threads(), "rc": "max"}
     plain = random_genome(work / "plain.fa", args.plain_kb / 1000, seed=3)
     sigma = BassetCNN(1, 81, (128, 128, 128), (15, 7, 5), (3, 2, 2), padding="valid")
     sigma = load_pretrained(save_pretrained(sigma, work / "sigma", input_length=81))
     genome = random_genome(work / "sigma.fa", args.sigma_mb, seed=4)
-    for stride in (1, 10):
-        fast, slow = scan_rates(sigma, genome, plain, stride, work, args.repeats)
-        extra = {"stride": stride, "model": "valid CNN 81 bp", "genome_mb": args.sigma_mb}
-        emit("scan_fast_mbase_per_s", fast, "Mbase/s", **extra, **common)
-        emit("scan_plain_mbase_per_s", slow, "Mbase/s", **extra, **common)
-        emit(
-            f"scan_speedup_stride{stride}",
-            fast / slow,
-            "x",
-            **extra,
-            target=50 if stride == 1 else 10,
-        )
+    for stride, target in ((1, 50), (10, 10)):
+        extra = {"model": "valid CNN 81 bp", "genome_mb": args.sigma_mb, "target": target}
+        name = f"scan_speedup_stride{stride}"
+        compare(name, sigma, genome, plain, stride, work, args.repeats, **extra)
     cnn = BassetCNN(1, LENGTH, padding="valid")
     cnn = load_pretrained(save_pretrained(cnn, work / "cnn", input_length=LENGTH))
+    extra = {"model": "valid BassetCNN 1 kb", "genome_mb": args.cnn_mb}
     genome = random_genome(work / "cnn.fa", args.cnn_mb, seed=5)
-    fast, slow = scan_rates(cnn, genome, plain, 50, work, args.repeats)
-    extra = {"stride": 50, "model": "valid BassetCNN 1 kb", "genome_mb": args.cnn_mb}
-    emit("scan_fast_mbase_per_s", fast, "Mbase/s", **extra, **common)
-    emit("scan_plain_mbase_per_s", slow, "Mbase/s", **extra, **common)
-    emit("scan_speedup_1kb_stride50", fast / slow, "x", **extra)
+    compare("scan_speedup_1kb_stride50", cnn, genome, plain, 50, work, args.repeats, **extra)
+    # at stride 1 the window path costs a full 1-kb pass per base: a 20x shorter plain stretch
+    plain = random_genome(work / "plain1.fa", args.plain_kb / 20_000, seed=6)
+    genome = random_genome(work / "cnn1.fa", args.cnn1_mb, seed=7)
+    extra = {"model": "valid BassetCNN 1 kb", "genome_mb": args.cnn1_mb}
+    compare("scan_speedup_1kb_stride1", cnn, genome, plain, 1, work, args.repeats, **extra)
     n = 1_000_000
     starts = np.arange(n, dtype=np.int64) * 10
     values = np.random.default_rng(0).random(n).astype(np.float32)
