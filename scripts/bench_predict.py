@@ -19,7 +19,7 @@ the length) in the same run with the same model:
 - ``scan_speedup_1kb_stride50``: the default 1-kb BassetCNN, valid-padded, over
   ``--cnn-mb`` Mb at stride 50, and ``scan_speedup_1kb_stride1`` over ``--cnn1-mb`` Mb at
   stride 1 (plain on a 20x shorter stretch);
-- ``scan_writer_lines_per_s``: the bedGraph writer alone.
+- ``scan_writer_lines_per_s``: the bedGraph (and bigWig, with pyBigWig) writer alone.
 
 Usage: python scripts/bench_predict.py [--repeats 3] [--regions 2048] [--workdir DIR]
            [--only-scan] [--sigma-mb 4.6] [--cnn-mb 10] [--cnn1-mb 0.5] [--plain-kb 200]
@@ -168,20 +168,30 @@ def scan_figures(args, work: Path) -> None:
     genome = random_genome(work / "cnn1.fa", args.cnn1_mb, seed=7)
     extra = {"network": "valid BassetCNN 1 kb", "genome_mb": args.cnn1_mb}
     compare("scan_speedup_1kb_stride1", cnn, genome, plain, 1, work, args.repeats, **extra)
+    writer_figures(args, work)
+
+
+def writer_figures(args, work: Path) -> None:
+    """The track writer alone: 1 M bins of 10 bp."""
     n = 1_000_000
     starts = np.arange(n, dtype=np.int64) * 10
     values = np.random.default_rng(0).random(n).astype(np.float32)
+    genome = random_genome(work / "w.fa", n * 10 / 1e6, seed=8)  # a header that holds the bins
+    formats = [("bedGraph", ".bedgraph")]
+    try:
+        import pyBigWig  # noqa: F401
 
-    def write() -> None:
-        with TrackWriter(work / "w.bedgraph", genome, ["chr1"]) as writer:
-            writer.write("chr1", starts, starts + 10, values)
+        formats.append(("bigWig", ".bw"))
+    except ImportError:
+        pass
+    for name, suffix in formats:
 
-    emit(
-        "scan_writer_lines_per_s",
-        median_rate(write, n, args.repeats),
-        "lines/s",
-        format="bedGraph",
-    )
+        def write(suffix=suffix) -> None:
+            with TrackWriter(work / f"w{suffix}", genome, ["chr1"]) as writer:
+                writer.write("chr1", starts, starts + 10, values)
+
+        rate = median_rate(write, n, args.repeats)
+        emit("scan_writer_lines_per_s", rate, "lines/s", format=name)
 
 
 if __name__ == "__main__":

@@ -176,6 +176,11 @@ def test_scan_writes_bigwig(model, fasta, tmp_path):
     bw = pyBigWig.open(str(path))
     assert bw.chroms() == {"chr1": 1000, "chr2": 300}
     assert len(bw.intervals("chr1")) == 25 and len(bw.intervals("chr2")) == 8
+    (bedgraph,) = scan_genome(model, fasta, tmp_path / "track.bedgraph", stride=40)
+    expected = pd.read_csv(bedgraph, sep="\t", header=None, names=["chrom", "start", "end", "v"])
+    got = [(c, s, e, v) for c in ("chr1", "chr2") for s, e, v in bw.intervals(c)]
+    assert [g[:3] for g in got] == list(expected[["chrom", "start", "end"]].itertuples(False))
+    np.testing.assert_allclose([g[3] for g in got], expected.v, rtol=1e-5)  # chr2 ends short
 
 
 def test_scan_names_track_files_from_any_target_name(fasta, tmp_path):

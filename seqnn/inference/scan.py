@@ -255,12 +255,7 @@ class TrackWriter:
 
     def write(self, chrom: str, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
         if self.bigwig:
-            self.handle.addEntries(
-                [chrom] * len(starts),
-                starts.tolist(),
-                ends=ends.tolist(),
-                values=values.astype(np.float64).tolist(),
-            )
+            self._write_bigwig(chrom, starts, ends, values.astype(np.float64))
             return
         # one %-format over the whole chunk: a single C loop, no Python code per line
         # (1.5x the per-line f-strings; docs/speed.md)
@@ -268,6 +263,26 @@ class TrackWriter:
         fields[0::3], fields[1::3], fields[2::3] = starts.tolist(), ends.tolist(), values.tolist()
         line = chrom.replace("%", "%%") + "\t%d\t%d\t%.6g\n"
         self.handle.write(line * len(starts) % tuple(fields))
+
+    def _write_bigwig(self, chrom: str, starts, ends, values) -> None:
+        """Equal back-to-back bins as one fixed-step record (numpy values, ~3x the per-entry
+        form); the contig's shorter last bin, or irregular bins, entry by entry."""
+        width = int(ends[0] - starts[0])
+        regular = bool(
+            np.all(np.diff(starts) == width) and np.all(ends[:-1] - starts[:-1] == width)
+        )
+        n = len(starts) - int(ends[-1] - starts[-1] != width) if regular else 0
+        if n:
+            self.handle.addEntries(
+                chrom, int(starts[0]), values=values[:n], span=width, step=width
+            )
+        if n < len(starts):
+            self.handle.addEntries(
+                [chrom] * (len(starts) - n),
+                starts[n:].tolist(),
+                ends=ends[n:].tolist(),
+                values=values[n:].tolist(),
+            )
 
     def __exit__(self, *exc) -> bool | None:
         return self.stack.__exit__(*exc)
