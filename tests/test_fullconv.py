@@ -177,6 +177,21 @@ def test_valid_networks_take_the_fast_path_silently(caplog):
     assert not caplog.records
 
 
+def test_auto_takes_windows_where_a_stride_shares_too_little(caplog):
+    """A 1-kb CNN: the whole-contig pass is cheaper at stride 50, dearer at stride 1,000 (its
+    second convolution, behind a 3-wide pool, is needed at every base)."""
+    model = PretrainedModel(
+        BassetCNN(1, 1000, (8, 8, 8), padding="valid"), ModelSpec(network={}, input_length=1000)
+    ).eval()
+    with caplog.at_level(logging.INFO, logger="seqnn.inference.scan"):
+        assert choose_method(model, "auto", 50).exact
+        assert not caplog.records
+        assert choose_method(model, "auto", 1000) is None
+    (record,) = caplog.records
+    assert "at stride 1000 the whole-contig pass would cost" in record.getMessage()
+    assert choose_method(model, "contextual", 1000).exact  # asked for: no cost check
+
+
 def test_contextual_runs_a_padded_network_over_the_contig(fasta, tmp_path):
     """A zero-padded network's contextual track has the window path's bins but other values
     (its windows see real neighbours instead of their own edge zeros)."""

@@ -23,6 +23,7 @@ its agreement in docs/inference.md).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -169,6 +170,36 @@ def exactness_reason(plan: Plan | str) -> str | None:
             "whole-contig pass would replace with real sequence"
         )
     return None
+
+
+@torch.no_grad()
+def trunk_costs(plan: Plan, input_length: int, stride: int) -> tuple[float, float]:
+    """Multiply-adds per bp of the trunk's convolutions: (whole-contig pass, window path).
+
+    The whole-contig pass computes a convolution behind pooling factor J on the phases some
+    window needs, ``1 / gcd(stride, J)`` of every base; the window path computes its
+    ``n`` positions in every window, ``n / stride`` per base. At strides near the input
+    length the window path is cheaper (a 1-kb BassetCNN at stride 1,000: 3x). The heads cost
+    the same on both paths (once per window) and are left out.
+    """
+    device = next((p.device for m in plan.stages for p in m.parameters()), torch.device("cpu"))
+    h, jump, fast, windows = torch.zeros(1, 4, input_length, device=device), 1, 0.0, 0.0
+    for stage in plan.stages:
+        convs = [m for m in stage.modules() if isinstance(m, nn.Conv1d)]
+        lengths: list[int] = []
+        hooks = [
+            c.register_forward_hook(lambda m, i, o, seen=lengths: seen.append(o.shape[-1]))
+            for c in convs
+        ]
+        h = stage(h)
+        for hook in hooks:
+            hook.remove()
+        for conv, n in zip(convs, lengths, strict=True):
+            per_position = conv.in_channels * conv.out_channels * conv.kernel_size[0] / conv.groups
+            fast += per_position / math.gcd(stride, jump)
+            windows += per_position * n / stride
+        jump *= _width(stage) if isinstance(stage, POOLS) else 1
+    return fast, windows
 
 
 # ----------------------------------------------------------------------------- the pass

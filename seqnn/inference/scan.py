@@ -12,9 +12,9 @@ file). Example::
 Methods (``method=``):
 
 * ``"auto"`` (default): the fully convolutional pass of :mod:`seqnn.inference.fullconv` when it
-  provably equals the window path (a valid-padded BassetCNN / DilatedResNet), else the window
-  path, with one log line saying why (zero padding, a recurrent layer, attention, an unknown
-  module).
+  provably equals the window path (a valid-padded BassetCNN / DilatedResNet) and costs fewer
+  multiply-adds per bp at this stride, else the window path, with one log line saying why (zero
+  padding, a recurrent layer, attention, an unknown module; a stride near the input length).
 * ``"windows"``: every window predicted on its own (batched); exact for any network.
 * ``"contextual"``: the fully convolutional pass even for a zero-padded network, whose windows
   then see their real neighbours instead of their own edge zeros: a different function
@@ -42,6 +42,7 @@ from seqnn.inference.fullconv import (
     exactness_reason,
     plan_network,
     predict_contig,
+    trunk_costs,
 )
 from seqnn.inference.predict import PredictError, check_rc, predict_codes
 from seqnn.inference.pretrained import PretrainedModel
@@ -145,6 +146,17 @@ def choose_method(
     if method == "auto" and reason:
         log.info("scan: method=windows (the whole-contig pass would not be exact: %s)", reason)
         return None
+    if method == "auto":
+        fast, windows = trunk_costs(plan, length, int(stride))
+        if fast >= windows:
+            log.info(
+                "scan: method=windows (at stride %d the whole-contig pass would cost %.3g "
+                "multiply-adds per bp, the windows %.3g)",
+                stride,
+                fast,
+                windows,
+            )
+            return None
     check_chunk(plan, chunk_bp, length)
     return plan
 
