@@ -9,12 +9,26 @@ batch 256. Figures (JSON lines, medians of --repeats runs):
 - ``loader_keeps_up``: predict_regions_per_s / predict_tensors_per_s (target >= 0.80);
 - ``scan_mbase_per_s``: ``scan_genome`` over a 4 Mb synthetic genome, stride 1,000 bp.
 
+Fully convolutional scans (issue 29), both strands (``rc=max``), fast and plain (the window
+path, on the first ``--plain-kb`` kb of the same genome: its rate per bp does not depend on
+the length) in the same run with the same model:
+
+- ``scan_fast_kbase_per_s`` / ``scan_plain_kbase_per_s`` and ``scan_speedup_stride1`` /
+  ``scan_speedup_stride10``: a valid-padded CNN of the shipped σ70 model's size (81 bp, 128
+  filters, kernels 15/7/5, pools 3/2/2) over a synthetic ``--sigma-mb`` genome (4.6 = E. coli);
+- ``scan_speedup_1kb_stride50``: the default 1-kb BassetCNN, valid-padded, over
+  ``--cnn-mb`` Mb at stride 50, and ``scan_speedup_1kb_stride1`` over ``--cnn1-mb`` Mb at
+  stride 1 (plain on a 20x shorter stretch);
+- ``scan_writer_lines_per_s``: the bedGraph (and bigWig, with pyBigWig) writer alone.
+
 Usage: python scripts/bench_predict.py [--repeats 3] [--regions 2048] [--workdir DIR]
+           [--only-scan] [--sigma-mb 4.6] [--cnn-mb 10] [--cnn1-mb 0.5] [--plain-kb 200]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
@@ -28,10 +42,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_data import emit, make_fasta  # noqa: E402
 
-from seqnn.data.genome import Genome  # noqa: E402
+from seqnn.data.genome import Genome, write_fasta  # noqa: E402
 from seqnn.inference.predict import predict_codes, predict_regions  # noqa: E402
 from seqnn.inference.pretrained import load_pretrained, save_pretrained  # noqa: E402
-from seqnn.inference.scan import scan_genome  # noqa: E402
+from seqnn.inference.scan import TrackWriter, scan_genome  # noqa: E402
 from seqnn.models import BassetCNN  # noqa: E402
 
 LENGTH, BATCH = 1_000, 256
@@ -53,9 +67,17 @@ def main() -> None:
     parser.add_argument("--regions", type=int, default=2048)
     parser.add_argument("--genome-mb", type=int, default=100)
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--only-scan", action="store_true", help="only the scan figures")
+    parser.add_argument("--sigma-mb", type=float, default=4.6)
+    parser.add_argument("--cnn-mb", type=float, default=10.0)
+    parser.add_argument("--cnn1-mb", type=float, default=0.5)
+    parser.add_argument("--plain-kb", type=float, default=200.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
+        scan_figures(args, work)
+        if args.only_scan:
+            return
         torch.manual_seed(0)
         model = load_pretrained(save_pretrained(BassetCNN(), work / "m", input_length=LENGTH))
         sizes = make_fasta(work / "g.fa", args.genome_mb)
@@ -94,6 +116,82 @@ def main() -> None:
             args.repeats,
         )
         emit("scan_mbase_per_s", scan_rate, "Mbase/s", stride=LENGTH, **common)
+
+
+def random_genome(path: Path, mb: float, seed: int) -> Genome:
+    """One seeded random contig of ``mb`` Mb."""
+    rng = np.random.default_rng(seed)
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)[rng.integers(0, 4, int(mb * 1e6))]
+    return Genome(write_fasta(path, {"chr1": letters.tobytes().decode()}))
+
+
+def scan_rates(model, genome, plain, stride, work, repeats) -> tuple[float, float]:
+    """Mbase/s of the fast path over ``genome`` and of the window path over ``plain``."""
+    rates = []
+    for method, g in (("auto", genome), ("windows", plain)):
+        run = functools.partial(
+            scan_genome, model, g, work / "t.bedgraph", stride, 256, "max", method=method
+        )
+        mb = sum(g.sizes.values()) / 1e6
+        rates.append(median_rate(lambda run=run: run(progress=False), mb, repeats))
+    return rates[0], rates[1]
+
+
+def compare(name: str, model, genome, plain, stride: int, work: Path, repeats: int, **extra):
+    """Emit the fast and plain Mbase/s and their ratio as ``name``."""
+    fast, slow = scan_rates(model, genome, plain, stride, work, repeats)
+    extra = {"stride": stride, "threads": torch.get_num_threads(), "rc": "max", **extra}
+    # kbase/s: emit() rounds to 3 decimals, and a loaded 2-core machine scans ~1 kbase/s
+    emit("scan_fast_kbase_per_s", fast * 1000, "kbase/s", **extra)
+    emit("scan_plain_kbase_per_s", slow * 1000, "kbase/s", **extra)
+    emit(name, fast / slow, "x", **extra)
+
+
+def scan_figures(args, work: Path) -> None:
+    """Fast vs plain scans (same run, same model) and the writer alone."""
+    torch.manual_seed(0)
+    plain = random_genome(work / "plain.fa", args.plain_kb / 1000, seed=3)
+    sigma = BassetCNN(1, 81, (128, 128, 128), (15, 7, 5), (3, 2, 2), padding="valid")
+    sigma = load_pretrained(save_pretrained(sigma, work / "sigma", input_length=81))
+    genome = random_genome(work / "sigma.fa", args.sigma_mb, seed=4)
+    for stride, target in ((1, 50), (10, 10)):
+        extra = {"network": "valid CNN 81 bp", "genome_mb": args.sigma_mb, "target": target}
+        name = f"scan_speedup_stride{stride}"
+        compare(name, sigma, genome, plain, stride, work, args.repeats, **extra)
+    cnn = BassetCNN(1, LENGTH, padding="valid")
+    cnn = load_pretrained(save_pretrained(cnn, work / "cnn", input_length=LENGTH))
+    extra = {"network": "valid BassetCNN 1 kb", "genome_mb": args.cnn_mb}
+    genome = random_genome(work / "cnn.fa", args.cnn_mb, seed=5)
+    compare("scan_speedup_1kb_stride50", cnn, genome, plain, 50, work, args.repeats, **extra)
+    # at stride 1 the window path costs a full 1-kb pass per base: a 20x shorter plain stretch
+    plain = random_genome(work / "plain1.fa", args.plain_kb / 20_000, seed=6)
+    genome = random_genome(work / "cnn1.fa", args.cnn1_mb, seed=7)
+    extra = {"network": "valid BassetCNN 1 kb", "genome_mb": args.cnn1_mb}
+    compare("scan_speedup_1kb_stride1", cnn, genome, plain, 1, work, args.repeats, **extra)
+    writer_figures(args, work)
+
+
+def writer_figures(args, work: Path) -> None:
+    """The track writer alone: 1 M bins of 10 bp."""
+    n = 1_000_000
+    starts = np.arange(n, dtype=np.int64) * 10
+    values = np.random.default_rng(0).random(n).astype(np.float32)
+    genome = random_genome(work / "w.fa", n * 10 / 1e6, seed=8)  # a header that holds the bins
+    formats = [("bedGraph", ".bedgraph")]
+    try:
+        import pyBigWig  # noqa: F401
+
+        formats.append(("bigWig", ".bw"))
+    except ImportError:
+        pass
+    for name, suffix in formats:
+
+        def write(suffix=suffix) -> None:
+            with TrackWriter(work / f"w{suffix}", genome, ["chr1"]) as writer:
+                writer.write("chr1", starts, starts + 10, values)
+
+        rate = median_rate(write, n, args.repeats)
+        emit("scan_writer_lines_per_s", rate, "lines/s", format=name)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Outputs that are never half-written: write to a temp file beside the target, then rename.
 
 An interrupted run (Ctrl-C, a crash, a full disk) leaves the old file or none, never a
-truncated one; the temp file is removed on error. A full disk, a read-only folder or a folder
-where a file should go is an :class:`OutputError` naming the path.
+truncated one; the temp file is removed on error. Python's default SIGTERM (and SIGHUP) ends
+the process without unwinding, so a long writer wraps itself in :func:`signals_raise`, which
+turns them into ``SystemExit`` for as long as it writes. A full disk, a read-only folder or a
+folder where a file should go is an :class:`OutputError` naming the path.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import contextlib
 import errno
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -39,6 +43,30 @@ def write_errors(path: Path) -> Iterator[None]:
             f"{path}: cannot write it ({err.strerror}): nothing was written; free some space "
             "or give an output in a writable folder"
         ) from None
+
+
+@contextlib.contextmanager
+def signals_raise() -> Iterator[None]:
+    """Inside: SIGTERM and SIGHUP raise ``SystemExit(128 + signal)``, so ``finally`` blocks
+    (:func:`atomic_path`'s temp-file removal) run as they do for Ctrl-C.
+
+    Only signals left at their default action are taken over, and only in the main thread
+    (the only one Python delivers signals to); the previous handlers are restored on exit.
+    """
+    taken: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
+            if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+                taken[signum] = signal.signal(signum, _raise_exit)
+    try:
+        yield
+    finally:
+        for signum, handler in taken.items():
+            signal.signal(signum, handler)
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @contextlib.contextmanager

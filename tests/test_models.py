@@ -41,10 +41,20 @@ def one_thread():
     torch.set_num_threads(n_threads)
 
 
-def _resnet(head: str) -> Callable[[int], nn.Module]:
+def _resnet(head: str, padding: str = "same") -> Callable[[int], nn.Module]:
     return lambda n: DilatedResNet(
-        N_TARGETS, n_filters=16, stem_kernel_size=5, n_layers=3, crop=CROP, head=head
+        N_TARGETS,
+        n_filters=16,
+        stem_kernel_size=5,
+        n_layers=3,
+        crop=CROP,
+        head=head,
+        padding=padding,
     )
+
+
+#: the valid-padded resnet's profile: 32 positions shorter (receptive field 5 + 2 * 14 = 33)
+VALID_SHRINK = 32
 
 
 # Tiny versions of every supervised network, built for a given input length.
@@ -58,6 +68,10 @@ SUPERVISED: dict[str, Callable[[int], nn.Module]] = {
     "resnet_scalar": _resnet("scalar"),
     "resnet_profile": _resnet("profile"),
     "resnet_both": _resnet("both"),
+    "basset_flatten_valid": lambda n: BassetCNN(
+        N_TARGETS, n, (16, 16), (7, 3), (2, 2), (32,), dropout=0.0, padding="valid"
+    ),
+    "resnet_both_valid": _resnet("both", "valid"),
     "kmer": lambda n: KmerCNN(N_TARGETS, 16, 5, 4, (16,), dropout=0.0),
     "kmer_periodic": lambda n: KmerCNN(N_TARGETS, 16, 5, 4, (16,), 0.0, periods=(3, 10)),
     "spectrum": lambda n: SpectrumMLP(N_TARGETS, (1, 2, 3), n_hidden=(16,), dropout=0.0),
@@ -117,6 +131,7 @@ def expected_shapes(name: str, n: int, length: int) -> list[tuple[int, ...]]:
     return {
         "resnet_profile": [profile],
         "resnet_both": [profile, scalar],
+        "resnet_both_valid": [(n, N_TARGETS, length - 2 * CROP - VALID_SHRINK), scalar],
         "ae": [(n, 4, length)],
         "vae": [(n, 4, length), (n, 16), (n, 16)],
     }.get(name, [scalar])
@@ -453,6 +468,26 @@ def test_exponential_first_activation_round_trips_through_the_spec():
     x = torch.rand(3, 4, 200)
     torch.testing.assert_close(rebuilt(x), net(x))
     torch.testing.assert_close(net.trunk[0][2](torch.zeros(1)), torch.ones(1))
+
+
+def test_padding_round_trips_through_the_spec_and_old_specs_stay_same():
+    from seqnn.models.spec import build_network, network_spec
+
+    net = BassetCNN(2, 100, (8, 8), (7, 3), (2, 2), (16,), padding="valid").eval()
+    # (100 - 6) // 2 = 47, (47 - 2) // 2 = 22 positions of 8 filters
+    assert net.head[1][0].in_features == 8 * 22
+    spec = network_spec(net)
+    assert spec["padding"] == "valid"
+    rebuilt = build_network(spec).eval()
+    rebuilt.load_state_dict(net.state_dict())
+    x = torch.rand(3, 4, 100)
+    torch.testing.assert_close(rebuilt(x), net(x))
+    old = {k: v for k, v in spec.items() if k != "padding"}  # written before the option
+    assert build_network(old).trunk[0][0].padding == "same"
+    resnet = DilatedResNet(2, 8, 5, 2, padding="valid")
+    assert resnet.output_length(100) == 100 - (resnet.receptive_field - 1)
+    with pytest.raises(ValueError, match="padding must be 'same' or 'valid'"):
+        BassetCNN(padding="full")
 
 
 @pytest.mark.parametrize(("length", "n_bins"), [(60, 9), (81, 9), (9, 9), (10, 3), (73, 1)])

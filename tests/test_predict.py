@@ -21,7 +21,7 @@ from seqnn.inference.predict import (
     write_table,
 )
 from seqnn.inference.pretrained import PretrainedError, load_pretrained, save_pretrained
-from seqnn.inference.scan import n_bins, scan_genome
+from seqnn.inference.scan import TrackWriter, n_bins, scan_genome
 from seqnn.models import BassetCNN
 
 LENGTH = 64
@@ -165,12 +165,28 @@ def test_scan_covers_every_contig_with_the_expected_bins(model, fasta, tmp_path)
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_bedgraph_writer_formats_every_line(tmp_path):
+    """The chunk-at-once writer: a '%' in a contig name stays literal; %.6g values."""
+    genome = Genome(write_fasta(tmp_path / "g.fa", {"c%d": "ACGT" * 10}))
+    with TrackWriter(tmp_path / "t.bedgraph", genome, ["c%d"]) as writer:
+        values = np.array([0.5, 1 / 3, np.nan, 1e-30], dtype=np.float32)
+        writer.write("c%d", np.arange(4) * 10, np.arange(1, 5) * 10, values)
+    assert (tmp_path / "t.bedgraph").read_text() == (
+        "c%d\t0\t10\t0.5\nc%d\t10\t20\t0.333333\nc%d\t20\t30\tnan\nc%d\t30\t40\t1e-30\n"
+    )
+
+
 def test_scan_writes_bigwig(model, fasta, tmp_path):
     pyBigWig = pytest.importorskip("pyBigWig")
-    (path,) = scan_genome(model, fasta, tmp_path / "track.bw", stride=100)
+    (path,) = scan_genome(model, fasta, tmp_path / "track.bw", stride=40)
     bw = pyBigWig.open(str(path))
     assert bw.chroms() == {"chr1": 1000, "chr2": 300}
-    assert len(bw.intervals("chr1")) == 10 and len(bw.intervals("chr2")) == 3
+    assert len(bw.intervals("chr1")) == 25 and len(bw.intervals("chr2")) == 8
+    (bedgraph,) = scan_genome(model, fasta, tmp_path / "track.bedgraph", stride=40)
+    expected = pd.read_csv(bedgraph, sep="\t", header=None, names=["chrom", "start", "end", "v"])
+    got = [(c, s, e, v) for c in ("chr1", "chr2") for s, e, v in bw.intervals(c)]
+    assert [g[:3] for g in got] == list(expected[["chrom", "start", "end"]].itertuples(False))
+    np.testing.assert_allclose([g[3] for g in got], expected.v, rtol=1e-5)  # chr2 ends short
 
 
 def test_scan_names_track_files_from_any_target_name(fasta, tmp_path):
@@ -182,7 +198,7 @@ def test_scan_names_track_files_from_any_target_name(fasta, tmp_path):
             net, tmp_path / "m", input_length=LENGTH, targets=["H3K27ac/rep1", "..", "c"]
         )
     )
-    paths = scan_genome(model, fasta, tmp_path / "t.bedgraph", stride=200, contigs=["chr2"])
+    paths = scan_genome(model, fasta, tmp_path / "t.bedgraph", stride=60, contigs=["chr2"])
     assert [p.name for p in paths] == ["t.H3K27ac_rep1.bedgraph", "t._.bedgraph", "t.c.bedgraph"]
     assert all(p.parent == tmp_path and p.is_file() for p in paths)
     clash = BassetCNN(n_filters=[8], kernel_sizes=5, pool_sizes=2, n_hidden=[8], n_targets=2)
@@ -190,7 +206,7 @@ def test_scan_names_track_files_from_any_target_name(fasta, tmp_path):
         save_pretrained(clash, tmp_path / "m2", input_length=LENGTH, targets=["a/b", "a_b"])
     )
     with pytest.raises(PredictError, match="same track file name"):
-        scan_genome(clash, fasta, tmp_path / "u.bedgraph", stride=200)
+        scan_genome(clash, fasta, tmp_path / "u.bedgraph", stride=60)
     assert not list(tmp_path.glob("u*"))
 
 
@@ -241,7 +257,7 @@ def test_rc_mean_warns_on_a_strand_specific_model(model, fasta, bed, tmp_path):
         with pytest.warns(UserWarning, match="strand-specific.* use rc=false .* or rc=max"):
             predict_regions(stranded, fasta, bed, rc=rc)
     with pytest.warns(UserWarning, match="strand-specific"):
-        scan_genome(stranded, fasta, tmp_path / "t.bedgraph", stride=100, rc=True)
+        scan_genome(stranded, fasta, tmp_path / "t.bedgraph", stride=50, rc=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         predict_regions(stranded, fasta, bed, rc="max")  # either strand: no warning

@@ -61,7 +61,7 @@ def run_verb(name, model, fasta, tmp_path, progress):
     elif name == "sequences":
         predict_sequences(model, ["ACGT" * 10] * 3, batch_size=2, progress=progress)
     elif name == "scan":
-        scan_genome(model, fasta, tmp_path / "t.bedgraph", stride=50, progress=progress)
+        scan_genome(model, fasta, tmp_path / "t.bedgraph", stride=25, progress=progress)
     elif name == "variants":
         variant_effects(model, fasta, VARIANTS, progress=progress)
     else:

@@ -6,6 +6,10 @@ Bad input prints one ``seqnn-predict: error: ...`` line and exits with status 2.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -43,9 +47,18 @@ def run(cfg: DictConfig) -> list[Path]:
     if cfg.scan:
         stride = int(cfg.stride or max(1, model.input_length // 8))
         contigs = list(cfg.contigs) if cfg.contigs else None
-        return scan_genome(
-            model, genome, out, stride, cfg.batch_size, cfg.rc, contigs, progress=cfg.progress
-        )
+        with _scan_log_to_stderr():
+            return scan_genome(
+                model,
+                genome,
+                out,
+                stride,
+                cfg.batch_size,
+                cfg.rc,
+                contigs,
+                progress=cfg.progress,
+                method=cfg.method,
+            )
     if cfg.devices and int(cfg.devices) > 1:
         table = _predict_distributed(cfg, model, genome, out)
         if table is None:  # not rank 0: rank 0 writes the merged table
@@ -69,6 +82,23 @@ def run(cfg: DictConfig) -> list[Path]:
         progress=cfg.progress,
     )
     return [out]
+
+
+@contextlib.contextmanager
+def _scan_log_to_stderr() -> Iterator[None]:
+    """The scan's one line on its method (why a network falls back to windows) as
+    ``seqnn-predict: scan: ...`` on stderr."""
+    logger = logging.getLogger("seqnn.inference.scan")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("seqnn-predict: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _predict_distributed(cfg: DictConfig, model, genome: Genome, out: Path):

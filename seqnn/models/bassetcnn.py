@@ -16,6 +16,7 @@ from seqnn.models.layers import (
     Activation,
     ConvBlock,
     GlobalPool,
+    Padding,
     broadcast,
     output_length,
     receptive_field,
@@ -36,7 +37,10 @@ class BassetCNN(nn.Module):
     * ``input_length=L``: flatten (N, C, L') -> (N, C * L') as in Basset, which keeps positions but
       fixes the input length to ``L``.
 
-    Shapes: (N, 4, L) -> trunk (N, n_filters[-1], L // prod(pool_sizes)) -> (N, n_targets).
+    Shapes: (N, 4, L) -> trunk (N, n_filters[-1], L // prod(pool_sizes)) -> (N, n_targets)
+    with ``padding="same"``; ``"valid"`` convolutions drop ``kernel - 1`` positions each (the
+    flatten is sized by :func:`~seqnn.models.layers.output_length`), so no output sees a padding
+    zero and :func:`seqnn.inference.fullconv` scans such a network exactly.
 
     Receptive field: ``receptive_field`` is that of one trunk output position
     (defaults: 19 + 2 + (11-1)*3 + 3*3 + (7-1)*12 + 3*12 = 168 bp); the logits see every
@@ -57,6 +61,7 @@ class BassetCNN(nn.Module):
         first_activation: Factory of the first block's activation; ``None``: ``activation``.
             ``seqnn.models.layers.Exponential`` is the exponential activation of Koo &
             Ploenzke 2021 (cleaner first-layer motifs and gradient attributions).
+        padding: ``"same"`` (zero-padded convolutions, the default) or ``"valid"``.
     """
 
     def __init__(
@@ -70,6 +75,7 @@ class BassetCNN(nn.Module):
         dropout: float = 0.2,
         activation: Activation = nn.ReLU,
         first_activation: Activation | None = None,
+        padding: Padding = "same",
     ) -> None:
         super().__init__()
         self.n_targets = n_targets
@@ -91,6 +97,7 @@ class BassetCNN(nn.Module):
                     1,
                     dropout,
                     first_activation if i == 0 and first_activation is not None else activation,
+                    padding,
                 )
                 for i in range(n_blocks)
             )
@@ -101,7 +108,8 @@ class BassetCNN(nn.Module):
             n_positions = output_length(self.trunk, input_length)
             if n_positions < 1:
                 raise ValueError(
-                    f"input_length {input_length} is shorter than the pooling ({pools})"
+                    f"input_length {input_length} is too short for the kernels ({kernels}, "
+                    f"{padding} padding) and the pooling ({pools})"
                 )
             pool, n_features = nn.Flatten(), channels[-1] * n_positions
         self.head = nn.Sequential(pool, MLP(n_features, n_hidden, n_targets, dropout, activation))

@@ -15,8 +15,10 @@ from seqnn.models.layers import (
     Activation,
     ConvBlock,
     GlobalPool,
+    Padding,
     ResidualDilatedBlock,
     center_crop,
+    output_length,
     receptive_field,
 )
 from seqnn.models.spec import records_config
@@ -28,9 +30,12 @@ Head = Literal["scalar", "profile", "both"]
 class DilatedResNet(nn.Module):
     """Stem conv, residual dilated convolutions with dilation 2, 4, ..., 2**n_layers, heads.
 
-    No pooling: the trunk keeps the input length. Every output drops ``crop`` positions at each
-    end, where zero padding would make predictions unreliable; choose ``crop >= receptive_field
-    // 2`` for outputs that never see padding (BPNet trims this way).
+    No pooling: with ``padding="same"`` the trunk keeps the input length, and every output
+    drops ``crop`` positions at each end, where zero padding would make predictions unreliable;
+    choose ``crop >= receptive_field // 2`` for outputs that never see padding (BPNet trims
+    this way). With ``padding="valid"`` no zeros are added: the trunk is ``receptive_field - 1``
+    positions shorter than the input (each residual skip centre-cropped to its branch), no
+    output sees padding, and :mod:`seqnn.inference.fullconv` scans the scalar head exactly.
 
     Heads (``head``):
 
@@ -53,6 +58,7 @@ class DilatedResNet(nn.Module):
         head: ``"scalar"``, ``"profile"`` or ``"both"``.
         dropout: Dropout probability on the residual branches.
         activation: Factory of the activation module.
+        padding: ``"same"`` (zero-padded convolutions, the default) or ``"valid"``.
     """
 
     def __init__(
@@ -67,6 +73,7 @@ class DilatedResNet(nn.Module):
         head: Head = "scalar",
         dropout: float = 0.0,
         activation: Activation = nn.ReLU,
+        padding: Padding = "same",
     ) -> None:
         super().__init__()
         if head not in ("scalar", "profile", "both"):
@@ -75,13 +82,15 @@ class DilatedResNet(nn.Module):
         self.crop = crop
         self.head_type = head
         self.trunk = nn.Sequential(
-            ConvBlock(4, n_filters, stem_kernel_size, activation=activation),
+            ConvBlock(4, n_filters, stem_kernel_size, activation=activation, padding=padding),
             *(
-                ResidualDilatedBlock(n_filters, kernel_size, 2 ** (i + 1), dropout, activation)
+                ResidualDilatedBlock(
+                    n_filters, kernel_size, 2 ** (i + 1), dropout, activation, padding
+                )
                 for i in range(n_layers)
             ),
         )
-        self.profile_head = nn.Conv1d(n_filters, n_targets, profile_kernel_size, padding="same")
+        self.profile_head = nn.Conv1d(n_filters, n_targets, profile_kernel_size, padding=padding)
         self.scalar_head = nn.Sequential(GlobalPool("mean"), nn.Linear(n_filters, n_targets))
 
     @property
@@ -90,8 +99,13 @@ class DilatedResNet(nn.Module):
         return receptive_field(self.trunk) + self.profile_head.kernel_size[0] - 1
 
     def output_length(self, length: int) -> int:
-        """Profile length for an input of ``length`` positions: ``length - 2 * crop``."""
-        return length - 2 * self.crop
+        """Profile length for an input of ``length`` positions: ``length - 2 * crop``, and
+        ``receptive_field - 1`` fewer when valid-padded."""
+        return output_length(self.trunk, length) - self._profile_shrink - 2 * self.crop
+
+    @property
+    def _profile_shrink(self) -> int:
+        return 0 if self.profile_head.padding == "same" else self.profile_head.kernel_size[0] - 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Predict profiles and/or scalars.
@@ -101,7 +115,8 @@ class DilatedResNet(nn.Module):
 
         Returns:
             ``"scalar"``: (N, n_targets); ``"profile"``: (N, n_targets, L - 2 * crop);
-            ``"both"``: the tuple (profile, scalar).
+            ``"both"``: the tuple (profile, scalar). Valid padding: profiles are
+            ``receptive_field - 1`` positions shorter.
         """
         h = self.trunk(x)  # (N, 4, L) -> (N, C, L)
         if self.head_type == "scalar":

@@ -3,7 +3,10 @@
 Layout everywhere: feature tensors are (batch, channels, length); network inputs are one-hot
 (N, 4, L) with channels A, C, G, T.
 
-Convolutions use ``"same"`` padding so that only pooling changes the length (``L -> L // pool``);
+Convolutions use ``"same"`` padding by default, so that only pooling changes the length
+(``L -> L // pool``); ``padding="valid"`` convolves without zeros (``L -> L - kernel + 1`` per
+convolution), so that every output position sees real sequence only and a window's outputs are
+a slice of those of a longer sequence (what makes fully convolutional scans exact).
 :func:`receptive_field` and :func:`output_length` read the arithmetic off the layers themselves,
 so a network's documented numbers cannot drift from its config.
 """
@@ -18,6 +21,20 @@ from torch import nn
 
 Activation = Callable[[], nn.Module]
 """A zero-argument factory of an activation module, e.g. ``nn.ReLU`` or ``nn.GELU``."""
+
+Padding = Literal["same", "valid"]
+"""Convolution padding: ``"same"`` (zeros, length kept) or ``"valid"`` (no zeros, shorter)."""
+
+
+def check_padding(padding: str) -> Padding:
+    """``padding`` if it is ``"same"`` or ``"valid"``.
+
+    Raises:
+        ValueError: any other value.
+    """
+    if padding not in ("same", "valid"):
+        raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
+    return padding
 
 
 def broadcast(value: int | Sequence[int], n: int, name: str) -> tuple[int, ...]:
@@ -94,9 +111,9 @@ class Exponential(nn.Module):
 class ConvBlock(nn.Sequential):
     """Conv -> BatchNorm -> activation -> (dropout) -> (max-pool), the Basset / DeepSEA unit.
 
-    Input (N, in_channels, L) -> output (N, out_channels, L // pool_size); the convolution is
-    "same"-padded. Receptive field of one output position: ``kernel_size + pool_size - 1``
-    (dilation 1).
+    Input (N, in_channels, L) -> output (N, out_channels, L' // pool_size), L' = L with
+    ``"same"`` padding, ``L - dilation * (kernel_size - 1)`` with ``"valid"``. Receptive
+    field of one output position: ``kernel_size + pool_size - 1`` (dilation 1).
 
     Args:
         in_channels: Input channels (4 for one-hot DNA).
@@ -106,6 +123,7 @@ class ConvBlock(nn.Sequential):
         dilation: Convolution dilation.
         dropout: Dropout probability after the activation; 0 means none.
         activation: Factory of the activation module.
+        padding: ``"same"`` or ``"valid"`` convolution.
     """
 
     def __init__(
@@ -117,6 +135,7 @@ class ConvBlock(nn.Sequential):
         dilation: int = 1,
         dropout: float = 0.0,
         activation: Activation = nn.ReLU,
+        padding: Padding = "same",
     ) -> None:
         layers: list[nn.Module] = [
             # The bias is redundant before BatchNorm.
@@ -124,7 +143,7 @@ class ConvBlock(nn.Sequential):
                 in_channels,
                 out_channels,
                 kernel_size,
-                padding="same",
+                padding=check_padding(padding),
                 dilation=dilation,
                 bias=False,
             ),
@@ -141,7 +160,10 @@ class ConvBlock(nn.Sequential):
 class ResidualDilatedBlock(nn.Module):
     """``x + dropout(act(BN(dilated_conv(x))))``, the BPNet / Basenji tower unit.
 
-    Input and output (N, channels, L). Receptive field: ``(kernel_size - 1) * dilation + 1``.
+    Input (N, channels, L), output (N, channels, L) with ``"same"`` padding; with ``"valid"``
+    (N, channels, L - (kernel_size - 1) * dilation), the skip ``x`` centre-cropped to the
+    branch's length (BPNet's valid-padded towers crop the same way). Receptive field:
+    ``(kernel_size - 1) * dilation + 1``.
 
     Args:
         channels: Input and output channels.
@@ -149,6 +171,7 @@ class ResidualDilatedBlock(nn.Module):
         dilation: Convolution dilation.
         dropout: Dropout probability on the residual branch.
         activation: Factory of the activation module.
+        padding: ``"same"`` or ``"valid"`` convolution.
     """
 
     def __init__(
@@ -158,13 +181,18 @@ class ResidualDilatedBlock(nn.Module):
         dilation: int = 1,
         dropout: float = 0.0,
         activation: Activation = nn.ReLU,
+        padding: Padding = "same",
     ) -> None:
         super().__init__()
-        self.body = ConvBlock(channels, channels, kernel_size, 1, dilation, dropout, activation)
+        self.body = ConvBlock(
+            channels, channels, kernel_size, 1, dilation, dropout, activation, padding
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, L) -> (N, C, L)."""
-        return x + self.body(x)
+        """(N, C, L) -> (N, C, L), or (N, C, L - span + 1) when valid-padded."""
+        branch = self.body(x)
+        # valid: the skip loses as many positions as the convolution, (span - 1) // 2 on the left
+        return crop_to_length(x, branch.shape[-1]) + branch
 
 
 def center_crop(x: torch.Tensor, crop: int) -> torch.Tensor:
