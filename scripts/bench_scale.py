@@ -229,6 +229,15 @@ def bench_other(section: str, work: Workload, gb: float, workdir: Path, tracks: 
         emit(name, value, unit, gb, str(case), **line)
 
 
+def store_results(path: Path, lines: list[dict]) -> None:
+    """Write this run's lines into the size's results file, keeping the stored lines of
+    figures this run did not measure (a run with ``--only`` adds to the others)."""
+    fresh = {(x["bench"], x.get("case", "")) for x in lines}
+    old = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    kept = [x for x in old if (x["bench"], x.get("case", "")) not in fresh]
+    path.write_text("".join(json.dumps(x) + "\n" for x in kept + lines))
+
+
 def tiny_model(workdir: Path) -> Path:
     """A tiny pretrained package (1 kb input): one conv of 4 filters (5 bp), pooled by 50,
     8 hidden units: ~10x cheaper than reading and writing a region on this CPU."""
@@ -419,8 +428,7 @@ def main() -> None:
     emit("bench_scale_s", time.perf_counter() - t0, "s", gb, load=os.getloadavg()[0])
     results_dir = workdir / "results"
     results_dir.mkdir(exist_ok=True)
-    lines = "".join(json.dumps(x) + "\n" for x in RESULTS)
-    (results_dir / f"scale_{gb:g}.jsonl").write_text(lines)
+    store_results(results_dir / f"scale_{gb:g}.jsonl", RESULTS)
     results = load_results(results_dir)
     print_ratios(results)
     if args.plot:
