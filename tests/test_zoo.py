@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 from seqnn.cli.convert import main as convert_main
 from seqnn.cli.predict import main as predict_main
 from seqnn.inference.convert import ConvertError, convert
+from seqnn.inference.export import export_model
 from seqnn.inference.pretrained import PretrainedError, load_pretrained
 from seqnn.models.spec import TRUSTED_CLASSES, SpecError, build_network
 
@@ -99,7 +100,7 @@ def test_enformer_conversion_equals_the_port(enformer_port, enformer_package):
     assert torch.allclose(model(x), tracks.mean(-1))
 
 
-def test_targets_by_name_and_by_query(enformer_package):
+def test_targets_by_name_and_by_query(enformer_package, tmp_path):
     full = load_pretrained(enformer_package)
     x = one_hot(2, 64, seed=1)
     by_name = load_pretrained(enformer_package, targets=["ENCFF2", "ENCFF0"])
@@ -109,6 +110,9 @@ def test_targets_by_name_and_by_query(enformer_package):
     assert query.spec.target_table["description"] == ["K562", "HepG2"]
     with torch.no_grad():
         assert torch.equal(by_name(x), full(x)[:, [2, 0]])
+    exported = torch.jit.load(export_model(by_name, tmp_path / "e.pt", "torchscript"))
+    with torch.no_grad():
+        assert torch.allclose(exported(x), by_name(x), atol=TOL)  # selection and bin means
     with pytest.raises(PretrainedError, match="unknown target"):
         load_pretrained(enformer_package, targets=["ENCFF9"])
     with pytest.raises(PretrainedError, match="selects no target"):
@@ -251,6 +255,8 @@ def test_chrombpnet_conversion_equals_the_port(tmp_path):
         assert diff <= TOL
         assert torch.allclose(model(x), torch.expm1(counts))
         assert model.profiles(x).shape == (4, 1, model.spec.output_bins)
+        exported = torch.jit.load(export_model(model, tmp_path / "c.pt", "torchscript"))
+        assert torch.allclose(exported(x), model(x), atol=TOL)  # the count head, as forward
     assert model.spec.network["_target_"] == "bpnetlite.chrombpnet.ChromBPNet"
     with pytest.raises(ConvertError, match="no ChromBPNet bias model"):
         convert("chrombpnet", tmp_path / "chrombpnet_nobias.h5", tmp_path / "x", bias="nope.h5")

@@ -214,7 +214,12 @@ class PretrainedModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, L) uint8 codes or (N, 4, L) one-hot -> (N, T) float32 predictions (a profile
         model's: the predicted total count of each window's target region)."""
-        out = self.net(self.one_hot(x))
+        return self.from_one_hot(self.one_hot(x))
+
+    def from_one_hot(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 4, L) float one-hot (already encoded with the spec's policy) -> (N, T)
+        predictions: :meth:`forward` after the encoding (what ``seqnn-export`` writes)."""
+        out = self.net(x)
         if self.kind.profile_head:
             out = self._profile_outputs(out)[1]
         out = self._select(out)
