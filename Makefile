@@ -9,7 +9,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[dev,bigwig]"
+	$(PIP) install -q -c constraints.txt -e ".[dev,bigwig,enformer,borzoi]"
+	# the published-model ports (tests/test_zoo.py): bpnet-lite without its training tools
+	# (MACS3 compiles from source), with what its networks import
+	$(PIP) install -q -c constraints.txt --no-deps "bpnet-lite>=1.1"
+	$(PIP) install -q -c constraints.txt tangermeme h5py tqdm
 	touch $@
 
 install: $(VENV)/.installed          ## venv + seqnn (editable) + dev tools

@@ -21,8 +21,15 @@ the length) in the same run with the same model:
   stride 1 (plain on a 20x shorter stretch);
 - ``scan_writer_lines_per_s``: the bedGraph (and bigWig, with pyBigWig) writer alone.
 
+``--zoo`` measures the published architectures instead, each in its FULL published
+configuration with random weights (nothing is downloaded): ``zoo_<family>`` lines with the
+parameters, input length, output shape and windows/s on random windows for each
+``--zoo-batches`` size (Enformer reads 196,608 bp and Borzoi 524,288 bp per window: batch 8
+of those takes minutes and several GB on a CPU, so it is opt-in: ``--zoo-batches 1 8``).
+
 Usage: python scripts/bench_predict.py [--repeats 3] [--regions 2048] [--workdir DIR]
            [--only-scan] [--sigma-mb 4.6] [--cnn-mb 10] [--cnn1-mb 0.5] [--plain-kb 200]
+       python scripts/bench_predict.py --zoo [--zoo-families chrombpnet] [--zoo-batches 1 8]
 """
 
 from __future__ import annotations
@@ -44,9 +51,15 @@ from bench_data import emit, make_fasta  # noqa: E402
 
 from seqnn.data.genome import Genome, write_fasta  # noqa: E402
 from seqnn.inference.predict import predict_codes, predict_regions  # noqa: E402
-from seqnn.inference.pretrained import load_pretrained, save_pretrained  # noqa: E402
+from seqnn.inference.pretrained import (  # noqa: E402
+    ModelSpec,
+    PretrainedModel,
+    load_pretrained,
+    save_pretrained,
+)
 from seqnn.inference.scan import TrackWriter, scan_genome  # noqa: E402
-from seqnn.models import BassetCNN  # noqa: E402
+from seqnn.models import BassetCNN, borzoi, enformer  # noqa: E402
+from seqnn.models.spec import build_network  # noqa: E402
 
 LENGTH, BATCH = 1_000, 256
 
@@ -61,8 +74,62 @@ def median_rate(fn, n: int, repeats: int) -> float:
     return n / statistics.median(times)
 
 
+def zoo_model(family: str) -> PretrainedModel:
+    """A published architecture at full size with random weights (the package layout that
+    seqnn-convert writes, minus the weights file)."""
+    if family == "chrombpnet":
+        # the official defaults: bias 128 filters x 4 layers, accessibility 512 x 8
+        bias = {"n_filters": 128, "n_layers": 4, "n_outputs": 1, "n_control_tracks": 0}
+        network = {
+            "_target_": "bpnetlite.chrombpnet.ChromBPNet",
+            "bias": {"_target_": "bpnetlite.bpnet.BPNet", **bias, "verbose": False},
+            "accessibility": {
+                "_target_": "bpnetlite.bpnet.BPNet",
+                **{**bias, "n_filters": 512, "n_layers": 8},
+                "verbose": False,
+            },
+        }
+        spec = ModelSpec(network=network, input_length=2114, task="profile", targets=["acc"])
+    else:
+        module = enformer if family == "enformer" else borzoi
+        network = {"_target_": f"seqnn.models.{family}.{family.capitalize()}"}
+        if family == "enformer":
+            network.update(enformer.PUBLISHED)
+        spec = ModelSpec(network=network, input_length=module.INPUT_LENGTH, task="regression")
+    return PretrainedModel(build_network(spec.network), spec).eval()
+
+
+def bench_zoo(families: list[str], batches: list[int], repeats: int) -> None:
+    threads = torch.get_num_threads()
+    for family in families:
+        torch.manual_seed(0)
+        model = zoo_model(family)
+        length = model.input_length
+        n_params = sum(p.numel() for p in model.parameters())
+        for batch in batches:
+            codes = np.random.default_rng(0).integers(0, 4, (batch, length), dtype=np.uint8)
+            x = torch.from_numpy(codes)
+            with torch.inference_mode():
+                out = model.net(model.one_hot(x))
+                shape = [list(o.shape) for o in out] if isinstance(out, tuple) else list(out.shape)
+                rate = median_rate(lambda x=x, m=model: m(x), batch, repeats)
+            emit(
+                f"zoo_{family}_windows_per_s",
+                rate,
+                "windows/s",
+                batch=batch,
+                params=n_params,
+                input_length=length,
+                output_shape=shape,
+                threads=threads,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--zoo", action="store_true", help="the published architectures")
+    parser.add_argument("--zoo-families", nargs="+", default=["chrombpnet", "enformer", "borzoi"])
+    parser.add_argument("--zoo-batches", nargs="+", type=int, default=[1])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--regions", type=int, default=2048)
     parser.add_argument("--genome-mb", type=int, default=100)
@@ -73,6 +140,9 @@ def main() -> None:
     parser.add_argument("--cnn1-mb", type=float, default=0.5)
     parser.add_argument("--plain-kb", type=float, default=200.0)
     args = parser.parse_args()
+    if args.zoo:
+        bench_zoo(args.zoo_families, args.zoo_batches, args.repeats)
+        return
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         work = Path(tmp)
         scan_figures(args, work)

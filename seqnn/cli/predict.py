@@ -40,7 +40,12 @@ def run(cfg: DictConfig) -> list[Path]:
         raise PredictError("give regions=<bed|tsv> (or scan=true for a genome-wide track)")
     if cfg.calls and cfg.scan:
         raise PredictError("calls=true adds columns to a regions table, not to a scan track")
-    model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
+    targets = (
+        cfg.targets if cfg.targets is None or isinstance(cfg.targets, str) else list(cfg.targets)
+    )
+    model = load_pretrained(
+        str(cfg.model), device=resolve_device(cfg.device), head=cfg.head, targets=targets
+    )
     if cfg.calls:
         check_calls(model)  # before any prediction
     genome = Genome(cfg.fasta)

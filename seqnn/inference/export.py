@@ -30,11 +30,11 @@ class _OneHotGraph(nn.Module):
 
     def __init__(self, model: PretrainedModel) -> None:
         super().__init__()
-        self.net = model.net
-        self.output_fn = model.output_fn
+        self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output_fn(self.net(x).float())
+        # profile heads, selected targets and a track model's bin means, as in forward()
+        return self.model.from_one_hot(x)
 
 
 def export_model(model: PretrainedModel, out: str | Path, format: Format = "onnx") -> Path:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import datetime
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -72,6 +74,12 @@ class ModelSpec:
             feature's strand (the data's ``use_strand``, e.g. promoters): its prediction for
             the reverse complement is the other strand's, so averaging the two (``rc=true``)
             halves a one-strand signal. None: not recorded (specs written before this field).
+        output_bins, bin_size: a track model's (N, T, bins) output: bins per window and bp per
+            bin (Enformer: 896 x 128 bp). None: the network returns (N, T).
+        target_table: metadata of the targets, column -> one value per target (assay,
+            description, ...), for ``load_pretrained(targets="assay == 'DNASE'")``.
+        heads: a multi-head network's other heads: name -> ``{"targets": [...],
+            "target_table": {...}}``; ``targets`` above are those of ``network["head"]``.
     """
 
     network: dict[str, Any]
@@ -83,6 +91,10 @@ class ModelSpec:
     card: dict[str, Any] = field(default_factory=dict)
     threshold: float | None = None
     strand_specific: bool | None = None
+    output_bins: int | None = None
+    bin_size: int | None = None
+    target_table: dict[str, list[Any]] | None = None
+    heads: dict[str, dict[str, Any]] | None = None
     alphabet: str = ALPHABET
     layout: str = "(batch, 4, length), channels A, C, G, T"
     seqnn_version: str = __version__
@@ -132,6 +144,11 @@ class ModelSpec:
                 f"{source}: strand_specific {spec.strand_specific!r} is not true, false or null"
             )
         _kind(spec.task, source)
+        _check_table(spec.targets, spec.target_table, source)
+        for name, head in (spec.heads or {}).items():
+            if not isinstance(head, dict) or not isinstance(head.get("targets"), list):
+                raise PretrainedError(f"{source}: heads.{name} has no list of 'targets'")
+            _check_table(head["targets"], head.get("target_table"), f"{source}: heads.{name}")
         if spec.output_transform not in OUTPUT_TRANSFORMS:
             raise PretrainedError(
                 f"{source}: output_transform {spec.output_transform!r} is not one of "
@@ -140,20 +157,42 @@ class ModelSpec:
         return spec
 
 
+def _check_table(targets: list[str], table: Any, source: str) -> None:
+    """A target table is column -> one value per target."""
+    if table is None:
+        return
+    if not isinstance(table, dict):
+        raise PretrainedError(f"{source}: target_table is a JSON object: column -> values")
+    for column, values in table.items():
+        if not isinstance(values, list) or len(values) != len(targets):
+            rows = len(values) if isinstance(values, list) else "no list of"
+            raise PretrainedError(
+                f"{source}: target_table column {column!r} has {rows} rows but there are "
+                f"{len(targets)} targets: the table belongs to another model; write the "
+                "package again with seqnn-convert (or save_pretrained targets=...)"
+            )
+
+
 class PretrainedModel(nn.Module):
     """A network with its spec: codes (N, L) or one-hot (N, 4, L) -> predictions (N, T).
 
     ``forward`` applies the spec's N/IUPAC policy and output transform (probabilities for
-    classifiers). Made by :func:`load_pretrained`; in eval mode.
+    classifiers); a track model's (N, T, bins) output is averaged over its bins (the
+    window's mean signal; :meth:`tracks` gives the bins). With ``track_index`` (set by
+    ``load_pretrained(targets=...)``) only those outputs are kept. Made by
+    :func:`load_pretrained`; in eval mode.
     """
 
-    def __init__(self, net: nn.Module, spec: ModelSpec) -> None:
+    def __init__(
+        self, net: nn.Module, spec: ModelSpec, track_index: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.net = net
         self.spec = spec
         self.one_hot = OneHot(spec.policy)
         self.output_fn = OUTPUT_TRANSFORMS[spec.output_transform]
         self.kind = _kind(spec.task, SPEC_FILE)
+        self.track_index = track_index
 
     @property
     def targets(self) -> list[str]:
@@ -175,10 +214,35 @@ class PretrainedModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, L) uint8 codes or (N, 4, L) one-hot -> (N, T) float32 predictions (a profile
         model's: the predicted total count of each window's target region)."""
-        out = self.net(self.one_hot(x))
+        return self.from_one_hot(self.one_hot(x))
+
+    def from_one_hot(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 4, L) float one-hot (already encoded with the spec's policy) -> (N, T)
+        predictions: :meth:`forward` after the encoding (what ``seqnn-export`` writes)."""
+        out = self.net(x)
         if self.kind.profile_head:
             out = self._profile_outputs(out)[1]
+        out = self._select(out)
+        if out.ndim == 3:  # (N, T, bins) -> (N, T)
+            out = out.float().mean(dim=-1)
         return self.output_fn(out.float())
+
+    def tracks(self, x: torch.Tensor) -> torch.Tensor:
+        """A track model's predictions per bin, (N, T, bins) float32 (``spec.output_bins``
+        bins of ``spec.bin_size`` bp, centred on the input)."""
+        out = self._select(self.net(self.one_hot(x)))
+        if out.ndim != 3:
+            raise PretrainedError(
+                f"tracks(): the network returns shape {tuple(out.shape)}, not (N, T, bins): "
+                "only track models (Enformer, Borzoi) predict bins"
+            )
+        return self.output_fn(out.float())
+
+    def _select(self, out: torch.Tensor) -> torch.Tensor:
+        """Keep the selected targets (dim 1) of (N, T) or (N, T, bins) outputs."""
+        if self.track_index is None:
+            return out
+        return out.index_select(1, self.track_index.to(out.device))
 
     def profiles(self, x: torch.Tensor) -> torch.Tensor:
         """A profile model's expected counts per position, (N, T, L_out) float32: the profile
@@ -220,6 +284,10 @@ def save_pretrained(
     network: dict[str, Any] | None = None,
     threshold: float | None = None,
     strand_specific: bool | None = None,
+    output_bins: int | None = None,
+    bin_size: int | None = None,
+    target_table: dict[str, list[Any]] | None = None,
+    heads: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``folder/model.safetensors`` and ``folder/seqnn.json``.
 
@@ -228,14 +296,20 @@ def save_pretrained(
             targets, output transform and policy are used) or a :class:`PretrainedModel`.
         folder: created if missing; files are written to temp files and renamed.
         input_length: the training length (bp); default: the model's spec or ``net.input_length``.
-        targets, task, output_transform, policy, threshold, strand_specific: override what
-            the model says (see :class:`ModelSpec`).
+        targets, task, output_transform, policy, threshold, strand_specific, output_bins,
+            bin_size, target_table, heads: override what the model says (see
+            :class:`ModelSpec`).
         card: model card fields (merged with ``date`` and ``seqnn_version``).
         network: the constructor call, for networks that do not record it.
 
     Returns:
         The folder.
     """
+    if getattr(model, "track_index", None) is not None:
+        raise PretrainedError(
+            "save_pretrained: this model keeps only some targets (loaded with targets=): save "
+            "the package loaded without targets=, whose weights and targets match"
+        )
     defaults = _describe(model)
     net = defaults.pop("net")
     given = {
@@ -246,6 +320,10 @@ def save_pretrained(
         "policy": policy,
         "threshold": threshold,
         "strand_specific": strand_specific,
+        "output_bins": output_bins,
+        "bin_size": bin_size,
+        "target_table": target_table,
+        "heads": heads,
     }
     values = {**defaults, **{k: v for k, v in given.items() if v is not None}}
     if values.get("input_length") is None:
@@ -263,13 +341,14 @@ def save_pretrained(
     card = {**defaults.pop("card", {}), **(card or {})}
     card.setdefault("date", datetime.date.today().isoformat())
     spec = ModelSpec(network=spec_network, card=card, **_spec_fields(values))
+    _check_table(spec.targets, spec.target_table, "save_pretrained")
     try:  # before any file is written: a card that is not JSON leaves no half package
         text = json.dumps(spec.to_dict(), indent=2, default=_json_scalar) + "\n"
     except (TypeError, ValueError) as err:
         raise PretrainedError(f"save_pretrained: the spec or card is not JSON: {err}") from None
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in unique_state(net).items()}
     with atomic_path(folder / WEIGHTS_FILE) as tmp:
         save_file(state, tmp, metadata={"format": "pt"})
     with atomic_open(folder / SPEC_FILE) as fh:
@@ -301,6 +380,10 @@ def _spec_fields(values: dict[str, Any]) -> dict[str, Any]:
         "policy",
         "threshold",
         "strand_specific",
+        "output_bins",
+        "bin_size",
+        "target_table",
+        "heads",
     )
     return {k: values[k] for k in keys if values.get(k) is not None}
 
@@ -339,6 +422,9 @@ def load_pretrained(
     source: str | Path,
     device: str | torch.device = "cpu",
     spec: str | Path | ModelSpec | None = None,
+    *,
+    head: str | None = None,
+    targets: str | Sequence[str] | None = None,
 ) -> PretrainedModel:
     """Load a pretrained package, a shipped model by name, or a Lightning checkpoint.
 
@@ -349,6 +435,11 @@ def load_pretrained(
             ``spec=``, or from the run's ``model/seqnn.json`` next to ``checkpoints/``).
         device: ``"cpu"``, ``"cuda"``, ``"auto"`` (cuda when present) or a torch.device.
         spec: a spec (or its file) for checkpoints that do not sit in a seqnn run folder.
+        head: a multi-head network's head (Enformer, Borzoi: ``"human"`` or ``"mouse"``);
+            default: the spec's.
+        targets: keep only these outputs: target names, or one query on the spec's target
+            table (``"assay == 'DNASE' and description.str.contains('K562')"``, pandas
+            ``DataFrame.query`` syntax; the column ``name`` holds the target names).
 
     Returns:
         The model in eval mode on ``device``.
@@ -363,22 +454,139 @@ def load_pretrained(
     else:
         weights_path, spec_source = path, spec or _spec_next_to(path)
     model_spec = spec_source if isinstance(spec_source, ModelSpec) else read_spec(spec_source)
-    state = _read_weights(weights_path)
+    where = str(spec_source) if not isinstance(spec_source, ModelSpec) else SPEC_FILE
+    if head is not None:
+        model_spec = with_head(model_spec, head, where)
+    state = read_weights(weights_path)
     net = _build(
         model_spec,
         None if isinstance(spec_source, ModelSpec) else Path(spec_source),
         sum(t.numel() for t in state.values()),
     )
+    load_weights(net, state, weights_path, "the spec and the weights come from different models")
+    _check_width(net, model_spec, where)
+    model = PretrainedModel(net, model_spec).eval()
+    if targets is not None:
+        model = select_targets(model, targets)
+    return model.to(resolve_device(device))
+
+
+def load_weights(net: nn.Module, state: dict[str, torch.Tensor], source: Any, fix: str) -> None:
+    """``net.load_state_dict(state)``, shared tensors under any of their names; weights that
+    do not fit are an error naming ``source`` and the ``fix``."""
     try:
-        net.load_state_dict(state)
+        net.load_state_dict({**_aliases(net, state), **state})
     except RuntimeError as err:
         detail = str(err).split("\n\t", 1)[-1].split("\n")[0]
         raise PretrainedError(
-            f"{weights_path}: the weights do not fit the spec's network ({detail}): the spec "
-            "and the weights come from different models"
+            f"{source}: the weights do not fit the network ({detail}): {fix}"
         ) from None
-    model = PretrainedModel(net, model_spec).eval()
-    return model.to(resolve_device(device))
+
+
+def unique_state(net: nn.Module) -> dict[str, torch.Tensor]:
+    """``net.state_dict()`` with each shared tensor once (under its first name): a port that
+    reaches one module by two paths (Enformer's ``stem`` and ``_trunk.0``) lists it twice,
+    which safetensors refuses to write."""
+    state, seen = {}, set()
+    for name, value in net.state_dict(keep_vars=True).items():
+        if id(value) not in seen:
+            seen.add(id(value))
+            state[name] = value.detach()
+    return state
+
+
+def _aliases(net: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The names that :func:`unique_state` left out, filled from their first name."""
+    first: dict[int, str] = {}
+    out = {}
+    for name, value in net.state_dict(keep_vars=True).items():
+        origin = first.setdefault(id(value), name)
+        if origin != name and name not in state and origin in state:
+            out[name] = state[origin]
+    return out
+
+
+def with_head(spec: ModelSpec, head: str, source: str = SPEC_FILE) -> ModelSpec:
+    """The spec of a multi-head network switched to ``head`` (its targets and table)."""
+    current = spec.network.get("head")
+    heads = spec.heads or {}
+    if head == current:
+        return spec
+    if head not in heads:
+        have = sorted({*heads, *([current] if current else [])})
+        raise PretrainedError(
+            f"{source}: head={head!r}: this model's heads are {have or 'none (one output)'}"
+        )
+    others = {k: v for k, v in heads.items() if k != head}
+    if current is not None:
+        others[current] = {"targets": spec.targets, "target_table": spec.target_table}
+    chosen = heads[head]
+    return replace(
+        spec,
+        network={**spec.network, "head": head},
+        targets=list(chosen["targets"]),
+        target_table=chosen.get("target_table"),
+        heads=others,
+    )
+
+
+def select_targets(model: PretrainedModel, targets: str | Sequence[str]) -> PretrainedModel:
+    """``model`` keeping only some of its outputs (the same network, no copy).
+
+    Args:
+        model: a pretrained model.
+        targets: target names, or a query on the spec's target table (pandas
+            ``DataFrame.query`` syntax; the column ``name`` holds the target names).
+
+    Raises:
+        PretrainedError: an unknown name, a query the table cannot answer or that keeps
+            nothing.
+    """
+    import pandas as pd  # only here: loading a model needs no pandas
+
+    spec = model.spec
+    table = pd.DataFrame({**(spec.target_table or {}), "name": spec.targets})
+    if isinstance(targets, str) and targets not in set(spec.targets):
+        try:
+            index = table.query(targets).index.to_numpy()
+        except Exception as err:  # noqa: BLE001 - pandas raises many kinds for a bad query
+            raise PretrainedError(
+                f"targets={targets!r}: not a target name nor a query on the target table "
+                f"(columns: {', '.join(table.columns)}): {err}"
+            ) from None
+    else:
+        names = [targets] if isinstance(targets, str) else [str(t) for t in targets]
+        position = {name: i for i, name in enumerate(spec.targets)}
+        unknown = [n for n in names if n not in position]
+        if unknown:
+            raise PretrainedError(
+                f"targets: unknown target(s) {unknown[:5]}: the model's targets are "
+                f"{spec.targets[:5]}{' ...' if len(spec.targets) > 5 else ''}"
+            )
+        index = [position[n] for n in names]
+    if len(index) == 0:
+        raise PretrainedError(f"targets={targets!r}: selects no target")
+    kept = table.iloc[index]
+    narrowed = replace(
+        spec,
+        targets=kept["name"].tolist(),
+        target_table={c: kept[c].tolist() for c in spec.target_table or {}} or None,
+    )
+    index = torch.tensor(np.asarray(index, dtype=np.int64))
+    if model.track_index is not None:
+        index = model.track_index[index]
+    return PretrainedModel(model.net, narrowed, index).eval()
+
+
+def _check_width(net: nn.Module, spec: ModelSpec, source: str) -> None:
+    """A network that says how many outputs it has must have one target name each."""
+    width = getattr(net, "n_targets", None)
+    if isinstance(width, int) and not isinstance(width, bool) and width != len(spec.targets):
+        raise PretrainedError(
+            f"{source}: {len(spec.targets)} targets but the network has {width} outputs: the "
+            "targets (and their table) belong to another model or head; write the package "
+            "again with seqnn-convert (or save_pretrained targets=...)"
+        )
 
 
 def read_spec(path: str | Path) -> ModelSpec:
@@ -449,7 +657,7 @@ def _spec_next_to(path: Path) -> Path:
     )
 
 
-def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise PretrainedError(
             f"{path}: no weights file: a pretrained folder holds {WEIGHTS_FILE} (weights only) "
@@ -518,7 +726,7 @@ def _build(spec: ModelSpec, source: Path | None, weights_numel: int) -> nn.Modul
     try:
         with torch.device("meta"):
             numel = sum(
-                t.numel() for t in build_network(spec.network, where).state_dict().values()
+                t.numel() for t in unique_state(build_network(spec.network, where)).values()
             )
         if numel > weights_numel:
             raise PretrainedError(

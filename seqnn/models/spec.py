@@ -3,10 +3,12 @@
 Every seqnn network records how it was built (``@records_config``): ``network_spec(net)``
 gives ``{"_target_": "seqnn.models.bassetcnn.BassetCNN", "n_targets": 1, ...}``, the same shape
 as a Hydra model config. ``build_network(spec)`` builds it again **without running arbitrary
-code**: a ``_target_`` must be a network class under ``seqnn.models`` or a module class of
-``torch.nn`` (activation factories such as ``torch.nn.ReLU``); anything else (``os.system``,
-``builtins.eval``...) is refused. That is what lets a pretrained package be loaded from an
-untrusted folder.
+code**: a ``_target_`` must be a network class under ``seqnn.models``, a module class of
+``torch.nn`` (activation factories such as ``torch.nn.ReLU``) or one of the published
+architectures named one by one in :data:`TRUSTED_CLASSES` (classes of installed ports, never a
+whole foreign package); anything else (``os.system``, ``builtins.eval``...) is refused. That is
+what lets a pretrained package be loaded from an untrusted folder: the folder brings weights and
+JSON, the code comes from installed packages only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,16 @@ from torch import nn
 from seqnn.errors import SeqnnInputError
 
 ALLOWED_PREFIXES = ("seqnn.models.", "torch.nn.")
+#: classes of installed ports of published networks that a spec may name, one by one (a
+#: package prefix would trust every class, and so every side effect, of a foreign package).
+#: Their constructors take plain numbers and nested networks; the ports whose constructors
+#: need their own config objects (Enformer, Borzoi) are wrapped in seqnn.models instead.
+TRUSTED_CLASSES = (
+    "bpnetlite.bpnet.BPNet",  # pip install seqnn[chrombpnet]
+    "bpnetlite.chrombpnet.ChromBPNet",
+)
+#: the import name of each port -> the seqnn extra that installs it
+_PORTS = {"bpnetlite": "chrombpnet", "enformer_pytorch": "enformer", "borzoi_pytorch": "borzoi"}
 T = TypeVar("T", bound=type)
 
 
@@ -85,7 +97,8 @@ def _to_json(value: Any, where: str) -> Any:
 def build_network(spec: Mapping[str, Any], source: str = "network spec") -> nn.Module:
     """Build a network from :func:`network_spec` output (or a Hydra model config).
 
-    Only classes under ``seqnn.models`` and ``torch.nn`` are imported and called.
+    Only classes under ``seqnn.models`` and ``torch.nn`` and those in
+    :data:`TRUSTED_CLASSES` are imported and called.
 
     Raises:
         SpecError: naming ``source`` for a refused or unknown ``_target_`` or bad arguments.
@@ -115,14 +128,22 @@ def _build(value: Any, source: str) -> Any:
 
 def _resolve(target: str, source: str) -> type:
     """``"seqnn.models.bassetcnn.BassetCNN"`` -> the class, if it is an allowed nn.Module."""
-    if not target.startswith(ALLOWED_PREFIXES):
+    if not (target.startswith(ALLOWED_PREFIXES) or target in TRUSTED_CLASSES):
         raise SpecError(
             f"{source}: refusing _target_ {target!r}: a pretrained network may only name "
-            f"classes under {' or '.join(p.rstrip('.') for p in ALLOWED_PREFIXES)}"
+            f"classes under {' or '.join(p.rstrip('.') for p in ALLOWED_PREFIXES)} or one of "
+            f"the trusted published architectures {', '.join(TRUSTED_CLASSES)}"
         )
     module_name, _, name = target.rpartition(".")
     try:
         obj = getattr(importlib.import_module(module_name), name)
+    except ModuleNotFoundError as err:
+        if target in TRUSTED_CLASSES or err.name in _PORTS:
+            raise SpecError(
+                f"{source}: {target!r} needs the port {err.name!r}: pip install "
+                f"'seqnn[{_PORTS.get(str(err.name).split('.')[0], 'zoo')}]'"
+            ) from None
+        raise SpecError(f"{source}: unknown _target_ {target!r} (is seqnn up to date?)") from None
     except (ImportError, AttributeError):
         raise SpecError(f"{source}: unknown _target_ {target!r} (is seqnn up to date?)") from None
     if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
