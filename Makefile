@@ -11,9 +11,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e ".[dev,bigwig,enformer,borzoi]"
 	# the published-model ports (tests/test_zoo.py): bpnet-lite without its training tools
-	# (MACS3 compiles from source), with what its networks import
-	$(PIP) install -q -c constraints.txt --no-deps "bpnet-lite>=1.1"
+	# (MACS3 compiles from source), after what its networks import (installed last and
+	# without dependencies, so pip's resolver does not report the tools left out)
 	$(PIP) install -q -c constraints.txt tangermeme h5py tqdm
+	$(PIP) install -q -c constraints.txt --no-deps "bpnet-lite>=1.1"
 	touch $@
 
 install: $(VENV)/.installed          ## venv + seqnn (editable) + dev tools

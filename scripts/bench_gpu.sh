@@ -6,6 +6,7 @@
 #    GPU utilisation per epoch from seqnn.callbacks.Throughput (scripts/bench_seqnn_train.py).
 # 2. The same comparison for the bare training step fed by IntervalDataset's loader
 #    (scripts/bench_train.py), with the mean GPU utilisation sampled by nvidia-smi.
+# 3. seqnn-train of the human-scale experiments on a 1 Gb synthetic genome (below).
 #   bash scripts/bench_gpu.sh      (PYTHON=python3 WORKERS=4 to change the interpreter / workers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +26,11 @@ for output in codes one_hot; do
   awk -v o="$output" '{s+=$1; n++} END {printf "{\"bench\": \"gpu_util_pct_%s\", \"value\": %.1f, \"unit\": \"%%\"}\n", o, s/n}' "$log"
   rm -f "$log"
 done
+# 3. Human scale (issue 28): real seqnn-train runs of the two standard set-ups on the 1 Gb
+#    hg38-shaped workload (scripts/scale_workload.py: written once, ~1 min, ~3 GB of disk):
+#    experiment=basset_genome (tiled genome, 10 peak files) and experiment=bpnet_coverage
+#    (peaks + 2 bigWigs through the coverage store), batch 256, 200 steps per epoch.
+SCALE=${SCALE_WORKDIR:-/tmp/seqnn_scale}
+"$PY" scripts/scale_workload.py --genome-gb 1 --tracks 10 --workdir "$SCALE"
+"$PY" scripts/bench_seqnn_train.py --trainer gpu --experiment basset_genome bpnet_coverage \
+  --workload "$SCALE/g1_s0" --batch 256 --epochs 3 --limit-batches 200 --workers "$WORKERS"

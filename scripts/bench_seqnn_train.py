@@ -15,9 +15,16 @@ epochs after the first (which holds cuDNN's autotuning and the workers' start):
 ``--output codes``: uint8 codes (B, L) travel to the device and the task one-hot encodes them
 there; ``one_hot``: float32 (B, 4, L) made by the loader on the CPU, 16x the bytes.
 
+``--experiment basset_genome bpnet_coverage --workload DIR`` times the two human-scale set-ups
+instead, on a folder written by ``scripts/scale_workload.py`` (its genome, its first
+``--peak-files`` peak files as labels for ``basset_genome``; its first peak file as the windows
+and its first ``--tracks`` bigWigs through the coverage store for ``bpnet_coverage``); the
+figures are then named ``seqnn_train_samples_s_<experiment>_b<batch>``.
+
 Usage: python scripts/bench_seqnn_train.py [--trainer gpu] [--output codes one_hot]
        [--batch 64 256] [--epochs 4] [--workers 4] [--length 1000] [--negative-ratio 30]
        [--limit-batches N] [--keep DIR]
+       [--experiment basset_genome bpnet_coverage --workload DIR [--peak-files 10] [--tracks 2]]
 """
 
 from __future__ import annotations
@@ -43,15 +50,40 @@ def epoch_values(metrics_csv: Path, key: str) -> list[float]:
     return [float(r[key]) for r in sorted(rows, key=lambda r: int(r["epoch"]))]
 
 
-def run(args, output: str, batch: int, run_dir: Path) -> Path:
+def data_overrides(args, experiment: str | None) -> list[str]:
+    """The data settings of one run: the embedded promoters resized, or an experiment on the
+    scale workload's files."""
+    if experiment is None:
+        return [
+            f"data.input_length={args.length}",
+            "data.on_invalid=pad",
+            f"data.intervals.negative_ratio={args.negative_ratio}",
+        ]
+    work = args.workload.resolve()
+    peaks = sorted(work.glob("peaks_*.narrowPeak"), key=lambda p: int(p.stem.split("_")[1]))
+    bigwigs = sorted(work.glob("signal_*.bw"), key=lambda p: int(p.stem.split("_")[1]))
+    common = [f"experiment={experiment}", f"data.genome={work / 'genome.fa'}"]
+    if experiment == "basset_genome":
+        chosen = peaks[: args.peak_files]
+        listed = ",".join(str(p) for p in chosen)
+        return [*common, f"data.targets.peaks=[{listed}]", f"data.n_targets={len(chosen)}"]
+    chosen = bigwigs[: args.tracks]
+    listed = ",".join(str(p) for p in chosen)
+    return [
+        *common,
+        f"data.intervals={peaks[0]}",
+        f"data.targets.paths=[{listed}]",
+        f"data.n_targets={len(chosen)}",
+    ]
+
+
+def run(args, output: str, batch: int, run_dir: Path, experiment: str | None = None) -> Path:
     """One seqnn-train run; returns its CSV metrics file."""
     overrides = [
+        *data_overrides(args, experiment),
         f"trainer={args.trainer}",
         f"trainer.max_epochs={args.epochs}",
         "trainer.min_epochs=" + str(args.epochs),  # no early stop: every epoch is timed
-        f"data.input_length={args.length}",
-        "data.on_invalid=pad",
-        f"data.intervals.negative_ratio={args.negative_ratio}",
         f"data.output={output}",
         f"data.batch_size={batch}",
         f"data.num_workers={args.workers}",
@@ -86,21 +118,29 @@ def main() -> None:
     parser.add_argument("--negative-ratio", type=int, default=30)
     parser.add_argument("--limit-batches", type=int, default=0, help="0: whole epochs")
     parser.add_argument("--keep", type=Path, help="keep the runs under this folder")
+    parser.add_argument("--experiment", nargs="+", choices=["basset_genome", "bpnet_coverage"])
+    parser.add_argument("--workload", type=Path, help="a scale_workload.py folder (g<gb>_s<seed>)")
+    parser.add_argument("--peak-files", type=int, default=10, help="basset_genome's label files")
+    parser.add_argument("--tracks", type=int, default=2, help="bpnet_coverage's bigWigs")
     args = parser.parse_args()
     if args.epochs < 2:
         parser.error("--epochs must be >= 2 (the first epoch is not timed)")
+    if args.experiment and not (args.workload and (args.workload / "genome.fa").is_file()):
+        parser.error("--experiment needs --workload: a folder made by scripts/scale_workload.py")
 
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
+        cases = [(e, "codes") for e in args.experiment or []] or [(None, o) for o in args.output]
         for batch in args.batch:
-            for output in args.output:
-                name = f"{output}_b{batch}"
+            for experiment, output in cases:
+                name = f"{experiment or output}_b{batch}"
                 (root / name).mkdir(parents=True, exist_ok=True)
-                metrics = run(args, output, batch, root / name)
+                metrics = run(args, output, batch, root / name, experiment)
                 extra = dict(
+                    experiment=experiment,
                     trainer=args.trainer,
                     batch=batch,
-                    length=args.length,
+                    length=None if experiment else args.length,
                     workers=args.workers,
                     epochs_timed=args.epochs - 1,
                 )
