@@ -44,6 +44,8 @@ ALLOWED_FUNCTIONS = (
     "seqnn.data.embedded.cnnprom_table",
     "seqnn.data.embedded.ctcf_table",
     "seqnn.data.tiling.tile_genome",
+    # model=finetune: a package's network (checked as load_pretrained checks it), new head
+    "seqnn.inference.finetune.finetune_network",
 )
 
 

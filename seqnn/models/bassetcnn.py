@@ -59,6 +59,9 @@ class BassetCNN(nn.Module):
             Ploenzke 2021 (cleaner first-layer motifs and gradient attributions).
     """
 
+    # the modules n_targets sizes: a fine-tune replaces them (seqnn.models.finetune)
+    head_modules = ("head",)
+
     def __init__(
         self,
         n_targets: int = 1,

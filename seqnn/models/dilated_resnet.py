@@ -55,6 +55,9 @@ class DilatedResNet(nn.Module):
         activation: Factory of the activation module.
     """
 
+    # the modules n_targets sizes: a fine-tune replaces them (seqnn.models.finetune)
+    head_modules = ("profile_head", "scalar_head")
+
     def __init__(
         self,
         n_targets: int = 1,
