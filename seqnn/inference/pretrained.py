@@ -45,8 +45,9 @@ MAX_INPUT = 10_000_000
 MAX_HEADER = 16 * 2**20
 SPEC_FILE = "seqnn.json"
 WEIGHTS_FILE = "model.safetensors"
-# names that load_pretrained resolves to folders shipped in seqnn/resources/models/
-SHIPPED_MODELS = ("ecoli-sigma70",)
+# names that load_pretrained resolves to folders shipped in seqnn/resources/models/ (their
+# provenance: seqnn/resources/PROVENANCE.md; tests/test_packaging.py checks the list is whole)
+SHIPPED_MODELS = ("ecoli-sigma70", "ctcf-peaks")
 
 
 class PretrainedError(SeqnnInputError):
