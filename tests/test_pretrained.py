@@ -231,7 +231,7 @@ def bsubtilis_rows():
 
 @pytest.mark.parametrize(
     ("name", "rows", "length"),
-    [("ctcf-peaks", ctcf_sample, 100)],
+    [("ctcf-peaks", ctcf_sample, 100), ("bsubtilis-promoters", bsubtilis_rows, 81)],
 )
 def test_shipped_models_load_and_separate_their_classes(name, rows, length):
     """A sanity check on rows mostly seen in training (the card holds the held-out metrics)."""

@@ -47,7 +47,7 @@ SPEC_FILE = "seqnn.json"
 WEIGHTS_FILE = "model.safetensors"
 # names that load_pretrained resolves to folders shipped in seqnn/resources/models/ (their
 # provenance: seqnn/resources/PROVENANCE.md; tests/test_packaging.py checks the list is whole)
-SHIPPED_MODELS = ("ecoli-sigma70", "ctcf-peaks")
+SHIPPED_MODELS = ("ecoli-sigma70", "ctcf-peaks", "bsubtilis-promoters")
 
 
 class PretrainedError(SeqnnInputError):
