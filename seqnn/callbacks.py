@@ -19,6 +19,10 @@ with ``rule="calibrated"`` Platt scaling's cut).
 
 :class:`ModelSummary` is Lightning's rich model summary without the FLOPs column and total
 when they are 0 (Lightning counts FLOPs only for a module with an ``example_input_array``).
+
+:class:`TrunkFinetuning` freezes a fine-tuned network's trunk (everything outside its
+``head_modules``, :mod:`seqnn.models.finetune`) and optionally unfreezes it at a given epoch
+with a lower learning rate (``seqnn-train init_from=<package> model=finetune callbacks=finetune``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, RichModelSummary
+from lightning.pytorch.callbacks import BaseFinetuning, ModelCheckpoint, RichModelSummary
 from lightning.pytorch.utilities import rank_zero_warn
 from lightning.pytorch.utilities.model_summary import (
     get_formatted_model_size,
@@ -39,6 +43,8 @@ from lightning.pytorch.utilities.model_summary import (
 from rich import get_console
 from rich.table import Table
 
+from seqnn.errors import SeqnnInputError
+from seqnn.models.finetune import trunk_modules
 from seqnn.tasks.threshold import check_rule, tune_threshold
 
 # What the state dict holds; every value is a tensor, an int or a float, so checkpoints still
@@ -332,6 +338,47 @@ class TuneThreshold(L.Callback):
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.threshold is not None:
             pl_module.log("test/threshold", self.threshold, logger=True)
+
+
+class TrunkFinetuning(BaseFinetuning):
+    """Train the head with the trunk frozen, then (optionally) the whole network with the
+    trunk at a lower learning rate: the two phases of fine-tuning a pretrained network.
+
+    The trunk is every child module of ``pl_module.net`` outside its ``head_modules``
+    (:mod:`seqnn.models.finetune`); its parameters get ``requires_grad=False`` before the
+    optimiser is built (which takes only trainable parameters), and its batch-norm layers
+    stop updating their running statistics, so the frozen phase changes none of its values.
+
+    Args:
+        unfreeze_at_epoch: the epoch (0-based) at which the trunk joins the optimiser; None
+            keeps it frozen for the whole run.
+        lr_factor: the trunk's learning rate once unfrozen, as a fraction of the head's
+            learning rate at that epoch.
+    """
+
+    def __init__(self, unfreeze_at_epoch: int | None = None, lr_factor: float = 0.1) -> None:
+        super().__init__()
+        if unfreeze_at_epoch is not None and unfreeze_at_epoch < 1:
+            raise SeqnnInputError(
+                f"callbacks.trunk_finetuning: unfreeze_at_epoch={unfreeze_at_epoch}: give an "
+                "epoch >= 1, or drop callbacks=finetune to train the whole network from the start"
+            )
+        if not 0 < lr_factor <= 1:
+            raise SeqnnInputError(
+                f"callbacks.trunk_finetuning: lr_factor={lr_factor}: give a value in (0, 1]"
+            )
+        self.unfreeze_at_epoch = unfreeze_at_epoch
+        self.lr_factor = lr_factor
+
+    def freeze_before_training(self, pl_module: L.LightningModule) -> None:
+        self.freeze(trunk_modules(pl_module.net), train_bn=False)
+
+    def finetune_function(
+        self, pl_module: L.LightningModule, epoch: int, optimizer: torch.optim.Optimizer
+    ) -> None:
+        if epoch == self.unfreeze_at_epoch:
+            lr = optimizer.param_groups[0]["lr"] * self.lr_factor
+            self.unfreeze_and_add_param_group(trunk_modules(pl_module.net), optimizer, lr=lr)
 
 
 def threshold_rule(cfg) -> str | None:

@@ -154,7 +154,8 @@ def test_missing_data_path_names_the_key(tmp_path):
 # ----------------------------------------------------------------------------- models, tasks
 @pytest.mark.parametrize("option", options("model"))
 def test_model_option_instantiates(option, tmp_path):
-    cfg = compose_train([f"model={option}"], tmp_path / "run")
+    start = ["init_from=ecoli-sigma70"] if option == "finetune" else []  # a package's network
+    cfg = compose_train([f"model={option}", *start], tmp_path / "run")
     module = instantiate(cfg.task, _convert_="all")
     assert isinstance(module.net, torch.nn.Module)
     x = torch.randint(0, 4, (2, cfg.data.input_length), dtype=torch.uint8)  # default data: codes

@@ -63,3 +63,14 @@ def test_every_declared_package_is_a_folder():
 def test_license_is_an_spdx_string():
     # a {text = ...} table is deprecated and warned about on every build
     assert isinstance(PROJECT["project"]["license"], str)
+
+
+def test_every_shipped_model_is_named_and_small():
+    from seqnn.inference.pretrained import SHIPPED_MODELS, SPEC_FILE, WEIGHTS_FILE
+
+    folders = {p.name: p for p in (ROOT / "seqnn" / "resources" / "models").iterdir()}
+    assert sorted(folders) == sorted(SHIPPED_MODELS), "SHIPPED_MODELS lists every model folder"
+    assert "models/*/*" in SETUPTOOLS["package-data"]["seqnn.resources"]
+    for name, folder in folders.items():
+        assert sorted(p.name for p in folder.iterdir()) == sorted([SPEC_FILE, WEIGHTS_FILE]), name
+        assert sum(p.stat().st_size for p in folder.iterdir()) < 5 * 2**20, f"{name}: over 5 MB"

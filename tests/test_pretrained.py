@@ -215,6 +215,40 @@ def test_shipped_model_predicts_real_promoters_above_background():
     assert auroc > 0.9, auroc
 
 
+def ctcf_sample():
+    from seqnn.data.embedded import ctcf_table
+
+    return ctcf_table(n=300, seed=1)  # peaks and fresh shuffles of them
+
+
+def bsubtilis_rows():
+    import pandas as pd
+
+    from seqnn.data.embedded import cnnprom_table
+
+    return pd.read_csv(cnnprom_table("bsubtilis"))
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "length"),
+    [("ctcf-peaks", ctcf_sample, 100), ("bsubtilis-promoters", bsubtilis_rows, 81)],
+)
+def test_shipped_models_load_and_separate_their_classes(name, rows, length):
+    """A sanity check on rows mostly seen in training (the card holds the held-out metrics)."""
+    from seqnn.inference.predict import predict_sequences
+
+    model = seqnn.load_pretrained(name)
+    assert model.input_length == length and model.targets == ["label"]
+    card = model.spec.card
+    assert {"reproduce", "training_data", "split", "test_metrics"} <= card.keys()
+    assert card["test_metrics"]["test/auroc"] > 0.9
+    table = rows()
+    score = predict_sequences(model, table["sequence"].tolist())["label_pred"].to_numpy()
+    pos, neg = score[table["label"] == 1], score[table["label"] == 0]
+    auroc = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    assert auroc > 0.9, auroc
+
+
 def test_spec_says_whether_the_model_is_strand_specific(tmp_path, package):
     assert seqnn.load_pretrained("ecoli-sigma70").spec.strand_specific is True  # use_strand
     data = json.loads((package / SPEC_FILE).read_text())

@@ -70,6 +70,7 @@ TINY = {  # small enough that a batch takes milliseconds
         "model.n_layers=1",
     ],
     "autoencoder": ["model.n_filters=[8,8]", "model.latent_dim=4"],
+    "finetune": ["init_from=ecoli-sigma70", "callbacks=finetune"],  # the shipped package's net
     "vae": ["model.n_filters=[8,8]", "model.latent_dim=4"],
 }
 QUIET = ["~callbacks.progress_bar", "+trainer.enable_progress_bar=false"]

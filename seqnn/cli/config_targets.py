@@ -45,6 +45,8 @@ ALLOWED_FUNCTIONS = (
     "seqnn.data.embedded.ctcf_table",
     "seqnn.data.tiling.tile_genome",
     "seqnn.data.tiling.tile_windows",
+    # model=finetune: a package's network (checked as load_pretrained checks it), new head
+    "seqnn.inference.finetune.finetune_network",
 )
 
 

@@ -69,6 +69,7 @@ def model_card(cfg: DictConfig, metrics: dict[str, float], checkpoint: str) -> d
         "test_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("test/")},
         "val_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("val/")},
         "checkpoint": str(checkpoint),
+        **({"init_from": str(cfg.init_from)} if cfg.get("init_from") else {}),
         "run": str(cfg.paths.output_dir),
     }
 

@@ -10,6 +10,7 @@ exports the best network and returns the metrics. Examples::
     seqnn-train -m model=cnn,rnn model.n_filters=64,128
     seqnn-train ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt   # exact resume
     seqnn-train init_from=outputs/runs/<run>/model  # fine-tune from a pretrained package
+    seqnn-train init_from=ctcf-peaks model=finetune callbacks=finetune   # new head, frozen trunk
 """
 
 from __future__ import annotations
@@ -302,7 +303,9 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
     measured_input_length(cfg, datamodule)
     module: L.LightningModule = instantiate_task(cfg, datamodule)
     check_optimizer(module)
-    if cfg.get("init_from") and not cfg.get("ckpt_path"):  # a resume holds its own weights
+    # a resume holds its own weights; model=finetune started its trunk from init_from already
+    started = getattr(module.net, "pretrained_source", None)
+    if cfg.get("init_from") and not cfg.get("ckpt_path") and not started:
         init_from_pretrained(module, cfg.init_from, strict=cfg.get("init_strict", True))
     if cfg.get("compile"):
         module.net = torch.compile(module.net)

@@ -7,7 +7,9 @@
 * :mod:`~seqnn.inference.variants` — variant effects from a VCF;
 * :mod:`~seqnn.inference.multi_device` — region predictions over several devices;
 * :mod:`~seqnn.inference.ensemble`, :mod:`~seqnn.inference.evaluate`,
-  :mod:`~seqnn.inference.export` — ensembles of packages, metrics against truth, ONNX.
+  :mod:`~seqnn.inference.export` — ensembles of packages, metrics against truth, ONNX;
+* :mod:`~seqnn.inference.hub`, :mod:`~seqnn.inference.push` — packages on the Hugging Face
+  Hub (``load_pretrained("hf://owner/repo")``, :func:`push_to_hub`).
 
 Layout: models take uint8 codes (N, L) or one-hot (N, 4, L), channels A, C, G, T. The
 command-line tools over these verbs live in :mod:`seqnn.cli`. Names are imported on first use.
@@ -29,6 +31,7 @@ _LAZY = {
     "evaluate_table": "seqnn.inference.evaluate",
     "evaluate_regions": "seqnn.inference.evaluate",
     "export_model": "seqnn.inference.export",
+    "push_to_hub": "seqnn.inference.push",
 }
 
 __getattr__ = lazy_getattr("seqnn.inference", _LAZY)

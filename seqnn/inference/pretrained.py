@@ -9,6 +9,7 @@ Loading never unpickles: weights come from safetensors, the network is rebuilt b
 Lightning ``.ckpt`` is read with ``torch.load(weights_only=True)`` only. Example::
 
     model = seqnn.load_pretrained("ecoli-sigma70")          # shipped inside the package
+    model = seqnn.load_pretrained("hf://my-lab/my-model@v1")  # from the Hugging Face Hub
     seqnn.predict_sequences(model, ["TTGACA...TATAAT..."])
     seqnn.save_pretrained(module, "my_model/", input_length=1000, card={"data": "..."})
 """
@@ -32,6 +33,7 @@ from seqnn.atomic import atomic_open, atomic_path
 from seqnn.data.embedded import resource_path
 from seqnn.data.encoding import ALPHABET, DEFAULT_POLICY, EncodingPolicy, OneHot
 from seqnn.errors import SeqnnInputError
+from seqnn.inference.hub import fetch_package, is_hub_source
 from seqnn.kinds import AUTOENCODER, BINARY, PROFILE, TaskKind, task_kind
 from seqnn.kinds import TASK_KINDS as TASK_KINDS  # the kinds by name, as before
 from seqnn.models.outputs import OUTPUT_TRANSFORMS, profile_prediction
@@ -45,8 +47,9 @@ MAX_INPUT = 10_000_000
 MAX_HEADER = 16 * 2**20
 SPEC_FILE = "seqnn.json"
 WEIGHTS_FILE = "model.safetensors"
-# names that load_pretrained resolves to folders shipped in seqnn/resources/models/
-SHIPPED_MODELS = ("ecoli-sigma70",)
+# names that load_pretrained resolves to folders shipped in seqnn/resources/models/ (their
+# provenance: seqnn/resources/PROVENANCE.md; tests/test_packaging.py checks the list is whole)
+SHIPPED_MODELS = ("ecoli-sigma70", "ctcf-peaks", "bsubtilis-promoters")
 
 
 class PretrainedError(SeqnnInputError):
@@ -425,14 +428,18 @@ def load_pretrained(
     *,
     head: str | None = None,
     targets: str | Sequence[str] | None = None,
+    local_files_only: bool = False,
 ) -> PretrainedModel:
-    """Load a pretrained package, a shipped model by name, or a Lightning checkpoint.
+    """Load a pretrained package, a shipped model by name, a hub repo, or a Lightning checkpoint.
 
     Args:
         source: a package folder (``seqnn.json`` + ``model.safetensors``), its
-            ``model.safetensors``, a shipped model name (``"ecoli-sigma70"``), or a Lightning
-            ``.ckpt`` (read with ``torch.load(weights_only=True)``; its spec is taken from
-            ``spec=``, or from the run's ``model/seqnn.json`` next to ``checkpoints/``).
+            ``model.safetensors``, a shipped model name (``"ecoli-sigma70"``), a Hugging Face
+            Hub repo ``"hf://<owner>/<repo>[@revision]"`` (:mod:`seqnn.inference.hub`: only the
+            package's files are downloaded, into the hub's cache; a repo holding a pickle or
+            code is refused), or a Lightning ``.ckpt`` (read with
+            ``torch.load(weights_only=True)``; its spec is taken from ``spec=``, or from the
+            run's ``model/seqnn.json`` next to ``checkpoints/``).
         device: ``"cpu"``, ``"cuda"``, ``"auto"`` (cuda when present) or a torch.device.
         spec: a spec (or its file) for checkpoints that do not sit in a seqnn run folder.
         head: a multi-head network's head (Enformer, Borzoi: ``"human"`` or ``"mouse"``);
@@ -440,6 +447,8 @@ def load_pretrained(
         targets: keep only these outputs: target names, or one query on the spec's target
             table (``"assay == 'DNASE' and description.str.contains('K562')"``, pandas
             ``DataFrame.query`` syntax; the column ``name`` holds the target names).
+        local_files_only: a hub source is read from the cache only, never downloaded (as
+            ``HF_HUB_OFFLINE=1`` does).
 
     Returns:
         The model in eval mode on ``device``.
@@ -448,7 +457,7 @@ def load_pretrained(
         PretrainedError: naming the file: missing weights or spec, a spec from a newer seqnn,
             a file that needs pickle (refused, never executed), weights that do not fit.
     """
-    path = _resolve_source(source)
+    path = _resolve_source(source, local_files_only)
     if path.is_dir():
         weights_path, spec_source = path / WEIGHTS_FILE, spec or path / SPEC_FILE
     else:
@@ -635,13 +644,16 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
-def _resolve_source(source: str | Path) -> Path:
+def _resolve_source(source: str | Path, local_files_only: bool = False) -> Path:
     if isinstance(source, str) and source in SHIPPED_MODELS:
         return resource_path(f"models/{source}")
+    if is_hub_source(source):
+        return fetch_package(str(source), (SPEC_FILE, WEIGHTS_FILE), local_files_only)
     path = Path(source).expanduser()
     if not path.exists():
         raise PretrainedError(
-            f"{path}: no such model folder or file (shipped models: {', '.join(SHIPPED_MODELS)})"
+            f"{path}: no such model folder or file (shipped models: {', '.join(SHIPPED_MODELS)}; "
+            "a hub repo: hf://<owner>/<repo>)"
         )
     return path
 

@@ -64,6 +64,9 @@ class BassetCNN(nn.Module):
         padding: ``"same"`` (zero-padded convolutions, the default) or ``"valid"``.
     """
 
+    # the modules n_targets sizes: a fine-tune replaces them (seqnn.models.finetune)
+    head_modules = ("head",)
+
     def __init__(
         self,
         n_targets: int = 1,

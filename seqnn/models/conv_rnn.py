@@ -44,6 +44,9 @@ class ConvRNN(nn.Module):
         activation: Factory of the activation module.
     """
 
+    # the modules n_targets sizes: a fine-tune replaces them (seqnn.models.finetune)
+    head_modules = ("head",)
+
     def __init__(
         self,
         n_targets: int = 1,

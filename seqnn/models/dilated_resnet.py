@@ -61,6 +61,9 @@ class DilatedResNet(nn.Module):
         padding: ``"same"`` (zero-padded convolutions, the default) or ``"valid"``.
     """
 
+    # the modules n_targets sizes: a fine-tune replaces them (seqnn.models.finetune)
+    head_modules = ("profile_head", "scalar_head")
+
     def __init__(
         self,
         n_targets: int = 1,

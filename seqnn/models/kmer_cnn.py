@@ -70,6 +70,9 @@ class KmerCNN(nn.Module):
             L - kernel_size + 1 >= 3.
     """
 
+    # the modules n_targets sizes: a fine-tune replaces them (seqnn.models.finetune)
+    head_modules = ("head",)
+
     def __init__(
         self,
         n_targets: int = 1,

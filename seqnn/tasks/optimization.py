@@ -33,7 +33,9 @@ def optimizer_config(
     Returns:
         The optimiser alone, or ``{"optimizer": ..., "lr_scheduler": {...}}``.
     """
-    opt = optimizer(params=params)
+    # only trainable parameters: a frozen trunk (seqnn.callbacks.TrunkFinetuning) joins later
+    # as a param group of its own
+    opt = optimizer(params=[p for p in params if p.requires_grad])
     if scheduler is None:
         return opt
     return {
