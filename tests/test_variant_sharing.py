@@ -154,9 +154,65 @@ def test_cli_regions_and_method(genome, tmp_path, capsys):
     out = tmp_path / "e.tsv"
     args = [f"model={model_dir}", f"fasta={genome.path}", f"vcf={vcf}", f"out={out}"]
     try:
-        main([*args, f"regions={bed}", "method=plain", "device=cpu", "progress=false"])
+        main(
+            [
+                *args,
+                f"regions={bed}",
+                "method=plain",
+                "background=4",
+                "device=cpu",
+                "progress=false",
+            ]
+        )
     except SystemExit as exit_:
         assert not exit_.code
     effects = pd.read_csv(out, sep="\t")
     assert set(effects.region) == {"enh"} and len(effects) == 3 * 3 + 2
+    assert effects["a_effect_quantile"].between(0, 1).sum() == 3 * 3  # SNVs; indels: NaN
     assert "lie in no region's window" in capsys.readouterr().err
+
+
+def act_model(length=L):
+    """1 when the window holds ACT, else 0: a max-pooled 3-mer detector."""
+    net = nn.Sequential(nn.Conv1d(4, 1, 3), nn.ReLU(), nn.AdaptiveMaxPool1d(1), nn.Flatten())
+    with torch.no_grad():
+        net[0].weight.zero_()
+        net[0].weight[0, [0, 1, 3], [0, 1, 2]] = 1.0  # A, C, T at offsets 0, 1, 2
+        net[0].bias.fill_(-2.0)
+    spec = ModelSpec(network={}, input_length=length, task="regression", targets=["act"],
+                     output_transform="identity")  # fmt: skip
+    return PretrainedModel(net, spec).eval()
+
+
+@pytest.mark.parametrize("method", ["auto", "plain"])
+def test_background_quantile_near_one_for_a_huge_effect(tmp_path, method):
+    rng = np.random.default_rng(3)
+    seq = "".join(rng.choice(list("ACGT"), 200)).replace("ACT", "AGT")
+    seq = seq[:49] + "AGT" + seq[52:149] + "CGG" + seq[152:]
+    seq = seq.replace("ACT", "AGT")
+    genome = Genome(write_fasta(tmp_path / "g.fa", {"c": seq}))
+    assert "ACT" not in seq
+    table = pd.DataFrame(
+        [
+            ("c", 51, "gain", "G", "C"),
+            ("c", 151, "none", "G", "C"),
+            ("c", 100, "indel", seq[99], seq[99] + "T"),
+        ],
+        columns=COLUMNS,
+    )
+    model = act_model()
+    effects = variant_effects(
+        model, genome, table, background=64, seed=1, method=method, progress=False
+    )
+    gain, none, indel = effects["act_effect_quantile"]
+    assert effects["act_diff"].tolist()[:2] == [1.0, 0.0]
+    assert gain > 0.9  # creating ACT: more than almost any shuffled context gives
+    assert 0.3 < none < 0.6  # no effect: mid-distribution (ties count half)
+    assert np.isnan(indel)  # backgrounds are for SNVs
+    again = variant_effects(model, genome, table, background=64, seed=1, progress=False)
+    np.testing.assert_allclose(again["act_effect_quantile"], effects["act_effect_quantile"])
+
+
+def test_background_must_not_be_negative(genome):
+    with pytest.raises(VariantError, match="background must be 0"):
+        variant_effects(cnn(), genome, variants(genome), background=-1, progress=False)

@@ -33,6 +33,8 @@ def run(cfg: DictConfig) -> list[Path]:
         progress=cfg.progress,
         method=cfg.method,
         regions=cfg.regions,
+        background=cfg.background,
+        seed=cfg.seed,
     )
     return [out]
 

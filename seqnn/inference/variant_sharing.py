@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from seqnn.data.background import shuffle_codes
 from seqnn.data.encoding import BYTE_TO_CODE, reverse_complement_codes
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import centred_start, contig_indices
-from seqnn.inference.predict import RC
+from seqnn.inference.predict import RC, predict_codes
 from seqnn.inference.pretrained import PretrainedModel
 from seqnn.interpret.fast_ism import Plan, Unsupported, Window, fast_plan
 
@@ -45,7 +46,6 @@ def snv_codes(alleles: pd.Series) -> np.ndarray:
     return BYTE_TO_CODE[np.frombuffer("".join(alleles).encode("ascii"), dtype=np.uint8)]
 
 
-@torch.inference_mode()
 def snv_predictions(
     model: PretrainedModel,
     plan: Plan,
@@ -70,13 +70,44 @@ def snv_predictions(
     Returns:
         ref, alt: (B, T) float32 predictions.
     """
-    length, device = model.input_length, model.device
+    length = model.input_length
     contig = contig_indices(chrom, genome.names)
     sites, rows = np.unique(contig * _KEY + _SHIFT + start, return_inverse=True)  # shared
     names = np.asarray(genome.names, dtype=object)[sites // _KEY]
     first = sites % _KEY - _SHIFT
     codes = genome.fetch_codes(names, first, first + length)  # (S, L) windows
-    rows, offset = torch.from_numpy(rows.ravel()), torch.from_numpy(offset.astype(np.int64))
+    return window_snv_predictions(model, plan, codes, rows.ravel(), offset, alt, rc)
+
+
+@torch.inference_mode()
+def window_snv_predictions(
+    model: PretrainedModel,
+    plan: Plan | None,
+    codes: np.ndarray,
+    rows: np.ndarray,
+    offset: np.ndarray,
+    alt: np.ndarray,
+    rc: RC = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and SNV predictions in given windows: (B, T) each.
+
+    Args:
+        model: a pretrained model.
+        plan: its fast-ISM plan (one reference pass per window, mutants by fast ISM), or
+            None (full passes of each SNV's reference and alternative window).
+        codes: (S, L) uint8 reference windows.
+        rows, offset, alt: (B,) each SNV's window (row of ``codes``), index in it and
+            alternative base code.
+        rc: as in :func:`seqnn.inference.predict.predict_codes`.
+    """
+    if plan is None:
+        ref_codes = codes[rows]
+        alt_codes = ref_codes.copy()
+        alt_codes[np.arange(len(rows)), offset] = alt
+        y = predict_codes(model, np.concatenate([ref_codes, alt_codes]), rc)
+        return tuple(np.split(y, 2))
+    length, device = model.input_length, model.device
+    rows, offset = torch.from_numpy(rows), torch.from_numpy(offset.astype(np.int64))
     bases = alt.astype(np.uint8)[:, None]  # (B, 1)
     strands = [(codes, rows, offset, bases)]
     if rc:  # the reverse strand: the window reversed, the base complemented
@@ -88,6 +119,54 @@ def snv_predictions(
         combine = torch.maximum if rc == "max" else lambda a, b: (a + b) / 2
         ref, mutant = combine(ref, outs[1][0]), combine(mutant, outs[1][1])
     return ref.cpu().numpy(), mutant.cpu().numpy()
+
+
+# ----------------------------------------------------------------------------- background
+def background_quantiles(
+    model: PretrainedModel,
+    plan: Plan | None,
+    codes: np.ndarray,
+    offset: np.ndarray,
+    alt: np.ndarray,
+    effect: np.ndarray,
+    n: int,
+    seeds: np.ndarray,
+    rc: RC = False,
+) -> np.ndarray:
+    """Each SNV's effect as a quantile among the effects of ``n`` shuffled-context SNVs.
+
+    A background SNV has the same alleles at the same offset, in the SNV's reference window
+    dinucleotide-shuffled (:func:`~seqnn.data.background.shuffle_codes`) with REF written
+    back at the offset (the flanks keep their dinucleotide counts, the two pairs touching
+    the site aside). The quantile is the fraction of background effects below the SNV's,
+    ties counted half: near 1 for an effect larger than any the context gives by chance.
+
+    Args:
+        model, plan, rc: as in :func:`window_snv_predictions`.
+        codes: (B, L) each SNV's reference window.
+        offset, alt: (B,) the SNV's index and alternative base code.
+        effect: (B, T) the SNVs' effects (alt - ref).
+        n: background SNVs per SNV.
+        seeds: (B,) one seed per SNV (its backgrounds do not depend on its batch).
+
+    Returns:
+        (B, T) quantiles in [0, 1].
+    """
+    b = len(codes)
+    ref_base = codes[np.arange(b), offset]
+    # (B * n) row seeds: SNV b's k-th background from seeds[b] and k (a 31-bit mix)
+    k = np.tile(np.arange(n, dtype=np.int64), b)
+    row_seeds = (np.repeat(seeds.astype(np.int64), n) * 1_000_003 + k * 7919) % (2**31 - 1)
+    shuffled = shuffle_codes(np.repeat(codes, n, axis=0), row_seeds)  # (B * n, L)
+    rows = np.arange(b * n)
+    shuffled[rows, np.repeat(offset, n)] = np.repeat(ref_base, n)
+    ref, mut = window_snv_predictions(
+        model, plan, shuffled, rows, np.repeat(offset, n), np.repeat(alt, n), rc
+    )
+    background = (mut - ref).reshape(b, n, -1)  # (B, n, T)
+    below = (background < effect[:, None]).mean(axis=1)
+    ties = (background == effect[:, None]).mean(axis=1)
+    return below + ties / 2
 
 
 def _strand(

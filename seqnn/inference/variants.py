@@ -33,7 +33,13 @@ from seqnn.data.vcf import LINE, VARIANT_COLUMNS, iter_vcf, normalize_variants, 
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.predict import RC, check_rc, predict_codes, write_rows
 from seqnn.inference.pretrained import PretrainedModel
-from seqnn.inference.variant_sharing import RegionIndex, shared_plan, snv_codes, snv_predictions
+from seqnn.inference.variant_sharing import (
+    RegionIndex,
+    background_quantiles,
+    shared_plan,
+    snv_codes,
+    snv_predictions,
+)
 from seqnn.interpret.fast_ism import Plan
 from seqnn.progress import line_total, progress_bar
 
@@ -58,6 +64,8 @@ def variant_effects(
     progress: bool = True,
     method: Method = "auto",
     regions: pd.DataFrame | str | Path | None = None,
+    background: int = 0,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Predict each variant's reference and alternative allele and compare them.
 
@@ -84,6 +92,13 @@ def variant_effects(
             region share one reference window; variants in no region are left out and counted
             (one warning, ``attrs["outside_regions"]``). None: each allele's own centred
             window (:func:`variant_windows`).
+        background: N > 0 adds ``<target>_effect_quantile``: each SNV's effect (alt - ref)
+            as a quantile among the effects of N shuffled-context SNVs (same alleles, same
+            window dinucleotide-shuffled, REF kept at its place; see
+            :func:`~seqnn.inference.variant_sharing.background_quantiles`); NaN for indels.
+            Costs N reference passes per SNV.
+        seed: seeds the shuffles (with each variant's position: reproducible whatever the
+            chunks and batches).
 
     Returns:
         One row per ALT allele: chrom, pos, id, ref, alt, then for each target ``t``:
@@ -102,7 +117,7 @@ def variant_effects(
     check_request(rc, ref_mismatch, batch_size, method)
     check_rc(model, rc)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
-    scoring = _scoring(model, genome, method, regions)
+    scoring = _scoring(model, genome, method, regions, background, seed)
     table = normalize_variants(vcf) if isinstance(vcf, pd.DataFrame) else read_vcf(vcf)
     with progress_bar(len(table), "variants", progress, "variants") as advance:
         return _effects(model, genome, table, rc, ref_mismatch, batch_size, advance, scoring)
@@ -120,6 +135,8 @@ def variant_effects_to_file(
     chunk_rows: int = 100_000,
     method: Method = "auto",
     regions: pd.DataFrame | str | Path | None = None,
+    background: int = 0,
+    seed: int = 0,
 ) -> Path:
     """:func:`variant_effects` streamed from a VCF to a table file (seqnn-variants).
 
@@ -131,7 +148,8 @@ def variant_effects_to_file(
     and error counts (REF mismatches, skipped alleles) are per chunk.
 
     Args:
-        model, genome, rc, ref_mismatch, batch_size, progress, method, regions: as in
+        model, genome, rc, ref_mismatch, batch_size, progress, method, regions, background,
+            seed: as in
             :func:`variant_effects` (the regions are held in memory, the VCF streamed).
         vcf: the VCF file (plain, gzip or bgzip).
         out: the table (TSV; CSV for ``.csv``).
@@ -143,7 +161,7 @@ def variant_effects_to_file(
     check_request(rc, ref_mismatch, batch_size, method)
     check_rc(model, rc)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
-    scoring = _scoring(model, genome, method, regions)
+    scoring = _scoring(model, genome, method, regions, background, seed)
     out = Path(out)
     total = line_total(vcf)  # lines, meta lines included: about the variants
     with atomic_open(out) as fh, progress_bar(total, "variants", progress, "variants") as advance:
@@ -161,6 +179,8 @@ class _Scoring:
 
     plan: Plan | None
     regions: RegionIndex | None
+    background: int = 0
+    seed: int = 0
 
 
 def _scoring(
@@ -168,13 +188,18 @@ def _scoring(
     genome: Genome,
     method: Method,
     regions: pd.DataFrame | str | Path | None,
+    background: int,
+    seed: int,
 ) -> _Scoring:
+    if int(background) < 0:
+        raise VariantError(f"background must be 0 (none) or a positive count, got {background}")
     plan = shared_plan(model) if method == "auto" else None
-    if regions is None:
-        return _Scoring(plan, None)
-    table = regions if isinstance(regions, pd.DataFrame) else read_intervals(regions)
-    table = checked_intervals(table, genome, on_invalid="error")[0]
-    return _Scoring(plan, RegionIndex(table, genome, model.input_length))
+    index = None
+    if regions is not None:
+        table = regions if isinstance(regions, pd.DataFrame) else read_intervals(regions)
+        table = checked_intervals(table, genome, on_invalid="error")[0]
+        index = RegionIndex(table, genome, model.input_length)
+    return _Scoring(plan, index, int(background), int(seed))
 
 
 def _effects(
@@ -197,6 +222,10 @@ def _effects(
         table, first, region, outside = _in_regions(table, genome, scoring.regions)
     ref, alt = _predict(model, genome, table, rc, batch_size, advance, scoring.plan, first)
     effects = effect_table(table, ref, alt, model.targets, model.spec.output_transform)
+    if scoring.background:
+        quantiles = _background(model, genome, table, alt - ref, scoring, first, rc, batch_size)
+        for j, name in enumerate(model.targets):
+            effects[f"{name}_effect_quantile"] = quantiles[:, j]
     if region is not None:
         effects.insert(len(VARIANT_COLUMNS), "region", region)
     effects.attrs.update(
@@ -418,15 +447,8 @@ def _predict(
     alt = np.empty((n, n_targets), dtype=np.float32)
     length = model.input_length
     p = table["pos"].to_numpy(np.int64) - 1
-    a = table["alt"].str.len().to_numpy(np.int64)
-    if first is None:  # centred on each allele (see variant_windows)
-        start = centred_start(p, p + table["ref"].str.len().to_numpy(np.int64), length)
-        alt_first = centred_start(0, a, length)
-    else:  # one window for both alleles, ALT written over REF's place in it
-        start, alt_first = first, first - p
-    snv = np.zeros(n, dtype=bool)
-    if plan is not None:
-        snv = ((table["ref"].str.len() == 1) & (table["alt"].str.len() == 1)).to_numpy()
+    start, alt_first = _window_starts(table, length, first)
+    snv = np.zeros(n, dtype=bool) if plan is None else _snvs(table)
     for i in range(0, n, batch_size):
         rows = slice(i, i + batch_size)
         done = np.flatnonzero(snv[rows]) + i
@@ -446,6 +468,55 @@ def _predict(
             ref[full], alt[full] = np.split(y, 2)
         advance(min(batch_size, n - i))
     return ref, alt
+
+
+def _window_starts(
+    table: pd.DataFrame, length: int, first: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) each variant's REF window start and its ALT window's first base relative to
+    ALT's start (see :func:`alt_windows`)."""
+    p = table["pos"].to_numpy(np.int64) - 1
+    if first is None:  # centred on each allele (see variant_windows)
+        start = centred_start(p, p + table["ref"].str.len().to_numpy(np.int64), length)
+        return start, centred_start(0, table["alt"].str.len().to_numpy(np.int64), length)
+    return first, first - p  # one window for both alleles, ALT written over REF's place
+
+
+def _snvs(table: pd.DataFrame) -> np.ndarray:
+    return ((table["ref"].str.len() == 1) & (table["alt"].str.len() == 1)).to_numpy()
+
+
+def _background(
+    model: PretrainedModel,
+    genome: Genome,
+    table: pd.DataFrame,
+    effect: np.ndarray,
+    scoring: _Scoring,
+    first: np.ndarray | None,
+    rc: RC,
+    batch_size: int,
+) -> np.ndarray:
+    """(n, T) each SNV's effect quantile among ``scoring.background`` shuffled-context SNVs
+    (:func:`~seqnn.inference.variant_sharing.background_quantiles`); NaN for other
+    variants."""
+    n_background, length = scoring.background, model.input_length
+    out = np.full(effect.shape, np.nan, dtype=np.float32)
+    snv = np.flatnonzero(_snvs(table))
+    p = table["pos"].to_numpy(np.int64) - 1
+    start = _window_starts(table, length, first)[0]
+    contig = contig_indices(table["chrom"], genome.names)
+    # one seed per variant and window: the same quantiles whatever the chunks and batches
+    seeds = (scoring.seed * 1_000_003 + contig * 7_919 + p * 31 + start) % (2**31 - 1)
+    step = max(1, batch_size // n_background)  # about batch_size shuffled windows a pass
+    for i in range(0, len(snv), step):
+        rows = snv[i : i + step]
+        chunk = table.iloc[rows]
+        codes = genome.fetch_codes(chunk["chrom"].to_numpy(), start[rows], start[rows] + length)
+        out[rows] = background_quantiles(
+            model, scoring.plan, codes, p[rows] - start[rows], snv_codes(chunk["alt"]),
+            effect[rows], n_background, seeds[rows], rc,
+        )  # fmt: skip
+    return out
 
 
 def effect_table(
