@@ -9,7 +9,12 @@ share one reference pass, and each SNV's alternative prediction is the fast-ISM 
 that reference at the SNV's offset (:mod:`seqnn.interpret.fast_ism`: only each layer's
 receptive-field slice is recomputed). With today's centred windows two SNVs share a window
 only when they sit at the same position (the alleles of one site); with region-anchored
-windows every SNV in a region shares the region's window.
+windows every SNV in a region shares the region's window. Sharing is within a batch of
+variants (a VCF is streamed in chunks, so memory does not grow with it); a site's alleles are
+adjacent lines, so they share.
+
+Also here: the regions' lookup (:class:`RegionIndex`) and the background quantile of an
+SNV's effect among shuffled-context SNVs (:func:`background_quantiles`).
 """
 
 from __future__ import annotations
@@ -46,37 +51,24 @@ def snv_codes(alleles: pd.Series) -> np.ndarray:
     return BYTE_TO_CODE[np.frombuffer("".join(alleles).encode("ascii"), dtype=np.uint8)]
 
 
-def snv_predictions(
-    model: PretrainedModel,
-    plan: Plan,
-    genome: Genome,
-    chrom: np.ndarray,
-    start: np.ndarray,
-    offset: np.ndarray,
-    alt: np.ndarray,
-    rc: RC = False,
+def shared_windows(
+    genome: Genome, chrom: np.ndarray, start: np.ndarray, length: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Reference and alternative predictions of SNVs, one reference pass per distinct window.
+    """The distinct windows among ``[start, start + length)`` of each variant, fetched once.
 
     Args:
-        model: a pretrained model whose network ``plan`` follows.
-        plan: :func:`shared_plan` of the model.
         genome: the genome.
-        chrom, start: (B,) each SNV's window ``[start, start + L)``.
-        offset: (B,) the SNV's index in its window.
-        alt: (B,) uint8 code of the alternative base.
-        rc: as in :func:`seqnn.inference.predict.predict_codes`.
+        chrom, start: (B,) each variant's window.
+        length: the window length L.
 
     Returns:
-        ref, alt: (B, T) float32 predictions.
+        codes: (S, L) uint8 windows, S <= B; rows: (B,) each variant's row of ``codes``.
     """
-    length = model.input_length
     contig = contig_indices(chrom, genome.names)
-    sites, rows = np.unique(contig * _KEY + _SHIFT + start, return_inverse=True)  # shared
+    sites, rows = np.unique(contig * _KEY + _SHIFT + start, return_inverse=True)
     names = np.asarray(genome.names, dtype=object)[sites // _KEY]
     first = sites % _KEY - _SHIFT
-    codes = genome.fetch_codes(names, first, first + length)  # (S, L) windows
-    return window_snv_predictions(model, plan, codes, rows.ravel(), offset, alt, rc)
+    return genome.fetch_codes(names, first, first + length), rows.ravel()
 
 
 @torch.inference_mode()

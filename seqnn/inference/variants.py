@@ -37,8 +37,9 @@ from seqnn.inference.variant_sharing import (
     RegionIndex,
     background_quantiles,
     shared_plan,
+    shared_windows,
     snv_codes,
-    snv_predictions,
+    window_snv_predictions,
 )
 from seqnn.interpret.fast_ism import Plan
 from seqnn.progress import line_total, progress_bar
@@ -454,10 +455,10 @@ def _predict(
         done = np.flatnonzero(snv[rows]) + i
         if len(done):
             chunk = table.iloc[done]
-            ref[done], alt[done] = snv_predictions(
-                model, plan, genome, chunk["chrom"].to_numpy(), start[done],
-                p[done] - start[done], snv_codes(chunk["alt"]), rc,
-            )  # fmt: skip
+            codes, sites = shared_windows(genome, chunk["chrom"].to_numpy(), start[done], length)
+            ref[done], alt[done] = window_snv_predictions(
+                model, plan, codes, sites, p[done] - start[done], snv_codes(chunk["alt"]), rc
+            )
         full = np.flatnonzero(~snv[rows]) + i
         if len(full):
             chunk, s = table.iloc[full], start[full]
