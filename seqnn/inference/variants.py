@@ -12,6 +12,11 @@ model's input length L, one per allele, with the allele in the middle (the rule 
 The VCF's REF must match the FASTA (case aside): a mismatch (usually another genome build)
 is an error naming the line, or, with ``ref_mismatch="skip"``/``"warn"``, dropped/kept with
 one warning and counted in ``effects.attrs["ref_mismatches"]``. Never silent.
+
+SNVs in the same window share one reference pass and get their alternative prediction by fast
+ISM (:mod:`seqnn.inference.variant_sharing`; ``method="plain"``: two full passes each);
+``regions=`` scores variants in their region's window instead of their own, and
+``background=N`` ranks each SNV's effect among shuffled-context SNVs.
 """
 
 from __future__ import annotations
@@ -150,8 +155,8 @@ def variant_effects_to_file(
 
     Args:
         model, genome, rc, ref_mismatch, batch_size, progress, method, regions, background,
-            seed: as in
-            :func:`variant_effects` (the regions are held in memory, the VCF streamed).
+            seed: as in :func:`variant_effects` (the regions are held in memory, the VCF
+            is streamed).
         vcf: the VCF file (plain, gzip or bgzip).
         out: the table (TSV; CSV for ``.csv``).
         chunk_rows: VCF lines per chunk.
