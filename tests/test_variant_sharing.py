@@ -16,7 +16,8 @@ from seqnn.inference.predict import predict_codes
 from seqnn.inference.pretrained import ModelSpec, PretrainedModel, save_pretrained
 from seqnn.inference.variant_sharing import shared_plan
 from seqnn.inference.variants import VariantError, variant_effects, variant_effects_to_file
-from seqnn.models import BassetCNN
+from seqnn.interpret import ism
+from seqnn.models import BassetCNN, DilatedResNet
 
 L = 24
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
@@ -30,9 +31,21 @@ def genome(tmp_path):
     return Genome(write_fasta(tmp_path / "g.fa", contigs))
 
 
-def cnn(length=L, seed=0):
+def test_fast_ism_follows_valid_padded_residual_blocks():
+    """The shared path's fast ISM on a valid-padded DilatedResNet (skips centre-cropped)."""
+    torch.manual_seed(0)
+    net = DilatedResNet(2, n_filters=6, stem_kernel_size=5, n_layers=3, padding="valid").eval()
+    x = torch.randint(0, 4, (3, 48))
+    np.testing.assert_allclose(ism(net, x, method="fast"), ism(net, x, method="plain"), atol=1e-5)
+
+
+def cnn(length=L, seed=0, network="BassetCNN"):
     torch.manual_seed(seed)
-    net = BassetCNN(2, length, n_filters=[6, 6], kernel_sizes=5, pool_sizes=2, n_hidden=[8])
+    if network == "BassetCNN":
+        net = BassetCNN(2, length, n_filters=[6, 6], kernel_sizes=5, pool_sizes=2, n_hidden=[8])
+    else:
+        net = DilatedResNet(2, n_filters=6, stem_kernel_size=5, n_layers=3, padding=network)
+        length = 48 if network == "valid" else length  # longer than the receptive field
     spec = ModelSpec(network={}, input_length=length, task="multilabel", targets=["a", "b"])
     return PretrainedModel(net, spec).eval()
 
@@ -60,9 +73,18 @@ def variants(genome):
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-@pytest.mark.parametrize("rc", [False, True, "max"])
-def test_shared_path_equals_full_passes(genome, rc):
-    model, table = cnn(), variants(genome)
+@pytest.mark.parametrize(
+    ("rc", "network"),
+    [
+        (False, "BassetCNN"),
+        (True, "BassetCNN"),
+        ("max", "BassetCNN"),
+        (True, "same"),
+        (False, "valid"),
+    ],  # fmt: skip
+)
+def test_shared_path_equals_full_passes(genome, rc, network):
+    model, table = cnn(network=network), variants(genome)
     assert shared_plan(model) is not None  # the shared path is the one tested
     fast = variant_effects(model, genome, table, rc=rc, batch_size=7, progress=False)
     plain = variant_effects(model, genome, table, rc=rc, method="plain", progress=False)
@@ -137,6 +159,16 @@ def test_region_windows_equal_full_passes_of_the_region_window(genome, method):
         np.testing.assert_allclose([row.a_alt, row.b_alt], alt, atol=1e-5)
     # one region, one reference: every variant's ref prediction in 'enh' is the same
     assert np.ptp(fast.a_ref[fast.region == "enh"]) < 1e-6
+
+
+def test_a_region_longer_than_the_window_scores_its_middle_window(genome):
+    table = variants(genome)
+    regions = pd.DataFrame({"chrom": ["c1"], "start": [0], "end": [90]})  # 90 bp > L = 24
+    with pytest.warns(UserWarning, match="lie in no region's window"):
+        effects = variant_effects(cnn(), genome, table, regions=regions, progress=False)
+    window = centred_start(0, 90, L)  # [33, 57)
+    assert effects.pos.between(window + 1, window + L).all() and len(effects) == 3  # pos 45
+    assert set(effects.region) == {"c1:0-90"}
 
 
 def test_bad_method_is_an_error(genome):
