@@ -248,3 +248,22 @@ def test_background_quantile_near_one_for_a_huge_effect(tmp_path, method):
 def test_background_must_not_be_negative(genome):
     with pytest.raises(VariantError, match="background must be 0"):
         variant_effects(cnn(), genome, variants(genome), background=-1, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("method=fast", "method must be 'auto' or 'plain'"),
+        ("background=-2", "background must be 0"),
+    ],
+)
+def test_cli_bad_settings_exit_2(genome, tmp_path, capsys, extra, message):
+    model_dir = save_pretrained(cnn().net, tmp_path / "m", input_length=L, targets=["a", "b"])
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text(HEADER + "c1\t5\t.\t" + genome.fetch("c1", 4, 5) + "\tN\t.\t.\t.\n")
+    out = tmp_path / "e.tsv"
+    args = [f"model={model_dir}", f"fasta={genome.path}", f"vcf={vcf}", f"out={out}", extra]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "device=cpu"])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not out.exists()
