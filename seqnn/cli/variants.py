@@ -18,7 +18,7 @@ from seqnn.inference.variants import VariantError, check_request, variant_effect
 
 def run(cfg: DictConfig) -> list[Path]:
     """``seqnn-variants``' work: the settings -> the files written."""
-    check_request(cfg.rc, cfg.ref_mismatch, cfg.batch_size)
+    check_request(cfg.rc, cfg.ref_mismatch, cfg.batch_size, cfg.method)
     out = Path(cfg.out)
     model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device))
     # streamed, a chunk of variants at a time (memory does not grow with the VCF)
@@ -31,6 +31,10 @@ def run(cfg: DictConfig) -> list[Path]:
         ref_mismatch=cfg.ref_mismatch,
         batch_size=cfg.batch_size,
         progress=cfg.progress,
+        method=cfg.method,
+        regions=cfg.regions,
+        background=cfg.background,
+        seed=cfg.seed,
     )
     return [out]
 

@@ -93,6 +93,23 @@ def _shuffle_rows(seqs: np.ndarray, out: np.ndarray, seeds: np.ndarray) -> None:
         _shuffle_row(seqs[b], out[b], seeds[b])
 
 
+def shuffle_codes(codes: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """:func:`dinucleotide_shuffle` of (B, L) uint8 codes, row ``b`` seeded by ``seeds[b]``
+    (so a row's shuffle does not depend on the rows batched with it).
+
+    Args:
+        codes: (B, L) uint8 codes.
+        seeds: (B,) integers in ``[0, 2**31 - 1)``.
+
+    Returns:
+        (B, L) uint8 shuffled codes.
+    """
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    out = np.empty_like(codes)
+    _shuffle_rows(codes, out, np.asarray(seeds, dtype=np.int64))
+    return out
+
+
 def dinucleotide_shuffle(
     seqs: str | Sequence[str] | np.ndarray, seed: SeedLike = None
 ) -> str | list[str] | np.ndarray:

@@ -12,12 +12,18 @@ model's input length L, one per allele, with the allele in the middle (the rule 
 The VCF's REF must match the FASTA (case aside): a mismatch (usually another genome build)
 is an error naming the line, or, with ``ref_mismatch="skip"``/``"warn"``, dropped/kept with
 one warning and counted in ``effects.attrs["ref_mismatches"]``. Never silent.
+
+SNVs in the same window share one reference pass and get their alternative prediction by fast
+ISM (:mod:`seqnn.inference.variant_sharing`; ``method="plain"``: two full passes each);
+``regions=`` scores variants in their region's window instead of their own, and
+``background=N`` ranks each SNV's effect among shuffled-context SNVs.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -27,14 +33,24 @@ import pandas as pd
 from seqnn.atomic import atomic_open
 from seqnn.data.encoding import BYTE_TO_CODE, CODE_TO_BYTE
 from seqnn.data.genome import Genome
-from seqnn.data.intervals import centred_start, contig_indices
+from seqnn.data.intervals import centred_start, checked_intervals, contig_indices, read_intervals
 from seqnn.data.vcf import LINE, VARIANT_COLUMNS, iter_vcf, normalize_variants, read_vcf
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.predict import RC, check_rc, predict_codes, write_rows
 from seqnn.inference.pretrained import PretrainedModel
+from seqnn.inference.variant_sharing import (
+    RegionIndex,
+    background_quantiles,
+    shared_plan,
+    shared_windows,
+    snv_codes,
+    window_snv_predictions,
+)
+from seqnn.interpret.fast_ism import Plan
 from seqnn.progress import line_total, progress_bar
 
 RefMismatch = Literal["error", "warn", "skip"]
+Method = Literal["auto", "plain"]
 PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
 _EPS = 1e-6  # probabilities are clipped to [eps, 1 - eps] before the logit
 
@@ -52,6 +68,10 @@ def variant_effects(
     ref_mismatch: RefMismatch = "error",
     batch_size: int = 256,
     progress: bool = True,
+    method: Method = "auto",
+    regions: pd.DataFrame | str | Path | None = None,
+    background: int = 0,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Predict each variant's reference and alternative allele and compare them.
 
@@ -68,6 +88,23 @@ def variant_effects(
             place of REF); both warn once with the count.
         batch_size: variants per forward pass (each gives two windows).
         progress: show a progress bar on stderr (only when it is a terminal).
+        method: ``"auto"``: SNVs in the same window share one reference pass and their
+            alternative predictions come from fast ISM when the network allows it
+            (:mod:`seqnn.inference.variant_sharing`; equal to full passes up to float
+            rounding); ``"plain"``: two full passes per variant (the path before sharing).
+        regions: a BED file or a DataFrame (chrom, start, end, optionally name): score each
+            variant in the window of the model's input length centred on the region it falls
+            in (one row per variant and region, a ``region`` column), so the variants of one
+            region share one reference window; variants in no region are left out and counted
+            (one warning, ``attrs["outside_regions"]``). None: each allele's own centred
+            window (:func:`variant_windows`).
+        background: N > 0 adds ``<target>_effect_quantile``: each SNV's effect (alt - ref)
+            as a quantile among the effects of N shuffled-context SNVs (same alleles, same
+            window dinucleotide-shuffled, REF kept at its place; see
+            :func:`~seqnn.inference.variant_sharing.background_quantiles`); NaN for indels.
+            Costs N reference passes per SNV.
+        seed: seeds the shuffles (with each variant's position: reproducible whatever the
+            chunks and batches).
 
     Returns:
         One row per ALT allele: chrom, pos, id, ref, alt, then for each target ``t``:
@@ -83,12 +120,13 @@ def variant_effects(
             variant past its contig's end, or a REF mismatch with ``ref_mismatch="error"``.
         VCFError: a VCF that cannot be read (see :func:`seqnn.data.vcf.read_vcf`).
     """
-    check_request(rc, ref_mismatch, batch_size)
+    check_request(rc, ref_mismatch, batch_size, method)
     check_rc(model, rc)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
+    scoring = _scoring(model, genome, method, regions, background, seed)
     table = normalize_variants(vcf) if isinstance(vcf, pd.DataFrame) else read_vcf(vcf)
     with progress_bar(len(table), "variants", progress, "variants") as advance:
-        return _effects(model, genome, table, rc, ref_mismatch, batch_size, advance)
+        return _effects(model, genome, table, rc, ref_mismatch, batch_size, advance, scoring)
 
 
 def variant_effects_to_file(
@@ -101,6 +139,10 @@ def variant_effects_to_file(
     batch_size: int = 256,
     progress: bool = True,
     chunk_rows: int = 100_000,
+    method: Method = "auto",
+    regions: pd.DataFrame | str | Path | None = None,
+    background: int = 0,
+    seed: int = 0,
 ) -> Path:
     """:func:`variant_effects` streamed from a VCF to a table file (seqnn-variants).
 
@@ -112,8 +154,9 @@ def variant_effects_to_file(
     and error counts (REF mismatches, skipped alleles) are per chunk.
 
     Args:
-        model, genome, rc, ref_mismatch, batch_size, progress: as in
-            :func:`variant_effects`.
+        model, genome, rc, ref_mismatch, batch_size, progress, method, regions, background,
+            seed: as in :func:`variant_effects` (the regions are held in memory, the VCF
+            is streamed).
         vcf: the VCF file (plain, gzip or bgzip).
         out: the table (TSV; CSV for ``.csv``).
         chunk_rows: VCF lines per chunk.
@@ -121,16 +164,48 @@ def variant_effects_to_file(
     Returns:
         ``out``.
     """
-    check_request(rc, ref_mismatch, batch_size)
+    check_request(rc, ref_mismatch, batch_size, method)
     check_rc(model, rc)
     genome = genome if isinstance(genome, Genome) else Genome(genome)
+    scoring = _scoring(model, genome, method, regions, background, seed)
     out = Path(out)
     total = line_total(vcf)  # lines, meta lines included: about the variants
     with atomic_open(out) as fh, progress_bar(total, "variants", progress, "variants") as advance:
         for i, table in enumerate(iter_vcf(vcf, chunk_rows)):
-            effects = _effects(model, genome, table, rc, ref_mismatch, batch_size, advance)
+            effects = _effects(
+                model, genome, table, rc, ref_mismatch, batch_size, advance, scoring
+            )
             write_rows(effects, fh, out, header=i == 0)
     return out
+
+
+@dataclass
+class _Scoring:
+    """How variants are scored: the fast-ISM plan (None: full passes) and the regions."""
+
+    plan: Plan | None
+    regions: RegionIndex | None
+    background: int = 0
+    seed: int = 0
+
+
+def _scoring(
+    model: PretrainedModel,
+    genome: Genome,
+    method: Method,
+    regions: pd.DataFrame | str | Path | None,
+    background: int,
+    seed: int,
+) -> _Scoring:
+    if int(background) < 0:
+        raise VariantError(f"background must be 0 (none) or a positive count, got {background}")
+    plan = shared_plan(model) if method == "auto" else None
+    index = None
+    if regions is not None:
+        table = regions if isinstance(regions, pd.DataFrame) else read_intervals(regions)
+        table = checked_intervals(table, genome, on_invalid="error")[0]
+        index = RegionIndex(table, genome, model.input_length)
+    return _Scoring(plan, index, int(background), int(seed))
 
 
 def _effects(
@@ -141,22 +216,55 @@ def _effects(
     ref_mismatch: RefMismatch,
     batch_size: int,
     advance: Callable[[int], None],
+    scoring: _Scoring | None = None,
 ) -> pd.DataFrame:
     """:func:`variant_effects` for a table of variants already read."""
+    scoring = scoring or _Scoring(None, None)
     _check_contigs(table, genome)
     mismatch = ref_mismatches(table, genome)
     table = _apply_ref_policy(table, genome, mismatch, ref_mismatch)
-    ref, alt = _predict(model, genome, table, rc, batch_size, advance)
+    first, region, outside = None, None, 0
+    if scoring.regions is not None:
+        table, first, region, outside = _in_regions(table, genome, scoring.regions)
+    ref, alt = _predict(model, genome, table, rc, batch_size, advance, scoring.plan, first)
     effects = effect_table(table, ref, alt, model.targets, model.spec.output_transform)
+    if scoring.background:
+        quantiles = _background(model, genome, table, alt - ref, scoring, first, rc, batch_size)
+        for j, name in enumerate(model.targets):
+            effects[f"{name}_effect_quantile"] = quantiles[:, j]
+    if region is not None:
+        effects.insert(len(VARIANT_COLUMNS), "region", region)
     effects.attrs.update(
         source=table.attrs.get("source", "variants"),
         ref_mismatches=int(mismatch.sum()),
         skipped_alleles=int(table.attrs.get("skipped_alleles", 0)),
+        outside_regions=outside,
     )
     return effects
 
 
-def check_request(rc: RC, ref_mismatch: str, batch_size: int) -> None:
+def _in_regions(
+    table: pd.DataFrame, genome: Genome, regions: RegionIndex
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
+    """One row per (variant, region holding it), its window start and the region's name,
+    and the number of variants in no region (warned about)."""
+    p = table["pos"].to_numpy(np.int64) - 1
+    variant, region = regions.lookup(contig_indices(table["chrom"], genome.names), p)
+    outside = len(table) - len(np.unique(variant))
+    if outside:
+        warnings.warn(
+            f"{outside} of {len(table)} variant(s) lie in no region's window and are not "
+            f"scored ({table.attrs.get('source', 'variants')})",
+            stacklevel=4,
+        )
+    rows = table.iloc[variant].reset_index(drop=True)
+    rows.attrs = dict(table.attrs)
+    return rows, regions.window[region], regions.name[region], outside
+
+
+def check_request(rc: RC, ref_mismatch: str, batch_size: int, method: str = "auto") -> None:
+    if method not in ("auto", "plain"):
+        raise VariantError(f"method must be 'auto' or 'plain', got {method!r}")
     if rc not in (False, True, "mean", "max"):
         raise VariantError(f"rc must be true, false, 'mean' or 'max', got {rc!r}")
     if ref_mismatch not in ("error", "warn", "skip"):
@@ -278,12 +386,32 @@ def variant_windows(
     Returns:
         ref, alt: (B, L) uint8 codes each.
     """
-    chrom = variants["chrom"].to_numpy()
     p = variants["pos"].to_numpy(np.int64) - 1
     r = variants["ref"].str.len().to_numpy(np.int64)
     a = variants["alt"].str.len().to_numpy(np.int64)
     start = centred_start(p, p + r, length)  # REF's window
-    ref = genome.fetch_codes(chrom, start, start + length)
+    ref = genome.fetch_codes(variants["chrom"].to_numpy(), start, start + length)
+    # ALT's window starts as far before ALT as REF's is centred on REF
+    return ref, alt_windows(genome, variants, length, centred_start(0, a, length))
+
+
+def alt_windows(
+    genome: Genome, variants: pd.DataFrame, length: int, first: np.ndarray
+) -> np.ndarray:
+    """(B, L) uint8 codes: windows of the alt haplotypes (genome before ``p``, then ALT, then
+    genome from ``p + len(REF)`` on), starting ``first`` bases from ALT's first base
+    (``first <= 0``: ``-first`` bases of the left flank come first).
+
+    Args:
+        genome: the genome.
+        variants: (B rows) chrom, pos (1-based), ref, alt (one DNA allele each).
+        length: the window length L.
+        first: (B,) int64 offsets.
+    """
+    chrom = variants["chrom"].to_numpy()
+    p = variants["pos"].to_numpy(np.int64) - 1
+    r = variants["ref"].str.len().to_numpy(np.int64)
+    a = variants["alt"].str.len().to_numpy(np.int64)
     left = genome.fetch_codes(chrom, p - length, p)  # (B, L): the bases before the allele
     right = genome.fetch_codes(chrom, p + r, p + r + length)  # (B, L): the bases after REF
     width = max(int(a.max(initial=1)), 1)
@@ -292,12 +420,10 @@ def variant_windows(
     ]
     # the alt haplotype around each variant, (B, L + width + L): left | ALT (padded) | right
     haplotype = np.concatenate([left, alleles, right], axis=1)
-    # (B, L): offset from the allele's start of ALT's window, centred on ALT as REF's is on REF
-    k = centred_start(0, a, length)[:, None] + np.arange(length)
+    k = np.asarray(first, dtype=np.int64)[:, None] + np.arange(length)  # (B, L) from ALT's start
     index = k + length  # left flank (k < 0) and ALT (0 <= k < a) ...
     index += (k >= a[:, None]) * (width - a)[:, None]  # ... and the right flank after ALT
-    alt = np.take_along_axis(haplotype, index, axis=1)
-    return ref, alt
+    return np.take_along_axis(haplotype, index, axis=1)
 
 
 def decode_windows(codes: np.ndarray) -> list[str]:
@@ -313,19 +439,90 @@ def _predict(
     rc: RC,
     batch_size: int,
     advance: Callable[[int], None],
+    plan: Plan | None = None,
+    first: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(n, T) predictions for the ref and the alt windows, a batch of variants at a time."""
+    """(n, T) predictions for the ref and the alt windows, a batch of variants at a time.
+
+    ``first``: (n,) each variant's window start (region-anchored), None for centred windows.
+    With a fast-ISM ``plan`` SNVs share reference passes (:mod:`variant_sharing`); other
+    variants get full passes of both windows.
+    """
     n, n_targets = len(table), len(model.targets)
     ref = np.empty((n, n_targets), dtype=np.float32)
     alt = np.empty((n, n_targets), dtype=np.float32)
+    length = model.input_length
+    p = table["pos"].to_numpy(np.int64) - 1
+    start, alt_first = _window_starts(table, length, first)
+    snv = np.zeros(n, dtype=bool) if plan is None else _snvs(table)
     for i in range(0, n, batch_size):
-        chunk = table.iloc[i : i + batch_size]
-        ref_codes, alt_codes = variant_windows(genome, chunk, model.input_length)
-        # one forward pass for both alleles: (2B, L) -> (2B, T)
-        y = predict_codes(model, np.concatenate([ref_codes, alt_codes]), rc)
-        ref[i : i + len(chunk)], alt[i : i + len(chunk)] = np.split(y, 2)
-        advance(len(chunk))
+        rows = slice(i, i + batch_size)
+        done = np.flatnonzero(snv[rows]) + i
+        if len(done):
+            chunk = table.iloc[done]
+            codes, sites = shared_windows(genome, chunk["chrom"].to_numpy(), start[done], length)
+            ref[done], alt[done] = window_snv_predictions(
+                model, plan, codes, sites, p[done] - start[done], snv_codes(chunk["alt"]), rc
+            )
+        full = np.flatnonzero(~snv[rows]) + i
+        if len(full):
+            chunk, s = table.iloc[full], start[full]
+            ref_codes = genome.fetch_codes(chunk["chrom"].to_numpy(), s, s + length)
+            alt_codes = alt_windows(genome, chunk, length, alt_first[full])
+            # one forward pass for both alleles: (2B, L) -> (2B, T)
+            y = predict_codes(model, np.concatenate([ref_codes, alt_codes]), rc)
+            ref[full], alt[full] = np.split(y, 2)
+        advance(min(batch_size, n - i))
     return ref, alt
+
+
+def _window_starts(
+    table: pd.DataFrame, length: int, first: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) each variant's REF window start and its ALT window's first base relative to
+    ALT's start (see :func:`alt_windows`)."""
+    p = table["pos"].to_numpy(np.int64) - 1
+    if first is None:  # centred on each allele (see variant_windows)
+        start = centred_start(p, p + table["ref"].str.len().to_numpy(np.int64), length)
+        return start, centred_start(0, table["alt"].str.len().to_numpy(np.int64), length)
+    return first, first - p  # one window for both alleles, ALT written over REF's place
+
+
+def _snvs(table: pd.DataFrame) -> np.ndarray:
+    return ((table["ref"].str.len() == 1) & (table["alt"].str.len() == 1)).to_numpy()
+
+
+def _background(
+    model: PretrainedModel,
+    genome: Genome,
+    table: pd.DataFrame,
+    effect: np.ndarray,
+    scoring: _Scoring,
+    first: np.ndarray | None,
+    rc: RC,
+    batch_size: int,
+) -> np.ndarray:
+    """(n, T) each SNV's effect quantile among ``scoring.background`` shuffled-context SNVs
+    (:func:`~seqnn.inference.variant_sharing.background_quantiles`); NaN for other
+    variants."""
+    n_background, length = scoring.background, model.input_length
+    out = np.full(effect.shape, np.nan, dtype=np.float32)
+    snv = np.flatnonzero(_snvs(table))
+    p = table["pos"].to_numpy(np.int64) - 1
+    start = _window_starts(table, length, first)[0]
+    contig = contig_indices(table["chrom"], genome.names)
+    # one seed per variant and window: the same quantiles whatever the chunks and batches
+    seeds = (scoring.seed * 1_000_003 + contig * 7_919 + p * 31 + start) % (2**31 - 1)
+    step = max(1, batch_size // n_background)  # about batch_size shuffled windows a pass
+    for i in range(0, len(snv), step):
+        rows = snv[i : i + step]
+        chunk = table.iloc[rows]
+        codes = genome.fetch_codes(chunk["chrom"].to_numpy(), start[rows], start[rows] + length)
+        out[rows] = background_quantiles(
+            model, scoring.plan, codes, p[rows] - start[rows], snv_codes(chunk["alt"]),
+            effect[rows], n_background, seeds[rows], rc,
+        )  # fmt: skip
+    return out
 
 
 def effect_table(

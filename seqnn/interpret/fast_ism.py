@@ -170,7 +170,8 @@ class Sliding(Step):
 
 
 class Residual(Step):
-    """``x + body(x)`` with a body of steps that keeps the length."""
+    """``x + body(x)``; a valid-padded body is shorter, and x is centre-cropped to its length
+    (as :class:`~seqnn.models.layers.ResidualDilatedBlock` does): output j adds x[j + crop]."""
 
     def __init__(self, body: list[Step]) -> None:
         self.body = body
@@ -183,20 +184,23 @@ class Residual(Step):
 
     def reference(self, h: torch.Tensor) -> torch.Tensor:
         self.ref = Reference(h)
-        return h + run_reference(self.body, h)
+        branch = run_reference(self.body, h)
+        self.crop = (h.shape[-1] - branch.shape[-1]) // 2  # 0 with 'same' padding
+        return h[..., self.crop : self.crop + branch.shape[-1]] + branch
 
     def mutate(self, window: Window) -> Window:
         out = run_mutants(self.body, window)
         return Window(out.rows, out.start, out.values.add_(self.input(window, out)))
 
     def input(self, window: Window, out: Window) -> torch.Tensor:
-        """The block's input over the output window: (B, C, W)."""
+        """The block's input over the output window (shifted by the crop): (B, C, W)."""
+        start = out.start + self.crop
         if self.conv is not None:
-            offset = out.start - self.conv.patch_start
+            offset = start - self.conv.patch_start
             first, last = int(offset.min()), int(offset.max())
             if first == last and first >= 0 and first + out.width <= self.conv.patch.shape[-1]:
                 return self.conv.patch[:, :, first : first + out.width]
-        return patch(self.ref, window, out.start, out.width)
+        return patch(self.ref, window, start, out.width)
 
 
 class Head:
