@@ -427,3 +427,34 @@ def test_opening_and_fetching_do_not_load_numba(tmp_path):
         "assert 'numba' not in sys.modules, 'numba was loaded'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def mapped_kb(path: Path) -> int:
+    """Resident kB of this process's maps of ``path`` (/proc/self/smaps)."""
+    total, current = 0, None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and not head[0].endswith(":"):  # a map's header line: ... [path]
+            current = head[5] if len(head) > 5 else None
+        elif head and head[0] == "Rss:" and current == str(path):
+            total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("limit", [64, 1 << 30])
+def test_batches_do_not_keep_the_whole_genome_mapped(tmp_path, monkeypatch, limit):
+    # a stream of windows over the whole genome: past MAPPED_PAGES the batch map's pages
+    # are dropped from the resident set, so it holds a bounded part of the genome
+    rng = np.random.default_rng(5)
+    size = 8 << 20
+    genome = Genome(write_fasta(tmp_path / "big.fa", {"chr1": random_dna(rng, size)}))
+    monkeypatch.setattr(genome_mod, "MAPPED_PAGES", limit)
+    starts = np.arange(0, size - 1000, 1000, dtype=np.int64)
+    for batch in np.array_split(starts, len(starts) // 256):
+        genome.fetch_batch(np.zeros(len(batch), np.int64), batch, 1000)
+    held = mapped_kb(genome.cache_path)
+    if limit == 64:
+        assert held < 2048  # kB: a few batches' pages at most
+    else:
+        assert held > 6 * 1024  # nothing dropped: most of the 8 MB genome stays mapped

@@ -58,6 +58,8 @@ from seqnn.errors import SeqnnInputError
 
 CACHE_VERSION = 2  # 2: content samples and a digest of the sidecar
 CACHE_ENV = "SEQNN_CACHE_DIR"
+#: pages the batch map may hold before they are dropped (~128 MB with 4 KiB pages)
+MAPPED_PAGES = 32768
 _SCAN_CHUNK = 8 << 20  # FASTA bytes scanned between page releases
 _CODE_CHUNK = 4 << 20  # codes converted and written per step
 _CODE_TABLE = BYTE_TO_CODE.tobytes()  # bytes.translate table: byte -> code
@@ -727,6 +729,7 @@ class Genome:
 
     _window_view: np.ndarray | None = None  # also for a Genome pickled before it existed
     _random_codes: np.ndarray | None = None
+    _mapped_pages: int = 0
 
     def __init__(self, path: str | Path, cache_dir: str | Path | None = None) -> None:
         self.path = Path(path).expanduser().absolute()
@@ -894,6 +897,20 @@ class Genome:
         if self._random_codes is None:
             self._random_codes = self._map_codes(random=True)
         return self._random_codes
+
+    def _unmap_read_pages(self, n: int, length: int) -> None:
+        """Count the pages the batches have mapped (at most ``length // PAGESIZE + 2`` a
+        window) and, past :data:`MAPPED_PAGES` of them, drop the batch map's pages from this
+        process's resident set (``MADV_DONTNEED``: they stay in the page cache, shared). A
+        stream of a million windows over a 3 Gb genome would otherwise end up mapping all of
+        it; the call costs about the pages it drops, once per ~128 MB of them."""
+        self._mapped_pages += n * (length // mmap.PAGESIZE + 2)
+        if self._mapped_pages < MAPPED_PAGES:
+            return
+        self._mapped_pages = 0
+        mapped = getattr(self._batch_codes().base, "obj", None)
+        if isinstance(mapped, mmap.mmap) and hasattr(mapped, "madvise"):
+            mapped.madvise(mmap.MADV_DONTNEED)
 
     def _map_codes(self, random: bool) -> np.ndarray:
         if self._lengths.sum() == 0:
@@ -1069,6 +1086,7 @@ class Genome:
             reverse,
             length,
         )
+        self._unmap_read_pages(len(starts), length)
         if policy is not None:
             return codes_to_one_hot(codes, policy)
         if out is not None and out.shape == codes.shape and out.dtype == np.uint8:
