@@ -60,6 +60,9 @@ CACHE_VERSION = 2  # 2: content samples and a digest of the sidecar
 CACHE_ENV = "SEQNN_CACHE_DIR"
 #: pages the batch map may hold before they are dropped (~128 MB with 4 KiB pages)
 MAPPED_PAGES = 32768
+#: pages a read fault maps around the one it needs when they are cached (Linux's default
+#: fault_around_bytes, 64 KiB; MADV_RANDOM does not turn it off)
+FAULT_AROUND_PAGES = 16
 _SCAN_CHUNK = 8 << 20  # FASTA bytes scanned between page releases
 _CODE_CHUNK = 4 << 20  # codes converted and written per step
 _CODE_TABLE = BYTE_TO_CODE.tobytes()  # bytes.translate table: byte -> code
@@ -899,12 +902,13 @@ class Genome:
         return self._random_codes
 
     def _unmap_read_pages(self, n: int, length: int) -> None:
-        """Count the pages the batches have mapped (at most ``length // PAGESIZE + 2`` a
-        window) and, past :data:`MAPPED_PAGES` of them, drop the batch map's pages from this
-        process's resident set (``MADV_DONTNEED``: they stay in the page cache, shared). A
-        stream of a million windows over a 3 Gb genome would otherwise end up mapping all of
-        it; the call costs about the pages it drops, once per ~128 MB of them."""
-        self._mapped_pages += n * (length // mmap.PAGESIZE + 2)
+        """Count the pages the batches have mapped (up to ``length // PAGESIZE + 2`` a window,
+        plus the cached neighbours a fault maps with it) and, past :data:`MAPPED_PAGES` of
+        them, drop the batch map's pages from this process's resident set (``MADV_DONTNEED``:
+        they stay in the page cache, shared). A stream of a million windows over a 3 Gb
+        genome would otherwise end up mapping all of it; the call costs about the pages it
+        drops, once per ~128 MB of them."""
+        self._mapped_pages += n * (length // mmap.PAGESIZE + 2 + FAULT_AROUND_PAGES)
         if self._mapped_pages < MAPPED_PAGES:
             return
         self._mapped_pages = 0
