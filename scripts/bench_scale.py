@@ -302,7 +302,15 @@ def per_unit(line: dict) -> float | None:
         return None
     if line["unit"].endswith("/s"):
         return 1 / value
-    return value / line.get("work", 1)
+    if "per_window" in line:  # a size stated per unit already (label storage)
+        return line["per_window"]
+    # the work a size or a time grows with: Mbase (genome, stores) or windows (tile + label)
+    return value / (line.get("work") or line.get("genome_mbase") or line.get("windows") or 1)
+
+
+def figure_key(line: dict) -> tuple[str, str, str]:
+    """What tells a figure apart across sizes: its name, case and path (direct / store)."""
+    return line["bench"], line["case"], line.get("path", "")
 
 
 def print_ratios(results: dict[float, list[dict]]) -> None:
@@ -311,16 +319,16 @@ def print_ratios(results: dict[float, list[dict]]) -> None:
     if len(results) < 2:
         return
     small, big = min(results), max(results)
-    base = {(x["bench"], x["case"]): x for x in results[small]}
+    base = {figure_key(x): x for x in results[small]}
     for line in results[big]:
-        key = (line["bench"], line["case"])
+        key = figure_key(line)
         if key not in base or line["bench"].endswith("growth_mb") or key[0] == "bench_scale_s":
             continue
         a, b = per_unit(base[key]), per_unit(line)
         if a is None or b is None:
             continue
         row = {"bench": f"{line['bench']}_cost_ratio", "value": round(b / a, 3), "unit": "ratio"}
-        row.update(case=line["case"], sizes=[small, big], target=1.5)
+        row.update(case=line["case"], path=key[2], sizes=[small, big], target=1.5)
         print(json.dumps(row), flush=True)
 
 
@@ -331,7 +339,8 @@ def table(results: dict[float, list[dict]]) -> str:
     for gb in sizes:
         for x in results[gb]:
             if x["unit"] not in ("skipped", "failed") and x["bench"] != "bench_scale_s":
-                rows.setdefault((x["bench"], x["case"], x["unit"]), {})[gb] = x["value"]
+                case = ",".join(c for c in (x["case"], x.get("path", "")) if c)
+                rows.setdefault((x["bench"], case, x["unit"]), {})[gb] = x["value"]
     head = "| figure | case | unit | " + " | ".join(f"{gb:g} Gb" for gb in sizes) + " |"
     lines = [head, "|" + "---|" * (3 + len(sizes))]
     for (bench, case, unit), values in rows.items():
