@@ -225,8 +225,8 @@ def predict_regions_to_file(
     out of order, and the messages count the problems of that block.
 
     Args:
-        model, genome, batch_size, rc, tile_regions, stride, aggregate, use_strand,
-            on_invalid, progress: as in :func:`predict_regions`.
+        model, genome, batch_size, rc, tile_regions, stride: as in :func:`predict_regions`.
+        aggregate, use_strand, on_invalid, progress: as in :func:`predict_regions`.
         regions: a BED / narrowPeak / TSV / CSV file (plain or gzip).
         out: the table (TSV; CSV for ``.csv``).
         calls: add the 0/1 ``<target>_call`` columns (:func:`add_calls`).

@@ -299,9 +299,9 @@ def save_pretrained(
             targets, output transform and policy are used) or a :class:`PretrainedModel`.
         folder: created if missing; files are written to temp files and renamed.
         input_length: the training length (bp); default: the model's spec or ``net.input_length``.
-        targets, task, output_transform, policy, threshold, strand_specific, output_bins,
-            bin_size, target_table, heads: override what the model says (see
-            :class:`ModelSpec`).
+        targets, task, output_transform, policy, threshold: override what the model says
+            (see :class:`ModelSpec`).
+        strand_specific, output_bins, bin_size, target_table, heads: likewise.
         card: model card fields (merged with ``date`` and ``seqnn_version``).
         network: the constructor call, for networks that do not record it.
 

@@ -154,9 +154,10 @@ def variant_effects_to_file(
     and error counts (REF mismatches, skipped alleles) are per chunk.
 
     Args:
-        model, genome, rc, ref_mismatch, batch_size, progress, method, regions, background,
-            seed: as in :func:`variant_effects` (the regions are held in memory, the VCF
-            is streamed).
+        model, genome, rc, ref_mismatch, batch_size, progress: as in
+            :func:`variant_effects`.
+        method, regions, background, seed: as in :func:`variant_effects` (the regions are
+            held in memory, the VCF is streamed).
         vcf: the VCF file (plain, gzip or bgzip).
         out: the table (TSV; CSV for ``.csv``).
         chunk_rows: VCF lines per chunk.

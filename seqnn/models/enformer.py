@@ -42,8 +42,9 @@ class Enformer(nn.Module):
         target_length: output bins kept (896); the input must be at least
             ``target_length * 2 ** num_downsamples`` bp.
         head: the head whose tracks ``forward`` returns.
-        attn_dim_key, dropout_rate, attn_dropout, pos_dropout, num_downsamples,
-            dim_divisible_by: the port's own settings (defaults as published).
+        attn_dim_key, dropout_rate, attn_dropout, pos_dropout: the port's own settings
+            (defaults as published).
+        num_downsamples, dim_divisible_by: likewise.
         use_tf_gamma: the positional basis precomputed by TensorFlow, as the official weights
             were trained with (needs the published input length).
     """
