@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -372,11 +371,18 @@ def _chunks(counts: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
 
 
-def tile_genome(genome: Genome | str | Path, *args: Any, **kwargs: Any) -> pd.DataFrame:
+def tile_genome(
+    genome: Genome | str | Path,
+    window: int,
+    stride: int,
+    blacklist: str | Path | pd.DataFrame | None = None,
+    max_n_fraction: float = 0.1,
+    contigs: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """:func:`tile_windows` (same arguments) as a DataFrame (chrom, start, end), by contig then
     start, index 0..n-1: one row per window, for small genomes (hg38 at stride 200 is 15
     million rows; use :func:`tile_windows` there)."""
-    return tile_windows(genome, *args, **kwargs).to_frame()
+    return tile_windows(genome, window, stride, blacklist, max_n_fraction, contigs).to_frame()
 
 
 def peak_labels_for(genome: Genome, peak_files, names, min_overlap, centre, unknown_contigs):
