@@ -9,9 +9,9 @@ How :func:`simulate_cohort` makes a cohort:
 
 1. **Reference**: a piece of a real genome (a stretch of the shipped E. coli K-12 genome by
    default) stands in for a chromosome. ``n_regions`` windows of ``region_length`` bp,
-   ``spacing`` bp apart, each receive ``copies`` planted copies of the motif consensus and
-   ``near_copies`` near-copies (the consensus with one base changed), either strand, in
-   separate slots of the window.
+   ``spacing`` bp apart, each receive planted copies of the motif consensus (``copies``:
+   a (min, max) range, each region's number drawn from it) and near-copies (the consensus with
+   one base changed; ``near_copies``), either strand, in separate slots of the window.
 2. **Ancestry**: msprime's coalescent with recombination (Hudson, diploid, constant
    ``population_size``) gives the genealogy of the ``2 n_samples`` haplotypes along the piece.
 3. **Mutations**: msprime places mutations on that genealogy (a two-state model, then REF is
@@ -182,41 +182,48 @@ def _plant(
     region_starts: np.ndarray,
     region_length: int,
     pattern: np.ndarray,
-    n_sites: tuple[int, int],
+    n_sites: tuple[tuple[int, int], tuple[int, int]],
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """Write motif copies and near-copies into ``codes`` (in place), in separate slots."""
+    """Write motif copies and near-copies into ``codes`` (in place), in separate slots; each
+    region's numbers drawn uniformly from the (min, max) ranges in ``n_sites``."""
     width = len(pattern)
-    copies, near = n_sites
+    (lo_copy, hi_copy), (lo_near, hi_near) = n_sites
     slot = width + 8  # sites start 2..6 bp into their slot: at least 4 bp between two sites
     n_slots = region_length // slot
-    if copies + near > n_slots:
+    if not 0 <= lo_copy <= hi_copy or not 0 <= lo_near <= hi_near:
         raise CohortSimulationError(
-            f"copies + near_copies = {copies + near} sites of {width} bp do not fit a region of "
+            f"copies={n_sites[0]}, near_copies={n_sites[1]}: give (min, max) with 0 <= min <= max"
+        )
+    if hi_copy + hi_near > n_slots:
+        raise CohortSimulationError(
+            f"up to {hi_copy} + {hi_near} (near-)copies of {width} bp do not fit a region of "
             f"{region_length} bp ({n_slots} slots of {slot} bp): use fewer or longer regions"
         )
-    n_regions, k = len(region_starts), copies + near
+    n_regions, k = len(region_starts), hi_copy + hi_near
     choice = rng.permuted(np.tile(np.arange(n_slots), (n_regions, 1)), axis=1)[:, :k]
-    start = (
-        region_starts[:, None] + choice * slot + rng.integers(2, slot - width - 1, choice.shape)
-    )
+    into = rng.integers(2, slot - width - 1, choice.shape)
+    start = region_starts[:, None] + choice * slot + into  # (R, k)
     reverse = rng.random(choice.shape) < 0.5
     sites = np.where(reverse[..., None], COMPLEMENT_CODE[pattern[::-1]], pattern)  # (R, k, W)
-    changed = rng.integers(0, width, (n_regions, near))  # near-copies: one base changed
-    rows = np.arange(n_regions)[:, None]
-    old = sites[rows, copies + np.arange(near), changed]
-    sites[rows, copies + np.arange(near), changed] = (old + rng.integers(1, 4, old.shape)) % 4
-    codes[start[..., None] + np.arange(width)] = sites
-    changed_at = np.concatenate([np.full((n_regions, copies), -1), start[:, copies:] + changed], 1)
-    restore = np.concatenate([np.full((n_regions, copies), -1), old], 1)  # the consensus base
+    changed = rng.integers(0, width, choice.shape)  # near-copies: this base changed
+    restore = np.take_along_axis(sites, changed[..., None], axis=2)[..., 0]  # consensus base
+    is_near = np.arange(k) >= hi_copy  # slots 0..hi_copy-1 hold copies, the rest near-copies
+    shifted = (restore + rng.integers(1, 4, restore.shape)) % 4
+    np.put_along_axis(sites, changed[..., None], np.where(is_near, shifted, restore)[..., None], 2)
+    n_copy = rng.integers(lo_copy, hi_copy + 1, n_regions)[:, None]
+    n_near = rng.integers(lo_near, hi_near + 1, n_regions)[:, None]
+    j = np.arange(k)
+    used = np.where(is_near, j - hi_copy < n_near, j < n_copy)  # (R, k)
+    codes[start[used][:, None] + np.arange(width)] = sites[used]
     return pd.DataFrame(
         {
-            "region": np.repeat(rows[:, 0], k),
-            "start": start.ravel(),
-            "strand": np.where(reverse, "-", "+").ravel(),
-            "kind": np.tile(["copy"] * copies + ["near"] * near, n_regions),
-            "changed": changed_at.ravel().astype(np.int64),
-            "restore": restore.ravel().astype(np.int64),
+            "region": np.broadcast_to(np.arange(n_regions)[:, None], used.shape)[used],
+            "start": start[used],
+            "strand": np.where(reverse, "-", "+")[used],
+            "kind": np.where(is_near, "near", "copy")[None].repeat(n_regions, 0)[used],
+            "changed": np.where(is_near, start + changed, -1)[used].astype(np.int64),
+            "restore": np.where(is_near, restore, -1)[used].astype(np.int64),
         }
     )
 
@@ -282,8 +289,8 @@ def simulate_cohort(
     n_regions: int = 50,
     region_length: int = 300,
     spacing: int | None = None,
-    copies: int = 3,
-    near_copies: int = 2,
+    copies: tuple[int, int] = (1, 5),
+    near_copies: tuple[int, int] = (1, 2),
     variant_spacing: float = 100.0,
     break_variants: float = 2.0,
     create_variants: float = 1.0,
@@ -303,7 +310,9 @@ def simulate_cohort(
         n_regions, region_length: the regions the trait is measured over.
         spacing: bp from one region's start to the next (>= ``region_length``); None: twice
             ``region_length``. Half of it flanks the first and last region.
-        copies, near_copies: planted copies and near-copies per region.
+        copies, near_copies: (min, max) planted copies and near-copies per region, each
+            region's number drawn uniformly: regions that differ in copies teach a model
+            what a copy is, the variants in them what breaks one.
         variant_spacing: mean bp between background variants.
         break_variants: mean variants per planted copy (each breaks the copy in its carriers).
         create_variants: mean variants at each near-copy's changed base (each restores the
@@ -338,7 +347,9 @@ def simulate_cohort(
     pattern = _codes(motif.upper())
     rng = np.random.default_rng(seed)
     starts = flank + spacing * np.arange(n_regions, dtype=np.int64)
-    planted = _plant(codes, starts, region_length, pattern, (copies, near_copies), rng)
+    planted = _plant(
+        codes, starts, region_length, pattern, (tuple(copies), tuple(near_copies)), rng
+    )
     branch = 4 * population_size * np.sum(1 / np.arange(1, 2 * n_samples))  # E[tree length]
     rates = (1 / (variant_spacing * branch), break_variants / (len(pattern) * branch))
     rate_map = _rate_map(length, planted, len(pattern), (*rates, create_variants / branch))
