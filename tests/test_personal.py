@@ -1,5 +1,6 @@
 """Personal genomes: hand-made cohort VCFs -> exact haplotype windows, coordinate maps,
-datasets, splits and bad input (seqnn.data.cohort_vcf / haplotypes / personal)."""
+datasets, splits, bad input (seqnn.data.cohort_vcf / haplotypes / personal) and per-person
+predictions (seqnn.inference.personal, seqnn-predict vcf=)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+import seqnn
+from seqnn.cli.predict import main as predict_main
 from seqnn.data.cohort_vcf import Cohort, CohortError
 from seqnn.data.datasets import DatasetError
 from seqnn.data.encoding import CODE_TO_BYTE
 from seqnn.data.genome import write_fasta
 from seqnn.data.personal import PersonalDataset
 from seqnn.data.personal_datamodule import PersonalDataModule
+from seqnn.inference.predict import predict_sequences
+from seqnn.inference.pretrained import load_pretrained, save_pretrained
+from seqnn.models import BassetCNN
 
 pysam = pytest.importorskip("pysam")
 pytest.importorskip("cyvcf2")
@@ -54,10 +61,12 @@ MNV = ("chr1", 57, SEQ[56:58], other(SEQ[56]) + other(SEQ[57]), "PASS", ["1|0", 
 INSERTION = ("chr1", 63, SEQ[62], SEQ[62] + "TTT", "PASS", ["0|0", "1|0", "0|0"])
 # deletes 0-based 46..51, across the window's left edge (50)
 EDGE_DELETION = ("chr1", 46, SEQ[45:52], SEQ[45], "PASS", ["0|0", "0|1", "1|1"])
-INSIDE_DELETION = ("chr1", 50, SEQ[49], other(SEQ[49]), "PASS", ["0|0", "0|0", "1|0"])  # overlaps
+# an SNV inside the deletion, on s3's haplotype 0 too: left out (first record wins)
+OVERLAPPING = ("chr1", 50, SEQ[49], other(SEQ[49]), "PASS", ["0|0", "0|0", "1|0"])
 MISSING = ("chr1", 66, SEQ[65], other(SEQ[65]), "PASS", ["./.", "0|0", ".|1"])
-MULTI = ("chr1", 68, SEQ[67], "G,T" if SEQ[67] not in "GT" else "A,C", "PASS", ["2|1", "0|2", "0|0"])
-RECORDS = [EDGE_DELETION, INSIDE_DELETION, SNV, MNV, INSERTION, MISSING, MULTI]
+TWO_ALTS = "G,T" if SEQ[67] not in "GT" else "A,C"
+MULTI = ("chr1", 68, SEQ[67], TWO_ALTS, "PASS", ["2|1", "0|2", "0|0"])
+RECORDS = [EDGE_DELETION, OVERLAPPING, SNV, MNV, INSERTION, MISSING, MULTI]
 SAMPLES = ["s1", "s2", "s3"]
 
 
@@ -231,7 +240,10 @@ def test_dataset_targets_by_coordinates_and_lacking_pairs(fasta, vcf):
     table = pd.DataFrame({"sample": ["s1", "s2"], "chrom": "chr1", "start": 55, "end": 65})
     with pytest.raises(DatasetError, match="no row for sample 's3' at region"):
         PersonalDataset(cohort, REGION, seq_len=L, targets=table.assign(y=1.0))
-    data = PersonalDataset(cohort, REGION, samples=["s1", "s2"], seq_len=L, targets=table.assign(y=[4.0, 5.0]), haplotypes=1)  # noqa: E501
+    table = table.assign(y=[4.0, 5.0])
+    data = PersonalDataset(
+        cohort, REGION, samples=["s1", "s2"], seq_len=L, targets=table, haplotypes=1
+    )
     assert len(data) == 2
     x, y = data[1]
     assert x.shape == (4, L) and float(y[0]) == 5.0
@@ -335,3 +347,82 @@ def test_ploidy_above_two(tmp_path, fasta):
 def test_bad_policies(fasta, vcf):
     with pytest.raises(CohortError, match=r"missing='drop': give missing=ref \| N \| skip"):
         Cohort(fasta, vcf, missing="drop")
+
+
+# ----------------------------------------------------------------------------- predictions
+@pytest.fixture
+def model_dir(tmp_path):
+    torch.manual_seed(0)
+    net = BassetCNN(n_filters=[8, 8], kernel_sizes=5, pool_sizes=2, n_hidden=[8], dropout=0.0)
+    return save_pretrained(net, tmp_path / "model", input_length=L, targets=["score"])
+
+
+def test_predictions_equal_predicting_the_hand_built_haplotypes(fasta, vcf, model_dir):
+    model = load_pretrained(model_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the overlapping record
+        rows, summary, report = seqnn.predict_personal(
+            model, fasta, vcf, REGION, batch_size=4, threshold=0.0, progress=False
+        )
+    hand = [hand_window(RECORDS, s, h)[0] for s in range(3) for h in range(2)]
+    expected = predict_sequences(model, hand, progress=False)["score_pred"].to_numpy()
+    reference = predict_sequences(model, [SEQ[50:70]], progress=False)["score_pred"].iloc[0]
+    assert rows[["sample", "haplotype", "region"]].values.tolist() == [
+        [s, h, "r1"] for s in SAMPLES for h in (0, 1)
+    ]
+    np.testing.assert_allclose(rows["score_pred"], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rows["score_ref"], reference, rtol=1e-5)
+    np.testing.assert_allclose(rows["score_diff"], expected - reference, atol=1e-5)
+    pairs = expected.reshape(3, 2)
+    np.testing.assert_allclose(summary["score_mean"], pairs.mean(1), rtol=1e-5)
+    larger = np.take_along_axis(
+        pairs - reference, np.abs(pairs - reference).argmax(1)[:, None], 1
+    )[:, 0]
+    np.testing.assert_allclose(summary["score_max_diff"], larger, atol=1e-5)
+    s2 = report.set_index("sample").loc["s2", "variants"]  # every variant s2 carries, with GT
+    assert s2.split("; ") == [
+        f"chr1:46 {EDGE_DELETION[2]}>{EDGE_DELETION[3]} 0|1",
+        f"chr1:53 {SNV[2]}>{SNV[3]} 1|1",
+        f"chr1:63 {INSERTION[2]}>{INSERTION[3]} 1|0",
+        f"chr1:68 {MULTI[2]}>{MULTI[3]} 0|2",
+    ]
+
+
+def test_streamed_files_equal_the_tables_and_blocks_do_not_matter(fasta, vcf, model_dir, tmp_path):
+    model = load_pretrained(model_dir)
+    regions = pd.concat([REGION, REGION.assign(start=20, end=30, name="r0")], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = seqnn.predict_personal(model, fasta, vcf, regions, progress=False)
+        paths = seqnn.predict_personal(
+            model, fasta, vcf, regions, out=tmp_path / "p.tsv", progress=False, block_items=6,
+            report=tmp_path / "carriers.md", threshold=0.0,
+        )  # fmt: skip
+    assert [p.name for p in paths] == ["p.tsv", "p.summary.tsv", "carriers.md"]
+    rows = pd.read_csv(paths[0], sep="\t")
+    pd.testing.assert_frame_equal(rows, whole.rows, check_dtype=False, atol=1e-5)
+    summary = pd.read_csv(paths[1], sep="\t")
+    pd.testing.assert_frame_equal(summary, whole.summary, check_dtype=False, atol=1e-5)
+    assert paths[2].read_text().startswith("| sample | region | target | max_diff |")
+
+
+def test_cli_predicts_people_and_bad_input_writes_nothing(fasta, vcf, model_dir, tmp_path, capsys):
+    out = tmp_path / "p.tsv"
+    args = [f"model={model_dir}", f"fasta={fasta}", f"vcf={vcf}", "device=cpu"]
+    regions = tmp_path / "r.bed"
+    REGION.to_csv(regions, sep="\t", header=False, index=False)
+    assert run_predict(*args, f"regions={regions}", f"out={out}", "samples=s1,s3") == 0
+    rows = pd.read_csv(out, sep="\t")
+    assert rows["sample"].tolist() == ["s1", "s1", "s3", "s3"]
+    bad = tmp_path / "bad.tsv"
+    assert run_predict(*args, f"regions={regions}", f"out={bad}", "samples=s9") == 2
+    assert "sample 's9' is not in the VCF" in capsys.readouterr().err
+    assert not bad.exists() and not list(tmp_path.glob("bad*"))
+
+
+def run_predict(*args) -> int:
+    try:
+        predict_main(list(args))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    return 0
