@@ -5,6 +5,7 @@ predictions (seqnn.inference.personal, seqnn-predict vcf=)."""
 from __future__ import annotations
 
 import gzip
+import pickle
 import warnings
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from seqnn.data.encoding import CODE_TO_BYTE
 from seqnn.data.genome import write_fasta
 from seqnn.data.personal import PersonalDataset
 from seqnn.data.personal_datamodule import PersonalDataModule
+from seqnn.inference.personal import personal_report
 from seqnn.inference.predict import predict_sequences
 from seqnn.inference.pretrained import load_pretrained, save_pretrained
 from seqnn.models import BassetCNN
@@ -239,6 +241,16 @@ def test_dataset_items_targets_and_missing_skip(tmp_path, fasta, vcf):
     assert y.ravel().tolist() == [2.0, 2.0]
 
 
+def test_dataset_pickles_for_workers_without_the_vcf_handle(fasta, vcf):
+    """DataLoader workers get the dataset pickled: the variant arrays travel, the genome is
+    mapped again, and batches are the same."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the overlapping record
+        data = PersonalDataset(Cohort(fasta, vcf), REGION, seq_len=L, output="codes")
+        copy = pickle.loads(pickle.dumps(data))
+        assert (copy.__getitems__(range(6)) == data.__getitems__(range(6))).all()
+
+
 def test_dataset_targets_by_coordinates_and_lacking_pairs(fasta, vcf):
     cohort = Cohort(fasta, vcf)
     table = pd.DataFrame({"sample": ["s1", "s2"], "chrom": "chr1", "start": 55, "end": 65})
@@ -310,6 +322,14 @@ def test_ref_disagreeing_with_the_fasta(tmp_path, fasta, policy):
     assert any("REF differs" in m for m in caught)
     changed = SEQ[50:60] + other(wrong) + SEQ[61:70]
     assert text[0] == (changed if policy == "warn" else SEQ[50:70])
+
+
+def test_a_contig_the_vcf_lacks_is_the_reference_with_a_warning(tmp_path, vcf):
+    fasta = write_fasta(tmp_path / "two.fa", {"chr1": SEQ, "chr9": SEQ})
+    region = pd.DataFrame({"chrom": ["chr9"], "start": [55], "end": [65]})
+    text, _, caught = windows(Cohort(fasta, vcf, samples=["s1"]), region)
+    assert text == [SEQ[50:70]] * 2
+    assert any("no contig 'chr9' in the VCF" in m for m in caught)
 
 
 def test_sample_not_in_the_vcf(fasta, vcf):
@@ -397,7 +417,7 @@ def test_streamed_files_equal_the_tables_and_blocks_do_not_matter(fasta, vcf, mo
     regions = pd.concat([REGION, REGION.assign(start=20, end=30, name="r0")], ignore_index=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        whole = seqnn.predict_personal(model, fasta, vcf, regions, progress=False)
+        whole = seqnn.predict_personal(model, fasta, vcf, regions, progress=False, threshold=0.0)
         paths = seqnn.predict_personal(
             model, fasta, vcf, regions, out=tmp_path / "p.tsv", progress=False, block_items=6,
             report=tmp_path / "carriers.md", threshold=0.0,
@@ -408,6 +428,15 @@ def test_streamed_files_equal_the_tables_and_blocks_do_not_matter(fasta, vcf, mo
     summary = pd.read_csv(paths[1], sep="\t")
     pd.testing.assert_frame_equal(summary, whole.summary, check_dtype=False, atol=1e-5)
     assert paths[2].read_text().startswith("| sample | region | target | max_diff |")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = personal_report(
+            model, fasta, vcf, regions, 0.0, out=tmp_path / "r.tsv", progress=False
+        )
+    assert len(report) == len(whole.report) == 6  # all pairs reach 0
+    pd.testing.assert_frame_equal(report, whole.report)
+    read = pd.read_csv(tmp_path / "r.tsv", sep="\t", keep_default_na=False)
+    assert read["variants"].tolist() == report["variants"].tolist()
 
 
 def test_cli_predicts_people_and_bad_input_writes_nothing(fasta, vcf, model_dir, tmp_path, capsys):

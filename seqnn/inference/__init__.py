@@ -28,6 +28,7 @@ _LAZY = {
     "scan_genome": "seqnn.inference.scan",
     "variant_effects": "seqnn.inference.variants",
     "predict_personal": "seqnn.inference.personal",
+    "personal_report": "seqnn.inference.personal",
     "predict_regions_distributed": "seqnn.inference.multi_device",
     "ensemble_pretrained": "seqnn.inference.ensemble",
     "evaluate_table": "seqnn.inference.evaluate",

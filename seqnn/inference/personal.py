@@ -28,7 +28,7 @@ temporary file renamed into place at the end (an error leaves none of them).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -45,7 +45,8 @@ from seqnn.inference.predict import RC, check_rc, predict_codes, write_rows
 from seqnn.inference.pretrained import PretrainedModel
 from seqnn.progress import progress_bar
 
-KEYS = ["sample", "haplotype", "region", "chrom", "start", "end"]
+# the Cohort's VCF policies and their defaults, in its argument order
+_POLICIES = {"missing": "ref", "filters": "pass", "unphased": "error", "ref_mismatch": "error"}
 
 
 class PersonalError(SeqnnInputError):
@@ -111,31 +112,14 @@ def predict_personal(
     """
     if report is not None and threshold is None:
         raise PersonalError("report= lists the carriers of a change: give threshold= too")
-    if int(batch_size) <= 0:
-        raise PersonalError(f"batch_size={batch_size}: give a positive number of windows")
-    check_rc(model, rc)
-    cohort = (
-        vcf
-        if isinstance(vcf, Cohort)
-        else Cohort(fasta, vcf, None, missing, filters, unphased, ref_mismatch)
-    )
-    table, _ = cohort.regions(regions)
-    picked = cohort.sample_index(samples)
-    per_block = max(1, int(block_items) // (2 * len(picked)))
+    policies = (missing, filters, unphased, ref_mismatch)
+    blocks = _blocks(model, fasta, vcf, regions, samples, policies, batch_size, rc, threshold,
+                     progress, block_items)  # fmt: skip
     paths = _outputs(out, report)
-    with (
-        contextlib.ExitStack() as stack,
-        progress_bar(
-            len(table) * len(picked) * 2, "personal", progress, unit="haplotypes"
-        ) as advance,
-    ):
+    parts: list[list[pd.DataFrame]] = [[], [], []]
+    with contextlib.ExitStack() as stack:
         files = [stack.enter_context(atomic_open(p)) if p else None for p in paths]
-        parts: list[list[pd.DataFrame]] = [[], [], []]
-        for i, start in enumerate(range(0, len(table), per_block)):
-            block_table = table.iloc[start : start + per_block].reset_index(drop=True)
-            tables = _predict_block(
-                model, cohort, block_table, picked, batch_size, rc, threshold, advance
-            )
+        for i, tables in enumerate(blocks):
             for k, frame in enumerate(tables):
                 if files[k] is not None:
                     _write(frame, files[k], paths[k], header=i == 0)
@@ -144,6 +128,74 @@ def predict_personal(
     if out is not None:
         return [p for p in paths if p is not None]
     return PersonalPredictions(*(pd.concat(p, ignore_index=True) for p in parts))
+
+
+def personal_report(
+    model: PretrainedModel,
+    fasta: Genome | str | Path,
+    vcf: str | Path | Cohort,
+    regions: pd.DataFrame | str | Path,
+    threshold: float,
+    out: str | Path | None = None,
+    samples: Sequence[str] | str | None = "all",
+    **options,
+) -> pd.DataFrame:
+    """Which people carry a predicted change at which regions (e.g. pharmacogene promoters).
+
+    The report of :func:`predict_personal` alone (its rows and summary are not kept, so
+    memory holds the report and one block): one row per (sample, region, target) whose
+    larger haplotype effect ``|t_max_diff|`` reaches ``threshold``: sample, region, target,
+    max_diff, mean_diff and the variants the sample carries in the window, as
+    ``chr1:1234 A>G 0|1; ...``.
+
+    Args:
+        model, fasta, vcf, regions, samples: as in :func:`predict_personal`.
+        threshold: the smallest absolute effect reported.
+        out: also write it (TSV; CSV for ``.csv``; a markdown table for ``.md``), atomically.
+        **options: ``batch_size``, ``rc``, the VCF policies, ``progress``, ``block_items``
+            (:func:`predict_personal`).
+
+    Returns:
+        The report.
+    """
+    policies = tuple(options.pop(k, default) for k, default in _POLICIES.items())
+    blocks = _blocks(model, fasta, vcf, regions, samples, policies, threshold=threshold, **options)
+    parts = [tables[2] for tables in blocks]
+    report = pd.concat(parts, ignore_index=True)
+    if out is not None:
+        with atomic_open(out) as fh:
+            _write(report, fh, Path(out), header=True)
+    return report
+
+
+def _blocks(
+    model: PretrainedModel,
+    fasta,
+    vcf,
+    regions,
+    samples,
+    policies: tuple[str, str, str, str],
+    batch_size: int = 256,
+    rc: RC = False,
+    threshold: float | None = None,
+    progress: bool = True,
+    block_items: int = 65536,
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """(rows, summary, report) of each block of regions, in order."""
+    if int(batch_size) <= 0:
+        raise PersonalError(f"batch_size={batch_size}: give a positive number of windows")
+    check_rc(model, rc)
+    cohort = vcf if isinstance(vcf, Cohort) else Cohort(fasta, vcf, None, *policies)
+    table, _ = cohort.regions(regions)
+    picked = cohort.sample_index(samples)
+    per_block = max(1, int(block_items) // (2 * len(picked)))
+    total = len(table) * len(picked) * 2
+    with progress_bar(total, "personal", progress, unit="haplotypes") as advance:
+        for start in range(0, len(table), per_block):
+            block_table = table.iloc[start : start + per_block].reset_index(drop=True)
+            yield _predict_block(
+                model, cohort, block_table, picked, batch_size, rc, threshold, advance
+            )
 
 
 def _outputs(out, report) -> list[Path | None]:
