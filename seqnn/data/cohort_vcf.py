@@ -38,7 +38,12 @@ whatever its deletions.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -249,7 +254,10 @@ class Cohort:
         try:
             return cyvcf2.VCF(str(self.path), gts012=False, lazy=True, samples=samples)
         except Exception as err:  # htslib's errors come as OSError, or plain Exception
-            raise CohortError(f"{self.path}: htslib cannot open it as VCF/BCF ({err})") from None
+            raise CohortError(
+                f"{self.path}: htslib cannot open it as VCF/BCF ({err}): is it a VCF, and "
+                "whole? (a corrupt or truncated file reads so too)"
+            ) from None
 
     def _pick(self, samples: list[str] | None) -> list[str]:
         """The samples asked for, checked against the VCF's header."""
@@ -365,11 +373,18 @@ class Cohort:
         names = self.genome.names
         known = set(self.contigs)
         vcf = self._open(self._set_samples(picked))
-        for k, s, e, prev_end in spans:  # one htslib query per merged span
-            if names[k] not in known:
-                continue
-            where = f"{names[k]}:{max(s, 0) + 1}-{max(e, 1)}"
-            raw.read(vcf, where, k, prev_end, self.path, self._file_names)
+        with _htslib_errors() as errors:
+            for k, s, e, prev_end in spans:  # one htslib query per merged span
+                if names[k] not in known:
+                    continue
+                where = f"{names[k]}:{max(s, 0) + 1}-{max(e, 1)}"
+                raw.read(vcf, where, k, prev_end, self.path, self._file_names)
+        if errors:  # cyvcf2 ends a query quietly at a read error: the records after are lost
+            raise CohortError(
+                f"{self.path.name}: htslib cannot read the records after "
+                f"{raw.last or 'the header'} ({errors[0].strip()}): the file is corrupt or "
+                f"truncated (`bgzip -t {self.path.name}` tests it); fetch or write it again"
+            )
         arrays = raw.finish(self, len(picked))
         return _block(arrays, [self.samples[i] for i in picked], contig, lo, hi, anchor, seq_len)
 
@@ -408,6 +423,32 @@ class Cohort:
 
 
 # ----------------------------------------------------------------------------- reading
+@contextlib.contextmanager
+def _htslib_errors() -> Iterator[list[str]]:
+    """Collect htslib's error lines (``[E::...]``, written to file descriptor 2) while the
+    block runs: cyvcf2 ends an iteration quietly when htslib fails to read a block, so this
+    is how a corrupt file is told from one without more records. Other lines written there
+    meanwhile are passed on to stderr afterwards; cyvcf2's 'no intervals found' (a contig
+    without records) is dropped."""
+    errors: list[str] = []
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as caught:
+        saved = os.dup(2)
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield errors
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            lines = caught.read().decode(errors="replace").splitlines()
+            errors += [line for line in lines if line.startswith("[E::")]
+            rest = [x for x in lines if not x.startswith(("[E::", "no intervals found"))]
+            if rest:
+                sys.stderr.write("\n".join(rest) + "\n")
+
+
 def ragged_index(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The indices ``starts[i] .. starts[i] + lengths[i] - 1`` of every run, end to end."""
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -453,6 +494,7 @@ class _Records:
         self.alleles: list[list[str]] = []
         self.passed: list[bool] = []
         self.gt: list[np.ndarray] = []
+        self.last: str | None = None  # the last record read, for messages
 
     def read(
         self, vcf, region: str, k: int, prev_end: int, path: Path, samples: list[str]
@@ -473,6 +515,7 @@ class _Records:
                         f"{path.name}: record {where}: no GT field: a cohort VCF needs "
                         "genotypes (FORMAT GT)"
                     )
+                self.last = where
                 self.contig.append(k)
                 self.pos.append(pos)
                 self.alleles.append([record.REF, *record.ALT])
