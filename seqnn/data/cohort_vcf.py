@@ -264,6 +264,8 @@ class Cohort:
         if samples is None or samples == "all":
             return list(self.all_samples)
         samples = [samples] if isinstance(samples, str) else [str(s) for s in samples]
+        if not samples:
+            raise CohortError(f"samples=[]: give at least one sample of {self.path.name}, or all")
         known = set(self.all_samples)
         unknown = [s for s in samples if s not in known]
         if unknown:

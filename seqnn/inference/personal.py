@@ -187,6 +187,8 @@ def _blocks(
     check_rc(model, rc)
     cohort = vcf if isinstance(vcf, Cohort) else Cohort(fasta, vcf, None, *policies)
     table, _ = cohort.regions(regions)
+    if table.empty:
+        raise PersonalError(f"regions: {table.attrs.get('source', 'the table')} has no region")
     picked = cohort.sample_index(samples)
     per_block = max(1, int(block_items) // (2 * len(picked)))
     total = len(table) * len(picked) * 2
