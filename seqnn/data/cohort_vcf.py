@@ -38,7 +38,12 @@ whatever its deletions.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -148,37 +153,37 @@ class VariantBlock:
         return len(self.region_anchor)
 
     def called(self) -> np.ndarray:
-        """(n_regions, n_samples) bool: every genotype of the sample in the region's window
-        is called (no ``.`` allele)."""
-        missing = (self.gt < 0).any(axis=2)  # (n_var, n_samples)
+        """(n_regions, n_samples) bool: no allele of the sample is missing (``.``) at the
+        records that start in the region's reference window."""
+        lo, hi = self._window_ranges(np.arange(self.n_regions), starting=True)
         out = np.ones((self.n_regions, len(self.samples)), dtype=bool)
-        lo, hi = self._window_ranges()
-        for_rows = hi > lo
-        if missing.size and for_rows.any():
-            # a cumulative count per sample: any missing in [lo, hi) <=> count differs
-            counts = np.concatenate(
-                [np.zeros((1, missing.shape[1]), np.int64), np.cumsum(missing, axis=0)]
-            )
-            out[for_rows] = counts[hi[for_rows]] == counts[lo[for_rows]]
+        some = hi > lo
+        if not some.any():
+            return out
+        missing = self.gt.min(axis=2) < 0  # (n_var, n_samples)
+        missing = np.concatenate([missing, np.zeros((1, missing.shape[1]), dtype=bool)])
+        # one reduceat over the runs [lo, hi) of every region (interleaved with their ends)
+        bounds = np.stack([lo[some], hi[some]], axis=1).ravel()
+        out[some] = ~np.logical_or.reduceat(missing, bounds, axis=0)[::2]
         return out
 
-    def _window_ranges(self) -> tuple[np.ndarray, np.ndarray]:
-        """The variants overlapping each region's reference window ``[anchor - L//2,
-        anchor - L//2 + L)``, as index ranges (variants are sorted by start)."""
-        ws = self.region_anchor - self.seq_len // 2
+    def _window_ranges(
+        self, regions: np.ndarray, starting: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Index ranges of the variants that may overlap (``starting``: that start in) each
+        region's reference window ``[anchor - L//2, anchor - L//2 + L)``."""
+        ws = self.region_anchor[regions] - self.seq_len // 2
         key = self.contig * _KEY + self.pos
-        base = self.region_contig * _KEY
-        lo = np.searchsorted(key, base + ws - self._longest(), side="left")
+        base = self.region_contig[regions] * _KEY
+        before = 0 if starting else int(self.rlen.max(initial=1))
+        lo = np.searchsorted(key, base + ws - before, side="left")
         hi = np.searchsorted(key, base + ws + self.seq_len, side="left")
         return lo, np.maximum(hi, lo)
 
-    def _longest(self) -> int:
-        return int(self.rlen.max(initial=1))
-
     def window_variants(self, region: int) -> np.ndarray:
         """Indices of the variants whose REF overlaps region ``region``'s reference window."""
-        lo, hi = self._window_ranges()
-        v = np.arange(lo[region], hi[region])
+        lo, hi = self._window_ranges(np.array([region]))
+        v = np.arange(lo[0], hi[0])
         ws = self.region_anchor[region] - self.seq_len // 2
         return v[self.pos[v] + self.rlen[v] > ws]
 
@@ -234,34 +239,33 @@ class Cohort:
         check_vcf_file(self.path)
         self.missing, self.filters = missing, filters
         self.unphased, self.ref_mismatch = unphased, ref_mismatch
-        self._vcf = None
-        header = self._open()
+        header = self._open(None)
         self.all_samples: list[str] = list(header.samples)
         self.contigs: list[str] = list(header.seqnames)
         self.samples: list[str] = self._pick(samples)
 
     # ------------------------------------------------------------------ the file
-    def _open(self):
-        """The cyvcf2 reader (not pickled: a DataLoader worker opens its own)."""
-        if self._vcf is None:
-            import cyvcf2
+    def _open(self, samples: list[str] | None):
+        """A fresh cyvcf2 reader of ``samples``' genotypes (None: all): htslib takes the
+        sample subset once per open file, and an open reader does not pickle, so each read
+        opens its own (a few milliseconds)."""
+        import cyvcf2
 
-            try:
-                self._vcf = cyvcf2.VCF(str(self.path), gts012=False, lazy=True, threads=1)
-            except (OSError, Exception) as err:
-                raise CohortError(
-                    f"{self.path}: htslib cannot open it as VCF/BCF ({err})"
-                ) from None
-        return self._vcf
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_vcf": None}
+        try:
+            return cyvcf2.VCF(str(self.path), gts012=False, lazy=True, samples=samples)
+        except Exception as err:  # htslib's errors come as OSError, or plain Exception
+            raise CohortError(
+                f"{self.path}: htslib cannot open it as VCF/BCF ({err}): is it a VCF, and "
+                "whole? (a corrupt or truncated file reads so too)"
+            ) from None
 
     def _pick(self, samples: list[str] | None) -> list[str]:
         """The samples asked for, checked against the VCF's header."""
         if samples is None or samples == "all":
             return list(self.all_samples)
         samples = [samples] if isinstance(samples, str) else [str(s) for s in samples]
+        if not samples:
+            raise CohortError(f"samples=[]: give at least one sample of {self.path.name}, or all")
         known = set(self.all_samples)
         unknown = [s for s in samples if s not in known]
         if unknown:
@@ -304,21 +308,25 @@ class Cohort:
 
     def _check_contig_names(self, chroms: list[str]) -> None:
         """Regions on a contig the VCF names otherwise (``1`` for ``chr1``) are an error
-        suggesting the rename; contigs the VCF lacks altogether have no variants."""
+        suggesting the rename; contigs the VCF lacks altogether have no variants (warned)."""
         names = set(self.contigs)
-        for chrom in chroms:
-            if chrom in names:
-                continue
-            near = suggest_contig(chrom, self.contigs)
-            if near is not None and near.lower().removeprefix("chr") == chrom.lower().removeprefix(
-                "chr"
-            ):
+        absent = []
+        for chrom in (c for c in chroms if c not in names):  # the regions' contigs, not rows
+            near = suggest_contig(chrom, self.contigs) or ""
+            if near.lower().removeprefix("chr") == chrom.lower().removeprefix("chr"):
                 raise CohortError(
                     f"{self.path.name}: names its contigs {near!r} where the FASTA "
                     f"{self.genome.path.name} has {chrom!r}: rename the VCF's contigs to the "
                     f"FASTA's (`bcftools annotate --rename-chrs chr_names.txt`, a file of "
                     f"'{near}\\t{chrom}' lines), or use a FASTA with the VCF's names"
                 )
+            absent.append(chrom)
+        if absent:
+            warnings.warn(
+                f"{self.path.name}: no contig {absent[0]!r} in the VCF ({len(absent)} of the "
+                f"regions' contigs): the windows there are the reference for everyone",
+                stacklevel=3,
+            )
 
     def load(
         self,
@@ -366,23 +374,31 @@ class Cohort:
         raw = _Records()
         names = self.genome.names
         known = set(self.contigs)
-        vcf = self._open()
-        self._set_samples(vcf, picked)
-        for k, s, e, prev_end in spans:  # one htslib query per merged span
-            if names[k] not in known:
-                continue
-            raw.read(vcf, f"{names[k]}:{max(s, 0) + 1}-{max(e, 1)}", k, prev_end, self.path)
+        vcf = self._open(self._set_samples(picked))
+        with _htslib_errors() as errors:
+            for k, s, e, prev_end in spans:  # one htslib query per merged span
+                if names[k] not in known:
+                    continue
+                where = f"{names[k]}:{max(s, 0) + 1}-{max(e, 1)}"
+                raw.read(vcf, where, k, prev_end, self.path, self._file_names)
+        if errors:  # cyvcf2 ends a query quietly at a read error: the records after are lost
+            raise CohortError(
+                f"{self.path.name}: htslib cannot read the records after "
+                f"{raw.last or 'the header'} ({errors[0].strip()}): the file is corrupt or "
+                f"truncated (`bgzip -t {self.path.name}` tests it); fetch or write it again"
+            )
         arrays = raw.finish(self, len(picked))
         return _block(arrays, [self.samples[i] for i in picked], contig, lo, hi, anchor, seq_len)
 
-    def _set_samples(self, vcf, picked: np.ndarray) -> None:
+    def _set_samples(self, picked: np.ndarray) -> list[str]:
+        """The names of the samples ``picked``; keeps how to reorder their genotypes."""
         names = [self.samples[i] for i in picked]
-        vcf.set_samples(names)
-        # cyvcf2 keeps the file's order: put the genotypes in the order asked for
+        # htslib keeps the file's order: put the genotypes in the order asked for
         order = {s: i for i, s in enumerate(self.all_samples)}
         position = [order[s] for s in names]
         self._order = np.argsort(np.argsort(position))
         self._file_names = [names[i] for i in np.argsort(position)]
+        return names
 
     def haplotypes(
         self,
@@ -409,6 +425,32 @@ class Cohort:
 
 
 # ----------------------------------------------------------------------------- reading
+@contextlib.contextmanager
+def _htslib_errors() -> Iterator[list[str]]:
+    """Collect htslib's error lines (``[E::...]``, written to file descriptor 2) while the
+    block runs: cyvcf2 ends an iteration quietly when htslib fails to read a block, so this
+    is how a corrupt file is told from one without more records. Other lines written there
+    meanwhile are passed on to stderr afterwards; cyvcf2's 'no intervals found' (a contig
+    without records) is dropped."""
+    errors: list[str] = []
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as caught:
+        saved = os.dup(2)
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield errors
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            lines = caught.read().decode(errors="replace").splitlines()
+            errors += [line for line in lines if line.startswith("[E::")]
+            rest = [x for x in lines if not x.startswith(("[E::", "no intervals found"))]
+            if rest:
+                sys.stderr.write("\n".join(rest) + "\n")
+
+
 def ragged_index(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The indices ``starts[i] .. starts[i] + lengths[i] - 1`` of every run, end to end."""
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -454,8 +496,13 @@ class _Records:
         self.alleles: list[list[str]] = []
         self.passed: list[bool] = []
         self.gt: list[np.ndarray] = []
+        self.last: str | None = None  # the last record read, for messages
 
-    def read(self, vcf, region: str, k: int, prev_end: int, path: Path) -> None:
+    def read(
+        self, vcf, region: str, k: int, prev_end: int, path: Path, samples: list[str]
+    ) -> None:
+        """Append the records of one query (``samples``: the genotypes' columns, for
+        messages)."""
         start = int(region.rsplit(":", 1)[1].split("-")[0]) - 1
         where = region
         try:
@@ -470,11 +517,12 @@ class _Records:
                         f"{path.name}: record {where}: no GT field: a cohort VCF needs "
                         "genotypes (FORMAT GT)"
                     )
+                self.last = where
                 self.contig.append(k)
                 self.pos.append(pos)
                 self.alleles.append([record.REF, *record.ALT])
                 self.passed.append(record.FILTER is None)
-                self.gt.append(genotype.array())
+                self.gt.append(_diploid(genotype.array(), path, where, samples))
         except CohortError:
             raise
         except Exception as err:  # htslib's read errors: a corrupt or truncated block
@@ -486,11 +534,8 @@ class _Records:
     def finish(self, cohort: Cohort, n_samples: int) -> dict:
         """The records as arrays, after the FILTER, ploidy, phasing and REF checks."""
         n = len(self.pos)
-        gt = (
-            np.stack(self.gt)
-            if n
-            else np.zeros((0, n_samples, 3), dtype=np.int16)  # (n_var, n_samples, ploidy+1)
-        )
+        # (n_var, n_samples, 3) int8: two alleles (-1 missing, -2 none: haploid), phased
+        gt = np.stack(self.gt) if n else np.zeros((0, n_samples, 3), dtype=np.int8)
         arrays = {
             "contig": np.asarray(self.contig, dtype=np.int64),
             "pos": np.asarray(self.pos, dtype=np.int64),
@@ -510,18 +555,25 @@ def _describe(arrays: dict, cohort: Cohort, v: int) -> str:
     )
 
 
-def _genotypes(gt: np.ndarray, arrays: dict, cohort: Cohort) -> np.ndarray:
-    """cyvcf2's (n_var, n_samples, ploidy + 1) int16 GT array (alleles, then the phase) ->
-    (n_var, n_samples, 2) int8 allele indices (-1 missing), haploid copied to both."""
-    samples = cohort._file_names
-    if gt.shape[2] > 3:  # more than 2 alleles in some GT
-        v, s = np.argwhere((gt[:, :, 2:-1] != -2).any(axis=2))[0]
+def _diploid(gt: np.ndarray, path: Path, where: str, samples: list[str]) -> np.ndarray:
+    """One record's cyvcf2 GT array (n_samples, ploidy + 1) (alleles, -1 missing, -2 past a
+    sample's ploidy; then the phase) as (n_samples, 3) int8; ploidy above 2 is an error."""
+    if gt.shape[1] == 2:  # haploid for everyone: (allele, phase)
+        gt = np.stack([gt[:, 0], np.full_like(gt[:, 0], -2), gt[:, 1]], axis=1)
+    elif gt.shape[1] > 3:
+        more = (gt[:, 2:-1] != -2).any(axis=1)
+        s = int(np.argmax(more))
         raise CohortError(
-            f"{_describe(arrays, cohort, v)}: sample {samples[s]!r} has ploidy "
-            f"{int((gt[v, s, :-1] != -2).sum())}: diploid (or haploid) genotypes only"
+            f"{path.name}: record {where}: sample {samples[s]!r} has ploidy "
+            f"{int((gt[s, :-1] != -2).sum())}: diploid (or haploid) genotypes only"
         )
-    if gt.shape[2] == 2:  # haploid everywhere: (allele, phase)
-        gt = np.concatenate([gt[:, :, :1], np.full_like(gt[:, :, :1], -2), gt[:, :, 1:]], 2)
+    return gt.astype(np.int8)
+
+
+def _genotypes(gt: np.ndarray, arrays: dict, cohort: Cohort) -> np.ndarray:
+    """(n_var, n_samples, 3) int8 GTs (two alleles, then the phase) -> (n_var, n_samples, 2)
+    int8 allele indices (-1 missing), haploid copied to both; unphased checked."""
+    samples = cohort._file_names
     alleles, phased = gt[:, :, :2].copy(), gt[:, :, 2]
     haploid = alleles[:, :, 1] == -2
     alleles[:, :, 1] = np.where(haploid, alleles[:, :, 0], alleles[:, :, 1])

@@ -2,7 +2,8 @@
 
 Layout everywhere in seqnn: one-hot tensors are (batch, 4, length), channels A, C, G, T; this
 module writes the uint8 codes (n, L) they are made from (A0 C1 G2 T3 N4), with a map (n, L)
-int64 from each base back to its 0-based reference position (-1 for an inserted base).
+int64 from each base back to its 0-based reference position (-1 for an inserted base, and for
+the N padding past a contig's ends).
 
 The rule for a window of length L on a region (the one centring rule,
 :func:`~seqnn.data.intervals.centred_start`): the anchor is the region's reference centre
@@ -217,5 +218,6 @@ def _reference_run(genome, offset, size, a, b, k0, out, out_pos):  # pragma: no 
     last = min(b - a, length - k0)
     for t in range(first, last):
         x = a + t
-        out[k0 + t] = genome[offset + x] if 0 <= x < size else 4
-        out_pos[k0 + t] = x
+        inside = 0 <= x < size
+        out[k0 + t] = genome[offset + x] if inside else 4
+        out_pos[k0 + t] = x if inside else -1
