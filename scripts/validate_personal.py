@@ -4,8 +4,9 @@ Simulates a cohort (``scripts/simulate_cohort.py``: msprime on a piece of E. col
 each (sample, region) = intact copies of a JASPAR motif on both haplotypes + noise), then:
 
 - **personal model**: ``PersonalDataModule(split="individual")`` deals the people to train
-  (70%), val (10%) and test (20%); a KmerCNN (filters as wide as the motif, mean-pooled: a
-  counter) learns each haplotype window -> its person's trait; a person's prediction at a
+  (70%), val (10%) and test (20%); a KmerCNN (filters as wide as the motif, mean-pooled over
+  the window and averaged over both strands: a counter) learns each haplotype window -> its
+  person's trait; ``predict_personal`` then predicts the test people, whose prediction at a
   region is the mean over their two haplotypes.
 - **reference-only model**: the same network trained on the reference window of each region
   (target: the mean trait of the training people there). It predicts one value per region,
@@ -39,9 +40,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+import seqnn
+from seqnn.data.encoding import DEFAULT_POLICY
 from seqnn.data.genome import Genome
 from seqnn.data.personal_datamodule import PersonalDataModule
 from seqnn.data.simulate_cohort import across_people_r, simulate_cohort, write_cohort
+from seqnn.inference.personal import predict_personal
 from seqnn.interpret.motifs import jaspar_core
 from seqnn.models.kmer_cnn import KmerCNN
 from seqnn.models.reverse_complement import ReverseComplementAverage
@@ -55,13 +59,15 @@ def emit(name: str, value: float, unit: str, **extra) -> None:
     print(json.dumps({"bench": name, "value": round(float(value), 4), "unit": unit, **extra}))
 
 
-def counter_module(width: int, lr: float) -> SupervisedModule:
+def counter_module(width: int, lr: float, steps: int) -> SupervisedModule:
     """A motif counter: KmerCNN filters as wide as the motif, mean-pooled, both strands."""
     net = KmerCNN(n_targets=1, n_filters=8, kernel_size=width, n_bins=0, n_hidden=(16,))
     return SupervisedModule(
         net=ReverseComplementAverage(net),
         loss=nn.MSELoss(),
         optimizer=partial(torch.optim.Adam, lr=lr),
+        scheduler=partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=lr, total_steps=steps),
+        scheduler_interval="step",
         task="regression",
     )
 
@@ -78,14 +84,9 @@ def fit(module: SupervisedModule, train, val, epochs: int) -> None:
     trainer.fit(module, train_dataloaders=train, val_dataloaders=val)
 
 
-@torch.inference_mode()
-def predict(module: SupervisedModule, loader) -> np.ndarray:
-    module.eval()
-    return np.concatenate([module.predict_step(batch, 0).numpy().ravel() for batch in loader])
-
-
-def personal_model(files: dict, length: int, width: int, args) -> pd.DataFrame:
-    """Train on the training people's haplotypes; (sample, region, predicted) of test people."""
+def personal_model(files: dict, length: int, width: int, args, folder: Path) -> pd.DataFrame:
+    """Train on the training people's haplotypes; per-person predictions of the test people
+    (``predict_personal``'s summary: the mean over the two haplotypes)."""
     data = PersonalDataModule(
         fasta=files["fasta"],
         vcf=files["vcf"],
@@ -97,16 +98,18 @@ def personal_model(files: dict, length: int, width: int, args) -> pd.DataFrame:
         input_length=length,
         val_fraction=0.1,
         test_fraction=0.2,
-        batch_size=128,
+        batch_size=64,
         output="codes",
         seed=args.seed,
     )
     data.setup()
-    module = counter_module(width, args.lr)
+    steps = args.epochs * len(data.train_dataloader())
+    module = counter_module(width, args.lr, steps)
     fit(module, data.train_dataloader(), data.val_dataloader(), args.epochs)
-    items = data.split_frame("test")  # in the test loader's order
-    items["predicted"] = predict(module, data.test_dataloader())
-    return items.groupby(["sample", "region"], as_index=False)["predicted"].mean()
+    model = seqnn.load_pretrained(seqnn.save_pretrained(module, folder, input_length=length))
+    test = sorted(data.split_frame("test")["sample"].unique())
+    out = predict_personal(model, files["fasta"], files["vcf"], files["regions"], test)
+    return out.summary.rename(columns={"name": "region", "trait_mean": "predicted"})
 
 
 def reference_model(files: dict, traits: pd.DataFrame, test: pd.DataFrame, width, args):
@@ -118,10 +121,13 @@ def reference_model(files: dict, traits: pd.DataFrame, test: pd.DataFrame, width
     y = train.groupby("region")["trait"].mean().reindex(regions.name).to_numpy(np.float32)
     dataset = torch.utils.data.TensorDataset(codes, torch.from_numpy(y)[:, None])
     loader = torch.utils.data.DataLoader(dataset, batch_size=len(dataset), shuffle=True)
-    module = counter_module(width, args.lr)
-    module.use_policy(None)
-    fit(module, loader, None, args.epochs * 10)  # one batch per epoch: more epochs
-    value = predict(module, [codes])
+    epochs = args.epochs * 10  # one batch per epoch: more epochs
+    module = counter_module(width, args.lr, epochs)
+    module.use_policy(DEFAULT_POLICY)
+    fit(module, loader, None, epochs)
+    module.eval()
+    with torch.inference_mode():
+        value = module.predict_step(codes, 0).numpy().ravel()
     return test.assign(predicted=test["region"].map(dict(zip(regions.name, value, strict=True))))
 
 
@@ -133,8 +139,8 @@ def across_regions_r(table: pd.DataFrame, predicted: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help=f"a small cohort: {SMALL}")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--lr", type=float, default=2e-2)
     parser.add_argument("--motif", default="MA0139.2", help="JASPAR id whose consensus counts")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -152,8 +158,9 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         files = write_cohort(sim, Path(tmp) / "cohort")
-        test = personal_model(files, size["region_length"], len(motif), args)
-        test = test.merge(sim.traits, on=["sample", "region"])
+        length = size["region_length"]
+        test = personal_model(files, length, len(motif), args, Path(tmp) / "model")
+        test = test[["sample", "region", "predicted"]].merge(sim.traits, on=["sample", "region"])
         ref = reference_model(files, sim.traits, test[["sample", "region"]], len(motif), args)
         ref = ref.merge(sim.traits, on=["sample", "region"])
     about = {"people": len(sim.samples), "test_people": test["sample"].nunique()}
