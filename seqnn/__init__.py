@@ -24,6 +24,7 @@ _LAZY = {
     "predict_sequences": "seqnn.inference.predict",
     "scan_genome": "seqnn.inference.scan",
     "variant_effects": "seqnn.inference.variants",
+    "predict_personal": "seqnn.inference.personal",
     "push_to_hub": "seqnn.inference.push",
 }
 

@@ -131,7 +131,39 @@ def data_overrides(option: str, folder: Path) -> list[str]:
         return [*coverage_overrides(folder), "data.input_length=400"]
     if option == "peaks":
         return [*peaks_overrides(folder), "data.input_length=200"]
+    if option == "personal":
+        return personal_overrides(folder)
     return []
+
+
+def personal_overrides(folder: Path) -> list[str]:
+    """A cohort of 10 people: a VCF (bgzipped + indexed) with one SNV per 100 bp and a
+    target per (sample, region)."""
+    pysam = pytest.importorskip("pysam")
+    fasta, bed = write_genome(folder)
+    samples = [f"p{i}" for i in range(10)]
+    bases = {r.split()[0][1:]: "".join(r.split()[1:]) for r in fasta.read_text().split(">")[1:]}
+    lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">']
+    lines += [f"##contig=<ID={c},length=600>" for c in bases]
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples))
+    for c, seq in bases.items():
+        for p in range(50, 600, 100):
+            alt = "A" if seq[p - 1] != "A" else "C"
+            lines.append(f"{c}\t{p}\t.\t{seq[p - 1]}\t{alt}\t.\tPASS\t.\tGT\t" + "\t".join(
+                ["0|1", "1|1", "0|0", "1|0", "0|0"] * 2
+            ))  # fmt: skip
+    (folder / "cohort.vcf").write_text("\n".join(lines) + "\n")
+    vcf = pysam.tabix_index(str(folder / "cohort.vcf"), preset="vcf", force=True)
+    regions = [r.split("\t")[3] for r in bed.read_text().splitlines() if not r.startswith("#")]
+    rows = [f"{s}\t{r}\t{i + 0.5}" for i, s in enumerate(samples) for r in regions]
+    (folder / "targets.tsv").write_text("\n".join(["sample\tregion\ty", *rows]) + "\n")
+    return [
+        f"data.fasta={fasta}",
+        f"data.vcf={vcf}",
+        f"data.regions={bed}",
+        f"data.targets={folder / 'targets.tsv'}",
+        "data.input_length=50",
+    ]
 
 
 @pytest.mark.parametrize("option", options("data"))

@@ -200,6 +200,7 @@ def readme_files(tmp_path_factory) -> Path:
     vcf = f"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\nchr1\t1000\tv1\t{ref}\t{alt}\n"
     with gzip.open(folder / "calls.vcf.gz", "wt") as fh:
         fh.write(vcf)
+    write_cohort(folder / "cohort.vcf", genome)
     labelled = ["".join(rng.choice(list("ACGT"), 81)) for _ in range(20)]
     (folder / "labelled.csv").write_text(
         "sequence,label\n" + "".join(f"{s},{i % 2}\n" for i, s in enumerate(labelled))
@@ -210,6 +211,24 @@ def readme_files(tmp_path_factory) -> Path:
         job = folder / "outputs" / "multiruns" / "SWEEP" / str(fold)
         shutil.copytree(str(shipped), job / "model")
     return folder
+
+
+def write_cohort(path: Path, genome: dict[str, str]) -> None:
+    """``cohort.vcf.gz`` (+ .tbi): three people, an SNV, an insertion and a deletion."""
+    pysam = pytest.importorskip("pysam")
+    lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">']
+    lines += [f"##contig=<ID={c},length={len(seq)}>" for c, seq in genome.items()]
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tHG1\tHG2\tHG3")
+    for chrom, pos, ref_len, alt_tail, gts in (
+        ("chr1", 130, 1, None, "0|1\t1|1\t0|0"),
+        ("chr1", 145, 1, "TTT", "1|0\t0|0\t0|1"),
+        ("chr2", 530, 4, "", "0|1\t0|0\t1|1"),
+    ):
+        ref = genome[chrom][pos - 1 : pos - 1 + ref_len]
+        alt = ref[0] + alt_tail if alt_tail is not None else ("A" if ref != "A" else "C")
+        lines.append(f"{chrom}\t{pos}\t.\t{ref}\t{alt}\t.\tPASS\t.\tGT\t{gts}")
+    path.write_text("\n".join(lines) + "\n")
+    pysam.tabix_index(str(path), preset="vcf", force=True)
 
 
 def outputs_of(command: str) -> list[str]:

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from seqnn.cli.settings import run_cli
 from seqnn.data.genome import Genome
 from seqnn.inference.multi_device import predict_regions_distributed
+from seqnn.inference.personal import predict_personal
 from seqnn.inference.predict import (
     PredictError,
     add_calls,
@@ -30,7 +31,7 @@ from seqnn.inference.scan import scan_genome
 
 def run(cfg: DictConfig) -> list[Path]:
     """``seqnn-predict``'s work: the settings -> the files written."""
-    for key in ("model", "fasta", "regions", "out"):
+    for key in ("model", "fasta", "regions", "out", "vcf", "report"):
         if cfg[key] is not None and not isinstance(cfg[key], str):
             raise PredictError(f"{key}={cfg[key]}: give one file name (a path)")
     out = Path(cfg.out)
@@ -48,6 +49,8 @@ def run(cfg: DictConfig) -> list[Path]:
     )
     if cfg.calls:
         check_calls(model)  # before any prediction
+    if cfg.vcf:
+        return _predict_personal(cfg, model, out)
     genome = Genome(cfg.fasta)
     if cfg.scan:
         stride = int(cfg.stride or max(1, model.input_length // 8))
@@ -87,6 +90,41 @@ def run(cfg: DictConfig) -> list[Path]:
         progress=cfg.progress,
     )
     return [out]
+
+
+def _predict_personal(cfg: DictConfig, model, out: Path) -> list[Path]:
+    """``vcf=``: each person's haplotypes at each region (seqnn.inference.personal)."""
+    if cfg.scan or cfg.tile or cfg.calls or (cfg.devices and int(cfg.devices) > 1):
+        raise PredictError(
+            "vcf= predicts one window per (sample, haplotype, region): leave out scan, tile, "
+            "calls and devices"
+        )
+    if not cfg.regions:
+        raise PredictError("vcf= needs regions=<bed|tsv>: the windows to predict per person")
+    samples = (
+        cfg.samples
+        if cfg.samples in (None, "all") or isinstance(cfg.samples, str)
+        else list(cfg.samples)
+    )
+    if isinstance(samples, str) and samples != "all":
+        samples = samples.split(",")
+    return predict_personal(
+        model,
+        cfg.fasta,
+        cfg.vcf,
+        cfg.regions,
+        samples=samples,
+        out=out,
+        batch_size=cfg.batch_size,
+        rc=cfg.rc,
+        missing=cfg.missing,
+        filters=cfg.filters,
+        unphased=cfg.unphased,
+        ref_mismatch=cfg.ref_mismatch,
+        report=cfg.report,
+        threshold=cfg.threshold,
+        progress=cfg.progress,
+    )
 
 
 @contextlib.contextmanager

@@ -3,8 +3,9 @@
 Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
 The data modules (Lightning, :mod:`seqnn.data.datamodule`: ``TableDataModule``,
 ``IntervalDataModule`` and their base ``SequenceDataModule``) are importable from here but
-imported on first use, so that the data layer alone does not load Lightning. The split schemes
-are the functions of :mod:`seqnn.data.splits`.
+imported on first use, so that the data layer alone does not load Lightning (so is
+``PersonalDataModule``, over personal haplotypes: :mod:`seqnn.data.cohort_vcf`,
+:mod:`seqnn.data.personal`). The split schemes are the functions of :mod:`seqnn.data.splits`.
 """
 
 from seqnn.data.background import (
@@ -12,6 +13,7 @@ from seqnn.data.background import (
     random_background_intervals,
     shuffled_negatives,
 )
+from seqnn.data.cohort_vcf import Cohort, CohortError
 from seqnn.data.coverage import CoverageTargets, TargetError, check_contig_names
 from seqnn.data.coverage_store import CoverageStore
 from seqnn.data.datasets import (
@@ -45,6 +47,7 @@ from seqnn.data.intervals import (
     validate_intervals,
 )
 from seqnn.data.peaks import PeakLabels, peak_labels
+from seqnn.data.personal import PersonalDataset
 from seqnn.data.simulate import MotifSimulation, implant_motifs
 from seqnn.data.tiling import Windows, label_tiles, label_windows, tile_genome, tile_windows
 from seqnn.data.transforms import RandomShift, ReverseComplement
@@ -53,8 +56,11 @@ from seqnn.lazy import lazy_getattr
 __getattr__ = lazy_getattr(
     "seqnn.data",
     {
-        name: "seqnn.data.datamodule"
-        for name in ("IntervalDataModule", "SequenceDataModule", "TableDataModule")
+        **{
+            name: "seqnn.data.datamodule"
+            for name in ("IntervalDataModule", "SequenceDataModule", "TableDataModule")
+        },
+        "PersonalDataModule": "seqnn.data.personal_datamodule",
     },
 )
 
@@ -70,6 +76,10 @@ __all__ = [
     "TargetError",
     "CoverageTargets",
     "CoverageStore",
+    "Cohort",
+    "CohortError",
+    "PersonalDataModule",
+    "PersonalDataset",
     "DEFAULT_POLICY",
     "DatasetError",
     "EncodingError",

@@ -5,6 +5,7 @@
 * :mod:`~seqnn.inference.predict` — predictions on sequences and FASTA regions;
 * :mod:`~seqnn.inference.scan` — genome-wide prediction tracks;
 * :mod:`~seqnn.inference.variants` — variant effects from a VCF;
+* :mod:`~seqnn.inference.personal` — each person's haplotypes from a cohort VCF, predicted;
 * :mod:`~seqnn.inference.multi_device` — region predictions over several devices;
 * :mod:`~seqnn.inference.ensemble`, :mod:`~seqnn.inference.evaluate`,
   :mod:`~seqnn.inference.export` — ensembles of packages, metrics against truth, ONNX;
@@ -26,6 +27,8 @@ _LAZY = {
     "predict_profiles": "seqnn.inference.predict",
     "scan_genome": "seqnn.inference.scan",
     "variant_effects": "seqnn.inference.variants",
+    "predict_personal": "seqnn.inference.personal",
+    "personal_report": "seqnn.inference.personal",
     "predict_regions_distributed": "seqnn.inference.multi_device",
     "ensemble_pretrained": "seqnn.inference.ensemble",
     "evaluate_table": "seqnn.inference.evaluate",

@@ -1,0 +1,154 @@
+"""The simulated cohort (seqnn.data.simulate_cohort, scripts/simulate_cohort.py): the motif
+count is exact on hand-built haplotypes, and the written cohort reads back through Cohort /
+PersonalDataset as the haplotypes and trait the simulation says."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqnn.data.encoding import BYTE_TO_CODE, CODE_TO_BYTE, reverse_complement
+from seqnn.data.simulate_cohort import (
+    CohortSimulationError,
+    across_people_r,
+    count_motif_copies,
+    simulate_cohort,
+    write_cohort,
+)
+
+MOTIF = "CCACCAGGGGGC"  # JASPAR MA0139.2 (CTCF), trimmed to its 12 bp core
+SCRIPTS = Path(__file__).parents[1] / "scripts"
+
+
+def codes(seq: str) -> np.ndarray:
+    return BYTE_TO_CODE[np.frombuffer(seq.encode(), dtype=np.uint8)]
+
+
+def regex_count(seq: str, motif: str) -> int:
+    """Copies on either strand, overlaps included: the rule, written the slow obvious way."""
+    return len(re.findall(f"(?=({motif}|{reverse_complement(motif)}))", seq))
+
+
+def test_count_motif_copies_on_hand_built_haplotypes():
+    # region 0 holds a + copy and a - copy; region 1 a near-copy (one base off)
+    rc = reverse_complement(MOTIF)
+    near = MOTIF[:5] + "T" + MOTIF[6:]
+    ref = "A" * 10 + MOTIF + "A" * 10 + rc + "A" * 8 + "TT" + near + "A" * 20
+    starts, ends = np.array([0, 52]), np.array([52, len(ref)])
+    positions = np.array([12, 40, 59])  # in the + copy, in the - copy, the near-copy's T
+    alts = codes("GTA")  # breaks, breaks, restores the consensus
+    carriers = np.array([[0, 1, 0, 1], [0, 0, 1, 1], [0, 1, 1, 0]], dtype=bool)  # (V, H)
+    got = count_motif_copies(codes(ref), positions, alts, carriers, MOTIF, starts, ends)
+    assert got.tolist() == [[2, 1, 1, 0], [0, 1, 1, 0]]
+    for h in range(4):  # the same as applying the SNVs and counting by regex
+        hap = np.frombuffer(ref.encode(), dtype="S1").copy()
+        hap[positions[carriers[:, h]]] = np.array(list("GTA"), dtype="S1")[carriers[:, h]]
+        text = hap.tobytes().decode()
+        expected = [regex_count(text[a:b], MOTIF) for a, b in zip(starts, ends, strict=True)]
+        assert expected == got[:, h].tolist()
+
+
+def test_a_copy_that_crosses_the_region_edge_is_not_counted():
+    ref = "A" * 5 + MOTIF + "A" * 5
+    none = np.zeros(0, np.int64)
+    args = (codes(ref), none, codes(""), np.zeros((0, 1), bool), MOTIF)
+    assert count_motif_copies(*args, np.array([0, 6]), np.array([22, 22]))[:, 0].tolist() == [1, 0]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    pytest.importorskip("msprime")
+    pytest.importorskip("pysam")
+    sim = simulate_cohort(MOTIF, n_samples=12, n_regions=6, region_length=120, seed=3)
+    return sim, write_cohort(sim, tmp_path_factory.mktemp("cohort") / "out")
+
+
+def test_the_simulation_is_seeded_and_people_differ(tiny):
+    sim, _ = tiny
+    again = simulate_cohort(MOTIF, n_samples=12, n_regions=6, region_length=120, seed=3)
+    assert np.array_equal(again.genotypes, sim.genotypes)
+    assert again.reference == sim.reference and again.traits.equals(sim.traits)
+    assert sim.genotypes.shape == (len(sim.variants), 12, 2)
+    assert (sim.copies.sum(axis=1).std(axis=0) > 0).any()  # some region differs between people
+    noise = sim.traits["trait"] - sim.traits["copies"]
+    assert 0.05 < noise.std() < 1.0
+
+
+def test_the_planted_copies_are_in_the_reference(tiny):
+    sim, _ = tiny
+    copies = sim.planted[sim.planted["kind"] == "copy"]
+    seqs = [sim.reference[s : s + len(MOTIF)] for s in copies["start"]]
+    assert set(seqs) <= {MOTIF, reverse_complement(MOTIF)}
+    planted = copies.groupby("region").size().reindex(range(len(sim.regions)), fill_value=0)
+    assert planted.between(1, 5).all() and planted.nunique() > 1  # (1, 5) per region
+    for i, region in sim.regions.iterrows():  # the reference's own count: at least the planted
+        assert regex_count(sim.reference[region.start : region.end], MOTIF) >= planted[i]
+
+
+def test_the_written_cohort_reads_back_as_the_simulated_haplotypes(tiny):
+    personal = pytest.importorskip("seqnn.data.personal")
+    pytest.importorskip("cyvcf2")
+    from seqnn.data.cohort_vcf import Cohort
+
+    sim, files = tiny
+    cohort = Cohort(files["fasta"], files["vcf"])  # REF checked against the FASTA
+    data = personal.PersonalDataset(cohort, files["regions"], seq_len=120, targets=files["traits"])
+    index = np.arange(len(data))
+    items = data.items(index)
+    windows = [CODE_TO_BYTE[c].tobytes().decode() for c in data._codes(index)]
+    sample = items["sample"].map({s: i for i, s in enumerate(sim.samples)})
+    region = items["region"].map({r: i for i, r in enumerate(sim.regions["name"])})
+    truth = sim.copies[sample, items["haplotype"], region]
+    assert [regex_count(w, MOTIF) for w in windows] == truth.tolist()
+    traits = sim.traits.set_index(["sample", "region"])["trait"]
+    expected = traits.loc[list(zip(items["sample"], items["region"], strict=True))]
+    assert np.allclose(data.targets_of(index).numpy()[:, 0], expected.to_numpy())
+
+
+def test_write_cohort_refuses_an_existing_folder(tiny, tmp_path):
+    sim, _ = tiny
+    (tmp_path / "out").mkdir()
+    with pytest.raises(FileExistsError):
+        write_cohort(sim, tmp_path / "out")
+
+
+def test_regions_too_short_for_the_motifs_are_refused():
+    with pytest.raises(CohortSimulationError, match="do not fit a region of 40 bp"):
+        simulate_cohort(MOTIF, n_samples=2, n_regions=2, region_length=40)
+
+
+def test_across_people_r_is_per_region_and_zero_for_a_constant_prediction():
+    table = pd.DataFrame(
+        {
+            "sample": ["a", "b", "c"] * 2,
+            "region": ["r1"] * 3 + ["r2"] * 3,
+            "trait": [1.0, 2.0, 3.0, 10.0, 20.0, 30.0],
+            "good": [0.1, 0.2, 0.3, 5.0, 4.0, 3.0],  # r = 1 at r1, -1 at r2
+            "reference": [7.0] * 3 + [9.0] * 3,
+        }
+    )
+    assert across_people_r(table, "good") == pytest.approx(0.0)
+    assert across_people_r(table[table.region == "r1"], "good") == pytest.approx(1.0)
+    assert across_people_r(table, "reference") == 0.0
+
+
+@pytest.mark.slow
+def test_the_script_simulates_the_full_cohort(tmp_path):
+    pytest.importorskip("msprime")
+    out = subprocess.run(
+        [sys.executable, SCRIPTS / "simulate_cohort.py", tmp_path / "full"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    figure = json.loads(out.splitlines()[-1])
+    assert figure["samples"] == 500 and figure["regions"] == 200
+    assert figure["value"] > 0.85  # the noise leaves room for the >= 0.8 goal
+    traits = pd.read_csv(tmp_path / "full" / "traits.tsv", sep="\t")
+    assert len(traits) == 500 * 200
+    assert (tmp_path / "full" / "cohort.vcf.gz.tbi").stat().st_size > 0
