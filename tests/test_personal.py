@@ -460,6 +460,15 @@ def test_streamed_files_equal_the_tables_and_blocks_do_not_matter(fasta, vcf, mo
     assert read["variants"].tolist() == report["variants"].tolist()
 
 
+def test_missing_skip_leaves_the_pairs_out_of_the_predictions(fasta, vcf, model_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the overlapping record
+        rows, summary, _ = seqnn.predict_personal(
+            load_pretrained(model_dir), fasta, vcf, REGION, missing="skip", progress=False
+        )
+    assert rows["sample"].tolist() == ["s2", "s2"] and summary["sample"].tolist() == ["s2"]
+
+
 def test_cli_predicts_people_and_bad_input_writes_nothing(fasta, vcf, model_dir, tmp_path, capsys):
     out = tmp_path / "p.tsv"
     args = [f"model={model_dir}", f"fasta={fasta}", f"vcf={vcf}", "device=cpu"]
