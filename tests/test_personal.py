@@ -370,7 +370,9 @@ def test_a_corrupt_block_mid_file_is_an_error_not_fewer_records(tmp_path):
     records = [("chr1", p, seq[p - 1], other(seq[p - 1]), "PASS", gts) for p in range(5, 39990, 8)]
     vcf = write_vcf(tmp_path, records, [f"s{i}" for i in range(12)], (("chr1", 40000),))
     region = pd.DataFrame({"chrom": ["chr1"], "start": [100], "end": [39900]})
-    assert len(Cohort(fasta, vcf).load(region, 40000).pos) == len(records)
+    block = Cohort(fasta, vcf).load(region, 40000)  # over 4,096 records: packed in chunks
+    assert len(block.pos) == len(records)
+    assert (block.gt == np.array([[0, 1], [1, 0], [0, 0]] * 4, dtype=np.int8)).all()
     raw = bytearray(vcf.read_bytes())
     middle = len(raw) // 2
     raw[middle : middle + 32] = bytes(b ^ 0xFF for b in raw[middle : middle + 32])
@@ -456,6 +458,15 @@ def test_streamed_files_equal_the_tables_and_blocks_do_not_matter(fasta, vcf, mo
     pd.testing.assert_frame_equal(report, whole.report)
     read = pd.read_csv(tmp_path / "r.tsv", sep="\t", keep_default_na=False)
     assert read["variants"].tolist() == report["variants"].tolist()
+
+
+def test_missing_skip_leaves_the_pairs_out_of_the_predictions(fasta, vcf, model_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the overlapping record
+        rows, summary, _ = seqnn.predict_personal(
+            load_pretrained(model_dir), fasta, vcf, REGION, missing="skip", progress=False
+        )
+    assert rows["sample"].tolist() == ["s2", "s2"] and summary["sample"].tolist() == ["s2"]
 
 
 def test_cli_predicts_people_and_bad_input_writes_nothing(fasta, vcf, model_dir, tmp_path, capsys):

@@ -224,7 +224,7 @@ class PersonalDataset(_BatchedDataset):
     def _codes(self, index: np.ndarray) -> np.ndarray:
         region, sample, hap = self.locate(index)
         codes, _ = haplotype_windows(
-            self.genome, self.block, region, sample, hap, self.cohort.missing
+            self.genome, self.block, region, sample, hap, self.cohort.missing, positions=False
         )
         return codes
 

@@ -258,7 +258,7 @@ def _predict(
     for start in range(0, len(region), batch_size):
         s = slice(start, start + batch_size)
         codes, _ = haplotype_windows(
-            cohort.genome, block, region[s], sample[s], hap[s], cohort.missing
+            cohort.genome, block, region[s], sample[s], hap[s], cohort.missing, positions=False
         )
         out.append(predict_codes(model, codes, rc))
         if advance is not None:
