@@ -35,6 +35,8 @@ log = logging.getLogger("seqnn.interpret")
 Method = Literal["deeplift_shap", "ism", "saliency"]
 MIN_SEQUENCES = 20
 """Fewer sequences give TF-MoDISco too few seqlets to cluster (its null needs windows)."""
+SUMMARY_COLUMNS = ["pattern", "n_seqlets", "seqlet_fraction", "consensus", "best_match",
+                   "p_value", "q_value"]  # fmt: skip
 TRIM = 0.3
 """Pattern columns kept: from the first to the last whose total |CWM| reaches this fraction
 of the pattern's largest (modisco-lite's report trims so before Tomtom)."""
@@ -92,7 +94,7 @@ class ModiscoResult:
                 "p_value": None if match is None else float(match.p_value),
                 "q_value": None if match is None else float(match.q_value),
             })  # fmt: skip
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
     def write(self, out: str | Path) -> Path:
         """Write ``out/`` atomically (the folder appears whole or not at all): ``report.md``
