@@ -180,6 +180,10 @@ def exponential_cnn() -> nn.Sequential:
                                       pool_sizes=(4, 2), n_hidden=(8,), input_length=LENGTH,
                                       dropout=0.0).eval(), None, lambda net, v: net(v)[:, 1]),
         ("exponential first layer", exponential_cnn(), None, lambda net, v: net(v)[:, 1]),
+        ("basset global max pool", BassetCNN(n_targets=2, n_filters=(8, 8), kernel_sizes=(7, 3),
+                                             pool_sizes=(2, 2), n_hidden=(8,), dropout=0.0,
+                                             first_activation=Exponential).eval(), None,
+         lambda net, v: net(v)[:, 1]),
     ],
 )  # fmt: skip
 def test_deeplift_shap_sums_to_delta_on_seqnn_networks(name, net, output, f):
@@ -197,3 +201,14 @@ def test_hypothetical_contributions_times_the_input_are_the_contributions():
     present = deeplift_shap(net, x, target=0, n_shuffles=3, output="count")
     assert (np.abs(hypothetical) * (1 - x.numpy())).sum() > 0  # absent bases are scored too
     np.testing.assert_allclose(hypothetical * x.numpy(), present, atol=1e-6)
+
+
+def test_a_module_without_a_deeplift_rule_gives_one_warning_line():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv1d(4, 4, 5), nn.Hardtanh(-0.1, 0.1), nn.Flatten(),
+                        nn.Linear(4 * (LENGTH - 4), 1)).eval()  # fmt: skip
+    with pytest.warns(RuntimeWarning) as record:
+        deeplift_shap(net, random_one_hot(40, seed=2), n_shuffles=4, batch_size=64)
+    messages = [str(w.message) for w in record]
+    assert sum("do not sum to the output's change" in m for m in messages) == 1
+    assert not any("tensor(" in m for m in messages)  # tangermeme's per-pair dumps
