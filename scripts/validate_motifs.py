@@ -53,8 +53,9 @@ SPLIT = ["data.val_chroms=[chr2]", "data.test_chroms=[chr3]"]
 
 
 def emit(name: str, value: float, unit: str, **extra) -> None:
-    print(json.dumps({"bench": name, "value": round(float(value), 4), "unit": unit, **extra}),
-          flush=True)  # fmt: skip
+    value = float(value)
+    value = round(value, 4) if abs(value) >= 1e-3 or value == 0 else float(f"{value:.3g}")
+    print(json.dumps({"bench": name, "value": value, "unit": unit, **extra}), flush=True)
 
 
 def best_matches(result) -> pd.DataFrame:
