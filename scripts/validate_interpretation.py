@@ -18,7 +18,7 @@
     python scripts/validate_interpretation.py [--n 20000] [--out outputs/validate_interpretation]
 
 The three motifs are ones no other JASPAR CORE matrix ID resembles (best other-ID similarity
-<= 0.56 with ``match_motifs``' Pearson-column score), so a match is unambiguous. Each positive
+<= 0.56 with ``motif_similarity``'s Pearson-column score), so a match is unambiguous. Each positive
 holds one instance: with several, a max-pooling network may rightly rely on one and ignore the
 rest, which makes "the positions that matter" ambiguous (``attr_auroc_*_multi`` shows the effect
 on held-out sequences with 1-3 distinct motifs). A position's importance is the L2 norm of its

@@ -115,6 +115,7 @@ def of(program: str, commands: list[str] = COMMANDS) -> list[str]:
 def test_the_docs_show_every_entry_point():
     for program in ("make train", "make test", "seqnn-train", "seqnn-predict", "seqnn-variants",
                     "seqnn-export", "seqnn-ensemble", "seqnn-evaluate", "seqnn-convert",
+                    "seqnn-interpret",
                     "python scripts/"):  # fmt: skip
         assert of(program, SHOWN), f"neither the README nor docs/ shows a {program!r} command"
 

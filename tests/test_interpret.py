@@ -99,7 +99,7 @@ def test_targets_by_name_on_a_pretrained_model_and_bad_targets():
     by_name = ism(model, x, target="b")
     assert by_name.shape == (2, 4, 20)
     np.testing.assert_allclose(by_name, ism(model.net, x, target=1), atol=1e-6)
-    with pytest.raises(ValueError, match="unknown target 'c'"):
+    with pytest.raises(ValueError, match="target=.c.: no such target"):
         ism(model, x, target="c")
     with pytest.raises(ValueError, match="out of range"):
         gradient_x_input(model.net, x, target=5)

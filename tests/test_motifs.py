@@ -12,6 +12,7 @@ import pytest
 from seqnn.interpret.motifs import (
     Motif,
     MotifError,
+    benjamini_hochberg,
     jaspar_core,
     match_motifs,
     motif_similarity,
@@ -171,30 +172,34 @@ def test_match_motifs_recovers_a_sampled_jaspar_motif(ctcf):
     counts = np.stack([(sites == base).sum(axis=0) for base in range(4)])  # (30, W) -> (4, W)
     table = match_motifs([Motif("noisy", "noisy", counts)], top_k=3)
     assert list(table.columns) == [
-        "query",
-        "rank",
-        "target_id",
-        "target_name",
-        "score",
-        "offset",
+        "query", "rank", "target_id", "target_name", "p_value", "q_value", "score", "offset",
         "strand",
-    ]
+    ]  # fmt: skip
     assert table["rank"].tolist() == [1, 2, 3]
-    assert ctcf.id in table["target_id"].tolist()
+    assert table["target_id"].iloc[0].startswith("MA0139")  # CTCF, the sampled motif
+    assert table["q_value"].iloc[0] < 1e-6 and (table["p_value"].diff().dropna() >= 0).all()
 
 
-@pytest.mark.parametrize("min_overlap", [1, 5, 8])
-def test_vectorised_scores_equal_the_loop(rng, min_overlap):
-    database = [random_motif(rng, w, f"t{i}") for i, w in enumerate([3, 6, 9, 12, 4, 7])]
-    flat = np.ones((4, 5))
-    flat[:, 2] = [5, 0, 0, 0]
-    database.append(Motif("flat", "flat", flat))  # constant columns score 0
-    queries = [random_motif(rng, w, f"q{w}") for w in (2, 5, 8, 11)]
-    table = match_motifs(queries, database, top_k=len(database), min_overlap=min_overlap)
-    for row in table.itertuples():
-        query = next(q for q in queries if q.id == row.query)
-        target = next(t for t in database if t.id == row.target_id)
-        score, offset, strand = motif_similarity(query, target, min_overlap=min_overlap)
-        assert row.score == pytest.approx(score, abs=1e-5)
-        assert (row.offset, row.strand) == (offset, strand)
-    assert (table.groupby("query")["score"].diff().dropna() <= 0).all()  # ranked best first
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_tomtom_finds_an_embedded_copy_at_its_offset(rng, ctcf, strand):
+    flanks = rng.dirichlet(np.ones(4), size=5).T  # (4, 5) random columns
+    counts = np.concatenate([flanks[:, :3], ctcf.probabilities(), flanks[:, 3:]], axis=1)
+    query = Motif("embedded", "embedded", counts)
+    if strand == "-":
+        query = query.reverse_complement()
+    best = match_motifs(query, top_k=1).iloc[0]
+    assert best.target_id.startswith("MA0139")  # CTCF (.1 or .2)
+    assert (best.offset, best.strand) == ((3, "+") if strand == "+" else (2, "-"))
+    assert best.q_value < 1e-6
+
+
+def test_unrelated_random_motifs_are_not_significant(rng):
+    queries = [random_motif(rng, 8, f"q{k}") for k in range(3)]
+    table = match_motifs(queries, top_k=1)
+    assert (table["q_value"] > 0.05).all()  # noise matches nothing at FDR 5%
+
+
+def test_benjamini_hochberg_golden_values():
+    p = np.array([[0.01, 0.04, 0.03, 0.5], [0.2, 0.2, 0.2, 0.2]])
+    expected = [[0.04, 0.16 / 3, 0.16 / 3, 0.5], [0.2, 0.2, 0.2, 0.2]]
+    np.testing.assert_allclose(benjamini_hochberg(p), expected)

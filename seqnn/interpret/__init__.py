@@ -7,10 +7,13 @@ Layout: one-hot (N, 4, L), channels A, C, G, T. Attributions are (N, 4, L) for o
   network allows it; :func:`ism_intervals` on genome intervals;
 * :func:`saliency`, :func:`gradient_x_input`, :func:`integrated_gradients`,
   :func:`deeplift_shap` (dinucleotide-shuffled references) — through captum;
-* :func:`filter_motifs` — first-layer filters -> PWMs; :func:`match_motifs` against JASPAR;
+* :func:`filter_motifs` — first-layer filters -> PWMs; :func:`match_motifs` against JASPAR
+  (Tomtom p- and q-values);
+* :func:`modisco` — TF-MoDISco patterns of the attributions, matched to JASPAR, a report;
 * :func:`plot_logo`, :func:`plot_ism` — matplotlib figures (logomaker).
 
-Heavy dependencies (captum, matplotlib, logomaker) are imported on first use.
+Heavy dependencies (captum, tangermeme, memelite, modisco-lite, matplotlib, logomaker) are
+imported on first use.
 """
 
 from seqnn.lazy import lazy_getattr
@@ -35,6 +38,9 @@ _LAZY = {
     "read_meme": "seqnn.interpret.motifs",
     "motif_similarity": "seqnn.interpret.motifs",
     "match_motifs": "seqnn.interpret.motifs",
+    "modisco": "seqnn.interpret.motif_discovery",
+    "ModiscoResult": "seqnn.interpret.motif_discovery",
+    "hypothetical_attributions": "seqnn.interpret.motif_discovery",
     "plot_logo": "seqnn.interpret.plots",
     "plot_ism": "seqnn.interpret.plots",
 }

@@ -27,14 +27,15 @@ full passes.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqnn.interpret.inputs import flat_outputs
+from seqnn.interpret.inputs import Output, flat_outputs, select_output
 from seqnn.models.bassetcnn import BassetCNN
 from seqnn.models.dilated_resnet import DilatedResNet
 from seqnn.models.layers import Exponential, GlobalPool, ResidualDilatedBlock, center_crop
@@ -286,33 +287,36 @@ class MaxPool(Head):
 
 
 class Outputs(Head):
-    """Several heads' outputs concatenated (as :func:`flat_outputs` orders a tuple)."""
+    """Several heads' outputs, as the network's tuple (a single head: its output alone)."""
 
     def __init__(self, heads: list[tuple[list[Step], Head]]) -> None:
         self.heads = heads
 
-    def reference(self, h: torch.Tensor) -> torch.Tensor:
-        return flat_outputs(tuple(head.reference(run_reference(s, h)) for s, head in self.heads))
+    def reference(self, h: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        outs = tuple(head.reference(run_reference(s, h)) for s, head in self.heads)
+        return outs if len(outs) > 1 else outs[0]
 
-    def mutate(self, window: Window) -> torch.Tensor:
+    def mutate(self, window: Window) -> torch.Tensor | tuple[torch.Tensor, ...]:
         outs = tuple(head.mutate(run_mutants(s, window)) for s, head in self.heads)
-        return flat_outputs(outs)
+        return outs if len(outs) > 1 else outs[0]
 
 
 @dataclass
 class Plan:
-    """A network as positional steps then a head."""
+    """A network as positional steps then a head; ``select`` turns the head's outputs (a
+    tensor or a tuple) into (N, T) (:func:`~seqnn.interpret.inputs.select_output`)."""
 
     steps: list[Step]
     head: Head
+    select: Callable[..., torch.Tensor] = flat_outputs
 
     def reference(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 4, L) one-hot -> (N, T) outputs, caching the reference features."""
-        return flat_outputs(self.head.reference(run_reference(self.steps, x)))
+        return self.select(self.head.reference(run_reference(self.steps, x)))
 
     def mutate(self, window: Window) -> torch.Tensor:
         """Substitutions as a window of the input -> (B, T) mutants' outputs."""
-        return flat_outputs(self.head.mutate(run_mutants(self.steps, window)))
+        return self.select(self.head.mutate(run_mutants(self.steps, window)))
 
 
 def run_reference(steps: list[Step], h: torch.Tensor) -> torch.Tensor:
@@ -357,12 +361,20 @@ def sliding_function(module: nn.Module):
     return lambda x: F.avg_pool1d(x, kernel, stride)
 
 
-def fast_plan(net: nn.Module) -> Plan:
-    """The fast-ISM plan of ``net`` (in eval mode).
+def fast_plan(net: nn.Module, output: Output = None) -> Plan:
+    """The fast-ISM plan of ``net`` (in eval mode), explaining ``output``
+    (:class:`~seqnn.interpret.inputs.Explained`).
 
     Raises:
         Unsupported: a module or wiring the plan cannot follow (the message names it).
     """
+    plan = _network_plan(net)
+    if output is not None:
+        plan.select = functools.partial(select_output, output=output)
+    return plan
+
+
+def _network_plan(net: nn.Module) -> Plan:
     if type(net) is BassetCNN:
         return sequence_plan(leaves([net.trunk, net.head]))
     if type(net) is DilatedResNet:

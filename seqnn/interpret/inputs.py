@@ -2,19 +2,76 @@
 
 Layout: one-hot (N, 4, L), channels A, C, G, T. Attributions explain the network's *logits*
 (before the spec's sigmoid/softmax) by default: the transform squashes effects near 0 and 1.
+
+Profile networks return a tuple ``(profile_logits (N, T, L'), log_counts (N, T))``; ``output``
+chooses what to explain (:class:`Explained`): ``"count"`` (the count head), ``"profile"``
+(the profile head through :func:`~seqnn.models.outputs.profile_projection`) or None (every
+output flattened: each position of each profile, then the counts).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
 from seqnn.data.encoding import DEFAULT_POLICY, OneHot, encode
+from seqnn.errors import SeqnnInputError
+from seqnn.models.outputs import profile_projection
 
 Target = int | str | Sequence[int | str] | None
+Output = Literal["count", "profile"] | None
+OUTPUTS = ("count", "profile", None)
+
+
+class InterpretError(SeqnnInputError):
+    """A bad interpretation argument (target, output, sequences)."""
+
+
+class Explained(nn.Module):
+    """A network's outputs as the (N, T) scalars attribution methods explain.
+
+    Args:
+        net: the network (any output: (N, T), tracks (N, T, L'), or a tuple of them).
+        output: ``"count"``: the (N, T) part of the outputs (a profile model's count head);
+            ``"profile"``: the (N, T, L') part through the profile projection; None: all
+            outputs flattened (:func:`flat_outputs`).
+    """
+
+    def __init__(self, net: nn.Module, output: Output = None) -> None:
+        super().__init__()
+        if output not in OUTPUTS:
+            raise InterpretError(f"output={output!r}: use 'count', 'profile' or None")
+        self.net, self.output = net, output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 4, L) one-hot -> (N, T)."""
+        return select_output(self.net(x), self.output)
+
+
+def select_output(y: torch.Tensor | tuple[torch.Tensor, ...], output: Output) -> torch.Tensor:
+    """The (N, T) outputs to explain from a network's outputs (see :class:`Explained`)."""
+    if output is None:
+        return flat_outputs(y)
+    parts = tuple(y) if isinstance(y, tuple | list) else (y,)
+    ndim = 2 if output == "count" else 3
+    chosen = [part for part in parts if part.ndim == ndim]
+    if not chosen:
+        shapes = ", ".join(str(tuple(part.shape)) for part in parts)
+        head = "count head (N, T)" if output == "count" else "profile head (N, T, L)"
+        raise InterpretError(
+            f"output={output!r}: the network has no {head}; its outputs have shapes {shapes} "
+            "(use output=None to explain them flattened)"
+        )
+    return chosen[0] if output == "count" else profile_projection(chosen[0])
+
+
+def explained(model: nn.Module, logits: bool = True, output: Output = None) -> Explained:
+    """:func:`network_of` ``model`` as an :class:`Explained` module, in eval mode."""
+    return Explained(network_of(model, logits), output).eval()
 
 
 def network_of(model: nn.Module, logits: bool = True) -> nn.Module:
@@ -54,13 +111,28 @@ def target_indices(model: nn.Module, target: Target, n_outputs: int) -> tuple[li
     indices = []
     for t in [target] if single else list(target):
         if isinstance(t, str):
-            if t not in names:
-                raise ValueError(f"unknown target {t!r}: the model's targets are {names}")
-            t = names.index(t)
+            t = _target_index(t, names, n_outputs)
         if not 0 <= int(t) < n_outputs:
-            raise ValueError(f"target index {t} is out of range for {n_outputs} outputs")
+            raise InterpretError(
+                f"target={t}: out of range for the {n_outputs} outputs explained "
+                f"(use 0..{n_outputs - 1})"
+            )
         indices.append(int(t))
     return indices, single
+
+
+def _target_index(name: str, names: list[str], n_outputs: int) -> int:
+    """The index of the target called ``name``."""
+    if name not in names:
+        known = f"the model's targets are {names}" if names else "the model names no targets"
+        raise InterpretError(f"target={name!r}: no such target; {known} (or pass an index)")
+    if len(names) != n_outputs:
+        raise InterpretError(
+            f"target={name!r}: names index the model's {len(names)} tracks, but {n_outputs} "
+            "outputs are explained (a profile model's outputs flattened): pass "
+            "output='count' or output='profile'"
+        )
+    return names.index(name)
 
 
 def n_outputs(net: nn.Module, x: torch.Tensor) -> int:

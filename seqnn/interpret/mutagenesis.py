@@ -22,10 +22,11 @@ from seqnn.data.intervals import LINE, read_intervals, resize, validate_interval
 from seqnn.errors import SeqnnInputError
 from seqnn.interpret.fast_ism import Unsupported, fast_effects, fast_plan
 from seqnn.interpret.inputs import (
+    Explained,
+    Output,
     Target,
-    flat_outputs,
+    explained,
     n_outputs,
-    network_of,
     one_hot_inputs,
     target_indices,
 )
@@ -49,12 +50,13 @@ def ism(
     centre: bool = False,
     positions: slice | None = None,
     method: Method = "auto",
+    output: Output = None,
 ) -> np.ndarray:
     """Effects of all 3 x L substitutions of every sequence.
 
     Args:
         model: a network or pretrained model (outputs (N, T), or tracks / a tuple of them,
-            flattened and concatenated).
+            flattened and concatenated unless ``output`` picks one).
         x: strings, (N, L) codes or (N, 4, L) one-hot.
         target: output index or name, a list of them, or None for every output.
         batch_size: mutants per pass.
@@ -66,6 +68,9 @@ def ism(
         method: ``"auto"``: fast ISM when the network allows it (:mod:`fast_ism`; else full
             passes, with one log line saying why); ``"plain"``: full passes; ``"fast"``: fast
             ISM or an error.
+        output: what a profile network's tuple explains: ``"count"``, ``"profile"`` (the
+            profile projection) or None (every output flattened); see
+            :class:`~seqnn.interpret.inputs.Explained`.
 
     Returns:
         effects ``f(mutant) - f(reference)``: (N, 4, P) for one target, (N, T, 4, P) for
@@ -75,7 +80,7 @@ def ism(
     """
     if batch_size <= 0:
         raise IsmError(f"batch_size must be positive, got {batch_size}")
-    net = network_of(model, logits).eval()
+    net = explained(model, logits, output)
     x = one_hot_inputs(model, x)
     region = _region(positions, x.shape[2])
     indices, single = target_indices(model, target, n_outputs(net, x))
@@ -102,19 +107,20 @@ def _region(positions: slice | None, length: int) -> range:
     return region
 
 
-def _plan(net: nn.Module, method: Method):
+def _plan(net: Explained, method: Method):
     """The fast-ISM plan, or None for full passes."""
     if method not in ("auto", "fast", "plain"):
         raise IsmError(f"method must be 'auto', 'fast' or 'plain', got {method!r}")
     if method == "plain":
         return None
     try:
-        return fast_plan(net)
+        return fast_plan(net.net, output=net.output)
     except Unsupported as why:
         if method == "fast":
-            raise IsmError(f"method='fast': {type(net).__name__} has {why}, which fast ISM "
+            raise IsmError(f"method='fast': {type(net.net).__name__} has {why}, which fast ISM "
                            "does not follow; use method='auto' or 'plain'") from None  # fmt: skip
-        log.info("ism: full passes for %s (fast ISM does not follow %s)", type(net).__name__, why)
+        log.info("ism: full passes for %s (fast ISM does not follow %s)", type(net.net).__name__,
+                 why)  # fmt: skip
         return None
 
 
@@ -132,15 +138,13 @@ def _plain_effects(
         rows = torch.arange(len(n), device=x.device)
         mutants[rows, :, i + region.start] = 0
         mutants[rows, b, i + region.start] = 1
-        effects[n, :, b, i] = flat_outputs(net(mutants))[:, indices].float() - ref[n]
+        effects[n, :, b, i] = net(mutants)[:, indices].float() - ref[n]
     return effects
 
 
 def _outputs(net: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     """(N, 4, L) -> (N, T) float outputs in batches."""
-    return torch.cat(
-        [flat_outputs(net(x[i : i + batch_size])).float() for i in range(0, len(x), batch_size)]
-    )
+    return torch.cat([net(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)])
 
 
 def ism_intervals(
@@ -154,6 +158,7 @@ def ism_intervals(
     centre: bool = False,
     method: Method = "auto",
     on_invalid: Literal["error", "drop", "pad"] = "error",
+    output: Output = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """ISM of genome intervals (a BED/TSV path or a DataFrame with chrom, start, end).
 
@@ -165,7 +170,7 @@ def ism_intervals(
         genome: a :class:`~seqnn.data.genome.Genome` or a FASTA path.
         intervals: the intervals, all of one width W; checked against the genome
             (``on_invalid`` as in :func:`seqnn.data.intervals.validate_intervals`).
-        target, batch_size, logits, centre, method: as in :func:`ism`.
+        target, batch_size, logits, centre, method, output: as in :func:`ism`.
         context: the model's input window (bp, >= W); default: the model's ``input_length``,
             else W.
 
@@ -189,7 +194,7 @@ def ism_intervals(
         part = windows.iloc[first : first + batch_size]
         codes = genome.fetch_codes(part["chrom"], part["start"], part["end"])
         chunks.append(ism(model, codes, target, batch_size, logits, centre,
-                          slice(offset, offset + width), method))  # fmt: skip
+                          slice(offset, offset + width), method, output))  # fmt: skip
     effects = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     return table.drop(columns=[LINE], errors="ignore").reset_index(drop=True), effects
 

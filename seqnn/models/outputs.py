@@ -52,3 +52,18 @@ def profile_prediction(profile_logits: Tensor, log_counts: Tensor) -> Tensor:
     """
     total = torch.expm1(log_counts).clamp(min=0.0)
     return torch.softmax(profile_logits, dim=-1) * total.unsqueeze(-1)
+
+
+def profile_projection(profile_logits: Tensor) -> Tensor:
+    """The scalar that explains a profile head: sum over positions of the softmax of the
+    logits (detached, so a constant weight) times the logits (BPNet / chrombpnet's
+    projection; its gradient is the logits' gradient weighted by the predicted shape).
+
+    Args:
+        profile_logits: (N, T, L).
+
+    Returns:
+        (N, T).
+    """
+    weights = torch.softmax(profile_logits.detach(), dim=-1)
+    return (weights * profile_logits).sum(dim=-1)
