@@ -54,6 +54,12 @@ def test_greedy_builds_the_word_one_edit_a_round():
             assert sum(a != b for a, b in zip(prev.sequence, row.sequence, strict=True)) == 1
 
 
+def test_until_stops_a_start_at_the_score():
+    design = evolve(word_net("TATAAT"), random_strings(4, 30, seed=5), rounds=8, until=5.0)
+    last = design.trajectory.groupby("start")["score"].last()
+    assert (last == 5.0).all() and (design.scores == 5.0).all()
+
+
 def test_full_passes_through_an_output_selector_give_the_same_design():
     starts = random_strings(3, 25, seed=1)
     fast = evolve(word_net("GATTACA"), starts, rounds=4)

@@ -114,6 +114,7 @@ def evolve(
     output: Output = None,
     batch_size: int = 4096,
     seed: int = 0,
+    until: float | None = None,
 ) -> Design:
     """Evolve sequences by single-base edits toward a target output.
 
@@ -137,6 +138,8 @@ def evolve(
             flattened outputs, scored by fast ISM).
         batch_size: mutants per forward pass.
         seed: seeds random starts.
+        until: stop a start once its score reaches this (>= for ``"max"``, <= for
+            ``"min"``); None: run every round that improves.
 
     Returns:
         A :class:`Design` (its ``trajectory`` has one row per start and round).
@@ -154,7 +157,11 @@ def evolve(
     rules.check_start(codes)
     score = Scorer(model, target, goal, hold, hold_weight, output, batch_size, codes)
     beam = 1 if method == "greedy" else beam_size
-    return _search(score, rules, codes, rounds, beam)
+    if until is not None and goal not in ("max", "min"):
+        raise DesignError(f"until={until}: only with goal='max' or 'min'")
+    sign = -1.0 if goal == "min" else 1.0
+    reached = None if until is None else (lambda value: sign * value >= sign * until)
+    return _search(score, rules, codes, rounds, beam, reached)
 
 
 def _check_search(rounds: int, method: str, beam_size: int, goal) -> None:
@@ -344,7 +351,7 @@ def _motif_change(codes: np.ndarray, pattern: np.ndarray) -> np.ndarray:
     return out
 
 
-def _search(score: Scorer, rules: Constraints, codes: np.ndarray, rounds: int, beam: int):
+def _search(score: Scorer, rules: Constraints, codes, rounds: int, beam: int, reached=None):
     """The rounds of greedy (beam 1) or beam search: the trajectory."""
     n, length = codes.shape
     state = codes[:, None, :].copy()  # (N, B, L), B = 1 at first
@@ -356,6 +363,8 @@ def _search(score: Scorer, rules: Constraints, codes: np.ndarray, rounds: int, b
     records = [_record(state, obj, val, edits, violation, rows, 0)]
     alive = np.ones(n, dtype=bool)
     for k in range(1, rounds + 1):
+        if reached is not None:
+            alive &= ~reached(val[np.arange(n), _best(obj, violation)])
         if not alive.any():
             break
         live = np.flatnonzero(alive)
