@@ -144,3 +144,22 @@ def test_bad_settings_and_unmeetable_constraints_name_the_argument():
         evolve(model, starts, target="a", method="anneal")
     with pytest.raises(DesignError, match="goal='up'"):
         evolve(model, starts, target="a", goal="up")
+
+
+def test_the_command_line_writes_the_trajectory_and_names_bad_settings(tmp_path, capsys):
+    from seqnn.cli.design import main
+
+    out = tmp_path / "designed.tsv"
+    main(["model=ecoli-sigma70", "n_random=3", "rounds=2", f"out={out}", "gc=[0.3,0.7]"])
+    import pandas as pd
+
+    table = pd.read_csv(out, sep="\t")
+    assert sorted(table["start"].unique()) == [0, 1, 2] and table["round"].max() <= 2
+    assert table["sequence"].str.len().eq(81).all()
+    fasta = tmp_path / "starts.fa"
+    fasta.write_text(">a\n" + "A" * 81 + "\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["model=ecoli-sigma70", f"start={fasta}", "gc=[0.5,0.6]", "region=[0,10]",
+              f"out={out}"])  # fmt: skip
+    assert exit_.value.code == 2
+    assert "seqnn-design: error: gc=(0.5, 0.6)" in capsys.readouterr().err
