@@ -10,12 +10,15 @@
 2. Design (``--part design``): 100 random 81-bp starts (GC 0.5), ``seqnn.design.evolve`` on
    the shipped ``ecoli-sigma70`` model, greedy, 20 rounds: the fraction whose score (the
    promoter probability) exceeds 0.9 within 20 rounds (target >= 0.9). Then the boxes: the
-   8 6-mers most enriched in the designed sequences over the starts, each made a PWM from its
-   instances (Hamming distance <= 1) in the designed sequences, go to Tomtom (memelite)
-   against the 4,279 JASPAR 2024 CORE matrices plus two consensus PWMs, TATAAT (-10) and
-   TTGACA (-35), each column 0.85 the consensus base and 0.05 the others (JASPAR CORE has no
-   bacterial sigma factor matrix); q-values are Benjamini-Hochberg over each query's targets.
-   ``design_box_*_q`` is the best q of any query whose top match is that box.
+   two 6-bp windows of the designed sequences with the most positive mean attribution
+   (centred ISM of the present base) are the hot spots; each sequence's 6-mer of most
+   attribution within 5 bp of a spot is its seqlet, and the seqlets' PWM goes to Tomtom
+   (memelite) against the 4,279 JASPAR 2024 CORE matrices plus two
+   consensus PWMs, TATAAT (-10) and TTGACA (-35), each column 0.85 the consensus base and 0.05
+   the others (JASPAR CORE has no bacterial sigma factor matrix); q-values are
+   Benjamini-Hochberg over the query's targets. ``design_spot_<pos>_tomtom_q`` is the closer
+   box's q (and its rank among all targets); ``design_has_*_box`` the fraction of designed
+   sequences (and of the starts) with the consensus, <= 1 mismatch, near its usual place.
 
     python scripts/validate_design.py [--part spacing|design|all] [--out outputs/validate_design]
 """
@@ -27,7 +30,6 @@ import json
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +38,10 @@ import pandas as pd
 import seqnn
 from seqnn.data.encoding import decode, encode
 from seqnn.design import evolve
-from seqnn.interpret import jaspar_core, spacing
+from seqnn.interpret import ism, jaspar_core, spacing
 
 MOTIF_A, MOTIF_B, GAP, LENGTH = "AGATAA", "CACGTG", 5, 100
+TSS = 60  # index of the TSS in the σ70 model's 81-bp windows (-60..+20)
 BOXES = {"-10 TATAAT": "TATAAT", "-35 TTGACA": "TTGACA"}
 
 
@@ -93,7 +96,8 @@ def validate_spacing(n: int, epochs: int, out: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- design
-def validate_design(n: int, rounds: int) -> None:
+def validate_design(n: int, rounds: int, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     model = seqnn.load_pretrained("ecoli-sigma70")
     t0 = time.perf_counter()
     design = evolve(model, n, rounds=rounds, seed=0)
@@ -105,45 +109,66 @@ def validate_design(n: int, rounds: int) -> None:
     emit("design_rounds_to_0.9_median", above.median(), "rounds",
          already_above_at_start=int((above == 0).sum()))  # fmt: skip
     starts = t[t["round"] == 0].sort_values("start")["sequence"].tolist()
-    boxes(design.sequences, starts)
+    with open(out / "design_trajectory.tsv", "w") as fh:  # the script's own output
+        t.to_csv(fh, sep="\t", index=False)
+    boxes(model, design.sequences, starts)
 
 
-def boxes(designed: list[str], starts: list[str]) -> None:
-    """Tomtom of the most enriched 6-mers' PWMs against JASPAR CORE + the two boxes."""
+def boxes(model, designed: list[str], starts: list[str]) -> None:
+    """The designed sequences' two attribution hot spots, and whether they are σ70 boxes."""
     from memelite import tomtom
 
-    gained = Counter(kmers(designed))
-    gained.subtract(Counter(kmers(starts)))
-    top = [k for k, _ in gained.most_common(8)]
-    queries = [instances_pwm(k, designed) for k in top]
+    codes = np.array([encode(s) for s in designed])
+    effects = ism(model, codes, centre=True)  # (N, 4, L)
+    present = (effects * np.eye(4)[codes].transpose(0, 2, 1)).sum(axis=1)  # (N, L)
+    profile = np.convolve(np.clip(present, 0, None).mean(axis=0), np.ones(6), "valid")
     targets = [m.probabilities(0.1) for m in jaspar_core()]
-    names = [m.name for m in jaspar_core()] + list(BOXES)
+    names = [f"{m.id} {m.name}" for m in jaspar_core()] + list(BOXES)
     targets += [consensus_pwm(word) for word in BOXES.values()]
-    p, *_ = tomtom(queries, targets)
-    q = np.array([benjamini_hochberg(row) for row in p])
-    best = {box: 1.0 for box in BOXES}
-    for k, word in enumerate(top):
-        j = int(np.argmin(p[k]))
-        print(f"# {word}: best match {names[j]} (p {p[k, j]:.2g}, q {q[k, j]:.2g})")
-        if names[j] in best:
-            best[names[j]] = min(best[names[j]], float(q[k, j]))
-    for box, value in best.items():
-        emit(f"design_box_{box.split()[0]}_q", value, "q", box=box, queries=top,
-             targets="JASPAR2024 CORE + TATAAT/TTGACA consensus PWMs")  # fmt: skip
+    for _ in range(2):  # the two 6-bp windows of most positive attribution, apart
+        k = int(np.argmax(profile))
+        profile[max(0, k - 8) : k + 9] = -np.inf
+        pwm = seqlet_pwm(codes, present, k)
+        p = tomtom([pwm], targets)[0][0]
+        q = benjamini_hochberg(p)
+        best = int(np.argmin(p))
+        box = min(BOXES, key=lambda b: p[names.index(b)])  # the closer of the two boxes
+        j = names.index(box)
+        emit(f"design_spot_{k - TSS}_tomtom_q", q[j], "q", box=box, p=float(p[j]),
+             rank=int((p < p[j]).sum()) + 1, consensus=consensus(pwm), best_match=names[best],
+             best_q=float(q[best]),
+             targets="JASPAR2024 CORE (4,279) + TATAAT/TTGACA consensus PWMs")  # fmt: skip
+    for box, (word, lo, hi) in {"-10": ("TATAAT", -16, -4), "-35": ("TTGACA", -40, -28)}.items():
+        emit(
+            f"design_has_{box}_box",
+            has_box(designed, word, lo, hi),
+            "fraction",
+            starts=has_box(starts, word, lo, hi),
+            rule=f"{word} <= 1 mismatch in {lo}..{hi}",
+        )
 
 
-def kmers(seqs: list[str], k: int = 6) -> list[str]:
-    return [s[i : i + k] for s in seqs for i in range(len(s) - k + 1)]
-
-
-def instances_pwm(word: str, seqs: list[str]) -> np.ndarray:
-    """(4, 6) base frequencies of the 6-mers within Hamming distance 1 of ``word``."""
-    codes = np.array([encode(s) for s in seqs])
-    windows = np.lib.stride_tricks.sliding_window_view(codes, len(word), axis=1)
-    windows = windows.reshape(-1, len(word))
-    near = windows[(windows != encode(word)).sum(axis=1) <= 1]
-    counts = np.stack([(near == b).sum(axis=0) for b in range(4)]).astype(float) + 0.5
+def seqlet_pwm(codes: np.ndarray, present: np.ndarray, spot: int) -> np.ndarray:
+    """(4, 6) frequencies of each sequence's 6-mer of most attribution within 5 bp of ``spot``
+    (instances aligned by attribution, as seqlets are, not by a consensus)."""
+    lo, hi = max(0, spot - 5), min(codes.shape[1] - 6, spot + 5)
+    windows = np.lib.stride_tricks.sliding_window_view(present, 6, axis=1)[:, lo : hi + 1]
+    first = lo + windows.sum(axis=2).argmax(axis=1)  # (N,)
+    instances = codes[np.arange(len(codes))[:, None], first[:, None] + np.arange(6)]  # (N, 6)
+    counts = np.stack([(instances == b).sum(axis=0) for b in range(4)]) + 0.5
     return counts / counts.sum(axis=0)
+
+
+def consensus(pwm: np.ndarray) -> str:
+    return "".join("ACGT"[i] if pwm[i, j] >= 0.5 else "acgt"[i] for j, i in
+                   enumerate(pwm.argmax(axis=0)))  # fmt: skip
+
+
+def has_box(seqs: list[str], word: str, lo: int, hi: int) -> float:
+    """Fraction of sequences with ``word`` (<= 1 mismatch) starting in TSS+lo..TSS+hi-6."""
+    codes = np.array([encode(s) for s in seqs])[:, TSS + lo : TSS + hi]
+    windows = np.lib.stride_tricks.sliding_window_view(codes, len(word), axis=1)
+    return float(((windows != encode(word)).sum(axis=2) <= 1).any(axis=1).mean())
 
 
 def consensus_pwm(word: str) -> np.ndarray:
@@ -171,7 +196,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/validate_design"))
     args = parser.parse_args()
     if args.part in ("design", "all"):
-        validate_design(args.starts, args.rounds)
+        validate_design(args.starts, args.rounds, args.out)
     if args.part in ("spacing", "all"):
         validate_spacing(args.n, args.epochs, args.out)
 
