@@ -68,6 +68,19 @@ def test_full_passes_through_an_output_selector_give_the_same_design():
     np.testing.assert_allclose(fast.scores, plain.scores)
 
 
+def test_a_profile_models_count_head_by_index_or_output_selector():
+    from seqnn.models.dilated_resnet import DilatedResNet
+
+    torch.manual_seed(0)
+    net = DilatedResNet(1, 8, 5, 2, 3, crop=2, head="both").eval()
+    starts = random_strings(2, 30, seed=6)
+    n_flat = 26 + 1  # the profile (30 - 2 crop x 2 positions), then the count
+    by_index = evolve(net, starts, target=n_flat - 1, rounds=3)
+    by_head = evolve(net, starts, rounds=3, output=lambda y: y[1])
+    assert by_index.sequences == by_head.sequences
+    assert (by_head.scores > by_head.trajectory.query("round == 0")["score"].to_numpy()).all()
+
+
 def test_minimise_reach_a_value_and_hold_another_output():
     net = word_net("AAAA", "CCCC")
     starts = ["AAAACCCCGTGTGTGTGT"]

@@ -240,9 +240,8 @@ class Scorer:
             rows = np.arange(len(mutants))
             mutants[rows, np.tile(pos.ravel(), len(part))] = np.tile(base.ravel(), len(part))
             y = self.predict(mutants).reshape(len(part), 4, p, -1)  # (C, 4, P, T)
-            out[first : first + len(part)] = (
-                y.transpose(0, 3, 1, 2) - raw[first:][: len(part), :, None, None]
-            )
+            ref = raw[first : first + len(part), :, None, None]  # (C, T, 1, 1)
+            out[first : first + len(part)] = y.transpose(0, 3, 1, 2) - ref
         return out
 
 
