@@ -3,9 +3,9 @@
 Layout everywhere: one-hot tensors are (batch, 4, length), channels A, C, G, T.
 
 ``seqnn.load_pretrained`` / ``seqnn.save_pretrained`` and the sub-packages (``seqnn.data``,
-``seqnn.models``, ``seqnn.tasks``, ``seqnn.interpret``, ``seqnn.inference``) are imported on
-first use, so that ``import seqnn`` stays cheap and ``import seqnn;
-seqnn.data.one_hot("ACGT")`` works as written.
+``seqnn.models``, ``seqnn.tasks``, ``seqnn.interpret``, ``seqnn.inference``, ``seqnn.design``,
+``seqnn.plot``) are imported on first use, so that ``import seqnn`` stays cheap and
+``import seqnn; seqnn.data.one_hot("ACGT")`` works as written.
 """
 
 from seqnn import moved
@@ -31,7 +31,7 @@ _LAZY = {
 # old import paths (seqnn.predict, seqnn.train, ...) answer for one more release
 moved.install()
 
-SUBPACKAGES = ("data", "models", "tasks", "interpret", "inference")
+SUBPACKAGES = ("data", "models", "tasks", "interpret", "inference", "design", "plot")
 
 __getattr__ = lazy_getattr("seqnn", _LAZY, SUBPACKAGES)
 

@@ -115,7 +115,7 @@ def of(program: str, commands: list[str] = COMMANDS) -> list[str]:
 def test_the_docs_show_every_entry_point():
     for program in ("make train", "make test", "seqnn-train", "seqnn-predict", "seqnn-variants",
                     "seqnn-export", "seqnn-ensemble", "seqnn-evaluate", "seqnn-convert",
-                    "seqnn-interpret",
+                    "seqnn-interpret", "seqnn-design",
                     "python scripts/"):  # fmt: skip
         assert of(program, SHOWN), f"neither the README nor docs/ shows a {program!r} command"
 
@@ -238,8 +238,8 @@ def outputs_of(command: str) -> list[str]:
 
 CLI_MODULES = {"seqnn-predict": "seqnn.cli.predict", "seqnn-variants": "seqnn.cli.variants",
                "seqnn-export": "seqnn.cli.export", "seqnn-ensemble": "seqnn.cli.ensemble",
-               "seqnn-evaluate": "seqnn.cli.evaluate",
-               "seqnn-convert": "seqnn.cli.convert"}  # fmt: skip
+               "seqnn-evaluate": "seqnn.cli.evaluate", "seqnn-convert": "seqnn.cli.convert",
+               "seqnn-design": "seqnn.cli.design"}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,10 @@ Layout: one-hot (N, 4, L), channels A, C, G, T. Attributions are (N, 4, L) for o
 * :func:`filter_motifs` — first-layer filters -> PWMs; :func:`match_motifs` against JASPAR
   (Tomtom p- and q-values);
 * :func:`modisco` — TF-MoDISco patterns of the attributions, matched to JASPAR, a report;
-* :func:`plot_logo`, :func:`plot_ism` — matplotlib figures (logomaker).
+* :func:`marginalize`, :func:`ablate`, :func:`spacing` — in-silico experiments (a motif in
+  backgrounds, a region or motif shuffled away, two motifs at each distance), batched;
+* :func:`plot_logo`, :func:`plot_ism`, :func:`plot_effect`, :func:`plot_spacing`,
+  :func:`plot_tracks` — matplotlib figures (logomaker).
 
 Heavy dependencies (captum, tangermeme, memelite, modisco-lite, matplotlib, logomaker) are
 imported on first use.
@@ -43,6 +46,15 @@ _LAZY = {
     "hypothetical_attributions": "seqnn.interpret.motif_discovery",
     "plot_logo": "seqnn.interpret.plots",
     "plot_ism": "seqnn.interpret.plots",
+    "plot_effect": "seqnn.interpret.plots",
+    "plot_spacing": "seqnn.interpret.plots",
+    "plot_tracks": "seqnn.interpret.tracks",
+    "marginalize": "seqnn.interpret.experiments",
+    "ablate": "seqnn.interpret.experiments",
+    "spacing": "seqnn.interpret.experiments",
+    "Effect": "seqnn.interpret.experiments",
+    "SpacingCurve": "seqnn.interpret.experiments",
+    "ExperimentError": "seqnn.interpret.experiments",
 }
 
 

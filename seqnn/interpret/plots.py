@@ -72,3 +72,54 @@ def _matrix(matrix) -> np.ndarray:
     if m.ndim != 2 or m.shape[0] != 4:
         raise ValueError(f"expected a (4, L) matrix (rows A, C, G, T), got shape {m.shape}")
     return m
+
+
+def plot_effect(effect, ax=None, title: str | None = None):
+    """Each output's effect over the sequences of a :func:`~seqnn.interpret.marginalize` or
+    :func:`~seqnn.interpret.ablate` experiment: a box per output (the spread) and its mean.
+
+    Args:
+        effect: an :class:`~seqnn.interpret.experiments.Effect`.
+        ax: matplotlib Axes; a new figure when None.
+        title: Axes title.
+    """
+    import matplotlib.pyplot as plt
+
+    delta = effect.delta  # (N, T)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(3.0, 0.8 * delta.shape[1] + 1.5), 2.5))
+    positions = np.arange(delta.shape[1])
+    ax.boxplot(list(delta.T), positions=positions, widths=0.6, showfliers=False)
+    ax.scatter(positions, delta.mean(axis=0), color="tab:red", zorder=3, label="mean")
+    ax.set_xticks(positions, effect.targets, rotation=45 if len(positions) > 4 else 0)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.set_ylabel("effect (after - before)")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_spacing(curve, target: int = 0, ax=None, title: str | None = None):
+    """A :func:`~seqnn.interpret.spacing` curve: the mean effect against the distance, one line
+    per orientation, shaded by one standard deviation over the backgrounds.
+
+    Args:
+        curve: a :class:`~seqnn.interpret.experiments.SpacingCurve`.
+        target: which of its outputs (index).
+        ax: matplotlib Axes; a new figure when None.
+        title: Axes title (default: the output's name).
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 2.8))
+    mean, sd = curve.effect[:, :, target], curve.sd[:, :, target]  # (D, O)
+    for k, orientation in enumerate(curve.orientations):
+        line = ax.plot(curve.distances, mean[:, k], marker=".", label=orientation)[0]
+        ax.fill_between(curve.distances, mean[:, k] - sd[:, k], mean[:, k] + sd[:, k],
+                        color=line.get_color(), alpha=0.15)  # fmt: skip
+    ax.set_xlabel("distance (bp between the motifs)")
+    ax.set_ylabel("effect")
+    ax.legend(title="strands", fontsize="small")
+    ax.set_title(title or curve.targets[target])
+    return ax
