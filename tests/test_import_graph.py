@@ -29,7 +29,7 @@ LAYERS = [
     ("seqnn.models",),
     ("seqnn.tasks",),
     ("seqnn.interpret",),
-    ("seqnn.inference",),
+    ("seqnn.inference", "seqnn.qc"),
     ("seqnn.callbacks",),
     ("seqnn.cli",),
     ("seqnn.moved",),
