@@ -56,6 +56,8 @@ class QCSettings:
             balance is flagged (0.05 = 1:20).
         max_index_bytes: the most memory the near-duplicate index may take.
         n_examples: examples listed per kind of leak.
+        drop: ``seqnn-train``: leave the leaking rows out of the validation and test splits
+            before fitting (the figures then say how many went).
         seed: seed of the hashes, the sample and the folds.
     """
 
@@ -74,6 +76,7 @@ class QCSettings:
     min_class_ratio: float = 0.05
     max_index_bytes: int = 4 * 2**30
     n_examples: int = 5
+    drop: bool = False
     seed: int = 0
 
 

@@ -100,7 +100,8 @@ def qc_data(datamodule) -> QCData:
             "splits are held-out genome blocks or chromosomes, so they share no windows; "
             "set qc=off to silence this"
         )
-    labels = None if full.targets is None else full.targets.numpy()
+    targets = getattr(full, "targets", None)
+    labels = None if targets is None else targets.numpy()
     intervals = sizes = soft_mask = None
     if getattr(full, "intervals", None) is not None:
         intervals = full.intervals[["chrom", "start", "end"]].reset_index(drop=True)
@@ -117,8 +118,8 @@ def qc_data(datamodule) -> QCData:
         n_rows=len(full),
         split={s: np.asarray(rows[s], np.int64) for s in STAGES},
         labels=labels,
-        target_names=list(full.target_names or []),
-        target_kind=full.target_kind,
+        target_names=list(getattr(full, "target_names", None) or []),
+        target_kind=getattr(full, "target_kind", None),
         intervals=intervals,
         sizes=sizes,
         soft_mask=soft_mask,
