@@ -81,6 +81,8 @@ def test_duplicates_rc_and_near_copies_across_splits_are_counted():
     assert f["duplicates_across_splits"] == 5
     assert f["duplicates_per_split"] == {"val": 0, "test": 5}
     assert f["rc_duplicates_across_splits"] == 3
+    copied = table["label"].to_numpy()[train[:5]].sum()
+    assert f["duplicates_by_class"] == {"positive": copied, "negative": 5 - copied}
     assert f["near_duplicates_across_splits"] == 4
     assert {e["partner"] for e in f["examples"]["duplicates"]} == set(train[:5].tolist())
     assert all(e["jaccard"] >= 0.5 for e in f["examples"]["near_duplicates"])

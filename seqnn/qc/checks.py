@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from seqnn.qc.composition import baseline_report
+from seqnn.qc.composition import baseline_report, binary_columns
 from seqnn.qc.confounders import class_balance, distributions, row_stats
 from seqnn.qc.duplicates import (
     check_labels_exist,
@@ -98,7 +98,9 @@ class QCResult:
 
     Attributes:
         figures: ``duplicates_across_splits``, ``rc_duplicates_across_splits``,
-            ``near_duplicates_across_splits``, ``overlapping_intervals_across_splits``,
+            ``near_duplicates_across_splits``, ``overlapping_intervals_across_splits`` (and
+            for each, ``_per_split`` and ``_by_class``: positives / negatives of the first
+            target),
             ``conflicting_labels``, ``baseline_auroc``, ``baseline_test_auroc``,
             ``distributions``, ``class_balance``, ``examples``, ``settings``, ``seconds``.
         findings: the problems, errors first.
@@ -145,9 +147,14 @@ def run_qc(data: QCData, settings: QCSettings | None = None) -> QCResult:
         )  # fmt: skip
     if data.intervals is not None:
         leaks["overlapping_intervals"] = interval_leaks(data, s.max_gap)
+    columns = binary_columns(data)
     for kind, found in leaks.items():
         figures[f"{kind}_across_splits"] = found.count
         figures[f"{kind}_per_split"] = found.per_stage()
+        if columns is not None:  # which class leaks, by the first target
+            rows = np.concatenate([*found.rows.values(), np.zeros(0, np.int64)])
+            positive = int(columns[0][rows, 0].sum())
+            figures[f"{kind}_by_class"] = {"positive": positive, "negative": len(rows) - positive}
     figures["near_duplicates_across_splits"] = figures.get("near_duplicates_across_splits")
     groups, rows = conflicting_labels(data, fwd, rev)
     figures["conflicting_labels"] = {"groups": groups, "rows": rows}

@@ -148,14 +148,18 @@ def markdown(result: QCResult, figures: list[str]) -> str:
     lines += [f"- **{x.level}** ({x.check}): {x.message}" for x in result.findings] or [
         "None: no leak, shortcut or confounder passed its threshold."
     ]
-    lines += ["", "## Dependent examples across splits", "", "| kind | val | test | total |"]
-    lines += ["|---|---|---|---|"]
+    lines += ["", "## Dependent examples across splits", ""]
+    lines += ["| kind | val | test | total | positive / negative |", "|---|---|---|---|---|"]
     for key in ("duplicates", "rc_duplicates", "near_duplicates", "overlapping_intervals"):
         if f.get(f"{key}_per_split") is None:
             continue
         per = f[f"{key}_per_split"]
         total = f[f"{key}_across_splits"]
-        lines.append(f"| {key} | {per.get('val', 0)} | {per.get('test', 0)} | {total} |")
+        by = f.get(f"{key}_by_class")
+        classes = f"{by['positive']} / {by['negative']}" if by else "-"
+        lines.append(
+            f"| {key} | {per.get('val', 0)} | {per.get('test', 0)} | {total} | {classes} |"
+        )
     groups = f["conflicting_labels"]
     lines += ["", f"Conflicting labels: {groups['groups']} sequences ({groups['rows']} rows).", ""]
     lines += _baseline_lines(f)
