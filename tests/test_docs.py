@@ -239,7 +239,7 @@ def outputs_of(command: str) -> list[str]:
 CLI_MODULES = {"seqnn-predict": "seqnn.cli.predict", "seqnn-variants": "seqnn.cli.variants",
                "seqnn-export": "seqnn.cli.export", "seqnn-ensemble": "seqnn.cli.ensemble",
                "seqnn-evaluate": "seqnn.cli.evaluate", "seqnn-convert": "seqnn.cli.convert",
-               "seqnn-design": "seqnn.cli.design"}  # fmt: skip
+               "seqnn-design": "seqnn.cli.design", "seqnn-qc": "seqnn.cli.qc"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -264,8 +264,10 @@ def test_cli_command_runs(command, readme_files, seqnn_cache):  # noqa: F811 (a 
     )
     assert done.returncode == 0, done.stderr[-2000:]
     for out in outputs_of(command):
-        path = readme_files / out  # a file, or a model folder (seqnn-ensemble)
+        path = readme_files / out  # a file, a model folder (seqnn-ensemble), a QC report
         written = [path / "seqnn.json", path / "model.safetensors"] if path.is_dir() else [path]
+        if (path / "qc.json").exists():  # seqnn-qc's folder
+            written = [path / "qc.json", path / "report.md"]
         assert all(p.stat().st_size > 0 for p in written), out
 
 

@@ -29,7 +29,7 @@ LAYERS = [
     ("seqnn.models",),
     ("seqnn.tasks",),
     ("seqnn.interpret", "seqnn.plot"),
-    ("seqnn.inference", "seqnn.design"),
+    ("seqnn.inference", "seqnn.design", "seqnn.qc"),
     ("seqnn.callbacks",),
     ("seqnn.cli",),
     ("seqnn.moved",),

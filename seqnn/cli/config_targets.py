@@ -29,6 +29,7 @@ ALLOWED_CLASS_PREFIXES = (
     "seqnn.models.",
     "seqnn.tasks.",
     "seqnn.callbacks.",
+    "seqnn.qc.",  # QCSettings: what the data checks before training look for
     "torch.nn.",
     "torch.optim.",
     "torchmetrics.",

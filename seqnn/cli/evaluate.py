@@ -47,15 +47,20 @@ def run(cfg) -> list[Path]:
         isinstance(ci, bool) or not isinstance(ci, int | float) or not 0 < ci < 1
     ):  # checked before the model runs
         raise PredictError(f"ci={ci}: give the interval's level in (0, 1), e.g. ci=0.95")
+    if cfg.gc_matched and has_table:
+        raise PredictError("gc_matched=true: give fasta= and regions= (random genome windows)")
     model = load_pretrained(cfg.model)
+    figures = dict(baseline=bool(cfg.baseline), by=cfg.by)
     if has_table:
         metrics = evaluate_table(
-            model, cfg.table, truth, str(cfg.sequence_column), rc, cfg.batch_size, ci, cfg.progress
-        )
+            model, cfg.table, truth, str(cfg.sequence_column), rc, cfg.batch_size, ci,
+            cfg.progress, **figures,
+        )  # fmt: skip
     else:
         metrics = evaluate_regions(
-            model, cfg.fasta, cfg.regions, truth, rc, cfg.batch_size, ci=ci, progress=cfg.progress
-        )
+            model, cfg.fasta, cfg.regions, truth, rc, cfg.batch_size, ci=ci,
+            progress=cfg.progress, gc_matched=bool(cfg.gc_matched), **figures,
+        )  # fmt: skip
     for name, value in metrics.items():
         print(f"{name}\t{value:.4f}")
     if cfg.out is None:

@@ -28,12 +28,14 @@ def export_best(
     cfg: DictConfig,
     metrics: dict[str, float],
     datamodule: L.LightningDataModule,
+    card: dict | None = None,
 ) -> Path | None:
     """Export the best checkpoint's network as a pretrained package, ``<run>/model/``
     (``model.safetensors`` + ``seqnn.json`` with a model card holding the test metrics), so
     that ``seqnn.load_pretrained(<run>/model)`` and ``seqnn-predict model=<run>/model`` work.
     The input length and the N/IUPAC policy are the ones of ``datamodule``, which measured
-    the length (when the config leaves ``data.input_length`` null) and encoded the batches."""
+    the length (when the config leaves ``data.input_length`` null) and encoded the batches.
+    ``card``: more model-card fields (the data QC figures)."""
     callback = trainer.checkpoint_callback
     best = getattr(callback, "best_model_path", "") if callback else ""
     if not best:
@@ -53,7 +55,7 @@ def export_best(
         input_length=datamodule.input_length,
         policy=getattr(datamodule, "policy", None),  # what the batches were encoded with
         targets=list(targets) if targets and len(targets) == n_outputs else None,
-        card=model_card(cfg, metrics, best),
+        card=model_card(cfg, metrics, best) | (card or {}),
         strand_specific=None if use_strand is None else bool(use_strand),
     )
 

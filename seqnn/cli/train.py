@@ -33,6 +33,7 @@ from lightning.pytorch.callbacks import WeightAveraging
 from omegaconf import DictConfig, OmegaConf
 
 from seqnn.cli.config_targets import check_targets
+from seqnn.cli.data_qc import card_figures, test_margins, train_qc
 from seqnn.cli.run_dir import continue_logs, register_run_dir_resolver
 from seqnn.cli.run_report import export_best, report_run
 from seqnn.errors import SeqnnInputError, exit_on_bad_input
@@ -301,6 +302,8 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
     datamodule: L.LightningDataModule = instantiate(cfg.data, _convert_="all")
     measured_input_length(cfg, datamodule)
+    qc_dir = Path(cfg.paths.output_dir) / "qc"
+    qc = train_qc(cfg.get("qc", "off"), instantiate(cfg.get("qc_settings")), datamodule, qc_dir)
     module: L.LightningModule = instantiate_task(cfg, datamodule)
     check_optimizer(module)
     # a resume holds its own weights; model=finetune started its trunk from init_from already
@@ -329,8 +332,9 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
             best = ""
         tested = trainer.test(module, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({k: float(v) for k, v in tested[0].items()} if tested else {})
+        metrics.update(test_margins(qc, metrics))
     if trainer.is_global_zero:
-        export_best(trainer, module, cfg, metrics, datamodule)
+        export_best(trainer, module, cfg, metrics, datamodule, card_figures(qc, qc_dir))
         report_run(trainer, cfg, metrics)
     return metrics
 

@@ -256,6 +256,26 @@ class SequenceDataModule(L.LightningDataModule):
         rows = self._rows[stage]
         return rows.to_frame() if isinstance(rows, Windows) else self._frame.iloc[rows]
 
+    def split_rows(self) -> tuple[SequenceDataset | IntervalDataset, pd.DataFrame, Split]:
+        """The whole dataset (without transforms; ``extra_train`` rows after the source's),
+        the table its rows come from, and each split's row indices into both: what
+        :mod:`seqnn.qc` checks, the splits exactly as training sees them."""
+        self.setup()
+        return self._full, self._frame, self._rows
+
+    def drop_rows(self, stage: str, rows: np.ndarray) -> int:
+        """Leave ``rows`` (indices into :meth:`split_rows`' dataset) out of split ``stage``,
+        e.g. the test rows that duplicate training rows (``seqnn-train qc.drop=true``);
+        returns how many went."""
+        self.setup()
+        kept = np.setdiff1d(self._rows[stage], rows)
+        dropped = len(self._rows[stage]) - len(kept)
+        if dropped:
+            self._rows = {**self._rows, stage: kept}
+            transforms = self.transforms if stage == "train" else None
+            self.datasets[stage] = self._part(self._full, kept, transforms)
+        return dropped
+
     def positive_weight(self) -> list[float]:
         """Per target, the weight of a positive that balances the training rows' classes:
         n_negatives / n_positives. What ``+task.loss.pos_weight=balanced`` resolves to.

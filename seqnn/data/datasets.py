@@ -249,6 +249,11 @@ class _BatchedDataset(Dataset):
     def _codes(self, index: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def codes_of(self, index: Sequence[int]) -> np.ndarray:
+        """(B, L) uint8 codes of the rows ``index`` as stored (no transforms; '-' strand
+        intervals reverse-complemented when the dataset reads strands)."""
+        return self._codes(np.asarray(index, dtype=np.int64))
+
     def _select(self, index: np.ndarray) -> None:
         """Keep only the rows ``index`` (on a fresh copy made by :meth:`subset`)."""
         raise NotImplementedError

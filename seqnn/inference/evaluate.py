@@ -5,7 +5,12 @@ through the model (:func:`seqnn.inference.predict.predict_sequences` /
 ``predict_regions``) and into the
 metrics ``seqnn-train`` logs for the model's task (:func:`seqnn.tasks.metrics.default_metrics`,
 at the model's decision threshold): AUROC, AUPRC, MCC, sensitivity, specificity ... for
-classifiers, Pearson, Spearman, R² for regression. Examples::
+classifiers, Pearson, Spearman, R² for regression. For classifiers, ``baseline=True`` adds the
+composition-only baseline's AUROC on the same rows (:mod:`seqnn.qc.composition`, cross-validated
+on them) and ``margin_over_baseline``; ``by="gc"`` the AUROC within each GC quartile; for
+regions, ``gc_matched=True`` the AUROC of the positives against random genome windows drawn
+to follow their GC histogram (:func:`seqnn.data.background.random_background_intervals`).
+Examples::
 
     seqnn-evaluate model=cv_ensemble table=other_organism.csv            # a `sequence` column
     seqnn-evaluate model=ecoli-sigma70 fasta=genome.fa regions=labelled.bed out=metrics.json
@@ -26,9 +31,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from seqnn.data.background import random_background_intervals
 from seqnn.data.datasets import read_table
 from seqnn.data.encoding import IUPAC, encode
-from seqnn.data.intervals import LINE
+from seqnn.data.intervals import LINE, resize
 from seqnn.inference.predict import (
     PredictError,
     predict_regions,
@@ -38,6 +44,8 @@ from seqnn.inference.predict import (
 )
 from seqnn.inference.pretrained import PretrainedModel
 from seqnn.kinds import TaskKind
+from seqnn.qc.composition import auroc, baseline, composition_features, stratified_auroc
+from seqnn.qc.sources import QCError, encode_padded
 from seqnn.tasks.metrics import SCORED_KINDS, default_metrics, metric_inputs
 from seqnn.tasks.threshold import tune_threshold
 
@@ -208,11 +216,14 @@ def evaluate_table(
     batch_size: int = 256,
     ci: float | None = None,
     progress: bool = True,
+    baseline: bool = False,
+    by: str | None = None,
 ) -> dict[str, float]:
     """Score ``model`` on a table of sequences (a CSV / TSV path or a DataFrame); errors name
     the file's line (the header is line 1). ``ci`` (e.g. 0.95) adds each metric's bootstrap
     interval (:func:`bootstrap_interval`, 1,000 resamples); ``progress`` shows a progress bar
-    of the predictions on stderr (only when it is a terminal)."""
+    of the predictions on stderr (only when it is a terminal); ``baseline`` and ``by="gc"``:
+    :func:`composition_figures`."""
     if isinstance(table, pd.DataFrame):
         frame, source = table.reset_index(drop=True), "the table"
         where = lambda i: f"the table: row {i + 1}"  # noqa: E731
@@ -238,7 +249,11 @@ def evaluate_table(
     predicted = predict_sequences(
         model, sequences.tolist(), batch_size=batch_size, rc=rc, progress=progress
     ).to_numpy()
-    return score_with_interval(model, predicted, expected, ci)
+    metrics = score_with_interval(model, predicted, expected, ci)
+    if baseline or by:
+        codes, lengths = encode_padded(sequences.tolist(), source)
+        metrics |= composition_figures(model, codes, lengths, expected, predicted, baseline, by)
+    return metrics
 
 
 def best_threshold(
@@ -264,12 +279,16 @@ def evaluate_regions(
     batch_size: int = 256,
     on_invalid: str = "error",
     ci: float | None = None,
+    baseline: bool = False,
+    by: str | None = None,
+    gc_matched: bool = False,
     **predict_kwargs,
 ) -> dict[str, float]:
     """Score ``model`` on regions (a BED / TSV / CSV file or a DataFrame with chrom, start,
     end) whose columns hold the truth (``predict_kwargs``: the other options of
     :func:`seqnn.inference.predict.predict_regions`, ``progress`` among them); errors name the
-    file's line. ``ci`` as in :func:`evaluate_table`."""
+    file's line. ``ci``, ``baseline`` and ``by`` as in :func:`evaluate_table`; ``gc_matched``
+    adds :func:`gc_matched_auroc`."""
     genome, table = prepare_regions(genome, regions, on_invalid)
     source = "the regions" if isinstance(regions, pd.DataFrame) else str(regions)
     lines = table[LINE].to_numpy() if LINE in table.columns else None
@@ -280,7 +299,101 @@ def evaluate_regions(
         **predict_kwargs,
     )  # fmt: skip
     values = predicted[prediction_columns(model.targets)].to_numpy(np.float32)
-    return score_with_interval(model, values, expected, ci)
+    metrics = score_with_interval(model, values, expected, ci)
+    if baseline or by:
+        windows = resize(table, model.input_length)
+        starts = windows["start"].to_numpy(np.int64)
+        chroms = windows["chrom"].astype(str).to_numpy(object)
+        codes = genome.fetch_codes(chroms, starts, starts + model.input_length)
+        metrics |= composition_figures(model, codes, None, expected, values, baseline, by)
+    if gc_matched:
+        metrics |= gc_matched_auroc(model, genome, table, expected, values, rc, batch_size)
+    return metrics
+
+
+def _suffix(model: PretrainedModel, target: str) -> str:
+    return "" if len(model.targets) == 1 else f"/{target}"
+
+
+def composition_figures(
+    model: PretrainedModel,
+    codes: np.ndarray,
+    lengths: np.ndarray | None,
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    baseline_on: bool = True,
+    by: str | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The composition baseline's AUROC on the evaluated rows (logistic regression on length,
+    GC, CpG and the k-mer spectrum k <= 4, ``folds``-fold cross-validated on these rows) and
+    the model's margin over it (``baseline_auroc``, ``margin_over_baseline``; ``/<target>``
+    per target of a multi-target model), and with ``by="gc"`` the model's AUROC within each
+    GC quartile (``gc[lo,hi)/auroc``). Classifiers only (regression: nothing); a target
+    with fewer than 2 rows of a class is left out with a warning."""
+    if model.kind.targets != "labels":
+        return {}
+    if by not in (None, "gc"):
+        raise PredictError(f"by={by}: give gc (AUROC within each GC quartile) or leave it out")
+    features = composition_features(codes, lengths)
+    y_all = truth.reshape(len(truth), -1) > 0.5
+    out = {}
+    for j, target in enumerate(model.targets):
+        y, scores, name = y_all[:, j], predicted[:, j], _suffix(model, target)
+        if baseline_on:
+            try:
+                cv = baseline(features, y.astype(np.int8), None, folds, seed, target)[0]
+            except QCError as err:
+                warnings.warn(f"evaluate: no composition baseline: {err}", stacklevel=2)
+            else:
+                out[f"baseline_auroc{name}"] = auroc(y, cv) or float("nan")
+                out[f"margin_over_baseline{name}"] = (auroc(y, scores) or float("nan")) - out[
+                    f"baseline_auroc{name}"
+                ]
+        if by == "gc":
+            strata = stratified_auroc(y, scores, features[:, 1])
+            nan = float("nan")
+            out |= {f"{s}/auroc{name}": nan if v is None else v for s, v in strata.items()}
+    return out
+
+
+def gc_matched_auroc(
+    model: PretrainedModel,
+    genome,
+    regions: pd.DataFrame,
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    rc: bool | str = False,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> dict[str, float]:
+    """``auroc_gc_matched``: the model's AUROC of the positive regions (first target) against
+    as many random genome windows, drawn away from every region and to follow the positives'
+    GC histogram: what is left of the AUROC once GC cannot tell the classes apart.
+
+    Raises:
+        PredictError: a model with several targets, or no positive region.
+    """
+    if len(model.targets) != 1 or model.kind.targets != "labels":
+        raise PredictError("gc_matched=true: give a model with one binary target")
+    positive = truth.reshape(len(truth), -1)[:, 0] > 0.5
+    if not positive.any():
+        raise PredictError("gc_matched=true: the regions hold no positive")
+    length = model.input_length
+    background = random_background_intervals(
+        genome,
+        int(positive.sum()),
+        length,
+        exclude=regions,
+        gc_match=regions[positive],
+        seed=seed,
+    )
+    negative = predict_regions(model, genome, background, batch_size=batch_size, rc=rc)
+    scores = negative[prediction_columns(model.targets)].to_numpy(np.float32)[:, 0]
+    y = np.r_[np.ones(int(positive.sum())), np.zeros(len(scores))]
+    value = auroc(y, np.r_[predicted[positive, 0], scores])
+    return {"auroc_gc_matched": float("nan") if value is None else value}
 
 
 def score_with_interval(

@@ -1,0 +1,173 @@
+"""The data QC step of ``seqnn-train`` (``qc=warn|error|off``) and what ``seqnn-qc`` adds to
+:func:`seqnn.qc.run_qc`: a pretrained model's scores on the test rows beside the baseline's,
+the run's report folder, and the figures that go into the model card.
+
+``qc=warn`` (the default) runs the checks before fitting, writes ``<run>/qc/`` (report.md,
+qc.json, figures) and logs each finding; ``qc=error`` stops on an ``error`` finding (a leak
+or conflicting labels) with one line naming it; ``qc=off`` skips it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqnn.data.encoding import decode
+from seqnn.errors import SeqnnInputError
+from seqnn.inference.predict import predict_sequences
+from seqnn.qc import MODES, QCData, QCError, QCResult, QCSettings, qc_data, run_qc, write_report
+from seqnn.qc.composition import (
+    auroc,
+    baseline_report,
+    binary_columns,
+    features_of,
+    margin,
+    stratified_auroc,
+)
+
+log = logging.getLogger("seqnn.qc")
+CARD_KEYS = (
+    "duplicates_across_splits",
+    "rc_duplicates_across_splits",
+    "near_duplicates_across_splits",
+    "overlapping_intervals_across_splits",
+    "conflicting_labels",
+    "baseline_auroc",
+    "low_order_auroc",
+    "baseline_test_auroc",
+    "margin_over_baseline",
+)
+
+
+class QCFailed(SeqnnInputError):
+    """``qc=error`` found a leak: the message names it and the report."""
+
+
+def check_mode(mode: Any) -> str:
+    """``qc=`` as one of :data:`seqnn.qc.MODES` (YAML reads ``off`` as False)."""
+    mode = "off" if mode is False else str(mode).lower()
+    if mode not in MODES:
+        raise SeqnnInputError(f"qc={mode}: give one of {', '.join(MODES)}")
+    return mode
+
+
+def checked(
+    mode: str, settings: QCSettings, data: QCData, out: Path, drop: bool = False, datamodule=None
+) -> QCResult:
+    """Run the checks, write the report into ``out``, log the findings; with ``mode="error"``
+    raise :class:`QCFailed` on an error finding; with ``drop`` leave the leaking rows out of
+    ``datamodule``'s evaluated splits (the baseline is then refitted on what is left)."""
+    result = run_qc(data, settings)
+    for finding in result.findings:
+        log.warning("qc: %s", finding)
+    if drop and datamodule is not None:
+        dropped = {s: datamodule.drop_rows(s, rows) for s, rows in result.leak_rows.items()}
+        result.figures["dropped"] = dropped
+        log.info("qc.drop: left out of the evaluated splits: %s", dropped)
+        if any(dropped.values()) and settings.baseline:
+            _refit_baseline(result, qc_data(datamodule), settings)
+    columns = binary_columns(data)
+    labels = None if columns is None else columns[0][:, 0]
+    write_report(result, out, labels)
+    if mode == "error" and result.errors and not drop:
+        shown = "; ".join(f.message for f in result.errors[:3])
+        raise QCFailed(
+            f"qc=error: {len(result.errors)} problem(s) in the data: {shown} (report: "
+            f"{out / 'report.md'}; qc.drop=true leaves them out, qc=warn goes on)"
+        )
+    log.info("qc: %d finding(s); report: %s", len(result.findings), out / "report.md")
+    return result
+
+
+def _refit_baseline(result: QCResult, data: QCData, settings: QCSettings) -> None:
+    report = baseline_report(data, "test", settings.folds, settings.max_rows, settings.seed)
+    result.figures["baseline_test_auroc"] = report.get("baseline_test_auroc", {})
+    result.test_curves = report.get("test_curves", {})
+    result.test_rows = report.get("test_rows", result.test_rows)
+
+
+def train_qc(mode: Any, settings: QCSettings | None, datamodule, out: Path) -> QCResult | None:
+    """``seqnn-train``'s QC step before fitting (``settings`` None: the defaults); None for
+    ``qc=off``, or (``qc=warn``) when the data cannot be checked (a warning says why)."""
+    mode = check_mode(mode)
+    settings = settings or QCSettings()
+    if mode == "off":
+        return None
+    try:
+        data = qc_data(datamodule)
+        return checked(mode, settings, data, out, settings.drop, datamodule)
+    except QCError as err:
+        if mode == "error":
+            raise
+        log.warning("qc: not checked: %s", err)
+        return None
+
+
+def test_margins(result: QCResult | None, metrics: dict[str, float]) -> dict[str, float]:
+    """``test/margin_over_baseline[/<target>]``: the tested model's AUROC minus the
+    composition baseline's on the same test rows (added to the run's metrics)."""
+    if result is None or not result.figures.get("baseline_test_auroc"):
+        return {}
+    baseline = result.figures["baseline_test_auroc"]
+    single = len(baseline) == 1
+    model = {
+        t: metrics.get(f"test/auroc/{t}", metrics.get("test/auroc") if single else None)
+        for t in baseline
+    }
+    margins = margin({t: v for t, v in model.items() if v is not None}, baseline)
+    result.figures["model_test_auroc"] = {t: v for t, v in model.items() if v is not None}
+    result.figures["margin_over_baseline"] = margins
+    if single:
+        return {"test/margin_over_baseline": next(iter(margins.values()))} if margins else {}
+    return {f"test/margin_over_baseline/{t}": v for t, v in margins.items()}
+
+
+def card_figures(result: QCResult | None, out: Path) -> dict[str, Any]:
+    """The QC figures a model card carries (and where the report is)."""
+    if result is None:
+        return {}
+    figures = {k: result.figures[k] for k in CARD_KEYS if k in result.figures}
+    figures["findings"] = [str(f) for f in result.findings]
+    figures["report"] = str(out / "report.md")
+    return {"data_qc": figures}
+
+
+def model_scores(model, data: QCData, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """A pretrained model's (len(rows), T) predictions on ``rows`` of ``data``."""
+    parts = []
+    for _, codes, lengths in data.chunks(rows):
+        sequences = [s[:n] for s, n in zip(decode(codes), lengths, strict=True)]
+        scores = predict_sequences(model, sequences, batch_size=batch_size, progress=False)
+        parts.append(scores.to_numpy(np.float32))
+    return np.concatenate(parts) if parts else np.zeros((0, len(model.targets)), np.float32)
+
+
+def add_model(result: QCResult, model, data: QCData) -> dict:
+    """A pretrained model's AUROC on the test rows beside the baseline's on the same rows
+    (``model_test_auroc``, ``margin_over_baseline``, AUROC per GC quartile ``by_gc``);
+    returns its ROC inputs ``{target: (labels, scores)}`` for the report."""
+    rows = result.test_rows
+    columns = binary_columns(data)
+    if columns is None or not len(rows):
+        return {}
+    y_all, names = columns
+    scores = model_scores(model, data, rows)
+    targets = [t for t in names if t in model.targets] or names[: scores.shape[1]]
+    curves, model_auroc, by_gc = {}, {}, {}
+    gc = features_of(data, rows)[:, 1]
+    for j, name in enumerate(targets):
+        column = model.targets.index(name) if name in model.targets else j
+        y = y_all[rows, names.index(name)]
+        curves[name] = (y, scores[:, column])
+        model_auroc[name] = auroc(y, scores[:, column])
+        by_gc[name] = stratified_auroc(y, scores[:, column], gc)
+    result.figures["model_test_auroc"] = model_auroc
+    result.figures["margin_over_baseline"] = margin(
+        {t: v for t, v in model_auroc.items() if v is not None},
+        result.figures["baseline_test_auroc"],
+    )
+    result.figures["model_test_auroc_by_gc"] = by_gc
+    return curves
