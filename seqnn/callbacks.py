@@ -393,10 +393,17 @@ class TuneThreshold(L.Callback):
     that make no thresholded calls (regression, profiles, autoencoders) are left as they are.
     Under DDP every rank scores all the validation rows (the datamodule's own loader, not
     Lightning's sharded one), so every rank sets the same threshold.
+
+    Args:
+        rule: ``calibrated``, ``best_mcc`` or ``fixed``.
+        max_rows: score at most the first this many validation rows (in the loader's order),
+            so that a genome-scale validation split (hundreds of thousands of windows, each
+            with many targets) is not held in memory whole; None: all of them.
     """
 
-    def __init__(self, rule: str = "best_mcc") -> None:
+    def __init__(self, rule: str = "best_mcc", max_rows: int | None = 1_000_000) -> None:
         self.rule = rule if rule == FIXED else check_rule(rule)
+        self.max_rows = max_rows
         self.threshold: float | None = None
 
     @torch.no_grad()
@@ -411,9 +418,13 @@ class TuneThreshold(L.Callback):
         was_training = pl_module.training
         pl_module.eval()
         probs, targets = [], []
+        n = 0
         for x, y in datamodule.val_dataloader():
             probs.append(pl_module.predict_step(x.to(pl_module.device), 0).reshape(len(y), -1))
             targets.append(y.to(pl_module.device).float().reshape(len(y), -1))
+            n += len(y)
+            if self.max_rows is not None and n >= self.max_rows:
+                break  # a genome's validation windows: the first max_rows set the cut
         pl_module.train(was_training)
         if not probs:
             raise ValueError(

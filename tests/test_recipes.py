@@ -161,3 +161,35 @@ def test_budget_wall_time_stops_the_run(tmp_path, capsys):
     run([*data, *small, "callbacks.budget.max_minutes=0.000001"], tmp_path)
     summary = capsys.readouterr().out.split("seqnn run finished")[-1]
     assert "ended by the wall-time limit (1e-06 min)" in summary
+
+
+def test_tune_threshold_scores_at_most_max_rows_validation_rows():
+    """A genome's validation split is not held whole: the first max_rows rows set the cut."""
+    from types import SimpleNamespace
+
+    from seqnn.callbacks import TuneThreshold
+
+    seen = []
+
+    class Module(torch.nn.Module):
+        device = torch.device("cpu")
+
+        def predict_step(self, x, batch_idx):
+            seen.append(len(x))
+            return x.float()
+
+        def set_threshold(self, threshold):
+            self.threshold = threshold
+
+    rng = np.random.default_rng(0)
+    batches = [
+        (torch.tensor(rng.random((10, 1))), torch.tensor(rng.integers(0, 2, (10, 1))))
+        for _ in range(10)
+    ]
+    trainer = SimpleNamespace(datamodule=SimpleNamespace(val_dataloader=lambda: iter(batches)))
+    module = Module()
+    TuneThreshold("best_mcc", max_rows=25).on_test_start(trainer, module)
+    assert sum(seen) == 30 and 0 <= module.threshold <= 1  # three batches of 10
+    seen.clear()
+    TuneThreshold("best_mcc", max_rows=None).on_test_start(trainer, module)
+    assert sum(seen) == 100
