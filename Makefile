@@ -9,7 +9,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt torch==2.13.0
-	$(PIP) install -q -c constraints.txt -e ".[dev,bigwig,enformer,borzoi,personal,cohort,motifs]"
+	$(PIP) install -q -c constraints.txt -e ".[dev,bigwig,enformer,borzoi,personal,cohort,motifs,search]"
 	# the published-model ports (tests/test_zoo.py): bpnet-lite without its training tools
 	# (MACS3 compiles from source), after what its networks import (installed last and
 	# without dependencies, so pip's resolver does not report the tools left out)

@@ -8,6 +8,10 @@ Rows (``--only NAME`` runs one; repeat it for several):
     cnnprom_ecoli_cv5, cnnprom_bsubtilis_cv5   the same, 5-fold stratified cross-validation:
                        seqnn-train -m experiment=cnnprom_<org> data.folds=5 data.fold=0,1,2,3,4
     ctcf_peaks         seqnn-train experiment=ctcf_peaks        CTCF peaks vs dinucleotide shuffles
+    recipe_promoter_sigma70, recipe_promoter_ecoli, recipe_promoter_bsubtilis,
+    recipe_tf_binding_ctcf   the default recipes (configs/recipe/) on each real set, no per-set
+                       settings: seqnn-train recipe=<name> data=table data.table=<set> (the
+                       sets under ../shared/data; a row whose file is absent is skipped)
 
 Each run is composed from the packaged configs exactly as its command would be (same seed, same
 split), with CSV logs and no progress bar, fitted and tested on its best checkpoint. A
@@ -56,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"  # the real sets beside a checkout (not shipped)
 CNNPROM = "Umarov & Solovyev 2017, PLoS ONE 12(2): e0171410 (CNNProm), Table 2"
 
 
@@ -78,6 +83,7 @@ class Row:
     figures: tuple[Figure, ...]
     source: str = ""  # where the published figures come from
     folds: int | None = None  # k-fold cross-validation: one run per fold (data.folds / fold)
+    needs: tuple[Path, ...] = ()  # files the row reads (skipped where one is absent)
 
     @property
     def experiment(self) -> str | None:
@@ -97,6 +103,11 @@ CI_LEVEL = 0.95
 
 # promoters and non-promoters of the CNNProm sets (seqnn.data.embedded.cnnprom_table)
 CNNPROM_CLASSES = {"ecoli": (839, 3000), "bsubtilis": (373, 1000)}
+CNNPROM_FILES = {"ecoli": "ecoli_sigma70.csv.gz", "bsubtilis": "bsubtilis.csv.gz"}
+LABEL = ("data.target_columns=[label]",)
+# all 39,184 CTCF peaks of the demo, each with one dinucleotide shuffle
+CTCF_ALL = SHARED / "tf_peaks" / "ctcf_positives.csv.gz"
+CTCF_DEMO = "const-ae/Neural_Network_DNA_Demo (CTCF peaks vs dinucleotide shuffles), test AUROC"
 
 
 def mcc_of_rates(sn: float, sp: float, n_pos: int, n_neg: int) -> float:
@@ -107,8 +118,22 @@ def mcc_of_rates(sn: float, sp: float, n_pos: int, n_neg: int) -> float:
     return (tp * tn - fp * fn) / math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
 
 
-def _cnnprom(organism: str, sn: float, sp: float, mcc: float, folds: int | None = None) -> Row:
+def _cnnprom(
+    organism: str,
+    sn: float,
+    sp: float,
+    mcc: float,
+    folds: int | None = None,
+    recipe: str | None = None,
+) -> Row:
+    """A CNNProm row: its experiment, or with ``recipe`` that recipe on the set's CSV."""
     experiment = f"cnnprom_{organism}"
+    overrides: tuple[str, ...] = (f"experiment={experiment}",)
+    needs: tuple[Path, ...] = ()
+    if recipe is not None:
+        table = SHARED / "promoters" / CNNPROM_FILES[organism]
+        experiment, needs = f"recipe_{recipe}_{organism}", (table,)
+        overrides = (f"recipe={recipe}", "data=table", f"data.table={table}", *LABEL)
     n_pos, n_neg = CNNPROM_CLASSES[organism]
     # Sn and Sp are printed to 2 decimals: the MCC they allow at this set's class ratio
     low, high = (mcc_of_rates(sn + d, sp + d, n_pos, n_neg) for d in (-0.005, 0.005))
@@ -120,7 +145,7 @@ def _cnnprom(organism: str, sn: float, sp: float, mcc: float, folds: int | None 
     name = experiment if folds is None else f"{experiment}_cv{folds}"
     return Row(
         name,
-        (f"experiment={experiment}",),
+        overrides,
         (
             Figure(f"{name}_sn", "Sn", "test/sensitivity", sn),
             Figure(f"{name}_sp", "Sp", "test/specificity", sp),
@@ -129,6 +154,7 @@ def _cnnprom(organism: str, sn: float, sp: float, mcc: float, folds: int | None 
         ),
         source,
         folds,
+        needs,
     )
 
 
@@ -155,7 +181,35 @@ ROWS: dict[str, Row] = {
                 Figure("ctcf_auroc", "AUROC", "test/auroc", 0.98),
                 Figure("ctcf_auprc", "AUPRC", "test/auprc"),
             ),
-            "const-ae/Neural_Network_DNA_Demo (CTCF peaks vs dinucleotide shuffles), test AUROC",
+            CTCF_DEMO,
+        ),
+        Row(
+            "recipe_promoter_sigma70",
+            ("recipe=promoter",),
+            (
+                Figure("recipe_promoter_sigma70_auroc", "AUROC", "test/auroc"),
+                Figure("recipe_promoter_sigma70_mcc", "MCC", "test/mcc"),
+                Figure("recipe_promoter_sigma70_sn", "Sn", "test/sensitivity"),
+                Figure("recipe_promoter_sigma70_sp", "Sp", "test/specificity"),
+            ),
+        ),
+        _cnnprom("ecoli", 0.90, 0.96, 0.84, recipe="promoter"),
+        _cnnprom("bsubtilis", 0.91, 0.95, 0.86, recipe="promoter"),
+        Row(
+            "recipe_tf_binding_ctcf",
+            (
+                "recipe=tf_binding",
+                "data=table",
+                f"data.table={{_target_:seqnn.data.embedded.ctcf_table,peaks:'{CTCF_ALL}'}}",
+                *LABEL,
+            ),
+            (
+                Figure("recipe_tf_binding_ctcf_auroc", "AUROC", "test/auroc", 0.98),
+                Figure("recipe_tf_binding_ctcf_auprc", "AUPRC", "test/auprc"),
+                Figure("recipe_tf_binding_ctcf_mcc", "MCC", "test/mcc"),
+            ),
+            CTCF_DEMO + " (all 39,184 peaks)",
+            needs=(CTCF_ALL,),
         ),
     )
 }
@@ -178,7 +232,9 @@ class Result:
 
 
 def available(row: Row) -> bool:
-    """Whether this seqnn installs the row's experiment config."""
+    """Whether this seqnn installs the row's experiment config and its files exist."""
+    if not all(Path(path).is_file() for path in row.needs):
+        return False
     if row.experiment is None:
         return True
     return (resources.files("seqnn.configs") / "experiment" / f"{row.experiment}.yaml").is_file()
@@ -490,9 +546,11 @@ def results_markdown(lines: dict[str, str], sections: str = "") -> str:
             "trains the configuration its command selects (same configs, seed and split), tests",
             "the best checkpoint by the experiment's monitored validation metric on the held-out",
             "test set, and reports the test figures; Sn, Sp and MCC at the model's decision",
-            "threshold: `task.threshold` (0.5), or for an experiment with a `TuneThreshold`",
-            "callback (cnnprom_bsubtilis) the cut its rule chose on the validation rows (an",
-            "ensemble's own, by the same rule). A `_cv5` row runs the 5-fold stratified",
+            "threshold: the cut its `TuneThreshold` rule chose on the validation rows (an",
+            "ensemble's own, by the same rule; seqnn-train's default since 2026-12-07: rows",
+            "measured before were called at 0.5 unless their experiment tuned, as",
+            "cnnprom_bsubtilis did), or `task.threshold` (0.5) where the config says",
+            "`rule: fixed` (cnnprom_ecoli). A `_cv5` row runs the 5-fold stratified",
             "cross-validation, one run per fold, and reports the mean over the 5 test folds.",
             "A row whose seed column lists several seeds (`--seeds`) was trained once per",
             "training seed on the same split and reports the mean over the seeds; one whose",

@@ -17,6 +17,10 @@ utilisation), so a run's TensorBoard shows whether the data path keeps the devic
 validation rows before testing (the best-MCC cut of the tested checkpoint's predictions, or
 with ``rule="calibrated"`` Platt scaling's cut).
 
+:class:`TrainingBudget` ends a run on its own: at most enough epochs to show the network a given
+number of training rows (scaled to the data's size), at most a wall time, and says which ended it
+(early stopping, the epoch count or the clock) in the run summary.
+
 :class:`ModelSummary` is Lightning's rich model summary without the FLOPs column and total
 when they are 0 (Lightning counts FLOPs only for a module with an ``example_input_array``).
 
@@ -27,6 +31,7 @@ with a lower learning rate (``seqnn-train init_from=<package> model=finetune cal
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from typing import Any
@@ -47,6 +52,8 @@ from seqnn.errors import SeqnnInputError
 from seqnn.models.finetune import trunk_modules
 from seqnn.tasks.threshold import check_rule, tune_threshold
 
+# TuneThreshold's rule that tunes nothing: the task's own threshold makes the calls
+FIXED = "fixed"
 # What the state dict holds; every value is a tensor, an int or a float, so checkpoints still
 # load with ``torch.load(weights_only=True)``.
 RNG_KEYS = ("torch", "numpy_key", "numpy_pos", "numpy_gauss", "python")
@@ -290,45 +297,139 @@ class Throughput(L.Callback):
             pl_module.log("train/gpu_util_pct", util, reduce_fx="mean", **log)
 
 
+class TrainingBudget(L.Callback):
+    """A training budget that scales with the data: ``ceil(samples / n_train)`` epochs,
+    kept within ``[min_epochs, trainer.max_epochs]``, and at most ``max_minutes`` of wall
+    time, whichever ends first (early stopping may end it sooner). A 400-row table then gets
+    many epochs and a 15-million-window genome one or two, without a setting per set.
+
+    The epoch count is set on the trainer when fitting starts (from the datamodule's training
+    rows); the clock is read after every training batch. :attr:`summary` says what the budget
+    was and what ended the run (``seqnn-train`` prints it in the run summary).
+
+    Args:
+        samples: training rows to show the network in all (None: no scaling; the trainer's
+            ``max_epochs``).
+        min_epochs: the fewest epochs the scaling gives (early stopping may still stop sooner).
+        max_minutes: wall-time limit of fitting in minutes (None: none).
+    """
+
+    def __init__(
+        self, samples: int | None = None, min_epochs: int = 1, max_minutes: float | None = None
+    ) -> None:
+        for name, value in (("samples", samples), ("max_minutes", max_minutes)):
+            if value is not None and not value > 0:
+                raise SeqnnInputError(
+                    f"callbacks.budget: {name}={value}: give a number > 0, or null for none"
+                )
+        if min_epochs < 1:
+            raise SeqnnInputError(f"callbacks.budget: min_epochs={min_epochs}: give 1 or more")
+        self.samples, self.min_epochs, self.max_minutes = samples, min_epochs, max_minutes
+        self.max_epochs: int | None = None
+        self.n_train: int | None = None
+        self.stopped_by: str | None = None
+        self._start = 0.0
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._start, self.stopped_by = time.monotonic(), None
+        datasets = getattr(trainer.datamodule, "datasets", None) or {}
+        self.n_train = len(datasets["train"]) if "train" in datasets else None
+        cap = trainer.fit_loop.max_epochs
+        epochs = cap
+        if self.samples is not None and self.n_train:
+            epochs = max(self.min_epochs, math.ceil(self.samples / self.n_train))
+            epochs = epochs if cap is None or cap < 0 else min(epochs, cap)
+            trainer.fit_loop.max_epochs = epochs
+        self.max_epochs = epochs
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        if self.max_minutes is not None and not trainer.should_stop:
+            if time.monotonic() - self._start > 60 * self.max_minutes:
+                trainer.should_stop = True
+                self.stopped_by = f"the wall-time limit ({self.max_minutes:g} min)"
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.stopped_by is None:
+            stopper = trainer.early_stopping_callback
+            if stopper is not None and stopper.stopped_epoch > 0:
+                patience = stopper.patience
+                self.stopped_by = f"early stopping on {stopper.monitor} (patience {patience})"
+            else:
+                self.stopped_by = f"the epoch count ({self.max_epochs})"
+        self._minutes = (time.monotonic() - self._start) / 60
+
+    @property
+    def summary(self) -> str:
+        """One line: the budget and what ended the run (after fitting)."""
+        scaled = (
+            f"{self.max_epochs} epochs (ceil({self.samples} samples / {self.n_train} training "
+            f"rows), at least {self.min_epochs})"
+            if self.samples is not None and self.n_train
+            else f"{self.max_epochs} epochs (trainer.max_epochs)"
+        )
+        clock = f", {self.max_minutes:g} min" if self.max_minutes is not None else ""
+        ran = getattr(self, "_minutes", None)
+        ended = f"; ended by {self.stopped_by} after {ran:.1f} min" if ran is not None else ""
+        return f"budget {scaled}{clock}{ended}"
+
+
 class TuneThreshold(L.Callback):
     """Before testing, sets the module's decision threshold to the one a rule chooses on the
     validation rows, scored by the weights being tested (:mod:`seqnn.tasks.threshold`):
-    ``rule="best_mcc"`` (default) the cut with the best MCC there, ``rule="calibrated"`` Platt
-    scaling's cut (a logistic fit to the rows, the score whose calibrated probability is 0.5),
-    the steadier on a small validation split. The test calls (mcc, sensitivity, specificity
-    ...) use it, it is logged as ``test/threshold`` and the exported model's spec keeps it
-    (``seqnn-predict calls=true``).
+    ``rule="calibrated"`` (seqnn-train's default) Platt scaling's cut (a logistic fit to the
+    rows, the score whose calibrated probability is 0.5; the best-MCC cut, with a warning,
+    where the scores cannot be calibrated), ``rule="best_mcc"`` the cut with the best MCC
+    there, ``rule="fixed"`` none: ``task.threshold`` stays. The test calls (mcc, sensitivity,
+    specificity ...) use it, it is logged as ``test/threshold`` and the exported model's spec
+    keeps it (``seqnn-predict calls=true``).
 
-    For a model whose probabilities are shifted as a whole: trained with a positive weight, or
-    with extra training rows of another class balance (``data.extra_train``). In seqnn-train:
-    ``+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold``. Under DDP every rank
-    scores all the validation rows (the datamodule's own loader, not Lightning's sharded one),
-    so every rank sets the same threshold.
+    A model trained with a positive weight, or on rows of another class balance than the
+    ones it will call (``data.extra_train``, a user's own imbalanced table), gives
+    probabilities shifted as a whole: ranking them is right, calling them at 0.5 is not. So
+    ``seqnn-train`` tunes by default (``callbacks.tune_threshold`` in callbacks/default.yaml);
+    ``callbacks.tune_threshold.rule=fixed task.threshold=0.5`` calls at a fixed cut. Tasks
+    that make no thresholded calls (regression, profiles, autoencoders) are left as they are.
+    Under DDP every rank scores all the validation rows (the datamodule's own loader, not
+    Lightning's sharded one), so every rank sets the same threshold.
+
+    Args:
+        rule: ``calibrated``, ``best_mcc`` or ``fixed``.
+        max_rows: score at most the first this many validation rows (in the loader's order),
+            so that a genome-scale validation split (hundreds of thousands of windows, each
+            with many targets) is not held in memory whole; None: all of them.
     """
 
-    def __init__(self, rule: str = "best_mcc") -> None:
-        self.rule = check_rule(rule)
+    def __init__(self, rule: str = "best_mcc", max_rows: int | None = 1_000_000) -> None:
+        self.rule = rule if rule == FIXED else check_rule(rule)
+        self.max_rows = max_rows
         self.threshold: float | None = None
 
     @torch.no_grad()
     def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        kind = getattr(pl_module, "kind", None)
+        calls = hasattr(pl_module, "set_threshold") and (kind is None or kind.calls)
+        if self.rule == FIXED or not calls:  # regression, profiles, autoencoders: no cut
+            return
         datamodule = trainer.datamodule
-        if datamodule is None or not hasattr(pl_module, "set_threshold"):
-            raise ValueError(
-                "TuneThreshold: needs a datamodule with validation rows and a binary / "
-                "multilabel SupervisedModule"
-            )
+        if datamodule is None:
+            raise ValueError("TuneThreshold: needs a datamodule with validation rows")
         was_training = pl_module.training
         pl_module.eval()
         probs, targets = [], []
+        n = 0
         for x, y in datamodule.val_dataloader():
             probs.append(pl_module.predict_step(x.to(pl_module.device), 0).reshape(len(y), -1))
             targets.append(y.to(pl_module.device).float().reshape(len(y), -1))
+            n += len(y)
+            if self.max_rows is not None and n >= self.max_rows:
+                break  # a genome's validation windows: the first max_rows set the cut
         pl_module.train(was_training)
         if not probs:
             raise ValueError(
                 "TuneThreshold: the datamodule has no validation rows to tune the threshold on: "
-                "give data.val_fraction > 0, or drop callbacks.tune_threshold"
+                "give data.val_fraction > 0, or callbacks.tune_threshold.rule=fixed"
             )
         p, y = torch.cat(probs), torch.cat(targets)
         threshold = tune_threshold(y.cpu().numpy(), p.cpu().numpy(), self.rule)
@@ -386,7 +487,8 @@ def threshold_rule(cfg) -> str | None:
     the run does not tune its threshold: how to tune an ensemble of such runs' models."""
     for callback in (cfg.get("callbacks") or {}).values():
         if str((callback or {}).get("_target_", "")).endswith("TuneThreshold"):
-            return callback.get("rule", "best_mcc")
+            rule = callback.get("rule", "best_mcc")
+            return None if rule == FIXED else rule
     return None
 
 

@@ -33,7 +33,8 @@ from seqnn.tasks.profile import ProfileModule
 
 GROUPS = ("data", "model", "task", "trainer", "callbacks", "logger", "paths", "hydra", "debug")
 # groups with their own tests below; a new folder in configs/ fails test_every_group_is_tested
-TESTED_GROUPS = {*GROUPS, "experiment"}
+# (recipe: tests/test_recipes.py; hparams_search: tests/test_search.py)
+TESTED_GROUPS = {*GROUPS, "experiment", "recipe", "hparams_search"}
 
 
 def task_cfg(cfg: DictConfig) -> DictConfig:

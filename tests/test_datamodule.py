@@ -316,3 +316,48 @@ def test_positive_weight_needs_labels_of_both_classes(table):
         TableDataModule(
             table=none, target_columns=["a", "b"], target_kind="multilabel"
         ).positive_weight()
+
+
+# ----------------------------------------------------------------------------- ergonomics
+def test_mixed_lengths_are_centred_on_the_longest_or_refused():
+    """resize="centre": the window starts input_length // 2 before the sequence's centre
+    (len // 2): N on both sides of a shorter one, the central bases of a longer one;
+    input_length null takes the longest's length."""
+    from seqnn.data.datasets import DatasetError
+    from seqnn.data.encoding import decode
+
+    frame = pd.DataFrame({"sequence": ["ACGTAC", "GT", "ACG", "TTTTTT"], "label": [1, 0, 1, 0]})
+    dm = TableDataModule(
+        table=frame, target_columns="label", resize="centre", val_fraction=0.25, test_fraction=0.25
+    )
+    assert dm.input_length == 6
+    assert decode(dm._full.codes) == ["ACGTAC", "NNGTNN", "NNACGN", "TTTTTT"]
+    assert (dm._full.n_padded, dm._full.n_cropped) == (2, 0)
+    dm = TableDataModule(
+        table=frame, target_columns="label", resize="centre", input_length=2,
+        val_fraction=0.25, test_fraction=0.25,
+    )  # fmt: skip
+    dm.setup()
+    assert decode(dm._full.codes) == ["GT", "GT", "AC", "TT"]
+    with pytest.raises(DatasetError, match="table row 1: sequence has length 2, expected 6"):
+        TableDataModule(table=frame, target_columns="label").setup()
+
+
+def test_test_table_is_the_test_split_and_the_table_trains(tmp_path, rng, table):
+    test = pd.DataFrame(
+        {"sequence": [random_dna(rng, 24) for _ in range(10)], "label": [0, 1] * 5}
+    )
+    path = tmp_path / "test.csv"
+    test.to_csv(path, index=False)
+    dm = TableDataModule(
+        table=table, target_columns="label", test_table=path, resize="centre", val_fraction=0.2
+    )
+    dm.setup()
+    assert len(dm.datasets["test"]) == 10 and len(dm.datasets["val"]) == 20
+    assert len(dm.datasets["train"]) == 80  # every row of the table is train or val
+    assert dm.split_frame("test")["sequence"].tolist() == test["sequence"].tolist()
+    assert dm.datasets["test"].codes.shape[1] == 30  # brought to the table's length
+    with pytest.raises(ValueError, match="test.csv: sequences of length 24, but the table's"):
+        TableDataModule(table=table, target_columns="label", test_table=path).setup()
+    with pytest.raises(ValueError, match="test_table and folds=5 were both given"):
+        TableDataModule(table=table, target_columns="label", test_table=path, folds=5)

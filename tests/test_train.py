@@ -61,6 +61,7 @@ TINY = {  # small enough that a batch takes milliseconds
         "model.members.spectrum.ks=[1,2,3]",
         "model.members.spectrum.n_hidden=[8]",
     ],
+    "cnn_rc": ["model.net.n_filters=[8,8,8]", "model.net.n_hidden=[8]"],
     "resnet": ["model.n_filters=8", "model.n_layers=2"],
     "rnn": ["model.n_filters=8", "model.hidden_size=8", "model.n_hidden=[8]"],
     "transformer": [
@@ -290,8 +291,8 @@ def test_tune_threshold_tests_and_exports_the_validation_rows_threshold(
     from seqnn.tasks.threshold import tune_threshold
 
     tune = [
-        "+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold",
-        f"+callbacks.tune_threshold.rule={rule}",
+        "++callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold",
+        f"++callbacks.tune_threshold.rule={rule}",
     ]
     overrides = [*TINY["cnn"], "trainer.max_epochs=1", "+trainer.limit_train_batches=3", *QUIET]
     metrics = run_train([*overrides, *tune], tmp_path)
@@ -688,7 +689,7 @@ def test_ddp_cpu_two_processes(tmp_path, seqnn_cache):  # noqa: F811 (a fixture)
     """From the CLI: Lightning's DDP launcher re-runs the Hydra command for rank 1 (inside
     pytest it would re-run pytest), with the same run folder."""
     env = {**os.environ, "SEQNN_LOG_DIR": str(tmp_path / "logs")}
-    tune = "+callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold"
+    tune = "++callbacks.tune_threshold._target_=seqnn.callbacks.TuneThreshold"
     args = ["trainer=ddp_cpu", "trainer.max_epochs=1", *TINY["cnn"], *FEW_BATCHES, *QUIET, tune]
     done = run_cli(args, tmp_path, env)
     output = done.stdout + done.stderr

@@ -11,6 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from seqnn.atomic import atomic_open
+from seqnn.callbacks import TrainingBudget
 from seqnn.inference.pretrained import save_pretrained
 
 SUMMARY_KEYS = ("auroc", "auprc", "mcc", "accuracy", "f1", "pearson", "loss")
@@ -85,6 +86,8 @@ def report_run(trainer: L.Trainer, cfg: DictConfig, metrics: dict[str, float]) -
     shown = {k: v for k, v in tests.items() if k.split("/")[-1] in SUMMARY_KEYS} or tests
     for name, value in sorted(shown.items()):
         lines.append(f"  {name:<28} {value:.4f}")
+    for budget in (c for c in trainer.callbacks if isinstance(c, TrainingBudget)):
+        lines.append(f"  {budget.summary}")
     callback = trainer.checkpoint_callback
     if callback is not None and callback.best_model_path:
         lines.append(f"  best checkpoint : {callback.best_model_path}")

@@ -36,6 +36,7 @@ from seqnn.cli.config_targets import check_targets
 from seqnn.cli.data_qc import card_figures, test_margins, train_qc
 from seqnn.cli.run_dir import continue_logs, register_run_dir_resolver
 from seqnn.cli.run_report import export_best, report_run
+from seqnn.cli.search import cross_validated
 from seqnn.errors import SeqnnInputError, exit_on_bad_input
 from seqnn.inference.pretrained import PretrainedError, load_checkpoint, load_pretrained
 
@@ -356,6 +357,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
     """
     with exit_on_bad_input("seqnn-train"):
         check_required(cfg)
+        if cfg.get("search_folds"):
+            return cross_validated(cfg, train)
         metrics = train(cfg)
     value = metrics.get(cfg.monitor.metric)
     return None if value is None else float(value)

@@ -28,6 +28,7 @@ exported model; ``seq_len=`` and ``length=`` are its old names.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,7 +64,17 @@ from seqnn.deprecation import renamed_keywords
 from seqnn.kinds import kind_names, kinds_where, task_kind
 
 # Objects stay out of the hparams: checkpoints then load with weights_only=True.
-NOT_HPARAMS = ["table", "genome", "intervals", "policy", "transforms", "targets", "extra_train"]
+NOT_HPARAMS = [
+    "table",
+    "genome",
+    "intervals",
+    "policy",
+    "transforms",
+    "targets",
+    "extra_train",
+    "test_table",
+]
+log = logging.getLogger(__name__)
 
 
 def check_loader_settings(
@@ -333,7 +344,7 @@ class SequenceDataModule(L.LightningDataModule):
 
 @renamed_keywords(seq_len="input_length", length="input_length")
 class TableDataModule(SequenceDataModule):
-    """Splits + DataLoaders over a table of equal-length sequences.
+    """Splits + DataLoaders over a table of sequences.
 
     Args:
         table: a CSV/TSV path or DataFrame with a sequence column.
@@ -347,10 +358,18 @@ class TableDataModule(SequenceDataModule):
             test rows stay ``seed``'s, so ``val_seed=${seed}`` lets each training seed of a
             seed ensemble early-stop on its own validation rows (and learn from the others'),
             all tested on the same rows.
-        extra_train: a CSV/TSV path or DataFrame of more rows (same sequence length, sequence
-            and target columns) that join the training split only, never validation or test,
-            and of every fold of a cross-validation: e.g. a related species' promoters beside
-            the organism's own. ``split_frame("train")`` lists them after the table's rows.
+        extra_train: a CSV/TSV path or DataFrame of more rows (same sequence and target
+            columns) that join the training split only, never validation or test, and of
+            every fold of a cross-validation: e.g. a related species' promoters beside the
+            organism's own. ``split_frame("train")`` lists them after the table's rows.
+        test_table: a CSV/TSV path or DataFrame of the test rows (same columns), instead of
+            rows held out of ``table``: the table's rows are then all train + val
+            (``val_fraction`` of them val; ``test_fraction`` and ``folds`` do not apply).
+            ``split_frame("test")`` lists them after the table's (and extra) rows.
+        resize: sequences of several lengths, or not of ``input_length``: ``"error"`` refuses
+            them naming the row; ``"centre"`` brings every table's to ``input_length`` (None:
+            the longest of ``table``) by padding with N / cropping around each one's centre
+            (:mod:`seqnn.data.datasets`).
         **common: the arguments of :class:`SequenceDataModule` (target_columns, input_length,
             val_fraction, test_fraction, batch_size, output, policy, seed, ...).
     """
@@ -363,6 +382,8 @@ class TableDataModule(SequenceDataModule):
         fold: int = 0,
         val_seed: int | None = None,
         extra_train: str | Path | pd.DataFrame | None = None,
+        test_table: str | Path | pd.DataFrame | None = None,
+        resize: Literal["error", "centre"] = "error",
         **common: Any,
     ) -> None:
         if folds is not None and (folds < 2 or not 0 <= fold < folds):
@@ -370,11 +391,16 @@ class TableDataModule(SequenceDataModule):
                 f"TableDataModule: need folds >= 2 and 0 <= fold < folds, got folds={folds}, "
                 f"fold={fold}"
             )
+        if folds is not None and test_table is not None:
+            raise DatasetError(
+                f"TableDataModule: test_table and folds={folds} were both given: the test rows "
+                "are either a separate table or a fold of this one; drop one of them"
+            )
         super().__init__(**common)
-        self.table, self.extra_train = table, extra_train
+        self.table, self.extra_train, self.test_table = table, extra_train, test_table
 
     def _source(self) -> str:
-        return "the table" if isinstance(self.table, pd.DataFrame) else Path(self.table).name
+        return _table_name(self.table, "the table")
 
     def _read(self, table: str | Path | pd.DataFrame, **kwargs: Any):
         """A table (path or DataFrame) as a SequenceDataset, and the table itself."""
@@ -388,14 +414,29 @@ class TableDataModule(SequenceDataModule):
         return dataset, frame
 
     def _full_dataset(self) -> tuple[SequenceDataset, pd.DataFrame]:
-        return self._read(self.table, **self._common())
+        hp = self.hparams
+        full, frame = self._read(
+            self.table, input_length=hp.input_length, resize=hp.resize, **self._common()
+        )
+        if full.n_padded or full.n_cropped:
+            log.info(
+                "%s: %d sequences padded with N and %d cropped around their centres to %d bp "
+                "(data.resize=centre)",
+                self._source(),
+                full.n_padded,
+                full.n_cropped,
+                full.input_length,
+            )
+        return full, frame
 
     def _rows_of(self, frame: pd.DataFrame, full) -> Split:
         hp = self.hparams
-        if hp.split_column in frame.columns and hp.folds is not None:
+        elsewhere = hp.folds is not None or self.test_table is not None
+        if hp.split_column in frame.columns and elsewhere:
+            given = f"folds={hp.folds}" if hp.folds is not None else "test_table"
             raise DatasetError(
-                f"TableDataModule: the table has a {hp.split_column!r} column and "
-                f"folds={hp.folds} was given: drop the column or set folds=null"
+                f"TableDataModule: the table has a {hp.split_column!r} column and {given} was "
+                "given: drop the column or the setting"
             )
         return super()._rows_of(frame, full)
 
@@ -405,38 +446,57 @@ class TableDataModule(SequenceDataModule):
         if hp.folds is not None:
             parts = fold_split(len(full), labels, hp.val_fraction, hp.folds, hp.fold, hp.seed)
         else:
-            parts = stratified_split(len(full), labels, hp.val_fraction, hp.test_fraction, hp.seed)
+            held = 0.0 if self.test_table is not None else hp.test_fraction
+            parts = stratified_split(len(full), labels, hp.val_fraction, held, hp.seed)
         return redeal_val(parts, len(full), labels, hp.val_seed, hp.seed)
 
     def _extended(
         self, full: SequenceDataset, frame: pd.DataFrame, rows: Split
     ) -> tuple[SequenceDataset, pd.DataFrame, Split]:
-        """``full`` and ``frame`` with the ``extra_train`` rows after their own, and those rows
-        in the training split."""
-        if self.extra_train is None:
-            return full, frame, rows
-        more, table = self._read(
-            self.extra_train,
+        """``full`` and ``frame`` with the ``extra_train`` rows, then the ``test_table`` rows,
+        after their own; those rows are the training split's extra and the test split."""
+        for stage, table, what in (
+            ("train", self.extra_train, "extra_train"),
+            ("test", self.test_table, "test_table"),
+        ):
+            if table is None:
+                continue
+            full, frame, added = self._appended(full, frame, table, what)
+            kept = rows[stage] if stage == "train" else rows[stage][:0]
+            rows = {**rows, stage: np.concatenate([kept, added])}
+        return full, frame, rows
+
+    def _appended(
+        self, full: SequenceDataset, frame: pd.DataFrame, table: Any, what: str
+    ) -> tuple[SequenceDataset, pd.DataFrame, np.ndarray]:
+        """``full`` and ``frame`` with ``table``'s rows after their own (brought to the
+        table's sequence length by ``resize``), and the new rows' indices."""
+        more, table_frame = self._read(
+            table,
             policy=self.policy,
             output=self.hparams.output,
             target_kind=full.target_kind,
             classes=full.classes,
+            input_length=full.input_length,
+            resize=self.hparams.resize,
         )
         if more.input_length != full.input_length:
-            source = "the extra_train table"
-            if not isinstance(self.extra_train, pd.DataFrame):
-                source = Path(self.extra_train).name
             raise DatasetError(
-                f"{source}: sequences of length {more.input_length}, but the table's are "
-                f"{full.input_length}: extra_train rows must have the table's sequence length"
+                f"{_table_name(table, f'the {what} table')}: sequences of length "
+                f"{more.input_length}, but the table's are {full.input_length}: {what} rows must "
+                "have the table's sequence length (or give data.resize=centre)"
             )
         merged = full.subset(np.arange(len(full)))
         merged.codes = np.concatenate([full.codes, more.codes])
         if full.targets is not None:
             merged.targets = torch.cat([full.targets, more.targets])
         added = len(full) + np.arange(len(more))
-        rows = {**rows, "train": np.concatenate([rows["train"], added])}
-        return merged, pd.concat([frame, table]), rows
+        return merged, pd.concat([frame, table_frame]), added
+
+
+def _table_name(table: Any, default: str) -> str:
+    """A table's name in messages: its file name, or ``default`` for a DataFrame."""
+    return default if isinstance(table, pd.DataFrame) else Path(table).name
 
 
 @renamed_keywords(seq_len="input_length", length="input_length")

@@ -20,6 +20,13 @@ Items are ``(x, y)`` when the dataset has targets and ``x`` alone otherwise:
   class index for multiclass targets; with ``IntervalDataset(targets=CoverageTargets(...))``
   float32 (n_tracks,) scalars or (n_tracks, L_out) profiles. Batches add a leading batch axis.
 
+A table's sequences of several lengths (``SequenceDataset(..., resize="centre")``) are brought to
+one: ``input_length`` when given, else the longest. Each keeps the window of that length centred
+on it by the one centring rule (:func:`~seqnn.data.intervals.centred_start`: the window starts
+``input_length // 2`` before the sequence's centre, ``len // 2``): a shorter one is padded with
+N on both sides, a longer one loses both ends. With ``resize="error"`` (the default)
+sequences of another length are an error.
+
 Transforms are seeded per item from (seed, epoch, index) (see :mod:`seqnn.data.transforms`),
 so runs repeat exactly with any number of workers. :class:`EpochSampler` passes Lightning's
 ``set_epoch`` on to the dataset; the epoch lives in shared memory so persistent workers see it.
@@ -42,13 +49,20 @@ from seqnn.data.encoding import (
     BYTE_TO_CODE,
     DEFAULT_POLICY,
     INVALID,
+    N_CODE,
     EncodingError,
     EncodingPolicy,
     encode,
     one_hot,
 )
 from seqnn.data.genome import Genome
-from seqnn.data.intervals import checked_intervals, read_intervals, resize, strand_flags
+from seqnn.data.intervals import (
+    centred_start,
+    checked_intervals,
+    read_intervals,
+    resize,
+    strand_flags,
+)
 from seqnn.data.tiling import Windows
 from seqnn.data.transforms import offsets_of
 from seqnn.deprecation import renamed_keywords
@@ -58,6 +72,8 @@ from seqnn.kinds import BINARY, MULTICLASS, MULTILABEL, REGRESSION, TASK_KINDS, 
 #: a task kind's name (seqnn.kinds) whose targets are columns of values per row
 TargetKind = str
 Output = Literal["one_hot", "codes"]
+# what SequenceDataset does with strings of several lengths (the module docstring's rule)
+Resize = Literal["error", "centre"]
 COLUMN_TARGET_KINDS = tuple(
     k for k in TASK_KINDS.values() if k.targets in ("labels", "classes", "values")
 )
@@ -362,30 +378,65 @@ def read_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
     return table
 
 
-def _encode_sequences(seqs: Sequence, where: Callable[[int], str]) -> np.ndarray:
-    """Strings -> (n, L) uint8 codes, with errors that name the row."""
+def _checked_strings(seqs: list, where: Callable[[int], str]) -> list[str]:
+    """``seqs``, refusing a missing one (NaN in a table) by its row."""
     for i, s in enumerate(seqs):
         if not isinstance(s, str):
             raise DatasetError(f"{where(i)}: sequence is missing ({s!r}): fill it or drop the row")
+    return seqs
+
+
+def _centred_codes(
+    seqs: list[str], input_length: int | None, where: Callable[[int], str]
+) -> tuple[np.ndarray, int, int]:
+    """Strings of any lengths -> (n, L) uint8 codes, each the window of ``L`` (``input_length``,
+    else the longest) centred on it: N beyond its ends. Returns the codes and how many rows
+    were padded and cropped. All rows are gathered at once from their concatenated codes."""
+    lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    length = int(input_length if input_length is not None else lengths.max(initial=0))
+    if len(seqs) and np.all(lengths == length):
+        return _encode_sequences(seqs, where), 0, 0
+    joined = np.frombuffer("".join(seqs).encode("ascii", "replace"), dtype=np.uint8)
+    flat = BYTE_TO_CODE[joined]
+    if (flat == INVALID).any():
+        _raise_bad_letter(seqs, where)
+    # (n, L) positions in each sequence of the window's bases; outside [0, length_i): N
+    pos = centred_start(0, lengths, length)[:, None] + np.arange(length)[None, :]
+    inside = (pos >= 0) & (pos < lengths[:, None])
+    starts = np.cumsum(lengths) - lengths
+    codes = np.full((len(seqs), length), N_CODE, dtype=np.uint8)
+    codes[inside] = flat[(starts[:, None] + pos)[inside]]
+    return codes, int((lengths < length).sum()), int((lengths > length).sum())
+
+
+def _raise_bad_letter(seqs: Sequence[str], where: Callable[[int], str]) -> None:
+    """Raise EncodingError naming the row and position of the first letter that is not DNA."""
+    for i, s in enumerate(seqs):
+        codes = BYTE_TO_CODE[np.frombuffer(s.encode("ascii", "replace"), dtype=np.uint8)]
+        if (codes == INVALID).any():
+            pos = int(np.argmax(codes == INVALID))
+            raise EncodingError(
+                f"{where(i)}: position {pos}: {s[pos]!r} is not a DNA letter (expected "
+                "A, C, G, T, N or an IUPAC code): fix the sequence or drop the row"
+            ) from None
+
+
+def _encode_sequences(seqs: Sequence, where: Callable[[int], str]) -> np.ndarray:
+    """Strings of one length -> (n, L) uint8 codes, with errors that name the row."""
+    _checked_strings(seqs, where)
     lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
     if len(seqs) and np.any(lengths != lengths[0]):
         i = int(np.argmax(lengths != lengths[0]))
         raise DatasetError(
             f"{where(i)}: sequence has length {lengths[i]}, expected {lengths[0]} (the length "
             f"of the first sequence): all sequences must have one length; trim or pad them "
-            "(or use IntervalDataset with input_length= to resize genome intervals)"
+            "(data.resize=centre pads / crops a table's around their centres; "
+            "IntervalDataset with input_length= resizes genome intervals)"
         )
     try:
         return encode(list(seqs)) if len(seqs) else np.zeros((0, 0), dtype=np.uint8)
     except EncodingError:
-        for i, s in enumerate(seqs):
-            codes = BYTE_TO_CODE[np.frombuffer(s.encode("ascii", "replace"), dtype=np.uint8)]
-            if (codes == INVALID).any():
-                pos = int(np.argmax(codes == INVALID))
-                raise EncodingError(
-                    f"{where(i)}: position {pos}: {s[pos]!r} is not a DNA letter (expected "
-                    "A, C, G, T, N or an IUPAC code): fix the sequence or drop the row"
-                ) from None
+        _raise_bad_letter(seqs, where)
         raise
 
 
@@ -401,6 +452,11 @@ class SequenceDataset(_BatchedDataset):
         target_kind: binary / multilabel / multiclass / regression; None infers it.
         classes: multiclass only: the class labels in index order.
         where: row index -> location for error messages.
+        input_length: strings only: the length (bp) to bring them to with ``resize="centre"``
+            (None: the longest one's).
+        resize: strings of several lengths (or not of ``input_length``): ``"error"`` refuses
+            them, naming the first; ``"centre"`` pads or crops each around its centre (the
+            module docstring's rule). ``n_padded`` / ``n_cropped`` count the rows changed.
     """
 
     def __init__(
@@ -413,13 +469,21 @@ class SequenceDataset(_BatchedDataset):
         target_kind: TargetKind | None = None,
         classes: Sequence | None = None,
         where: Callable[[int], str] | None = None,
+        input_length: int | None = None,
+        resize: Resize = "error",
     ) -> None:
         self._init_common(policy, output, transforms)
         where = where or (lambda i: f"sequence {i}")
+        self.n_padded = self.n_cropped = 0
         if isinstance(sequences, np.ndarray) and sequences.dtype == np.uint8:
             self.codes = np.ascontiguousarray(np.atleast_2d(sequences))
-        else:
+        elif resize == "centre":
+            seqs = _checked_strings(list(sequences), where)
+            self.codes, self.n_padded, self.n_cropped = _centred_codes(seqs, input_length, where)
+        elif resize == "error":
             self.codes = _encode_sequences(list(sequences), where)
+        else:
+            raise DatasetError(f"resize={resize!r}: give 'error' or 'centre'")
         self.input_length = self.codes.shape[1]
         if targets is not None:
             frame = targets if isinstance(targets, pd.DataFrame) else _as_frame(targets)

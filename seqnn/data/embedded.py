@@ -30,6 +30,7 @@ import pandas as pd
 
 from seqnn.atomic import atomic_open
 from seqnn.data.background import random_background_intervals, shuffled_negatives
+from seqnn.data.datasets import read_table
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import read_intervals
 from seqnn.errors import SeqnnInputError
@@ -146,7 +147,9 @@ def ecoli_promoter_intervals(
     return table.sort_values(["chrom", "start"], kind="stable", ignore_index=True)
 
 
-def ctcf_table(n: int | None = None, negative_ratio: int = 1, seed: int = 0) -> pd.DataFrame:
+def ctcf_table(
+    n: int | None = None, negative_ratio: int = 1, seed: int = 0, peaks: str | None = None
+) -> pd.DataFrame:
     """CTCF ChIP-seq peaks (label 1) vs dinucleotide-shuffled copies of them (label 0), 100 bp.
 
     A shuffle keeps its peak's dinucleotide counts (and so its GC content and CpG count)
@@ -157,13 +160,16 @@ def ctcf_table(n: int | None = None, negative_ratio: int = 1, seed: int = 0) -> 
         n: peaks to use, a seeded random subset of the 10,000 shipped; None for all.
         negative_ratio: shuffles per peak.
         seed: seed of the subset and of the shuffles.
+        peaks: a CSV/TSV of peak sequences (``sequence`` and ``region`` columns) instead of
+            the 10,000 shipped, e.g. all 39,184 of the demo's peaks
+            (``../shared/data/tf_peaks/ctcf_positives.csv.gz`` beside a project checkout).
 
     Returns:
         DataFrame with ``sequence``, ``label`` (1 peak, 0 shuffle) and ``region`` (the peak's
         hg19 region, or for a shuffle the region of the peak it was shuffled from); each peak
         is followed by its ``negative_ratio`` shuffles.
     """
-    peaks = pd.read_csv(resource_path(CTCF_PEAKS))
+    peaks = read_table(peaks) if peaks is not None else pd.read_csv(resource_path(CTCF_PEAKS))
     if n is not None and not 1 <= n <= len(peaks):
         raise ValueError(f"ctcf_table: n={n} must be between 1 and {len(peaks)} (or None: all)")
     if negative_ratio < 1:
