@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from seqnn.cli.settings import run_cli
 from seqnn.data.genome import Genome
-from seqnn.inference.multi_device import predict_regions_distributed
+from seqnn.inference.multi_device import predict_regions_distributed, scan_genome_distributed
 from seqnn.inference.predict import (
     PredictError,
     add_calls,
@@ -53,6 +53,20 @@ def run(cfg: DictConfig) -> list[Path]:
         stride = int(cfg.stride or max(1, model.input_length // 8))
         contigs = list(cfg.contigs) if cfg.contigs else None
         with _scan_log_to_stderr():
+            if cfg.devices and int(cfg.devices) > 1:  # the same tracks, chunks over devices
+                paths = scan_genome_distributed(
+                    model,
+                    genome,
+                    out,
+                    stride,
+                    devices=int(cfg.devices),
+                    accelerator=cfg.accelerator,
+                    batch_size=cfg.batch_size,
+                    rc=cfg.rc,
+                    contigs=contigs,
+                    method=cfg.method,
+                )
+                return paths or []  # rank 0 wrote the tracks
             return scan_genome(
                 model,
                 genome,

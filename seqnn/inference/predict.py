@@ -17,6 +17,7 @@ whatever the input's columns. Example::
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -75,6 +76,16 @@ def check_rc(model: PretrainedModel, rc: RC) -> None:
             UserWarning,
             stacklevel=3,
         )
+
+
+def autocast(model: PretrainedModel) -> contextlib.AbstractContextManager:
+    """bf16 autocast for a model trained in bf16 (its card's ``precision``, e.g.
+    ``bf16-mixed``) on a CUDA device; no change otherwise (CPU, or a float32-trained model,
+    whose outputs bf16 would move)."""
+    precision = str((model.spec.card or {}).get("precision", ""))
+    if model.device.type == "cuda" and precision.startswith("bf16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 @torch.inference_mode()
