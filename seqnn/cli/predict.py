@@ -121,8 +121,9 @@ def _scan_log_to_stderr() -> Iterator[None]:
 
 
 def _predict_distributed(cfg: DictConfig, model, genome: Genome, out: Path):
-    """``devices>1``: one window per region over several devices (None on ranks other than 0)."""
-    if cfg.tile or cfg.aggregate != "mean" or cfg.stride is not None:
+    """``devices>1``: one window per region over several devices (None on ranks other than 0);
+    ``tile=auto`` centres a long region's window there (tiles need devices=1)."""
+    if cfg.tile is True or cfg.aggregate != "mean" or cfg.stride is not None:
         raise PredictError(
             f"devices={cfg.devices} predicts one window per region: tile, aggregate and "
             "stride need devices=1"
