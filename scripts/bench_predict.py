@@ -14,8 +14,9 @@ path, on the first ``--plain-kb`` kb of the same genome: its rate per bp does no
 the length) in the same run with the same model:
 
 - ``scan_fast_kbase_per_s`` / ``scan_plain_kbase_per_s`` and ``scan_speedup_stride1`` /
-  ``scan_speedup_stride10``: a valid-padded CNN of the shipped σ70 model's size (81 bp, 128
-  filters, kernels 15/7/5, pools 3/2/2) over a synthetic ``--sigma-mb`` genome (4.6 = E. coli);
+  ``scan_speedup_stride10``: the shipped ``ecoli-sigma70`` (valid-padded, 81 bp, kernels
+  19/9/5, pools 3/2/1) over the first ``--sigma-mb`` Mb of the E. coli genome (4.6: all of it),
+  the window path over its first ``--plain-kb`` kb;
 - ``scan_speedup_1kb_stride50``: the default 1-kb BassetCNN, valid-padded, over
   ``--cnn-mb`` Mb at stride 50, and ``scan_speedup_1kb_stride1`` over ``--cnn1-mb`` Mb at
   stride 1 (plain on a 20x shorter stretch);
@@ -49,6 +50,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_data import emit, make_fasta  # noqa: E402
 
+from seqnn.data.embedded import ecoli_fasta  # noqa: E402
 from seqnn.data.genome import Genome, write_fasta  # noqa: E402
 from seqnn.inference.predict import predict_codes, predict_regions  # noqa: E402
 from seqnn.inference.pretrained import (  # noqa: E402
@@ -195,6 +197,15 @@ def random_genome(path: Path, mb: float, seed: int) -> Genome:
     return Genome(write_fasta(path, {"chr1": letters.tobytes().decode()}))
 
 
+def ecoli_stretch(path: Path, mb: float) -> Genome:
+    """The first ``mb`` Mb of the embedded E. coli genome (4.6: all of it) as a FASTA."""
+    ecoli = Genome(ecoli_fasta())
+    name = ecoli.names[0]
+    return Genome(
+        write_fasta(path, {name: ecoli.fetch(name, 0, min(ecoli.sizes[name], int(mb * 1e6)))})
+    )
+
+
 def scan_rates(model, genome, plain, stride, work, repeats) -> tuple[float, float]:
     """Mbase/s of the fast path over ``genome`` and of the window path over ``plain``."""
     rates = []
@@ -221,13 +232,15 @@ def scan_figures(args, work: Path) -> None:
     """Fast vs plain scans (same run, same model) and the writer alone."""
     torch.manual_seed(0)
     plain = random_genome(work / "plain.fa", args.plain_kb / 1000, seed=3)
-    sigma = BassetCNN(1, 81, (128, 128, 128), (15, 7, 5), (3, 2, 2), padding="valid")
-    sigma = load_pretrained(save_pretrained(sigma, work / "sigma", input_length=81))
-    genome = random_genome(work / "sigma.fa", args.sigma_mb, seed=4)
+    sigma = load_pretrained("ecoli-sigma70")  # shipped, valid-padded: the default model's scans
+    genome, ecoli_plain = (
+        ecoli_stretch(work / "sigma.fa", args.sigma_mb),
+        ecoli_stretch(work / "sigma_plain.fa", args.plain_kb / 1000),
+    )
     for stride, target in ((1, 50), (10, 10)):
-        extra = {"network": "valid CNN 81 bp", "genome_mb": args.sigma_mb, "target": target}
+        extra = {"network": "ecoli-sigma70", "genome_mb": args.sigma_mb, "target": target}
         name = f"scan_speedup_stride{stride}"
-        compare(name, sigma, genome, plain, stride, work, args.repeats, **extra)
+        compare(name, sigma, genome, ecoli_plain, stride, work, args.repeats, **extra)
     cnn = BassetCNN(1, LENGTH, padding="valid")
     cnn = load_pretrained(save_pretrained(cnn, work / "cnn", input_length=LENGTH))
     extra = {"network": "valid BassetCNN 1 kb", "genome_mb": args.cnn_mb}

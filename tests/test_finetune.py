@@ -83,10 +83,10 @@ def motif_batch(n: int = 64) -> TensorDataset:
     return TensorDataset(x, y)
 
 
-def fit(module: SupervisedModule, callback: TrunkFinetuning, epochs: int, data) -> None:
+def fit(module: SupervisedModule, callback: TrunkFinetuning, epochs: int, data, *extra) -> None:
     trainer = L.Trainer(
         max_epochs=epochs,
-        callbacks=[callback],
+        callbacks=[callback, *extra],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -170,3 +170,27 @@ def test_seqnn_train_fine_tunes_a_package_from_config(package, tmp_path):
     assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
     assert tuned.spec.card["init_from"] == str(package)
     assert tuned.spec.network["_target_"].endswith("BassetCNN")  # loads without the package
+
+
+class _BatchNormStats(L.Callback):
+    """The trunk's batch-norm running statistics at the end of each training epoch."""
+
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, torch.Tensor]] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        stats = state(pl_module.net, trunk=True)
+        self.epochs.append({k: v for k, v in stats.items() if "running_" in k})
+
+
+def test_batch_norm_statistics_frozen_with_the_trunk_then_updated_once_unfrozen(package):
+    """The policy: while the trunk is frozen its batch-norm layers keep the package's running
+    statistics (they normalise as in pretraining); once unfrozen they update again."""
+    module = make_module(package)
+    start = {k: v for k, v in state(module.net, trunk=True).items() if "running_" in k}
+    assert start  # BassetCNN's trunk has batch norm
+    seen = _BatchNormStats()
+    fit(module, TrunkFinetuning(unfreeze_at_epoch=1, lr_factor=0.1), 2, motif_batch(), seen)
+    frozen, unfrozen = seen.epochs
+    assert all(torch.equal(frozen[k], start[k]) for k in start)  # epoch 0: frozen
+    assert all(not torch.equal(unfrozen[k], start[k]) for k in start if "running_mean" in k)

@@ -1,12 +1,14 @@
 """Fully convolutional scans: equal to the window path for valid-padded networks, fallbacks for
 the others, receptive fields, bad settings, and interrupted scans that leave nothing behind."""
 
+import contextlib
 import logging
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -16,8 +18,10 @@ from torch import nn
 
 from seqnn.cli.predict import main
 from seqnn.data.genome import Genome, write_fasta
+from seqnn.inference import multi_device
 from seqnn.inference.fullconv import plan_network
-from seqnn.inference.predict import PredictError
+from seqnn.inference.multi_device import scan_genome_distributed, scan_units
+from seqnn.inference.predict import PredictError, autocast
 from seqnn.inference.pretrained import ModelSpec, PretrainedModel, load_pretrained, save_pretrained
 from seqnn.inference.scan import choose_method, scan_chunks, scan_genome
 from seqnn.models import (
@@ -278,3 +282,71 @@ def test_a_killed_scan_leaves_no_track_and_no_temp_file(signum, tmp_path):
             proc.kill()
     assert proc.returncode != 0
     assert list(out.iterdir()) == []
+
+
+def test_scan_units_cover_every_bin_once_in_genome_order(fasta):
+    genome = Genome(fasta)
+    units = scan_units(genome, genome.names, 3, chunk_bins=50)
+    # chr1: 700 bp -> 234 bins in chunks of 50; chr2: 41 bp -> 14 bins
+    assert units.tolist() == [[0, 0, 50], [0, 50, 50], [0, 100, 50], [0, 150, 50], [0, 200, 34],
+                              [1, 0, 14]]  # fmt: skip
+
+
+def test_multi_device_scan_takes_the_fast_path_and_writes_the_same_track(
+    fasta, tmp_path, monkeypatch
+):
+    """One rank in this process: the chunks go through the fully convolutional plan (as
+    scan_genome's do) and the merged track equals scan_genome's, byte for byte."""
+    torch.manual_seed(0)
+    model = pretrained(basset_flatten(), tmp_path / "m")
+    plans = []
+    real = multi_device.chunk_values
+    monkeypatch.setattr(
+        multi_device, "chunk_values", lambda *a, **k: plans.append(a[5]) or real(*a, **k)
+    )
+    out = tmp_path / "multi.bedgraph"
+    paths = scan_genome_distributed(
+        model, fasta, out, 4, devices=1, accelerator="cpu", strategy="auto", chunk_bins=50
+    )
+    assert paths == [out] and len(plans) == 5 and all(p is not None and p.exact for p in plans)
+    scan_genome(model, fasta, tmp_path / "one.bedgraph", 4, chunk_bins=50, progress=False)
+    assert out.read_text() == (tmp_path / "one.bedgraph").read_text()
+    assert not list(tmp_path.glob(".multi*"))  # the shard folder and its shards
+
+
+@pytest.mark.slow
+def test_two_process_scan_equals_the_window_path(fasta, tmp_path):
+    """seqnn-predict scan=true devices=2 (gloo processes on the CPU): chunks shared out over
+    the ranks, merged in genome order; a valid network's fast track equals the window one."""
+    torch.manual_seed(0)
+    folder = save_pretrained(
+        _randomise(basset_flatten()), tmp_path / "m", input_length=LENGTH, task="regression"
+    )
+    args = [f"model={folder}", f"fasta={fasta}", "scan=true", "stride=3", "progress=false"]
+    command = [sys.executable, "-m", "seqnn.cli.predict", *args, "device=cpu", "batch_size=16"]
+    result = subprocess.run(
+        [*command, f"out={tmp_path}/ddp.bedgraph", "devices=2", "accelerator=cpu"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "method=windows" not in result.stderr  # the fully convolutional pass
+    main([*args, f"out={tmp_path}/windows.bedgraph", "method=windows", "device=cpu"])
+    ddp, windows = read_track(tmp_path / "ddp.bedgraph"), read_track(tmp_path / "windows.bedgraph")
+    assert ddp[["chrom", "start", "end"]].equals(windows[["chrom", "start", "end"]])
+    np.testing.assert_allclose(ddp["value"], windows["value"], atol=1e-4)
+    assert not (tmp_path / ".ddp.bedgraph.shards").exists()
+
+
+def test_autocast_only_for_a_bf16_trained_model_on_a_gpu(tmp_path, monkeypatch):
+    model = pretrained(basset_global(), tmp_path / "m")
+    assert isinstance(autocast(model), contextlib.nullcontext)  # CPU
+    monkeypatch.setattr(PretrainedModel, "device", property(lambda self: torch.device("cuda")))
+    assert isinstance(autocast(model), contextlib.nullcontext)  # trained in float32
+    model.spec.card["precision"] = "bf16-mixed"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no CUDA here: torch warns and disables it
+        context = autocast(model)
+    assert isinstance(context, torch.autocast) and context.fast_dtype == torch.bfloat16

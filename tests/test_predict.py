@@ -61,7 +61,7 @@ def bed(tmp_path):
 
 def test_predict_regions_matches_sequence_predictions(model, fasta, bed):
     genome = Genome(fasta)
-    table = predict_regions(model, genome, bed)
+    table = predict_regions(model, genome, bed, tile_regions=False)  # r3's central window
     assert list(table.columns) == [
         "chrom",
         "start",
@@ -126,10 +126,13 @@ def test_tiled_regions_aggregate_their_windows(model, fasta, tmp_path):
     top = predict_regions(model, genome, bed, tile_regions=True, aggregate="max")["score_pred"][0]
     assert mean == pytest.approx(per_window["score_pred"].mean(), rel=1e-5)
     assert top == pytest.approx(per_window["score_pred"].max(), rel=1e-5)
-    # the tiling settings on untiled regions: an error before any file is read
+    # the tiling settings with tiling off: an error before any file is read
     for kwargs, given in (({"aggregate": "max"}, "aggregate='max'"), ({"stride": 8}, "stride=8")):
         with pytest.raises(PredictError, match=f"{given} acts on tiled regions"):
-            predict_regions(model, tmp_path / "missing.fa", tmp_path / "missing.bed", **kwargs)
+            missing = (tmp_path / "missing.fa", tmp_path / "missing.bed")
+            predict_regions(model, *missing, tile_regions=False, **kwargs)
+    with pytest.raises(PredictError, match="tile must be true, false or auto"):
+        predict_regions(model, fasta, bed, tile_regions="yes")
 
 
 def test_bad_regions_are_clear_errors(model, fasta, tmp_path):
@@ -319,8 +322,8 @@ def test_cli_writes_the_expected_table(model_dir, fasta, bed, tmp_path):
         (["regions={bed}", "model={tmp}/nomodel"], "no such model"),
         (["regions={bed}", "model={tmp}"], "no spec file"),
         (["regions={bed}", "fasta={tmp}/missing.fa"], "missing.fa"),
-        (["regions={bed}", "aggregate=max"], "aggregate='max' acts on tiled regions"),
-        (["regions={bed}", "stride=10"], "seqnn-predict: tile=true"),
+        (["regions={bed}", "tile=false", "aggregate=max"], "aggregate='max' acts on tiled"),
+        (["regions={bed}", "tile=false", "stride=10"], "seqnn-predict: tile=true"),
         (["regions={bed}", "devices=2", "tile=true"], "tile, aggregate and stride need devices=1"),
     ],
 )
@@ -551,3 +554,22 @@ def test_a_streamed_prediction_run_does_not_keep_its_rows(model_dir, tmp_path):
         assert len(pd.read_csv(tmp_path / f"o{n}.tsv", sep="\t")) == n
     growth = peaks[200_000] - peaks[20_000]
     assert growth < 10, f"peak RSS grew by {growth:.0f} MB from 20k to 200k regions"
+
+
+def test_regions_longer_than_the_input_are_tiled_by_default(model, model_dir, fasta, tmp_path):
+    """tile=auto: a long region is the mean of its windows (as tile=true gives it), a short
+    one its centred window (as tile=false gives it); tile=false keeps the central window."""
+    bed = tmp_path / "mixed.bed"
+    bed.write_text(f"chr1\t100\t{100 + LENGTH // 2}\tshort\nchr1\t0\t{3 * LENGTH + 7}\tlong\n")
+    genome = Genome(fasta)
+    auto = predict_regions(model, genome, bed, progress=False)
+    tiled = predict_regions(model, genome, bed, tile_regions=True, progress=False)
+    centred = predict_regions(model, genome, bed, tile_regions=False, progress=False)
+    np.testing.assert_allclose(auto["score_pred"], tiled["score_pred"], rtol=1e-6)
+    np.testing.assert_allclose(auto["score_pred"][0], centred["score_pred"][0], rtol=1e-6)
+    assert not np.isclose(auto["score_pred"][1], centred["score_pred"][1])  # all of it seen
+    args = [f"model={model_dir}", f"fasta={fasta}", f"regions={bed}", "progress=false"]
+    for tile, expected in (("auto", auto), ("false", centred)):
+        main([*args, f"out={tmp_path}/{tile}.tsv", f"tile={tile}"])
+        table = pd.read_csv(tmp_path / f"{tile}.tsv", sep="\t")
+        np.testing.assert_allclose(table["score_pred"], expected["score_pred"], rtol=1e-5)

@@ -141,7 +141,7 @@ def test_region_windows_equal_full_passes_of_the_region_window(genome, method):
             "name": ["enh", "core", "c2start"],
         }  # fmt: skip
     )
-    with pytest.warns(UserWarning, match="lie in no region's window"):
+    with pytest.warns(UserWarning, match="lie in no region"):
         fast = variant_effects(
             model, genome, table, regions=regions, method=method, progress=False
         )
@@ -161,14 +161,31 @@ def test_region_windows_equal_full_passes_of_the_region_window(genome, method):
     assert np.ptp(fast.a_ref[fast.region == "enh"]) < 1e-6
 
 
-def test_a_region_longer_than_the_window_scores_its_middle_window(genome):
-    table = variants(genome)
-    regions = pd.DataFrame({"chrom": ["c1"], "start": [0], "end": [90]})  # 90 bp > L = 24
-    with pytest.warns(UserWarning, match="lie in no region's window"):
-        effects = variant_effects(cnn(), genome, table, regions=regions, progress=False)
-    window = centred_start(0, 90, L)  # [33, 57)
-    assert effects.pos.between(window + 1, window + L).all() and len(effects) == 3  # pos 45
-    assert set(effects.region) == {"c1:0-90"}
+@pytest.mark.parametrize("method", ["auto", "plain"])
+def test_a_region_longer_than_the_window_is_tiled_and_averaged(genome, method):
+    """c1:0-90 with L = 24: tiles at 0, 24, 48 and 66 (the last ends at the region's end);
+    the region's prediction is the mean over its tiles, and a variant changes the tiles that
+    hold it (two for pos 70-72, where the last tiles overlap). Every variant is scored."""
+    model, table = cnn(), variants(genome)
+    table = table[table.chrom == "c1"]
+    regions = pd.DataFrame({"chrom": ["c1"], "start": [0], "end": [90], "name": ["long"]})
+    effects = variant_effects(model, genome, table, regions=regions, method=method, progress=False)
+    assert len(effects) == len(table) and effects.attrs["outside_regions"] == 0
+    tiles = [0, 24, 48, 66]
+    ref_tiles = predict_codes(model, BYTE_TO_CODE[np.stack([codes(genome, t) for t in tiles])])
+    np.testing.assert_allclose(
+        effects[["a_ref", "b_ref"]], np.tile(ref_tiles.mean(0), (len(table), 1)), atol=1e-5
+    )
+    for row in effects.itertuples():
+        alt_tiles = ref_tiles.copy()
+        for k, t in enumerate(tiles):
+            if t <= row.pos - 1 < t + L:
+                alt_tiles[k] = expected_in_region(model, genome, row, t)[1]
+        np.testing.assert_allclose([row.a_alt, row.b_alt], alt_tiles.mean(0), atol=1e-5)
+
+
+def codes(genome, start):
+    return np.frombuffer(genome.fetch("c1", start, start + L).encode(), np.uint8)
 
 
 def test_bad_method_is_an_error(genome):
@@ -201,7 +218,7 @@ def test_cli_regions_and_method(genome, tmp_path, capsys):
     effects = pd.read_csv(out, sep="\t")
     assert set(effects.region) == {"enh"} and len(effects) == 3 * 3 + 2
     assert effects["a_effect_quantile"].between(0, 1).sum() == 3 * 3  # SNVs; indels: NaN
-    assert "lie in no region's window" in capsys.readouterr().err
+    assert "lie in no region" in capsys.readouterr().err
 
 
 def act_model(length=L):

@@ -14,9 +14,14 @@ from safetensors.torch import save_file
 
 from seqnn.cli.convert import main as convert_main
 from seqnn.cli.predict import main as predict_main
+from seqnn.data.genome import Genome, write_fasta
+from seqnn.data.intervals import centred_start
 from seqnn.inference.convert import ConvertError, convert
 from seqnn.inference.export import export_model
+from seqnn.inference.predict import predict_sequences
 from seqnn.inference.pretrained import PretrainedError, load_pretrained
+from seqnn.inference.variants import variant_effects
+from seqnn.interpret import gradient_x_input, ism, saliency
 from seqnn.models.spec import TRUSTED_CLASSES, SpecError, build_network
 
 TOL = 1e-4
@@ -260,3 +265,59 @@ def test_chrombpnet_conversion_equals_the_port(tmp_path):
     assert model.spec.network["_target_"] == "bpnetlite.chrombpnet.ChromBPNet"
     with pytest.raises(ConvertError, match="no ChromBPNet bias model"):
         convert("chrombpnet", tmp_path / "chrombpnet_nobias.h5", tmp_path / "x", bias="nope.h5")
+
+
+# ----------------------------------------------------------------------------- interpret, variants
+def test_interpret_a_track_package_per_selected_target(enformer_package):
+    """Enformer's (N, T, bins) output is explained per selected target as the mean over its
+    bins (logits): saliency is the gradient of that mean, ISM its change (full passes, the
+    port is not a network fast ISM follows)."""
+    model = load_pretrained(enformer_package, targets=["ENCFF2", "ENCFF0"])
+    x = one_hot(2, 64, seed=2)
+    grad = saliency(model, x, target="ENCFF0")  # (N, 4, L)
+    xx = x.clone().requires_grad_(True)
+    model.net(xx)[:, 0].mean(-1).sum().backward()  # the network's track 0 is ENCFF0
+    assert grad.shape == (2, 4, 64)
+    np.testing.assert_allclose(grad, xx.grad.numpy(), atol=1e-6)
+    both = gradient_x_input(model, x)  # every selected target: (N, T, 4, L)
+    assert both.shape == (2, 2, 4, 64)
+    effects = ism(model, x, target="ENCFF2", positions=slice(30, 34))  # (N, 4, 4)
+    base = (int(x[0, :, 31].argmax()) + 1) % 4  # another base than the one present
+    mutant = x[:1].clone()
+    mutant[0, :, 31] = torch.eye(4)[base]
+    with torch.no_grad():
+        expected = (model.net(mutant) - model.net(x[:1]))[0, 2].mean().item()
+    assert abs(effects[0, base, 1] - expected) < 1e-5
+
+
+def test_interpret_a_borzoi_package(borzoi_hub, tmp_path):
+    """Borzoi: a query-selected target, its bins averaged."""
+    _, hub = borzoi_hub
+    model = load_pretrained(
+        convert("borzoi", hub, tmp_path / "borzoi", input_length=1024),
+        targets="description.str.startswith('CAGE')",
+    )
+    x = one_hot(1, 1024, seed=3)
+    grad = gradient_x_input(model, x, target=0)
+    assert grad.shape == (1, 4, 1024) and np.isfinite(grad).all() and np.abs(grad).max() > 0
+
+
+def test_seqnn_variants_on_a_track_package(enformer_package, tmp_path):
+    """seqnn-variants on Enformer (full passes: no fast ISM through the port): each effect
+    is the selected targets' bin-mean prediction of the ALT window minus the REF one."""
+    rng = np.random.default_rng(4)
+    seq = "".join(rng.choice(list("ACGT"), 300))
+    genome = Genome(write_fasta(tmp_path / "g.fa", {"chr1": seq}))
+    other = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    table = pd.DataFrame(
+        {"chrom": ["chr1"] * 2, "pos": [100, 150], "id": ["a", "b"],
+         "ref": [seq[99], seq[149]], "alt": [other[seq[99]], other[seq[149]]]}
+    )  # fmt: skip
+    model = load_pretrained(enformer_package, targets=["ENCFF1"])
+    effects = variant_effects(model, genome, table, progress=False)
+    for row in effects.itertuples():
+        window = centred_start(row.pos - 1, row.pos, 64)
+        ref = seq[window : window + 64]
+        alt = ref[: row.pos - 1 - window] + row.alt + ref[row.pos - window :]
+        expected = predict_sequences(model, [ref, alt], progress=False)["ENCFF1_pred"].to_numpy()
+        np.testing.assert_allclose([row.ENCFF1_ref, row.ENCFF1_alt], expected, atol=1e-5)

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from seqnn.cli.settings import run_cli
 from seqnn.data.genome import Genome
-from seqnn.inference.multi_device import predict_regions_distributed
+from seqnn.inference.multi_device import predict_regions_distributed, scan_genome_distributed
 from seqnn.inference.personal import predict_personal
 from seqnn.inference.predict import (
     PredictError,
@@ -56,6 +56,20 @@ def run(cfg: DictConfig) -> list[Path]:
         stride = int(cfg.stride or max(1, model.input_length // 8))
         contigs = list(cfg.contigs) if cfg.contigs else None
         with _scan_log_to_stderr():
+            if cfg.devices and int(cfg.devices) > 1:  # the same tracks, chunks over devices
+                paths = scan_genome_distributed(
+                    model,
+                    genome,
+                    out,
+                    stride,
+                    devices=int(cfg.devices),
+                    accelerator=cfg.accelerator,
+                    batch_size=cfg.batch_size,
+                    rc=cfg.rc,
+                    contigs=contigs,
+                    method=cfg.method,
+                )
+                return paths or []  # rank 0 wrote the tracks
             return scan_genome(
                 model,
                 genome,
@@ -145,8 +159,9 @@ def _scan_log_to_stderr() -> Iterator[None]:
 
 
 def _predict_distributed(cfg: DictConfig, model, genome: Genome, out: Path):
-    """``devices>1``: one window per region over several devices (None on ranks other than 0)."""
-    if cfg.tile or cfg.aggregate != "mean" or cfg.stride is not None:
+    """``devices>1``: one window per region over several devices (None on ranks other than 0);
+    ``tile=auto`` centres a long region's window there (tiles need devices=1)."""
+    if cfg.tile is True or cfg.aggregate != "mean" or cfg.stride is not None:
         raise PredictError(
             f"devices={cfg.devices} predicts one window per region: tile, aggregate and "
             "stride need devices=1"

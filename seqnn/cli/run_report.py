@@ -71,6 +71,8 @@ def model_card(cfg: DictConfig, metrics: dict[str, float], checkpoint: str) -> d
         | ({"folds": data["folds"], "fold": data["fold"]} if data.get("folds") else {}),
         "test_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("test/")},
         "val_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("val/")},
+        # scans run a bf16-trained model under bf16 autocast on a GPU (inference.predict)
+        "precision": str(cfg.get("trainer", {}).get("precision", "32-true")),
         "checkpoint": str(checkpoint),
         **({"init_from": str(cfg.init_from)} if cfg.get("init_from") else {}),
         "run": str(cfg.paths.output_dir),

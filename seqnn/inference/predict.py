@@ -17,6 +17,7 @@ whatever the input's columns. Example::
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ from seqnn.inference.pretrained import PretrainedModel
 from seqnn.kinds import kind_names, kinds_where
 from seqnn.progress import line_total, progress_bar
 
+Tile = bool | Literal["auto"]
 Aggregate = Literal["mean", "max"]
 RC = bool | Literal["mean", "max"]
 
@@ -75,6 +77,16 @@ def check_rc(model: PretrainedModel, rc: RC) -> None:
             UserWarning,
             stacklevel=3,
         )
+
+
+def autocast(model: PretrainedModel) -> contextlib.AbstractContextManager:
+    """bf16 autocast for a model trained in bf16 (its card's ``precision``, e.g.
+    ``bf16-mixed``) on a CUDA device; no change otherwise (CPU, or a float32-trained model,
+    whose outputs bf16 would move)."""
+    precision = str((model.spec.card or {}).get("precision", ""))
+    if model.device.type == "cuda" and precision.startswith("bf16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 @torch.inference_mode()
@@ -157,7 +169,7 @@ def predict_regions(
     regions: pd.DataFrame | str | Path,
     batch_size: int = 256,
     rc: RC = False,
-    tile_regions: bool = False,
+    tile_regions: Tile = "auto",
     stride: int | None = None,
     aggregate: Aggregate = "mean",
     use_strand: bool = True,
@@ -174,7 +186,10 @@ def predict_regions(
         batch_size: windows per forward pass.
         rc: average each window with its reverse complement.
         tile_regions: cut each region into input-length windows (step ``stride``, default
-            the input length; the last window ends at the region's end) and aggregate.
+            the input length; the last window ends at the region's end) and aggregate;
+            ``"auto"`` (default) tiles the regions longer than the input length (a shorter
+            one is one window centred on it either way), ``False`` scores only the central
+            window of each.
         stride: the step between tiled windows.
         aggregate: ``"mean"`` or ``"max"`` over a region's windows.
         use_strand: reverse-complement regions on the ``-`` strand (when a strand column
@@ -189,10 +204,11 @@ def predict_regions(
     check_rc(model, rc)
     _check_tiling(tile_regions, stride, aggregate)
     genome, table = prepare_regions(genome, regions, on_invalid, use_strand)
-    windows = region_windows(table, model.input_length, tile_regions, stride)
+    tiled = tiles_needed(tile_regions, table, model.input_length)
+    windows = region_windows(table, model.input_length, tiled, stride)
     with progress_bar(len(windows), "predict", progress) as advance:
         values = _window_values(
-            model, genome, windows, batch_size, rc, tile_regions, aggregate, use_strand, advance
+            model, genome, windows, batch_size, rc, tiled, aggregate, use_strand, advance
         )
     return result_frame(table, values, model.targets)
 
@@ -204,7 +220,7 @@ def predict_regions_to_file(
     out: str | Path,
     batch_size: int = 256,
     rc: RC = False,
-    tile_regions: bool = False,
+    tile_regions: Tile = "auto",
     stride: int | None = None,
     aggregate: Aggregate = "mean",
     use_strand: bool = True,
@@ -241,25 +257,36 @@ def predict_regions_to_file(
         check_calls(model)  # before any prediction
     genome = genome if isinstance(genome, Genome) else Genome(genome)
     out = Path(out)
-    total = None if tile_regions else line_total(regions)  # lines: an upper bound
+    total = None if tile_regions is True else line_total(regions)  # lines: an upper bound
     with atomic_open(out) as fh, progress_bar(total, "predict", progress) as advance:
         blocks = iter_intervals(regions, chunk_bytes=chunk_bytes)
         for i, block in enumerate(blocks):
             _, table = prepare_regions(genome, block, on_invalid, use_strand)
-            windows = region_windows(table, model.input_length, tile_regions, stride)
+            tiled = tiles_needed(tile_regions, table, model.input_length)
+            windows = region_windows(table, model.input_length, tiled, stride)
             values = _window_values(
-                model, genome, windows, batch_size, rc, tile_regions, aggregate, use_strand,
-                advance,
-            )  # fmt: skip
+                model, genome, windows, batch_size, rc, tiled, aggregate, use_strand, advance
+            )
             rows = result_frame(table, values, model.targets)
             write_rows(add_calls(rows, model) if calls else rows, fh, out, header=i == 0)
     return out
 
 
-def _check_tiling(tile_regions: bool, stride: int | None, aggregate: str) -> None:
+def tiles_needed(tile_regions: Tile, table: pd.DataFrame, length: int) -> bool:
+    """Whether these regions go through tiling: always for ``True``, never for ``False``,
+    and for ``"auto"`` when one of them is longer than the input length (a region that fits
+    gets its centred window either way, so the result is the same)."""
+    if tile_regions == "auto":
+        return bool(((table["end"] - table["start"]) > length).any())
+    return bool(tile_regions)
+
+
+def _check_tiling(tile_regions: Tile, stride: int | None, aggregate: str) -> None:
+    if tile_regions not in (True, False, "auto"):
+        raise PredictError(f"tile must be true, false or auto, got {tile_regions!r}")
     if aggregate not in ("mean", "max"):
         raise PredictError(f"aggregate must be 'mean' or 'max', got {aggregate!r}")
-    if not tile_regions and (aggregate != "mean" or stride is not None):
+    if tile_regions is False and (aggregate != "mean" or stride is not None):
         given = f"aggregate={aggregate!r}" if aggregate != "mean" else f"stride={stride}"
         raise PredictError(
             f"{given} acts on tiled regions: pass tile_regions=True (seqnn-predict: tile=true); "

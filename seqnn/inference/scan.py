@@ -44,7 +44,7 @@ from seqnn.inference.fullconv import (
     predict_contig,
     trunk_costs,
 )
-from seqnn.inference.predict import PredictError, check_rc, predict_codes
+from seqnn.inference.predict import PredictError, autocast, check_rc, predict_codes
 from seqnn.inference.pretrained import PretrainedModel
 from seqnn.progress import progress_bar
 
@@ -91,13 +91,9 @@ def scan_genome(
     """
     plan = choose_method(model, method, stride, chunk_bp)
     check_rc(model, rc)
-    genome = genome if isinstance(genome, Genome) else Genome(genome)
-    names = contigs or genome.names
-    for name in names:
-        if name not in genome:
-            raise PredictError(genome.unknown_contig_message(name))
+    genome, names = scan_contigs(genome, contigs)
     out = Path(out)
-    paths = _track_paths(out, model.targets)
+    paths = track_paths(out, model.targets)
     total = sum(n_bins(genome.sizes[name], int(stride)) for name in names)
     with contextlib.ExitStack() as stack:
         stack.enter_context(signals_raise())  # SIGTERM unwinds like Ctrl-C: temp files go
@@ -161,6 +157,22 @@ def choose_method(
     return plan
 
 
+def scan_contigs(
+    genome: Genome | str | Path, contigs: list[str] | None
+) -> tuple[Genome, list[str]]:
+    """The genome and the contigs to scan (default: all, in FASTA order), checked.
+
+    Raises:
+        PredictError: a contig the genome does not have.
+    """
+    genome = genome if isinstance(genome, Genome) else Genome(genome)
+    names = contigs or genome.names
+    for name in names:
+        if name not in genome:
+            raise PredictError(genome.unknown_contig_message(name))
+    return genome, list(names)
+
+
 def n_bins(size: int, stride: int) -> int:
     """Number of bins of a contig of ``size`` bp."""
     return -(-size // stride)
@@ -191,29 +203,60 @@ def scan_chunks(
         ``(chrom, starts (n,), ends (n,), values (n, T) float32)`` per chunk.
     """
     advance = advance or (lambda n: None)
-    length = model.input_length
     for chrom in names:
         size = genome.sizes[chrom]
-        contig = genome.names.index(chrom)
         for first in range(0, n_bins(size, stride), chunk_bins):
             bins = np.arange(first, min(first + chunk_bins, n_bins(size, stride)), dtype=np.int64)
-            starts = bins * stride
-            ends = np.minimum(starts + stride, size)
-            window = centred_start(starts, ends, length)
-            if plan is not None:
-                fetch = _contig_fetcher(genome, contig)
-                values = predict_contig(model, plan, fetch, window, rc, batch_size, chunk_bp)
-                advance(len(bins))
-                yield chrom, starts, ends, values
-                continue
-            values = np.empty((len(bins), len(model.targets)), dtype=np.float32)
-            for i in range(0, len(bins), batch_size):
-                sl = slice(i, i + batch_size)
-                index = np.full(len(window[sl]), contig, dtype=np.int64)
-                codes = genome.fetch_batch(index, window[sl], length)
-                values[sl] = predict_codes(model, codes, rc)
-                advance(len(codes))
+            starts, ends, values = chunk_values(
+                model, genome, chrom, bins, stride, plan, batch_size, rc, chunk_bp, advance
+            )
             yield chrom, starts, ends, values
+
+
+def chunk_values(
+    model: PretrainedModel,
+    genome: Genome,
+    chrom: str,
+    bins: np.ndarray,
+    stride: int,
+    plan: Plan | None,
+    batch_size: int = 256,
+    rc: bool | str = False,
+    chunk_bp: int = CHUNK_BP,
+    advance: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One chunk of consecutive bins of one contig: the fully convolutional pass when
+    ``plan`` is given, else batches of windows; under bf16 autocast on a GPU when the model
+    was trained so (:func:`seqnn.inference.predict.autocast`).
+
+    Args:
+        model, genome, stride, plan, batch_size, rc, chunk_bp, advance: as in
+            :func:`scan_chunks`.
+        chrom: the contig.
+        bins: (n,) int64 consecutive bin indices of the contig.
+
+    Returns:
+        ``starts (n,), ends (n,), values (n, T) float32``.
+    """
+    advance = advance or (lambda n: None)
+    size, contig, length = genome.sizes[chrom], genome.names.index(chrom), model.input_length
+    starts = bins * stride
+    ends = np.minimum(starts + stride, size)
+    window = centred_start(starts, ends, length)
+    with autocast(model):
+        if plan is not None:
+            fetch = _contig_fetcher(genome, contig)
+            values = predict_contig(model, plan, fetch, window, rc, batch_size, chunk_bp)
+            advance(len(bins))
+            return starts, ends, values
+        values = np.empty((len(bins), len(model.targets)), dtype=np.float32)
+        for i in range(0, len(bins), batch_size):
+            sl = slice(i, i + batch_size)
+            index = np.full(len(window[sl]), contig, dtype=np.int64)
+            codes = genome.fetch_batch(index, window[sl], length)
+            values[sl] = predict_codes(model, codes, rc)
+            advance(len(codes))
+    return starts, ends, values
 
 
 def _contig_fetcher(genome: Genome, contig: int):
@@ -222,7 +265,7 @@ def _contig_fetcher(genome: Genome, contig: int):
     return lambda start, width: genome.fetch_batch(index, np.array([start]), width)[0]
 
 
-def _track_paths(out: Path, targets: list[str]) -> list[Path]:
+def track_paths(out: Path, targets: list[str]) -> list[Path]:
     """One file per target, ``<out stem>.<target><suffix>``; a target name that is not a
     file name (``a/b``, ``..``) has its other characters replaced by ``_``."""
     if len(targets) == 1:

@@ -189,35 +189,52 @@ def region_names(regions: pd.DataFrame) -> np.ndarray:
 
 
 class RegionIndex:
-    """Regions sorted for a vectorised lookup of the ones holding each variant.
+    """Regions cut into windows (tiles) and sorted for a vectorised lookup of the tiles
+    holding each variant.
 
-    A region's window is the model's input length centred on the region
-    (:func:`~seqnn.data.intervals.centred_start`); a variant belongs to a region when its
-    first REF base lies inside both the region and that window (a region longer than the
-    window scores only the variants of its middle ``L`` bases).
+    A region no longer than the window length L has one tile, the window centred on it
+    (:func:`~seqnn.data.intervals.centred_start`), holding the variants of the region's
+    bases inside it. A longer region is tiled as ``seqnn-predict tile=true`` tiles it:
+    windows every L bp from its start, the last moved back to end at the region's end, so
+    every base of the region is in a tile (one, or two where the last tile overlaps).
 
     Args:
         regions: chrom, start, end (0-based, half-open), optionally name.
         genome: the genome (contig order).
         length: the window length L.
+
+    Attributes:
+        window: (M,) each tile's window start, in lookup order.
+        region: (M,) each tile's region (an index into ``name`` and ``n_tiles``).
+        name: (R,) each region's label; ``n_tiles``: (R,) its number of tiles.
+        contig: (R,) each region's contig index.
     """
 
     def __init__(self, regions: pd.DataFrame, genome: Genome, length: int) -> None:
         contig = contig_indices(regions["chrom"], genome.names)
         start = regions["start"].to_numpy(np.int64)
         end = regions["end"].to_numpy(np.int64)
-        window = centred_start(start, end, length)
-        # only the part of a region inside its window can hold a scored variant
-        first, last = np.maximum(start, window), np.minimum(end, window + length)
-        order = np.argsort(contig * _KEY + first, kind="stable")
-        self.key = (contig * _KEY + first)[order]
-        self.last = (contig * _KEY + last)[order]
-        self.window = window[order]
-        self.name = region_names(regions)[order]
+        self.n_tiles = np.maximum(1, -(-(end - start) // length))
+        region = np.repeat(np.arange(len(start)), self.n_tiles)
+        k = np.arange(len(region)) - np.repeat(
+            np.cumsum(self.n_tiles) - self.n_tiles, self.n_tiles
+        )
+        window = np.minimum(start[region] + k * length, end[region] - length)
+        single = self.n_tiles[region] == 1  # a region within one window: the centred one
+        window[single] = centred_start(start, end, length)[region[single]]
+        # only the part of a region inside a tile's window can hold a scored variant
+        first = np.maximum(start[region], window)
+        last = np.minimum(end[region], window + length)
+        key = contig[region] * _KEY + first
+        order = np.argsort(key, kind="stable")
+        self.key = key[order]
+        self.last = (contig[region] * _KEY + last)[order]
+        self.window, self.region = window[order], region[order]
+        self.name, self.contig = region_names(regions), contig
         self.span = int((last - first).max(initial=1))
 
     def lookup(self, contig: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(variant index, region index) of every variant in every region holding it, in
+        """(variant index, tile index) of every variant in every tile holding it, in
         variant order.
 
         Args:
@@ -230,6 +247,11 @@ class RegionIndex:
         counts = hi - lo
         variant = np.repeat(np.arange(len(key)), counts)
         # a ragged arange: lo, lo + 1, ..., hi - 1 for each variant
-        region = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
-        inside = self.last[region] > key[variant]
-        return variant[inside], region[inside]
+        tile = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
+        inside = self.last[tile] > key[variant]
+        return variant[inside], tile[inside]
+
+    def tiles(self, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(tile indices, their region) of every tile of ``regions`` (unique region indices)."""
+        tile = np.flatnonzero(np.isin(self.region, regions))
+        return tile, self.region[tile]

@@ -95,9 +95,12 @@ def variant_effects(
         regions: a BED file or a DataFrame (chrom, start, end, optionally name): score each
             variant in the window of the model's input length centred on the region it falls
             in (one row per variant and region, a ``region`` column), so the variants of one
-            region share one reference window; variants in no region are left out and counted
-            (one warning, ``attrs["outside_regions"]``). None: each allele's own centred
-            window (:func:`variant_windows`).
+            region share one reference window; a region longer than the input length is
+            tiled (windows every input length, the last ending at the region's end) and
+            scored as the mean over its tiles, the ALT allele written into the tiles holding
+            the variant. Variants in no region are left out and counted (one warning,
+            ``attrs["outside_regions"]``). None: each allele's own centred window
+            (:func:`variant_windows`).
         background: N > 0 adds ``<target>_effect_quantile``: each SNV's effect (alt - ref)
             as a quantile among the effects of N shuffled-context SNVs (same alleles, same
             window dinucleotide-shuffled, REF kept at its place; see
@@ -224,13 +227,20 @@ def _effects(
     _check_contigs(table, genome)
     mismatch = ref_mismatches(table, genome)
     table = _apply_ref_policy(table, genome, mismatch, ref_mismatch)
-    first, region, outside = None, None, 0
+    first, pairs, region, outside = None, None, None, 0
     if scoring.regions is not None:
-        table, first, region, outside = _in_regions(table, genome, scoring.regions)
+        table, first, pairs, outside = _in_regions(table, genome, scoring.regions)
     ref, alt = _predict(model, genome, table, rc, batch_size, advance, scoring.plan, first)
-    effects = effect_table(table, ref, alt, model.targets, model.spec.output_transform)
+    quantiles = None
     if scoring.background:
         quantiles = _background(model, genome, table, alt - ref, scoring, first, rc, batch_size)
+    if pairs is not None:
+        table, ref, alt, keep, region = _per_region(
+            model, genome, scoring.regions, table, pairs, ref, alt, rc, batch_size
+        )
+        quantiles = None if quantiles is None else quantiles[keep]
+    effects = effect_table(table, ref, alt, model.targets, model.spec.output_transform)
+    if quantiles is not None:
         for j, name in enumerate(model.targets):
             effects[f"{name}_effect_quantile"] = quantiles[:, j]
     if region is not None:
@@ -247,20 +257,78 @@ def _effects(
 def _in_regions(
     table: pd.DataFrame, genome: Genome, regions: RegionIndex
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int]:
-    """One row per (variant, region holding it), its window start and the region's name,
-    and the number of variants in no region (warned about)."""
+    """One row per (variant, region tile holding it), its window start, the (variant, tile)
+    pairs, and the number of variants in no region (warned about)."""
     p = table["pos"].to_numpy(np.int64) - 1
-    variant, region = regions.lookup(contig_indices(table["chrom"], genome.names), p)
+    variant, tile = regions.lookup(contig_indices(table["chrom"], genome.names), p)
     outside = len(table) - len(np.unique(variant))
     if outside:
         warnings.warn(
-            f"{outside} of {len(table)} variant(s) lie in no region's window and are not "
+            f"{outside} of {len(table)} variant(s) lie in no region and are not "
             f"scored ({table.attrs.get('source', 'variants')})",
             stacklevel=4,
         )
     rows = table.iloc[variant].reset_index(drop=True)
     rows.attrs = dict(table.attrs)
-    return rows, regions.window[region], regions.name[region], outside
+    return rows, regions.window[tile], np.stack([variant, tile], axis=1), outside
+
+
+def _per_region(
+    model: PretrainedModel,
+    genome: Genome,
+    regions: RegionIndex,
+    table: pd.DataFrame,
+    pairs: np.ndarray,
+    ref: np.ndarray,
+    alt: np.ndarray,
+    rc: RC,
+    batch_size: int,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Tile rows -> one row per (variant, region): the region's prediction is the mean over
+    its tiles (as ``seqnn-predict tile=true aggregate=mean`` gives it), and the variant
+    changes the tiles that hold it. A one-tile region keeps its row as it is.
+
+    Returns:
+        The rows, (m, T) ref and alt, (m,) the tile row each kept row came from, and (m,)
+        the region names.
+    """
+    tile_region = regions.region[pairs[:, 1]]
+    groups, keep, inverse = np.unique(
+        pairs[:, 0] * len(regions.n_tiles) + tile_region, return_index=True, return_inverse=True
+    )
+    region = tile_region[keep]
+    n = regions.n_tiles[region]
+    ref_out, alt_out = ref[keep].copy(), alt[keep].copy()
+    long = np.flatnonzero(n > 1)
+    if len(long):
+        delta = np.zeros((len(groups), ref.shape[1]), dtype=np.float64)
+        np.add.at(delta, inverse.reshape(-1), alt.astype(np.float64) - ref)
+        mean = _region_means(model, genome, regions, np.unique(region[long]), rc, batch_size)
+        ref_out[long] = mean[region[long]]
+        alt_out[long] = ref_out[long] + delta[long] / n[long, None]
+    rows = table.iloc[keep].reset_index(drop=True)
+    rows.attrs = dict(table.attrs)
+    return rows, ref_out, alt_out, keep, regions.name[region]
+
+
+def _region_means(
+    model: PretrainedModel,
+    genome: Genome,
+    regions: RegionIndex,
+    wanted: np.ndarray,
+    rc: RC,
+    batch_size: int,
+) -> np.ndarray:
+    """(R, T) the mean reference prediction over the tiles of the ``wanted`` regions (other
+    rows are left zero)."""
+    tile, region = regions.tiles(wanted)
+    total = np.zeros((len(regions.n_tiles), len(model.targets)), dtype=np.float64)
+    for i in range(0, len(tile), batch_size):
+        sl = slice(i, i + batch_size)
+        contig = regions.contig[region[sl]]
+        codes = genome.fetch_batch(contig, regions.window[tile[sl]], model.input_length)
+        np.add.at(total, region[sl], predict_codes(model, codes, rc))
+    return (total / regions.n_tiles[:, None]).astype(np.float32)
 
 
 def check_request(rc: RC, ref_mismatch: str, batch_size: int, method: str = "auto") -> None:

@@ -76,8 +76,32 @@ def explained(model: nn.Module, logits: bool = True, output: Output = None) -> E
 
 def network_of(model: nn.Module, logits: bool = True) -> nn.Module:
     """The module to explain: a :class:`~seqnn.inference.pretrained.PretrainedModel`'s network
-    (logits) or the model itself (``logits=False``: the spec's output transform included)."""
-    return model.net if logits and hasattr(model, "spec") else model
+    (logits) or the model itself (``logits=False``: the spec's output transform included).
+
+    A track model's network (Enformer, Borzoi: (N, T, bins)) is explained through
+    :class:`TrackLogits`: its selected targets, each reduced to the mean over its bins (the
+    window's mean signal, as its predictions report it), so one output is one target.
+    """
+    if not (logits and hasattr(model, "spec")):
+        return model
+    profile = getattr(getattr(model, "kind", None), "profile_head", False)  # (profile, counts)
+    if not profile and (model.spec.output_bins or getattr(model, "track_index", None) is not None):
+        return TrackLogits(model)
+    return model.net
+
+
+class TrackLogits(nn.Module):
+    """A pretrained track model's logits per target: (N, 4, L) -> (N, T), the selected
+    targets (``load_pretrained(targets=...)``) each averaged over its output bins, before the
+    output transform (the model's ``forward`` applies the transform after the same mean)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model._select(self.model.net(x))  # (N, T, bins) or (N, T)
+        return out.float().mean(-1) if out.ndim == 3 else out
 
 
 def one_hot_inputs(model: nn.Module, x) -> torch.Tensor:
