@@ -63,8 +63,12 @@ def best_matches(result) -> pd.DataFrame:
     return result.summary().assign(best_id=lambda t: t.best_match.str.split().str[0])
 
 
-def simulation(out: Path, n: int, epochs: int, n_shuffles: int) -> None:
-    model, motifs = simulate_and_train(n, out / "simulation", epochs)
+def simulation(out: Path, n: int, epochs: int, n_shuffles: int, reuse: Path | None) -> None:
+    if reuse is None:
+        model, motifs = simulate_and_train(n, out / "simulation", epochs)
+    else:  # a model trained by an earlier run
+        database = {m.id: m for m in jaspar_core()}
+        model, motifs = seqnn.load_pretrained(reuse), [database[i].trim(0.5) for i in MOTIFS]
     held_out = implant_motifs(motifs, 1000, LENGTH, motifs_per_sequence=PER_SEQUENCE, seed=1)
     positives = held_out.table.sequence[held_out.table.label == 1].tolist()
     t0 = time.perf_counter()
@@ -182,6 +186,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/validate_motifs"))
     parser.add_argument("--n", type=int, default=6000, help="simulated training sequences")
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--sim-model", type=Path, help="reuse a simulation model trained before")
     parser.add_argument("--profile-epochs", type=int, default=20)
     parser.add_argument("--ctcf-peaks", type=int, default=2000)
     parser.add_argument("--n-shuffles", type=int, default=10)
@@ -189,7 +194,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     only = set(args.only.split(","))
     if "simulation" in only:
-        simulation(args.out, args.n, args.epochs, args.n_shuffles)
+        simulation(args.out, args.n, args.epochs, args.n_shuffles, args.sim_model)
     if "sigma70" in only:
         sigma70(args.out, args.n_shuffles)
     if "ctcf" in only:
