@@ -1,5 +1,5 @@
 """Design speed: seqnn.design.evolve on the shipped σ70 model, edits scored by fast ISM (the
-default) or by full forward passes of every mutant (``output=``, what a design loop without
+default) or by full forward passes of every mutant (``scoring="plain"``, what a design loop without
 fast ISM pays, as tangermeme's greedy_substitution does). One JSON line per figure, the median
 of ``--repeats`` runs.
 
@@ -24,12 +24,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     model = seqnn.load_pretrained("ecoli-sigma70")
-    paths = {"fast_ism": None, "full_passes": lambda y: y}
-    for name, output in paths.items():
+    paths = {"fast_ism": "fast", "full_passes": "plain"}
+    for name, scoring in paths.items():
         times = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            evolve(model, args.starts, rounds=args.rounds, output=output, seed=0)
+            evolve(model, args.starts, rounds=args.rounds, scoring=scoring, seed=0)
             times.append(time.perf_counter() - t0)
         value = round(statistics.median(times), 3)
         print(json.dumps({"bench": f"design_{name}", "value": value, "unit": "s",

@@ -3,8 +3,8 @@
 Layout: one-hot (N, 4, L), channels A, C, G, T; sequences are (N, L) uint8 codes (A0 C1 G2 T3
 N4) between rounds. Each round scores every allowed substitution of every sequence at once:
 by :func:`seqnn.interpret.ism` (the fast receptive-field path where the network allows it,
-:mod:`seqnn.interpret.fast_ism`), or by batched full passes when ``output=`` reshapes the
-network's output. Greedy search keeps the best edit of each sequence; beam search keeps the
+:mod:`seqnn.interpret.fast_ism`), else by batched full passes; ``scoring="plain"`` forces
+those). Greedy search keeps the best edit of each sequence; beam search keeps the
 ``beam_size`` best distinct sequences. All starts evolve together (one ISM call per round).
 
 The objective, maximised: the target's logit (``goal="max"``), minus it (``"min"``), or minus
@@ -37,7 +37,7 @@ from seqnn.interpret.experiments import (
     reverse_complement_motif,
 )
 from seqnn.interpret.inputs import Target
-from seqnn.interpret.mutagenesis import ism
+from seqnn.interpret.mutagenesis import Method, ism
 
 BASES = "ACGTN"
 METHODS = ("greedy", "beam")
@@ -115,6 +115,7 @@ def evolve(
     batch_size: int = 4096,
     seed: int = 0,
     until: float | None = None,
+    scoring: Method = "auto",
 ) -> Design:
     """Evolve sequences by single-base edits toward a target output.
 
@@ -134,12 +135,16 @@ def evolve(
         forbidden: motifs (strings, N matching any base) that must not appear, on either
             strand.
         region: (start, end): edit only positions in ``[start, end)``; None: anywhere.
-        output: maps the network's raw output to (N, T) (full passes then; None: the
-            flattened outputs, scored by fast ISM).
+        output: what to optimise of a network with several heads, as for attributions
+            (:data:`~seqnn.interpret.inputs.Output`: ``"count"``, ``"profile"``, a function
+            of the raw output to (N, T), or None: every output flattened).
         batch_size: mutants per forward pass.
         seed: seeds random starts.
         until: stop a start once its score reaches this (>= for ``"max"``, <= for
             ``"min"``); None: run every round that improves.
+        scoring: how each round scores every edit, as :func:`~seqnn.interpret.ism`'s
+            ``method``: ``"auto"`` (fast ISM where the network allows it, else full passes),
+            ``"fast"`` or ``"plain"`` (full passes of every mutant).
 
     Returns:
         A :class:`Design` (its ``trajectory`` has one row per start and round).
@@ -155,7 +160,7 @@ def evolve(
     a, b = _region(region, length)
     rules = Constraints(gc, [motif_codes(m, "forbidden") for m in forbidden], a, b)
     rules.check_start(codes)
-    score = Scorer(model, target, goal, hold, hold_weight, output, batch_size, codes)
+    score = Scorer(model, target, goal, hold, hold_weight, output, batch_size, codes, scoring)
     beam = 1 if method == "greedy" else beam_size
     if until is not None and goal not in ("max", "min"):
         raise DesignError(f"until={until}: only with goal='max' or 'min'")
@@ -189,8 +194,9 @@ def _region(region, length: int) -> tuple[int, int]:
 class Scorer:
     """Every substitution's objective and score, (M, 4, P) over the region's P positions."""
 
-    def __init__(self, model, target, goal, hold, hold_weight, output, batch_size, codes):
+    def __init__(self, model, target, goal, hold, hold_weight, output, batch_size, codes, scoring):
         self.model, self.output, self.batch_size = model, output, batch_size
+        self.scoring = scoring
         self.predict = Predictor(model, None, output, True, batch_size)
         raw = self.predict(codes[:1])
         names = list(getattr(model, "targets", []))
@@ -218,31 +224,12 @@ class Scorer:
     def mutants(self, codes: np.ndarray, rows: np.ndarray, a: int, b: int):
         """(objective, score) of every substitution in ``[a, b)``: (M, 4, b - a) each."""
         raw = self.predict(codes)  # (M, T)
-        if self.output is None:
-            effects = ism(self.model, codes, None, self.batch_size, positions=slice(a, b))
-            effects = effects.reshape(len(codes), raw.shape[1], 4, b - a)
-        else:
-            effects = self._plain_effects(codes, raw, a, b)
+        effects = ism(self.model, codes, None, self.batch_size, positions=slice(a, b),
+                      method=self.scoring, output=self.output)  # fmt: skip
+        effects = effects.reshape(len(codes), raw.shape[1], 4, b - a)
         mutant = raw[:, :, None, None] + effects  # (M, T, 4, P)
         # (M, T, 4, P) -> (M, 4, P, T): the objective reads the outputs on the last axis
         return self.objective(mutant.transpose(0, 2, 3, 1), rows)
-
-    def _plain_effects(self, codes: np.ndarray, raw: np.ndarray, a: int, b: int) -> np.ndarray:
-        """Effects by full passes (M, T, 4, P), a chunk of sequences' mutants at a time."""
-        m, p = len(codes), b - a
-        per = 4 * p  # mutants of one sequence (the present base too: effect 0)
-        chunk = max(1, self.batch_size // per)
-        out = np.zeros((m, raw.shape[1], 4, p), dtype=np.float32)
-        pos, base = np.meshgrid(np.arange(a, b), np.arange(4))  # (4, P) each
-        for first in range(0, m, chunk):
-            part = codes[first : first + chunk]
-            mutants = np.repeat(part, per, axis=0)  # (C * 4P, L)
-            rows = np.arange(len(mutants))
-            mutants[rows, np.tile(pos.ravel(), len(part))] = np.tile(base.ravel(), len(part))
-            y = self.predict(mutants).reshape(len(part), 4, p, -1)  # (C, 4, P, T)
-            ref = raw[first : first + len(part), :, None, None]  # (C, T, 1, 1)
-            out[first : first + len(part)] = y.transpose(0, 3, 1, 2) - ref
-        return out
 
 
 def _indices(model, target, n: int, name: str) -> list[int]:

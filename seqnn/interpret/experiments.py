@@ -9,15 +9,16 @@ sequences, distances or orientations).
 
 What is explained: the network's outputs as (N, T) — by default the logits (``logits=True``,
 as :func:`~seqnn.interpret.ism`), tracks and the parts of a tuple (a profile model's profile
-and count heads) flattened and concatenated; ``output=`` maps the network's raw output to
-(N, T) instead (e.g. ``lambda y: y[1]`` for a profile model's count head), and ``target=``
-picks outputs (an index, a name, a list of them, or None for all).
+and count heads) flattened and concatenated; ``output=`` chooses otherwise, as for every
+attribution method (:data:`~seqnn.interpret.inputs.Output`: ``"count"``, ``"profile"`` or a
+function of the raw output to (N, T)), and ``target=`` picks outputs (an index, a name, a list
+of them, or None for all).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,16 +29,14 @@ from seqnn.data.background import shuffle_codes
 from seqnn.data.encoding import encode
 from seqnn.errors import SeqnnInputError
 from seqnn.interpret.inputs import (
+    Output,
     Target,
-    flat_outputs,
     network_of,
     one_hot_inputs,
+    select_output,
     target_indices,
 )
 from seqnn.interpret.motifs import Motif
-
-Output = Callable[[torch.Tensor | tuple[torch.Tensor, ...]], torch.Tensor] | None
-"""Maps a network's raw output (a tensor or a tuple of them) to (N, T) or (N,)."""
 
 ORIENTATIONS = ("++", "+-", "-+", "--")
 _COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)  # A<->T, C<->G, N stays N
@@ -143,7 +142,7 @@ class Predictor:
     def outputs(self, x: torch.Tensor) -> np.ndarray:
         """(B, 4, L) one-hot -> (B, T) chosen outputs."""
         y = self.net(x)
-        y = flat_outputs(y) if self.output is None else self.output(y)
+        y = select_output(y, self.output)
         y = y.reshape(len(x), -1).float()
         if self.indices is None:
             self.indices = resolve_targets(self.model, self.target, y.shape[1])

@@ -11,7 +11,7 @@ output flattened: each position of each profile, then the counts).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -23,7 +23,13 @@ from seqnn.errors import SeqnnInputError
 from seqnn.models.outputs import profile_projection
 
 Target = int | str | Sequence[int | str] | None
-Output = Literal["count", "profile"] | None
+Output = (
+    Literal["count", "profile"]
+    | Callable[[torch.Tensor | tuple[torch.Tensor, ...]], torch.Tensor]
+    | None
+)
+"""What to explain: a profile model's head by name, a function of the network's raw output
+(a tensor or a tuple of them) to (N, T), or None for every output flattened."""
 OUTPUTS = ("count", "profile", None)
 
 
@@ -38,13 +44,16 @@ class Explained(nn.Module):
         net: the network (any output: (N, T), tracks (N, T, L'), or a tuple of them).
         output: ``"count"``: the (N, T) part of the outputs (a profile model's count head);
             ``"profile"``: the (N, T, L') part through the profile projection; None: all
-            outputs flattened (:func:`flat_outputs`).
+            outputs flattened (:func:`flat_outputs`); or a function of the raw output to
+            (N, T).
     """
 
     def __init__(self, net: nn.Module, output: Output = None) -> None:
         super().__init__()
-        if output not in OUTPUTS:
-            raise InterpretError(f"output={output!r}: use 'count', 'profile' or None")
+        if not callable(output) and output not in OUTPUTS:
+            raise InterpretError(
+                f"output={output!r}: use 'count', 'profile', None or a function of the outputs"
+            )
         self.net, self.output = net, output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -56,6 +65,8 @@ def select_output(y: torch.Tensor | tuple[torch.Tensor, ...], output: Output) ->
     """The (N, T) outputs to explain from a network's outputs (see :class:`Explained`)."""
     if output is None:
         return flat_outputs(y)
+    if callable(output):
+        return output(y)
     parts = tuple(y) if isinstance(y, tuple | list) else (y,)
     ndim = 2 if output == "count" else 3
     chosen = [part for part in parts if part.ndim == ndim]
