@@ -402,13 +402,14 @@ def model_dir(tmp_path):
     return save_pretrained(net, tmp_path / "model", input_length=L, targets=["score"])
 
 
-def test_predictions_equal_predicting_the_hand_built_haplotypes(fasta, vcf, model_dir):
+def test_predictions_equal_predicting_the_hand_built_haplotypes(fasta, vcf, model_dir, tmp_path):
     model = load_pretrained(model_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the overlapping record
         rows, summary, report = seqnn.predict_personal(
-            model, fasta, vcf, REGION, batch_size=4, threshold=0.0, progress=False
-        )
+            model, fasta, vcf, REGION, batch_size=4, threshold=0.0, progress=False,
+            report=tmp_path / "carriers.tsv",
+        )  # fmt: skip
     hand = [hand_window(RECORDS, s, h)[0] for s in range(3) for h in range(2)]
     expected = predict_sequences(model, hand, progress=False)["score_pred"].to_numpy()
     reference = predict_sequences(model, [SEQ[50:70]], progress=False)["score_pred"].iloc[0]
@@ -424,6 +425,7 @@ def test_predictions_equal_predicting_the_hand_built_haplotypes(fasta, vcf, mode
         pairs - reference, np.abs(pairs - reference).argmax(1)[:, None], 1
     )[:, 0]
     np.testing.assert_allclose(summary["score_max_diff"], larger, atol=1e-5)
+    assert len(pd.read_csv(tmp_path / "carriers.tsv", sep="\t")) == len(report) == 3
     s2 = report.set_index("sample").loc["s2", "variants"]  # every variant s2 carries, with GT
     assert s2.split("; ") == [
         f"chr1:46 {EDGE_DELETION[2]}>{EDGE_DELETION[3]} 0|1",

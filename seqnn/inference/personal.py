@@ -123,7 +123,7 @@ def predict_personal(
             for k, frame in enumerate(tables):
                 if files[k] is not None:
                     _write(frame, files[k], paths[k], header=i == 0)
-                elif out is None:
+                if out is None:  # returned (a report= file is also written)
                     parts[k].append(frame)
     if out is not None:
         return [p for p in paths if p is not None]
