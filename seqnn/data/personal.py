@@ -157,9 +157,8 @@ class PersonalDataset(_BatchedDataset):
         if haplotypes not in ("both", 0, 1):
             raise DatasetError(f"haplotypes={haplotypes!r}: give 'both', 0 or 1")
         self.cohort, self.genome = cohort, cohort.genome
-        self.regions, _ = cohort.regions(regions)
-        self.regions = self.regions.reset_index(drop=True)
-        self.block: VariantBlock = cohort.load(self.regions, seq_len, samples)
+        self.regions, contig = cohort.regions(regions)
+        self.block: VariantBlock = cohort.load(self.regions, seq_len, samples, contig)
         self.samples = list(self.block.samples)
         self.input_length = int(seq_len)
         self.haplotype_values = np.array([0, 1] if haplotypes == "both" else [haplotypes])

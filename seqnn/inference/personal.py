@@ -186,7 +186,7 @@ def _blocks(
         raise PersonalError(f"batch_size={batch_size}: give a positive number of windows")
     check_rc(model, rc)
     cohort = vcf if isinstance(vcf, Cohort) else Cohort(fasta, vcf, None, *policies)
-    table, _ = cohort.regions(regions)
+    table, contig = cohort.regions(regions)
     if table.empty:
         raise PersonalError(f"regions: {table.attrs.get('source', 'the table')} has no region")
     picked = cohort.sample_index(samples)
@@ -194,10 +194,9 @@ def _blocks(
     total = len(table) * len(picked) * 2
     with progress_bar(total, "personal", progress, unit="haplotypes") as advance:
         for start in range(0, len(table), per_block):
-            block_table = table.iloc[start : start + per_block].reset_index(drop=True)
-            yield _predict_block(
-                model, cohort, block_table, picked, batch_size, rc, threshold, advance
-            )
+            rows = slice(start, start + per_block)
+            block = table.iloc[rows].reset_index(drop=True), contig[rows]
+            yield _predict_block(model, cohort, block, picked, batch_size, rc, threshold, advance)
 
 
 def _outputs(out, report) -> list[Path | None]:
@@ -225,16 +224,18 @@ def _write(frame: pd.DataFrame, fh, path: Path, header: bool) -> None:
 def _predict_block(
     model: PretrainedModel,
     cohort: Cohort,
-    table: pd.DataFrame,
+    regions: tuple[pd.DataFrame, np.ndarray],
     picked: np.ndarray,
     batch_size: int,
     rc: RC,
     threshold: float | None,
     advance: Callable[[int], None],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(rows, summary, report) of one block of regions."""
+    """(rows, summary, report) of one block of regions (checked: the table and its contig
+    indices)."""
     length = model.input_length
-    block = cohort.load(table, length, [cohort.samples[i] for i in picked])
+    table, contig = regions
+    block = cohort.load(table, length, [cohort.samples[i] for i in picked], contig)
     n_r, n_s = len(table), len(picked)
     region, sample, hap = all_items(n_r, n_s, 2)
     ref = _predict(
