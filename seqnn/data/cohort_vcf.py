@@ -334,6 +334,7 @@ class Cohort:
         regions: pd.DataFrame | str | Path,
         seq_len: int,
         samples: list[str] | str | None = None,
+        contig: np.ndarray | None = None,
     ) -> VariantBlock:
         """Read the variants of ``samples`` near every region (one pass over each merged span).
 
@@ -342,13 +343,15 @@ class Cohort:
                 ``seq_len`` is centred on its region (:func:`~seqnn.data.intervals.centred_start`).
             seq_len: the window length L.
             samples: a subset of :attr:`samples` (default: all of them).
+            contig: the regions' contig indices when ``regions`` is a table that
+                :meth:`regions` has checked already (it is not checked again).
 
         Returns:
             The :class:`VariantBlock` (genotypes for ``samples``, in that order).
         """
         if int(seq_len) <= 0:
             raise CohortError(f"seq_len={seq_len}: give the model's input length (bp), > 0")
-        frame, contig = self.regions(regions)
+        frame, contig = self.regions(regions) if contig is None else (regions, contig)
         picked = self.sample_index(samples)
         c = centred_start(frame["start"].to_numpy(np.int64), frame["end"].to_numpy(np.int64), 0)
         margin = np.full(len(frame), seq_len // 2 + 64, dtype=np.int64)
