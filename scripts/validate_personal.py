@@ -122,7 +122,7 @@ def reference_model(files: dict, traits: pd.DataFrame, test: pd.DataFrame, width
     y = train.groupby("region")["trait"].mean().reindex(regions.name).to_numpy(np.float32)
     dataset = torch.utils.data.TensorDataset(codes, torch.from_numpy(y)[:, None])
     loader = torch.utils.data.DataLoader(dataset, batch_size=len(dataset), shuffle=True)
-    epochs = args.epochs * 10  # one batch per epoch: more epochs
+    epochs = args.epochs * 5  # one batch (every region) per epoch: more epochs
     module = counter_module(width, args.lr, epochs)
     module.use_policy(DEFAULT_POLICY)
     fit(module, loader, None, epochs)
