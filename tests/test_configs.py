@@ -142,7 +142,7 @@ def personal_overrides(folder: Path) -> list[str]:
     pysam = pytest.importorskip("pysam")
     fasta, bed = write_genome(folder)
     samples = [f"p{i}" for i in range(10)]
-    bases = {r.split()[0][1:]: "".join(r.split()[1:]) for r in fasta.read_text().split(">")[1:]}
+    bases = {r.split()[0]: "".join(r.split()[1:]) for r in fasta.read_text().split(">")[1:]}
     lines = ["##fileformat=VCFv4.2", '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">']
     lines += [f"##contig=<ID={c},length=600>" for c in bases]
     lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples))

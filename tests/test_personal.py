@@ -18,7 +18,7 @@ import seqnn
 from seqnn.cli.predict import main as predict_main
 from seqnn.data.cohort_vcf import Cohort, CohortError
 from seqnn.data.datasets import DatasetError
-from seqnn.data.encoding import CODE_TO_BYTE
+from seqnn.data.encoding import CODE_TO_BYTE, reverse_complement
 from seqnn.data.genome import write_fasta
 from seqnn.data.personal import PersonalDataset
 from seqnn.data.personal_datamodule import PersonalDataModule
@@ -239,6 +239,13 @@ def test_dataset_items_targets_and_missing_skip(tmp_path, fasta, vcf):
     x, y = data.__getitems__([0, 1])
     assert as_text(x.numpy()) == [hand_window(RECORDS, 1, h)[0] for h in (0, 1)]
     assert y.ravel().tolist() == [2.0, 2.0]
+    minus = PersonalDataset(
+        cohort, REGION.assign(strand="-"), seq_len=L, output="codes", use_strand=True
+    )
+    x = minus.__getitems__([0, 1])
+    assert as_text(x.numpy()) == reverse_complement(
+        [hand_window(RECORDS, 1, h)[0] for h in (0, 1)]
+    )
 
 
 def test_dataset_pickles_for_workers_without_the_vcf_handle(fasta, vcf):
@@ -370,7 +377,9 @@ def test_a_corrupt_block_mid_file_is_an_error_not_fewer_records(tmp_path):
     records = [("chr1", p, seq[p - 1], other(seq[p - 1]), "PASS", gts) for p in range(5, 39990, 8)]
     vcf = write_vcf(tmp_path, records, [f"s{i}" for i in range(12)], (("chr1", 40000),))
     region = pd.DataFrame({"chrom": ["chr1"], "start": [100], "end": [39900]})
-    assert len(Cohort(fasta, vcf).load(region, 40000).pos) == len(records)
+    block = Cohort(fasta, vcf).load(region, 40000)  # over 4,096 records: packed in chunks
+    assert len(block.pos) == len(records)
+    assert (block.gt == np.array([[0, 1], [1, 0], [0, 0]] * 4, dtype=np.int8)).all()
     raw = bytearray(vcf.read_bytes())
     middle = len(raw) // 2
     raw[middle : middle + 32] = bytes(b ^ 0xFF for b in raw[middle : middle + 32])
@@ -400,13 +409,14 @@ def model_dir(tmp_path):
     return save_pretrained(net, tmp_path / "model", input_length=L, targets=["score"])
 
 
-def test_predictions_equal_predicting_the_hand_built_haplotypes(fasta, vcf, model_dir):
+def test_predictions_equal_predicting_the_hand_built_haplotypes(fasta, vcf, model_dir, tmp_path):
     model = load_pretrained(model_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the overlapping record
         rows, summary, report = seqnn.predict_personal(
-            model, fasta, vcf, REGION, batch_size=4, threshold=0.0, progress=False
-        )
+            model, fasta, vcf, REGION, batch_size=4, threshold=0.0, progress=False,
+            report=tmp_path / "carriers.tsv",
+        )  # fmt: skip
     hand = [hand_window(RECORDS, s, h)[0] for s in range(3) for h in range(2)]
     expected = predict_sequences(model, hand, progress=False)["score_pred"].to_numpy()
     reference = predict_sequences(model, [SEQ[50:70]], progress=False)["score_pred"].iloc[0]
@@ -422,6 +432,7 @@ def test_predictions_equal_predicting_the_hand_built_haplotypes(fasta, vcf, mode
         pairs - reference, np.abs(pairs - reference).argmax(1)[:, None], 1
     )[:, 0]
     np.testing.assert_allclose(summary["score_max_diff"], larger, atol=1e-5)
+    assert len(pd.read_csv(tmp_path / "carriers.tsv", sep="\t")) == len(report) == 3
     s2 = report.set_index("sample").loc["s2", "variants"]  # every variant s2 carries, with GT
     assert s2.split("; ") == [
         f"chr1:46 {EDGE_DELETION[2]}>{EDGE_DELETION[3]} 0|1",
@@ -456,6 +467,30 @@ def test_streamed_files_equal_the_tables_and_blocks_do_not_matter(fasta, vcf, mo
     pd.testing.assert_frame_equal(report, whole.report)
     read = pd.read_csv(tmp_path / "r.tsv", sep="\t", keep_default_na=False)
     assert read["variants"].tolist() == report["variants"].tolist()
+
+
+def test_minus_strand_regions_are_predicted_reverse_complemented(fasta, vcf, model_dir):
+    model = load_pretrained(model_dir)
+    minus = REGION.assign(strand="-")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the overlapping record
+        rows = seqnn.predict_personal(model, fasta, vcf, minus, progress=False).rows
+        plus = seqnn.predict_personal(model, fasta, vcf, minus, progress=False, use_strand=False)
+    hand = [hand_window(RECORDS, s, h)[0] for s in range(3) for h in range(2)]
+    expected = predict_sequences(model, reverse_complement(hand), progress=False)
+    np.testing.assert_allclose(rows["score_pred"], expected["score_pred"], rtol=1e-5, atol=1e-6)
+    reference = predict_sequences(model, [reverse_complement(SEQ[50:70])], progress=False)
+    np.testing.assert_allclose(rows["score_ref"], reference["score_pred"].iloc[0], rtol=1e-5)
+    assert not np.allclose(plus.rows["score_pred"], rows["score_pred"])
+
+
+def test_missing_skip_leaves_the_pairs_out_of_the_predictions(fasta, vcf, model_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the overlapping record
+        rows, summary, _ = seqnn.predict_personal(
+            load_pretrained(model_dir), fasta, vcf, REGION, missing="skip", progress=False
+        )
+    assert rows["sample"].tolist() == ["s2", "s2"] and summary["sample"].tolist() == ["s2"]
 
 
 def test_cli_predicts_people_and_bad_input_writes_nothing(fasta, vcf, model_dir, tmp_path, capsys):

@@ -124,6 +124,7 @@ def _predict_personal(cfg: DictConfig, model, out: Path) -> list[Path]:
         report=cfg.report,
         threshold=cfg.threshold,
         progress=cfg.progress,
+        use_strand=cfg.use_strand,
     )
 
 

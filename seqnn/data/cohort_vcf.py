@@ -68,6 +68,7 @@ _POLICIES = {
     "ref_mismatch": ("error", "warn", "skip"),
 }
 _KEY = np.int64(1) << 40  # contig index * _KEY + position: one sortable key per base
+_CHUNK = 4096  # records whose genotypes are checked and packed at once
 
 
 class CohortError(SeqnnInputError):
@@ -333,6 +334,7 @@ class Cohort:
         regions: pd.DataFrame | str | Path,
         seq_len: int,
         samples: list[str] | str | None = None,
+        contig: np.ndarray | None = None,
     ) -> VariantBlock:
         """Read the variants of ``samples`` near every region (one pass over each merged span).
 
@@ -341,13 +343,15 @@ class Cohort:
                 ``seq_len`` is centred on its region (:func:`~seqnn.data.intervals.centred_start`).
             seq_len: the window length L.
             samples: a subset of :attr:`samples` (default: all of them).
+            contig: the regions' contig indices when ``regions`` is a table that
+                :meth:`regions` has checked already (it is not checked again).
 
         Returns:
             The :class:`VariantBlock` (genotypes for ``samples``, in that order).
         """
         if int(seq_len) <= 0:
             raise CohortError(f"seq_len={seq_len}: give the model's input length (bp), > 0")
-        frame, contig = self.regions(regions)
+        frame, contig = self.regions(regions) if contig is None else (regions, contig)
         picked = self.sample_index(samples)
         c = centred_start(frame["start"].to_numpy(np.int64), frame["end"].to_numpy(np.int64), 0)
         margin = np.full(len(frame), seq_len // 2 + 64, dtype=np.int64)
@@ -371,7 +375,7 @@ class Cohort:
     ) -> VariantBlock:
         """Records overlapping the spans ``[lo, hi)`` of each region, as a block."""
         spans = _merge_spans(contig, lo, hi)
-        raw = _Records()
+        raw = _Records(self)
         names = self.genome.names
         known = set(self.contigs)
         vcf = self._open(self._set_samples(picked))
@@ -387,7 +391,7 @@ class Cohort:
                 f"{raw.last or 'the header'} ({errors[0].strip()}): the file is corrupt or "
                 f"truncated (`bgzip -t {self.path.name}` tests it); fetch or write it again"
             )
-        arrays = raw.finish(self, len(picked))
+        arrays = raw.finish(len(picked))
         return _block(arrays, [self.samples[i] for i in picked], contig, lo, hi, anchor, seq_len)
 
     def _set_samples(self, picked: np.ndarray) -> list[str]:
@@ -488,14 +492,19 @@ def _running_max_per_group(values: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 class _Records:
-    """The records of the queries, gathered one per record as the binding yields them."""
+    """The records of the queries, gathered one per record as the binding yields them; the
+    genotypes are checked and packed ``_CHUNK`` records at a time, so reading needs about
+    twice the final genotype array, not a list of per-record arrays besides it."""
 
-    def __init__(self) -> None:
+    def __init__(self, cohort: Cohort) -> None:
+        self.cohort = cohort
+        self.pending: list[np.ndarray] = []  # (n_samples, 3) int8 per record, not yet packed
+        self.chunks: list[np.ndarray] = []  # (records, n_samples, 2) int8
+        self.packed = 0  # records in chunks
         self.contig: list[int] = []
         self.pos: list[int] = []
         self.alleles: list[list[str]] = []
         self.passed: list[bool] = []
-        self.gt: list[np.ndarray] = []
         self.last: str | None = None  # the last record read, for messages
 
     def read(
@@ -522,7 +531,9 @@ class _Records:
                 self.pos.append(pos)
                 self.alleles.append([record.REF, *record.ALT])
                 self.passed.append(record.FILTER is None)
-                self.gt.append(_diploid(genotype.array(), path, where, samples))
+                self.pending.append(_diploid(genotype.array(), path, where, samples))
+                if len(self.pending) >= _CHUNK:
+                    self._pack()
         except CohortError:
             raise
         except Exception as err:  # htslib's read errors: a corrupt or truncated block
@@ -531,18 +542,32 @@ class _Records:
                 f"{err}): the file is corrupt or truncated; fetch or write it again"
             ) from None
 
-    def finish(self, cohort: Cohort, n_samples: int) -> dict:
+    def _pack(self) -> None:
+        """Check and pack the pending genotypes into a chunk."""
+        if not self.pending:
+            return
+        gt = np.stack(self.pending)  # (records, n_samples, 3): alleles (-2: haploid), phase
+        self.pending = []
+        records = {"contig": self.contig, "pos": self.pos, "alleles": self.alleles}
+        self.chunks.append(_genotypes(gt, records, self.cohort, self.packed))
+        self.packed += len(gt)
+
+    def finish(self, n_samples: int) -> dict:
         """The records as arrays, after the FILTER, ploidy, phasing and REF checks."""
-        n = len(self.pos)
-        # (n_var, n_samples, 3) int8: two alleles (-1 missing, -2 none: haploid), phased
-        gt = np.stack(self.gt) if n else np.zeros((0, n_samples, 3), dtype=np.int8)
+        self._pack()
+        cohort = self.cohort
         arrays = {
             "contig": np.asarray(self.contig, dtype=np.int64),
             "pos": np.asarray(self.pos, dtype=np.int64),
             "alleles": self.alleles,
+            "gt": (
+                np.concatenate(self.chunks)
+                if self.chunks
+                else np.zeros((0, n_samples, 2), dtype=np.int8)
+            ),
         }
+        self.chunks = []
         keep = np.asarray(self.passed, dtype=bool) | (cohort.filters == "all")
-        arrays["gt"] = _genotypes(gt, arrays, cohort)
         return _finish_alleles(arrays, keep, cohort)
 
 
@@ -570,9 +595,10 @@ def _diploid(gt: np.ndarray, path: Path, where: str, samples: list[str]) -> np.n
     return gt.astype(np.int8)
 
 
-def _genotypes(gt: np.ndarray, arrays: dict, cohort: Cohort) -> np.ndarray:
-    """(n_var, n_samples, 3) int8 GTs (two alleles, then the phase) -> (n_var, n_samples, 2)
-    int8 allele indices (-1 missing), haploid copied to both; unphased checked."""
+def _genotypes(gt: np.ndarray, records: dict, cohort: Cohort, first: int) -> np.ndarray:
+    """(n, n_samples, 3) int8 GTs (two alleles, then the phase) of the records ``first ...
+    first + n - 1`` -> (n, n_samples, 2) int8 allele indices (-1 missing), haploid copied to
+    both; unphased and out-of-range GTs checked."""
     samples = cohort._file_names
     alleles, phased = gt[:, :, :2].copy(), gt[:, :, 2]
     haploid = alleles[:, :, 1] == -2
@@ -582,17 +608,18 @@ def _genotypes(gt: np.ndarray, arrays: dict, cohort: Cohort) -> np.ndarray:
     if cohort.unphased == "error" and unphased.any():
         v, s = np.argwhere(unphased)[0]
         raise CohortError(
-            f"{_describe(arrays, cohort, v)}: sample {samples[s]!r} has an unphased "
+            f"{_describe(records, cohort, first + v)}: sample {samples[s]!r} has an unphased "
             f"heterozygous genotype ({alleles[v, s, 0]}/{alleles[v, s, 1]}; "
-            f"{int(unphased.sum())} in all): phase the VCF (e.g. SHAPEIT, Beagle) or pass "
+            f"{int(unphased.sum())} in this chunk): phase the VCF (e.g. SHAPEIT, Beagle) or pass "
             "unphased=as_phased to read 0/1 as 0|1"
         )
-    n_alleles = np.asarray([len(a) for a in arrays["alleles"]], dtype=np.int64)
+    chunk = records["alleles"][first : first + len(gt)]
+    n_alleles = np.asarray([len(a) for a in chunk], dtype=np.int64)
     over = alleles >= n_alleles[:, None, None]
     if over.any():
         v, s, _ = np.argwhere(over)[0]
         raise CohortError(
-            f"{_describe(arrays, cohort, v)}: sample {samples[s]!r} has GT allele "
+            f"{_describe(records, cohort, first + v)}: sample {samples[s]!r} has GT allele "
             f"{alleles[v, s].max()} but the record has {n_alleles[v] - 1} ALT allele(s)"
         )
     alleles = np.maximum(alleles, -1).astype(np.int8)  # -2 padding left: none

@@ -56,7 +56,8 @@ def haplotype_windows(
     hap: np.ndarray,
     missing: str = "ref",
     warn: bool = True,
-) -> tuple[np.ndarray, np.ndarray]:
+    positions: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The windows of a batch of (region, sample, haplotype) items.
 
     Args:
@@ -66,13 +67,16 @@ def haplotype_windows(
             the two haplotypes (0 or 1; ``-1`` for the reference itself).
         missing: ``"N"`` writes N over the REF of a missing allele; anything else reads REF.
         warn: warn once when records overlapping on a haplotype were left out.
+        positions: also build the reference map (False: ``ref_pos`` is None; a dataset
+            needs only the codes, and the map is 8 bytes a base to write).
 
     Returns:
-        codes: (B, L) uint8; ref_pos: (B, L) int64 reference positions, -1 for insertions.
+        codes: (B, L) uint8; ref_pos: (B, L) int64 reference positions, -1 for insertions
+        (None with ``positions=False``).
     """
     n, length = len(region), block.seq_len
     codes = np.empty((n, length), dtype=np.uint8)
-    ref_pos = np.empty((n, length), dtype=np.int64)
+    ref_pos = np.empty((n, length) if positions else (n, 0), dtype=np.int64)
     counts = np.zeros(2, dtype=np.int64)
     if n:
         contig = block.region_contig[region]
@@ -95,6 +99,7 @@ def haplotype_windows(
             block.allele_len,
             block.allele_codes,
             missing == "N",
+            positions,
             codes,
             ref_pos,
             counts,
@@ -106,7 +111,7 @@ def haplotype_windows(
             "position order is kept",
             stacklevel=2,
         )
-    return codes, ref_pos
+    return codes, ref_pos if positions else None
 
 
 @njit(cache=True, nogil=True)
@@ -129,6 +134,7 @@ def _windows_kernel(
     allele_len,
     allele_codes,
     missing_n,
+    want_pos,
     out,
     out_pos,
     counts,
@@ -191,7 +197,9 @@ def _windows_kernel(
                 p, r = pos[v], rlen[v]
             else:
                 p, r = ref_at + start + length - h + 1, 0  # the tail, to the window's end
-            _reference_run(genome, offset[i], size[i], ref_at, p, h - start, out[i], out_pos[i])
+            _reference_run(
+                genome, offset[i], size[i], ref_at, p, h - start, out[i], out_pos[i], want_pos
+            )
             h += p - ref_at
             if j == n:
                 break
@@ -201,23 +209,35 @@ def _windows_kernel(
                 k = h + t - start
                 if 0 <= k < length:
                     out[i, k] = 4 if a < 0 else allele_codes[allele_start[a] + t]
-                    out_pos[i, k] = p + t if t < r else -1
+                    if want_pos:
+                        out_pos[i, k] = p + t if t < r else -1
             h += al
             ref_at = p + r
         if start < 0:  # the span was too short on the left (cannot happen: load() grows it)
             counts[1] += 1
-            _reference_run(genome, offset[i], size[i], lo + start, lo, 0, out[i], out_pos[i])
+            _reference_run(
+                genome, offset[i], size[i], lo + start, lo, 0, out[i], out_pos[i], want_pos
+            )
 
 
 @njit(cache=True, nogil=True)
-def _reference_run(genome, offset, size, a, b, k0, out, out_pos):  # pragma: no cover
+def _reference_run(genome, offset, size, a, b, k0, out, out_pos, want_pos):  # pragma: no cover
     """Reference bases [a, b) to ``out[k0 ...]`` (the part inside the window), N past the
-    contig's ends."""
+    contig's ends; their positions to ``out_pos`` when ``want_pos``."""
     length = len(out)
     first = max(0, -k0)
     last = min(b - a, length - k0)
+    if first >= last:
+        return
+    if a + first >= 0 and a + last <= size:  # the usual run: one copy
+        out[k0 + first : k0 + last] = genome[offset + a + first : offset + a + last]
+        if want_pos:
+            for t in range(first, last):
+                out_pos[k0 + t] = a + t
+        return
     for t in range(first, last):
         x = a + t
         inside = 0 <= x < size
         out[k0 + t] = genome[offset + x] if inside else 4
-        out_pos[k0 + t] = x if inside else -1
+        if want_pos:
+            out_pos[k0 + t] = x if inside else -1

@@ -34,8 +34,9 @@ from seqnn.data.datasets import (
     encode_targets,
     read_table,
 )
-from seqnn.data.encoding import DEFAULT_POLICY, EncodingPolicy
+from seqnn.data.encoding import DEFAULT_POLICY, EncodingPolicy, reverse_complement_codes
 from seqnn.data.haplotypes import haplotype_windows
+from seqnn.data.intervals import strand_flags
 
 Haplotypes = Literal["both", 0, 1]
 
@@ -129,6 +130,8 @@ class PersonalDataset(_BatchedDataset):
         policy, output, transforms: as in :class:`~seqnn.data.datasets.IntervalDataset`
             (transforms that move windows are refused: a haplotype has no coordinates to
             shift).
+        use_strand: reverse-complement the windows of regions on the ``-`` strand (their
+            ``strand`` column), as :class:`~seqnn.data.datasets.IntervalDataset` does.
 
     With ``cohort.missing == "skip"`` the (sample, region) pairs with a missing genotype in
     the window are left out (``n_skipped`` counts them).
@@ -147,6 +150,7 @@ class PersonalDataset(_BatchedDataset):
         policy: EncodingPolicy = DEFAULT_POLICY,
         output: Output = "one_hot",
         transforms: Sequence | None = None,
+        use_strand: bool = False,
     ) -> None:
         self._init_common(policy, output, transforms)
         if any(hasattr(t, "offsets") for t in self.transforms):
@@ -157,9 +161,9 @@ class PersonalDataset(_BatchedDataset):
         if haplotypes not in ("both", 0, 1):
             raise DatasetError(f"haplotypes={haplotypes!r}: give 'both', 0 or 1")
         self.cohort, self.genome = cohort, cohort.genome
-        self.regions, _ = cohort.regions(regions)
-        self.regions = self.regions.reset_index(drop=True)
-        self.block: VariantBlock = cohort.load(self.regions, seq_len, samples)
+        self.regions, contig = cohort.regions(regions)
+        self.block: VariantBlock = cohort.load(self.regions, seq_len, samples, contig)
+        self._reverse = strand_flags(self.regions) if use_strand else None
         self.samples = list(self.block.samples)
         self.input_length = int(seq_len)
         self.haplotype_values = np.array([0, 1] if haplotypes == "both" else [haplotypes])
@@ -224,8 +228,11 @@ class PersonalDataset(_BatchedDataset):
     def _codes(self, index: np.ndarray) -> np.ndarray:
         region, sample, hap = self.locate(index)
         codes, _ = haplotype_windows(
-            self.genome, self.block, region, sample, hap, self.cohort.missing
+            self.genome, self.block, region, sample, hap, self.cohort.missing, positions=False
         )
+        if self._reverse is not None and self._reverse[region].any():
+            flip = self._reverse[region]
+            codes[flip] = reverse_complement_codes(codes[flip])
         return codes
 
     def targets_of(self, index: np.ndarray) -> torch.Tensor | None:

@@ -53,6 +53,7 @@ class PersonalDataModule(SequenceDataModule):
         missing, filters, unphased, ref_mismatch: the :class:`~seqnn.data.cohort_vcf.Cohort`
             policies.
         val_chroms, test_chroms, n_blocks: how regions are held out (region / both splits).
+        use_strand: reverse-complement the windows of ``-`` strand regions.
         **common: the arguments of :class:`~seqnn.data.datamodule.SequenceDataModule`
             (input_length, val_fraction, test_fraction, batch_size, output, seed, ...);
             ``input_length`` is required (the window length).
@@ -74,6 +75,7 @@ class PersonalDataModule(SequenceDataModule):
         val_chroms: Sequence[str] | None = None,
         test_chroms: Sequence[str] | None = None,
         n_blocks: int = 100,
+        use_strand: bool = False,
         **common: Any,
     ) -> None:
         super().__init__(**common)
@@ -107,6 +109,7 @@ class PersonalDataModule(SequenceDataModule):
             target_kind=hp.target_kind,
             policy=self.policy,
             output=hp.output,
+            use_strand=hp.use_strand,
         )
         return full, full.regions
 

@@ -37,8 +37,10 @@ import pandas as pd
 
 from seqnn.atomic import atomic_open
 from seqnn.data.cohort_vcf import Cohort, VariantBlock
+from seqnn.data.encoding import reverse_complement_codes
 from seqnn.data.genome import Genome
 from seqnn.data.haplotypes import all_items, haplotype_windows
+from seqnn.data.intervals import strand_flags
 from seqnn.data.personal import region_names
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.predict import RC, check_rc, predict_codes, write_rows
@@ -79,6 +81,7 @@ def predict_personal(
     threshold: float | None = None,
     progress: bool = True,
     block_items: int = 65536,
+    use_strand: bool = True,
 ) -> PersonalPredictions | list[Path]:
     """Predict every person's haplotypes at every region and compare with the reference.
 
@@ -101,6 +104,9 @@ def predict_personal(
         threshold: the ``|t_max_diff|`` a (sample, region, target) must reach to be reported.
         progress: a progress bar on stderr (on a terminal only).
         block_items: about how many haplotype windows a block of regions holds.
+        use_strand: reverse-complement the windows (haplotypes and reference) of regions on
+            the ``-`` strand, when the regions have a strand column (as
+            :func:`~seqnn.inference.predict.predict_regions` does).
 
     Returns:
         :class:`PersonalPredictions` (rows, summary, report) without ``out``; else the paths
@@ -114,7 +120,7 @@ def predict_personal(
         raise PersonalError("report= lists the carriers of a change: give threshold= too")
     policies = (missing, filters, unphased, ref_mismatch)
     blocks = _blocks(model, fasta, vcf, regions, samples, policies, batch_size, rc, threshold,
-                     progress, block_items)  # fmt: skip
+                     progress, block_items, use_strand)  # fmt: skip
     paths = _outputs(out, report)
     parts: list[list[pd.DataFrame]] = [[], [], []]
     with contextlib.ExitStack() as stack:
@@ -123,7 +129,7 @@ def predict_personal(
             for k, frame in enumerate(tables):
                 if files[k] is not None:
                     _write(frame, files[k], paths[k], header=i == 0)
-                elif out is None:
+                if out is None:  # returned (a report= file is also written)
                     parts[k].append(frame)
     if out is not None:
         return [p for p in paths if p is not None]
@@ -180,24 +186,26 @@ def _blocks(
     threshold: float | None = None,
     progress: bool = True,
     block_items: int = 65536,
+    use_strand: bool = True,
 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """(rows, summary, report) of each block of regions, in order."""
     if int(batch_size) <= 0:
         raise PersonalError(f"batch_size={batch_size}: give a positive number of windows")
     check_rc(model, rc)
     cohort = vcf if isinstance(vcf, Cohort) else Cohort(fasta, vcf, None, *policies)
-    table, _ = cohort.regions(regions)
+    table, contig = cohort.regions(regions)
     if table.empty:
         raise PersonalError(f"regions: {table.attrs.get('source', 'the table')} has no region")
     picked = cohort.sample_index(samples)
+    stranded = use_strand and "strand" in table.columns
+    reverse = strand_flags(table) if stranded else np.zeros(len(table), dtype=bool)
     per_block = max(1, int(block_items) // (2 * len(picked)))
     total = len(table) * len(picked) * 2
     with progress_bar(total, "personal", progress, unit="haplotypes") as advance:
         for start in range(0, len(table), per_block):
-            block_table = table.iloc[start : start + per_block].reset_index(drop=True)
-            yield _predict_block(
-                model, cohort, block_table, picked, batch_size, rc, threshold, advance
-            )
+            rows = slice(start, start + per_block)
+            block = table.iloc[rows].reset_index(drop=True), contig[rows], reverse[rows]
+            yield _predict_block(model, cohort, block, picked, batch_size, rc, threshold, advance)
 
 
 def _outputs(out, report) -> list[Path | None]:
@@ -225,22 +233,24 @@ def _write(frame: pd.DataFrame, fh, path: Path, header: bool) -> None:
 def _predict_block(
     model: PretrainedModel,
     cohort: Cohort,
-    table: pd.DataFrame,
+    regions: tuple[pd.DataFrame, np.ndarray, np.ndarray],
     picked: np.ndarray,
     batch_size: int,
     rc: RC,
     threshold: float | None,
     advance: Callable[[int], None],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(rows, summary, report) of one block of regions."""
+    """(rows, summary, report) of one block of regions (checked: the table, its contig
+    indices and its reverse-strand flags)."""
     length = model.input_length
-    block = cohort.load(table, length, [cohort.samples[i] for i in picked])
+    table, contig, reverse = regions
+    block = cohort.load(table, length, [cohort.samples[i] for i in picked], contig)
     n_r, n_s = len(table), len(picked)
     region, sample, hap = all_items(n_r, n_s, 2)
-    ref = _predict(
-        model, cohort, block, np.arange(n_r), np.zeros(n_r, np.int64), -1, batch_size, rc
-    )
-    pred = _predict(model, cohort, block, region, sample, hap, batch_size, rc, advance)
+    every = np.arange(n_r)
+    ref = _predict(model, cohort, block, (every, every * 0, -1), reverse, batch_size, rc)
+    items = (region, sample, hap)
+    pred = _predict(model, cohort, block, items, reverse, batch_size, rc, advance)
     pred = pred.reshape(n_r, n_s, 2, -1)  # (regions, samples, haplotypes, targets)
     keep = block.called() if cohort.missing == "skip" else np.ones((n_r, n_s), dtype=bool)
     rows = _rows(table, block, pred, ref, keep, model.targets)
@@ -249,17 +259,20 @@ def _predict_block(
     return rows, summary, report
 
 
-def _predict(
-    model, cohort, block, region, sample, hap, batch_size, rc, advance=None
-) -> np.ndarray:
-    """(n, T) predictions of the items' windows (``hap`` -1: the reference), in batches."""
+def _predict(model, cohort, block, items, reverse, batch_size, rc, advance=None) -> np.ndarray:
+    """(n, T) predictions of the items' windows: ``items`` = (region, sample, haplotype)
+    (haplotype -1: the reference), those of ``reverse`` regions reverse-complemented."""
+    region, sample, hap = items
     hap = np.broadcast_to(np.asarray(hap, dtype=np.int64), region.shape)
     out = []
     for start in range(0, len(region), batch_size):
         s = slice(start, start + batch_size)
         codes, _ = haplotype_windows(
-            cohort.genome, block, region[s], sample[s], hap[s], cohort.missing
+            cohort.genome, block, region[s], sample[s], hap[s], cohort.missing, positions=False
         )
+        flip = reverse[region[s]]
+        if flip.any():
+            codes[flip] = reverse_complement_codes(codes[flip])
         out.append(predict_codes(model, codes, rc))
         if advance is not None:
             advance(len(codes))
