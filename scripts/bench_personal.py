@@ -16,7 +16,8 @@ Per engine, each figure in a fresh process (so VmHWM is its own):
 - ``personal_windows_per_s`` / ``genvarloader_windows_per_s``: every (sample, haplotype,
   region) window of ``--region-length`` bp once per pass, as uint8 codes (seqnn,
   ``output="codes"``) or S1 bytes (GenVarLoader ``with_seqs("haplotypes")``), 0 and 4
-  DataLoader workers, the median of ``--repeats`` passes after one warm-up batch.
+  DataLoader workers (persistent, as in training), the median of ``--repeats`` passes after
+  one warm-up batch.
 - ``*_peak_rss_mb``: the process's VmHWM.
 - ``engines_agree_fraction``: the share of 500 random windows that both engines build the same.
 
@@ -135,6 +136,12 @@ def gvl_dataset(files: dict, length: int, prepare: bool):
     return dataset.with_seqs("haplotypes").with_len(length)
 
 
+def worker_settings(workers: int) -> dict:
+    """Workers that live across passes, as in training: a pass times the batches, not the
+    workers' start (each would otherwise load the variants and compile kernels anew)."""
+    return {"num_workers": workers, "persistent_workers": workers > 0}
+
+
 def child(args: argparse.Namespace) -> None:
     """One engine, one worker count: prepare (timed when cold), then timed passes."""
     files = json.loads(args.child_files)
@@ -145,12 +152,12 @@ def child(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     if args.engine == "seqnn":
         dataset = seqnn_dataset(files, args.region_length)
-        loader = dataset.loader(batch_size=args.batch_size, num_workers=workers)
+        loader = dataset.loader(batch_size=args.batch_size, **worker_settings(workers))
         n_windows = len(dataset)
     else:
         dataset = gvl_dataset(files, args.region_length, prepare=args.cold)
         # a GenVarLoader item is a (region, sample) pair: both haplotypes, so half the batch
-        loader = dataset.to_dataloader(batch_size=args.batch_size // 2, num_workers=workers)
+        loader = dataset.to_dataloader(batch_size=args.batch_size // 2, **worker_settings(workers))
         n_windows = 2 * dataset.shape[0] * dataset.shape[1]
     prepare = time.perf_counter() - t0
     next(iter(loader))  # warm-up: workers started, kernels compiled

@@ -106,10 +106,11 @@ def personal_model(files: dict, length: int, width: int, args, folder: Path) -> 
     steps = args.epochs * len(data.train_dataloader())
     module = counter_module(width, args.lr, steps)
     fit(module, data.train_dataloader(), data.val_dataloader(), args.epochs)
-    model = seqnn.load_pretrained(seqnn.save_pretrained(module, folder, input_length=length))
+    saved = seqnn.save_pretrained(module, folder, input_length=length, targets=["trait"])
+    model = seqnn.load_pretrained(saved)
     test = sorted(data.split_frame("test")["sample"].unique())
     out = predict_personal(model, files["fasta"], files["vcf"], files["regions"], test)
-    return out.summary.rename(columns={"name": "region", "trait_mean": "predicted"})
+    return out.summary.rename(columns={"trait_mean": "predicted"})
 
 
 def reference_model(files: dict, traits: pd.DataFrame, test: pd.DataFrame, width, args):
@@ -121,7 +122,7 @@ def reference_model(files: dict, traits: pd.DataFrame, test: pd.DataFrame, width
     y = train.groupby("region")["trait"].mean().reindex(regions.name).to_numpy(np.float32)
     dataset = torch.utils.data.TensorDataset(codes, torch.from_numpy(y)[:, None])
     loader = torch.utils.data.DataLoader(dataset, batch_size=len(dataset), shuffle=True)
-    epochs = args.epochs * 10  # one batch per epoch: more epochs
+    epochs = args.epochs * 5  # one batch (every region) per epoch: more epochs
     module = counter_module(width, args.lr, epochs)
     module.use_policy(DEFAULT_POLICY)
     fit(module, loader, None, epochs)

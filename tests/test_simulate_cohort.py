@@ -64,13 +64,13 @@ def test_a_copy_that_crosses_the_region_edge_is_not_counted():
 def tiny(tmp_path_factory):
     pytest.importorskip("msprime")
     pytest.importorskip("pysam")
-    sim = simulate_cohort(MOTIF, n_samples=12, n_regions=6, region_length=120, seed=3)
+    sim = simulate_cohort(MOTIF, n_samples=12, n_regions=6, region_length=160, seed=3)
     return sim, write_cohort(sim, tmp_path_factory.mktemp("cohort") / "out")
 
 
 def test_the_simulation_is_seeded_and_people_differ(tiny):
     sim, _ = tiny
-    again = simulate_cohort(MOTIF, n_samples=12, n_regions=6, region_length=120, seed=3)
+    again = simulate_cohort(MOTIF, n_samples=12, n_regions=6, region_length=160, seed=3)
     assert np.array_equal(again.genotypes, sim.genotypes)
     assert again.reference == sim.reference and again.traits.equals(sim.traits)
     assert sim.genotypes.shape == (len(sim.variants), 12, 2)
@@ -97,7 +97,7 @@ def test_the_written_cohort_reads_back_as_the_simulated_haplotypes(tiny):
 
     sim, files = tiny
     cohort = Cohort(files["fasta"], files["vcf"])  # REF checked against the FASTA
-    data = personal.PersonalDataset(cohort, files["regions"], seq_len=120, targets=files["traits"])
+    data = personal.PersonalDataset(cohort, files["regions"], seq_len=160, targets=files["traits"])
     index = np.arange(len(data))
     items = data.items(index)
     windows = [CODE_TO_BYTE[c].tobytes().decode() for c in data._codes(index)]
