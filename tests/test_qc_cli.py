@@ -141,3 +141,24 @@ def test_gc_matched_evaluation_of_regions(tmp_path):
     model = load_pretrained("ctcf-peaks")
     metrics = evaluate_regions(model, fasta, regions, gc_matched=True, progress=False)
     assert 0 <= metrics["auroc_gc_matched"] <= 1
+
+
+def test_a_pretrained_model_is_scored_beside_the_baseline_with_and_without_leaks(leaky_table):
+    from seqnn.cli.data_qc import add_model
+    from seqnn.inference.pretrained import load_pretrained
+    from seqnn.qc import run_qc, table_data
+
+    table = pd.read_csv(leaky_table)
+    data = table_data(table, ["label"])
+    result = run_qc(data)
+    curves = add_model(result, load_pretrained("ctcf-peaks"), data)  # target "label"
+    f = result.figures
+    assert set(curves) == {"label"} and len(curves["label"][0]) == len(data.split["test"])
+    assert f["margin_over_baseline"]["label"] == pytest.approx(
+        f["model_test_auroc"]["label"] - f["baseline_test_auroc"]["label"], abs=1e-5
+    )
+    assert f["test_rows_without_leaks"] == len(data.split["test"]) - 6
+    assert set(f["model_test_auroc_by_gc"]["label"]) == {
+        k for k in f["model_test_auroc_by_gc"]["label"]
+    }
+    assert 0 <= f["model_test_auroc_without_leaks"]["label"] <= 1

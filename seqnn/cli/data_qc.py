@@ -10,6 +10,7 @@ or conflicting labels) with one line naming it; ``qc=off`` skips it.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ CARD_KEYS = (
     "low_order_auroc",
     "baseline_test_auroc",
     "margin_over_baseline",
+    "step_seconds",
 )
 
 
@@ -96,14 +98,20 @@ def train_qc(mode: Any, settings: QCSettings | None, datamodule, out: Path) -> Q
     settings = settings or QCSettings()
     if mode == "off":
         return None
+    wall, cpu = time.perf_counter(), time.process_time()
     try:
         data = qc_data(datamodule)
-        return checked(mode, settings, data, out, settings.drop, datamodule)
+        result = checked(mode, settings, data, out, settings.drop, datamodule)
     except QCError as err:
         if mode == "error":
             raise
         log.warning("qc: not checked: %s", err)
         return None
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    # what the step adds to a training run (checks, report, figures): logged and kept
+    result.figures["step_seconds"] = {"wall": round(wall, 2), "cpu": round(cpu, 2)}
+    log.info("qc: the step took %.1f s (%.1f CPU s)", wall, cpu)
+    return result
 
 
 def test_margins(result: QCResult | None, metrics: dict[str, float]) -> dict[str, float]:
@@ -147,8 +155,9 @@ def model_scores(model, data: QCData, rows: np.ndarray, batch_size: int = 256) -
 
 def add_model(result: QCResult, model, data: QCData) -> dict:
     """A pretrained model's AUROC on the test rows beside the baseline's on the same rows
-    (``model_test_auroc``, ``margin_over_baseline``, AUROC per GC quartile ``by_gc``);
-    returns its ROC inputs ``{target: (labels, scores)}`` for the report."""
+    (``model_test_auroc``, ``margin_over_baseline``, AUROC per GC quartile
+    ``model_test_auroc_by_gc``, and both AUROCs on the test rows without leaks,
+    ``*_without_leaks``); returns its ROC inputs ``{target: (labels, scores)}``."""
     rows = result.test_rows
     columns = binary_columns(data)
     if columns is None or not len(rows):
@@ -157,7 +166,7 @@ def add_model(result: QCResult, model, data: QCData) -> dict:
     scores = model_scores(model, data, rows)
     targets = [t for t in names if t in model.targets] or names[: scores.shape[1]]
     curves, model_auroc, by_gc = {}, {}, {}
-    gc = features_of(data, rows)[:, 1]
+    gc = features_of(data, rows, 2)[:, 1]
     for j, name in enumerate(targets):
         column = model.targets.index(name) if name in model.targets else j
         y = y_all[rows, names.index(name)]
@@ -170,4 +179,25 @@ def add_model(result: QCResult, model, data: QCData) -> dict:
         result.figures["baseline_test_auroc"],
     )
     result.figures["model_test_auroc_by_gc"] = by_gc
+    result.figures |= _without_leaks(result, curves, y_all, names, rows)
     return curves
+
+
+def _without_leaks(result: QCResult, curves: dict, y_all, names, rows) -> dict:
+    """The model's and the baseline's AUROC on the test rows that copy no earlier row:
+    how much of the test figure the leaks carry."""
+    leaks = result.leak_rows.get("test")
+    if leaks is None or not len(leaks):
+        return {}
+    keep = ~np.isin(rows, leaks)
+    model, base = {}, {}
+    for name, (y, scores) in curves.items():
+        model[name] = auroc(y[keep], scores[keep])
+        if name in result.test_curves:
+            base_y, base_scores = result.test_curves[name]
+            base[name] = auroc(base_y[keep], base_scores[keep])
+    return {
+        "test_rows_without_leaks": int(keep.sum()),
+        "model_test_auroc_without_leaks": model,
+        "baseline_test_auroc_without_leaks": base,
+    }

@@ -162,10 +162,11 @@ def run_qc(data: QCData, settings: QCSettings | None = None) -> QCResult:
     result = QCResult(figures)
     result.leak_rows = _leak_rows(leaks)
     _baseline(data, s, result)
-    figures["distributions"] = distributions(data, s.effect_size)
-    figures["class_balance"] = class_balance(data)
     drawn = np.concatenate([data.split[st] for st in ("train", "val", "test")])
-    result.gc = {"gc": row_stats(data, drawn)["gc"], "rows": drawn}
+    stats = row_stats(data, drawn)
+    figures["distributions"] = distributions(data, s.effect_size, stats)
+    figures["class_balance"] = class_balance(data)
+    result.gc = {"gc": stats["gc"], "rows": drawn}
     figures["settings"] = {k: v for k, v in vars(s).items()}
     figures["seconds"] = round(time.perf_counter() - started, 3)
     result.findings = findings(figures, s)

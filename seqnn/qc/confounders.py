@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from seqnn.data.splits import STAGES
-from seqnn.qc.composition import binary_columns, features_of
+from seqnn.qc.composition import LOW_ORDER, binary_columns, features_of
 from seqnn.qc.sources import QCData
 
 P_VALUE = 1e-3
@@ -31,7 +31,7 @@ MAX_TARGETS = 20  # distributions of the first targets of a many-target set
 def row_stats(data: QCData, rows: np.ndarray) -> dict[str, np.ndarray]:
     """Per-row GC, length, N fraction (and soft-mask fraction, distance to the contig end
     where the data has them) of ``rows``."""
-    features = features_of(data, rows)
+    features = features_of(data, rows, LOW_ORDER)
     stats = {"gc": features[:, 1], "length": features[:, 0], "n_fraction": features[:, 3]}
     if data.soft_mask is not None:
         stats["soft_mask"] = data.soft_mask[rows]
@@ -73,8 +73,11 @@ def cramers_v(groups: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(v), float(p)
 
 
-def distributions(data: QCData, effect_size: float = 0.3) -> dict:
-    """Per target, each statistic's test between positives and negatives.
+def distributions(
+    data: QCData, effect_size: float = 0.3, stats: dict[str, np.ndarray] | None = None
+) -> dict:
+    """Per target, each statistic's test between positives and negatives (``stats``: the
+    :func:`row_stats` of the train, val and test rows in that order, if already computed).
 
     Returns:
         ``{target: {stat: {"test": "ks" | "cramers_v", "statistic", "p_value", "flagged",
@@ -85,7 +88,7 @@ def distributions(data: QCData, effect_size: float = 0.3) -> dict:
         return {}
     y_all, names = columns
     rows = np.concatenate([data.split[s] for s in STAGES])
-    stats = row_stats(data, rows)
+    stats = row_stats(data, rows) if stats is None else stats
     out = {}
     for j, name in enumerate(names[:MAX_TARGETS]):
         y = y_all[rows, j].astype(bool)

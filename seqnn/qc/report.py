@@ -185,6 +185,14 @@ def _baseline_lines(f: dict) -> list[str]:
             f"| {target} | {_num(value)} | {_num(low)} | {_num(test)} | "
             f"{_num(model.get(target))} | {_num(margins.get(target))} |"
         )
+    if "test_rows_without_leaks" in f:
+        model, base = f["model_test_auroc_without_leaks"], f["baseline_test_auroc_without_leaks"]
+        for target in model:
+            lines.append(
+                f"On the {f['test_rows_without_leaks']} test rows that copy no earlier row: "
+                f"model AUROC {_num(model[target])}, baseline {_num(base.get(target))} "
+                f"({target})."
+            )
     return [*lines, ""]
 
 
