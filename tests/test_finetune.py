@@ -169,6 +169,7 @@ def test_seqnn_train_fine_tunes_a_package_from_config(package, tmp_path):
     theirs, ours = state(source, trunk=True), state(tuned.net, trunk=True)
     assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
     assert tuned.spec.card["init_from"] == str(package)
+    assert tuned.spec.card["precision"] == "32-true"  # scans autocast only a bf16-trained model
     assert tuned.spec.network["_target_"].endswith("BassetCNN")  # loads without the package
 
 
