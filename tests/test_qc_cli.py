@@ -162,3 +162,9 @@ def test_a_pretrained_model_is_scored_beside_the_baseline_with_and_without_leaks
         k for k in f["model_test_auroc_by_gc"]["label"]
     }
     assert 0 <= f["model_test_auroc_without_leaks"]["label"] <= 1
+
+
+def test_seqnn_qc_help_is_its_own():
+    done = seqnn_qc("--help")
+    assert done.returncode == 0 and done.stdout.startswith("seqnn-qc: check a training set")
+    assert "pretrained=PACKAGE" in done.stdout
