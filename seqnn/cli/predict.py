@@ -108,10 +108,12 @@ def run(cfg: DictConfig) -> list[Path]:
 
 def _predict_personal(cfg: DictConfig, model, out: Path) -> list[Path]:
     """``vcf=``: each person's haplotypes at each region (seqnn.inference.personal)."""
-    if cfg.scan or cfg.tile or cfg.calls or (cfg.devices and int(cfg.devices) > 1):
+    # tile=auto (the default) is accepted: each region's window is centred on it
+    tiled = str(cfg.tile).lower() not in ("auto", "false", "none")
+    if cfg.scan or tiled or cfg.calls or (cfg.devices and int(cfg.devices) > 1):
         raise PredictError(
-            "vcf= predicts one window per (sample, haplotype, region): leave out scan, tile, "
-            "calls and devices"
+            "vcf= predicts one window per (sample, haplotype, region), centred on the region: "
+            "leave out scan, tile=true, calls and devices"
         )
     if not cfg.regions:
         raise PredictError("vcf= needs regions=<bed|tsv>: the windows to predict per person")

@@ -113,9 +113,9 @@ def features_of(data: QCData, rows: np.ndarray, columns: int | None = None) -> n
 def binary_columns(data: QCData) -> tuple[np.ndarray, list[str]] | None:
     """(N, T) 0/1 columns to score (one per target, one per class of a multiclass target);
     None for regression targets or no targets."""
-    if data.labels is None or data.target_kind == "regression":
+    if data.labels is None or data.label_form == "values":
         return None
-    if data.target_kind == "multiclass":
+    if data.label_form == "classes":
         n_classes = max(len(data.target_names), int(data.labels.max()) + 1)
         y = data.labels.astype(np.int64)[:, None] == np.arange(n_classes)[None, :]
         names = data.target_names or [str(c) for c in range(n_classes)]

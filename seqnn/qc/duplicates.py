@@ -224,12 +224,12 @@ def interval_leaks(data: QCData, max_gap: int = 0) -> Leaks:
 
 def check_labels_exist(data: QCData) -> None:
     """Refuse labels with one class in the training rows (nothing to separate)."""
-    if data.labels is None or data.target_kind == "regression":
+    if data.labels is None or data.label_form == "values":
         return
     y = data.labels[data.split["train"]]
     y = y.reshape(len(y), -1)
     for j, name in enumerate(data.target_names or range(y.shape[1])):
-        if data.target_kind == "multiclass":
+        if data.label_form == "classes":
             if len(np.unique(y)) < 2:
                 raise QCError(f"{data.source}: the training rows hold one class only")
             return

@@ -21,6 +21,7 @@ import pandas as pd
 from seqnn.data.encoding import BYTE_TO_CODE, INVALID, N_CODE
 from seqnn.data.splits import STAGES, split_by_label
 from seqnn.errors import SeqnnInputError
+from seqnn.kinds import Targets, task_kind
 
 CHUNK = 65536  # rows fetched at once: memory stays near CHUNK x L bytes
 
@@ -57,6 +58,12 @@ class QCData:
     sizes: dict[str, int] | None = None
     soft_mask: np.ndarray | None = None
     source: str = "the data"
+
+    @property
+    def label_form(self) -> Targets | None:
+        """How the labels look (:data:`seqnn.kinds.Targets`: ``labels`` 0/1 per target,
+        ``classes`` one class index per row, ``values`` real numbers); None: no known kind."""
+        return task_kind(self.target_kind).targets if self.target_kind else None
 
     def chunks(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(rows, codes, lengths)`` of ``rows``, :data:`CHUNK` rows at a time."""
