@@ -13,10 +13,9 @@ import numpy as np
 from omegaconf import DictConfig
 
 from seqnn.cli.settings import run_cli
-from seqnn.data.datasets import read_table
-from seqnn.data.encoding import encode
+from seqnn.data.datasets import centred_codes, read_table
 from seqnn.data.intervals import resize
-from seqnn.inference.predict import _centre, prepare_regions
+from seqnn.inference.predict import prepare_regions
 from seqnn.inference.pretrained import load_pretrained, resolve_device
 from seqnn.interpret.inputs import InterpretError
 from seqnn.interpret.motif_discovery import modisco
@@ -39,7 +38,7 @@ def region_codes(cfg: DictConfig, length: int) -> np.ndarray:
     frame = frame.iloc[rows]
     if has_table:
         sequences = frame[cfg.sequence_column].astype(str).tolist()
-        return encode([_centre(s, length) for s in sequences])
+        return centred_codes(sequences, length, lambda i: f"{cfg.table}: row {rows[i]}")[0]
     windows = resize(frame[["chrom", "start", "end"]].reset_index(drop=True), length)
     return genome.fetch_codes(windows["chrom"], windows["start"], windows["end"])
 

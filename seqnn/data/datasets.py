@@ -386,7 +386,7 @@ def _checked_strings(seqs: list, where: Callable[[int], str]) -> list[str]:
     return seqs
 
 
-def _centred_codes(
+def centred_codes(
     seqs: list[str], input_length: int | None, where: Callable[[int], str]
 ) -> tuple[np.ndarray, int, int]:
     """Strings of any lengths -> (n, L) uint8 codes, each the window of ``L`` (``input_length``,
@@ -479,7 +479,7 @@ class SequenceDataset(_BatchedDataset):
             self.codes = np.ascontiguousarray(np.atleast_2d(sequences))
         elif resize == "centre":
             seqs = _checked_strings(list(sequences), where)
-            self.codes, self.n_padded, self.n_cropped = _centred_codes(seqs, input_length, where)
+            self.codes, self.n_padded, self.n_cropped = centred_codes(seqs, input_length, where)
         elif resize == "error":
             self.codes = _encode_sequences(list(sequences), where)
         else:
