@@ -71,8 +71,8 @@ def enformer_port():
 
 
 @pytest.fixture(scope="module")
-def enformer_package(enformer_port, tmp_path_factory):
-    """The port saved as the hub publishes it (config.json + pytorch_model.bin), converted."""
+def enformer_hub(enformer_port, tmp_path_factory):
+    """The port saved as the hub publishes it (config.json + pytorch_model.bin)."""
     hub = tmp_path_factory.mktemp("enformer-hub")
     torch.save(enformer_port.state_dict(), hub / "pytorch_model.bin")
     (hub / "config.json").write_text(json.dumps({**TINY_ENFORMER, "model_type": "enformer"}))
@@ -84,6 +84,13 @@ def enformer_package(enformer_port, tmp_path_factory):
         }
     )
     table.to_csv(hub / "targets_human.txt", sep="\t")
+    return hub
+
+
+@pytest.fixture(scope="module")
+def enformer_package(enformer_hub):
+    """The hub snapshot converted."""
+    hub = enformer_hub
     out = hub.parent / "enformer-package"
     convert("enformer", hub, out, targets=hub / "targets_human.txt", input_length=64)
     return out
@@ -103,6 +110,42 @@ def test_enformer_conversion_equals_the_port(enformer_port, enformer_package):
     assert tracks.shape == (3, 5, 4) and mouse.shape == (3, 3, 4)
     assert model.spec.output_bins == 4 and model.spec.bin_size == 128
     assert torch.allclose(model(x), tracks.mean(-1))
+
+
+def test_other_heads_take_their_own_targets_table(
+    enformer_port, enformer_hub, enformer_package, tmp_path
+):
+    hub = enformer_hub
+    mouse = pd.DataFrame(
+        {"identifier": ["m_a", "m_b", "m_c"], "assay": ["DNASE", "CAGE", "DNASE"]}
+    )
+    mouse.to_csv(tmp_path / "targets_mouse.txt", sep="\t")
+    out = convert(
+        "enformer",
+        hub,
+        tmp_path / "pkg",
+        targets=hub / "targets_human.txt",
+        head_targets={"mouse": tmp_path / "targets_mouse.txt"},
+        input_length=64,
+    )
+    model = load_pretrained(out, head="mouse", targets="assay == 'DNASE'")
+    assert model.targets == ["m_a", "m_c"]
+    x = one_hot(2, 64, seed=3)
+    with torch.no_grad():
+        reference = enformer_port(x.transpose(1, 2))["mouse"].transpose(1, 2).mean(-1)
+        assert (model(x) - reference[:, [0, 2]]).abs().max().item() <= TOL
+    # the index names stay where no table is given, and a wrong table is refused
+    assert load_pretrained(enformer_package, head="mouse").targets == [
+        "mouse_0",
+        "mouse_1",
+        "mouse_2",
+    ]
+    with pytest.raises(ConvertError, match="3 outputs"):
+        convert("enformer", hub, tmp_path / "x", head_targets={"mouse": hub / "targets_human.txt"})
+    with pytest.raises(ConvertError, match="no other head named rat"):
+        convert(
+            "enformer", hub, tmp_path / "y", head_targets={"rat": tmp_path / "targets_mouse.txt"}
+        )
 
 
 def test_targets_by_name_and_by_query(enformer_package, tmp_path):
@@ -321,3 +364,19 @@ def test_seqnn_variants_on_a_track_package(enformer_package, tmp_path):
         alt = ref[: row.pos - 1 - window] + row.alt + ref[row.pos - window :]
         expected = predict_sequences(model, [ref, alt], progress=False)["ENCFF1_pred"].to_numpy()
         np.testing.assert_allclose([row.ENCFF1_ref, row.ENCFF1_alt], expected, atol=1e-5)
+
+
+def test_seqnn_convert_takes_other_heads_tables(enformer_hub, tmp_path):
+    mouse = pd.DataFrame({"identifier": ["m_a", "m_b", "m_c"]})
+    mouse.to_csv(tmp_path / "targets_mouse.txt", sep="\t")
+    out = tmp_path / "pkg"
+    convert_main(
+        [
+            "family=enformer",
+            f"checkpoint={enformer_hub}",
+            f"out={out}",
+            "input_length=64",
+            f"head_targets.mouse={tmp_path / 'targets_mouse.txt'}",
+        ]
+    )
+    assert load_pretrained(out, head="mouse").targets == ["m_a", "m_b", "m_c"]

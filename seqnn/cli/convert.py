@@ -24,6 +24,7 @@ def run(cfg) -> list[Path]:
             cfg.out,
             bias=cfg.bias,
             targets=cfg.targets,
+            head_targets=dict(cfg.head_targets or {}),
             input_length=length,
         )
     ]

@@ -57,7 +57,7 @@ def read_settings(
     seen = set()
     for arg in argv:
         key = arg.split("=", 1)[0].lstrip("+")
-        if "=" not in arg or key not in known:
+        if "=" not in arg or key.split(".")[0] not in known:  # a.b=: a key of the mapping a
             raise error_cls(
                 f"unknown setting {arg!r}: give key=value with key one of {', '.join(defaults)}"
             )

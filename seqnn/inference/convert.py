@@ -56,6 +56,7 @@ def convert(
     *,
     bias: str | Path | None = None,
     targets: str | Path | None = None,
+    head_targets: Mapping[str, str | Path] | None = None,
     input_length: int | None = None,
 ) -> Path:
     """Write a seqnn package from a published checkpoint.
@@ -67,6 +68,9 @@ def convert(
         bias: chrombpnet: the bias model's ``.h5`` (default: ``bias_model_scaled.h5`` in the
             checkpoint's folder).
         targets: a targets table (TSV) for the default head.
+        head_targets: Enformer / Borzoi: the targets tables of the other heads, by head name
+            (``{"mouse": "targets_mouse.txt"}``); a head without one gets index names
+            (``mouse_0``, ...) and no metadata table.
         input_length: the window (bp); default: the family's published input.
 
     Returns:
@@ -82,13 +86,22 @@ def convert(
     if not checkpoint.exists():
         raise ConvertError(f"{checkpoint}: no such checkpoint file or folder")
     if family == "chrombpnet":
+        if head_targets:
+            raise ConvertError("head_targets=: chrombpnet has one output head; use targets=")
         return _convert_chrombpnet(checkpoint, out, bias, targets, input_length)
-    return _convert_track_model(family, checkpoint, out, targets, input_length)
+    return _convert_track_model(
+        family, checkpoint, out, targets, dict(head_targets or {}), input_length
+    )
 
 
 # ----------------------------------------------------------------------------- Enformer, Borzoi
 def _convert_track_model(
-    family: str, checkpoint: Path, out: str | Path, targets: Any, input_length: int | None
+    family: str,
+    checkpoint: Path,
+    out: str | Path,
+    targets: Any,
+    head_targets: dict[str, Any],
+    input_length: int | None,
 ) -> Path:
     weights_path, config = _hub_files(checkpoint)
     state = _torch_state(weights_path, family)
@@ -112,8 +125,14 @@ def _convert_track_model(
     if table is None and family == "borzoi" and head == "human":
         table = _borzoi_human_targets(heads[head])
     names, table = table if table else ([f"{head}_{i}" for i in range(heads[head])], None)
+    unknown = sorted(set(head_targets) - (set(heads) - {head}))
+    if unknown:
+        raise ConvertError(
+            f"head_targets: no other head named {', '.join(unknown)}: this {family} has "
+            f"{', '.join(sorted(heads))} ({head} is the default head: give its table as targets=)"
+        )
     others = {
-        name: {"targets": [f"{name}_{i}" for i in range(width)]}
+        name: _head_entry(name, width, head_targets.get(name))
         for name, width in heads.items()
         if name != head
     }
@@ -188,6 +207,14 @@ def _load_port(port: nn.Module, state: dict[str, torch.Tensor], path: Path, fami
             "came with the weights, beside them"
         )
     load_weights(port, state, path, "give the config.json that came with the weights, beside them")
+
+
+def _head_entry(name: str, width: int, path: Any) -> dict[str, Any]:
+    """A non-default head's spec entry: its names (and table) from ``path``, else index names."""
+    if path is None:
+        return {"targets": [f"{name}_{i}" for i in range(width)]}
+    names, table = _read_targets(path, width, name)
+    return {"targets": names, "target_table": table}
 
 
 def _head_widths(net: nn.Module) -> dict[str, int]:
