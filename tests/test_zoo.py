@@ -148,6 +148,17 @@ def test_other_heads_take_their_own_targets_table(
         )
 
 
+def test_enformer_cpu_inference_equals_one_batch(enformer_package):
+    """On a CPU without gradients the tower runs window by window: the same outputs."""
+    model = load_pretrained(enformer_package).net
+    x = one_hot(3, 64, seed=5)
+    with torch.no_grad():
+        windowed = model(x)  # the tower one window at a time
+    whole = model(x)  # with gradients enabled: one batch
+    assert torch.allclose(windowed, whole.detach(), atol=TOL)
+    assert whole.requires_grad
+
+
 def test_targets_by_name_and_by_query(enformer_package, tmp_path):
     full = load_pretrained(enformer_package)
     x = one_hot(2, 64, seed=1)
