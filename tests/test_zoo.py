@@ -149,7 +149,7 @@ def test_other_heads_take_their_own_targets_table(
 
 
 def test_enformer_cpu_inference_equals_one_batch(enformer_package):
-    """On a CPU without gradients the tower runs window by window: the same outputs."""
+    """On a CPU without gradients the windows run one at a time: the same outputs."""
     model = load_pretrained(enformer_package).net
     x = one_hot(3, 64, seed=5)
     with torch.no_grad():

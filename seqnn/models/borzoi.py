@@ -73,5 +73,12 @@ class Borzoi(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 4, L) one-hot -> (N, T, bins) track predictions of ``self.head``."""
+        """(N, 4, L) one-hot -> (N, T, bins) track predictions of ``self.head``.
+
+        Inference on a CPU runs one window at a time (the first convolution alone holds ~1 GB
+        per 524,288-bp window in float32); the outputs are the same (every layer works on each
+        window alone in eval mode); training and GPUs take the whole batch.
+        """
+        if not torch.is_grad_enabled() and x.device.type == "cpu" and len(x) > 1:
+            return torch.cat([self(window) for window in x.split(1)])
         return self.port(x, is_human=self.head == "human")  # the port's layout is ours

@@ -91,17 +91,14 @@ class Enformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 4, L) one-hot -> (N, T, bins) track predictions of ``self.head``.
 
-        Inference on a CPU runs the full-resolution stem and convolution tower one window at
-        a time and the rest (from 1,536 positions on) as one batch: the tower holds ~3 GB per
-        196,608-bp window in float32, so a batch of 8 would need ~24 GB where it now needs
-        what one window does. Every layer there works on each window alone (batch norm in
-        eval mode), so the outputs are the same; training and GPUs take the whole batch.
+        Inference on a CPU runs one window at a time: the full-resolution stem and tower hold
+        ~3 GB per 196,608-bp window in float32 (a batch of 8 was killed at 21 GB, and the
+        attention of a batch of 256 would need ~19 GB more), while batching adds no speed to
+        convolutions this large on a CPU. Every layer works on each window alone (batch norm
+        in eval mode), so the outputs are the same; training and GPUs take the whole batch.
         """
-        trunk = self.port.trunk  # [(N, L, 4) -> (N, 4, L), stem, tower, -> (N, n, C), rest...]
-        if torch.is_grad_enabled() or x.device.type != "cpu" or len(x) == 1:
-            embedding = trunk(x.transpose(1, 2))  # (N, 4, L) -> (N, L, 4) -> (N, bins, C)
-        else:
-            tower = torch.cat([trunk[1:3](window) for window in x.split(1)])  # (N, C, n)
-            embedding = trunk[3:](tower)  # (N, C, n) -> (N, n, C) -> transformer ... (N, bins, C)
+        if not torch.is_grad_enabled() and x.device.type == "cpu" and len(x) > 1:
+            return torch.cat([self(window) for window in x.split(1)])
+        embedding = self.port.trunk(x.transpose(1, 2))  # (N, 4, L) -> (N, L, 4) -> (N, bins, C)
         out = self.port.heads[self.head](embedding)  # (N, bins, T)
         return out.transpose(1, 2)  # (N, bins, T) -> (N, T, bins)
