@@ -12,13 +12,14 @@ Opening a FASTA builds two files once, next to it (or in ``cache_dir`` / ``$SEQN
   checks the line structure and names the bad line;
   :attr:`Genome.fasta` opens the FASTA through pyfaidx with it.
 - ``<fasta>.seqnn-codes`` (+ ``.json``): the whole genome as one flat uint8 code array
-  (contigs end to end), opened with ``np.memmap`` so DataLoader workers and DDP ranks share it
-  through the page cache instead of each holding a copy. The JSON sidecar keeps the contig
-  offsets, the FASTA's size, mtime and inode, digests of 64 blocks sampled from the FASTA
-  and from the code file, and a digest of itself. Each open checks them all (128 KiB read,
-  about half a millisecond) and rebuilds the cache when any differs: a FASTA replaced by
-  another of the same size with its mtime restored, a code file overwritten, or an edited
-  sidecar.
+  (contigs end to end), shared by DataLoader workers and DDP ranks through the page cache
+  instead of each holding a copy. Batches of windows are read with one ``pread`` per window
+  (see :meth:`Genome.fetch_batch`); whole contigs, scans and tiling read a memory map. The
+  JSON sidecar keeps the contig offsets, the FASTA's size, mtime and inode, digests of 64
+  blocks sampled from the FASTA and from the code file, and a digest of itself. Each open
+  checks them all (128 KiB read, about half a millisecond) and rebuilds the cache when any
+  differs: a FASTA replaced by another of the same size with its mtime restored, a code file
+  overwritten, or an edited sidecar.
 
 Both are written to a temporary file and renamed, so processes that build at the same time do not
 corrupt each other. The FASTA is read through ``mmap`` a chunk at a time and the chunk's pages are
@@ -58,11 +59,6 @@ from seqnn.errors import SeqnnInputError
 
 CACHE_VERSION = 2  # 2: content samples and a digest of the sidecar
 CACHE_ENV = "SEQNN_CACHE_DIR"
-#: pages the batch map may hold before they are dropped (~128 MB with 4 KiB pages)
-MAPPED_PAGES = 32768
-#: pages a read fault maps around the one it needs when they are cached (Linux's default
-#: fault_around_bytes, 64 KiB; MADV_RANDOM does not turn it off)
-FAULT_AROUND_PAGES = 16
 _SCAN_CHUNK = 8 << 20  # FASTA bytes scanned between page releases
 _CODE_CHUNK = 4 << 20  # codes converted and written per step
 _CODE_TABLE = BYTE_TO_CODE.tobytes()  # bytes.translate table: byte -> code
@@ -135,9 +131,7 @@ def _settle(path: Path) -> None:
     """Flush a just-written cache file to disk and drop it from the page cache. Written
     pages sit in large page-cache folios, and a mapped read of one base then maps the whole
     folio (measured: ~220 KB per random 1-kb window, 2.2 GB of resident set for 10,000
-    windows of a 3.1 Gb genome); pages read back later come in as the reader advises
-    (:meth:`Genome._batch_codes`: one page at a time). Best effort (no-op where the OS lacks
-    it)."""
+    windows of a 3.1 Gb genome). Best effort (no-op where the OS lacks it)."""
     if not hasattr(os, "posix_fadvise"):
         return
     fd = os.open(path, os.O_RDONLY)
@@ -677,8 +671,7 @@ def _raise_bad_byte(path: Path, buf: np.ndarray, index: _Index, st: np.ndarray) 
 # and a batch of in-bounds windows is one fancy-index copy of L-byte rows out of a strided
 # view of the cache, as fast as a compiled loop (memory-bound either way).
 def _fetch_codes(
-    codes: np.ndarray,
-    windows: np.ndarray,
+    read: Callable[[np.ndarray, int], np.ndarray],
     offsets: np.ndarray,
     lengths: np.ndarray,
     contig: np.ndarray,
@@ -688,21 +681,22 @@ def _fetch_codes(
 ) -> np.ndarray:
     """The windows [start, start + length) of the given contigs as (B, length) uint8 codes,
     N-padded past either contig end, reverse-complemented where ``reverse``. The contig
-    indices must be in range; ``windows`` is ``sliding_window_view(codes, length)`` (made
-    once per width by the caller: making it costs more than a small batch's copy)."""
+    indices must be in range; ``read(first, width)`` gives the (k, width) writable codes at
+    the cache offsets ``first``."""
     size = lengths[contig]
     inside = (starts >= 0) & (starts + length <= size)
     first = offsets[contig] + starts
     if length > 0 and inside.all():
-        out = windows[first]
+        out = read(first, length)
     else:
         out = np.full((len(starts), length), N_CODE, dtype=np.uint8)
         if length > 0 and inside.any():
-            out[inside] = windows[first[inside]]
+            out[inside] = read(first[inside], length)
         for i in np.flatnonzero(~inside):  # windows reaching past a contig end (rare)
             a = min(max(-int(starts[i]), 0), length)
             b = max(min(int(size[i] - starts[i]), length), a)
-            out[i, a:b] = codes[first[i] + a : first[i] + b]
+            if b > a:
+                out[i, a:b] = read(first[i : i + 1] + a, b - a)[0]
     if reverse.any():
         out[reverse] = COMPLEMENT_CODE[out[reverse, ::-1]]
     return out
@@ -731,8 +725,7 @@ class Genome:
     """
 
     _window_view: np.ndarray | None = None  # also for a Genome pickled before it existed
-    _random_codes: np.ndarray | None = None
-    _mapped_pages: int = 0
+    _reader = None  # the cache file opened for batch reads (None until the first batch)
 
     def __init__(self, path: str | Path, cache_dir: str | Path | None = None) -> None:
         self.path = Path(path).expanduser().absolute()
@@ -750,7 +743,6 @@ class Genome:
         self._offsets = np.asarray(meta["offsets"], dtype=np.int64)
         self._index = {name: i for i, name in enumerate(self.names)}
         self._codes: np.ndarray | None = None
-        self._random_codes: np.ndarray | None = None
         self._fasta = None
 
     def _cache_location(self) -> tuple[Path, str]:
@@ -889,34 +881,34 @@ class Genome:
     def codes(self) -> np.ndarray:
         """The whole genome as one read-only flat uint8 code array (memory-mapped)."""
         if self._codes is None:
-            self._codes = self._map_codes(random=False)
+            self._codes = self._map_codes()
         return self._codes
 
-    def _batch_codes(self) -> np.ndarray:
-        """The codes again, mapped for batches of windows at random places: advised random
-        (``MADV_RANDOM``: no read-ahead, so a cold read brings in the pages a window needs,
-        not 128 KB around it, and the resident set grows with the windows read, not with the
-        genome). Sequential readers (contigs, scans, tiling) keep :attr:`codes`."""
-        if self._random_codes is None:
-            self._random_codes = self._map_codes(random=True)
-        return self._random_codes
+    def _read(self, first: np.ndarray, width: int) -> np.ndarray:
+        """The (k, width) codes at the cache offsets ``first``: one ``pread`` per window.
 
-    def _unmap_read_pages(self, n: int, length: int) -> None:
-        """Count the pages the batches have mapped (up to ``length // PAGESIZE + 2`` a window,
-        plus the cached neighbours a fault maps with it) and, past :data:`MAPPED_PAGES` of
-        them, drop the batch map's pages from this process's resident set (``MADV_DONTNEED``:
-        they stay in the page cache, shared). A stream of a million windows over a 3 Gb
-        genome would otherwise end up mapping all of it; the call costs about the pages it
-        drops, once per ~128 MB of them."""
-        self._mapped_pages += n * (length // mmap.PAGESIZE + 2 + FAULT_AROUND_PAGES)
-        if self._mapped_pages < MAPPED_PAGES:
-            return
-        self._mapped_pages = 0
-        mapped = getattr(self._batch_codes().base, "obj", None)
-        if isinstance(mapped, mmap.mmap) and hasattr(mapped, "madvise"):
-            mapped.madvise(mmap.MADV_DONTNEED)
+        A window read this way is a copy out of the page cache: nothing is mapped, so the
+        cost per window and the process's resident set stay flat in the genome's size (a
+        mapped gather faults in a fresh page per window and holds what it mapped: measured
+        with 1M random 1-kb windows, 229k windows/s over a 0.1 Gb cache and 71k over 3.1 Gb,
+        against 569k and 482k read this way). The loop runs once per window of a batch but
+        each step is the system call itself; without ``os.pread`` (Windows) the windows come
+        from the memory map.
+        """
+        if not hasattr(os, "pread"):
+            return self._windows(width)[first]
+        if self._reader is None:
+            self._reader = open(self.cache_path, "rb", buffering=0)  # noqa: SIM115 (kept open)
+        fd = self._reader.fileno()
+        data = bytearray(b"".join([os.pread(fd, width, offset) for offset in first.tolist()]))
+        if len(data) != len(first) * width:
+            raise GenomeError(
+                f"{self.cache_path}: the code cache is shorter than its index says (truncated "
+                f"or replaced while open); open the Genome again to rebuild it"
+            )
+        return np.frombuffer(data, dtype=np.uint8).reshape(len(first), width)
 
-    def _map_codes(self, random: bool) -> np.ndarray:
+    def _map_codes(self) -> np.ndarray:
         if self._lengths.sum() == 0:
             return np.zeros(0, dtype=np.uint8)
         try:
@@ -927,8 +919,6 @@ class Genome:
                 f"{self.cache_path}: cannot map the code cache ({err}); open the "
                 f"Genome again to rebuild it"
             ) from None
-        if random and hasattr(mapped, "madvise"):
-            mapped.madvise(mmap.MADV_RANDOM)
         # a plain read-only ndarray over the map (np.memmap's subclass costs time in every
         # call that takes it)
         return np.frombuffer(mapped, dtype=np.uint8)
@@ -950,15 +940,15 @@ class Genome:
         """``sliding_window_view(codes, length)``, kept for the last width asked for."""
         view = self._window_view
         if view is None or view.shape[-1] != length:
-            if length <= 0 or len(self._batch_codes()) < length:
+            if length <= 0 or len(self.codes) < length:
                 return np.zeros((0, max(length, 0)), dtype=np.uint8)
-            view = np.lib.stride_tricks.sliding_window_view(self._batch_codes(), length)
+            view = np.lib.stride_tricks.sliding_window_view(self.codes, length)
             self._window_view = view
         return view
 
     def __getstate__(self) -> dict:
         # Open maps and file handles stay behind; a worker maps the cache file again.
-        gone = ("_codes", "_random_codes", "_fasta", "_window_view")
+        gone = ("_codes", "_reader", "_fasta", "_window_view")
         return {**self.__dict__, **dict.fromkeys(gone)}
 
     def __contains__(self, chrom: object) -> bool:
@@ -1081,8 +1071,7 @@ class Genome:
                 f"0..{len(self) - 1}"
             )
         codes = _fetch_codes(
-            self._batch_codes(),
-            self._windows(length),
+            self._read,
             self._offsets,
             self._lengths,
             contig,
@@ -1090,7 +1079,6 @@ class Genome:
             reverse,
             length,
         )
-        self._unmap_read_pages(len(starts), length)
         if policy is not None:
             return codes_to_one_hot(codes, policy)
         if out is not None and out.shape == codes.shape and out.dtype == np.uint8:
