@@ -91,12 +91,23 @@ def _refit_baseline(result: QCResult, data: QCData, settings: QCSettings) -> Non
     result.test_rows = report.get("test_rows", result.test_rows)
 
 
-def train_qc(mode: Any, settings: QCSettings | None, datamodule, out: Path) -> QCResult | None:
+def train_qc(
+    mode: Any,
+    settings: QCSettings | None,
+    datamodule,
+    out: Path,
+    fast_dev_run: bool | int = False,
+) -> QCResult | None:
     """``seqnn-train``'s QC step before fitting (``settings`` None: the defaults); None for
-    ``qc=off``, or (``qc=warn``) when the data cannot be checked (a warning says why)."""
+    ``qc=off``, for a ``trainer.fast_dev_run`` smoke run (one log line says so: a smoke run
+    checks that the code runs, not the data), or (``qc=warn``) when the data cannot be
+    checked (a warning says why)."""
     mode = check_mode(mode)
     settings = settings or QCSettings()
     if mode == "off":
+        return None
+    if fast_dev_run:
+        log.info("qc: skipped: trainer.fast_dev_run is a smoke run (seqnn-qc checks the data)")
         return None
     wall, cpu = time.perf_counter(), time.process_time()
     try:
