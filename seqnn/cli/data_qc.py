@@ -26,6 +26,7 @@ from seqnn.qc.composition import (
     binary_columns,
     features_of,
     margin,
+    regression_report,
     stratified_auroc,
 )
 
@@ -39,6 +40,10 @@ CARD_KEYS = (
     "baseline_auroc",
     "low_order_auroc",
     "baseline_test_auroc",
+    "baseline_pearson",
+    "baseline_r2",
+    "low_order_pearson",
+    "baseline_test_pearson",
     "margin_over_baseline",
     "step_seconds",
 )
@@ -85,6 +90,12 @@ def checked(
 
 
 def _refit_baseline(result: QCResult, data: QCData, settings: QCSettings) -> None:
+    if data.label_form == "values":
+        report = regression_report(data, "test", settings.folds, settings.max_rows, settings.seed)
+        result.figures["baseline_test_pearson"] = report["baseline_test_pearson"]
+        result.figures["baseline_test_r2"] = report["baseline_test_r2"]
+        result.test_values, result.test_rows = report["test_values"], report["test_rows"]
+        return
     report = baseline_report(data, "test", settings.folds, settings.max_rows, settings.seed)
     result.figures["baseline_test_auroc"] = report.get("baseline_test_auroc", {})
     result.test_curves = report.get("test_curves", {})
@@ -126,18 +137,21 @@ def train_qc(
 
 
 def test_margins(result: QCResult | None, metrics: dict[str, float]) -> dict[str, float]:
-    """``test/margin_over_baseline[/<target>]``: the tested model's AUROC minus the
-    composition baseline's on the same test rows (added to the run's metrics)."""
-    if result is None or not result.figures.get("baseline_test_auroc"):
+    """``test/margin_over_baseline[/<target>]``: the tested model's AUROC (regression: Pearson
+    r) minus the composition baseline's on the same test rows (added to the run's metrics)."""
+    if result is None:
         return {}
-    baseline = result.figures["baseline_test_auroc"]
+    metric = "pearson" if result.figures.get("baseline_test_pearson") else "auroc"
+    baseline = result.figures.get(f"baseline_test_{metric}")
+    if not baseline:
+        return {}
     single = len(baseline) == 1
     model = {
-        t: metrics.get(f"test/auroc/{t}", metrics.get("test/auroc") if single else None)
+        t: metrics.get(f"test/{metric}/{t}", metrics.get(f"test/{metric}") if single else None)
         for t in baseline
     }
     margins = margin({t: v for t, v in model.items() if v is not None}, baseline)
-    result.figures["model_test_auroc"] = {t: v for t, v in model.items() if v is not None}
+    result.figures[f"model_test_{metric}"] = {t: v for t, v in model.items() if v is not None}
     result.figures["margin_over_baseline"] = margins
     if single:
         return {"test/margin_over_baseline": next(iter(margins.values()))} if margins else {}
