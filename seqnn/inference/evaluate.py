@@ -7,7 +7,8 @@ metrics ``seqnn-train`` logs for the model's task (:func:`seqnn.tasks.metrics.de
 at the model's decision threshold): AUROC, AUPRC, MCC, sensitivity, specificity ... for
 classifiers, Pearson, Spearman, R² for regression. ``baseline=True`` adds the
 composition-only baseline's AUROC on the same rows (:mod:`seqnn.qc.composition`, cross-validated
-on them; regression: a ridge baseline's Pearson r and R²) and ``margin_over_baseline``; ``by="gc"`` the AUROC within each GC quartile; for
+on them; regression: a ridge baseline's Pearson r and R²) and ``margin_over_baseline``;
+``by="gc"`` the AUROC within each GC quartile; for
 regions, ``gc_matched=True`` the AUROC of the positives against random genome windows drawn
 to follow their GC histogram (:func:`seqnn.data.background.random_background_intervals`).
 Examples::
