@@ -61,6 +61,11 @@ def check_mode(mode: Any) -> str:
     return mode
 
 
+def data_of(datamodule, settings: QCSettings) -> QCData:
+    """:func:`~seqnn.qc.qc_data` of ``datamodule`` with the settings' sample sizes."""
+    return qc_data(datamodule, settings.sample_train, settings.sample_eval, settings.seed)
+
+
 def checked(
     mode: str, settings: QCSettings, data: QCData, out: Path, drop: bool = False, datamodule=None
 ) -> QCResult:
@@ -70,12 +75,18 @@ def checked(
     result = run_qc(data, settings)
     for finding in result.findings:
         log.warning("qc: %s", finding)
-    if drop and datamodule is not None:
+    if drop and data.windows is not None:
+        log.warning("qc.drop: tiled windows are not dropped (their splits are genome blocks)")
+    elif drop and datamodule is not None:
         dropped = {s: datamodule.drop_rows(s, rows) for s, rows in result.leak_rows.items()}
         result.figures["dropped"] = dropped
         log.info("qc.drop: left out of the evaluated splits: %s", dropped)
         if any(dropped.values()) and settings.baseline:
-            _refit_baseline(result, qc_data(datamodule), settings)
+            _refit_baseline(
+                result,
+                data_of(datamodule, settings),
+                settings,
+            )
     columns = binary_columns(data)
     labels = None if columns is None else columns[0][:, 0]
     write_report(result, out, labels)
@@ -122,7 +133,7 @@ def train_qc(
         return None
     wall, cpu = time.perf_counter(), time.process_time()
     try:
-        data = qc_data(datamodule)
+        data = data_of(datamodule, settings)
         result = checked(mode, settings, data, out, settings.drop, datamodule)
     except QCError as err:
         if mode == "error":

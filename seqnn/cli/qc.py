@@ -20,11 +20,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from seqnn.cli.data_qc import add_model, check_mode, checked
+from seqnn.cli.data_qc import add_model, check_mode, checked, data_of
 from seqnn.cli.train import check_required, instantiate, quiet_lightning_console
 from seqnn.errors import exit_on_bad_input
 from seqnn.inference.pretrained import load_pretrained
-from seqnn.qc import QCSettings, qc_data, write_report
+from seqnn.qc import QCSettings, write_report
 from seqnn.qc.composition import binary_columns
 
 log = logging.getLogger("seqnn.qc")
@@ -36,7 +36,7 @@ def qc(cfg: DictConfig) -> int:
     mode = check_mode(cfg.qc)
     settings = instantiate(cfg.get("qc_settings")) or QCSettings()
     datamodule = instantiate(cfg.data, _convert_="all")
-    data = qc_data(datamodule)
+    data = data_of(datamodule, settings)
     out = Path(cfg.out)
     result = checked("warn", settings, data, out)
     if cfg.get("pretrained"):

@@ -59,7 +59,11 @@ class QCSettings:
         max_index_bytes: the most memory the near-duplicate index may take.
         n_examples: examples listed per kind of leak.
         drop: ``seqnn-train``: leave the leaking rows out of the validation and test splits
-            before fitting (the figures then say how many went).
+            before fitting (the figures then say how many went; not for tiled windows).
+        sample_train, sample_eval: tiled genome windows (``data=peaks``): the checks other
+            than the interval overlaps (which count every window) read a seeded random
+            sample of at most ``sample_train`` training windows and ``sample_eval`` windows
+            of each evaluated split; the report states the sample.
         seed: seed of the hashes, the sample and the folds.
     """
 
@@ -81,6 +85,8 @@ class QCSettings:
     n_examples: int = 5
     drop: bool = False
     seed: int = 0
+    sample_train: int = 100_000
+    sample_eval: int = 20_000
 
 
 @dataclass
@@ -142,6 +148,8 @@ def run_qc(data: QCData, settings: QCSettings | None = None) -> QCResult:
     check_labels_exist(data)
     started = time.perf_counter()
     figures: dict[str, Any] = {"source": data.source, "rows": _split_sizes(data)}
+    if data.sample is not None:
+        figures["sample"] = data.sample
     fwd, rev = hash_rows(data)
     exact, rc = exact_leaks(data, fwd, rev)
     leaks = {"duplicates": exact, "rc_duplicates": rc}
@@ -210,6 +218,10 @@ def _baseline(data: QCData, s: QCSettings, result: QCResult) -> None:
     figures["baseline_test_auroc"] = _rounded(report["baseline_test_auroc"])
     figures["low_order_auroc"] = _rounded(report["low_order_auroc"])
     figures["baseline_train_rows"] = report["train_rows"]
+    if len(report["baseline_auroc"]) > 1:  # multilabel / multiclass: the mean over targets
+        for key in ("baseline_auroc", "baseline_test_auroc"):
+            values = [v for v in figures[key].values() if v is not None]
+            figures[f"{key}_mean"] = round(float(np.mean(values)), 4) if values else None
     result.curves = report["curves"]
     result.test_curves = report["test_curves"]
     result.test_rows = report["test_rows"]
@@ -255,7 +267,14 @@ def findings(figures: dict[str, Any], s: QCSettings) -> list[Finding]:
         if count:
             per = ", ".join(f"{n} {st}" for st, n in figures[f"{kind}_per_split"].items() if n)
             what = text.format(threshold=s.threshold, max_gap=s.max_gap)
-            out.append(Finding(kind, "error", f"{count} evaluated rows ({per}) are {what}"))
+            rows = "evaluated rows"
+            if "sample" in figures:  # tiled windows: overlaps count them all, the rest a sample
+                rows = (
+                    "evaluated windows"
+                    if kind == "overlapping_intervals"
+                    else ("of the sampled evaluated windows")
+                )
+            out.append(Finding(kind, "error", f"{count} {rows} ({per}) are {what}"))
     conflicts = figures["conflicting_labels"]
     if conflicts["groups"]:
         out.append(

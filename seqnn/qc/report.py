@@ -144,6 +144,13 @@ def markdown(result: QCResult, figures: list[str]) -> str:
     f = result.figures
     lines = [f"# Data QC: {f['source']}", ""]
     lines += [f"Rows: {', '.join(f'{s} {n:,}' for s, n in f['rows'].items())}.", ""]
+    if "sample" in f:
+        drawn = ", ".join(f"{s} {d['rows']:,} of {d['of']:,}" for s, d in f["sample"].items())
+        lines += [
+            f"Tiled windows: the interval overlaps count every window; the other checks read "
+            f"a seeded random sample of the windows ({drawn}).",
+            "",
+        ]
     lines += ["## Findings", ""]
     lines += [f"- **{x.level}** ({x.check}): {x.message}" for x in result.findings] or [
         "None: no leak, shortcut or confounder passed its threshold."
