@@ -48,7 +48,11 @@ def qc(cfg: DictConfig) -> int:
     for key in ("duplicates_across_splits", "rc_duplicates_across_splits"):
         print(f"{key}\t{result.figures[key]}")
     print(f"near_duplicates_across_splits\t{result.figures['near_duplicates_across_splits']}")
-    for name in ("baseline_auroc", "low_order_auroc", "margin_over_baseline"):
+    if "overlapping_intervals_across_splits" in result.figures:
+        overlaps = result.figures["overlapping_intervals_across_splits"]
+        print(f"overlapping_intervals_across_splits\t{overlaps}")
+    names = ("baseline_auroc", "low_order_auroc", "baseline_pearson", "margin_over_baseline")
+    for name in names:
         for target, value in result.figures.get(name, {}).items():
             print(f"{name}/{target}\t{value}")
     print(f"seqnn-qc: wrote {out / 'report.md'} and {out / 'qc.json'}")

@@ -181,6 +181,12 @@ def tiled_data(
         split[stage] = np.arange(done, done + len(rows), dtype=np.int64)
         sample[stage] = {"rows": int(len(rows)), "of": int(len(windows))}
         done += len(rows)
+    if not len(splits["train"]):
+        raise QCError(
+            f"{source}: no training windows: with block splits a window that straddles two "
+            "genome blocks is in no split; lower data.n_blocks (or name val_chroms / "
+            "test_chroms)"
+        )
     contig, starts = np.concatenate(contig), np.concatenate(starts)
     genome, length = full.genome, full.input_length
     names = np.asarray(genome.names, dtype=object)
@@ -217,7 +223,7 @@ def _window_targets(target_fn, chroms: np.ndarray, starts: np.ndarray, length: i
         y = np.asarray(target_fn(chroms[a : a + CHUNK], s, s + length, np.zeros(len(s), bool)))
         y = y.reshape(len(s), -1) if y.ndim < 3 else np.nanmean(y, axis=2)
         parts.append(y.astype(np.float32))
-    return np.concatenate(parts)
+    return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
 
 
 def table_data(
