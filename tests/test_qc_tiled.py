@@ -167,3 +167,39 @@ def test_soft_masked_positives_are_a_confounder(tmp_path):
     result = run_qc(qc_data(module(fasta, peaks_bed(tmp_path, frame[masked]))))
     soft = result.figures["distributions"]["peaks"]["soft_mask"]
     assert soft["flagged"] and soft["statistic"] > 0.9
+
+
+class GCTarget:
+    """A regression target read per batch, like coverage: the window's GC fraction (times
+    ``scale``), or noise."""
+
+    target_names = ["signal"]
+
+    def __init__(self, fasta, noise: bool = False) -> None:
+        self.genome, self.noise = Genome(fasta), noise
+        self.rng = np.random.default_rng(0)
+
+    def __call__(self, chroms, starts, ends, reverse) -> np.ndarray:
+        if self.noise:
+            return self.rng.normal(size=(len(starts), 1, 4))
+        codes = self.genome.fetch_codes(chroms, starts, ends)
+        gc = np.isin(codes, (1, 2)).mean(axis=1)
+        return np.repeat(gc[:, None, None], 4, axis=2)  # (B, T, L_out): a flat profile
+
+
+@pytest.mark.parametrize("tiled", [True, False])
+def test_a_coverage_like_target_tied_to_gc_gets_a_high_baseline_r(tmp_path, tiled):
+    fasta, _ = soft_masked_genome(tmp_path)
+    windows = tile_windows(fasta, WINDOW, WINDOW)
+    intervals = windows if tiled else windows.to_frame()
+    results = {}
+    for noise in (False, True):
+        dm = IntervalDataModule(
+            fasta, intervals, targets=GCTarget(fasta, noise), input_length=WINDOW, n_blocks=20
+        )
+        results[noise] = run_qc(qc_data(dm), QCSettings(near=False))
+    tied, noise = results[False].figures, results[True].figures
+    assert tied["baseline_pearson"]["signal"] > 0.95
+    assert "shortcut" in {x.check for x in results[False].findings}
+    assert abs(noise["baseline_pearson"]["signal"]) < 0.3
+    assert "shortcut" not in {x.check for x in results[True].findings}

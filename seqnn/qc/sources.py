@@ -121,6 +121,9 @@ def qc_data(
         contig = contig_indices(intervals["chrom"], full.genome.names)
         starts = intervals["start"].to_numpy(np.int64)
         soft_mask = full.genome.soft_masked_fraction(contig, starts, length)
+        if labels is None:  # targets= read per batch (coverage): one pass over the rows
+            chroms = intervals["chrom"].astype(str).to_numpy(object)
+            labels = _window_targets(getattr(full, "target_fn", None), chroms, starts, length)
     else:
         soft_mask = soft_mask_fraction(frame[datamodule.hparams.sequence_column])
 
@@ -212,15 +215,19 @@ def tiled_data(
     )
 
 
+TARGET_CHUNK = 4096  # windows whose targets are read at once (a profile: T x L values each)
+
+
 def _window_targets(target_fn, chroms: np.ndarray, starts: np.ndarray, length: int):
-    """(n, T) float32 targets of windows, :data:`CHUNK` at a time (per-position targets
-    averaged over positions: one value a window); None without ``target_fn``."""
+    """(n, T) float32 targets of windows, :data:`TARGET_CHUNK` at a time (per-position
+    targets averaged over positions: one value a window); None without ``target_fn``."""
     if target_fn is None:
         return None
     parts = []
-    for a in range(0, len(starts), CHUNK):
-        s = starts[a : a + CHUNK]
-        y = np.asarray(target_fn(chroms[a : a + CHUNK], s, s + length, np.zeros(len(s), bool)))
+    for a in range(0, len(starts), TARGET_CHUNK):
+        s = starts[a : a + TARGET_CHUNK]
+        part = chroms[a : a + TARGET_CHUNK]
+        y = np.asarray(target_fn(part, s, s + length, np.zeros(len(s), bool)))
         y = y.reshape(len(s), -1) if y.ndim < 3 else np.nanmean(y, axis=2)
         parts.append(y.astype(np.float32))
     return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
