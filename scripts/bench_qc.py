@@ -16,7 +16,11 @@ average says how crowded, the wall figure is the other jobs' as much as ours). L
 ``qc_near_s``, ``qc_baseline_s`` (cross-validated on every training row: ``max_rows=None``),
 ``qc_baseline_sampled_s`` (the default ``max_rows=200000``), ``qc_features_s``; and
 ``qc_near_found``: near copies found across splits, beside those planted across splits (a
-recall check).
+recall check); ``qc_peak_rss_gib``: the process's peak resident memory.
+
+Memory grows linearly with ``--rows``: the codes (L bytes a row), the near-duplicate index
+(272 bytes a row) and the baseline's features (344 float32 a training row, held twice while
+a fold is fitted); ``--rows 1000000`` (1 kb) peaks near 4-5 GiB.
 
 Usage: python scripts/bench_qc.py [--rows 100000] [--length 1000] [--repeats 3]
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import time
 
@@ -95,9 +100,10 @@ def main() -> None:
         t_near, near = timed(lambda: near_leaks(data, skip))  # noqa: B023
         found.append(near.count)
         train = data.split["train"]
-        t_feat, _ = timed(lambda: features_of(data, train))  # noqa: B023
-        t_base, _ = timed(lambda: baseline_report(data, max_rows=None))
-        t_sampled, _ = timed(lambda: baseline_report(data))
+        # results are dropped at once: at 1M rows the features alone are 1.1 GB
+        t_feat = timed(lambda: features_of(data, train))[0]  # noqa: B023
+        t_base = timed(lambda: baseline_report(data, max_rows=None))[0]
+        t_sampled = timed(lambda: baseline_report(data))[0]
         for name, value in (
             ("qc_exact_s", t_exact),
             ("qc_near_s", t_near),
@@ -115,6 +121,8 @@ def main() -> None:
         line |= {"length": args.length, "extrapolated_1m": round(value * scale, 1)}
         line |= {"cpu_s": round(cpu, 3), "cpu_extrapolated_1m": round(cpu * scale, 1)}
         print(json.dumps(line | {"loadavg": load}), flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    print(json.dumps({"bench": "qc_peak_rss_gib", "value": round(peak, 2), "unit": "GiB"}))
     print(
         json.dumps(
             {

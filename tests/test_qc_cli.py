@@ -84,6 +84,14 @@ def test_qc_off_writes_no_report(leaky_table, tmp_path):
     assert "data_qc" not in read_spec(tmp_path / "model" / "seqnn.json").card
 
 
+def test_qc_is_skipped_in_a_fast_dev_run_smoke_run(leaky_table, tmp_path, caplog):
+    # a planted leak with qc=error would stop the run: a smoke run skips the step instead
+    with caplog.at_level("INFO", logger="seqnn.qc"):
+        run_train(table_run(leaky_table, "qc=error", "++trainer.fast_dev_run=true"), tmp_path)
+    assert not (tmp_path / "qc").exists()
+    assert any("fast_dev_run" in r.getMessage() for r in caplog.records)
+
+
 def seqnn_qc(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "seqnn.cli.qc", *args], capture_output=True, text=True

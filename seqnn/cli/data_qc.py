@@ -26,6 +26,7 @@ from seqnn.qc.composition import (
     binary_columns,
     features_of,
     margin,
+    regression_report,
     stratified_auroc,
 )
 
@@ -39,6 +40,10 @@ CARD_KEYS = (
     "baseline_auroc",
     "low_order_auroc",
     "baseline_test_auroc",
+    "baseline_pearson",
+    "baseline_r2",
+    "low_order_pearson",
+    "baseline_test_pearson",
     "margin_over_baseline",
     "step_seconds",
 )
@@ -56,6 +61,11 @@ def check_mode(mode: Any) -> str:
     return mode
 
 
+def data_of(datamodule, settings: QCSettings) -> QCData:
+    """:func:`~seqnn.qc.qc_data` of ``datamodule`` with the settings' sample sizes."""
+    return qc_data(datamodule, settings.sample_train, settings.sample_eval, settings.seed)
+
+
 def checked(
     mode: str, settings: QCSettings, data: QCData, out: Path, drop: bool = False, datamodule=None
 ) -> QCResult:
@@ -65,12 +75,18 @@ def checked(
     result = run_qc(data, settings)
     for finding in result.findings:
         log.warning("qc: %s", finding)
-    if drop and datamodule is not None:
+    if drop and data.windows is not None:
+        log.warning("qc.drop: tiled windows are not dropped (their splits are genome blocks)")
+    elif drop and datamodule is not None:
         dropped = {s: datamodule.drop_rows(s, rows) for s, rows in result.leak_rows.items()}
         result.figures["dropped"] = dropped
         log.info("qc.drop: left out of the evaluated splits: %s", dropped)
         if any(dropped.values()) and settings.baseline:
-            _refit_baseline(result, qc_data(datamodule), settings)
+            _refit_baseline(
+                result,
+                data_of(datamodule, settings),
+                settings,
+            )
     columns = binary_columns(data)
     labels = None if columns is None else columns[0][:, 0]
     write_report(result, out, labels)
@@ -85,22 +101,39 @@ def checked(
 
 
 def _refit_baseline(result: QCResult, data: QCData, settings: QCSettings) -> None:
+    if data.label_form == "values":
+        report = regression_report(data, "test", settings.folds, settings.max_rows, settings.seed)
+        result.figures["baseline_test_pearson"] = report["baseline_test_pearson"]
+        result.figures["baseline_test_r2"] = report["baseline_test_r2"]
+        result.test_values, result.test_rows = report["test_values"], report["test_rows"]
+        return
     report = baseline_report(data, "test", settings.folds, settings.max_rows, settings.seed)
     result.figures["baseline_test_auroc"] = report.get("baseline_test_auroc", {})
     result.test_curves = report.get("test_curves", {})
     result.test_rows = report.get("test_rows", result.test_rows)
 
 
-def train_qc(mode: Any, settings: QCSettings | None, datamodule, out: Path) -> QCResult | None:
+def train_qc(
+    mode: Any,
+    settings: QCSettings | None,
+    datamodule,
+    out: Path,
+    fast_dev_run: bool | int = False,
+) -> QCResult | None:
     """``seqnn-train``'s QC step before fitting (``settings`` None: the defaults); None for
-    ``qc=off``, or (``qc=warn``) when the data cannot be checked (a warning says why)."""
+    ``qc=off``, for a ``trainer.fast_dev_run`` smoke run (one log line says so: a smoke run
+    checks that the code runs, not the data), or (``qc=warn``) when the data cannot be
+    checked (a warning says why)."""
     mode = check_mode(mode)
     settings = settings or QCSettings()
     if mode == "off":
         return None
+    if fast_dev_run:
+        log.info("qc: skipped: trainer.fast_dev_run is a smoke run (seqnn-qc checks the data)")
+        return None
     wall, cpu = time.perf_counter(), time.process_time()
     try:
-        data = qc_data(datamodule)
+        data = data_of(datamodule, settings)
         result = checked(mode, settings, data, out, settings.drop, datamodule)
     except QCError as err:
         if mode == "error":
@@ -115,18 +148,21 @@ def train_qc(mode: Any, settings: QCSettings | None, datamodule, out: Path) -> Q
 
 
 def test_margins(result: QCResult | None, metrics: dict[str, float]) -> dict[str, float]:
-    """``test/margin_over_baseline[/<target>]``: the tested model's AUROC minus the
-    composition baseline's on the same test rows (added to the run's metrics)."""
-    if result is None or not result.figures.get("baseline_test_auroc"):
+    """``test/margin_over_baseline[/<target>]``: the tested model's AUROC (regression: Pearson
+    r) minus the composition baseline's on the same test rows (added to the run's metrics)."""
+    if result is None:
         return {}
-    baseline = result.figures["baseline_test_auroc"]
+    metric = "pearson" if result.figures.get("baseline_test_pearson") else "auroc"
+    baseline = result.figures.get(f"baseline_test_{metric}")
+    if not baseline:
+        return {}
     single = len(baseline) == 1
     model = {
-        t: metrics.get(f"test/auroc/{t}", metrics.get("test/auroc") if single else None)
+        t: metrics.get(f"test/{metric}/{t}", metrics.get(f"test/{metric}") if single else None)
         for t in baseline
     }
     margins = margin({t: v for t, v in model.items() if v is not None}, baseline)
-    result.figures["model_test_auroc"] = {t: v for t, v in model.items() if v is not None}
+    result.figures[f"model_test_{metric}"] = {t: v for t, v in model.items() if v is not None}
     result.figures["margin_over_baseline"] = margins
     if single:
         return {"test/margin_over_baseline": next(iter(margins.values()))} if margins else {}

@@ -20,11 +20,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from seqnn.cli.data_qc import add_model, check_mode, checked
+from seqnn.cli.data_qc import add_model, check_mode, checked, data_of
 from seqnn.cli.train import check_required, instantiate, quiet_lightning_console
 from seqnn.errors import exit_on_bad_input
 from seqnn.inference.pretrained import load_pretrained
-from seqnn.qc import QCSettings, qc_data, write_report
+from seqnn.qc import QCSettings, write_report
 from seqnn.qc.composition import binary_columns
 
 log = logging.getLogger("seqnn.qc")
@@ -36,7 +36,7 @@ def qc(cfg: DictConfig) -> int:
     mode = check_mode(cfg.qc)
     settings = instantiate(cfg.get("qc_settings")) or QCSettings()
     datamodule = instantiate(cfg.data, _convert_="all")
-    data = qc_data(datamodule)
+    data = data_of(datamodule, settings)
     out = Path(cfg.out)
     result = checked("warn", settings, data, out)
     if cfg.get("pretrained"):
@@ -48,7 +48,11 @@ def qc(cfg: DictConfig) -> int:
     for key in ("duplicates_across_splits", "rc_duplicates_across_splits"):
         print(f"{key}\t{result.figures[key]}")
     print(f"near_duplicates_across_splits\t{result.figures['near_duplicates_across_splits']}")
-    for name in ("baseline_auroc", "low_order_auroc", "margin_over_baseline"):
+    if "overlapping_intervals_across_splits" in result.figures:
+        overlaps = result.figures["overlapping_intervals_across_splits"]
+        print(f"overlapping_intervals_across_splits\t{overlaps}")
+    names = ("baseline_auroc", "low_order_auroc", "baseline_pearson", "margin_over_baseline")
+    for name in names:
         for target, value in result.figures.get(name, {}).items():
             print(f"{name}/{target}\t{value}")
     print(f"seqnn-qc: wrote {out / 'report.md'} and {out / 'qc.json'}")

@@ -304,7 +304,9 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
     datamodule: L.LightningDataModule = instantiate(cfg.data, _convert_="all")
     measured_input_length(cfg, datamodule)
     qc_dir = Path(cfg.paths.output_dir) / "qc"
-    qc = train_qc(cfg.get("qc", "off"), instantiate(cfg.get("qc_settings")), datamodule, qc_dir)
+    smoke = cfg.get("trainer", {}).get("fast_dev_run", False)
+    qc_settings = instantiate(cfg.get("qc_settings"))
+    qc = train_qc(cfg.get("qc", "off"), qc_settings, datamodule, qc_dir, smoke)
     module: L.LightningModule = instantiate_task(cfg, datamodule)
     check_optimizer(module)
     # a resume holds its own weights; model=finetune started its trunk from init_from already

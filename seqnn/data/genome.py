@@ -1086,6 +1086,52 @@ class Genome:
             return out
         return codes
 
+    def soft_masked_fraction(
+        self, contig: np.ndarray, starts: np.ndarray, length: int, chunk: int = 1 << 22
+    ) -> np.ndarray:
+        """(B,) fraction of lower-case (soft-masked, e.g. RepeatMasker) letters in the windows
+        ``[start, start + length)`` of the contigs ``contig`` (indices into ``names``), over
+        the bases inside the contig (NaN for a window wholly outside it).
+
+        The code cache drops case, so the letters are read from the FASTA itself: a plain
+        FASTA is mapped and each window's bytes gathered through the ``.fai`` line layout, a
+        batch of about ``chunk`` bases at a time (their pages leave the resident set after
+        each batch); a bgzip FASTA is read through pyfaidx a window at a time (meant for a
+        sample of windows).
+        """
+        contig = np.asarray(contig, np.int64)
+        starts = np.asarray(starts, np.int64)
+        out = np.full(len(starts), np.nan)
+        if not len(starts) or length <= 0:
+            return out
+        if self._bgzf:
+            names = np.asarray(self.names, dtype=object)[contig]
+            for i in range(len(starts)):  # a sample of windows: pyfaidx decompresses blocks
+                a, b = (
+                    max(int(starts[i]), 0),
+                    min(int(starts[i]) + length, int(self._lengths[contig[i]])),
+                )
+                if b > a:
+                    text = np.frombuffer(str(self.fasta[names[i]][a:b]).encode(), np.uint8)
+                    out[i] = float((text >= ord("a")).mean())
+            return out
+        fai = pd.read_csv(self.fai_path, sep="\t", header=None, usecols=[2, 3, 4])
+        offset, line_bases, line_width = (fai[c].to_numpy(np.int64) for c in (2, 3, 4))
+        rows = max(chunk // length, 1)
+        with _FastaBytes(self.path) as fasta:
+            for a in range(0, len(starts), rows):
+                c, s = contig[a : a + rows], starts[a : a + rows]
+                pos = s[:, None] + np.arange(length)[None, :]  # (b, L) contig positions
+                inside = (pos >= 0) & (pos < self._lengths[c][:, None])
+                pos = np.clip(pos, 0, np.maximum(self._lengths[c] - 1, 0)[:, None])
+                lb = np.maximum(line_bases[c], 1)[:, None]  # 0 for an empty contig
+                byte = offset[c][:, None] + pos // lb * line_width[c][:, None] + pos % lb
+                lower = (fasta.buf[byte] >= ord("a")) & inside
+                with np.errstate(invalid="ignore"):
+                    out[a : a + rows] = lower.sum(1) / inside.sum(1)
+                fasta.release(0, fasta.buf.size)
+        return out
+
     def _request(
         self, chroms, starts, ends, strands
     ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:

@@ -5,9 +5,10 @@ through the model (:func:`seqnn.inference.predict.predict_sequences` /
 ``predict_regions``) and into the
 metrics ``seqnn-train`` logs for the model's task (:func:`seqnn.tasks.metrics.default_metrics`,
 at the model's decision threshold): AUROC, AUPRC, MCC, sensitivity, specificity ... for
-classifiers, Pearson, Spearman, R² for regression. For classifiers, ``baseline=True`` adds the
+classifiers, Pearson, Spearman, R² for regression. ``baseline=True`` adds the
 composition-only baseline's AUROC on the same rows (:mod:`seqnn.qc.composition`, cross-validated
-on them) and ``margin_over_baseline``; ``by="gc"`` the AUROC within each GC quartile; for
+on them; regression: a ridge baseline's Pearson r and R²) and ``margin_over_baseline``;
+``by="gc"`` the AUROC within each GC quartile; for
 regions, ``gc_matched=True`` the AUROC of the positives against random genome windows drawn
 to follow their GC histogram (:func:`seqnn.data.background.random_background_intervals`).
 Examples::
@@ -44,7 +45,15 @@ from seqnn.inference.predict import (
 )
 from seqnn.inference.pretrained import PretrainedModel
 from seqnn.kinds import TaskKind
-from seqnn.qc.composition import auroc, baseline, composition_features, stratified_auroc
+from seqnn.qc.composition import (
+    auroc,
+    baseline,
+    composition_features,
+    pearson,
+    r2,
+    ridge_baseline,
+    stratified_auroc,
+)
 from seqnn.qc.sources import QCError, encode_padded
 from seqnn.tasks.metrics import SCORED_KINDS, default_metrics, metric_inputs
 from seqnn.tasks.threshold import tune_threshold
@@ -330,8 +339,14 @@ def composition_figures(
     GC, CpG and the k-mer spectrum k <= 4, ``folds``-fold cross-validated on these rows) and
     the model's margin over it (``baseline_auroc``, ``margin_over_baseline``; ``/<target>``
     per target of a multi-target model), and with ``by="gc"`` the model's AUROC within each
-    GC quartile (``gc[lo,hi)/auroc``). Classifiers only (regression: nothing); a target
-    with fewer than 2 rows of a class is left out with a warning."""
+    GC quartile (``gc[lo,hi)/auroc``). Regression models get the ridge baseline's Pearson r
+    (``baseline_pearson``, ``baseline_r2``) and the model's Pearson r minus it
+    (``margin_over_baseline``); multiclass nothing. A target with fewer than 2 rows of a
+    class is left out with a warning."""
+    if model.kind.targets == "values":
+        if not baseline_on:
+            return {}
+        return regression_figures(model, composition_features(codes, lengths), truth, predicted)
     if model.kind.targets != "labels":
         return {}
     if by not in (None, "gc"):
@@ -355,6 +370,35 @@ def composition_figures(
             strata = stratified_auroc(y, scores, features[:, 1])
             nan = float("nan")
             out |= {f"{s}/auroc{name}": nan if v is None else v for s, v in strata.items()}
+    return out
+
+
+def regression_figures(
+    model: PretrainedModel,
+    features: np.ndarray,
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The ridge composition baseline of a regression model's targets, cross-validated on the
+    evaluated rows (``baseline_pearson``, ``baseline_r2``), and ``margin_over_baseline``: the
+    model's Pearson r minus the baseline's (``/<target>`` per target of several)."""
+    y = truth.reshape(len(truth), -1).astype(np.float64)
+    values = predicted.reshape(len(predicted), -1)
+    try:
+        cv = ridge_baseline(features, y, None, folds, seed)[0]
+    except QCError as err:
+        warnings.warn(f"evaluate: no composition baseline: {err}", stacklevel=2)
+        return {}
+    out, nan = {}, float("nan")
+    for j, target in enumerate(model.targets[: y.shape[1]]):
+        name = _suffix(model, target)
+        base = pearson(y[:, j], cv[:, j])
+        mine = pearson(y[:, j], values[:, j])
+        out[f"baseline_pearson{name}"] = nan if base is None else base
+        out[f"baseline_r2{name}"] = nan if (fit := r2(y[:, j], cv[:, j])) is None else fit
+        out[f"margin_over_baseline{name}"] = nan if None in (base, mine) else mine - base
     return out
 
 

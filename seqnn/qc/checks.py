@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from seqnn.qc.composition import baseline_report, binary_columns
+from seqnn.qc.composition import baseline_report, binary_columns, regression_report
 from seqnn.qc.confounders import class_balance, distributions, row_stats
 from seqnn.qc.duplicates import (
     check_labels_exist,
@@ -51,13 +51,19 @@ class QCSettings:
         max_rows: training rows it is fitted on (a seeded sample beyond; None: all).
         shortcut_auroc: the AUROC of length, GC, CpG and N fraction alone from which a
             shortcut is flagged.
+        shortcut_pearson: regression targets: the cross-validated Pearson r of length, GC,
+            CpG and N fraction alone from which a shortcut is flagged.
         effect_size: KS D / Cramér's V from which a distribution gap is flagged.
         min_class_ratio: a minority : majority ratio of the training rows below which the
             balance is flagged (0.05 = 1:20).
         max_index_bytes: the most memory the near-duplicate index may take.
         n_examples: examples listed per kind of leak.
         drop: ``seqnn-train``: leave the leaking rows out of the validation and test splits
-            before fitting (the figures then say how many went).
+            before fitting (the figures then say how many went; not for tiled windows).
+        sample_train, sample_eval: tiled genome windows (``data=peaks``): the checks other
+            than the interval overlaps (which count every window) read a seeded random
+            sample of at most ``sample_train`` training windows and ``sample_eval`` windows
+            of each evaluated split; the report states the sample.
         seed: seed of the hashes, the sample and the folds.
     """
 
@@ -72,12 +78,15 @@ class QCSettings:
     folds: int = 5
     max_rows: int | None = 200_000
     shortcut_auroc: float = 0.75
+    shortcut_pearson: float = 0.5
     effect_size: float = 0.3
     min_class_ratio: float = 0.05
     max_index_bytes: int = 4 * 2**30
     n_examples: int = 5
     drop: bool = False
     seed: int = 0
+    sample_train: int = 100_000
+    sample_eval: int = 20_000
 
 
 @dataclass
@@ -101,7 +110,8 @@ class QCResult:
             ``near_duplicates_across_splits``, ``overlapping_intervals_across_splits`` (and
             for each, ``_per_split`` and ``_by_class``: positives / negatives of the first
             target),
-            ``conflicting_labels``, ``baseline_auroc``, ``baseline_test_auroc``,
+            ``conflicting_labels``, ``baseline_auroc``, ``baseline_test_auroc`` (regression:
+            ``baseline_pearson``, ``baseline_r2``, ``baseline_test_pearson`` ...),
             ``distributions``, ``class_balance``, ``examples``, ``settings``, ``seconds``.
         findings: the problems, errors first.
         leak_rows: each evaluated stage's leaking rows (any kind), for ``drop``.
@@ -109,6 +119,7 @@ class QCResult:
         curves: per target, the baseline's (labels, cross-validated scores) on the training
             rows; test_curves: the same on the test rows (``test_rows``), from the baseline
             fitted on all training rows.
+        test_values: regression targets' (values, ridge predictions) on the test rows.
     """
 
     figures: dict[str, Any]
@@ -118,6 +129,7 @@ class QCResult:
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     test_curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     test_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    test_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Finding]:
@@ -136,6 +148,8 @@ def run_qc(data: QCData, settings: QCSettings | None = None) -> QCResult:
     check_labels_exist(data)
     started = time.perf_counter()
     figures: dict[str, Any] = {"source": data.source, "rows": _split_sizes(data)}
+    if data.sample is not None:
+        figures["sample"] = data.sample
     fwd, rev = hash_rows(data)
     exact, rc = exact_leaks(data, fwd, rev)
     leaks = {"duplicates": exact, "rc_duplicates": rc}
@@ -193,16 +207,42 @@ def _baseline(data: QCData, s: QCSettings, result: QCResult) -> None:
     figures["low_order_auroc"] = {}
     if not s.baseline:
         return
+    if data.label_form == "values":
+        _regression_baseline(data, s, result)
+        return
     report = baseline_report(data, "test", s.folds, s.max_rows, s.seed)
     if not report:
-        figures["baseline_note"] = "no binary / multilabel / multiclass targets: not fitted"
+        figures["baseline_note"] = "no targets: not fitted"
         return
     figures["baseline_auroc"] = _rounded(report["baseline_auroc"])
     figures["baseline_test_auroc"] = _rounded(report["baseline_test_auroc"])
     figures["low_order_auroc"] = _rounded(report["low_order_auroc"])
     figures["baseline_train_rows"] = report["train_rows"]
+    if len(report["baseline_auroc"]) > 1:  # multilabel / multiclass: the mean over targets
+        for key in ("baseline_auroc", "baseline_test_auroc"):
+            values = [v for v in figures[key].values() if v is not None]
+            figures[f"{key}_mean"] = round(float(np.mean(values)), 4) if values else None
     result.curves = report["curves"]
     result.test_curves = report["test_curves"]
+    result.test_rows = report["test_rows"]
+
+
+REGRESSION_KEYS = (
+    "baseline_pearson",
+    "baseline_r2",
+    "low_order_pearson",
+    "baseline_test_pearson",
+    "baseline_test_r2",
+)
+
+
+def _regression_baseline(data: QCData, s: QCSettings, result: QCResult) -> None:
+    """The ridge baseline of regression targets (:func:`regression_report`)."""
+    report = regression_report(data, "test", s.folds, s.max_rows, s.seed)
+    for key in REGRESSION_KEYS:
+        result.figures[key] = _rounded(report[key])
+    result.figures["baseline_train_rows"] = report["train_rows"]
+    result.test_values = report["test_values"]
     result.test_rows = report["test_rows"]
 
 
@@ -227,7 +267,14 @@ def findings(figures: dict[str, Any], s: QCSettings) -> list[Finding]:
         if count:
             per = ", ".join(f"{n} {st}" for st, n in figures[f"{kind}_per_split"].items() if n)
             what = text.format(threshold=s.threshold, max_gap=s.max_gap)
-            out.append(Finding(kind, "error", f"{count} evaluated rows ({per}) are {what}"))
+            rows = "evaluated rows"
+            if "sample" in figures:  # tiled windows: overlaps count them all, the rest a sample
+                rows = (
+                    "evaluated windows"
+                    if kind == "overlapping_intervals"
+                    else ("of the sampled evaluated windows")
+                )
+            out.append(Finding(kind, "error", f"{count} {rows} ({per}) are {what}"))
     conflicts = figures["conflicting_labels"]
     if conflicts["groups"]:
         out.append(
@@ -248,6 +295,18 @@ def findings(figures: dict[str, Any], s: QCSettings) -> list[Finding]:
                     f"target {target!r}: length, GC, CpG and N fraction alone separate the "
                     f"classes (cross-validated AUROC {value:.3f} on the training rows; with "
                     f"the k-mer spectrum k <= 4: {full:.3f})",
+                )
+            )
+    for target, value in figures.get("low_order_pearson", {}).items():
+        if value is not None and value >= s.shortcut_pearson:
+            full = figures["baseline_pearson"].get(target)
+            out.append(
+                Finding(
+                    "shortcut",
+                    "warning",
+                    f"target {target!r}: length, GC, CpG and N fraction alone predict it "
+                    f"(cross-validated Pearson r {value:.3f} on the training rows; with the "
+                    f"k-mer spectrum k <= 4: {_num(full)})",
                 )
             )
     for target, tests in figures["distributions"].items():
@@ -275,3 +334,7 @@ def findings(figures: dict[str, Any], s: QCSettings) -> list[Finding]:
                 )
             )
     return out
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -13,7 +13,11 @@ rows, test rows with the training and validation rows.
   verified by the exact Jaccard similarity (:func:`~seqnn.qc.hashing.pair_jaccard`); exact
   and reverse-complement copies are not counted again;
 - intervals: an evaluated interval less than ``max_gap`` bp from a reference interval (0:
-  they overlap).
+  they overlap). For tiled windows (:attr:`QCData.windows`) the count is exact over every
+  window of the splits, computed on their runs (:func:`window_overlaps`): the reference
+  runs become genome spans, each span the range of window numbers it reaches, and the
+  evaluated runs are intersected with those ranges by sorted sweeps (cost: runs, not
+  windows); the sampled rows are flagged against the same spans.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import numpy as np
 import pandas as pd
 
 from seqnn.data.background import _merged_exclusions, _overlaps
+from seqnn.data.peaks import _covered_before, merge_intervals
 from seqnn.data.splits import STAGES
+from seqnn.data.tiling import _K_SPAN, Windows, window_range
 from seqnn.qc.hashing import band_keys, pair_jaccard, row_hashes
 from seqnn.qc.sources import QCData, QCError, stages_present
 
@@ -37,12 +43,15 @@ class Leaks:
     rows: dict[str, np.ndarray]
     partners: dict[str, np.ndarray]
     similarity: dict[str, np.ndarray] | None = None
+    total: dict[str, int] | None = None  # tiled windows: every window's count, not the sample's
 
     @property
     def count(self) -> int:
-        return int(sum(len(r) for r in self.rows.values()))
+        return int(sum(self.per_stage().values()))
 
     def per_stage(self) -> dict[str, int]:
+        if self.total is not None:
+            return dict(self.total)
         return {s: int(len(r)) for s, r in self.rows.items()}
 
     def examples(self, n: int) -> list[dict]:
@@ -203,23 +212,80 @@ def _jaccard(data: QCData, a_rows: np.ndarray, b_rows: np.ndarray, k: int) -> np
 
 def interval_leaks(data: QCData, max_gap: int = 0) -> Leaks:
     """Evaluated intervals that overlap (``max_gap`` 0) or come less than ``max_gap`` bp
-    from a reference interval (the partner column is -1: the reference regions are merged)."""
+    from a reference interval (the partner column is -1: the reference regions are merged).
+    Tiled windows: the rows are the sampled windows that do, and ``total`` the count over
+    all windows of each split (:func:`window_overlaps`)."""
     leaks = Leaks({}, {})
     if data.intervals is None:
         return leaks
     chrom = data.intervals["chrom"].astype(str).to_numpy(object)
     start = data.intervals["start"].to_numpy(np.int64)
     end = data.intervals["end"].to_numpy(np.int64)
+    if data.windows is not None:
+        leaks.total = window_overlaps(data.windows, max_gap)
     for stage in stages_present(data):
-        ref = reference_rows(data, stage)
-        merged = _merged_exclusions(
-            pd.DataFrame({"chrom": chrom[ref], "start": start[ref], "end": end[ref]}), max_gap
-        )
+        if data.windows is not None:
+            ref = pd.concat([_run_frame(data.windows[s]) for s in _before(stage)])
+        else:
+            rows = reference_rows(data, stage)
+            ref = pd.DataFrame({"chrom": chrom[rows], "start": start[rows], "end": end[rows]})
+        merged = _merged_exclusions(ref, max_gap)
         rows = data.split[stage]
         hit = _overlaps(merged, chrom[rows], start[rows], end[rows])
         leaks.rows[stage] = rows[hit]
         leaks.partners[stage] = np.full(int(hit.sum()), -1, np.int64)
     return leaks
+
+
+def _before(stage: str) -> tuple[str, ...]:
+    return STAGES[: STAGES.index(stage)]
+
+
+def _run_frame(windows: Windows) -> pd.DataFrame:
+    """Each run of ``windows`` as one genome interval (chrom, start, end)."""
+    start = windows.first * windows.stride
+    end = (windows.first + windows.count - 1) * windows.stride + windows.window
+    chrom = np.asarray(windows.names, dtype=object)[windows.contig]
+    return pd.DataFrame({"chrom": chrom, "start": start, "end": end})
+
+
+def window_overlaps(splits: dict[str, Windows], max_gap: int = 0) -> dict[str, int]:
+    """Per evaluated split, how many of its windows overlap (or come less than ``max_gap``
+    bp from) a window of an earlier split, counted on the runs: no per-window array.
+
+    A reference run ``[a, b)`` (its windows' span) reaches the windows ``k`` with
+    ``k * stride < b + max_gap`` and ``k * stride + window > a - max_gap``: a range of
+    window numbers. Those ranges are merged per contig (keys ``contig * 2**34 + k``) and
+    each evaluated run counts the part of its range they cover (a sorted sweep).
+    """
+    out = {}
+    for stage in STAGES[1:]:
+        evaluated = splits.get(stage)
+        if evaluated is None or not len(evaluated):
+            continue
+        refs = [splits[s] for s in _before(stage) if len(splits[s])]
+        if not refs:
+            out[stage] = 0
+            continue
+        w, s = evaluated.window, evaluated.stride
+        contig = np.concatenate([r.contig for r in refs])
+        span = pd.concat([_run_frame(r) for r in refs])
+        size = evaluated.sizes[contig]
+        n_windows = np.where(size >= w, (size - w) // s + 1, 0)
+        lo, hi = window_range(
+            span["start"].to_numpy(np.int64) - max_gap,
+            span["end"].to_numpy(np.int64) + max_gap,
+            w,
+            s,
+            n_windows,
+        )
+        lo, hi = merge_intervals(contig * _K_SPAN + lo, contig * _K_SPAN + hi)
+        cum = np.concatenate([[0], np.cumsum(hi - lo)])
+        first = evaluated.contig * _K_SPAN + evaluated.first
+        last = first + evaluated.count
+        covered = _covered_before(lo, hi, cum, last) - _covered_before(lo, hi, cum, first)
+        out[stage] = int(covered.sum())
+    return out
 
 
 def check_labels_exist(data: QCData) -> None:

@@ -144,6 +144,13 @@ def markdown(result: QCResult, figures: list[str]) -> str:
     f = result.figures
     lines = [f"# Data QC: {f['source']}", ""]
     lines += [f"Rows: {', '.join(f'{s} {n:,}' for s, n in f['rows'].items())}.", ""]
+    if "sample" in f:
+        drawn = ", ".join(f"{s} {d['rows']:,} of {d['of']:,}" for s, d in f["sample"].items())
+        lines += [
+            f"Tiled windows: the interval overlaps count every window; the other checks read "
+            f"a seeded random sample of the windows ({drawn}).",
+            "",
+        ]
     lines += ["## Findings", ""]
     lines += [f"- **{x.level}** ({x.check}): {x.message}" for x in result.findings] or [
         "None: no leak, shortcut or confounder passed its threshold."
@@ -169,7 +176,25 @@ def markdown(result: QCResult, figures: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _regression_lines(f: dict) -> list[str]:
+    lines = ["## Composition baseline (ridge regression: length, GC, CpG, k-mers k <= 4)", ""]
+    lines += [
+        "| target | Pearson r, cv on train | R², cv on train | length + GC + CpG + N only | "
+        "Pearson r, test rows | model, test rows | margin |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    margins, model = f.get("margin_over_baseline", {}), f.get("model_test_pearson", {})
+    for target, value in f["baseline_pearson"].items():
+        cells = [value, f["baseline_r2"].get(target), f["low_order_pearson"].get(target)]
+        cells += [f["baseline_test_pearson"].get(target), model.get(target)]
+        cells.append(margins.get(target))
+        lines.append(f"| {target} | " + " | ".join(_num(c) for c in cells) + " |")
+    return [*lines, ""]
+
+
 def _baseline_lines(f: dict) -> list[str]:
+    if f.get("baseline_pearson"):
+        return _regression_lines(f)
     if not f["baseline_auroc"]:
         return [f.get("baseline_note", "Composition baseline: not run."), ""]
     lines = ["## Composition baseline (logistic regression: length, GC, CpG, k-mers k <= 4)", ""]

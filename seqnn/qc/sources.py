@@ -5,7 +5,9 @@ Layout: codes are (rows, L) uint8 (A0 C1 G2 T3 N4, :mod:`seqnn.data.encoding`), 
 past a row's own length (``lengths``), so that a table of mixed lengths is one array.
 
 - :func:`qc_data`: from a seqnn data module (what ``seqnn-train`` and ``seqnn-qc`` check: the
-  splits exactly as training sees them, ``extra_train`` rows in train);
+  splits exactly as training sees them, ``extra_train`` rows in train); tiled genome windows
+  (``data=peaks``, tiled ``data=coverage``) as a seeded random sample of each split's windows
+  (:func:`tiled_data`), with the whole splits' runs kept for the interval-overlap count;
 - :func:`table_data`: from a table of sequences (any lengths) and a split column.
 """
 
@@ -19,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from seqnn.data.encoding import BYTE_TO_CODE, INVALID, N_CODE
+from seqnn.data.intervals import contig_indices
 from seqnn.data.splits import STAGES, split_by_label
+from seqnn.data.tiling import Windows
 from seqnn.errors import SeqnnInputError
 from seqnn.kinds import Targets, task_kind
 
@@ -43,9 +47,12 @@ class QCData:
         target_kind: binary / multilabel / multiclass / regression, or None.
         intervals: genome intervals of the rows as fetched (chrom, start, end), or None.
         sizes: contig sizes of the genome of ``intervals``.
-        soft_mask: (n_rows,) fraction of lower-case (soft-masked) letters, or None when the
-            source keeps no case (a genome's code cache).
+        soft_mask: (n_rows,) fraction of lower-case (soft-masked) letters (a table's
+            strings, or for genome intervals the FASTA's letters), or None.
         source: the data's name in messages.
+        windows: tiled data: each split's whole :class:`~seqnn.data.tiling.Windows` (the
+            rows are then a sample of them, and the interval overlaps are counted on these).
+        sample: tiled data: per split, ``{"rows": sampled, "of": windows in the split}``.
     """
 
     codes: Any
@@ -58,6 +65,8 @@ class QCData:
     sizes: dict[str, int] | None = None
     soft_mask: np.ndarray | None = None
     source: str = "the data"
+    windows: dict[str, Windows] | None = None
+    sample: dict[str, dict[str, int]] | None = None
 
     @property
     def label_form(self) -> Targets | None:
@@ -91,31 +100,32 @@ class QCData:
             )
 
 
-def qc_data(datamodule) -> QCData:
+def qc_data(
+    datamodule, sample_train: int = 100_000, sample_eval: int = 20_000, seed: int = 0
+) -> QCData:
     """The checks' view of a seqnn data module (:class:`~seqnn.data.datamodule.TableDataModule`
     or :class:`~seqnn.data.datamodule.IntervalDataModule`): its whole dataset without
-    transforms and each split's rows.
-
-    Raises:
-        QCError: tiled windows (``data=peaks``): their splits are runs of windows, which the
-            checks do not read yet.
-    """
+    transforms and each split's rows. Tiled windows (``data=peaks``) are sampled:
+    :func:`tiled_data` (``sample_train`` / ``sample_eval`` windows of the training / each
+    evaluated split at most, seeded by ``seed``)."""
     full, frame, rows = datamodule.split_rows()
     if getattr(full, "windows", None) is not None:
-        raise QCError(
-            "qc: tiled genome windows (data=peaks / coverage) are not checked yet: their "
-            "splits are held-out genome blocks or chromosomes, so they share no windows; "
-            "set qc=off to silence this"
-        )
+        return tiled_data(full, rows, sample_train, sample_eval, seed, type(datamodule).__name__)
     targets = getattr(full, "targets", None)
     labels = None if targets is None else targets.numpy()
-    intervals = sizes = soft_mask = None
+    intervals = sizes = None
+    length = full.input_length
     if getattr(full, "intervals", None) is not None:
         intervals = full.intervals[["chrom", "start", "end"]].reset_index(drop=True)
         sizes = dict(full.genome.sizes)
+        contig = contig_indices(intervals["chrom"], full.genome.names)
+        starts = intervals["start"].to_numpy(np.int64)
+        soft_mask = full.genome.soft_masked_fraction(contig, starts, length)
+        if labels is None:  # targets= read per batch (coverage): one pass over the rows
+            chroms = intervals["chrom"].astype(str).to_numpy(object)
+            labels = _window_targets(getattr(full, "target_fn", None), chroms, starts, length)
     else:
         soft_mask = soft_mask_fraction(frame[datamodule.hparams.sequence_column])
-    length = full.input_length
 
     def codes(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return full.codes_of(index), np.full(len(index), length, np.int64)
@@ -132,6 +142,95 @@ def qc_data(datamodule) -> QCData:
         soft_mask=soft_mask,
         source=type(datamodule).__name__,
     )
+
+
+def _sampled(windows: Windows, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``n`` rows of ``windows``, drawn without replacement, sorted (genome order)."""
+    if len(windows) <= n:
+        return np.arange(len(windows), dtype=np.int64)
+    return np.sort(rng.choice(len(windows), n, replace=False)).astype(np.int64)
+
+
+def tiled_data(
+    full,
+    splits: dict[str, Windows],
+    sample_train: int = 100_000,
+    sample_eval: int = 20_000,
+    seed: int = 0,
+    source: str = "the windows",
+) -> QCData:
+    """The checks' view of tiled genome windows: a seeded random sample of each split's
+    windows (``sample_train`` of the training split, ``sample_eval`` of each evaluated split
+    at most), with their codes, targets (``full.target_fn`` on the windows as tiled;
+    per-position targets averaged over positions), coordinates and soft-masked fraction,
+    and the splits' whole :class:`~seqnn.data.tiling.Windows` for the overlap count (which
+    is exact, on the runs). Memory: the sample's rows, not the genome's windows.
+
+    Args:
+        full: a tiled :class:`~seqnn.data.datasets.IntervalDataset`.
+        splits: each split's windows (the data module's split).
+        sample_train, sample_eval: the most windows sampled per split.
+        seed: the sample's seed.
+        source: the data's name in messages.
+    """
+    rng = np.random.default_rng(seed)
+    contig, starts, split, sample, done = [], [], {}, {}, 0
+    for stage in STAGES:
+        windows = splits[stage]
+        rows = _sampled(windows, sample_train if stage == "train" else sample_eval, rng)
+        c, s = windows.locate(rows)
+        contig.append(c)
+        starts.append(s)
+        split[stage] = np.arange(done, done + len(rows), dtype=np.int64)
+        sample[stage] = {"rows": int(len(rows)), "of": int(len(windows))}
+        done += len(rows)
+    if not len(splits["train"]):
+        raise QCError(
+            f"{source}: no training windows: with block splits a window that straddles two "
+            "genome blocks is in no split; lower data.n_blocks (or name val_chroms / "
+            "test_chroms)"
+        )
+    contig, starts = np.concatenate(contig), np.concatenate(starts)
+    genome, length = full.genome, full.input_length
+    names = np.asarray(genome.names, dtype=object)
+    intervals = pd.DataFrame({"chrom": names[contig], "start": starts, "end": starts + length})
+
+    def codes(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        batch = genome.fetch_batch(contig[index], starts[index], length)
+        return batch, np.full(len(index), length, np.int64)
+
+    return QCData(
+        codes=codes,
+        n_rows=done,
+        split=split,
+        labels=_window_targets(full.target_fn, names[contig], starts, length),
+        target_names=list(getattr(full, "target_names", None) or []),
+        target_kind=getattr(full, "target_kind", None),
+        intervals=intervals,
+        sizes=dict(genome.sizes),
+        soft_mask=genome.soft_masked_fraction(contig, starts, length),
+        source=f"{source} (tiled windows, sampled)",
+        windows=dict(splits),
+        sample=sample,
+    )
+
+
+TARGET_CHUNK = 4096  # windows whose targets are read at once (a profile: T x L values each)
+
+
+def _window_targets(target_fn, chroms: np.ndarray, starts: np.ndarray, length: int):
+    """(n, T) float32 targets of windows, :data:`TARGET_CHUNK` at a time (per-position
+    targets averaged over positions: one value a window); None without ``target_fn``."""
+    if target_fn is None:
+        return None
+    parts = []
+    for a in range(0, len(starts), TARGET_CHUNK):
+        s = starts[a : a + TARGET_CHUNK]
+        part = chroms[a : a + TARGET_CHUNK]
+        y = np.asarray(target_fn(part, s, s + length, np.zeros(len(s), bool)))
+        y = y.reshape(len(s), -1) if y.ndim < 3 else np.nanmean(y, axis=2)
+        parts.append(y.astype(np.float32))
+    return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
 
 
 def table_data(
