@@ -18,10 +18,9 @@
    counted from the 839 shipped real promoters aligned by their TSS:
    ``scripts/make_sigma70_boxes.py``; JASPAR CORE has no bacterial sigma factor matrix, so an
    AT-rich plant matrix is the best JASPAR match of a TATAAT box). q-values are
-   Benjamini-Hochberg: ``design_spot_<pos>_tomtom_q`` is the closer box's q over the two box
-   hypotheses (target < 0.05; p-values from the search of all 4,281 targets, whose columns are
-   Tomtom's null), with ``q_all`` over all 4,281 targets, its rank, and the best JASPAR match
-   with its q beside it;
+   Benjamini-Hochberg over all 4,281 targets: ``design_spot_<pos>_tomtom_q`` is the closer
+   box's q (target < 0.05), with ``q_boxes`` (over the two box hypotheses alone: lenient), its
+   rank, and the best JASPAR match with its q beside it;
    ``design_has_*_box`` the fraction of designed
    sequences (and of the starts) with the consensus, <= 1 mismatch, near its usual place.
 
@@ -51,7 +50,9 @@ TSS = 60  # index of the TSS in the σ70 model's 81-bp windows (-60..+20)
 
 
 def emit(name: str, value: float, unit: str, **extra) -> None:
-    print(json.dumps({"bench": name, "value": round(float(value), 4), "unit": unit, **extra}))
+    value = float(value)
+    value = round(value, 4) if abs(value) >= 1e-3 or value == 0 else float(f"{value:.3g}")
+    print(json.dumps({"bench": name, "value": value, "unit": unit, **extra}))
 
 
 # ----------------------------------------------------------------------------- spacing
@@ -136,12 +137,13 @@ def boxes(model, designed: list[str], starts: list[str]) -> None:
         matches = match_motifs(seqlets, [*jaspar, *reference], top_k=len(jaspar) + 2)
         boxes_only = matches[matches.target_id.isin([m.id for m in reference])]
         box = boxes_only.iloc[0]  # the closer box
-        # the question asked is "which σ70 box is this": q over those 2 hypotheses
+        # q over the 2 box hypotheses alone is lenient (an AT-rich spacer spot reaches 0.006
+        # for the −35 box): reported beside the q over all targets, which is the figure
         q_box = benjamini_hochberg(boxes_only.p_value.to_numpy())[0]
         best = matches.iloc[0]
         best_jaspar = matches[~matches.target_id.isin([m.id for m in reference])].iloc[0]
-        emit(f"design_spot_{k - TSS}_tomtom_q", q_box, "q", box=box.target_id, p=box.p_value,
-             q_all=box.q_value, rank=int(box["rank"]), consensus=seqlets.consensus(),
+        emit(f"design_spot_{k - TSS}_tomtom_q", box.q_value, "q", box=box.target_id,
+             p=box.p_value, q_boxes=q_box, rank=int(box["rank"]), consensus=seqlets.consensus(),
              best_match=f"{best.target_id} {best.target_name}", best_q=best.q_value,
              best_jaspar=f"{best_jaspar.target_id} {best_jaspar.target_name}",
              best_jaspar_q=best_jaspar.q_value, target=0.05,
