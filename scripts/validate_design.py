@@ -13,11 +13,15 @@
    two 6-bp windows of the designed sequences with the most positive mean attribution
    (centred ISM of the present base) are the hot spots; each sequence's 6-mer of most
    attribution within 5 bp of a spot is its seqlet, and the seqlets' PWM goes to Tomtom
-   (memelite) against the 4,279 JASPAR 2024 CORE matrices plus two
-   consensus PWMs, TATAAT (-10) and TTGACA (-35), each column 0.85 the consensus base and 0.05
-   the others (JASPAR CORE has no bacterial sigma factor matrix); q-values are
-   Benjamini-Hochberg over the query's targets. ``design_spot_<pos>_tomtom_q`` is the closer
-   box's q (and its rank among all targets); ``design_has_*_box`` the fraction of designed
+   (memelite, ``seqnn.interpret.match_motifs``) against the 4,279 JASPAR 2024 CORE matrices
+   plus the two reference σ70 boxes of ``seqnn.interpret.sigma70_boxes()`` (-10 and -35 PWMs
+   counted from the 839 shipped real promoters aligned by their TSS:
+   ``scripts/make_sigma70_boxes.py``; JASPAR CORE has no bacterial sigma factor matrix, so an
+   AT-rich plant matrix is the best JASPAR match of a TATAAT box). q-values are
+   Benjamini-Hochberg over all 4,281 targets: ``design_spot_<pos>_tomtom_q`` is the closer
+   box's q (target < 0.05), with ``q_boxes`` (over the two box hypotheses alone: lenient), its
+   rank, and the best JASPAR match with its q beside it;
+   ``design_has_*_box`` the fraction of designed
    sequences (and of the starts) with the consensus, <= 1 mismatch, near its usual place.
 
     python scripts/validate_design.py [--part spacing|design|all] [--out outputs/validate_design]
@@ -38,15 +42,17 @@ import pandas as pd
 import seqnn
 from seqnn.data.encoding import decode, encode
 from seqnn.design import evolve
-from seqnn.interpret import ism, jaspar_core, spacing
+from seqnn.interpret import Motif, ism, jaspar_core, match_motifs, sigma70_boxes, spacing
+from seqnn.interpret.motifs import benjamini_hochberg
 
 MOTIF_A, MOTIF_B, GAP, LENGTH = "AGATAA", "CACGTG", 5, 100
 TSS = 60  # index of the TSS in the σ70 model's 81-bp windows (-60..+20)
-BOXES = {"-10 TATAAT": "TATAAT", "-35 TTGACA": "TTGACA"}
 
 
 def emit(name: str, value: float, unit: str, **extra) -> None:
-    print(json.dumps({"bench": name, "value": round(float(value), 4), "unit": unit, **extra}))
+    value = float(value)
+    value = round(value, 4) if abs(value) >= 1e-3 or value == 0 else float(f"{value:.3g}")
+    print(json.dumps({"bench": name, "value": value, "unit": unit, **extra}))
 
 
 # ----------------------------------------------------------------------------- spacing
@@ -116,28 +122,32 @@ def validate_design(n: int, rounds: int, out: Path) -> None:
 
 def boxes(model, designed: list[str], starts: list[str]) -> None:
     """The designed sequences' two attribution hot spots, and whether they are σ70 boxes."""
-    from memelite import tomtom
-
     codes = np.array([encode(s) for s in designed])
     effects = ism(model, codes, centre=True)  # (N, 4, L)
     present = (effects * np.eye(4)[codes].transpose(0, 2, 1)).sum(axis=1)  # (N, L)
     profile = np.convolve(np.clip(present, 0, None).mean(axis=0), np.ones(6), "valid")
-    targets = [m.probabilities(0.1) for m in jaspar_core()]
-    names = [f"{m.id} {m.name}" for m in jaspar_core()] + list(BOXES)
-    targets += [consensus_pwm(word) for word in BOXES.values()]
+    reference = sigma70_boxes()  # TSS-aligned real promoters: the yardstick JASPAR lacks
+    jaspar = jaspar_core()
     for _ in range(2):  # the two 6-bp windows of most positive attribution, apart
         k = int(np.argmax(profile))
         profile[max(0, k - 8) : k + 9] = -np.inf
-        pwm = seqlet_pwm(codes, present, k)
-        p = tomtom([pwm], targets)[0][0]
-        q = benjamini_hochberg(p)
-        best = int(np.argmin(p))
-        box = min(BOXES, key=lambda b: p[names.index(b)])  # the closer of the two boxes
-        j = names.index(box)
-        emit(f"design_spot_{k - TSS}_tomtom_q", q[j], "q", box=box, p=float(p[j]),
-             rank=int((p < p[j]).sum()) + 1, consensus=consensus(pwm), best_match=names[best],
-             best_q=float(q[best]),
-             targets="JASPAR2024 CORE (4,279) + TATAAT/TTGACA consensus PWMs")  # fmt: skip
+        seqlets = Motif(f"spot_{k - TSS}", "designed", seqlet_counts(codes, present, k))
+        # one Tomtom search over JASPAR CORE + the two boxes: the boxes' p-values share the
+        # large database's null, and q-values are Benjamini-Hochberg over all 4,281 targets
+        matches = match_motifs(seqlets, [*jaspar, *reference], top_k=len(jaspar) + 2)
+        boxes_only = matches[matches.target_id.isin([m.id for m in reference])]
+        box = boxes_only.iloc[0]  # the closer box
+        # q over the 2 box hypotheses alone is lenient (an AT-rich spacer spot reaches 0.006
+        # for the −35 box): reported beside the q over all targets, which is the figure
+        q_box = benjamini_hochberg(boxes_only.p_value.to_numpy())[0]
+        best = matches.iloc[0]
+        best_jaspar = matches[~matches.target_id.isin([m.id for m in reference])].iloc[0]
+        emit(f"design_spot_{k - TSS}_tomtom_q", box.q_value, "q", box=box.target_id,
+             p=box.p_value, q_boxes=q_box, rank=int(box["rank"]), consensus=seqlets.consensus(),
+             best_match=f"{best.target_id} {best.target_name}", best_q=best.q_value,
+             best_jaspar=f"{best_jaspar.target_id} {best_jaspar.target_name}",
+             best_jaspar_q=best_jaspar.q_value, target=0.05,
+             targets="JASPAR2024 CORE (4,279) + sigma70_boxes() (2)")  # fmt: skip
     for box, (word, lo, hi) in {"-10": ("TATAAT", -16, -4), "-35": ("TTGACA", -40, -28)}.items():
         emit(
             f"design_has_{box}_box",
@@ -148,20 +158,14 @@ def boxes(model, designed: list[str], starts: list[str]) -> None:
         )
 
 
-def seqlet_pwm(codes: np.ndarray, present: np.ndarray, spot: int) -> np.ndarray:
-    """(4, 6) frequencies of each sequence's 6-mer of most attribution within 5 bp of ``spot``
+def seqlet_counts(codes: np.ndarray, present: np.ndarray, spot: int) -> np.ndarray:
+    """(4, 6) base counts of each sequence's 6-mer of most attribution within 5 bp of ``spot``
     (instances aligned by attribution, as seqlets are, not by a consensus)."""
     lo, hi = max(0, spot - 5), min(codes.shape[1] - 6, spot + 5)
     windows = np.lib.stride_tricks.sliding_window_view(present, 6, axis=1)[:, lo : hi + 1]
     first = lo + windows.sum(axis=2).argmax(axis=1)  # (N,)
     instances = codes[np.arange(len(codes))[:, None], first[:, None] + np.arange(6)]  # (N, 6)
-    counts = np.stack([(instances == b).sum(axis=0) for b in range(4)]) + 0.5
-    return counts / counts.sum(axis=0)
-
-
-def consensus(pwm: np.ndarray) -> str:
-    return "".join("ACGT"[i] if pwm[i, j] >= 0.5 else "acgt"[i] for j, i in
-                   enumerate(pwm.argmax(axis=0)))  # fmt: skip
+    return np.stack([(instances == b).sum(axis=0) for b in range(4)]) + 0.5
 
 
 def has_box(seqs: list[str], word: str, lo: int, hi: int) -> float:
@@ -169,21 +173,6 @@ def has_box(seqs: list[str], word: str, lo: int, hi: int) -> float:
     codes = np.array([encode(s) for s in seqs])[:, TSS + lo : TSS + hi]
     windows = np.lib.stride_tricks.sliding_window_view(codes, len(word), axis=1)
     return float(((windows != encode(word)).sum(axis=2) <= 1).any(axis=1).mean())
-
-
-def consensus_pwm(word: str) -> np.ndarray:
-    pwm = np.full((4, len(word)), 0.05)
-    pwm[encode(word), np.arange(len(word))] = 0.85
-    return pwm
-
-
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    order = np.argsort(p)
-    ranked = p[order] * len(p) / np.arange(1, len(p) + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty_like(q)
-    out[order] = np.minimum(q, 1.0)
-    return out
 
 
 def main() -> None:

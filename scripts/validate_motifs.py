@@ -142,16 +142,17 @@ def ctcf(out: Path, n_peaks: int, n_shuffles: int) -> None:
          seconds=round(time.perf_counter() - t0))  # fmt: skip
 
 
-def profile(out: Path, epochs: int, n_shuffles: int) -> None:
+def profile(out: Path, epochs: int | None, n_shuffles: int) -> None:
     database = {m.id: m for m in jaspar_core()}
     sim = simulate_coverage(out / "profile_data", [database[i].trim(0.5) for i in MOTIFS], seed=0)
     run = out / "profile_run"
     if not (run / "model").exists():
         command = [sys.executable, "-m", "seqnn.cli.train", "experiment=coverage_profile",
                    f"data.genome={sim.fasta}", f"data.intervals={sim.windows}",
-                   f"data.targets.paths=[{sim.bigwig}]", f"trainer.max_epochs={epochs}",
-                   *SPLIT, "logger=csv", "callbacks.progress_bar=null",
-                   f"hydra.run.dir={run}"]  # fmt: skip
+                   f"data.targets.paths=[{sim.bigwig}]", *SPLIT, "logger=csv",
+                   "callbacks.progress_bar=null", f"hydra.run.dir={run}"]  # fmt: skip
+        if epochs is not None:  # else the experiment's own schedule (60, early stopping)
+            command.append(f"trainer.max_epochs={epochs}")
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     model = seqnn.load_pretrained(run / "model")
     windows = read_intervals(sim.windows)
@@ -163,7 +164,8 @@ def profile(out: Path, epochs: int, n_shuffles: int) -> None:
     keep = mask.any(axis=1)
     emit("profile_count_attr_auroc", position_auroc(attr[keep], mask[keep]), "AUROC",
          target=0.9, method="deeplift_shap", output="count", windows=int(keep.sum()),
-         epochs=epochs, seconds=round(time.perf_counter() - t0))  # fmt: skip
+         epochs=epochs or "the experiment's (max 60, early stopping)",
+         seconds=round(time.perf_counter() - t0))  # fmt: skip
 
 
 def implant_mask(windows: pd.DataFrame, implants: pd.DataFrame) -> np.ndarray:
@@ -187,7 +189,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=6000, help="simulated training sequences")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--sim-model", type=Path, help="reuse a simulation model trained before")
-    parser.add_argument("--profile-epochs", type=int, default=20)
+    parser.add_argument("--profile-epochs", type=int, default=None,
+                        help="default: experiment=coverage_profile's schedule")  # fmt: skip
     parser.add_argument("--ctcf-peaks", type=int, default=2000)
     parser.add_argument("--n-shuffles", type=int, default=10)
     args = parser.parse_args()

@@ -57,6 +57,23 @@ def test_modisco_recovers_every_implanted_motif_and_writes_a_report(implanted, t
         assert (folder / "logos" / f"{pattern.name}_pwm.png").stat().st_size > 0
 
 
+def test_seqlet_floor_reaches_modisco_lite(implanted, monkeypatch):
+    tfmodisco = pytest.importorskip("modiscolite.tfmodisco")
+    seen = {}
+
+    def fake(**kwargs):
+        seen.update(kwargs)
+        return None, None  # no pattern of either sign
+
+    monkeypatch.setattr(tfmodisco, "TFMoDISco", fake)
+    x, hypothetical = implanted
+    result = modisco(None, x[:40], hypothetical=hypothetical[:40], min_passing_windows_frac=0.2)
+    assert seen["min_passing_windows_frac"] == 0.2
+    assert result.patterns == []
+    modisco(None, x[:40], hypothetical=hypothetical[:40])
+    assert seen["min_passing_windows_frac"] == 0.03  # modisco-lite's own default
+
+
 def test_report_is_written_whole_and_not_over_an_existing_folder(tmp_path):
     patterns = [pattern_of("MA0139.2", 120), pattern_of("MA1155.1", 30)]
     matches = match_motifs([p.motif for p in patterns], top_k=2)

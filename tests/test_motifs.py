@@ -18,6 +18,7 @@ from seqnn.interpret.motifs import (
     motif_similarity,
     read_jaspar,
     read_meme,
+    sigma70_boxes,
     write_meme,
 )
 
@@ -119,6 +120,20 @@ def test_jaspar_core_is_shipped():
     assert len({m.id for m in motifs}) == 4279
     assert {m.name for m in motifs if m.id.startswith("MA0139.")} == {"CTCF"}
     assert jaspar_core() is not jaspar_core()  # a fresh list over the cached motifs
+
+
+def test_sigma70_boxes_are_shipped_and_tell_the_boxes_apart():
+    boxes = {m.id: m for m in sigma70_boxes()}
+    assert set(boxes) == {"sigma70_minus10", "sigma70_minus35"}
+    assert boxes["sigma70_minus10"].consensus() == "TATAAT"
+    assert boxes["sigma70_minus35"].consensus() == "TTGACA"
+    assert np.allclose(boxes["sigma70_minus10"].counts.sum(axis=0), 839)  # one site a promoter
+    for word, box in (("TATAAT", "sigma70_minus10"), ("TTGACA", "sigma70_minus35")):
+        counts = np.eye(4)[:, ["ACGT".index(b) for b in word]] * 16 + 1  # (4, 6)
+        # with JASPAR beside them (Tomtom's null needs a large database), as validate_design
+        table = match_motifs(Motif(word, word, counts), [*jaspar_core(), *boxes.values()], 4281)
+        found = table[table.target_id.str.startswith("sigma70")]
+        assert found.target_id.iloc[0] == box
 
 
 # ----------------------------------------------------------------------------- MEME

@@ -37,6 +37,7 @@ _LAZY = {
     "MotifError": "seqnn.interpret.motifs",
     "read_jaspar": "seqnn.interpret.motifs",
     "jaspar_core": "seqnn.interpret.motifs",
+    "sigma70_boxes": "seqnn.interpret.motifs",
     "write_meme": "seqnn.interpret.motifs",
     "read_meme": "seqnn.interpret.motifs",
     "motif_similarity": "seqnn.interpret.motifs",

@@ -37,6 +37,10 @@ MIN_SEQUENCES = 20
 """Fewer sequences give TF-MoDISco too few seqlets to cluster (its null needs windows)."""
 SUMMARY_COLUMNS = ["pattern", "n_seqlets", "seqlet_fraction", "consensus", "best_match",
                    "p_value", "q_value"]  # fmt: skip
+MIN_PASSING_WINDOWS_FRAC = 0.03
+"""modisco-lite's floor on the share of windows that seqlet calling keeps. Its threshold is an
+FDR against a Laplace null fitted to all windows; where short sequences are mostly signal (81-bp
+promoters) that null is wide, fewer than 3% of windows pass, and this floor sets the threshold."""
 TRIM = 0.3
 """Pattern columns kept: from the first to the last whose total |CWM| reaches this fraction
 of the pattern's largest (modisco-lite's report trims so before Tomtom)."""
@@ -198,6 +202,7 @@ def modisco(
     window: int = 21,
     flank: int = 10,
     n_leiden_runs: int = 2,
+    min_passing_windows_frac: float = MIN_PASSING_WINDOWS_FRAC,
     batch_size: int = 128,
     **attribution_kwargs,
 ) -> ModiscoResult:
@@ -219,6 +224,9 @@ def modisco(
         flank: bp added to each side of a seqlet.
         n_leiden_runs: Leiden clusterings per round (modisco-lite's default 50 is slow;
             2 finds the same patterns on seqnn's simulations).
+        min_passing_windows_frac: seqlet calling keeps the windows that pass its FDR
+            threshold, and at least this fraction of all windows
+            (:data:`MIN_PASSING_WINDOWS_FRAC`, modisco-lite's default).
         batch_size: sequences per attribution pass.
         **attribution_kwargs: passed to the attribution method (e.g. ``n_shuffles``).
 
@@ -252,7 +260,7 @@ def modisco(
             f"hypothetical: shape {hypothetical.shape}, the sequences' is {tuple(one_hot.shape)}"
         )
     patterns = run_tfmodisco(one_hot.cpu().numpy(), hypothetical, max_seqlets, window, flank,
-                             n_leiden_runs)  # fmt: skip
+                             n_leiden_runs, min_passing_windows_frac)  # fmt: skip
     if not patterns:
         log.warning("TF-MoDISco found no pattern in %d sequences", n)
         return ModiscoResult([], pd.DataFrame(columns=MATCH_COLUMNS), n)
@@ -267,6 +275,7 @@ def run_tfmodisco(
     window: int = 21,
     flank: int = 10,
     n_leiden_runs: int = 2,
+    min_passing_windows_frac: float = MIN_PASSING_WINDOWS_FRAC,
 ) -> list[Pattern]:
     """modisco-lite on (N, 4, L) one-hot and hypothetical contributions -> trimmed patterns."""
     try:
@@ -277,7 +286,7 @@ def run_tfmodisco(
         one_hot=one_hot.transpose(0, 2, 1).astype(np.float32),  # (N, 4, L) -> (N, L, 4)
         hypothetical_contribs=hypothetical.transpose(0, 2, 1),  # (N, 4, L) -> (N, L, 4)
         sliding_window_size=window, flank_size=flank, max_seqlets_per_metacluster=max_seqlets,
-        n_leiden_runs=n_leiden_runs,
+        n_leiden_runs=n_leiden_runs, min_passing_windows_frac=min_passing_windows_frac,
     )  # fmt: skip
     patterns = []
     for sign, found in (("pos", positive), ("neg", negative)):

@@ -7,8 +7,8 @@ probabilities: columns that already sum to 1 are counts of one site).
 :func:`match_motifs` ranks database motifs by Tomtom's p-value (memelite), with q-values;
 :func:`motif_similarity` is a plain similarity (mean column-wise Pearson correlation over the
 longer motif's width, both strands, every offset) with no significance attached.
-``seqnn`` ships the 4,279 JASPAR 2024 CORE matrices (:func:`jaspar_core`); provenance in
-``seqnn/resources/PROVENANCE.md``.
+``seqnn`` ships the 4,279 JASPAR 2024 CORE matrices (:func:`jaspar_core`) and the E. coli σ70
+−10/−35 box PWMs (:func:`sigma70_boxes`); provenance in ``seqnn/resources/PROVENANCE.md``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from seqnn.errors import SeqnnInputError
 
 BASES = "ACGT"
 JASPAR_CORE = "JASPAR2024_CORE.jaspar.gz"
+SIGMA70_BOXES = "ecoli_sigma70_boxes.meme"
 MATCH_COLUMNS = [
     "query", "rank", "target_id", "target_name", "p_value", "q_value", "score", "offset", "strand"
 ]  # fmt: skip
@@ -257,6 +258,23 @@ def _jaspar_core() -> tuple[Motif, ...]:
 def jaspar_core() -> list[Motif]:
     """The 4,279 JASPAR 2024 CORE count matrices shipped with seqnn (read once, then cached)."""
     return list(_jaspar_core())
+
+
+def sigma70_boxes() -> list[Motif]:
+    """The E. coli σ70 −10 (TATAAT-like) and −35 (TTGACA-like) box PWMs shipped with seqnn.
+
+    Counts from the 839 shipped σ70 promoters aligned by their TSS, each box re-placed within
+    ±3 bp of its canonical offset (``scripts/make_sigma70_boxes.py``). JASPAR CORE has no
+    bacterial σ70 matrix: these are the reference for σ70 models' motifs and designs.
+    """
+    return read_meme(_resource(SIGMA70_BOXES))
+
+
+def _resource(name: str) -> Path:
+    path = Path(str(resources.files("seqnn") / "resources" / "motifs" / name))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: seqnn's shipped motifs are missing; reinstall seqnn")
+    return path
 
 
 # ----------------------------------------------------------------------------- MEME format
