@@ -12,7 +12,6 @@ import pandas as pd
 import pyBigWig
 import pytest
 from test_coverage import truth, write_bigwig
-from test_genome import mapped_kb
 
 from seqnn.data import coverage_store
 from seqnn.data.coverage import CoverageTargets, TargetError
@@ -80,23 +79,6 @@ def test_store_gather_outside_contigs_is_missing(odd):
     masked = CoverageStore(odd, 4, nan="mask").open()
     got = masked.gather(rows, np.array([-1, 24, 0, 0]), 3)
     assert np.isnan(got[[0, 2, 3], 0]).all() and np.isnan(got[1, 2])
-
-
-def test_store_reads_whole_windows_without_mapping_them(tmp_path):
-    # windows inside their contig are read, not mapped: the same values as the map's, and
-    # none of the store in the process's resident set afterwards
-    rng = np.random.default_rng(2)
-    size = 500_000
-    values = {"chr1": rng.random(size).astype(np.float32)}
-    bw = write_bigwig(tmp_path / "big.bw", values, sizes={"chr1": size})
-    store = CoverageStore(bw, 1, progress=False).open()
-    first = rng.integers(0, size - 100, 5000)
-    rows = np.zeros(len(first), np.int64)
-    got = store.gather(rows, first, 100)
-    if os.path.exists("/proc/self/smaps"):
-        assert mapped_kb(store.path) < 64  # kB of 2 MB
-    expected = np.take(store.values, first[:, None] + np.arange(100))  # through the map
-    assert np.array_equal(got, expected)
 
 
 def test_store_lives_in_the_cache_dir(odd, tmp_path, monkeypatch):

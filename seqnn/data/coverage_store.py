@@ -48,7 +48,6 @@ import numpy as np
 import pandas as pd
 
 from seqnn.atomic import OutputError, atomic_path
-from seqnn.data.file_rows import HAVE_PREAD, read_rows
 from seqnn.data.genome import (
     CACHE_ENV,
     _meta_digest,
@@ -124,7 +123,6 @@ class CoverageStore:
         self.meta_path = self.path.with_name(self.path.name + ".json")
         self._meta: dict | None = None
         self._values: np.ndarray | None = None
-        self._reader = None  # the store file opened for batch reads
         self._index: pd.Index | None = None
 
     def __repr__(self) -> str:
@@ -132,7 +130,7 @@ class CoverageStore:
 
     def __getstate__(self) -> dict:
         # the map stays behind: a worker maps the store file again
-        return {**self.__dict__, "_values": None, "_reader": None}
+        return {**self.__dict__, "_values": None}
 
     # ------------------------------------------------------------------ open / build
     def open(self) -> CoverageStore:
@@ -316,33 +314,11 @@ class CoverageStore:
 
     def take(self, index: np.ndarray, missing: np.ndarray | None) -> np.ndarray:
         """The stored values at ``index`` (from :meth:`locate`); missing bins read as
-        0 (``nan="zero"``) or NaN (``nan="mask"``). A window wholly inside its contig is read
-        with one ``pread`` (:mod:`seqnn.data.file_rows`: nothing mapped, so the cost per
-        window stays flat in the store's size); windows at a contig edge, from the map."""
-        whole = np.ones(len(index), bool) if missing is None else ~missing.any(axis=1)
-        if not HAVE_PREAD or index.size == 0 or not whole.any():
-            out = np.take(self.values, index)
-        else:
-            out = np.empty(index.shape, dtype=np.float32)
-            out[whole] = self._read_rows(index[whole, 0], index.shape[1])
-            if not whole.all():
-                out[~whole] = np.take(self.values, index[~whole])
+        0 (``nan="zero"``) or NaN (``nan="mask"``)."""
+        out = np.take(self.values, index)
         if missing is not None:
             out[missing] = 0.0 if self.nan == "zero" else np.nan
         return out
-
-    def _read_rows(self, first: np.ndarray, n: int) -> np.ndarray:
-        """(k, n) float32: ``n`` bins from each flat bin position ``first``, one read each."""
-        if self._reader is None:
-            self.values  # noqa: B018 (checks the file's size against the store's)
-            self._reader = open(self.path, "rb", buffering=0)  # noqa: SIM115 (kept open)
-        data = read_rows(self._reader, first * 4, 4 * n)
-        if data is None:
-            raise TargetError(
-                f"{self.path}: the coverage store is shorter than its sidecar says (it changed "
-                "since it was opened); run again (it is checked and rebuilt on open)"
-            )
-        return np.frombuffer(data, dtype=np.float32).reshape(len(first), n)
 
     def gather(self, rows: np.ndarray, first: np.ndarray, n: int) -> np.ndarray:
         """(B, n) float32: ``n`` stored bins from bin ``first`` of contig ``rows``, per window."""

@@ -54,7 +54,6 @@ from seqnn.data.encoding import (
     EncodingPolicy,
     codes_to_one_hot,
 )
-from seqnn.data.file_rows import HAVE_PREAD, read_rows
 from seqnn.data.jit import njit
 from seqnn.errors import SeqnnInputError
 
@@ -886,15 +885,23 @@ class Genome:
         return self._codes
 
     def _read(self, first: np.ndarray, width: int) -> np.ndarray:
-        """The (k, width) codes at the cache offsets ``first``, read with one ``pread`` per
-        window (:mod:`seqnn.data.file_rows`: nothing mapped, cost flat in the genome's
-        size); from the memory map where the OS has no ``pread``."""
-        if not HAVE_PREAD:
+        """The (k, width) codes at the cache offsets ``first``: one ``pread`` per window.
+
+        A window read this way is a copy out of the page cache: nothing is mapped, so the
+        cost per window and the process's resident set stay flat in the genome's size (a
+        mapped gather faults in a fresh page per window and holds what it mapped: measured
+        with 1M random 1-kb windows, 229k windows/s over a 0.1 Gb cache and 71k over 3.1 Gb,
+        against 569k and 482k read this way). The loop runs once per window of a batch but
+        each step is the system call itself; without ``os.pread`` (Windows) the windows come
+        from the memory map.
+        """
+        if not hasattr(os, "pread"):
             return self._windows(width)[first]
         if self._reader is None:
             self._reader = open(self.cache_path, "rb", buffering=0)  # noqa: SIM115 (kept open)
-        data = read_rows(self._reader, first, width)
-        if data is None:
+        fd = self._reader.fileno()
+        data = bytearray(b"".join([os.pread(fd, width, offset) for offset in first.tolist()]))
+        if len(data) != len(first) * width:
             raise GenomeError(
                 f"{self.cache_path}: the code cache is shorter than its index says (truncated "
                 f"or replaced while open); open the Genome again to rebuild it"
