@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from genome_files import BGZF_EOF, bgzf_blocks, piped, write_bgzf
+from genome_files import BGZF_EOF, bgzf_blocks, mapped_kb, piped, spy_mapped_kb, write_bgzf
 
 import seqnn.data.genome as genome_mod
 from seqnn.data.encoding import (
@@ -429,18 +429,6 @@ def test_opening_and_fetching_do_not_load_numba(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def mapped_kb(path: Path) -> int:
-    """Resident kB of this process's maps of ``path`` (/proc/self/smaps)."""
-    total, current = 0, None
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        head = line.split()
-        if head and not head[0].endswith(":"):  # a map's header line: ... [path]
-            current = head[5] if len(head) > 5 else None
-        elif head and head[0] == "Rss:" and current == str(path):
-            total += int(head[1])
-    return total
-
-
 @pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("limit", [64, 1 << 30])
 def test_batches_do_not_keep_the_whole_genome_mapped(tmp_path, monkeypatch, limit):
@@ -458,3 +446,19 @@ def test_batches_do_not_keep_the_whole_genome_mapped(tmp_path, monkeypatch, limi
         assert held < 2048  # kB: a few batches' pages at most
     else:
         assert held > 6 * 1024  # nothing dropped: most of the 8 MB genome stays mapped
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
+def test_one_large_request_maps_a_bounded_part_of_the_genome(tmp_path, monkeypatch):
+    # one request of many windows at random places (the REF bases of a VCF chunk): it is
+    # read in slices with the pages dropped between them, not all mapped before one drop
+    rng = np.random.default_rng(6)
+    size = 8 << 20
+    genome = Genome(write_fasta(tmp_path / "big.fa", {"chr1": random_dna(rng, size)}))
+    genome.cache_path.read_bytes()  # in the page cache: a fault maps its neighbours too
+    monkeypatch.setattr(genome_mod, "MAPPED_PAGES", 256)  # 1 MB
+    seen = spy_mapped_kb(monkeypatch, genome.cache_path)
+    starts = rng.permutation(np.arange(0, size - 1, 4096, dtype=np.int64))  # every page
+    codes = genome.fetch_batch(np.zeros(len(starts), np.int64), starts, 1)
+    assert np.array_equal(codes[:, 0], genome.codes[starts])
+    assert max(seen) < 3 * 1024  # kB: the budget and one slice, not the 8 MB genome

@@ -708,6 +708,12 @@ def _fetch_codes(
     return out
 
 
+def _window_pages(length: int) -> int:
+    """The most pages a mapped read of one window of ``length`` bases can map: its own
+    (``length // PAGESIZE + 2`` at worst) and the cached neighbours a fault maps with them."""
+    return length // mmap.PAGESIZE + 2 + FAULT_AROUND_PAGES
+
+
 # ----------------------------------------------------------------------------- Genome
 class Genome:
     """A FASTA genome: contig names and sizes, and batched fetches as uint8 codes.
@@ -901,20 +907,41 @@ class Genome:
             self._random_codes = self._map_codes(random=True)
         return self._random_codes
 
-    def _unmap_read_pages(self, n: int, length: int) -> None:
-        """Count the pages the batches have mapped (up to ``length // PAGESIZE + 2`` a window,
-        plus the cached neighbours a fault maps with it) and, past :data:`MAPPED_PAGES` of
-        them, drop the batch map's pages from this process's resident set (``MADV_DONTNEED``:
-        they stay in the page cache, shared). A stream of a million windows over a 3 Gb
-        genome would otherwise end up mapping all of it; the call costs about the pages it
-        drops, once per ~128 MB of them."""
-        self._mapped_pages += n * (length // mmap.PAGESIZE + 2 + FAULT_AROUND_PAGES)
-        if self._mapped_pages < MAPPED_PAGES:
-            return
-        self._mapped_pages = 0
-        mapped = getattr(self._batch_codes().base, "obj", None)
-        if isinstance(mapped, mmap.mmap) and hasattr(mapped, "madvise"):
-            mapped.madvise(mmap.MADV_DONTNEED)
+    def _make_room(self, n: int, length: int) -> None:
+        """Before ``n`` windows of ``length`` are read: count the pages they can map
+        (:func:`_window_pages`) and, if that takes the count past :data:`MAPPED_PAGES`, first
+        drop the batch map's pages from this process's resident set (``MADV_DONTNEED``: they
+        stay in the page cache, shared). A stream of a million windows over a 3 Gb genome
+        would otherwise end up mapping all of it; the call costs about the pages it drops."""
+        pages = n * _window_pages(length)
+        if self._mapped_pages and self._mapped_pages + pages > MAPPED_PAGES:
+            mapped = getattr(self._batch_codes().base, "obj", None)
+            if isinstance(mapped, mmap.mmap) and hasattr(mapped, "madvise"):
+                mapped.madvise(mmap.MADV_DONTNEED)
+            self._mapped_pages = 0
+        self._mapped_pages += pages
+
+    def _mapped_fetch(
+        self, contig: np.ndarray, starts: np.ndarray, reverse: np.ndarray, length: int
+    ) -> np.ndarray:
+        """:func:`_fetch_codes` through the batch map, in slices of at most
+        :data:`MAPPED_PAGES` pages' worth of windows, each after :meth:`_make_room`: the
+        map holds at most that many pages (a few more where one window is larger). One
+        large request would otherwise map all its pages before a drop: the REF bases of a
+        10,000-variant VCF chunk (1-bp reads at random places, a page and its cached
+        fault-around neighbours each, ~72 KB) held 360 MB more resident at 1 Gb than at
+        0.1 Gb, and ~700 MB at hg38's size."""
+        step = max(1, MAPPED_PAGES // _window_pages(length))
+        maps = (self._batch_codes(), self._windows(length), self._offsets, self._lengths)
+        if len(starts) <= step:  # a DataLoader's batch: one slice
+            self._make_room(len(starts), length)
+            return _fetch_codes(*maps, contig, starts, reverse, length)
+        out = np.empty((len(starts), length), dtype=np.uint8)
+        for i in range(0, len(starts), step):  # slices of windows, not windows
+            sl = slice(i, i + step)
+            self._make_room(len(starts[sl]), length)
+            out[sl] = _fetch_codes(*maps, contig[sl], starts[sl], reverse[sl], length)
+        return out
 
     def _map_codes(self, random: bool) -> np.ndarray:
         if self._lengths.sum() == 0:
@@ -1080,17 +1107,7 @@ class Genome:
                 f"{self.path}: contig index {contig[np.argmax(bad)]} is out of range "
                 f"0..{len(self) - 1}"
             )
-        codes = _fetch_codes(
-            self._batch_codes(),
-            self._windows(length),
-            self._offsets,
-            self._lengths,
-            contig,
-            starts,
-            reverse,
-            length,
-        )
-        self._unmap_read_pages(len(starts), length)
+        codes = self._mapped_fetch(contig, starts, reverse, length)
         if policy is not None:
             return codes_to_one_hot(codes, policy)
         if out is not None and out.shape == codes.shape and out.dtype == np.uint8:
