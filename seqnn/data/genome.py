@@ -58,8 +58,9 @@ from seqnn.errors import SeqnnInputError
 
 CACHE_VERSION = 2  # 2: content samples and a digest of the sidecar
 CACHE_ENV = "SEQNN_CACHE_DIR"
-#: pages the batch map may hold before they are dropped (~128 MB with 4 KiB pages)
-MAPPED_PAGES = 32768
+#: pages the batch map may hold before they are dropped (32 MB with 4 KiB pages): a
+#: DataLoader worker's share of the genome; 128 MB held twice the PSS per worker at 1 Gb
+MAPPED_PAGES = 8192
 #: pages a read fault maps around the one it needs when they are cached (Linux's default
 #: fault_around_bytes, 64 KiB; MADV_RANDOM does not turn it off)
 FAULT_AROUND_PAGES = 16
