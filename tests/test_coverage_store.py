@@ -5,6 +5,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import time
 import warnings
 
 import numpy as np
@@ -232,9 +233,19 @@ def test_contig_names_are_checked_before_a_store_is_built(tmp_path, odd):
 
 
 def _build_and_sum(path: str, barrier, results) -> None:
+    builds = []
+    write = CoverageStore._write
+
+    def slow_write(self, *args) -> None:  # a build that surely overlaps the other's
+        builds.append(1)
+        time.sleep(1.5)
+        write(self, *args)
+
+    CoverageStore._write = slow_write
     barrier.wait()  # both processes open the missing store at the same moment
     store = CoverageStore(path, 1, progress=False).open()
-    results.put((float(np.nansum(store.values, dtype=np.float64)), len(store.values)))
+    total = float(np.nansum(store.values, dtype=np.float64))
+    results.put((total, len(store.values), len(builds)))
 
 
 def test_two_processes_building_one_store_both_end_correct(tmp_path):
@@ -257,8 +268,11 @@ def test_two_processes_building_one_store_both_end_correct(tmp_path):
     for proc in procs:
         proc.join(timeout=60)
         assert proc.exitcode == 0
-    for total, n in results:
+    for total, n, _ in results:
         assert n == 4_000_000 and total == pytest.approx(expected, rel=1e-6)
+    # the lock: one process builds, the other waits for it and reads its store (without
+    # the lock both builds run, each 1.5 s long, at once)
+    assert sorted(built for _, _, built in results) == [0, 1]
     assert not list(tmp_path.glob(".*.tmp"))  # no temp file left behind
     again = CoverageStore(path, 1)
     assert again._load_meta() is not None  # a valid store, not rebuilt

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from genome_files import BGZF_EOF, bgzf_blocks, piped, write_bgzf
+from genome_files import BGZF_EOF, bgzf_blocks, mapped_kb, piped, write_bgzf
 
 import seqnn.data.genome as genome_mod
 from seqnn.data.encoding import (
@@ -429,18 +429,6 @@ def test_opening_and_fetching_do_not_load_numba(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def mapped_kb(path: Path) -> int:
-    """Resident kB of this process's maps of ``path`` (/proc/self/smaps)."""
-    total, current = 0, None
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        head = line.split()
-        if head and not head[0].endswith(":"):  # a map's header line: ... [path]
-            current = head[5] if len(head) > 5 else None
-        elif head and head[0] == "Rss:" and current == str(path):
-            total += int(head[1])
-    return total
-
-
 @pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
 def test_batches_do_not_map_the_genome(tmp_path):
     # a stream of windows over the whole genome is read, not mapped: the process holds none
@@ -463,3 +451,17 @@ def test_a_cache_truncated_while_open_is_an_error(tmp_path):
     os.truncate(genome.cache_path, 100)
     with pytest.raises(GenomeError, match="shorter than its index says"):
         genome.fetch_batch(np.zeros(1, np.int64), np.array([2000]), 10)
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="needs Linux /proc")
+def test_one_large_request_maps_none_of_the_genome(tmp_path):
+    # one request of many windows at random places (the REF bases of a VCF chunk), with the
+    # cache in the page cache: read, not mapped, so nothing of the 8 MB genome is held
+    rng = np.random.default_rng(6)
+    size = 8 << 20
+    genome = Genome(write_fasta(tmp_path / "big.fa", {"chr1": random_dna(rng, size)}))
+    genome.cache_path.read_bytes()  # in the page cache: a mapped fault maps neighbours too
+    starts = rng.permutation(np.arange(0, size - 1, 4096, dtype=np.int64))  # every page
+    codes = genome.fetch_batch(np.zeros(len(starts), np.int64), starts, 1)
+    assert mapped_kb(genome.cache_path) < 64  # kB
+    assert np.array_equal(codes[:, 0], genome.codes[starts])

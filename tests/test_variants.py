@@ -3,12 +3,13 @@ REF checks, strand symmetry and the seqnn-variants CLI."""
 
 import gzip
 import math
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from genome_files import piped
+from genome_files import piped, spy_mapped_kb
 from torch import nn
 
 from seqnn.cli.variants import main
@@ -402,3 +403,33 @@ def test_plain_vcf_columns_take_the_vectorised_path_with_the_same_table(tmp_path
     monkeypatch.setattr(vcf_module, "_plain_variants", lambda variants: None)
     pd.testing.assert_frame_equal(fast, read_vcf(path))
     assert fast["ref"].str.isupper().all() and fast["pos"].tolist() == list(range(1, 33))
+
+
+def _peak_mapped_kb(tmp_path, monkeypatch, size: int, n: int) -> int:
+    """Score ``n`` SNVs at random places of a random genome of ``size`` bp (its code cache
+    in the page cache, as after any earlier run) and return the most kB of the cache that
+    any read left mapped."""
+    rng = np.random.default_rng(size)
+    seq = np.frombuffer(b"ACGT", np.uint8)[rng.integers(0, 4, size)].tobytes().decode()
+    fasta = write_fasta(tmp_path / f"g{size}.fa", {"chr1": seq})
+    genome = Genome(fasta)
+    genome.cache_path.read_bytes()
+    pos = np.sort(rng.choice(np.arange(1_000, size - 1_000), n, replace=False))
+    rows = [("chr1", p + 1, ".", seq[p], "C" if seq[p] != "C" else "G") for p in pos]
+    vcf = write_vcf(tmp_path / f"v{size}.vcf", rows)
+    seen = spy_mapped_kb(monkeypatch, genome.cache_path)
+    variant_effects_to_file(
+        count_a_model(length=1_000), genome, vcf, tmp_path / f"e{size}.tsv", progress=False
+    )
+    return max(seen)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux /proc")
+def test_variant_memory_does_not_grow_with_the_genome(tmp_path, monkeypatch):
+    """The same number of variants on a 10x larger genome maps no more of it: windows (the
+    REF bases of a whole VCF chunk included) are read, not mapped (before: one chunk's REF
+    check mapped a page and its cached neighbours per variant, which grows with the genome
+    until it holds all of it)."""
+    small = _peak_mapped_kb(tmp_path, monkeypatch, 3_000_000, 1_000)
+    large = _peak_mapped_kb(tmp_path, monkeypatch, 30_000_000, 1_000)
+    assert large - small < 4 * 1024, (small, large)  # kB: the budget at most
