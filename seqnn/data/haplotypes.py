@@ -160,7 +160,7 @@ def _in_parallel(n_threads: int, args: tuple, counts: np.ndarray) -> None:
     before = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
-        _windows_parallel(n_threads, *args, counts)
+        _windows_parallel(n_threads, args, counts)
     finally:
         numba.set_num_threads(before)
 
@@ -276,61 +276,13 @@ def _windows_range(
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _windows_parallel(
-    n_chunks,
-    genome,
-    offset,
-    size,
-    anchor,
-    span_lo,
-    span_hi,
-    v_lo,
-    v_hi,
-    sample,
-    hap,
-    pos,
-    rlen,
-    allele0,
-    gt,
-    allele_start,
-    allele_len,
-    allele_codes,
-    missing_n,
-    want_pos,
-    out,
-    out_pos,
-    counts,
-):  # pragma: no cover - compiled
-    """The items cut into ``n_chunks`` contiguous ranges, one thread each (``counts``:
-    (n_chunks, 2), a row per range, so no two threads write one counter)."""
-    n = len(anchor)
+def _windows_parallel(n_chunks, args, counts):  # pragma: no cover - compiled
+    """The items cut into ``n_chunks`` contiguous ranges, one thread each: ``args`` are
+    :func:`_windows_range`'s arguments after ``first, last`` and before ``counts``, here
+    (n_chunks, 2), a row per range, so no two threads write one counter."""
+    n = len(args[3])  # the items' anchors
     for c in prange(n_chunks):
-        _windows_range(
-            c * n // n_chunks,
-            (c + 1) * n // n_chunks,
-            genome,
-            offset,
-            size,
-            anchor,
-            span_lo,
-            span_hi,
-            v_lo,
-            v_hi,
-            sample,
-            hap,
-            pos,
-            rlen,
-            allele0,
-            gt,
-            allele_start,
-            allele_len,
-            allele_codes,
-            missing_n,
-            want_pos,
-            out,
-            out_pos,
-            counts[c],
-        )
+        _windows_range(c * n // n_chunks, (c + 1) * n // n_chunks, *args, counts[c])
 
 
 @njit(cache=True, nogil=True)
