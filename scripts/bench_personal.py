@@ -17,7 +17,10 @@ Per engine, each figure in a fresh process (so VmHWM is its own):
   region) window of ``--region-length`` bp once per pass, as uint8 codes (seqnn,
   ``output="codes"``) or S1 bytes (GenVarLoader ``with_seqs("haplotypes")``), 0 and 4
   DataLoader workers (persistent, as in training), the median of ``--repeats`` passes after
-  one warm-up batch.
+  one warm-up pass (every worker started, its kernels compiled or loaded).
+  Each line also gives ``cpu_us_per_window``: the CPU time of the process and its workers
+  (all threads) per window, the median over the passes. On a shared machine windows/s
+  mostly measures the share of the cores a run got; the CPU per window does not.
 - ``*_peak_rss_mb``: the process's VmHWM.
 - ``engines_agree_fraction``: the share of 500 random windows that both engines build the same.
 
@@ -54,6 +57,15 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the processes ``pids`` (all their threads) so far."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def make_cohort(args: argparse.Namespace, folder: Path) -> dict:
@@ -160,14 +172,19 @@ def child(args: argparse.Namespace) -> None:
         loader = dataset.to_dataloader(batch_size=args.batch_size // 2, **worker_settings(workers))
         n_windows = 2 * dataset.shape[0] * dataset.shape[1]
     prepare = time.perf_counter() - t0
-    next(iter(loader))  # warm-up: workers started, kernels compiled
-    passes = []
+    for _ in iter(loader):  # warm-up: every worker started, kernels compiled
+        pass
+    workers = getattr(loader._iterator, "_workers", []) if workers else []
+    pids = [os.getpid(), *(w.pid for w in workers)]
+    passes, cpu = [], []
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_seconds(pids)
         n = sum(int(np.prod(batch.shape[:-1])) for batch in loader)
         passes.append(time.perf_counter() - t0)
+        cpu.append(cpu_seconds(pids) - c0)
         assert n == n_windows, (n, n_windows)
     result = {"prepare_s": prepare, "passes_s": passes, "windows": n_windows}
+    result["cpu_us_per_window"] = 1e6 * statistics.median(cpu) / n_windows
     print(json.dumps(result | {"peak_rss_mb": peak_rss_mb()}))
 
 
@@ -235,6 +252,7 @@ def main() -> None:
                 "windows/s",
                 workers=workers,
                 passes_s=[round(p, 3) for p in got["passes_s"]],
+                cpu_us_per_window=round(got["cpu_us_per_window"], 2),
                 **about,
             )
             emit(f"{names[engine]}_peak_rss_mb", got["peak_rss_mb"], "MB", workers=workers)

@@ -513,3 +513,101 @@ def run_predict(*args) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     return 0
+
+
+# ----------------------------------------------------------------------------- threads, BCF
+def random_cohort(folder: Path, n_samples: int = 40, seed: int = 3):
+    """A seeded random cohort on a 600 bp contig: SNVs, MNVs, insertions, deletions (some
+    overlapping), multi-allelic sites and missing / unphased-homozygous GTs."""
+    rng = np.random.default_rng(seed)
+    seq = "".join(rng.choice(list("ACGT"), 600))
+    records = []
+    for pos in np.sort(rng.choice(np.arange(5, 590), 90, replace=False)):
+        kind = rng.integers(4)
+        ref = seq[pos - 1 : pos - 1 + (1 + int(rng.integers(1, 6)) if kind == 2 else 1)]
+        if kind == 1:
+            alt = ref + "".join(rng.choice(list("ACGT"), int(rng.integers(1, 5))))
+        elif kind == 2:
+            alt = ref[0]
+        else:
+            alt = ",".join(other(b) + "ACGT"[i] for i, b in enumerate(ref[:1] * (kind + 1)))
+            alt = alt if kind == 3 else other(ref)
+        n_alt = alt.count(",") + 1
+        gts = rng.choice([*map(str, range(n_alt + 1)), "."], size=(n_samples, 2))
+        gts = [f"{a}|{b}" if "." not in (a, b) else f"{a}/{b}" for a, b in gts]
+        records.append(("chr1", int(pos), ref, alt, "PASS", gts))
+    fasta = write_fasta(folder / "r.fa", {"chr1": seq})
+    samples = [f"p{i}" for i in range(n_samples)]
+    regions = pd.DataFrame(
+        {"chrom": "chr1", "start": np.arange(0, 560, 40), "end": 40 + np.arange(0, 560, 40)}
+    )
+    return fasta, records, samples, regions
+
+
+def test_threaded_and_serial_kernels_build_the_same_windows(tmp_path, monkeypatch):
+    """Every item's window and reference map are the same on 1 and on 4 threads (a random
+    cohort with indels, overlaps and missing GTs; each thread takes a contiguous range)."""
+    from seqnn.data import haplotypes
+
+    fasta, records, samples, regions = random_cohort(tmp_path)
+    missing_unphased = Cohort(
+        fasta,
+        write_vcf(tmp_path, records, samples, (("chr1", 600),)),
+        missing="N",
+        unphased="as_phased",
+    )
+    block = missing_unphased.load(regions, 64)
+    region, sample, hap = haplotypes.all_items(block.n_regions, len(samples), 2)
+    order = np.random.default_rng(0).permutation(len(region))  # a shuffled batch
+    region, sample, hap = region[order], sample[order], hap[order]
+    monkeypatch.setattr(haplotypes, "MIN_WINDOWS_PER_THREAD", 1)
+    assert haplotypes.kernel_threads(4, len(region)) == min(4, _numba_threads())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # overlapping records: counted once on either path
+        one = haplotypes.haplotype_windows(
+            missing_unphased.genome, block, region, sample, hap, "N", threads=1
+        )
+        four = haplotypes.haplotype_windows(
+            missing_unphased.genome, block, region, sample, hap, "N", threads=4
+        )
+    assert (one[0] == four[0]).all() and (one[1] == four[1]).all()
+    assert len(set(as_text(one[0]))) > 100  # the people differ: a real test of the ranges
+
+
+def _numba_threads() -> int:
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def test_kernel_threads_rules(monkeypatch):
+    from seqnn.data import haplotypes
+
+    assert haplotypes.kernel_threads(8, haplotypes.MIN_WINDOWS_PER_THREAD - 1) == 1
+    assert haplotypes.kernel_threads(1, 10**6) == 1
+    with pytest.raises(ValueError, match="threads=0"):
+        haplotypes.kernel_threads(0, 100)
+    monkeypatch.setattr(torch.utils.data, "get_worker_info", lambda: object())
+    assert haplotypes.kernel_threads(8, 10**6) == 1  # a DataLoader worker: one thread
+
+
+def test_bcf_reads_as_the_vcf(tmp_path):
+    """A BCF (+ .csi) written by htslib (cyvcf2's Writer) gives the VCF's haplotypes."""
+    cyvcf2 = pytest.importorskip("cyvcf2")
+    fasta, records, samples, regions = random_cohort(tmp_path, n_samples=6)
+    vcf = write_vcf(tmp_path, records, samples, (("chr1", 600),))
+    reader = cyvcf2.VCF(str(vcf))
+    bcf = tmp_path / "c.bcf"
+    writer = cyvcf2.Writer(str(bcf), reader, mode="wb")
+    for record in reader:
+        writer.write_record(record)
+    writer.close()
+    reader.close()
+    pysam.tabix_index(str(bcf), preset="bcf", force=True, csi=True)  # htslib writes the .csi
+    assert (tmp_path / "c.bcf.csi").exists()
+    kwargs = {"missing": "N", "unphased": "as_phased"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = Cohort(fasta, vcf, **kwargs).haplotypes(regions, seq_len=64)
+        got = Cohort(fasta, bcf, **kwargs).haplotypes(regions, seq_len=64)
+    assert (want[0] == got[0]).all() and (want[1] == got[1]).all()

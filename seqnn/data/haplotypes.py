@@ -22,17 +22,28 @@ the first in position (then file) order wins, and the call counts them
 (``counts[0]``). A missing allele is REF, or N over REF's bases with ``missing="N"``.
 
 One compiled kernel builds a whole batch: the work is per base of the window plus per record
-near it, and no array grows with the number of samples.
+near it, and no array grows with the number of samples. A batch is cut into contiguous
+ranges of items, one per thread (:func:`kernel_threads`); each range builds its windows
+exactly as one thread would, so the thread count never changes a window.
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
+import torch
 
 from seqnn.data.genome import Genome
-from seqnn.data.jit import njit
+from seqnn.data.jit import njit, prange
+
+#: the fewest windows a thread of the kernel is given: below it, waking a thread costs more
+#: than the windows it would build (a 1-kb window takes a few microseconds)
+MIN_WINDOWS_PER_THREAD = 32
+# numba's built-in thread pool (workqueue, what pip's numba has without TBB) must not be
+# entered by two Python threads at once: a batch that finds it busy is built serially
+_POOL = threading.Lock()
 
 
 def all_items(
@@ -57,6 +68,7 @@ def haplotype_windows(
     missing: str = "ref",
     warn: bool = True,
     positions: bool = True,
+    threads: int | None = 1,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The windows of a batch of (region, sample, haplotype) items.
 
@@ -69,6 +81,8 @@ def haplotype_windows(
         warn: warn once when records overlapping on a haplotype were left out.
         positions: also build the reference map (False: ``ref_pos`` is None; a dataset
             needs only the codes, and the map is 8 bytes a base to write).
+        threads: threads building the batch (:func:`kernel_threads`; None: torch's
+            intra-op threads). Every thread count gives the same windows.
 
     Returns:
         codes: (B, L) uint8; ref_pos: (B, L) int64 reference positions, -1 for insertions
@@ -77,10 +91,11 @@ def haplotype_windows(
     n, length = len(region), block.seq_len
     codes = np.empty((n, length), dtype=np.uint8)
     ref_pos = np.empty((n, length) if positions else (n, 0), dtype=np.int64)
-    counts = np.zeros(2, dtype=np.int64)
+    n_threads = kernel_threads(threads, n)
+    counts = np.zeros((n_threads, 2), dtype=np.int64)
     if n:
         contig = block.region_contig[region]
-        _windows_kernel(
+        args = (
             genome.codes,
             genome._offsets[contig],
             genome._lengths[contig],
@@ -102,8 +117,15 @@ def haplotype_windows(
             positions,
             codes,
             ref_pos,
-            counts,
         )
+        if n_threads > 1 and _POOL.acquire(blocking=False):
+            try:
+                _in_parallel(n_threads, args, counts)
+            finally:
+                _POOL.release()
+        else:
+            _windows_range(0, n, *args, counts[0])
+    counts = counts.sum(axis=0)
     if warn and counts[0]:
         warnings.warn(
             f"{int(counts[0])} record(s) overlap a record already on the same haplotype "
@@ -114,8 +136,39 @@ def haplotype_windows(
     return codes, ref_pos if positions else None
 
 
+def kernel_threads(threads: int | None, n_windows: int) -> int:
+    """How many threads build a batch of ``n_windows``: ``threads`` (None: torch's intra-op
+    thread count), at most one per :data:`MIN_WINDOWS_PER_THREAD` windows and at most numba's
+    pool; always 1 in a DataLoader worker (workers are the parallelism there: threads in each
+    would oversubscribe the cores, and OpenMP's pool does not survive the fork)."""
+    wanted = torch.get_num_threads() if threads is None else int(threads)
+    if wanted < 1:
+        raise ValueError(f"threads={threads}: give 1 or more (None: torch's thread count)")
+    wanted = min(wanted, n_windows // MIN_WINDOWS_PER_THREAD)
+    if wanted <= 1 or torch.utils.data.get_worker_info() is not None:
+        return 1
+    import numba  # loaded by the kernels' first call anyway; only a threaded batch asks
+
+    return min(wanted, numba.config.NUMBA_NUM_THREADS)
+
+
+def _in_parallel(n_threads: int, args: tuple, counts: np.ndarray) -> None:
+    """:func:`_windows_parallel` on ``n_threads`` threads of numba's pool (the calling
+    thread's pool size is put back after)."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        _windows_parallel(n_threads, args, counts)
+    finally:
+        numba.set_num_threads(before)
+
+
 @njit(cache=True, nogil=True)
-def _windows_kernel(
+def _windows_range(
+    first,
+    last,
     genome,
     offset,
     size,
@@ -139,14 +192,16 @@ def _windows_kernel(
     out_pos,
     counts,
 ):  # pragma: no cover - compiled
+    """The windows of the items ``first .. last - 1``, one after another, with their own
+    scratch (a thread of :func:`_windows_parallel` runs one such range)."""
     length = out.shape[1]
     half = length // 2
     n_max = 0
-    for i in range(len(anchor)):
+    for i in range(first, last):
         n_max = max(n_max, v_hi[i] - v_lo[i])
     chosen = np.empty(n_max, dtype=np.int64)  # variant index of each applied record
     chosen_allele = np.empty(n_max, dtype=np.int64)  # allele index, -1: N over REF
-    for i in range(len(anchor)):
+    for i in range(first, last):
         n = 0
         last_end = -(1 << 62)
         if hap[i] >= 0:
@@ -218,6 +273,16 @@ def _windows_kernel(
             _reference_run(
                 genome, offset[i], size[i], lo + start, lo, 0, out[i], out_pos[i], want_pos
             )
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _windows_parallel(n_chunks, args, counts):  # pragma: no cover - compiled
+    """The items cut into ``n_chunks`` contiguous ranges, one thread each: ``args`` are
+    :func:`_windows_range`'s arguments after ``first, last`` and before ``counts``, here
+    (n_chunks, 2), a row per range, so no two threads write one counter."""
+    n = len(args[3])  # the items' anchors
+    for c in prange(n_chunks):
+        _windows_range(c * n // n_chunks, (c + 1) * n // n_chunks, *args, counts[c])
 
 
 @njit(cache=True, nogil=True)

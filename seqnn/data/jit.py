@@ -5,7 +5,8 @@ paths a training or prediction process runs on every batch (fetching intervals f
 genome's code cache, one-hot on the device) are plain numpy and torch, so a DataLoader worker
 or DDP rank that only fetches intervals never loads it. The compiled kernels (string
 encoding, the FASTA scan, dinucleotide shuffles) still compile once and are cached on disk
-(``cache=True``) as before.
+(``cache=True``) as before. A ``parallel=True`` kernel writes its loop over threads with this
+module's :data:`prange`.
 
 On the first call of any kernel of a module, every kernel that module defined with this
 decorator is compiled (in definition order) and replaces its lazy stand-in in the module's
@@ -20,6 +21,10 @@ import threading
 from collections.abc import Callable
 
 _PENDING: dict[str, list[tuple[str, Callable, dict]]] = {}
+
+#: ``numba.prange`` inside a kernel: plain ``range`` until the module's kernels compile, when
+#: the module's ``prange`` becomes numba's (a ``parallel=True`` kernel's loop over threads)
+prange = range
 _LOCK = threading.Lock()
 
 
@@ -48,5 +53,7 @@ def _compile(module: str) -> None:
         import numba
 
         namespace = vars(sys.modules[module])
+        if namespace.get("prange") is prange:
+            namespace["prange"] = numba.prange
         for name, func, options in pending:
             namespace[name] = numba.njit(**options)(func)

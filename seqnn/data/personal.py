@@ -132,6 +132,11 @@ class PersonalDataset(_BatchedDataset):
             shift).
         use_strand: reverse-complement the windows of regions on the ``-`` strand (their
             ``strand`` column), as :class:`~seqnn.data.datasets.IntervalDataset` does.
+        threads: threads building each batch in the main process
+            (:func:`~seqnn.data.haplotypes.kernel_threads`; None: torch's thread count).
+            DataLoader workers always build theirs on one thread. The default, 1, is what
+            measured fastest on a shared, loaded machine (docs/speed.md); more pays on idle
+            cores with large batches.
 
     With ``cohort.missing == "skip"`` the (sample, region) pairs with a missing genotype in
     the window are left out (``n_skipped`` counts them).
@@ -151,8 +156,10 @@ class PersonalDataset(_BatchedDataset):
         output: Output = "one_hot",
         transforms: Sequence | None = None,
         use_strand: bool = False,
+        threads: int | None = 1,
     ) -> None:
         self._init_common(policy, output, transforms)
+        self.threads = threads
         if any(hasattr(t, "offsets") for t in self.transforms):
             raise DatasetError(
                 "PersonalDataset: transforms that move windows (RandomShift) do not apply to "
@@ -228,7 +235,14 @@ class PersonalDataset(_BatchedDataset):
     def _codes(self, index: np.ndarray) -> np.ndarray:
         region, sample, hap = self.locate(index)
         codes, _ = haplotype_windows(
-            self.genome, self.block, region, sample, hap, self.cohort.missing, positions=False
+            self.genome,
+            self.block,
+            region,
+            sample,
+            hap,
+            self.cohort.missing,
+            positions=False,
+            threads=self.threads,
         )
         if self._reverse is not None and self._reverse[region].any():
             flip = self._reverse[region]
