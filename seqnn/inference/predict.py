@@ -28,11 +28,11 @@ import pandas as pd
 import torch
 
 from seqnn.atomic import atomic_open
-from seqnn.data.encoding import EncodingError, encode, reverse_complement_codes
+from seqnn.data.datasets import centred_codes
+from seqnn.data.encoding import reverse_complement_codes
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import (
     LINE,
-    centred_start,
     contig_indices,
     iter_intervals,
     read_intervals,
@@ -121,7 +121,7 @@ def predict_sequences(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Predict for DNA strings of any length (each centred and cut or N-padded to the
-    model's input length).
+    model's input length, a batch at a time by :func:`seqnn.data.datasets.centred_codes`).
 
     Args:
         model: a pretrained model.
@@ -141,26 +141,11 @@ def predict_sequences(
     with progress_bar(len(seqs), "predict", progress, "sequences") as advance:
         for i in batches:
             raw = seqs[i : i + batch_size]
-            try:
-                codes = encode([_centre(s, length) for s in raw])
-            except EncodingError:
-                # name the sequence by its index and the position as given, not in the window
-                for k, seq in enumerate(raw, start=i):
-                    encode(seq, names=[f"sequences[{k}]"])
-                raise
+            # a bad letter is named by the sequence's index and its position as given
+            codes = centred_codes(raw, length, lambda k, i=i: f"sequences[{i + k}]")[0]
             out[i : i + len(raw)] = predict_codes(model, codes, rc)
             advance(len(raw))
     return pd.DataFrame(out, columns=prediction_columns(model.targets))
-
-
-def _centre(seq: str, length: int) -> str:
-    """``seq`` cut or N-padded around its centre to ``length`` (:func:`centred_start`)."""
-    width = len(seq)
-    if width == length:
-        return seq
-    start = centred_start(0, width, length)
-    left, right = max(0, -start), max(0, start + length - width)
-    return "N" * left + seq[max(start, 0) : start + length] + "N" * right
 
 
 def predict_regions(
