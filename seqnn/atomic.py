@@ -98,6 +98,27 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
 
 
 @contextlib.contextmanager
+def atomic_indexed(
+    path: str | Path, index: str | Path, stale: tuple[str | Path, ...] = ()
+) -> Iterator[tuple[str, str]]:
+    """Yield temp names for a data file and its index (a ``.vcf.gz`` and its ``.tbi``), put
+    in place so that no reader ever finds the new data beside an old index, or the reverse.
+
+    Once both are written: the old index (and ``stale``, other index names the old file may
+    have, e.g. ``.csi``) is removed, the data renamed, the index renamed last. An interruption
+    in between leaves the data without an index (which readers refuse, saying how to make
+    one), never a mismatched pair; an error before leaves the old files as they were.
+    """
+    with atomic_path(index) as index_tmp:
+        with atomic_path(path) as data_tmp:
+            yield data_tmp, index_tmp
+            with write_errors(Path(index)):
+                for old in (index, *stale):
+                    Path(old).unlink(missing_ok=True)
+        # here the data has its name (the inner exit); the outer exit renames the index
+
+
+@contextlib.contextmanager
 def atomic_folder(path: str | Path) -> Iterator[Path]:
     """Yield a temp folder beside ``path``; renamed to ``path`` on a clean exit, so that a
     folder of several files (a pretrained package) appears whole or not at all.

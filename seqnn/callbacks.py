@@ -304,8 +304,12 @@ class TrainingBudget(L.Callback):
     many epochs and a 15-million-window genome one or two, without a setting per set.
 
     The epoch count is set on the trainer when fitting starts (from the datamodule's training
-    rows); the clock is read after every training batch. :attr:`summary` says what the budget
-    was and what ended the run (``seqnn-train`` prints it in the run summary).
+    rows); the clock is read every :attr:`check_every` training batches and at each epoch's
+    last, and the limit stops the run there, inside an epoch, even before
+    ``trainer.min_epochs`` (a genome's first epoch can be longer than the budget; Lightning
+    would otherwise finish it). Under DDP the ranks stop together (one decision, reduced over
+    them). :attr:`summary` says what the budget was
+    and what ended the run (``seqnn-train`` prints it in the run summary).
 
     Args:
         samples: training rows to show the network in all (None: no scaling; the trainer's
@@ -313,6 +317,11 @@ class TrainingBudget(L.Callback):
         min_epochs: the fewest epochs the scaling gives (early stopping may still stop sooner).
         max_minutes: wall-time limit of fitting in minutes (None: none).
     """
+
+    #: training batches between two readings of the clock (a collective under DDP)
+    check_every = 8
+    #: the clock (seconds); a test gives a fake one
+    clock = staticmethod(time.monotonic)
 
     def __init__(
         self, samples: int | None = None, min_epochs: int = 1, max_minutes: float | None = None
@@ -329,9 +338,10 @@ class TrainingBudget(L.Callback):
         self.n_train: int | None = None
         self.stopped_by: str | None = None
         self._start = 0.0
+        self._batches = 0
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._start, self.stopped_by = time.monotonic(), None
+        self._start, self.stopped_by, self._batches = self.clock(), None, 0
         datasets = getattr(trainer.datamodule, "datasets", None) or {}
         self.n_train = len(datasets["train"]) if "train" in datasets else None
         cap = trainer.fit_loop.max_epochs
@@ -345,10 +355,25 @@ class TrainingBudget(L.Callback):
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int
     ) -> None:
-        if self.max_minutes is not None and not trainer.should_stop:
-            if time.monotonic() - self._start > 60 * self.max_minutes:
-                trainer.should_stop = True
-                self.stopped_by = f"the wall-time limit ({self.max_minutes:g} min)"
+        if self.max_minutes is None or self.stopped_by is not None:
+            return
+        self._batches += 1
+        last = batch_idx + 1 == trainer.num_training_batches  # every rank has as many
+        if self._batches % self.check_every and not last:
+            return
+        over = self.clock() - self._start > 60 * self.max_minutes
+        if not trainer.strategy.reduce_boolean_decision(over, all=False):  # any rank's clock
+            return
+        trainer.should_stop = True
+        # the limit outranks trainer.min_epochs / min_steps, which make Lightning go on
+        trainer.fit_loop.min_epochs = 0
+        trainer.fit_loop.epoch_loop.min_steps = None
+        n_batches = trainer.num_training_batches
+        of = f" of {n_batches}" if isinstance(n_batches, int) else ""
+        self.stopped_by = (
+            f"the wall-time limit ({self.max_minutes:g} min) in epoch {trainer.current_epoch + 1}"
+            f", at batch {batch_idx + 1}{of}"
+        )
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.stopped_by is None:
@@ -358,7 +383,7 @@ class TrainingBudget(L.Callback):
                 self.stopped_by = f"early stopping on {stopper.monitor} (patience {patience})"
             else:
                 self.stopped_by = f"the epoch count ({self.max_epochs})"
-        self._minutes = (time.monotonic() - self._start) / 60
+        self._minutes = (self.clock() - self._start) / 60
 
     @property
     def summary(self) -> str:

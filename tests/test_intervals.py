@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from genome_files import piped
 
+from seqnn.data.datasets import centred_codes
+from seqnn.data.encoding import decode
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.data.intervals import (
     IntervalError,
@@ -218,17 +220,17 @@ def test_resize_is_centred_and_deterministic():
 
 @pytest.mark.parametrize("length", [4, 5, 11, 15, 16])
 def test_one_centring_rule_for_intervals_and_sequences(length):
-    """resize (intervals) and predict's cut / N-pad of a sequence place a window of the input
-    length where centred_start says: one rule, written once."""
-    from seqnn.inference.predict import _centre
-
+    """resize (intervals) and the cut / N-pad of a sequence (centred_codes, which
+    predict_sequences and the tables use) place a window of the input length where
+    centred_start says: one rule, written once."""
     seq = "ACGTACGTACG"  # 11 bp, centre 5
     start = centred_start(0, len(seq), length)
     assert start == 5 - length // 2
     row = resize(pd.DataFrame({"chrom": ["a"], "start": [0], "end": [11]}), length)
     assert (row["start"][0], row["end"][0]) == (start, start + length)
     left, right = max(0, -start), max(0, start + length - len(seq))
-    assert _centre(seq, length) == "N" * left + seq[max(start, 0) : start + length] + "N" * right
+    codes = centred_codes([seq], length, str)[0]
+    assert decode(codes[0]) == "N" * left + seq[max(start, 0) : start + length] + "N" * right
     starts = centred_start(np.array([0, 10]), np.array([11, 21]), length)  # arrays too
     assert starts.tolist() == [start, start + 10]
 

@@ -248,6 +248,19 @@ def test_dataset_items_targets_and_missing_skip(tmp_path, fasta, vcf):
     )
 
 
+def test_missing_skip_sees_a_deletion_reaching_in_from_before_the_window(tmp_path, fasta):
+    """A missing genotype on a deletion that starts before the window [50, 70) but deletes
+    bases inside it skips the pair; one on a deletion that ends before the window does not."""
+    across = ("chr1", 46, SEQ[45:52], SEQ[45], "PASS", ["./.", "0|0", "0|0"])  # 46..51
+    before = ("chr1", 40, SEQ[39:45], SEQ[39], "PASS", ["0|0", ".|0", "0|0"])  # 40..44
+    inside = ("chr1", 61, SEQ[60], other(SEQ[60]), "PASS", ["0|0", "0|0", "0|."])
+    vcf = write_vcf(tmp_path, [before, across, inside], SAMPLES)
+    block = Cohort(fasta, vcf, missing="skip").load(REGION, L)
+    assert block.called().tolist() == [[False, True, False]]
+    data = PersonalDataset(Cohort(fasta, vcf, missing="skip"), REGION, seq_len=L, output="codes")
+    assert data.n_skipped == 2 and data.items()["sample"].tolist() == ["s2", "s2"]
+
+
 def test_dataset_pickles_for_workers_without_the_vcf_handle(fasta, vcf):
     """DataLoader workers get the dataset pickled: the variant arrays travel, the genome is
     mapped again, and batches are the same."""

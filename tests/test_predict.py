@@ -101,7 +101,7 @@ def test_rc_averaging_is_strand_symmetric(model):
 @pytest.mark.parametrize(("length", "at"), [(100, 40), (64, 17), (20, 5)])  # cut, as is, padded
 def test_a_bad_letter_is_named_by_index_and_position_as_given(model, length, at):
     seqs = ["ACGT" * 25, "A" * at + "Z" + "A" * (length - at - 1)]  # in the model's window
-    with pytest.raises(EncodingError, match=rf"'sequences\[1\]', position {at}: 'Z'"):
+    with pytest.raises(EncodingError, match=rf"^sequences\[1\]: position {at}: 'Z' is not"):
         predict_sequences(model, seqs, batch_size=1 if length == 20 else 256)
 
 
@@ -324,7 +324,8 @@ def test_cli_writes_the_expected_table(model_dir, fasta, bed, tmp_path):
         (["regions={bed}", "fasta={tmp}/missing.fa"], "missing.fa"),
         (["regions={bed}", "tile=false", "aggregate=max"], "aggregate='max' acts on tiled"),
         (["regions={bed}", "tile=false", "stride=10"], "seqnn-predict: tile=true"),
-        (["regions={bed}", "devices=2", "tile=true"], "tile, aggregate and stride need devices=1"),
+        # checked before any process starts, as on one device
+        (["regions={bed}", "devices=2", "tile=false", "aggregate=max"], "acts on tiled"),
     ],
 )
 def test_cli_bad_input_exits_non_zero_without_output(
@@ -453,12 +454,30 @@ def test_ddp_prediction_refuses_a_shard_folder_of_another_user(model_dir, fasta,
         predict_regions_distributed(load_pretrained(model_dir), fasta, bed, shard_dir=theirs)
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"tile_regions": True, "stride": 16, "aggregate": "max"}, {"tile_regions": False}],
+)
+def test_multi_device_regions_are_tiled_as_on_one_device(model, fasta, bed, tmp_path, kwargs):
+    """The multi-device path plans its windows with the one-device rule (tile=auto tiles r3,
+    longer than the input): the same rows, whatever the number of devices (one rank here)."""
+    from seqnn.inference.multi_device import predict_regions_distributed
+
+    multi = predict_regions_distributed(
+        model, fasta, bed, devices=1, accelerator="cpu", strategy="auto", **kwargs
+    )
+    single = predict_regions(model, fasta, bed, progress=False, **kwargs)
+    pd.testing.assert_frame_equal(multi, single, rtol=1e-6)
+
+
 @pytest.mark.slow
 def test_ddp_prediction_merges_rank_shards_in_region_order(model_dir, fasta, tmp_path):
     rng = np.random.default_rng(3)
-    starts = rng.integers(0, 900, 50)
+    starts = rng.integers(0, 700, 50)
+    ends = starts + np.where(np.arange(50) % 3 == 0, rng.integers(65, 300, 50), 64)  # tiled
     bed = tmp_path / "many.bed"
-    bed.write_text("".join(f"chr1\t{s}\t{s + 64}\tr{i}\n" for i, s in enumerate(starts)))
+    rows = (f"chr1\t{s}\t{e}\tr{i}\n" for i, (s, e) in enumerate(zip(starts, ends, strict=True)))
+    bed.write_text("".join(rows))
     out = tmp_path / "ddp.tsv"
     args = [f"model={model_dir}", f"fasta={fasta}", f"regions={bed}", f"out={out}"]
     result = subprocess.run(

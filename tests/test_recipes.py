@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +14,9 @@ import torch
 from genome_files import coverage_overrides
 from hydra_run import compose_train, options, seqnn_cache  # noqa: F401
 from omegaconf import DictConfig, open_dict
+from torch.utils.data import DataLoader, TensorDataset
 
+from seqnn.callbacks import TrainingBudget
 from seqnn.cli.train import train
 from seqnn.inference.pretrained import read_spec
 
@@ -161,6 +164,44 @@ def test_budget_wall_time_stops_the_run(tmp_path, capsys):
     run([*data, *small, "callbacks.budget.max_minutes=0.000001"], tmp_path)
     summary = capsys.readouterr().out.split("seqnn run finished")[-1]
     assert "ended by the wall-time limit (1e-06 min)" in summary
+
+
+class Tiny(L.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self.w(batch[0]).pow(2).mean()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def test_budget_wall_time_stops_inside_a_first_epoch_longer_than_the_limit(tmp_path):
+    """trainer.min_epochs=1 (seqnn-train's default) made Lightning finish the first epoch
+    past the limit; the clock (fake: 10 s more at each reading, every 8 batches) now stops the
+    run inside it: the 7th reading (70 s > 1 min) is at batch 56 of 100."""
+    budget = TrainingBudget(max_minutes=1)
+    now = iter(range(0, 10**6, 10))
+    budget.clock = lambda: next(now)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        min_epochs=1,
+        max_epochs=3,
+        limit_train_batches=100,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[budget],
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(Tiny(), DataLoader(TensorDataset(torch.ones(400, 4)), batch_size=4))
+    assert trainer.global_step == 56
+    assert budget.summary.endswith(
+        "ended by the wall-time limit (1 min) in epoch 1, at batch 56 of 100 after 1.3 min"
+    )
 
 
 def test_tune_threshold_scores_at_most_max_rows_validation_rows():

@@ -3,6 +3,7 @@ count is exact on hand-built haplotypes, and the written cohort reads back throu
 PersonalDataset as the haplotypes and trait the simulation says."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from seqnn.data.simulate_cohort import (
     count_motif_copies,
     simulate_cohort,
     write_cohort,
+    write_vcf,
 )
 
 MOTIF = "CCACCAGGGGGC"  # JASPAR MA0139.2 (CTCF), trimmed to its 12 bp core
@@ -152,3 +154,37 @@ def test_the_script_simulates_the_full_cohort(tmp_path):
     traits = pd.read_csv(tmp_path / "full" / "traits.tsv", sep="\t")
     assert len(traits) == 500 * 200
     assert (tmp_path / "full" / "cohort.vcf.gz.tbi").stat().st_size > 0
+
+
+def test_an_interrupted_rewrite_leaves_no_stale_index_beside_the_new_vcf(tmp_path, monkeypatch):
+    """Rewriting a cohort VCF, interrupted between the two renames: the new .vcf.gz is never
+    left beside the old file's .tbi (a reader would fetch wrong records through it)."""
+    pytest.importorskip("pysam")
+
+    def write(path, positions):
+        n = len(positions)
+        alleles = (np.zeros(n, np.uint8), np.ones(n, np.uint8))  # A>C
+        gts = np.ones((n, 2, 2), np.int8)
+        return write_vcf(path, ("chr1", 5000), np.asarray(positions), alleles, gts, ["a", "b"])
+
+    new = write(tmp_path / "new" / "c.vcf.gz", range(100, 4000, 7))  # the bytes a rewrite writes
+    new_bytes = (new.read_bytes(), Path(f"{new}.tbi").read_bytes())
+    path = write(tmp_path / "c.vcf.gz", [10, 20])
+    real, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # between the renames
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        write(path, range(100, 4000, 7))
+    index = Path(f"{path}.tbi")
+    state = (
+        "new" if path.read_bytes() == new_bytes[0] else "old",
+        "none" if not index.exists() else "new" if index.read_bytes() == new_bytes[1] else "old",
+    )
+    # a new VCF without its index is refused by readers (saying how to index it)
+    assert state in {("old", "old"), ("new", "none"), ("new", "new")}

@@ -32,7 +32,8 @@ from safetensors.torch import load_file
 from torch.utils.data import DataLoader, TensorDataset
 
 from seqnn.callbacks import RNGStateCheckpoint
-from seqnn.cli.train import check_required, resume_checkpoint, train
+from seqnn.cli import train as train_module
+from seqnn.cli.train import Resume, check_required, resume_checkpoint, train
 from seqnn.inference.predict import predict_sequences
 from seqnn.inference.pretrained import PretrainedError
 
@@ -428,17 +429,14 @@ def resumed(tmp_path: Path, stop: list[str], extra: list[str] = (), epochs: int 
 
 
 def test_resume_checkpoint_passes_lightnings_names_and_checks_files(tmp_path):
-
     for name in ("last", "best", "hpc"):
-        with resume_checkpoint(name) as given:
-            assert given == name
-    with resume_checkpoint(None) as given:
-        assert given is None
+        assert resume_checkpoint(name) == Resume(name)
+    assert resume_checkpoint(None) == Resume()
     for remote in ("registry:model:v1", "REGISTRY:m", "https://x.org/a.ckpt"):
         with pytest.raises(PretrainedError, match="local checkpoint file"):
-            resume_checkpoint(remote).__enter__()
+            resume_checkpoint(remote)
     with pytest.raises(PretrainedError, match="no such checkpoint file"):
-        resume_checkpoint(tmp_path / "none.ckpt").__enter__()
+        resume_checkpoint(tmp_path / "none.ckpt")
 
 
 class Payload:
@@ -451,26 +449,46 @@ class Payload:
         return (Path.write_text, (self.marker, "pwned"))
 
 
-def test_resume_hands_lightning_the_checked_bytes_not_the_file(tmp_path, monkeypatch):
+def test_resume_hands_lightning_the_checked_contents_not_the_file(tmp_path, monkeypatch):
     """The file is checked with torch's safe load; a file swapped in afterwards (or an
     environment that forces full pickle, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1) must not reach
     Lightning's load. A local folder named like a URL is read as a local file."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "httpruns").mkdir()
     good = tmp_path / "httpruns" / "last.ckpt"
-    torch.save({"state_dict": {"w": torch.arange(3.0)}, "epoch": 1}, good)
+    torch.save({"state_dict": {"w": torch.arange(3.0)}, "global_step": 7}, good)
     marker = tmp_path / "PWNED"
-    with resume_checkpoint("httpruns/last.ckpt") as given:
-        assert not given.startswith("http") and Path(given) != good
-        torch.save({"evil": Payload(marker)}, good)  # swapped after the check
-        monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
-        loaded = torch.load(given, map_location="cpu", weights_only=False)
-        assert torch.equal(loaded["state_dict"]["w"], torch.arange(3.0))
+    resume = resume_checkpoint("httpruns/last.ckpt")
+    assert resume.path == str(good) and resume.step == 7  # absolute: never read as a URL
+    torch.save({"evil": Payload(marker)}, good)  # swapped after the check
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    resume.hand_to(trainer)
+    assert resume.checkpoint is None  # held by the trainer's IO only, until fit takes it
+    loaded = trainer.strategy.load_checkpoint(resume.path)  # what fit(ckpt_path=) calls
+    assert torch.equal(loaded["state_dict"]["w"], torch.arange(3.0))
     assert not marker.exists()
-    assert not Path(given).exists()  # the private copy goes with the run
     with pytest.raises(PretrainedError, match="full pickle"):
-        resume_checkpoint(good).__enter__()  # the tampered file itself is refused
+        resume_checkpoint(good)  # the tampered file itself is refused
     assert not marker.exists()
+
+
+def test_a_resume_reads_its_checkpoint_once(uninterrupted, tmp_path, monkeypatch):
+    """The check, the logs' step and Lightning's restore share one read of the file (they
+    were three), and the resume is still exact."""
+    run = tmp_path / "B"
+    run_train([*RESUME, "trainer.max_epochs=1"], run)
+    loads = []
+    real = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
+    monkeypatch.setattr(train_module, "export_best", lambda *a, **k: None)  # reads the best
+    last = run / "checkpoints" / "last.ckpt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's notes on the run's folders, kept on purpose
+        run_train([*RESUME, "trainer.max_epochs=2", f"ckpt_path={last}"], run)
+    assert len(loads) == 1, loads
+    monkeypatch.undo()
+    assert differing(final_state(uninterrupted), final_state(run)) == []
 
 
 def test_resume_after_an_epoch_is_exact(uninterrupted, tmp_path):

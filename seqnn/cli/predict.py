@@ -162,13 +162,8 @@ def _scan_log_to_stderr() -> Iterator[None]:
 
 
 def _predict_distributed(cfg: DictConfig, model, genome: Genome, out: Path):
-    """``devices>1``: one window per region over several devices (None on ranks other than 0);
-    ``tile=auto`` centres a long region's window there (tiles need devices=1)."""
-    if cfg.tile is True or cfg.aggregate != "mean" or cfg.stride is not None:
-        raise PredictError(
-            f"devices={cfg.devices} predicts one window per region: tile, aggregate and "
-            "stride need devices=1"
-        )
+    """``devices>1``: the rows of one device (the same tiling, stride and aggregate) over
+    several devices; None on ranks other than 0."""
     return predict_regions_distributed(
         model,
         genome,
@@ -177,6 +172,9 @@ def _predict_distributed(cfg: DictConfig, model, genome: Genome, out: Path):
         accelerator=cfg.accelerator,
         batch_size=cfg.batch_size,
         rc=cfg.rc,
+        tile_regions=cfg.tile,
+        stride=cfg.stride,
+        aggregate=cfg.aggregate,
         use_strand=cfg.use_strand,
         on_invalid=cfg.on_invalid,
         shard_dir=out.parent / f".{out.name}.shards",

@@ -16,8 +16,8 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import torch
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
@@ -69,23 +69,60 @@ def register_run_dir_resolver() -> None:
 
 
 @rank_zero_only
-def continue_logs(loggers: list[Any], ckpt_path: str | None) -> None:
+def continue_logs(loggers: list[Any], step: int | None) -> None:
     """Before a resumed run logs anything: its loggers go on with the run's earlier logs.
 
     The rows of the CSV logger's ``metrics.csv`` logged before the checkpoint's step stay
     (Lightning's CSVLogger would delete the file) and TensorBoard hides the events logged at
     or after it (``purge_step``); the resumed run logs those steps again. Loggers without
     earlier files (a resume into a new folder, or a Lightning name like ``last``) start anew.
+
+    Args:
+        loggers: the run's loggers.
+        step: the resumed checkpoint's ``global_step`` (None: not a resume from a file).
     """
-    if not ckpt_path or not Path(ckpt_path).is_file():
+    if step is None:
         return
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
-    step = int(checkpoint["global_step"])
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger) and Path(logger.log_dir).is_dir():
             logger._kwargs["purge_step"] = step  # read when the SummaryWriter is made
         elif isinstance(logger, CSVLogger):
             _keep_csv_rows(logger, step)
+
+
+class CheckedCheckpointIO(CheckpointIO):
+    """The strategy's checkpoint IO on a resume: ``fit(ckpt_path=path)`` gets the checkpoint
+    seqnn-train has already read and checked (``weights_only=True``), so the file is read
+    once, and a file swapped in after the check (or an environment that turns torch's safe
+    load off) never reaches Lightning's unpickler. Saving, and loading any other path (the
+    best checkpoint for the test), go to ``inner``.
+
+    Args:
+        inner: the strategy's own checkpoint IO.
+        path: the path given to ``Trainer.fit``.
+        checkpoint: its contents, handed over once (then freed, as Lightning frees its own).
+    """
+
+    def __init__(self, inner: CheckpointIO, path: str, checkpoint: dict[str, Any]) -> None:
+        self.inner, self.path, self._checkpoint = inner, path, checkpoint
+
+    def load_checkpoint(
+        self, path: Any, map_location: Any = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
+        if self._checkpoint is not None and str(path) == self.path:
+            checkpoint, self._checkpoint = self._checkpoint, None
+            return checkpoint
+        kwargs = {} if map_location is None else {"map_location": map_location}
+        return self.inner.load_checkpoint(path, weights_only=weights_only, **kwargs)
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options=None) -> None:
+        self.inner.save_checkpoint(checkpoint, path, storage_options=storage_options)
+
+    def remove_checkpoint(self, path: Any) -> None:
+        self.inner.remove_checkpoint(path)
+
+    def teardown(self) -> None:
+        self.inner.teardown()
 
 
 def _keep_csv_rows(logger: CSVLogger, step: int) -> None:

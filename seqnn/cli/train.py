@@ -15,13 +15,11 @@ exports the best network and returns the metrics. Examples::
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import sys
-import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqnn.cli.config_targets import check_targets
 from seqnn.cli.data_qc import card_figures, test_margins, train_qc
-from seqnn.cli.run_dir import continue_logs, register_run_dir_resolver
+from seqnn.cli.run_dir import CheckedCheckpointIO, continue_logs, register_run_dir_resolver
 from seqnn.cli.run_report import export_best, report_run
 from seqnn.cli.search import cross_validated
 from seqnn.errors import SeqnnInputError, exit_on_bad_input
@@ -255,25 +253,51 @@ def check_optimizer(module: L.LightningModule) -> None:
         ) from None
 
 
-@contextlib.contextmanager
-def resume_checkpoint(ckpt_path: Any) -> Iterator[str | None]:
-    """``ckpt_path`` for ``Trainer.fit``, checked first. Lightning's names (``last``, ``best``,
-    ``hpc``) pass. A path must be a local file whose bytes load with ``weights_only=True``;
-    Lightning then gets a private copy of exactly those bytes, so a file swapped in after the
-    check (or an environment that turns off torch's safe load) never reaches its unpickler,
-    and a local name that starts with ``http`` or ``registry`` is never fetched as a URL.
+@dataclass
+class Resume:
+    """What a resume needs from its checkpoint, read once by :func:`resume_checkpoint`.
+
+    Attributes:
+        path: ``ckpt_path`` for ``Trainer.fit`` (a file's absolute path, or Lightning's name
+            ``last`` / ``best`` / ``hpc``); None: no resume.
+        step: the checkpoint file's ``global_step``, where the run's logs go on from.
+        checkpoint: the checked contents, until :meth:`hand_to` gives them to the trainer.
+    """
+
+    path: str | None = None
+    step: int | None = None
+    checkpoint: dict[str, Any] | None = field(default=None, repr=False)
+
+    def hand_to(self, trainer: L.Trainer) -> None:
+        """``trainer.fit(ckpt_path=self.path)`` restores from the checked contents instead of
+        reading the file again (:class:`~seqnn.cli.run_dir.CheckedCheckpointIO`); they are
+        no longer held here."""
+        if self.checkpoint is None:
+            return
+        strategy = trainer.strategy
+        strategy.checkpoint_io = CheckedCheckpointIO(
+            strategy.checkpoint_io, str(self.path), self.checkpoint
+        )
+        self.checkpoint = None
+
+
+def resume_checkpoint(ckpt_path: Any) -> Resume:
+    """``ckpt_path``, checked and read once. Lightning's names (``last``, ``best``, ``hpc``)
+    pass. A path must be a local file that loads with ``weights_only=True``; its contents
+    then go to Lightning as they were checked (:meth:`Resume.hand_to`), so a file swapped in
+    after the check (or an environment that turns off torch's safe load) never reaches its
+    unpickler, and a local name that starts with ``http`` or ``registry`` is never fetched as
+    a URL (Lightning gets the absolute path).
 
     Raises:
         PretrainedError: a URL or registry name, a missing file, or a checkpoint that would
             need full pickle.
     """
     if not ckpt_path:
-        yield None
-        return
+        return Resume()
     text = str(ckpt_path)
     if text in ("last", "best", "hpc"):
-        yield text  # Lightning's own names: checkpoints of this run's folder
-        return
+        return Resume(text)  # Lightning's own names: checkpoints of this run's folder
     if "://" in text or text.lower().startswith("registry:"):
         raise PretrainedError(
             f"ckpt_path={text}: give a local checkpoint file (download it first)"
@@ -281,23 +305,22 @@ def resume_checkpoint(ckpt_path: Any) -> Iterator[str | None]:
     path = Path(text)
     if not path.is_file():
         raise PretrainedError(f"ckpt_path={text}: no such checkpoint file (check the path)")
-    checked = path.read_bytes()
-    load_checkpoint(io.BytesIO(checked), name=text)
-    with tempfile.TemporaryDirectory(prefix="seqnn-resume-") as folder:  # made 0700
-        copy = Path(folder) / "resume.ckpt"
-        copy.write_bytes(checked)
-        yield str(copy)
+    checkpoint = load_checkpoint(path, name=text)
+    if not isinstance(checkpoint, dict):
+        raise PretrainedError(f"ckpt_path={text}: not a Lightning checkpoint (no dict inside)")
+    step = checkpoint.get("global_step")
+    return Resume(str(path.resolve()), None if step is None else int(step), checkpoint)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test one configuration; returns the logged metrics (val and test)."""
     quiet_lightning_console()
     check_targets(cfg)  # before anything is built
-    with resume_checkpoint(cfg.get("ckpt_path")) as ckpt_path:  # before any data is read
-        return _train(cfg, ckpt_path)
+    resume = resume_checkpoint(cfg.get("ckpt_path"))  # before any data is read
+    return _train(cfg, resume)
 
 
-def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
+def _train(cfg: DictConfig, resume: Resume) -> dict[str, float]:
     """:func:`train` after the checks: instantiate, fit, test, export."""
     L.seed_everything(cfg.seed, workers=True)
     # _convert_="all": plain lists/dicts, so checkpoints hold no omegaconf objects
@@ -317,13 +340,14 @@ def _train(cfg: DictConfig, ckpt_path: str | None) -> dict[str, float]:
         module.net = torch.compile(module.net)
     callbacks = instantiate_dict(cfg.get("callbacks"))
     loggers = instantiate_dict(cfg.get("logger"))
-    continue_logs(loggers, ckpt_path)  # a resume goes on with its run's logs
+    continue_logs(loggers, resume.step)  # a resume goes on with its run's logs
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    resume.hand_to(trainer)  # fit restores from the checkpoint read once, above
     if loggers:
         for lg in loggers:
             lg.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume.path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if cfg.get("test") and not trainer.fast_dev_run:
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

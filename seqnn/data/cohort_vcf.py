@@ -155,18 +155,27 @@ class VariantBlock:
 
     def called(self) -> np.ndarray:
         """(n_regions, n_samples) bool: no allele of the sample is missing (``.``) at the
-        records that start in the region's reference window."""
-        lo, hi = self._window_ranges(np.arange(self.n_regions), starting=True)
+        records whose REF overlaps the region's reference window: those that start in it,
+        and those that start before it and reach into it (a deletion across its left edge)."""
+        regions = np.arange(self.n_regions)
+        missing = self.gt.min(axis=2) < 0  # (n_var, n_samples)
+        lo, hi = self._window_ranges(regions, starting=True)
         out = np.ones((self.n_regions, len(self.samples)), dtype=bool)
         some = hi > lo
-        if not some.any():
-            return out
-        missing = self.gt.min(axis=2) < 0  # (n_var, n_samples)
-        missing = np.concatenate([missing, np.zeros((1, missing.shape[1]), dtype=bool)])
-        # one reduceat over the runs [lo, hi) of every region (interleaved with their ends)
-        bounds = np.stack([lo[some], hi[some]], axis=1).ravel()
-        out[some] = ~np.logical_or.reduceat(missing, bounds, axis=0)[::2]
-        return out
+        if some.any():
+            padded = np.concatenate([missing, np.zeros((1, missing.shape[1]), dtype=bool)])
+            # one reduceat over the runs [lo, hi) of every region (interleaved with their ends)
+            bounds = np.stack([lo[some], hi[some]], axis=1).ravel()
+            out[some] = ~np.logical_or.reduceat(padded, bounds, axis=0)[::2]
+        # the records that start before the window (within the longest REF): few reach in
+        wide, _ = self._window_ranges(regions)
+        v = ragged_index(wide, lo - wide)
+        region = np.repeat(regions, lo - wide)
+        window_start = self.region_anchor - self.seq_len // 2
+        reach = self.pos[v] + self.rlen[v] > window_start[region]
+        before = np.zeros_like(out)
+        np.logical_or.at(before, region[reach], missing[v[reach]])
+        return out & ~before
 
     def _window_ranges(
         self, regions: np.ndarray, starting: bool = False

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from seqnn.atomic import atomic_folder, atomic_path
+from seqnn.atomic import atomic_folder, atomic_indexed
 from seqnn.data.embedded import ecoli_fasta
 from seqnn.data.encoding import BYTE_TO_CODE, CODE_TO_BYTE, COMPLEMENT_CODE
 from seqnn.data.genome import Genome, write_fasta
@@ -438,7 +438,8 @@ def write_vcf(
 
     The text is built per chunk of records with numpy (no loop over records or samples),
     then compressed and indexed by htslib through pysam; both files are written under temp
-    names and renamed.
+    names and put in place as one unit (:func:`seqnn.atomic.atomic_indexed`: the old index
+    removed, the data renamed, the index last).
 
     Args:
         path: the ``.vcf.gz`` to write.
@@ -463,7 +464,9 @@ def write_vcf(
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples) + "\n"
     )
     step = max(1, chunk_bytes // (4 * max(len(samples), 1) + 40))
-    with atomic_path(path) as vcf, atomic_path(path.with_name(path.name + ".tbi")) as index:
+    indexes = [path.with_name(path.name + suffix) for suffix in (".tbi", ".csi")]
+    # one unit: a new .vcf.gz never sits beside the old file's index
+    with atomic_indexed(path, indexes[0], stale=(indexes[1],)) as (vcf, index):
         text = Path(vcf + ".txt")  # the plain text, beside the temp file and gone after it
         try:
             with open(text, "wb") as fh:

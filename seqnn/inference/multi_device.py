@@ -36,10 +36,14 @@ from seqnn.data.intervals import contig_indices
 from seqnn.inference.fullconv import CHUNK_BP
 from seqnn.inference.predict import (
     RC,
+    Aggregate,
+    Tile,
+    aggregate_windows,
     check_rc,
+    check_tiling,
+    plan_windows,
     predict_codes,
     prepare_regions,
-    region_windows,
     result_frame,
 )
 from seqnn.inference.pretrained import PretrainedModel
@@ -142,14 +146,19 @@ def predict_regions_distributed(
     strategy: str = "ddp",
     batch_size: int = 256,
     rc: RC = False,
+    tile_regions: Tile = "auto",
+    stride: int | None = None,
+    aggregate: Aggregate = "mean",
     use_strand: bool = True,
     on_invalid: str = "error",
     shard_dir: str | Path | None = None,
 ) -> pd.DataFrame | None:
-    """:func:`seqnn.inference.predict.predict_regions` (centre-resized windows) on ``devices``
-    devices.
+    """:func:`seqnn.inference.predict.predict_regions` on ``devices`` devices: the same rows.
 
-    Arguments not listed here are as in ``predict_regions``.
+    The windows are planned as on one device (:func:`seqnn.inference.predict.plan_windows`:
+    ``tile_regions="auto"`` tiles the regions longer than the input length), shared out over
+    the ranks, and aggregated per region once merged. Arguments not listed here are as in
+    ``predict_regions``.
 
     Args:
         devices, accelerator, strategy: as for ``lightning.Trainer`` (``accelerator="cpu"``
@@ -161,8 +170,9 @@ def predict_regions_distributed(
         On rank 0 the table in region order; ``None`` on the other ranks.
     """
     check_rc(model, rc)
+    check_tiling(tile_regions, stride, aggregate)
     genome, table = prepare_regions(genome, regions, on_invalid, use_strand)
-    windows = region_windows(table, model.input_length, False, None)
+    windows = plan_windows(table, model.input_length, tile_regions, stride)
     if shard_dir is None:  # the same name in every rank's process: a digest of the request
         digest = hashlib.sha1(pd.util.hash_pandas_object(windows).to_numpy().tobytes())
         digest.update(json.dumps(model.spec.network, sort_keys=True).encode())
@@ -192,7 +202,7 @@ def predict_regions_distributed(
             shard_dir.rmdir()
     if not seen.all():
         raise RuntimeError(f"{shard_dir}: shards miss {int((~seen).sum())} windows")
-    return result_frame(table, values, model.targets)
+    return result_frame(table, aggregate_windows(values, windows, aggregate), model.targets)
 
 
 # ----------------------------------------------------------------------------- scans

@@ -28,11 +28,11 @@ import pandas as pd
 import torch
 
 from seqnn.atomic import atomic_open
-from seqnn.data.encoding import EncodingError, encode, reverse_complement_codes
+from seqnn.data.datasets import centred_codes
+from seqnn.data.encoding import reverse_complement_codes
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import (
     LINE,
-    centred_start,
     contig_indices,
     iter_intervals,
     read_intervals,
@@ -121,7 +121,7 @@ def predict_sequences(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Predict for DNA strings of any length (each centred and cut or N-padded to the
-    model's input length).
+    model's input length, a batch at a time by :func:`seqnn.data.datasets.centred_codes`).
 
     Args:
         model: a pretrained model.
@@ -141,26 +141,11 @@ def predict_sequences(
     with progress_bar(len(seqs), "predict", progress, "sequences") as advance:
         for i in batches:
             raw = seqs[i : i + batch_size]
-            try:
-                codes = encode([_centre(s, length) for s in raw])
-            except EncodingError:
-                # name the sequence by its index and the position as given, not in the window
-                for k, seq in enumerate(raw, start=i):
-                    encode(seq, names=[f"sequences[{k}]"])
-                raise
+            # a bad letter is named by the sequence's index and its position as given
+            codes = centred_codes(raw, length, lambda k, i=i: f"sequences[{i + k}]")[0]
             out[i : i + len(raw)] = predict_codes(model, codes, rc)
             advance(len(raw))
     return pd.DataFrame(out, columns=prediction_columns(model.targets))
-
-
-def _centre(seq: str, length: int) -> str:
-    """``seq`` cut or N-padded around its centre to ``length`` (:func:`centred_start`)."""
-    width = len(seq)
-    if width == length:
-        return seq
-    start = centred_start(0, width, length)
-    left, right = max(0, -start), max(0, start + length - width)
-    return "N" * left + seq[max(start, 0) : start + length] + "N" * right
 
 
 def predict_regions(
@@ -202,13 +187,12 @@ def predict_regions(
         ``<target>_pred`` per target.
     """
     check_rc(model, rc)
-    _check_tiling(tile_regions, stride, aggregate)
+    check_tiling(tile_regions, stride, aggregate)
     genome, table = prepare_regions(genome, regions, on_invalid, use_strand)
-    tiled = tiles_needed(tile_regions, table, model.input_length)
-    windows = region_windows(table, model.input_length, tiled, stride)
+    windows = plan_windows(table, model.input_length, tile_regions, stride)
     with progress_bar(len(windows), "predict", progress) as advance:
         values = _window_values(
-            model, genome, windows, batch_size, rc, tiled, aggregate, use_strand, advance
+            model, genome, windows, batch_size, rc, aggregate, use_strand, advance
         )
     return result_frame(table, values, model.targets)
 
@@ -252,7 +236,7 @@ def predict_regions_to_file(
         ``out``.
     """
     check_rc(model, rc)
-    _check_tiling(tile_regions, stride, aggregate)
+    check_tiling(tile_regions, stride, aggregate)
     if calls:
         check_calls(model)  # before any prediction
     genome = genome if isinstance(genome, Genome) else Genome(genome)
@@ -262,10 +246,9 @@ def predict_regions_to_file(
         blocks = iter_intervals(regions, chunk_bytes=chunk_bytes)
         for i, block in enumerate(blocks):
             _, table = prepare_regions(genome, block, on_invalid, use_strand)
-            tiled = tiles_needed(tile_regions, table, model.input_length)
-            windows = region_windows(table, model.input_length, tiled, stride)
+            windows = plan_windows(table, model.input_length, tile_regions, stride)
             values = _window_values(
-                model, genome, windows, batch_size, rc, tiled, aggregate, use_strand, advance
+                model, genome, windows, batch_size, rc, aggregate, use_strand, advance
             )
             rows = result_frame(table, values, model.targets)
             write_rows(add_calls(rows, model) if calls else rows, fh, out, header=i == 0)
@@ -281,7 +264,30 @@ def tiles_needed(tile_regions: Tile, table: pd.DataFrame, length: int) -> bool:
     return bool(tile_regions)
 
 
-def _check_tiling(tile_regions: Tile, stride: int | None, aggregate: str) -> None:
+def plan_windows(
+    table: pd.DataFrame, length: int, tile_regions: Tile = "auto", stride: int | None = None
+) -> pd.DataFrame:
+    """The input-length windows a table of regions is predicted on, the one rule of every
+    region path (one device or several): tiled windows with a ``_region`` column (the row of
+    the region each belongs to) when :func:`tiles_needed`, else one centred window per region.
+    :func:`aggregate_windows` turns the windows' predictions back into one row per region."""
+    tiled = tiles_needed(tile_regions, table, length)
+    return region_windows(table, length, tiled, stride)
+
+
+def aggregate_windows(
+    values: np.ndarray, windows: pd.DataFrame, aggregate: Aggregate = "mean"
+) -> np.ndarray:
+    """(n_windows, T) predictions -> (n_regions, T): the mean or max of each region's windows
+    when ``windows`` are tiled (:func:`plan_windows`), else ``values`` as they are."""
+    if "_region" not in windows.columns or not len(windows):
+        return values
+    grouped = pd.DataFrame(values).groupby(windows["_region"].to_numpy(), sort=True)
+    return (grouped.mean() if aggregate == "mean" else grouped.max()).to_numpy(np.float32)
+
+
+def check_tiling(tile_regions: Tile, stride: int | None, aggregate: str) -> None:
+    """A clear error for a ``tile`` / ``stride`` / ``aggregate`` setting that cannot apply."""
     if tile_regions not in (True, False, "auto"):
         raise PredictError(f"tile must be true, false or auto, got {tile_regions!r}")
     if aggregate not in ("mean", "max"):
@@ -300,7 +306,6 @@ def _window_values(
     windows: pd.DataFrame,
     batch_size: int,
     rc: RC,
-    tiled: bool,
     aggregate: Aggregate,
     use_strand: bool,
     advance: Callable[[int], None],
@@ -310,10 +315,7 @@ def _window_values(
     for sl, codes in _window_batches(genome, windows, batch_size, use_strand):
         values[sl] = predict_codes(model, codes, rc)
         advance(len(codes))
-    if tiled and len(windows):
-        grouped = pd.DataFrame(values).groupby(windows["_region"].to_numpy(), sort=True)
-        values = (grouped.mean() if aggregate == "mean" else grouped.max()).to_numpy(np.float32)
-    return values
+    return aggregate_windows(values, windows, aggregate)
 
 
 @torch.inference_mode()
