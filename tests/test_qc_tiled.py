@@ -4,11 +4,15 @@ seeded sample of windows, a contig-tied label, and soft-masking read from the FA
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
+from hydra_run import seqnn_cache  # noqa: F401
+from test_train import FEW_BATCHES, QUIET, TINY, run_train
 
-from seqnn.cli.data_qc import checked, data_of
+from seqnn.cli.data_qc import QCFailed, checked, data_of
 from seqnn.data.datamodule import IntervalDataModule
 from seqnn.data.encoding import decode
 from seqnn.data.genome import Genome, write_fasta
@@ -279,3 +283,43 @@ def test_qc_drop_on_a_block_split_matches_a_brute_force_check(tmp_path):
         expected = frame.iloc[np.flatnonzero(stage == i)[~leaking]].reset_index(drop=True)
         pd.testing.assert_frame_equal(rows[s].to_frame(), expected, check_dtype=False)
     pd.testing.assert_frame_equal(rows["train"].to_frame(), before["train"])
+
+
+def peaks_run(fasta, bed, *more: str) -> list[str]:
+    """seqnn-train on tiled windows labelled by a peak file, a tiny model and few batches
+    (not fast_dev_run, which skips the QC step)."""
+    return [
+        "data=peaks",
+        f"data.genome={fasta}",
+        f"data.targets.peaks=[{bed}]",
+        f"data.input_length={WINDOW}",
+        "data.n_blocks=20",
+        *TINY["cnn"],
+        "trainer.max_epochs=1",
+        *FEW_BATCHES,
+        *QUIET,
+        "qc_settings.near=false",
+        *more,
+    ]
+
+
+def test_seqnn_train_on_tiled_peaks_runs_the_qc_step(tmp_path):
+    fasta, _ = soft_masked_genome(tmp_path)
+    bed = peaks_bed(tmp_path, random_peaks())
+    run_train(peaks_run(fasta, bed), tmp_path / "run")
+    figures = json.loads((tmp_path / "run" / "qc" / "qc.json").read_text())
+    assert (tmp_path / "run" / "qc" / "report.md").is_file()
+    assert figures["overlapping_intervals_across_splits"] == 0
+    assert figures["sample"]["train"]["rows"] > 0
+    # windows beside a block of an earlier split leak at max_gap 150: qc=error names them
+    with pytest.raises(QCFailed, match=r"qc=error: .*overlap"):
+        run_train(peaks_run(fasta, bed, "qc=error", "qc_settings.max_gap=150"), tmp_path / "e")
+    assert not (tmp_path / "e" / "checkpoints").exists()  # stopped before fitting
+    leaked = json.loads((tmp_path / "e" / "qc" / "qc.json").read_text())
+    assert leaked["overlapping_intervals_across_splits"] > 0
+    # qc_settings.drop=true leaves exactly those windows out and trains on
+    more = ("qc=error", "qc_settings.max_gap=150", "qc_settings.drop=true")
+    run_train(peaks_run(fasta, bed, *more), tmp_path / "d")
+    dropped = json.loads((tmp_path / "d" / "qc" / "qc.json").read_text())["dropped"]
+    assert dropped == leaked["overlapping_intervals_per_split"]
+    assert (tmp_path / "d" / "model" / "seqnn.json").is_file()
