@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from genome_files import write_bgzf
 from hydra_run import seqnn_cache  # noqa: F401
 from test_train import FEW_BATCHES, QUIET, TINY, run_train
 
@@ -187,6 +188,23 @@ def test_soft_masked_fraction_is_read_from_the_fasta(tmp_path, line_width):
         text = contigs[genome.names[c]][max(s, 0) : s + 300]
         assert value == pytest.approx(sum(x.islower() for x in text) / len(text))
     assert 0 < np.mean(got) < 0.5
+
+
+@pytest.mark.parametrize("chunk", [3000, 1 << 22])
+def test_soft_masked_fraction_of_a_bgzip_fasta(tmp_path, chunk):
+    plain, contigs = soft_masked_genome(tmp_path)
+    bgzip = Genome(write_bgzf(tmp_path / "genome.fa.gz", plain.read_bytes()))  # 1 kb blocks
+    rng = np.random.default_rng(1)
+    contig = rng.integers(0, 3, 300)
+    starts = np.r_[rng.integers(-350, SIZE + 50, 297), 0, SIZE, -300]  # some past either end
+    got = bgzip.soft_masked_fraction(contig, starts, 300, chunk=chunk)
+    expected = Genome(plain).soft_masked_fraction(contig, starts, 300)
+    np.testing.assert_allclose(got, expected)  # NaN where a window is wholly outside
+    assert np.isnan(got[-2:]).all() and np.isnan(got).sum() < 20
+    for c, s, value in zip(contig[:50], starts[:50], got[:50], strict=True):
+        text = contigs[bgzip.names[c]][max(s, 0) : max(s + 300, 0)]
+        if text:
+            assert value == pytest.approx(sum(x.islower() for x in text) / len(text))
 
 
 def test_soft_masked_positives_are_a_confounder(tmp_path):
