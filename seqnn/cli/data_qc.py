@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from seqnn.data.encoding import decode
+from seqnn.data.intervals import contig_indices
+from seqnn.data.splits import STAGES
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.predict import predict_sequences
 from seqnn.qc import MODES, QCData, QCError, QCResult, QCSettings, qc_data, run_qc, write_report
@@ -29,6 +31,7 @@ from seqnn.qc.composition import (
     regression_report,
     stratified_auroc,
 )
+from seqnn.qc.duplicates import reference_ranges
 
 log = logging.getLogger("seqnn.qc")
 CARD_KEYS = (
@@ -75,10 +78,11 @@ def checked(
     result = run_qc(data, settings)
     for finding in result.findings:
         log.warning("qc: %s", finding)
-    if drop and data.windows is not None:
-        log.warning("qc.drop: tiled windows are not dropped (their splits are genome blocks)")
-    elif drop and datamodule is not None:
-        dropped = {s: datamodule.drop_rows(s, rows) for s, rows in result.leak_rows.items()}
+    if drop and datamodule is not None:
+        if data.windows is None:
+            dropped = {s: datamodule.drop_rows(s, rows) for s, rows in result.leak_rows.items()}
+        else:
+            dropped = _drop_windows(datamodule, data, result, settings.max_gap)
         result.figures["dropped"] = dropped
         log.info("qc.drop: left out of the evaluated splits: %s", dropped)
         if any(dropped.values()) and settings.baseline:
@@ -98,6 +102,25 @@ def checked(
         )
     log.info("qc: %d finding(s); report: %s", len(result.findings), out / "report.md")
     return result
+
+
+def _drop_windows(datamodule, data: QCData, result: QCResult, max_gap: int) -> dict[str, int]:
+    """Tiled windows: leave out of each evaluated split every window that overlaps (or comes
+    less than ``max_gap`` bp from) a window of an earlier split, and the sampled windows
+    found copying one; how many went per split. Ranges of window numbers throughout
+    (:func:`~seqnn.qc.duplicates.reference_ranges`), never one entry per window."""
+    splits, dropped = data.windows, {}
+    names = list(datamodule.split_rows()[0].genome.names)
+    for stage in STAGES[1:]:
+        if not len(splits.get(stage, ())):
+            continue
+        contig, lo, hi = reference_ranges(splits, stage, max_gap)
+        copies = result.leak_rows.get(stage, np.zeros(0, np.int64))
+        found = data.intervals.iloc[copies]  # sampled windows (their overlaps are in lo..hi)
+        k = found["start"].to_numpy(np.int64) // splits[stage].stride
+        contig = np.r_[contig, contig_indices(found["chrom"], names)]
+        dropped[stage] = datamodule.drop_windows(stage, contig, np.r_[lo, k], np.r_[hi, k + 1])
+    return dropped
 
 
 def _refit_baseline(result: QCResult, data: QCData, settings: QCSettings) -> None:

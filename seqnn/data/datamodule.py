@@ -279,7 +279,10 @@ class SequenceDataModule(L.LightningDataModule):
         e.g. the test rows that duplicate training rows (``seqnn-train qc.drop=true``);
         returns how many went."""
         self.setup()
-        kept = np.setdiff1d(self._rows[stage], rows)
+        return self._keep(stage, np.setdiff1d(self._rows[stage], rows))
+
+    def _keep(self, stage: str, kept: np.ndarray | Windows) -> int:
+        """Make ``kept`` (fewer rows or windows) split ``stage``; how many went."""
         dropped = len(self._rows[stage]) - len(kept)
         if dropped:
             self._rows = {**self._rows, stage: kept}
@@ -548,6 +551,24 @@ class IntervalDataModule(SequenceDataModule):
         if full.windows is None:
             return super()._rows_of(frame, full)
         return self._split(full.windows, full)
+
+    def drop_windows(self, stage: str, contig: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> int:
+        """Tiled windows: leave the windows numbered ``[lo[i], hi[i])`` of contig
+        ``contig[i]`` out of split ``stage`` (e.g. the test windows that overlap training
+        windows, ``seqnn-train qc_settings.drop=true``), by range subtraction on the split's
+        runs (:meth:`~seqnn.data.tiling.Windows.without`); returns how many went.
+
+        Raises:
+            DatasetError: the intervals are not tiled windows (use :meth:`drop_rows`).
+        """
+        self.setup()
+        windows = self._rows[stage]
+        if not isinstance(windows, Windows):
+            raise DatasetError(
+                f"{type(self).__name__}: drop_windows needs tiled windows (data=peaks); "
+                "these intervals are rows: use drop_rows"
+            )
+        return self._keep(stage, windows.without(contig, lo, hi))
 
     def _part(self, full, rows, transforms: Sequence | None):
         if isinstance(rows, Windows):

@@ -1096,8 +1096,8 @@ class Genome:
         The code cache drops case, so the letters are read from the FASTA itself: a plain
         FASTA is mapped and each window's bytes gathered through the ``.fai`` line layout, a
         batch of about ``chunk`` bases at a time (their pages leave the resident set after
-        each batch); a bgzip FASTA is read through pyfaidx a window at a time (meant for a
-        sample of windows).
+        each batch); a bgzip FASTA through pyfaidx a span of nearby windows at a time (up to
+        ``chunk`` bases a read).
         """
         contig = np.asarray(contig, np.int64)
         starts = np.asarray(starts, np.int64)
@@ -1105,16 +1105,7 @@ class Genome:
         if not len(starts) or length <= 0:
             return out
         if self._bgzf:
-            names = np.asarray(self.names, dtype=object)[contig]
-            for i in range(len(starts)):  # a sample of windows: pyfaidx decompresses blocks
-                a, b = (
-                    max(int(starts[i]), 0),
-                    min(int(starts[i]) + length, int(self._lengths[contig[i]])),
-                )
-                if b > a:
-                    text = np.frombuffer(str(self.fasta[names[i]][a:b]).encode(), np.uint8)
-                    out[i] = float((text >= ord("a")).mean())
-            return out
+            return self._soft_masked_bgzf(contig, starts, length, chunk, out)
         fai = pd.read_csv(self.fai_path, sep="\t", header=None, usecols=[2, 3, 4])
         offset, line_bases, line_width = (fai[c].to_numpy(np.int64) for c in (2, 3, 4))
         rows = max(chunk // length, 1)
@@ -1130,6 +1121,35 @@ class Genome:
                 with np.errstate(invalid="ignore"):
                     out[a : a + rows] = lower.sum(1) / inside.sum(1)
                 fasta.release(0, fasta.buf.size)
+        return out
+
+    def _soft_masked_bgzf(self, contig, starts, length: int, chunk: int, out: np.ndarray):
+        """:meth:`soft_masked_fraction` of a bgzip FASTA: the windows in genome order are
+        cut into spans (a new one at a contig change, a gap of more than 64 kb: a bgzip
+        block's worth, or every ``chunk`` bases), each span read through pyfaidx once and
+        its windows counted on the span's cumulative lower-case count: one read per span,
+        not per window."""
+        a = np.maximum(starts, 0)
+        b = np.minimum(starts + length, self._lengths[contig])
+        order = np.lexsort((a, contig))
+        a, b, c = a[order], b[order], contig[order]
+        near = np.r_[False, (c[1:] == c[:-1]) & (a[1:] <= b[:-1] + (1 << 16))]
+        segment = np.cumsum(~near)
+        head = np.flatnonzero(~near)
+        piece = (a - a[head][segment - 1]) // max(chunk, length)  # spans of <= chunk bases
+        new = np.r_[True, (segment[1:] != segment[:-1]) | (piece[1:] != piece[:-1])]
+        edges = np.r_[np.flatnonzero(new), len(a)]
+        for i, j in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+            lo, hi = int(a[i:j].min()), int(b[i:j].max())
+            if hi <= lo:
+                continue  # windows wholly outside their contig: NaN
+            text = self.fasta[self.names[c[i]]][lo:hi]
+            lower = np.frombuffer(str(text).encode(), np.uint8) >= ord("a")
+            cum = np.r_[0, np.cumsum(lower)]
+            x, y = np.clip(a[i:j] - lo, 0, hi - lo), np.clip(b[i:j] - lo, 0, hi - lo)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                frac = (cum[y] - cum[x]) / (y - x)
+            out[order[i:j]] = np.where(y > x, frac, np.nan)
         return out
 
     def _request(

@@ -142,6 +142,35 @@ class Windows:
         count = np.diff(np.r_[heads, len(k)])
         return self._runs(contig[heads], k[heads], count)
 
+    def without(self, contig: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> Windows:
+        """The windows minus those numbered ``[lo[i], hi[i])`` on contig ``contig[i]`` (the
+        ranges may overlap, in any order), the rest in their row order: range subtraction
+        on the runs (each run is cut by the gaps between the merged ranges it meets), so the
+        cost grows with the runs and the ranges, not with the windows.
+
+        Args:
+            contig: (M,) contig indices (into ``names``).
+            lo, hi: (M,) window numbers, half-open.
+
+        Returns:
+            :class:`Windows`: at most ``R + M`` runs.
+        """
+        key = np.asarray(contig, np.int64) * _K_SPAN
+        cut_lo, cut_hi = merge_intervals(key + lo, key + hi)
+        # the gaps between the cuts (and before the first, after the last): what is kept
+        gap_lo = np.r_[np.int64(0), cut_hi]
+        gap_hi = np.r_[cut_lo, np.iinfo(np.int64).max]
+        a = self.contig * _K_SPAN + self.first
+        b = a + self.count
+        i0 = np.searchsorted(gap_hi, a, side="right")  # first gap ending after the run starts
+        i1 = np.searchsorted(gap_lo, b, side="left")  # gaps starting before the run ends
+        run = np.repeat(np.arange(len(a)), np.maximum(i1 - i0, 0))
+        gap = ranges_to_points(i0, i1)
+        piece_lo = np.maximum(gap_lo[gap], a[run])
+        piece_hi = np.minimum(gap_hi[gap], b[run])
+        contig = self.contig[run]
+        return self._runs(contig, piece_lo - contig * _K_SPAN, piece_hi - piece_lo)
+
     def on_contigs(self, names: Sequence[str], keep: bool = True) -> Windows:
         """The windows on (``keep``) or off (``keep=False``) the contigs ``names``."""
         chosen = np.isin(self.contig, [i for i, n in enumerate(self.names) if n in set(names)])

@@ -59,7 +59,8 @@ class QCSettings:
         max_index_bytes: the most memory the near-duplicate index may take.
         n_examples: examples listed per kind of leak.
         drop: ``seqnn-train``: leave the leaking rows out of the validation and test splits
-            before fitting (the figures then say how many went; not for tiled windows).
+            before fitting (the figures then say how many went; tiled windows: every
+            window within ``max_gap`` of an earlier split's, cut from the runs).
         sample_train, sample_eval: tiled genome windows (``data=peaks``): the checks other
             than the interval overlaps (which count every window) read a seeded random
             sample of at most ``sample_train`` training windows and ``sample_eval`` windows

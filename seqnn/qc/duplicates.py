@@ -16,8 +16,9 @@ rows, test rows with the training and validation rows.
   they overlap). For tiled windows (:attr:`QCData.windows`) the count is exact over every
   window of the splits, computed on their runs (:func:`window_overlaps`): the reference
   runs become genome spans, each span the range of window numbers it reaches, and the
-  evaluated runs are intersected with those ranges by sorted sweeps (cost: runs, not
-  windows); the sampled rows are flagged against the same spans.
+  evaluated runs are cut by those ranges (range subtraction on the runs; cost: runs, not
+  windows); the sampled rows are flagged against the same spans. With ``qc_settings.drop``
+  those windows leave the evaluated splits (:func:`leak_free_windows`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ import numpy as np
 import pandas as pd
 
 from seqnn.data.background import _merged_exclusions, _overlaps
-from seqnn.data.peaks import _covered_before, merge_intervals
 from seqnn.data.splits import STAGES
-from seqnn.data.tiling import _K_SPAN, Windows, window_range
+from seqnn.data.tiling import Windows, window_range
 from seqnn.qc.hashing import band_keys, pair_jaccard, row_hashes
 from seqnn.qc.sources import QCData, QCError, stages_present
 
@@ -249,43 +249,52 @@ def _run_frame(windows: Windows) -> pd.DataFrame:
     return pd.DataFrame({"chrom": chrom, "start": start, "end": end})
 
 
-def window_overlaps(splits: dict[str, Windows], max_gap: int = 0) -> dict[str, int]:
-    """Per evaluated split, how many of its windows overlap (or come less than ``max_gap``
-    bp from) a window of an earlier split, counted on the runs: no per-window array.
+def reference_ranges(
+    splits: dict[str, Windows], stage: str, max_gap: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The window numbers of ``stage``'s grid that a window of an earlier split reaches:
+    (contig, lo, hi), (M,) each, one range per reference run.
 
     A reference run ``[a, b)`` (its windows' span) reaches the windows ``k`` with
-    ``k * stride < b + max_gap`` and ``k * stride + window > a - max_gap``: a range of
-    window numbers. Those ranges are merged per contig (keys ``contig * 2**34 + k``) and
-    each evaluated run counts the part of its range they cover (a sorted sweep).
+    ``k * stride < b + max_gap`` and ``k * stride + window > a - max_gap``.
     """
+    evaluated = splits[stage]
+    refs = [splits[s] for s in _before(stage) if len(splits[s])]
+    if not refs:
+        none = np.zeros(0, np.int64)
+        return none, none, none
+    w, s = evaluated.window, evaluated.stride
+    contig = np.concatenate([r.contig for r in refs])
+    span = pd.concat([_run_frame(r) for r in refs])
+    size = evaluated.sizes[contig]
+    n_windows = np.where(size >= w, (size - w) // s + 1, 0)
+    lo, hi = window_range(
+        span["start"].to_numpy(np.int64) - max_gap,
+        span["end"].to_numpy(np.int64) + max_gap,
+        w,
+        s,
+        n_windows,
+    )
+    return contig, lo, hi
+
+
+def leak_free_windows(splits: dict[str, Windows], max_gap: int = 0) -> dict[str, Windows]:
+    """Each evaluated split's windows minus those that overlap (or come less than
+    ``max_gap`` bp from) a window of an earlier split (:meth:`Windows.without` over
+    :func:`reference_ranges`: range subtraction on the runs, no per-window array)."""
     out = {}
     for stage in STAGES[1:]:
-        evaluated = splits.get(stage)
-        if evaluated is None or not len(evaluated):
-            continue
-        refs = [splits[s] for s in _before(stage) if len(splits[s])]
-        if not refs:
-            out[stage] = 0
-            continue
-        w, s = evaluated.window, evaluated.stride
-        contig = np.concatenate([r.contig for r in refs])
-        span = pd.concat([_run_frame(r) for r in refs])
-        size = evaluated.sizes[contig]
-        n_windows = np.where(size >= w, (size - w) // s + 1, 0)
-        lo, hi = window_range(
-            span["start"].to_numpy(np.int64) - max_gap,
-            span["end"].to_numpy(np.int64) + max_gap,
-            w,
-            s,
-            n_windows,
-        )
-        lo, hi = merge_intervals(contig * _K_SPAN + lo, contig * _K_SPAN + hi)
-        cum = np.concatenate([[0], np.cumsum(hi - lo)])
-        first = evaluated.contig * _K_SPAN + evaluated.first
-        last = first + evaluated.count
-        covered = _covered_before(lo, hi, cum, last) - _covered_before(lo, hi, cum, first)
-        out[stage] = int(covered.sum())
+        if splits.get(stage) is not None:
+            out[stage] = splits[stage].without(*reference_ranges(splits, stage, max_gap))
     return out
+
+
+def window_overlaps(splits: dict[str, Windows], max_gap: int = 0) -> dict[str, int]:
+    """Per evaluated split, how many of its windows overlap (or come less than ``max_gap``
+    bp from) a window of an earlier split, counted on the runs: the windows
+    :func:`leak_free_windows` takes away."""
+    kept = leak_free_windows(splits, max_gap)
+    return {s: len(splits[s]) - len(w) for s, w in kept.items() if len(splits[s])}
 
 
 def check_labels_exist(data: QCData) -> None:

@@ -169,6 +169,9 @@ def markdown(result: QCResult, figures: list[str]) -> str:
         )
     groups = f["conflicting_labels"]
     lines += ["", f"Conflicting labels: {groups['groups']} sequences ({groups['rows']} rows).", ""]
+    if "dropped" in f:
+        went = ", ".join(f"{s} {n:,}" for s, n in f["dropped"].items()) or "none"
+        lines += [f"Dropped from the evaluated splits (`qc_settings.drop`): {went}.", ""]
     lines += _baseline_lines(f)
     lines += _distribution_lines(f)
     lines += [f"![{name}]({name})" for name in figures]
