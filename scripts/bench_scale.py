@@ -202,7 +202,14 @@ def bench_intervals(work: Workload, gb: float, repeats: int) -> None:
                 )  # fmt: skip
 
 
-def bench_other(section: str, work: Workload, gb: float, workdir: Path, tracks: int) -> None:
+def bench_other(
+    section: str,
+    work: Workload,
+    gb: float,
+    workdir: Path,
+    tracks: int,
+    coverage_tracks: tuple[int, ...] = (1, 10, 100),
+) -> None:
     """The coverage / labels sections: the other benches' measure(), if they exist."""
     module_name = f"bench_{section}"
     try:
@@ -212,7 +219,7 @@ def bench_other(section: str, work: Workload, gb: float, workdir: Path, tracks: 
         return
     try:  # a failing section is one line of the report, not the end of the run
         if section == "coverage":
-            counts = tuple(t for t in (1, 10, 100) if t <= len(work.bigwigs))
+            counts = coverage_tracks  # T > len(bigwigs): hard links, cycled
             bigwigs = work.bigwigs[:tracks]
             lines = module.measure(work.fasta, bigwigs, workdir, n_windows=100_000, tracks=counts)
         else:
@@ -393,6 +400,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--genome-gb", type=float, default=0.1)
     parser.add_argument("--tracks", type=int, default=10)
+    parser.add_argument(
+        "--coverage-tracks",
+        default="1,10,100",
+        help="tracks per coverage case (beyond --tracks: hard links to the bigWigs, cycled)",
+    )
     default_workdir = Path(tempfile.gettempdir()) / "seqnn_scale"
     parser.add_argument("--workdir", type=Path, default=default_workdir)
     parser.add_argument("--repeats", type=int, default=3)
@@ -430,7 +442,8 @@ def main() -> None:
     for section in ("coverage", "labels"):
         if section in only:
             n = args.tracks if section == "coverage" else 100
-            bench_other(section, work, gb, work.folder, n)
+            counts = tuple(int(t) for t in args.coverage_tracks.split(","))
+            bench_other(section, work, gb, work.folder, n, counts)
     for kind in ("predict", "variants"):
         if kind in only:
             bench_cli(kind, work, gb, work.folder, args.repeats, args.threads)

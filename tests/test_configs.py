@@ -338,7 +338,8 @@ def test_experiment_composes_and_instantiates(option, tmp_path):
 
 
 def test_bpnet_experiment_reads_coverage_stores(tmp_path):
-    """experiment=bpnet_coverage: per-base stores built once, in the cache folder, at setup."""
+    """experiment=bpnet_coverage: a per-base store of both tracks built once, in the cache
+    folder, at setup."""
     overrides = experiment_overrides("bpnet_coverage", tmp_path)
     cfg = compose_train(["experiment=bpnet_coverage", *overrides], tmp_path / "run")
     assert cfg.data.input_length - 2 * cfg.model.crop == cfg.data.targets.target_length
@@ -346,11 +347,12 @@ def test_bpnet_experiment_reads_coverage_stores(tmp_path):
     datamodule.setup()
     targets = datamodule.datasets["train"].target_fn
     assert targets.cache and targets.store_bin_size == 1
-    assert targets._stores is not None  # built at setup, before any worker starts
-    for store, name in zip(targets.stores(), ["cov0", "cov1"], strict=True):
-        assert store.path.is_file()
-        assert store.path.parent == Path(os.environ["SEQNN_CACHE_DIR"])  # hydra_run's folder
-        assert store.path.name.startswith(f"{name}.bw.") and ".bin1." in store.path.name
+    assert targets._store is not None  # built at setup, before any worker starts
+    store = targets.store()
+    assert store.path.is_file() and [p.name for p in store.bigwigs] == ["cov0.bw", "cov1.bw"]
+    assert store.path.parent == Path(os.environ["SEQNN_CACHE_DIR"])  # hydra_run's folder
+    assert store.path.name.startswith("cov0.bw.") and ".2tracks-" in store.path.name
+    assert ".bin1." in store.path.name
     _, y = next(iter(datamodule.train_dataloader()))
     assert y.shape[1:] == (2, 200)
 

@@ -61,25 +61,63 @@ def test_store_values_equal_pybigwig(odd, bin_size, stat, nan):
     for i, (chrom, size) in enumerate(ODD.items()):
         expected = reference_bins(handle.values(chrom, 0, size, numpy=True), bin_size, stat, nan)
         n = len(expected)
-        got = store.gather(store.contig_index([chrom]), np.array([0]), n)[0]
+        got = store.gather(store.contig_index([chrom]), np.array([0]), n)[0, :, 0]
         np.testing.assert_allclose(got, expected, rtol=1e-6)
         assert store.n_bins[i] == n == -(-size // bin_size)
     assert store.path.name == f"odd.bw.bin{bin_size}.{stat}-{nan}.seqnn-cov"
     assert store.values.dtype == np.float32 and not store.values.flags.writeable
+    assert store.values.shape == (sum(-(-n // bin_size) for n in ODD.values()), 1)
 
 
 def test_store_gather_outside_contigs_is_missing(odd):
     zero = CoverageStore(odd, 4).open()
     rows = zero.contig_index(["chr2", "chr2", "chrUn", "chr3"])
     assert rows.tolist() == [1, 1, -1, 2]
-    got = zero.gather(rows, np.array([-1, 24, 0, 0]), 3)  # chr2 has 26 bins
+    got = zero.gather(rows, np.array([-1, 24, 0, 0]), 3)[..., 0]  # chr2 has 26 bins
     expected = reference_bins(odd_truth()["chr2"], 4, "sum", "zero")
     np.testing.assert_allclose(got[0], [0, *expected[:2]], rtol=1e-6)
     np.testing.assert_allclose(got[1], [*expected[24:], 0], rtol=1e-6)
     assert not got[2:].any()
     masked = CoverageStore(odd, 4, nan="mask").open()
-    got = masked.gather(rows, np.array([-1, 24, 0, 0]), 3)
+    got = masked.gather(rows, np.array([-1, 24, 0, 0]), 3)[..., 0]
     assert np.isnan(got[[0, 2, 3], 0]).all() and np.isnan(got[1, 2])
+
+
+@pytest.mark.parametrize("nan", ["zero", "mask"])
+def test_a_store_of_several_tracks_holds_each_tracks_bins(odd, tmp_path, nan):
+    """Tracks side by side: each column equals that bigWig's own store, over the union of
+    the contigs (a track lacking one, or shorter there, has no data)."""
+    other = write_bigwig(tmp_path / "other.bw", truth(), sizes={"chr2": 100, "chrX": 40})
+    both = CoverageStore([odd, other], 4, nan=nan).open()
+    assert both.n_tracks == 2 and both.values.shape[1] == 2
+    assert both.path.name.startswith("odd.bw.2tracks-") and both.path.name.endswith(".seqnn-cov")
+    assert list(both._index) == ["chr1", "chr2", "chr3", "chrX"]
+    missing = 0.0 if nan == "zero" else np.nan
+    for t, path in enumerate([odd, other]):
+        alone = CoverageStore(path, 4, nan=nan).open()
+        for chrom, size in {**ODD, "chrX": 40}.items():
+            n = -(-size // 4)
+            got = both.gather(both.contig_index([chrom]), np.array([0]), n)[0, :, t]
+            row = alone.contig_index([chrom])
+            expected = alone.gather(row, np.array([0]), n)[0, :, 0]  # missing where absent
+            np.testing.assert_array_equal(got, expected)
+            if row[0] < 0:
+                np.testing.assert_array_equal(got, np.full(n, missing, dtype=np.float32))
+    # chr2 is 101 bp in odd.bw but 100 in other.bw: its last bin (4 bp) has 0 bases of other
+    last = both.gather(both.contig_index(["chr2"]), np.array([25]), 1)[0, 0]
+    assert last[1] == 0.0 if nan == "zero" else np.isnan(last[1])
+
+
+def test_a_store_belongs_to_its_list_of_tracks(odd, tmp_path):
+    other = write_bigwig(tmp_path / "other.bw", truth(), sizes=ODD)
+    one, two = CoverageStore([odd, other], 2), CoverageStore([other, odd], 2)
+    assert len({one.path, two.path, CoverageStore(odd, 2).path}) == 3
+    np.testing.assert_array_equal(one.open().values, two.open().values[:, ::-1])
+    before = one.values.copy()
+    write_bigwig(other, {k: 10 * v for k, v in truth().items()}, sizes=ODD)  # track 2 changes
+    again = CoverageStore([odd, other], 2).open()
+    np.testing.assert_array_equal(again.values[:, 0], before[:, 0])
+    np.testing.assert_array_equal(again.values[:, 1], 10 * before[:, 1])
 
 
 def test_store_lives_in_the_cache_dir(odd, tmp_path, monkeypatch):
@@ -141,9 +179,9 @@ def test_windows_off_the_grid_are_read_directly_with_a_warning(odd, rng):
 def test_pickling_drops_the_maps(odd):
     targets = CoverageTargets(odd, bin_size=4)
     before = targets(["chr1"], [0], [16])
-    assert targets.stores()[0]._values is not None
+    assert targets.store()._values is not None
     copy = pickle.loads(pickle.dumps(targets))
-    assert copy.stores()[0]._values is None  # a worker maps the file again
+    assert copy.store()._values is None  # a worker maps the file again
     np.testing.assert_array_equal(copy(["chr1"], [0], [16]), before)
 
 
@@ -177,7 +215,7 @@ def test_a_changed_bigwig_rebuilds_the_store(tmp_path, same_stat):
     if same_stat:  # as if size, mtime and inode were all the same: the sampled digest differs
         store = CoverageStore(path, 2)
         meta = json.loads(store.meta_path.read_text())
-        meta.update({k: v for k, v in store._key().items() if k.startswith("bigwig_")})
+        meta["bigwigs"] = store._key()["bigwigs"]
         meta["digest"] = _meta_digest(meta)
         store.meta_path.write_text(json.dumps(meta))
     after = CoverageTargets(path, bin_size=2, aggregation="sum")(["chr1"], [0], [4])

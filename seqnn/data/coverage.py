@@ -11,9 +11,10 @@ Coverage targets line up with them: profiles are (batch, n_tracks, length_out), 
 (each DataLoader worker) opens its own handles on first use, so pickling it is cheap and memory
 does not grow with the genome.
 
-With ``cache=True`` (the default) each bigWig is read once into a
-:class:`~seqnn.data.coverage_store.CoverageStore` (binned float32 values, memory-mapped; built
-on first use, rebuilt when the bigWig changes) and a batch is one numpy gather per track.
+With ``cache=True`` (the default) the bigWigs are read once into a
+:class:`~seqnn.data.coverage_store.CoverageStore` (binned float32 values, the tracks of a bin
+side by side, memory-mapped; built on first use, rebuilt when a bigWig changes) and a batch is
+one numpy gather of contiguous rows.
 The store's grid is ``store_bin_size`` (default: ``bin_size``): a window whose first target
 base (after the ``target_length`` crop, mirrored on '-') lies on that grid is read from the
 store, exactly; any other window (a tiling stride or a ``RandomShift`` that is not a multiple
@@ -110,9 +111,8 @@ class CoverageTargets:
                 raise TargetError(f"{path}: no such bigWig file: check the path")
         self._handles: list | None = None
         self._pid: int | None = None
-        self._stores: list[CoverageStore] | None = None
+        self._store: CoverageStore | None = None
         self._warned = False
-        self._layouts: list[int] | None = None  # per track: the first track of its layout
 
     def __repr__(self) -> str:
         files = ", ".join(p.name for p in self.paths)
@@ -132,15 +132,13 @@ class CoverageTargets:
         # Open handles stay behind: each process opens its own on first use.
         return {**self.__dict__, "_handles": None, "_pid": None}
 
-    def stores(self) -> list[CoverageStore]:
-        """One open coverage store per track (built on first use; see the module)."""
-        if self._stores is None:
+    def store(self) -> CoverageStore:
+        """The open coverage store of all tracks (built on first use; see the module)."""
+        if self._store is None:
             stat = "max" if self.aggregation == "max" else "sum"
-            self._stores = [
-                CoverageStore(path, self.store_bin_size, stat, self.nan, self.cache_dir).open()
-                for path in self.paths
-            ]
-        return self._stores
+            store = CoverageStore(self.paths, self.store_bin_size, stat, self.nan, self.cache_dir)
+            self._store = store.open()
+        return self._store
 
     def _open(self) -> list:
         """This process's bigWig handles, opened on first use (again after a fork)."""
@@ -154,7 +152,7 @@ class CoverageTargets:
         then, with ``cache``, open (build) the stores here, once, before workers start."""
         check_contig_names(genome, bigwig_paths=self.paths)
         if self.cache:
-            self.stores()
+            self.store()
 
     def output_length(self, length: int) -> int:
         """The profile length for input windows of ``length`` bases."""
@@ -227,24 +225,18 @@ class CoverageTargets:
         return _reduce(self, values)
 
     def _gather(self, chroms: np.ndarray, lo: np.ndarray, crop: int) -> np.ndarray:
-        """As :meth:`_direct`, from the stores: one gather per track, no loop over windows.
-        ``lo`` and ``crop`` are multiples of the store's grid."""
+        """As :meth:`_direct`, from the store: one gather of contiguous rows (bins x tracks)
+        per batch, no loop over windows. ``lo`` and ``crop`` are multiples of the store's grid."""
         grid = self.store_bin_size
         group = (self.bin_size if self.mode == "profile" else crop) // grid
-        out = np.empty((len(lo), self.n_targets, *self._out_shape(crop)), dtype=np.float32)
-        stores = self.stores()
-        if self._layouts is None:  # tracks with one contig layout share the positions
-            self._layouts = [[s.layout for s in stores].index(s.layout) for s in stores]
-        located: dict[int, tuple] = {}
-        for t, store in enumerate(stores):
-            if self._layouts[t] not in located:
-                rows = store.contig_index(chroms)
-                located[self._layouts[t]] = store.locate(rows, lo // grid, crop // grid)
-            bins = store.take(*located[self._layouts[t]])  # (B, crop / grid)
-            if group > 1:  # (B, crop / grid) -> (B, L_out, group): reduce the last axis
-                bins = bins.reshape(len(lo), crop // grid // group, group)
-                bins = bins.max(axis=-1) if store.stat == "max" else bins.sum(axis=-1)
-            out[:, t] = bins.reshape(out.shape[0], *out.shape[2:])
+        store = self.store()
+        bins = store.gather(store.contig_index(chroms), lo // grid, crop // grid)  # (B, n, T)
+        if group > 1:  # (B, n, T) -> (B, n / group, group, T): reduce the group axis
+            bins = bins.reshape(len(lo), crop // grid // group, group, self.n_targets)
+            bins = bins.max(axis=2) if store.stat == "max" else bins.sum(axis=2)
+        out = np.ascontiguousarray(bins.transpose(0, 2, 1))  # (B, T, L_out)
+        if self.mode == "scalar":
+            out = out[..., 0]
         if self.aggregation == "mean":
             out /= np.float32(self.bin_size if self.mode == "profile" else crop)
         elif self.aggregation == "log_count":
