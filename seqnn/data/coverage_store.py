@@ -172,6 +172,7 @@ class CoverageStore:
             self._index = pd.Index(meta["names"])
             self.offsets = np.asarray(meta["offsets"], dtype=np.int64)
             self.n_bins = np.asarray(meta["n_bins"], dtype=np.int64)
+            self.sizes = np.asarray(meta["sizes"], dtype=np.int64)  # bases per contig
         return self
 
     def _key(self) -> dict:
