@@ -318,7 +318,13 @@ class CoverageStore:
     @property
     def values(self) -> np.ndarray:
         """All bins of all contigs, end to end: a read-only float32 array (bins, tracks),
-        memory-mapped."""
+        memory-mapped with ``MADV_RANDOM``.
+
+        Windows are read at random, and without that advice each page fault on a store that
+        is not in the page cache reads the disk's read-ahead around it (8 MB on the machine
+        that measured it): 100 tracks of hg38 (38.8 GB, more than its page cache) read 764 GB
+        from disk for a few passes of 100k windows, evicting the pages the next pass needed.
+        With it a fault reads its own pages only."""
         if self._values is None:
             total, width = self.open()._meta["total"], self.n_tracks
             try:
@@ -327,6 +333,8 @@ class CoverageStore:
                     if size != 4 * total * width:
                         raise ValueError(f"{size} bytes, not {4 * total * width}")
                     mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if total else b""
+                if isinstance(mapped, mmap.mmap) and hasattr(mapped, "madvise"):
+                    mapped.madvise(mmap.MADV_RANDOM)  # no read-around: see the docstring
             except (OSError, ValueError) as err:
                 raise TargetError(
                     f"{self.path}: cannot map the coverage store ({err}): it changed since it "
