@@ -20,7 +20,8 @@ each (sample, region) = intact copies of a JASPAR motif on both haplotypes + noi
   the same for every person.
 
 Prints JSON lines: ``personal_across_people_r`` (per region, the Pearson r over the held-out
-people of predicted vs true trait, then the mean over regions; goal >= 0.8),
+test people of predicted vs true trait, then the mean over regions; goal >= 0.8), the same
+over the validation people (``personal_across_people_r_val``: what tuning may look at),
 ``reference_across_people_r`` (the same definition: a prediction that is equal for every
 person has r = 0 there, so the figure is 0 by construction), the ceiling that the trait's
 noise leaves (``oracle_across_people_r``: the noise-free copies as the prediction) and, for
@@ -129,9 +130,13 @@ def personal_model(files: dict, length: int, width: int, args, folder: Path) -> 
     fit(module, data.train_dataloader(), data.val_dataloader(), args.epochs)
     saved = seqnn.save_pretrained(module, folder, input_length=length, targets=["trait"])
     model = seqnn.load_pretrained(saved)
-    test = sorted(data.split_frame("test")["sample"].unique())
-    out = predict_personal(model, files["fasta"], files["vcf"], files["regions"], test)
-    return out.summary.rename(columns={"trait_mean": "predicted"})
+    people = {s: sorted(data.split_frame(s)["sample"].unique()) for s in ("val", "test")}
+    out = predict_personal(
+        model, files["fasta"], files["vcf"], files["regions"], sum(people.values(), [])
+    )
+    split = {p: s for s, group in people.items() for p in group}
+    summary = out.summary.rename(columns={"trait_mean": "predicted"})
+    return summary.assign(split=summary["sample"].map(split))
 
 
 def reference_model(files: dict, traits: pd.DataFrame, test: pd.DataFrame, width, args):
@@ -188,8 +193,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = write_cohort(sim, Path(tmp) / "cohort")
         length = size["region_length"]
-        test = personal_model(files, length, len(motif), args, Path(tmp) / "model")
-        test = test[["sample", "region", "predicted"]].merge(sim.traits, on=["sample", "region"])
+        held = personal_model(files, length, len(motif), args, Path(tmp) / "model")
+        held = held[["sample", "region", "split", "predicted"]].merge(sim.traits)
+        test, val = held[held["split"] == "test"], held[held["split"] == "val"]
         ref = reference_model(files, sim.traits, test[["sample", "region"]], len(motif), args)
         ref = ref.merge(sim.traits, on=["sample", "region"])
     about = {"people": len(sim.samples), "test_people": test["sample"].nunique()}
@@ -202,6 +208,13 @@ def main() -> None:
         haplotypes=args.haplotypes,
         seconds=round(time.perf_counter() - t0, 1),
         **about,
+    )
+    emit(
+        "personal_across_people_r_val",
+        across_people_r(val, "predicted"),
+        "r",
+        meaning="the validation people's figure: the one any tuning may look at",
+        val_people=val["sample"].nunique(),
     )
     emit(
         "reference_across_people_r",

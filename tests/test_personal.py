@@ -290,12 +290,16 @@ def test_pair_items_flip_both_haplotypes_together_and_skip_missing(fasta, vcf):
         flipped = plain.subset(range(3), transforms=[ReverseComplement(p=0.5, seed=1)])
         x = flipped.__getitems__(range(3)).numpy()
         rc = reverse_complement_codes(plain.codes_of(range(3)))
+        skip = PersonalDataset(
+            Cohort(fasta, vcf, missing="skip"),
+            REGION,
+            seq_len=L,
+            haplotypes="pair",
+            output="codes",
+        )
     flips = [(x[i] == rc[i]).all() for i in range(3)]
     assert all((x[i] == plain.codes_of([i])[0]).all() or f for i, f in enumerate(flips))
     assert 0 < sum(flips) < 3  # some people flipped (both rows), some not
-    skip = PersonalDataset(
-        Cohort(fasta, vcf, missing="skip"), REGION, seq_len=L, haplotypes="pair", output="codes"
-    )
     assert skip.n_skipped == 2 and skip.items()["sample"].tolist() == ["s2"]
     assert as_text(skip[0].numpy()) == [hand_window(RECORDS, 1, h)[0] for h in (0, 1)]
 
