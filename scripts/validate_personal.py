@@ -27,14 +27,19 @@ person has r = 0 there, so the figure is 0 by construction), the ceiling that th
 noise leaves (``oracle_across_people_r``: the noise-free copies as the prediction) and, for
 context, both models' r across regions of the held-out people's mean trait.
 
-    python scripts/validate_personal.py [--small] [--haplotypes pair|single] [--epochs 30]
+    python scripts/validate_personal.py [--small] [--haplotypes pair|single] [--epochs 60]
 
 Protocol, fixed before the pair figure was first measured (2026-12-07): the same simulation,
-split (seed 0), KmerCNN counter, loss, optimiser, one-cycle schedule, 30 epochs and lr 2e-2
-for both options; the same haplotype windows per optimiser step (single: batches of 64
-haplotypes; pair: batches of 32 people = 64 haplotypes), so both take the same steps per
-epoch. Nothing is tuned on the test people: the reported figure is the first run of this
-protocol (anything tuned later is tuned on the validation people only).
+split (seed 0), KmerCNN counter, loss, optimiser, one-cycle schedule and lr 2e-2 for both
+options; the same haplotype windows per optimiser step (single: batches of 64 haplotypes;
+pair: batches of 32 people = 64 haplotypes), so both take the same steps per epoch. Nothing is
+tuned on the test people. The first run (30 epochs, the counter's head with KmerCNN's default
+dropout 0.3) gave 0.7405 (pair) and 0.7523 (single) on the test people. Then two settings
+were tuned on the validation people alone (``personal_across_people_r_val``, 12 people, same
+seed; the counter underfits: its r against the noise-free copies on the training people was
+0.82): dropout 0.3 -> 0 and 30 -> 60 epochs, for both options (val r, pair / single: 0.727 /
+0.760 at 30 epochs with dropout, 0.812 / 0.837 at 60 epochs without; pair at 100 epochs 0.818,
+pair with 64 people a batch 0.791). Those are the defaults below.
 
 ``--small`` (120 people x 30 regions of 200 bp) runs in a few minutes on 2 cores.
 """
@@ -78,7 +83,10 @@ def emit(name: str, value: float, unit: str, **extra) -> None:
 def counter_module(width: int, lr: float, steps: int, pair: bool = False) -> SupervisedModule:
     """A motif counter: KmerCNN filters as wide as the motif, mean-pooled, both strands
     (with ``pair``: averaged over a person's two haplotypes too)."""
-    net = KmerCNN(n_targets=1, n_filters=8, kernel_size=width, n_bins=0, n_hidden=(16,))
+    # no dropout: tuned on the validation people (the module docstring)
+    net = KmerCNN(
+        n_targets=1, n_filters=8, kernel_size=width, n_bins=0, n_hidden=(16,), dropout=0.0
+    )
     net = ReverseComplementAverage(net)
     return SupervisedModule(
         net=HaplotypeMean(net) if pair else net,
@@ -166,7 +174,7 @@ def across_regions_r(table: pd.DataFrame, predicted: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help=f"a small cohort: {SMALL}")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--lr", type=float, default=2e-2)
     parser.add_argument("--motif", default="MA0139.2", help="JASPAR id whose consensus counts")
     parser.add_argument("--seed", type=int, default=0)
