@@ -39,7 +39,9 @@ were tuned on the validation people alone (``personal_across_people_r_val``, 12 
 seed; the counter underfits: its r against the noise-free copies on the training people was
 0.82): dropout 0.3 -> 0 and 30 -> 60 epochs, for both options (val r, pair / single: 0.727 /
 0.760 at 30 epochs with dropout, 0.812 / 0.837 at 60 epochs without; pair at 100 epochs 0.818,
-pair with 64 people a batch 0.791). Those are the defaults below.
+pair with 64 people a batch 0.791; 16 filters 0.817 / 0.838, not kept). Those are the
+defaults below; with them the test people gave 0.7626 (pair) and 0.7843 (single): the goal
+is not reached, and diploid examples did not beat one haplotype per example (docs/data.md).
 
 ``--small`` (120 people x 30 regions of 200 bp) runs in a few minutes on 2 cores.
 """
