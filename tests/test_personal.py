@@ -18,10 +18,11 @@ import seqnn
 from seqnn.cli.predict import main as predict_main
 from seqnn.data.cohort_vcf import Cohort, CohortError
 from seqnn.data.datasets import DatasetError
-from seqnn.data.encoding import CODE_TO_BYTE, reverse_complement
+from seqnn.data.encoding import CODE_TO_BYTE, OneHot, reverse_complement, reverse_complement_codes
 from seqnn.data.genome import write_fasta
 from seqnn.data.personal import PersonalDataset
 from seqnn.data.personal_datamodule import PersonalDataModule
+from seqnn.data.transforms import ReverseComplement
 from seqnn.inference.personal import personal_report
 from seqnn.inference.predict import predict_sequences
 from seqnn.inference.pretrained import load_pretrained, save_pretrained
@@ -248,6 +249,61 @@ def test_dataset_items_targets_and_missing_skip(tmp_path, fasta, vcf):
     )
 
 
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_pair_items_are_the_two_haplotype_windows_of_the_single_dataset(fasta, vcf, strand):
+    """haplotypes="pair": one item per (sample, region), its rows the two items of the
+    one-haplotype dataset (codes and one-hot), its target the person's row once."""
+    regions = pd.concat([REGION, REGION.assign(start=30, end=40, name="r0")], ignore_index=True)
+    regions = regions.assign(strand=strand)
+    targets = pd.DataFrame(
+        {"sample": SAMPLES * 2, "region": ["r1"] * 3 + ["r0"] * 3, "y": np.arange(6.0)}
+    )
+    kwargs = dict(seq_len=L, targets=targets, use_strand=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the overlapping record
+        single = PersonalDataset(Cohort(fasta, vcf), regions, output="codes", **kwargs)
+        pair = PersonalDataset(Cohort(fasta, vcf), regions, haplotypes="pair", **kwargs)
+        x1, y1 = single.__getitems__(range(len(single)))
+        x2, y2 = pair.__getitems__(range(len(pair)))
+        codes = pair.codes_of(range(len(pair)))
+    assert len(pair) == 6 and len(single) == 12
+    assert x2.shape == (6, 2, 4, L) and codes.shape == (6, 2, L)
+    assert np.array_equal(codes.reshape(12, L), x1.numpy())  # rows 2i, 2i + 1 = item i
+    assert torch.equal(x2, OneHot()(torch.from_numpy(codes)))
+    assert torch.equal(y2, y1[::2]) and torch.equal(y1[::2], y1[1::2])
+    assert (
+        pair.items()
+        .drop(columns="haplotype")
+        .equals(single.items().iloc[::2].drop(columns="haplotype").reset_index(drop=True))
+    )
+    assert set(pair.items()["haplotype"]) == {"0|1"}
+    hand = [hand_window(RECORDS, s, h)[0] for s in range(3) for h in (0, 1)]
+    first = as_text(codes[:3].reshape(6, L))  # r1: s1, s2, s3
+    assert first == (hand if strand == "+" else reverse_complement(hand))
+
+
+def test_pair_items_flip_both_haplotypes_together_and_skip_missing(fasta, vcf):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the overlapping record
+        cohort = Cohort(fasta, vcf)
+        plain = PersonalDataset(cohort, REGION, seq_len=L, haplotypes="pair", output="codes")
+        flipped = plain.subset(range(3), transforms=[ReverseComplement(p=0.5, seed=1)])
+        x = flipped.__getitems__(range(3)).numpy()
+        rc = reverse_complement_codes(plain.codes_of(range(3)))
+        skip = PersonalDataset(
+            Cohort(fasta, vcf, missing="skip"),
+            REGION,
+            seq_len=L,
+            haplotypes="pair",
+            output="codes",
+        )
+    flips = [(x[i] == rc[i]).all() for i in range(3)]
+    assert all((x[i] == plain.codes_of([i])[0]).all() or f for i, f in enumerate(flips))
+    assert 0 < sum(flips) < 3  # some people flipped (both rows), some not
+    assert skip.n_skipped == 2 and skip.items()["sample"].tolist() == ["s2"]
+    assert as_text(skip[0].numpy()) == [hand_window(RECORDS, 1, h)[0] for h in (0, 1)]
+
+
 def test_missing_skip_sees_a_deletion_reaching_in_from_before_the_window(tmp_path, fasta):
     """A missing genotype on a deletion that starts before the window [50, 70) but deletes
     bases inside it skips the pair; one on a deletion that ends before the window does not."""
@@ -316,6 +372,11 @@ def test_datamodule_splits_people_regions_or_both(tmp_path):
     assert set(held.split_frame("test")["region"].str.split(":").str[0]) == {"chr2"}
     x = next(iter(held.train_dataloader()))
     assert x.shape == (8, 4, 100)
+    pair = PersonalDataModule(fasta, vcf, regions, haplotypes="pair", **common)
+    assert pair.split_frame("test")[["sample", "region"]].equals(
+        splits["individual"]["test"].iloc[::2][["sample", "region"]].reset_index(drop=True)
+    )  # the same people held out, one item per person and region
+    assert next(iter(pair.train_dataloader())).shape == (8, 2, 4, 100)
 
 
 # ----------------------------------------------------------------------------- bad input

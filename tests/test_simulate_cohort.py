@@ -112,6 +112,64 @@ def test_the_written_cohort_reads_back_as_the_simulated_haplotypes(tiny):
     assert np.allclose(data.targets_of(index).numpy()[:, 0], expected.to_numpy())
 
 
+def test_pair_items_hold_a_persons_copies_and_a_diploid_fit_runs_and_saves(tiny, tmp_path):
+    """haplotypes="pair": an item's two windows hold the person's copies (the trait's noise-
+    free part); a HaplotypeMean counter trains on the pairs for a few steps, and the package
+    saved from it predicts people one haplotype at a time through predict_personal."""
+    pytest.importorskip("cyvcf2")
+    import lightning as L
+    from torch import nn
+
+    from seqnn.data.personal_datamodule import PersonalDataModule
+    from seqnn.inference.personal import predict_personal
+    from seqnn.inference.pretrained import load_pretrained, save_pretrained
+    from seqnn.models import HaplotypeMean, KmerCNN
+    from seqnn.tasks.supervised import SupervisedModule
+
+    sim, files = tiny
+    data = PersonalDataModule(
+        files["fasta"], files["vcf"], files["regions"], files["traits"], haplotypes="pair",
+        target_columns=["trait"], input_length=160, batch_size=8, output="codes",
+    )  # fmt: skip
+    data.setup()
+    full, index = data._full, np.arange(len(data._full))
+    pairs = full.codes_of(index)  # (items, 2, L)
+    items = full.items(index)
+    counts = [[regex_count(CODE_TO_BYTE[h].tobytes().decode(), MOTIF) for h in p] for p in pairs]
+    copies = sim.traits.set_index(["sample", "region"])["copies"]
+    expected = copies.loc[list(zip(items["sample"], items["region"], strict=True))]
+    assert np.sum(counts, axis=1).tolist() == expected.tolist()
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = KmerCNN(n_targets=1, n_filters=4, kernel_size=len(MOTIF), n_bins=0, n_hidden=(8,))
+    module = SupervisedModule(
+        net=HaplotypeMean(net),
+        loss=nn.MSELoss(),
+        optimizer=lambda params: torch.optim.Adam(params, lr=1e-2),
+        task="regression",
+    )
+    trainer = L.Trainer(
+        max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(module, datamodule=data)
+    assert np.isfinite(trainer.callback_metrics["val/loss"].item())
+    folder = save_pretrained(module, tmp_path / "pkg", input_length=160, targets=["trait"])
+    model = load_pretrained(folder)
+    assert isinstance(model.net, HaplotypeMean)
+    test = sorted(data.split_frame("test")["sample"].unique())
+    out = predict_personal(model, files["fasta"], files["vcf"], files["regions"], test)
+    module.eval()
+    x = torch.from_numpy(full.codes_of(data._rows["test"]))
+    with torch.inference_mode():  # the person's prediction = the module's on the pair
+        direct = module(x).numpy()[:, 0]
+    by_pair = pd.Series(
+        direct, index=pd.MultiIndex.from_frame(data.split_frame("test")[["sample", "region"]])
+    )
+    summary = out.summary.set_index(["sample", "region"])["trait_mean"]
+    np.testing.assert_allclose(summary.loc[by_pair.index], by_pair, rtol=1e-4, atol=1e-5)
+
+
 def test_write_cohort_refuses_an_existing_folder(tiny, tmp_path):
     sim, _ = tiny
     (tmp_path / "out").mkdir()

@@ -63,6 +63,7 @@ TINY = {  # small enough that a batch takes milliseconds
         "model.members.spectrum.n_hidden=[8]",
     ],
     "cnn_rc": ["model.net.n_filters=[8,8,8]", "model.net.n_hidden=[8]"],
+    "haplotype_mean": ["model.net.n_filters=[8,8,8]", "model.net.n_hidden=[8]"],
     "resnet": ["model.n_filters=8", "model.n_layers=2"],
     "rnn": ["model.n_filters=8", "model.hidden_size=8", "model.n_hidden=[8]"],
     "transformer": [

@@ -319,15 +319,17 @@ class _BatchedDataset(Dataset):
         )
 
     def __getitems__(self, indices: Sequence[int]):
-        """A whole batch: x (B, 4, L) float32 or (B, L) uint8, and y (B, T) or (B,)."""
+        """A whole batch: x (B, 4, L) float32 or (B, L) uint8 (with more leading axes for
+        datasets whose items hold several windows), and y (B, T) or (B,)."""
         index = np.asarray(indices, dtype=np.int64)
         codes = self._codes(index)
         y = self.targets_of(index)
         epoch = self.epoch
         for transform in self._post_transforms():
             codes, y = transform(codes, y, index, epoch)
-        if self.output == "one_hot":
-            x = torch.from_numpy(one_hot(codes, policy=self.policy))
+        if self.output == "one_hot":  # leading axes carry through: (B, 2, L) -> (B, 2, 4, L)
+            x = one_hot(codes.reshape(-1, codes.shape[-1]), policy=self.policy)
+            x = torch.from_numpy(x.reshape(*codes.shape[:-1], *x.shape[-2:]))
         else:
             x = torch.from_numpy(np.ascontiguousarray(codes))
         return x if y is None else (x, y)

@@ -396,7 +396,8 @@ def _one_hot_torch(
 
 
 class OneHot(nn.Module):
-    """uint8 codes (N, L) -> one-hot (N, 4, L) on the codes' device (e.g. the GPU).
+    """uint8 codes (N, L) -> one-hot (N, 4, L) on the codes' device (e.g. the GPU); leading
+    axes carry through: codes (N, H, L) (both haplotypes of a person) -> (N, H, 4, L).
 
     Moving codes instead of float32 one-hot cuts host->device traffic 16-fold.
     Float input that is already one-hot (N, 4, L) passes through unchanged.
@@ -413,7 +414,7 @@ class OneHot(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.is_floating_point():
             return x
-        return self.table[x.long()].transpose(1, 2)  # (N, L, 4) -> (N, 4, L)
+        return self.table[x.long()].transpose(-1, -2)  # (..., L, 4) -> (..., 4, L)
 
 
 # ----------------------------------------------------------------------------- complements

@@ -1,6 +1,8 @@
-"""Personal sequences as a torch Dataset: one item per (region, sample, haplotype).
+"""Personal sequences as a torch Dataset: one item per (region, sample, haplotype), or per
+(region, sample) with both haplotypes (``haplotypes="pair"``).
 
-Layout everywhere in seqnn: one-hot tensors are (batch, 4, length), channels A, C, G, T.
+Layout everywhere in seqnn: one-hot tensors are (batch, 4, length), channels A, C, G, T; a
+pair item adds a haplotype axis: codes (batch, 2, length), one-hot (batch, 2, 4, length).
 
 :class:`PersonalDataset` reads a :class:`~seqnn.data.cohort_vcf.Cohort`'s variants near the
 regions once (the variant data is the dataset's memory; nothing else grows with the samples)
@@ -12,7 +14,9 @@ haplotype, as :meth:`Cohort.haplotypes` orders its rows.
 Targets come from a table keyed by (sample, region) (:func:`read_personal_targets`): CSV/TSV
 with a ``sample`` column, the region as ``region`` (the regions' ``name``) or as
 ``chrom``/``start``/``end``, then one column per target. Both haplotypes of a sample get its
-row's targets.
+row's targets; with ``haplotypes="pair"`` one item holds both haplotypes and the
+targets once, so a network wrapped in :class:`~seqnn.models.haplotype_mean.HaplotypeMean`
+learns the person's trait from the person's two haplotypes together.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from seqnn.data.encoding import DEFAULT_POLICY, EncodingPolicy, reverse_compleme
 from seqnn.data.haplotypes import haplotype_windows
 from seqnn.data.intervals import strand_flags
 
-Haplotypes = Literal["both", 0, 1]
+Haplotypes = Literal["both", "pair", 0, 1]
 
 
 def region_names(regions: pd.DataFrame) -> np.ndarray:
@@ -124,7 +128,9 @@ class PersonalDataset(_BatchedDataset):
         samples: a subset of the cohort's samples (default all).
         seq_len: the window length L (the network's ``input_length``).
         targets: a (sample, region) table of targets (:func:`read_personal_targets`), or None.
-        haplotypes: ``"both"`` (two items per sample and region) or ``0`` / ``1`` (one).
+        haplotypes: ``"both"`` (two items per sample and region, one haplotype each),
+            ``"pair"`` (one item per sample and region holding both haplotypes: codes
+            (2, L), one-hot (2, 4, L)) or ``0`` / ``1`` (one haplotype).
         target_columns: the table's target columns (default: all but the keys).
         target_kind: binary / multilabel / multiclass / regression; None infers it.
         policy, output, transforms: as in :class:`~seqnn.data.datasets.IntervalDataset`
@@ -165,22 +171,26 @@ class PersonalDataset(_BatchedDataset):
                 "PersonalDataset: transforms that move windows (RandomShift) do not apply to "
                 "haplotype windows: leave them out"
             )
-        if haplotypes not in ("both", 0, 1):
-            raise DatasetError(f"haplotypes={haplotypes!r}: give 'both', 0 or 1")
+        if haplotypes not in ("both", "pair", 0, 1):
+            raise DatasetError(f"haplotypes={haplotypes!r}: give 'both', 'pair', 0 or 1")
         self.cohort, self.genome = cohort, cohort.genome
         self.regions, contig = cohort.regions(regions)
         self.block: VariantBlock = cohort.load(self.regions, seq_len, samples, contig)
         self._reverse = strand_flags(self.regions) if use_strand else None
         self.samples = list(self.block.samples)
         self.input_length = int(seq_len)
-        self.haplotype_values = np.array([0, 1] if haplotypes == "both" else [haplotypes])
+        self.pair = haplotypes == "pair"
+        both = haplotypes in ("both", "pair")
+        self.haplotype_values = np.array([0, 1] if both else [haplotypes])
+        # items per (region, sample) pair: two for "both", one otherwise
+        self._n_slots = 2 if haplotypes == "both" else 1
         pairs = np.arange(len(self.regions) * len(self.samples), dtype=np.int64)
         self.n_skipped = 0
         if cohort.missing == "skip":
             called = self.block.called().ravel()  # (n_regions * n_samples,)
             self.n_skipped = int((~called).sum())
             pairs = pairs[called]
-        n_h = len(self.haplotype_values)
+        n_h = self._n_slots
         # one int64 per item: pair * n_h + haplotype slot
         self._items = (pairs[:, None] * n_h + np.arange(n_h)).ravel()
         self._pair_targets: torch.Tensor | None = None
@@ -195,7 +205,7 @@ class PersonalDataset(_BatchedDataset):
         n_pairs = len(self.regions) * len(self.samples)
         have = np.zeros(n_pairs, dtype=bool)
         have[region * len(self.samples) + sample] = True
-        needed = np.unique(self._items // len(self.haplotype_values))
+        needed = np.unique(self._items // self._n_slots)
         lacking = needed[~have[needed]]
         if len(lacking):
             r, s = divmod(int(lacking[0]), len(self.samples))
@@ -214,26 +224,34 @@ class PersonalDataset(_BatchedDataset):
         return len(self._items)
 
     def locate(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(region, sample, haplotype) indices of the items ``index``: (B,) int64 each."""
+        """(region, sample, haplotype) indices of the items ``index``: (B,) int64 each;
+        with ``haplotypes="pair"`` the haplotypes are (B, 2), ``[0, 1]`` on every row."""
         item = self._items[np.asarray(index, dtype=np.int64)]
-        n_h = len(self.haplotype_values)
-        pair, slot = item // n_h, item % n_h
-        return pair // len(self.samples), pair % len(self.samples), self.haplotype_values[slot]
+        pair, slot = item // self._n_slots, item % self._n_slots
+        region, sample = pair // len(self.samples), pair % len(self.samples)
+        if self.pair:
+            return region, sample, np.broadcast_to(self.haplotype_values, (len(item), 2))
+        return region, sample, self.haplotype_values[slot]
 
     def items(self, index: np.ndarray | None = None) -> pd.DataFrame:
-        """The items ``index`` (default all) as a table: sample, haplotype, region."""
+        """The items ``index`` (default all) as a table: sample, haplotype, region (with
+        ``haplotypes="pair"`` the haplotype column reads ``"0|1"``: an item holds both)."""
         index = np.arange(len(self)) if index is None else np.asarray(index)
         region, sample, hap = self.locate(index)
         return pd.DataFrame(
             {
                 "sample": np.asarray(self.samples, dtype=object)[sample],
-                "haplotype": hap,
+                "haplotype": np.full(len(index), "0|1", dtype=object) if self.pair else hap,
                 "region": region_names(self.regions)[region],
             }
         )
 
     def _codes(self, index: np.ndarray) -> np.ndarray:
+        """(B, L) uint8 codes, or (B, 2, L) with ``haplotypes="pair"``: both haplotypes of
+        the batch's people are built in the same single pass of the kernel."""
         region, sample, hap = self.locate(index)
+        if self.pair:  # (B,) -> (2B,): rows 2i and 2i + 1 are item i's haplotypes 0 and 1
+            region, sample, hap = np.repeat(region, 2), np.repeat(sample, 2), hap.ravel()
         codes, _ = haplotype_windows(
             self.genome,
             self.block,
@@ -247,12 +265,21 @@ class PersonalDataset(_BatchedDataset):
         if self._reverse is not None and self._reverse[region].any():
             flip = self._reverse[region]
             codes[flip] = reverse_complement_codes(codes[flip])
+        if self.pair:
+            return codes.reshape(len(index), 2, codes.shape[-1])  # (2B, L) -> (B, 2, L)
         return codes
+
+    def _post_transforms(self) -> list:
+        """With ``haplotypes="pair"``, each transform sees the batch's haplotypes as rows
+        (2B, L) and draws by item, so a person's two haplotypes flip together."""
+        if not self.pair:
+            return self.transforms
+        return [_BothHaplotypes(t) for t in self.transforms]
 
     def targets_of(self, index: np.ndarray) -> torch.Tensor | None:
         if self._pair_targets is None:
             return None
-        pair = self._items[np.asarray(index, dtype=np.int64)] // len(self.haplotype_values)
+        pair = self._items[np.asarray(index, dtype=np.int64)] // self._n_slots
         return self._pair_targets[torch.from_numpy(pair)]
 
     def subset(self, index: Sequence[int], transforms: Sequence | None = None):
@@ -270,6 +297,20 @@ class PersonalDataset(_BatchedDataset):
         if samples is not None:
             keep &= np.isin(sample, samples)
         return np.flatnonzero(keep)
+
+
+class _BothHaplotypes:
+    """A batch transform applied to the (B, 2, L) codes of pair items: (B, 2, L) -> (2B, L)
+    with each item's index on both of its rows (the same draw), then back. Personal targets
+    are per person (scalar), so they pass through."""
+
+    def __init__(self, transform) -> None:
+        self.transform = transform
+
+    def __call__(self, codes: np.ndarray, y, index: np.ndarray, epoch: int):
+        rows = codes.reshape(-1, codes.shape[-1])  # (B, 2, L) -> (2B, L)
+        rows, _ = self.transform(rows, None, np.repeat(index, codes.shape[1]), epoch)
+        return rows.reshape(codes.shape), y
 
 
 __all__ = ["CohortError", "PersonalDataset", "read_personal_targets", "region_names"]

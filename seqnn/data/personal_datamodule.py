@@ -49,7 +49,10 @@ class PersonalDataModule(SequenceDataModule):
             (:func:`~seqnn.data.personal.read_personal_targets`), or None.
         samples: the samples to use (default all).
         split: ``"individual"``, ``"region"`` or ``"both"`` (see the module docstring).
-        haplotypes: ``"both"`` or ``0`` / ``1``.
+        haplotypes: ``"both"`` (an item per haplotype), ``"pair"`` (an item per person
+            and region with both haplotypes, batches (B, 2, L) codes or (B, 2, 4, L)
+            one-hot: train a :class:`~seqnn.models.haplotype_mean.HaplotypeMean`-wrapped
+            network on them) or ``0`` / ``1``.
         missing, filters, unphased, ref_mismatch: the :class:`~seqnn.data.cohort_vcf.Cohort`
             policies.
         val_chroms, test_chroms, n_blocks: how regions are held out (region / both splits).
@@ -67,7 +70,7 @@ class PersonalDataModule(SequenceDataModule):
         targets: str | Path | pd.DataFrame | None = None,
         samples: Sequence[str] | None = None,
         split: SplitBy = "individual",
-        haplotypes: Literal["both", 0, 1] = "both",
+        haplotypes: Literal["both", "pair", 0, 1] = "both",
         missing: str = "ref",
         filters: str = "pass",
         unphased: str = "error",

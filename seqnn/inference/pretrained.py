@@ -392,7 +392,9 @@ def _spec_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _net_of(model: nn.Module) -> nn.Module:
-    net = getattr(model, "net", model)
+    # a task module (it has hparams) holds its network as .net; a network wrapper
+    # (ReverseComplementAverage, HaplotypeMean) holds one too, but is itself the network
+    net = model.net if hasattr(model, "hparams") and hasattr(model, "net") else model
     return getattr(net, "_orig_mod", net)
 
 

@@ -6,6 +6,7 @@ from seqnn.models.conv_rnn import ConvRNN
 from seqnn.models.conv_transformer import ConvTransformer
 from seqnn.models.dilated_resnet import DilatedResNet
 from seqnn.models.ensemble import Ensemble
+from seqnn.models.haplotype_mean import HaplotypeMean
 from seqnn.models.kmer_cnn import KmerCNN
 from seqnn.models.kmer_spectrum import KmerSpectrum
 from seqnn.models.layers import receptive_field
@@ -19,6 +20,7 @@ __all__ = [
     "ConvTransformer",
     "DilatedResNet",
     "Ensemble",
+    "HaplotypeMean",
     "KmerCNN",
     "KmerSpectrum",
     "ReverseComplementAverage",
