@@ -373,8 +373,9 @@ def plot(results: dict[float, list[dict]], path: Path) -> None:
         for x in lines:
             if x["bench"] == "bench_scale_s" or not isinstance(x.get("value"), int | float):
                 continue
-            if x["value"] > 0:
-                series.setdefault((f"{x['bench']} ({x['unit']})", x["case"]), []).append(
+            if x["value"] > 0:  # one line per case and path (direct / store reads)
+                case = ",".join(filter(None, [x["case"], x.get("path", "")]))
+                series.setdefault((f"{x['bench']} ({x['unit']})", case), []).append(
                     (gb, x["value"])
                 )
     names = sorted({name for name, _ in series})
