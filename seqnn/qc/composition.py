@@ -245,14 +245,10 @@ def regression_report(
         the ``eval_stage`` rows} (empty when that split is), "test_values": {target: (y,
         predictions)}, "test_rows", "train_rows"}``.
     """
-    columns = value_columns(data)
-    if columns is None:
+    rows = _baseline_rows(data, value_columns(data), eval_stage, max_rows, seed)
+    if rows is None:
         return {}
-    y_all, names = columns
-    train = _sample(data.split["train"], max_rows, seed)
-    evaluated = data.split.get(eval_stage, np.zeros(0, np.int64))
-    x_train = features_of(data, train)
-    x_eval = features_of(data, evaluated) if len(evaluated) else None
+    y_all, names, train, evaluated, x_train, x_eval = rows
     cv, predicted = ridge_baseline(x_train, y_all[train], x_eval, folds, seed)
     low = ridge_baseline(x_train[:, :LOW_ORDER], y_all[train], None, folds, seed)[0]
     out: dict = {k: {} for k in ("baseline_pearson", "baseline_r2", "low_order_pearson")}
@@ -268,6 +264,34 @@ def regression_report(
             out["baseline_test_r2"][name] = r2(y_eval, predicted[:, j])
             out["test_values"][name] = (y_eval, predicted[:, j])
     return out | {"test_rows": evaluated, "train_rows": int(len(train))}
+
+
+def _baseline_rows(
+    data: QCData,
+    columns: tuple[np.ndarray, list[str]] | None,
+    eval_stage: str,
+    max_rows: int | None,
+    seed: int,
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """What both baselines fit and score: the target columns, the (sampled) training rows,
+    the ``eval_stage`` rows, and the features of each.
+
+    Args:
+        columns: :func:`binary_columns` or :func:`value_columns` of ``data`` (None: no
+            targets of that kind).
+
+    Returns:
+        ``(y (N, T), target names, training rows, evaluated rows, training features,
+        evaluated features or None when that split is empty)``, or None when ``columns`` is.
+    """
+    if columns is None:
+        return None
+    y_all, names = columns
+    train = _sample(data.split["train"], max_rows, seed)
+    evaluated = data.split.get(eval_stage, np.zeros(0, np.int64))
+    x_train = features_of(data, train)
+    x_eval = features_of(data, evaluated) if len(evaluated) else None
+    return y_all, names, train, evaluated, x_train, x_eval
 
 
 def _sample(rows: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
@@ -348,14 +372,10 @@ def baseline_report(
         "low_order_auroc": {target: cv AUROC of length, GC, CpG and N fraction alone}}``;
         an empty dict for regression or no targets.
     """
-    columns = binary_columns(data)
-    if columns is None:
+    rows = _baseline_rows(data, binary_columns(data), eval_stage, max_rows, seed)
+    if rows is None:
         return {}
-    y_all, names = columns
-    train = _sample(data.split["train"], max_rows, seed)
-    evaluated = data.split.get(eval_stage, np.zeros(0, np.int64))
-    x_train = features_of(data, train)
-    x_eval = features_of(data, evaluated) if len(evaluated) else None
+    y_all, names, train, evaluated, x_train, x_eval = rows
     cv_auroc, low_auroc, test_auroc, curves, test_curves = {}, {}, {}, {}, {}
     for j, name in enumerate(names):
         y = y_all[train, j]
