@@ -28,6 +28,7 @@ noise leaves (``oracle_across_people_r``: the noise-free copies as the predictio
 context, both models' r across regions of the held-out people's mean trait.
 
     python scripts/validate_personal.py [--small] [--haplotypes pair|single] [--epochs 60]
+        [--activation relu|exp] [--hidden 16]
 
 Protocol, fixed before the pair figure was first measured (2026-12-07): the same simulation,
 split (seed 0), KmerCNN counter, loss, optimiser, one-cycle schedule and lr 2e-2 for both
@@ -42,6 +43,32 @@ seed; the counter underfits: its r against the noise-free copies on the training
 pair with 64 people a batch 0.791; 16 filters 0.817 / 0.838, not kept). Those are the
 defaults below; with them the test people gave 0.7626 (pair) and 0.7843 (single): the goal
 is not reached, and diploid examples did not beat one haplotype per example (docs/data.md).
+
+Counter trials, written down before any was measured (2026-12-07; helper "counter"). The
+counter underfits because a ReLU after batch norm scores a planted near-copy (one SNV in the
+consensus) almost as high as an intact copy; an exponential first-layer activation
+(:class:`~seqnn.models.layers.Exponential`, Koo & Ploenzke 2021) makes the detectors sharp.
+KmerCNN uses one activation for its detectors and its dense head, so the exponential
+variants drop the hidden layer (``--hidden 0``: a linear read-out of the mean exponentials,
+which is what a count of exact matches is) except where stated. At most these three, pair
+option (the fixed default), same simulation, split and seed 0, everything else as today:
+
+- A: ``--activation exp --hidden 0`` (lr 2e-2, 60 epochs);
+- B: ``--activation exp --hidden 0 --lr 5e-3`` (in case the exponential is unstable at 2e-2);
+- C: ``--activation exp --hidden 0 --epochs 120`` (in case it still underfits).
+
+The variant is chosen by ``personal_across_people_r_val`` (validation people only) with
+``--haplotypes pair`` and the same split/seed; then ONE run on the test people with the
+chosen variant; the test figure is reported whatever it is. (Each run prints both figures;
+for the trials only the validation line is read, the test line of the chosen variant's own
+run is its one test run.) It replaces today's default only if its validation figure beats
+0.812.
+
+Result (2026-12-07, ``--small``, pair, seed 0; loadavg 5.4 / 1.7 at the starts): validation
+people A 0.884, B 0.883; C was not run (a run took 8-16 min on the shared cores and C trains
+twice as long: it would have passed the helper's deadline). A is chosen and is now the
+default (``--activation exp --hidden 0``); its own run's test figure, the one test run, is
+0.830 (goal 0.8; noise ceiling 0.880; reference-only 0.0), where the ReLU counter gave 0.763.
 
 ``--small`` (120 people x 30 regions of 200 bp) runs in a few minutes on 2 cores.
 """
@@ -71,6 +98,7 @@ from seqnn.inference.personal import predict_personal
 from seqnn.interpret.motifs import jaspar_core
 from seqnn.models.haplotype_mean import HaplotypeMean
 from seqnn.models.kmer_cnn import KmerCNN
+from seqnn.models.layers import Exponential
 from seqnn.models.reverse_complement import ReverseComplementAverage
 from seqnn.tasks.supervised import SupervisedModule
 
@@ -82,12 +110,25 @@ def emit(name: str, value: float, unit: str, **extra) -> None:
     print(json.dumps({"bench": name, "value": round(float(value), 4), "unit": unit, **extra}))
 
 
-def counter_module(width: int, lr: float, steps: int, pair: bool = False) -> SupervisedModule:
+ACTIVATIONS = {"relu": nn.ReLU, "exp": Exponential}
+
+
+def counter_module(
+    width: int, args: argparse.Namespace, steps: int, pair: bool = False
+) -> SupervisedModule:
     """A motif counter: KmerCNN filters as wide as the motif, mean-pooled, both strands
-    (with ``pair``: averaged over a person's two haplotypes too)."""
+    (with ``pair``: averaged over a person's two haplotypes too); ``args.activation`` and
+    ``args.hidden`` (0: a linear read-out) pick the variant."""
+    lr = args.lr
     # no dropout: tuned on the validation people (the module docstring)
     net = KmerCNN(
-        n_targets=1, n_filters=8, kernel_size=width, n_bins=0, n_hidden=(16,), dropout=0.0
+        n_targets=1,
+        n_filters=8,
+        kernel_size=width,
+        n_bins=0,
+        n_hidden=(args.hidden,) if args.hidden else (),
+        dropout=0.0,
+        activation=ACTIVATIONS[args.activation],
     )
     net = ReverseComplementAverage(net)
     return SupervisedModule(
@@ -136,7 +177,7 @@ def personal_model(files: dict, length: int, width: int, args, folder: Path) -> 
     )
     data.setup()
     steps = args.epochs * len(data.train_dataloader())
-    module = counter_module(width, args.lr, steps, pair)
+    module = counter_module(width, args, steps, pair)
     fit(module, data.train_dataloader(), data.val_dataloader(), args.epochs)
     saved = seqnn.save_pretrained(module, folder, input_length=length, targets=["trait"])
     model = seqnn.load_pretrained(saved)
@@ -159,7 +200,7 @@ def reference_model(files: dict, traits: pd.DataFrame, test: pd.DataFrame, width
     dataset = torch.utils.data.TensorDataset(codes, torch.from_numpy(y)[:, None])
     loader = torch.utils.data.DataLoader(dataset, batch_size=len(dataset), shuffle=True)
     epochs = args.epochs * 5  # one batch (every region) per epoch: more epochs
-    module = counter_module(width, args.lr, epochs)
+    module = counter_module(width, args, epochs)
     module.use_policy(DEFAULT_POLICY)
     fit(module, loader, None, epochs)
     module.eval()
@@ -180,6 +221,15 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-2)
     parser.add_argument("--motif", default="MA0139.2", help="JASPAR id whose consensus counts")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--activation",
+        choices=sorted(ACTIVATIONS),
+        default="exp",  # chosen on the validation people (the module docstring)
+        help="the counter's activation (KmerCNN uses it in its dense head too)",
+    )
+    parser.add_argument(
+        "--hidden", type=int, default=0, help="the counter's hidden layer width; 0: none"
+    )
     parser.add_argument(
         "--haplotypes",
         choices=["pair", "single"],
@@ -216,6 +266,10 @@ def main() -> None:
         "r",
         goal=0.8,
         haplotypes=args.haplotypes,
+        activation=args.activation,
+        hidden=args.hidden,
+        epochs=args.epochs,
+        lr=args.lr,
         seconds=round(time.perf_counter() - t0, 1),
         **about,
     )
