@@ -17,7 +17,10 @@ Per engine, each figure in a fresh process (so VmHWM is its own):
   region) window of ``--region-length`` bp once per pass, as uint8 codes (seqnn,
   ``output="codes"``) or S1 bytes (GenVarLoader ``with_seqs("haplotypes")``), 0 and 4
   DataLoader workers (persistent, as in training), the median of ``--repeats`` passes after
-  one warm-up pass (every worker started, its kernels compiled or loaded).
+  one warm-up pass (every worker started, its kernels compiled or loaded). ``--max-windows N``
+  ends each pass (the warm-up too) after the first N windows in the dataset's order, the same
+  N for both engines, so that a slow engine can be timed at the issue's size in minutes; the
+  line then says ``windows_per_pass``.
   Each line also gives ``cpu_us_per_window``: the CPU time of the process and its workers
   (all threads) per window, the median over the passes. On a shared machine windows/s
   mostly measures the share of the cores a run got; the CPU per window does not.
@@ -172,20 +175,30 @@ def child(args: argparse.Namespace) -> None:
         loader = dataset.to_dataloader(batch_size=args.batch_size // 2, **worker_settings(workers))
         n_windows = 2 * dataset.shape[0] * dataset.shape[1]
     prepare = time.perf_counter() - t0
-    for _ in iter(loader):  # warm-up: every worker started, kernels compiled
-        pass
+    limit = min(n_windows, args.max_windows or n_windows)
+    one_pass(loader, limit)  # warm-up: every worker started, kernels compiled
     workers = getattr(loader._iterator, "_workers", []) if workers else []
     pids = [os.getpid(), *(w.pid for w in workers)]
     passes, cpu = [], []
     for _ in range(args.repeats):
         t0, c0 = time.perf_counter(), cpu_seconds(pids)
-        n = sum(int(np.prod(batch.shape[:-1])) for batch in loader)
+        n = one_pass(loader, limit)
         passes.append(time.perf_counter() - t0)
         cpu.append(cpu_seconds(pids) - c0)
-        assert n == n_windows, (n, n_windows)
-    result = {"prepare_s": prepare, "passes_s": passes, "windows": n_windows}
-    result["cpu_us_per_window"] = 1e6 * statistics.median(cpu) / n_windows
+        assert n >= limit, (n, limit)
+    result = {"prepare_s": prepare, "passes_s": passes, "windows": n, "all_windows": n_windows}
+    result["cpu_us_per_window"] = 1e6 * statistics.median(cpu) / n
     print(json.dumps(result | {"peak_rss_mb": peak_rss_mb()}))
+
+
+def one_pass(loader, limit: int) -> int:
+    """Read batches until ``limit`` windows (a whole pass when it is the dataset's size)."""
+    n = 0
+    for batch in loader:
+        n += int(np.prod(batch.shape[:-1]))
+        if n >= limit:
+            break
+    return n
 
 
 def agreement(files: dict, length: int, n: int = 500) -> float:
@@ -210,6 +223,8 @@ def run_child(args, files: dict, engine: str, workers: int, cold: bool) -> dict:
     command += ["--child-files", json.dumps({k: str(v) for k, v in files.items()})]
     command += ["--region-length", str(args.region_length), "--repeats", str(args.repeats)]
     command += ["--batch-size", str(args.batch_size)] + (["--cold"] if cold else [])
+    if args.max_windows:
+        command += ["--max-windows", str(args.max_windows)]
     out = subprocess.run(command, capture_output=True, text=True, check=False)
     if out.returncode:
         raise SystemExit(f"{engine} with {workers} workers failed:\n{out.stderr[-3000:]}")
@@ -226,6 +241,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256, help="windows per batch")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--engines", nargs="+", default=["seqnn", "genvarloader"])
+    parser.add_argument(
+        "--max-windows", type=int, help="end each pass after this many windows (both engines)"
+    )
     parser.add_argument("--workdir", default=os.environ.get("TMPDIR", "/tmp"))
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
@@ -254,6 +272,7 @@ def main() -> None:
                 passes_s=[round(p, 3) for p in got["passes_s"]],
                 cpu_us_per_window=round(got["cpu_us_per_window"], 2),
                 **about,
+                **({"windows_per_pass": got["windows"]} if args.max_windows else {}),
             )
             emit(f"{names[engine]}_peak_rss_mb", got["peak_rss_mb"], "MB", workers=workers)
     if set(args.engines) == {"seqnn", "genvarloader"}:
