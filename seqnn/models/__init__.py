@@ -12,6 +12,7 @@ from seqnn.models.kmer_spectrum import KmerSpectrum
 from seqnn.models.layers import receptive_field
 from seqnn.models.reverse_complement import ReverseComplementAverage
 from seqnn.models.spectrum_mlp import SpectrumMLP
+from seqnn.models.wrapper import NetworkWrapper
 
 __all__ = [
     "BassetCNN",
@@ -23,6 +24,7 @@ __all__ = [
     "HaplotypeMean",
     "KmerCNN",
     "KmerSpectrum",
+    "NetworkWrapper",
     "ReverseComplementAverage",
     "SpectrumMLP",
     "VariationalConvAutoencoder",

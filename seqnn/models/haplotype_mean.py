@@ -14,12 +14,13 @@ import torch
 from torch import nn
 
 from seqnn.models.spec import records_config
+from seqnn.models.wrapper import NetworkWrapper
 
 Output = torch.Tensor | tuple[torch.Tensor, ...] | list[torch.Tensor]
 
 
 @records_config
-class HaplotypeMean(nn.Module):
+class HaplotypeMean(NetworkWrapper):
     """Run ``net`` on each haplotype and average the outputs: (N, H, 4, L) -> net's (N, ...).
 
     The mean, not the sum: a trait additive over haplotypes (copies of a site on both) is
@@ -38,23 +39,7 @@ class HaplotypeMean(nn.Module):
     """
 
     def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    @property
-    def n_targets(self) -> int:
-        """The wrapped network's number of targets."""
-        return self.net.n_targets
-
-    @property
-    def receptive_field(self) -> int:
-        """The wrapped network's receptive field (bp)."""
-        return self.net.receptive_field
-
-    @property
-    def has_members(self) -> bool:
-        """Whether the wrapped network is an ensemble (``forward(x, members=True)``)."""
-        return getattr(self.net, "has_members", False)
+        super().__init__(net)
 
     def forward(self, x: torch.Tensor, members: bool = False) -> Output | list[Output]:
         """One-hot (N, H, 4, L) -> the net's output averaged over the H haplotypes; one-hot

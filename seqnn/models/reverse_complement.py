@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from seqnn.models.spec import records_config
+from seqnn.models.wrapper import NetworkWrapper
 
 
 def _rc(x: torch.Tensor) -> torch.Tensor:
@@ -17,7 +18,7 @@ def _rc(x: torch.Tensor) -> torch.Tensor:
 
 
 @records_config
-class ReverseComplementAverage(nn.Module):
+class ReverseComplementAverage(NetworkWrapper):
     """Output ``(net(x) + align(net(rc(x)))) / 2``, so both strands of a sequence agree.
 
     ``align`` flips per-position outputs (N, T, L') along length, so that position i of the
@@ -39,28 +40,12 @@ class ReverseComplementAverage(nn.Module):
     """
 
     def __init__(self, net: nn.Module, profile: bool | None = None) -> None:
-        super().__init__()
-        self.net = net
+        super().__init__(net)
         self.profile = profile
-
-    @property
-    def n_targets(self) -> int:
-        """The wrapped network's number of targets."""
-        return self.net.n_targets
-
-    @property
-    def receptive_field(self) -> int:
-        """The wrapped network's receptive field (bp)."""
-        return self.net.receptive_field
 
     def _average(self, fwd: torch.Tensor, rev: torch.Tensor) -> torch.Tensor:
         is_profile = fwd.ndim >= 3 if self.profile is None else self.profile
         return (fwd + (rev.flip(-1) if is_profile else rev)) / 2
-
-    @property
-    def has_members(self) -> bool:
-        """Whether the wrapped network is an ensemble (``forward(x, members=True)``)."""
-        return getattr(self.net, "has_members", False)
 
     def forward(
         self, x: torch.Tensor, members: bool = False
