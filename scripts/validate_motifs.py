@@ -118,7 +118,8 @@ def sigma70(out: Path, n_shuffles: int) -> None:
     table = best_matches(result)
     seconds = round(time.perf_counter() - t0)
     for box, word in (("minus10", "TATAAT"), ("minus35", "TTGACA")):
-        hits = table[table.consensus.map(lambda c, w=word: near(c, w))]
+        # astype(bool): an empty map is dtype object, which pandas reads as column names
+        hits = table[table.consensus.map(lambda c, w=word: near(c, w)).astype(bool)]
         emit(f"sigma70_{box}_pattern", len(hits) > 0, "found", canonical=word,
              patterns=hits[["pattern", "n_seqlets", "consensus"]].to_dict("records"),
              sequences=len(seqs), seconds=seconds)  # fmt: skip
