@@ -3,6 +3,8 @@ the seqnn-interpret command line."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +16,7 @@ from seqnn.data.simulate import implant_motifs
 from seqnn.inference.pretrained import save_pretrained
 from seqnn.interpret import ModiscoResult, jaspar_core, match_motifs, modisco, read_meme
 from seqnn.interpret.inputs import InterpretError
-from seqnn.interpret.motif_discovery import Pattern
+from seqnn.interpret.motif_discovery import SEQLET_SIZES, Pattern
 from seqnn.models import BassetCNN
 
 MOTIFS = ("MA1155.1", "MA0163.1")  # ZSCAN4, PLAG1: no other JASPAR ID resembles them
@@ -72,6 +74,31 @@ def test_seqlet_floor_reaches_modisco_lite(implanted, monkeypatch):
     assert result.patterns == []
     modisco(None, x[:40], hypothetical=hypothetical[:40])
     assert seen["min_passing_windows_frac"] == 0.03  # modisco-lite's own default
+
+
+def test_pattern_sizes_scale_with_the_seqlet(implanted, monkeypatch):
+    """modisco-lite's own sizes at its default seqlet; proportionally smaller for a smaller one."""
+    tfmodisco = pytest.importorskip("modiscolite.tfmodisco")
+    seen = {}
+
+    def fake(**kwargs):
+        seen.update(kwargs)
+        return None, None
+
+    monkeypatch.setattr(tfmodisco, "TFMoDISco", fake)
+    x, hypothetical = implanted
+    modisco(None, x[:40], hypothetical=hypothetical[:40])
+    assert (seen["trim_to_window_size"], seen["initial_flank_to_add"]) == (30, 10)
+    modisco(None, x[:40], hypothetical=hypothetical[:40], window=15, flank=5)
+    assert (seen["trim_to_window_size"], seen["initial_flank_to_add"]) == (18, 6)
+
+
+def test_the_default_sizes_are_modisco_lites_own():
+    tfmodisco = pytest.importorskip("modiscolite.tfmodisco")
+    defaults = inspect.signature(tfmodisco.TFMoDISco).parameters
+    named = {"window": "sliding_window_size", "flank": "flank_size"}
+    for key, value in SEQLET_SIZES.items():
+        assert defaults[named.get(key, key)].default == value, key
 
 
 def test_report_is_written_whole_and_not_over_an_existing_folder(tmp_path):

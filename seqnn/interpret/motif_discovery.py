@@ -41,6 +41,13 @@ MIN_PASSING_WINDOWS_FRAC = 0.03
 """modisco-lite's floor on the share of windows that seqlet calling keeps. Its threshold is an
 FDR against a Laplace null fitted to all windows; where short sequences are mostly signal (81-bp
 promoters) that null is wide, fewer than 3% of windows pass, and this floor sets the threshold."""
+SEQLET_SIZES = {"window": 21, "flank": 10, "trim_to_window_size": 30, "initial_flank_to_add": 10}
+"""modisco-lite's defaults: its patterns are trimmed to 30 bp and grown by 10 bp a side before
+their seqlets are realigned, sizes made for its 21-bp window + 2 x 10 flank (41-bp seqlets).
+:func:`run_tfmodisco` scales the two by the seqlet size actually asked for
+(:func:`expansion_sizes`), so a smaller window on short sequences keeps the same proportions: with
+the fixed sizes, 15-bp windows (+ 2 x 5) on 81-bp promoters gave no pattern from 194 seqlets."""
+
 TRIM = 0.3
 """Pattern columns kept: from the first to the last whose total |CWM| reaches this fraction
 of the pattern's largest (modisco-lite's report trims so before Tomtom)."""
@@ -287,12 +294,25 @@ def run_tfmodisco(
         hypothetical_contribs=hypothetical.transpose(0, 2, 1),  # (N, 4, L) -> (N, L, 4)
         sliding_window_size=window, flank_size=flank, max_seqlets_per_metacluster=max_seqlets,
         n_leiden_runs=n_leiden_runs, min_passing_windows_frac=min_passing_windows_frac,
+        **expansion_sizes(window, flank),
     )  # fmt: skip
     patterns = []
     for sign, found in (("pos", positive), ("neg", negative)):
         for k, pattern in enumerate(found or []):
             patterns.append(_pattern(f"{sign}_{k}", pattern))
     return patterns
+
+
+def expansion_sizes(window: int, flank: int) -> dict[str, int]:
+    """modisco-lite's pattern trim and added flank (:data:`SEQLET_SIZES`) scaled by the seqlet
+    size ``window + 2 * flank`` over its default 41 bp: 30 and 10 at the defaults, 18 and 6
+    for a 15-bp window with 5-bp flanks."""
+    default = SEQLET_SIZES["window"] + 2 * SEQLET_SIZES["flank"]
+    scale = (window + 2 * flank) / default
+    return {
+        key: max(1, round(SEQLET_SIZES[key] * scale))
+        for key in ("trim_to_window_size", "initial_flank_to_add")
+    }
 
 
 def _pattern(name: str, pattern) -> Pattern:
