@@ -45,55 +45,27 @@ def write_errors(path: Path) -> Iterator[None]:
         ) from None
 
 
-#: signals received inside :func:`signals_raise`, until it exits (see :func:`raise_pending`)
-_pending: list[int] = []
-
-
 @contextlib.contextmanager
 def signals_raise() -> Iterator[None]:
     """Inside: SIGTERM and SIGHUP raise ``SystemExit(128 + signal)``, so ``finally`` blocks
-    (:func:`atomic_path`'s temp-file removal) run as they do for Ctrl-C; Ctrl-C (SIGINT)
-    raises ``KeyboardInterrupt`` as usual.
-
-    Each signal is also recorded, and :func:`raise_pending` raises it again: CPython
-    swallows an exception raised while a finalizer (``__del__``, a weakref callback) runs,
-    so a signal that lands there would otherwise be lost and the writer would finish.
-    A long writer calls :func:`raise_pending` between its pieces.
+    (:func:`atomic_path`'s temp-file removal) run as they do for Ctrl-C.
 
     Only signals left at their default action are taken over, and only in the main thread
     (the only one Python delivers signals to); the previous handlers are restored on exit.
     """
     taken: dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
-        defaults = {getattr(signal, "SIGTERM", None): signal.SIG_DFL,
-                    getattr(signal, "SIGHUP", None): signal.SIG_DFL,
-                    signal.SIGINT: signal.default_int_handler}  # fmt: skip
-        for signum, default in defaults.items():
-            if signum is not None and signal.getsignal(signum) is default:
-                taken[signum] = signal.signal(signum, _raise_signal)
+        for signum in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)):
+            if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
+                taken[signum] = signal.signal(signum, _raise_exit)
     try:
         yield
     finally:
         for signum, handler in taken.items():
             signal.signal(signum, handler)
-        if taken:
-            _pending.clear()
 
 
-def raise_pending() -> None:
-    """Raise the first signal :func:`signals_raise` recorded, if its exception was lost."""
-    if _pending:
-        _raise(_pending[0])
-
-
-def _raise_signal(signum: int, frame: object) -> None:
-    _pending.append(signum)
-    _raise(signum)
-
-
-def _raise(signum: int) -> None:
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
+def _raise_exit(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 

@@ -3,20 +3,11 @@ as one error naming the path."""
 
 import errno
 import os
-import signal
 from pathlib import Path
 
 import pytest
 
-from seqnn.atomic import (
-    OutputError,
-    atomic_folder,
-    atomic_indexed,
-    atomic_open,
-    atomic_path,
-    raise_pending,
-    signals_raise,
-)
+from seqnn.atomic import OutputError, atomic_folder, atomic_indexed, atomic_open, atomic_path
 from seqnn.errors import SeqnnInputError
 
 
@@ -115,27 +106,3 @@ def test_a_failed_write_leaves_the_old_pair(tmp_path):
         raise RuntimeError("crash")
     assert (data.read_text(), index.read_text()) == ("old", "old index")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.vcf.gz", "c.vcf.gz.tbi"]
-
-
-class _SignalsWhileCollected:
-    """Sends ``signum`` to this process from ``__del__``, where CPython swallows the
-    exception the handler raises ("Exception ignored in ...")."""
-
-    def __init__(self, signum):
-        self.signum = signum
-
-    def __del__(self):
-        os.kill(os.getpid(), self.signum)
-
-
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallow
-@pytest.mark.parametrize(
-    ("signum", "expected"), [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, SystemExit)]
-)
-def test_a_signal_swallowed_by_a_finalizer_is_raised_again(signum, expected):
-    with pytest.raises(expected), signals_raise():
-        _SignalsWhileCollected(signum)  # collected at once: the handler's raise is lost
-        raise_pending()
-    raise_pending()  # outside: nothing pending any more
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

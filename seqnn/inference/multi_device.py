@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import DataLoader, Dataset
 
-from seqnn.atomic import atomic_open, atomic_path, raise_pending, signals_raise
+from seqnn.atomic import atomic_open, atomic_path, signals_raise
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import contig_indices
 from seqnn.inference.fullconv import CHUNK_BP
@@ -351,7 +351,6 @@ def _write_tracks(paths, genome, names, units, stride, world, shard_dir) -> None
             starts = np.arange(first, first + count, dtype=np.int64) * stride
             ends = np.minimum(starts + stride, size)
             rows = values[rank[k]][offset[k] : offset[k] + count]
-            raise_pending()
             for j, writer in enumerate(writers):
                 writer.write(chrom, starts, ends, np.asarray(rows[:, j]))
     del values

@@ -32,7 +32,7 @@ from typing import Literal
 
 import numpy as np
 
-from seqnn.atomic import atomic_path, raise_pending, signals_raise
+from seqnn.atomic import atomic_path, signals_raise
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import centred_start
 from seqnn.inference.fullconv import (
@@ -102,7 +102,6 @@ def scan_genome(
         for chrom, starts, ends, values in scan_chunks(
             model, genome, names, int(stride), plan, batch_size, rc, chunk_bins, chunk_bp, advance
         ):
-            raise_pending()  # a signal whose exception a finalizer swallowed still stops here
             for j, writer in enumerate(writers):
                 writer.write(chrom, starts, ends, values[:, j])
     return paths
