@@ -245,6 +245,10 @@ def test_cli_scan_method_and_its_fallback_line(fasta, tmp_path, capsys):
 
 
 SCAN_SCRIPT = """
+import signal
+# Ctrl-C as at a terminal: a shell starts background jobs with SIGINT ignored, and a child
+# inherits that (a test run started so would otherwise see the scan ignore it and finish)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np, torch
 from seqnn.cli.predict import main
 from seqnn.data.genome import Genome, write_fasta
