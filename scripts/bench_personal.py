@@ -186,7 +186,7 @@ def child(args: argparse.Namespace) -> None:
         passes.append(time.perf_counter() - t0)
         cpu.append(cpu_seconds(pids) - c0)
         assert n >= limit, (n, limit)
-    result = {"prepare_s": prepare, "passes_s": passes, "windows": n, "all_windows": n_windows}
+    result = {"prepare_s": prepare, "passes_s": passes, "windows": n}
     result["cpu_us_per_window"] = 1e6 * statistics.median(cpu) / n
     print(json.dumps(result | {"peak_rss_mb": peak_rss_mb()}))
 

@@ -11,7 +11,6 @@ the person's prediction instead.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from seqnn.models.spec import records_config
 from seqnn.models.wrapper import NetworkWrapper
@@ -37,9 +36,6 @@ class HaplotypeMean(NetworkWrapper):
     Args:
         net: Any network taking (N, 4, L).
     """
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__(net)
 
     def forward(self, x: torch.Tensor, members: bool = False) -> Output | list[Output]:
         """One-hot (N, H, 4, L) -> the net's output averaged over the H haplotypes; one-hot
