@@ -105,8 +105,8 @@ def cached_hypothetical(path: Path, model, sequences: list[str], n_shuffles: int
     return hypothetical
 
 
-def sigma70(out: Path, n_shuffles: int) -> None:
-    model = seqnn.load_pretrained("ecoli-sigma70")
+def sigma70(out: Path, n_shuffles: int, model_name: str = "ecoli-sigma70") -> None:
+    model = seqnn.load_pretrained(model_name)
     genome = Genome(ecoli_fasta())
     promoters = ecoli_promoters()
     seqs = [genome.fetch(r.chrom, r.start, r.end, r.strand) for r in promoters.itertuples()]
@@ -120,7 +120,7 @@ def sigma70(out: Path, n_shuffles: int) -> None:
     for box, word in (("minus10", "TATAAT"), ("minus35", "TTGACA")):
         # astype(bool): an empty map is dtype object, which pandas reads as column names
         hits = table[table.consensus.map(lambda c, w=word: near(c, w)).astype(bool)]
-        emit(f"sigma70_{box}_pattern", len(hits) > 0, "found", canonical=word,
+        emit(f"sigma70_{box}_pattern", len(hits) > 0, "found", canonical=word, model=model_name,
              patterns=hits[["pattern", "n_seqlets", "consensus"]].to_dict("records"),
              sequences=len(seqs), seconds=seconds)  # fmt: skip
     emit("sigma70_patterns", len(table), "patterns",
@@ -192,6 +192,8 @@ def main() -> None:
     parser.add_argument("--sim-model", type=Path, help="reuse a simulation model trained before")
     parser.add_argument("--profile-epochs", type=int, default=None,
                         help="default: experiment=coverage_profile's schedule")  # fmt: skip
+    parser.add_argument("--sigma70-model", default="ecoli-sigma70",
+                        help="the σ70 model explained: a shipped name or a package folder")
     parser.add_argument("--ctcf-peaks", type=int, default=2000)
     parser.add_argument("--n-shuffles", type=int, default=10)
     args = parser.parse_args()
@@ -200,7 +202,7 @@ def main() -> None:
     if "simulation" in only:
         simulation(args.out, args.n, args.epochs, args.n_shuffles, args.sim_model)
     if "sigma70" in only:
-        sigma70(args.out, args.n_shuffles)
+        sigma70(args.out, args.n_shuffles, args.sigma70_model)
     if "ctcf" in only:
         ctcf(args.out, args.ctcf_peaks, args.n_shuffles)
     if "profile" in only:

@@ -178,6 +178,20 @@ def test_data_option_instantiates(option, tmp_path):
     assert all(len(datamodule.datasets[s]) > 0 for s in ("train", "val", "test"))
 
 
+@pytest.mark.parametrize("option", [o for o in options("data") if o != "personal"])
+def test_data_option_takes_training_transforms(option, tmp_path):
+    """``data.transforms=[...]`` works without ``+`` on every option (recipes and the recipe
+    selection grid set it), and reaches the training split only."""
+    rc = "data.transforms=[{_target_:seqnn.data.ReverseComplement,p:0.5}]"
+    overrides = [f"data={option}", *data_overrides(option, tmp_path), rc]
+    datamodule = instantiate(compose_train(overrides, tmp_path / "run").data, _convert_="all")
+    datamodule.setup("fit")
+    assert [type(t).__name__ for t in datamodule.datasets["train"].transforms] == [
+        "ReverseComplement"
+    ]
+    assert datamodule.datasets["val"].transforms == []
+
+
 def test_missing_data_path_names_the_key(tmp_path):
     cfg = compose_train(["data=table"], tmp_path / "run")
     with pytest.raises(MissingMandatoryValue, match=r"data\.table"):
