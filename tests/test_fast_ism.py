@@ -14,7 +14,7 @@ from seqnn.data.encoding import encode
 from seqnn.data.genome import Genome, write_fasta
 from seqnn.inference.pretrained import load_pretrained
 from seqnn.interpret import ism, ism_intervals
-from seqnn.interpret.fast_ism import Unsupported, fast_plan
+from seqnn.interpret.fast_ism import Reference, Unsupported, fast_plan, positional_steps
 from seqnn.interpret.mutagenesis import IsmError
 from seqnn.models import (
     BassetCNN,
@@ -187,3 +187,32 @@ def test_fast_ism_equals_plain_ism_on_the_shipped_model():
     fast = ism(model, x, target="label", method="fast")
     assert fast.shape == (2, 4, model.input_length)
     np.testing.assert_allclose(fast, ism(model, x, method="plain"), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("counts", [[3, 3, 3, 3], [3, 6, 1, 4], [1, 1, 1, 1]])
+def test_reference_gather_equals_slicing_for_runs_of_mutants(counts):
+    """Mutants come in runs that share a sequence and a window: each run's slice is indexed
+    once and repeated (equal runs, unequal runs at clamped ends, or no runs at all)."""
+    torch.manual_seed(0)
+    h = torch.randn(3, 5, 40)
+    ref = Reference(h, pad=4)
+    runs = torch.tensor([[0, -4], [2, 10], [1, 30], [2, 0]])[: len(counts)]
+    rows, start = runs.repeat_interleave(torch.tensor(counts), 0).unbind(1)
+    out = ref.gather(rows, start, 12)
+    padded = torch.nn.functional.pad(h, (4, 4))
+    expected = torch.stack([padded[r, :, s + 4 : s + 16] for r, s in zip(rows, start)])
+    assert torch.equal(out, expected)
+    out += 1  # a fresh tensor per mutant, which patch() writes into
+    assert torch.equal(ref.gather(rows, start, 12), expected)
+
+
+def test_relu_runs_in_place_only_on_a_fresh_window():
+    """In place after a convolution (through identity-like modules, and after another ReLU
+    in place), never on the caller's input (the first step's, or passed on by an identity)."""
+    modules = [nn.Identity(), nn.ReLU(), nn.Conv1d(4, 4, 3), nn.Dropout(), nn.ReLU(), nn.ReLU()]
+    steps = positional_steps(modules)
+    assert [getattr(s, "in_place", None) for s in steps] == [
+        False, False, None, False, True, True
+    ]  # fmt: skip
+    first = positional_steps([nn.ReLU(), nn.Conv1d(4, 4, 3)])
+    assert first[0].in_place is False

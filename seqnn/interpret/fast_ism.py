@@ -89,7 +89,20 @@ class Reference:
     def gather(self, rows: torch.Tensor, start: torch.Tensor, width: int) -> torch.Tensor:
         """(B, C, width): positions ``[start, start + width)`` of sequences ``rows``."""
         # (N, C, L') -> (N, C, L' - width + 1, width) view: one slice per start, copied once
-        return self.padded.unfold(2, width, 1)[rows, :, start + self.pad]
+        slices = self.padded.unfold(2, width, 1)
+        # mutants come in runs with one sequence and window (the substitutions of a position):
+        # index each run's slice once and repeat it, a plain copy (the index is the slow part)
+        key = rows * self.padded.shape[-1] + (start + self.pad)
+        first, counts = torch.unique_consecutive(key, return_counts=True)
+        if len(first) == len(key):
+            return slices[rows, :, start + self.pad]
+        at = torch.div(first, self.padded.shape[-1], rounding_mode="floor")
+        unique = slices[at, :, first - at * self.padded.shape[-1]]  # (U, C, width)
+        if counts.min() == counts.max():  # no window clamped at an end in this batch
+            k = int(counts[0])
+            repeated = unique[:, None].expand(-1, k, -1, -1).contiguous()  # a copy, written to
+            return repeated.view(len(key), *unique.shape[1:])
+        return unique.repeat_interleave(counts, 0, output_size=len(key))
 
 
 def patch(ref: Reference, window: Window, start: torch.Tensor, width: int) -> torch.Tensor:
@@ -127,12 +140,14 @@ class Pointwise(Step):
 
     def __init__(self, module: nn.Module) -> None:
         self.module = module
+        self.in_place = False  # a ReLU on a tensor no one else holds (relu_in_place)
 
     def reference(self, h: torch.Tensor) -> torch.Tensor:
         return self.module(h)
 
     def mutate(self, window: Window) -> Window:
-        return Window(window.rows, window.start, self.module(window.values))
+        values = torch.relu_(window.values) if self.in_place else self.module(window.values)
+        return Window(window.rows, window.start, values)
 
 
 class Sliding(Step):
@@ -251,17 +266,26 @@ class MeanPool(Head):
         self.crop, self.keepdim = crop, keepdim
 
     def reference(self, h: torch.Tensor) -> torch.Tensor:
-        self.ref = Reference(h)
+        self.length = h.shape[-1]
         self.mean = center_crop(h, self.crop).mean(-1, keepdim=True)  # (N, C, 1)
+        # prefix sums (N, C, L + 1): the reference's sum over any window, no gather (float64
+        # where the device has it, so that a long sequence's sums keep the window's change)
+        wide = torch.float32 if h.device.type == "mps" else torch.float64
+        self.prefix = F.pad(h.to(wide).cumsum(-1), (1, 0))
         return self.mean if self.keepdim else self.mean[..., 0]
 
     def mutate(self, window: Window) -> torch.Tensor:
-        ref = self.ref.gather(window.rows, window.start, window.width)
-        change = window.values - ref  # (B, C, W)
-        position = window.start[:, None] + torch.arange(window.width, device=change.device)
-        counted = (position >= self.crop) & (position < self.ref.length - self.crop)
-        total = (change * counted[:, None, :].to(change.dtype)).sum(-1, keepdim=True)
-        out = self.mean[window.rows] + total / (self.ref.length - 2 * self.crop)
+        values, rows, start = window.values, window.rows, window.start
+        lo, hi = self.crop, self.length - self.crop  # the positions the mean counts
+        if window.start.min() < lo or window.start.max() + window.width > hi:
+            position = start[:, None] + torch.arange(window.width, device=values.device)
+            counted = (position >= lo) & (position < hi)
+            values = values * counted[:, None, :].to(values.dtype)
+        total = values.sum(-1).to(self.prefix.dtype)  # (B, C)
+        a, b = start.clamp(lo, hi), (start + window.width).clamp(lo, hi)
+        reference = self.prefix[rows, :, b] - self.prefix[rows, :, a]  # (B, C)
+        change = ((total - reference) / (hi - lo)).to(values.dtype)
+        out = self.mean[rows] + change[..., None]
         return out if self.keepdim else out[..., 0]
 
 
@@ -419,8 +443,23 @@ def positional_steps(modules: list[nn.Module]) -> list[Step]:
 
 
 def simplified(steps: list[Step]) -> list[Step]:
-    """The same function in fewer operations on the windows (see the two passes)."""
-    return pool_before_activation(fold_batch_norms(steps))
+    """The same function in fewer operations on the windows (see the three passes)."""
+    return relu_in_place(pool_before_activation(fold_batch_norms(steps)))
+
+
+def relu_in_place(steps: list[Step]) -> list[Step]:
+    """ReLUs whose input window is a fresh tensor of the step before (a convolution, pooling
+    or residual sum) run in place: one allocation and one pass over memory less. The first
+    step's input is the caller's, and identity-like modules pass their input on as it is."""
+    fresh = False  # whether the current step's input window is a tensor only it holds
+    for step in steps:
+        if isinstance(step, Pointwise):
+            passes_on = type(step.module) in (nn.Identity, nn.Dropout)
+            step.in_place = fresh and type(step.module) is nn.ReLU
+            fresh = fresh if passes_on or step.in_place else True
+        else:
+            fresh = isinstance(step, (Sliding, Residual))
+    return steps
 
 
 def pool_before_activation(steps: list[Step]) -> list[Step]:
