@@ -354,3 +354,12 @@ def test_autocast_only_for_a_bf16_trained_model_on_a_gpu(tmp_path, monkeypatch):
         warnings.simplefilter("ignore")  # no CUDA here: torch warns and disables it
         context = autocast(model)
     assert isinstance(context, torch.autocast) and context.fast_dtype == torch.bfloat16
+
+
+def test_global_pool_heads_slide_once_over_the_trunk():
+    """A head that starts with a global pool reads every window's pool from one sliding pool
+    (the equality tests above then check it); a flatten head gathers each window's slice."""
+    assert plan_network(basset_global(), LENGTH).pooled.mode == "max"
+    pooled = plan_network(dilated(), LENGTH).pooled
+    assert (pooled.mode, pooled.crop) == ("mean", 2)
+    assert plan_network(basset_flatten(), LENGTH).pooled is None

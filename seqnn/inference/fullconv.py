@@ -40,6 +40,7 @@ from seqnn.models.dilated_resnet import DilatedResNet
 from seqnn.models.layers import (
     ConvBlock,
     Exponential,
+    GlobalPool,
     ResidualDilatedBlock,
     center_crop,
     output_length,
@@ -68,6 +69,37 @@ POOLS = (nn.MaxPool1d, nn.AvgPool1d)
 CHUNK_BP = 2**17
 
 
+#: windows per call of a pooled head's dense layers
+HEAD_ROWS = 16384
+
+
+@dataclass
+class PooledHead:
+    """A head that pools over a window's trunk positions (``[crop, n_positions - crop)``),
+    then runs dense layers: the pool slides once over each phase, giving every window's pooled
+    features in one call instead of a gather of each window's positions.
+
+    Attributes:
+        mode: ``"max"`` or ``"mean"`` (:class:`~seqnn.models.layers.GlobalPool`).
+        crop: positions left out at each end of the window.
+        rest: the layers after the pool, (K, C) -> (K, T).
+    """
+
+    mode: str
+    crop: int
+    rest: nn.Module
+
+    def sliding(self, h: torch.Tensor, n_positions: int) -> torch.Tensor:
+        """(B, C, n) -> (B, C, m): index ``t + crop`` is the pool of the window at ``t``."""
+        width = n_positions - 2 * self.crop
+        return (F.max_pool1d if self.mode == "max" else F.avg_pool1d)(h, width, 1)
+
+    def windows(self, slices: torch.Tensor) -> torch.Tensor:
+        """(K, C, n_positions) windows' trunk slices -> (K, C) their pools."""
+        kept = slices[..., self.crop : slices.shape[-1] - self.crop]
+        return kept.amax(-1) if self.mode == "max" else kept.mean(-1)
+
+
 @dataclass
 class Plan:
     """How to run a network fully convolutionally.
@@ -81,6 +113,7 @@ class Plan:
         rc_average: the network averages itself with its reverse complement
             (:class:`ReverseComplementAverage`), so both strands are run.
         exact: valid padding: equal to the window path (else the contextual function).
+        pooled: the head as a sliding pool and dense layers, when it starts with a global pool.
     """
 
     stages: list[nn.Module]
@@ -90,6 +123,7 @@ class Plan:
     receptive_field: int
     rc_average: bool
     exact: bool
+    pooled: PooledHead | None = None
 
 
 def plan_network(net: nn.Module, input_length: int) -> Plan | str:
@@ -103,10 +137,11 @@ def plan_network(net: nn.Module, input_length: int) -> Plan | str:
     if reason:
         return reason
     if isinstance(inner, BassetCNN):
-        head = inner.head
+        head, head_layers, crop = inner.head, inner.head, 0
     elif isinstance(inner, DilatedResNet) and inner.head_type in ("scalar", "both"):
         crop, scalar_head = inner.crop, inner.scalar_head
         head = lambda h: scalar_head(center_crop(h, crop))  # noqa: E731
+        head_layers = scalar_head
     elif isinstance(inner, DilatedResNet):
         return "a per-position profile head (a scan writes one value per window)"
     else:
@@ -119,7 +154,15 @@ def plan_network(net: nn.Module, input_length: int) -> Plan | str:
     n_positions = output_length(inner.trunk, input_length)
     convs = [m for m in inner.trunk.modules() if isinstance(m, nn.Conv1d)]
     exact = all(m.padding in ("valid", (0,)) for m in convs)
-    return Plan(stages, head, pool, n_positions, receptive_field(inner.trunk), rc_average, exact)
+    layers = list(head_layers)
+    pooled = (
+        PooledHead(layers[0].mode, crop, nn.Sequential(*layers[1:]))
+        if layers and isinstance(layers[0], GlobalPool)
+        else None
+    )
+    return Plan(
+        stages, head, pool, n_positions, receptive_field(inner.trunk), rc_average, exact, pooled
+    )
 
 
 def _unsupported(net: nn.Module) -> str | None:
@@ -249,6 +292,17 @@ def _strand_logits(
     if int(t.max()) + plan.n_positions > h.shape[-1]:
         raise RuntimeError("fullconv: a window reads past its segment (a seqnn bug)")
     views = h.unfold(2, plan.n_positions, 1)  # (B, C, n - n_pos + 1, n_pos), no copy
+    head = plan.pooled
+    if head is not None:  # pools (K, C), then the dense layers on many windows a call
+        if h.shape[0] * h.shape[-1] <= 2 * len(t):  # dense windows: one slide, no gathers
+            pooled = head.sliding(h, plan.n_positions)[b, :, t + head.crop]
+        else:  # sparse windows (larger strides): pool each one's slice
+            pooled = torch.cat([
+                head.windows(views[b[i : i + batch_size], :, t[i : i + batch_size]])
+                for i in range(0, len(starts), batch_size)
+            ])  # fmt: skip
+        rows = max(batch_size, HEAD_ROWS)
+        return torch.cat([head.rest(pooled[i : i + rows]) for i in range(0, len(t), rows)])
     out = [
         plan.head(views[b[i : i + batch_size], :, t[i : i + batch_size]])  # (k, C, n_pos)
         for i in range(0, len(starts), batch_size)
@@ -282,7 +336,8 @@ def predict_segment(
         codes: (S,) uint8 codes of a segment.
         starts: (K,) int64 window starts in the segment; every window lies inside it.
         rc: as in :func:`seqnn.inference.predict.predict_codes`.
-        batch_size: windows per head call.
+        batch_size: windows per head call (a pooled head's dense layers take at least
+            ``HEAD_ROWS`` a call: (K, C) features, not (K, C, n_positions) slices).
 
     Returns:
         (K, T) float32 predictions.
