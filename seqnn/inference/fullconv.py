@@ -94,11 +94,6 @@ class PooledHead:
         width = n_positions - 2 * self.crop
         return (F.max_pool1d if self.mode == "max" else F.avg_pool1d)(h, width, 1)
 
-    def windows(self, slices: torch.Tensor) -> torch.Tensor:
-        """(K, C, n_positions) windows' trunk slices -> (K, C) their pools."""
-        kept = slices[..., self.crop : slices.shape[-1] - self.crop]
-        return kept.amax(-1) if self.mode == "max" else kept.mean(-1)
-
 
 @dataclass
 class Plan:
@@ -293,14 +288,10 @@ def _strand_logits(
         raise RuntimeError("fullconv: a window reads past its segment (a seqnn bug)")
     views = h.unfold(2, plan.n_positions, 1)  # (B, C, n - n_pos + 1, n_pos), no copy
     head = plan.pooled
-    if head is not None:  # pools (K, C), then the dense layers on many windows a call
-        if h.shape[0] * h.shape[-1] <= 2 * len(t):  # dense windows: one slide, no gathers
-            pooled = head.sliding(h, plan.n_positions)[b, :, t + head.crop]
-        else:  # sparse windows (larger strides): pool each one's slice
-            pooled = torch.cat([
-                head.windows(views[b[i : i + batch_size], :, t[i : i + batch_size]])
-                for i in range(0, len(starts), batch_size)
-            ])  # fmt: skip
+    # dense windows (stride 1, few phases): one sliding pool, no gathers, then the dense layers
+    # on many windows a call; sparse ones gather their slices into the network's own head
+    if head is not None and h.shape[0] * h.shape[-1] <= 2 * len(t):
+        pooled = head.sliding(h, plan.n_positions)[b, :, t + head.crop]  # (K, C)
         rows = max(batch_size, HEAD_ROWS)
         return torch.cat([head.rest(pooled[i : i + rows]) for i in range(0, len(t), rows)])
     out = [
@@ -336,7 +327,7 @@ def predict_segment(
         codes: (S,) uint8 codes of a segment.
         starts: (K,) int64 window starts in the segment; every window lies inside it.
         rc: as in :func:`seqnn.inference.predict.predict_codes`.
-        batch_size: windows per head call (a pooled head's dense layers take at least
+        batch_size: windows per head call (a pooled head over dense windows takes at least
             ``HEAD_ROWS`` a call: (K, C) features, not (K, C, n_positions) slices).
 
     Returns:

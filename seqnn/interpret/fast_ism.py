@@ -98,10 +98,6 @@ class Reference:
             return slices[rows, :, start + self.pad]
         at = torch.div(first, self.padded.shape[-1], rounding_mode="floor")
         unique = slices[at, :, first - at * self.padded.shape[-1]]  # (U, C, width)
-        if counts.min() == counts.max():  # no window clamped at an end in this batch
-            k = int(counts[0])
-            repeated = unique[:, None].expand(-1, k, -1, -1).contiguous()  # a copy, written to
-            return repeated.view(len(key), *unique.shape[1:])
         return unique.repeat_interleave(counts, 0, output_size=len(key))
 
 
