@@ -192,8 +192,11 @@ def main() -> None:
     parser.add_argument("--sim-model", type=Path, help="reuse a simulation model trained before")
     parser.add_argument("--profile-epochs", type=int, default=None,
                         help="default: experiment=coverage_profile's schedule")  # fmt: skip
-    parser.add_argument("--sigma70-model", default="ecoli-sigma70",
-                        help="the σ70 model explained: a shipped name or a package folder")
+    parser.add_argument(
+        "--sigma70-model",
+        default="ecoli-sigma70",
+        help="the σ70 model explained: a shipped name or a package folder",
+    )
     parser.add_argument("--ctcf-peaks", type=int, default=2000)
     parser.add_argument("--n-shuffles", type=int, default=10)
     args = parser.parse_args()

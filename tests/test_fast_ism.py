@@ -200,7 +200,9 @@ def test_reference_gather_equals_slicing_for_runs_of_mutants(counts):
     rows, start = runs.repeat_interleave(torch.tensor(counts), 0).unbind(1)
     out = ref.gather(rows, start, 12)
     padded = torch.nn.functional.pad(h, (4, 4))
-    expected = torch.stack([padded[r, :, s + 4 : s + 16] for r, s in zip(rows, start)])
+    expected = torch.stack(
+        [padded[r, :, s + 4 : s + 16] for r, s in zip(rows, start, strict=True)]
+    )
     assert torch.equal(out, expected)
     out += 1  # a fresh tensor per mutant, which patch() writes into
     assert torch.equal(ref.gather(rows, start, 12), expected)

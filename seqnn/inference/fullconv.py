@@ -11,7 +11,8 @@ pooling grid lines up: with pooling factor ``P`` (the product of the pool widths
 reads ``n_positions`` consecutive outputs of the *phase* ``d mod P``, from index ``d // P``.
 Every pooling layer is run at stride 1 and split into its phases (shift-and-stitch), keeping
 only the phases that some window needs (``stride`` 1 needs all ``P``; a stride sharing a
-factor with ``P`` fewer). The head (flatten + dense layers, or a global pool) is then applied
+factor with ``P`` fewer), with each batch norm folded into the convolution before it
+(:mod:`seqnn.models.folding`). The head (flatten + dense layers, or a global pool) is then applied
 to each window's slice, so the result equals the window-by-window prediction up to float
 rounding (tested: max abs difference <= 1e-4).
 
@@ -37,6 +38,7 @@ from seqnn.inference.predict import RC, PredictError
 from seqnn.inference.pretrained import PretrainedModel
 from seqnn.models.bassetcnn import BassetCNN
 from seqnn.models.dilated_resnet import DilatedResNet
+from seqnn.models.folding import fold_batch_norms
 from seqnn.models.layers import (
     ConvBlock,
     Exponential,
@@ -100,7 +102,8 @@ class Plan:
     """How to run a network fully convolutionally.
 
     Attributes:
-        stages: the trunk's modules in order (pooling layers are split into phases).
+        stages: the trunk's modules in order, batch norms folded into the convolutions before
+            them (pooling layers are split into phases when run).
         head: trunk slice (K, C, n_positions) -> logits (K, T).
         pool: the trunk's pooling factor P (one output position per P bp).
         n_positions: trunk positions one window of ``input_length`` bp reads.
@@ -141,7 +144,7 @@ def plan_network(net: nn.Module, input_length: int) -> Plan | str:
         return "a per-position profile head (a scan writes one value per window)"
     else:
         return f"{type(inner).__name__} is not a network the fully convolutional scan knows"
-    stages = list(_stages(inner.trunk))
+    stages = fold_batch_norms(list(_stages(inner.trunk)))
     odd = next((m for m in stages if not isinstance(m, (*POINTWISE, *POOLS, nn.Conv1d))), None)
     if odd is not None and not isinstance(odd, ResidualDilatedBlock):
         return f"an unknown module {type(odd).__name__} in the trunk"

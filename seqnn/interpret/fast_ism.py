@@ -26,7 +26,6 @@ full passes.
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from torch.nn import functional as F
 from seqnn.interpret.inputs import Output, flat_outputs, select_output
 from seqnn.models.bassetcnn import BassetCNN
 from seqnn.models.dilated_resnet import DilatedResNet
+from seqnn.models.folding import foldable, folded_convolution
 from seqnn.models.layers import Exponential, GlobalPool, ResidualDilatedBlock, center_crop
 
 POINTWISE = (
@@ -494,27 +494,13 @@ def fold_batch_norms(steps: list[Step]) -> list[Step]:
         previous = out[-1] if out else None
         if (
             isinstance(step, Pointwise)
-            and type(step.module) is nn.BatchNorm1d
             and isinstance(previous, Sliding)
-            and type(previous.module) is nn.Conv1d
+            and foldable(previous.module, step.module)
         ):
             out[-1] = Sliding(folded_convolution(previous.module, step.module))
         else:
             out.append(step)
     return out
-
-
-def folded_convolution(conv: nn.Conv1d, norm: nn.BatchNorm1d) -> nn.Conv1d:
-    """``norm(conv(x))`` (eval) as one convolution."""
-    scale = torch.rsqrt(norm.running_var + norm.eps)
-    if norm.affine:
-        scale = scale * norm.weight
-    shift = -norm.running_mean * scale + (norm.bias if norm.affine else 0)
-    folded = copy.deepcopy(conv)
-    folded.weight = nn.Parameter(conv.weight * scale[:, None, None], requires_grad=False)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(shift)
-    folded.bias = nn.Parameter(bias * scale + shift, requires_grad=False)
-    return folded
 
 
 def sequence_plan(modules: list[nn.Module]) -> Plan:
