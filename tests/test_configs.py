@@ -116,6 +116,11 @@ def data_overrides(option: str, folder: Path) -> list[str]:
     if option == "table":
         table = write_table(folder / "tiny.csv")
         return [f"data.table={table}", "data.target_columns=[label]", "data.input_length=20"]
+    if option == "fasta":  # positives only: each with one dinucleotide shuffle
+        table = write_table(folder / "tiny.csv").read_text().splitlines()[1::2]
+        records = "".join(f">p{i}\n{row.split(',')[0]}\n" for i, row in enumerate(table))
+        (folder / "positives.fa").write_text(records)
+        return [f"data.table.positives={folder / 'positives.fa'}", "data.input_length=20"]
     if option == "intervals":
         fasta, bed = write_genome(folder)
         return [

@@ -38,12 +38,14 @@ ALLOWED_CLASS_PREFIXES = (
 )
 #: the environment variable naming further packages whose classes a config may build
 TRUSTED_ENV = "SEQNN_TRUSTED_TARGETS"
-#: functions a config may call (they load the shipped data sets or tile a genome)
+#: functions a config may call (they load the shipped data sets or a user's FASTA files, or
+#: tile a genome)
 ALLOWED_FUNCTIONS = (
     "seqnn.data.embedded.ecoli_fasta",
     "seqnn.data.embedded.ecoli_promoter_intervals",
     "seqnn.data.embedded.cnnprom_table",
     "seqnn.data.embedded.ctcf_table",
+    "seqnn.data.labelled.fasta_table",  # data=fasta: labelled FASTA files (read, never run)
     "seqnn.data.tiling.tile_genome",
     "seqnn.data.tiling.tile_windows",
     # model=finetune: a package's network (checked as load_pretrained checks it), new head

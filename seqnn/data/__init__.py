@@ -46,6 +46,7 @@ from seqnn.data.intervals import (
     tile,
     validate_intervals,
 )
+from seqnn.data.labelled import fasta_table, labelled_table
 from seqnn.data.peaks import PeakLabels, peak_labels
 from seqnn.data.personal import PersonalDataset
 from seqnn.data.simulate import MotifSimulation, implant_motifs
@@ -65,6 +66,8 @@ __getattr__ = lazy_getattr(
 )
 
 __all__ = [
+    "fasta_table",
+    "labelled_table",
     "tile_genome",
     "tile_windows",
     "label_tiles",

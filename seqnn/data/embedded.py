@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from seqnn.atomic import atomic_open
-from seqnn.data.background import random_background_intervals, shuffled_negatives
+from seqnn.data.background import random_background_intervals
 from seqnn.data.datasets import read_table
 from seqnn.data.genome import Genome
 from seqnn.data.intervals import read_intervals
+from seqnn.data.labelled import labelled_table
 from seqnn.errors import SeqnnInputError
 
 ECOLI_FASTA = "ecoli/ecoli_K12_MG1655.fa.gz"
@@ -177,18 +178,8 @@ def ctcf_table(
     rng = np.random.default_rng(seed)
     if n is not None:
         peaks = peaks.iloc[np.sort(rng.choice(len(peaks), size=n, replace=False))]
-    peaks = peaks[["sequence", "region"]].assign(label=1).reset_index(drop=True)
-    shuffles = pd.DataFrame(
-        {
-            "sequence": shuffled_negatives(peaks["sequence"].tolist(), negative_ratio, rng),
-            "region": np.repeat(peaks["region"].to_numpy(), negative_ratio),
-            "label": 0,
-        }
-    )
-    # peak i sorts before its shuffles: every slice of the table holds both classes
-    order = np.r_[np.arange(len(peaks)), np.repeat(np.arange(len(peaks)), negative_ratio)]
-    table = pd.concat([peaks, shuffles], ignore_index=True)
-    table = table.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+    # each peak followed by its shuffles: every slice of the table holds both classes
+    table = labelled_table(peaks[["sequence", "region"]], None, negative_ratio, rng)
     return table[["sequence", "label", "region"]]
 
 
