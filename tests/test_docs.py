@@ -206,6 +206,7 @@ def readme_files(tmp_path_factory) -> Path:
     (folder / "labelled.csv").write_text(
         "sequence,label\n" + "".join(f"{s},{i % 2}\n" for i, s in enumerate(labelled))
     )
+    (folder / "library.fa").write_text("".join(f">d{i}\n{s}\n" for i, s in enumerate(labelled)))
     shipped = importlib.resources.files("seqnn.resources") / "models" / "ecoli-sigma70"
     shutil.copytree(str(shipped), folder / "outputs" / "runs" / "RUN" / "model")
     for fold in range(2):  # a <sweep>'s per-job model folders

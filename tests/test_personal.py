@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cli_exit import exit_status
 
 import seqnn
 from seqnn.cli.predict import main as predict_main
@@ -582,11 +583,7 @@ def test_cli_predicts_people_and_bad_input_writes_nothing(fasta, vcf, model_dir,
 
 
 def run_predict(*args) -> int:
-    try:
-        predict_main(list(args))
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    return 0
+    return exit_status(predict_main, *args)
 
 
 # ----------------------------------------------------------------------------- threads, BCF

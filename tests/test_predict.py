@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cli_exit import exit_status
 
 from seqnn.cli.predict import main
 from seqnn.data.encoding import EncodingError, reverse_complement
@@ -221,11 +222,7 @@ def test_scan_rejects_bad_stride(model, fasta, tmp_path):
 
 
 def run_cli(monkeypatch, *args) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    return 0
+    return exit_status(main, *args)
 
 
 def test_cli_takes_the_shipped_data_by_name(monkeypatch, capsys, tmp_path):
@@ -395,7 +392,7 @@ def test_calls_need_a_yes_no_model_and_a_valid_threshold(
 
 def test_cli_missing_or_unknown_settings_fail(monkeypatch, capsys, model_dir, tmp_path):
     assert run_cli(monkeypatch, f"model={model_dir}", f"out={tmp_path}/x.tsv") == 2
-    assert "missing setting(s): fasta=..." in capsys.readouterr().err
+    assert "give fasta=<genome.fa> with regions=" in capsys.readouterr().err
     assert run_cli(monkeypatch, f"model={model_dir}", "fasta=x.fa", "out=x", "strid=5") == 2
     assert "unknown setting 'strid=5'" in capsys.readouterr().err
     # OmegaConf would keep the last of a repeated key; a mistyped second out= is an error

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from cli_exit import exit_status
 from genome_files import piped, spy_mapped_kb
 from torch import nn
 
@@ -294,11 +295,7 @@ def model_dir(tmp_path):
 
 
 def run_cli(*args) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    return 0
+    return exit_status(main, *args)
 
 
 def test_cli_writes_the_effects_table(model_dir, fasta, tmp_path, capsys):

@@ -1,5 +1,6 @@
-"""``seqnn-predict key=value ...``: a pretrained model's predictions on FASTA regions, or a
-genome-wide scan (settings and their documentation: ``configs/predict.yaml``).
+"""``seqnn-predict key=value ...``: a pretrained model's predictions on FASTA regions, a
+genome-wide scan, or every sequence of a file (settings and their documentation:
+``configs/predict.yaml``).
 
 Bad input prints one ``seqnn-predict: error: ...`` line and exits with status 2.
 """
@@ -23,6 +24,7 @@ from seqnn.inference.predict import (
     add_calls,
     check_calls,
     predict_regions_to_file,
+    predict_sequences_to_file,
     write_table,
 )
 from seqnn.inference.pretrained import load_pretrained, resolve_device
@@ -31,21 +33,25 @@ from seqnn.inference.scan import scan_genome
 
 def run(cfg: DictConfig) -> list[Path]:
     """``seqnn-predict``'s work: the settings -> the files written."""
-    for key in ("model", "fasta", "regions", "out", "vcf", "report"):
+    for key in ("model", "fasta", "regions", "out", "vcf", "report", "sequences"):
         if cfg[key] is not None and not isinstance(cfg[key], str):
             raise PredictError(f"{key}={cfg[key]}: give one file name (a path)")
     out = Path(cfg.out)
     if cfg.stride is not None and int(cfg.stride) <= 0:
         raise PredictError(f"stride={cfg.stride}: give a positive number of bp")
+    if cfg.sequences is not None:
+        return _predict_sequences(cfg, out)
+    if cfg.fasta is None:
+        raise PredictError(
+            "give fasta=<genome.fa> with regions=<bed|tsv> (or scan=true), or "
+            "sequences=<fa|csv|tsv> to predict each sequence of a file"
+        )
     if not cfg.scan and not cfg.regions:
         raise PredictError("give regions=<bed|tsv> (or scan=true for a genome-wide track)")
     if cfg.calls and cfg.scan:
         raise PredictError("calls=true adds columns to a regions table, not to a scan track")
-    targets = (
-        cfg.targets if cfg.targets is None or isinstance(cfg.targets, str) else list(cfg.targets)
-    )
     model = load_pretrained(
-        str(cfg.model), device=resolve_device(cfg.device), head=cfg.head, targets=targets
+        str(cfg.model), device=resolve_device(cfg.device), head=cfg.head, targets=_targets(cfg)
     )
     if cfg.calls:
         check_calls(model)  # before any prediction
@@ -104,6 +110,35 @@ def run(cfg: DictConfig) -> list[Path]:
         progress=cfg.progress,
     )
     return [out]
+
+
+def _predict_sequences(cfg: DictConfig, out: Path) -> list[Path]:
+    """``sequences=``: each sequence of a FASTA or CSV/TSV file."""
+    others = [f"{k}=" for k in ("fasta", "regions", "vcf") if cfg[k]] + ["scan"] * bool(cfg.scan)
+    if others or (cfg.devices and int(cfg.devices) > 1):
+        raise PredictError(
+            "sequences= predicts each sequence of its file on one device: leave out "
+            + ", ".join(others or ["devices"])
+        )
+    model = load_pretrained(str(cfg.model), device=resolve_device(cfg.device), head=cfg.head,
+                            targets=_targets(cfg))  # fmt: skip
+    predict_sequences_to_file(
+        model,
+        cfg.sequences,
+        out,
+        sequence_column=str(cfg.sequence_column),
+        batch_size=cfg.batch_size,
+        rc=cfg.rc,
+        calls=cfg.calls,
+        progress=cfg.progress,
+    )
+    return [out]
+
+
+def _targets(cfg: DictConfig):
+    return (
+        cfg.targets if cfg.targets is None or isinstance(cfg.targets, str) else list(cfg.targets)
+    )
 
 
 def _predict_personal(cfg: DictConfig, model, out: Path) -> list[Path]:

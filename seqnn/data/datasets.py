@@ -344,6 +344,14 @@ class _BatchedDataset(Dataset):
 
 
 # ----------------------------------------------------------------------------- sequences
+def table_separator(path: Path) -> str | None:
+    """The column separator a table's extension names (``.csv``: comma; ``.tsv``, ``.tab``,
+    ``.txt``: tab; compression suffixes skipped), else None (pandas sniffs it)."""
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
+    ext = suffixes[-1] if suffixes else ""
+    return {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}.get(ext)
+
+
 def read_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
     """Read a CSV/TSV table (gzip ok); the separator from the extension, else sniffed.
 
@@ -352,10 +360,7 @@ def read_table(path: str | Path, sep: str | None = None) -> pd.DataFrame:
             a table.
     """
     path = Path(path)
-    if sep is None:
-        suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz")]
-        ext = suffixes[-1] if suffixes else ""
-        sep = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}.get(ext)
+    sep = table_separator(path) if sep is None else sep
     if not path.is_file():
         raise DatasetError(
             f"{path}: no such table file: check the path (a relative path starts from the folder "

@@ -41,6 +41,7 @@ from seqnn.data.intervals import (
     tile,
     validate_intervals,
 )
+from seqnn.data.sequence_files import BLOCK_ROWS, is_fasta, iter_sequence_blocks
 from seqnn.errors import SeqnnInputError
 from seqnn.inference.pretrained import PretrainedModel
 from seqnn.kinds import kind_names, kinds_where
@@ -135,17 +136,96 @@ def predict_sequences(
     """
     check_rc(model, rc)
     seqs = [sequences] if isinstance(sequences, str) else list(sequences)
-    length = model.input_length
-    out = np.empty((len(seqs), len(model.targets)), dtype=np.float32)
-    batches = range(0, len(seqs), _check_batch_size(batch_size))
     with progress_bar(len(seqs), "predict", progress, "sequences") as advance:
-        for i in batches:
-            raw = seqs[i : i + batch_size]
-            # a bad letter is named by the sequence's index and its position as given
-            codes = centred_codes(raw, length, lambda k, i=i: f"sequences[{i + k}]")[0]
-            out[i : i + len(raw)] = predict_codes(model, codes, rc)
-            advance(len(raw))
-    return pd.DataFrame(out, columns=prediction_columns(model.targets))
+        # a bad letter is named by the sequence's index and its position as given
+        values, _ = _sequence_values(
+            model, seqs, lambda k: f"sequences[{k}]", batch_size, rc, advance
+        )
+    return pd.DataFrame(values, columns=prediction_columns(model.targets))
+
+
+def _sequence_values(
+    model: PretrainedModel,
+    seqs: list[str],
+    where: Callable[[int], str],
+    batch_size: int,
+    rc: RC,
+    advance: Callable[[int], None],
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """(N, T) predictions of strings centred to the input length, a batch at a time, and how
+    many were padded and cropped."""
+    out = np.empty((len(seqs), len(model.targets)), dtype=np.float32)
+    resized = np.zeros(2, dtype=np.int64)
+    for i in range(0, len(seqs), _check_batch_size(batch_size)):
+        raw = seqs[i : i + batch_size]
+        codes, padded, cropped = centred_codes(
+            raw, model.input_length, lambda k, i=i: where(i + k)
+        )
+        out[i : i + len(raw)] = predict_codes(model, codes, rc)
+        resized += (padded, cropped)
+        advance(len(raw))
+    return out, (int(resized[0]), int(resized[1]))
+
+
+def predict_sequences_to_file(
+    model: PretrainedModel,
+    sequences: str | Path,
+    out: str | Path,
+    sequence_column: str = "sequence",
+    batch_size: int = 256,
+    rc: RC = False,
+    calls: bool = False,
+    progress: bool = True,
+    block_rows: int = BLOCK_ROWS,
+) -> Path:
+    """Predictions for every sequence of a FASTA or CSV/TSV file, streamed to a table file
+    (``seqnn-predict sequences=``).
+
+    The file is read ``block_rows`` rows at a time
+    (:func:`seqnn.data.sequence_files.iter_sequence_blocks`); each block is predicted and its
+    rows appended to a temp file, renamed to ``out`` once all are written (an error or an
+    interrupt leaves no ``out``), so memory does not grow with the number of sequences. Each
+    sequence is centred on the model's input length, cropped or padded with N
+    (:func:`predict_sequences`); a warning counts those that were.
+
+    Args:
+        model, batch_size, rc, progress: as in :func:`predict_sequences`.
+        sequences: a FASTA file (out: each record's ``name``) or a CSV/TSV table (out: all
+            its columns).
+        out: the table (TSV; CSV for ``.csv``): the rows' columns and ``<target>_pred``.
+        sequence_column: a table's column of sequences.
+        calls: add the 0/1 ``<target>_call`` columns (:func:`add_calls`).
+        block_rows: rows per block.
+
+    Returns:
+        ``out``.
+    """
+    check_rc(model, rc)
+    if calls:
+        check_calls(model)  # before any prediction
+    out = Path(out)
+    path = Path(sequences)
+    fasta = path.is_file() and is_fasta(path)  # a missing file: the reader's error below
+    lines = None if fasta else line_total(path)  # a table's rows + its header (an upper bound)
+    resized, n = np.zeros(2, dtype=np.int64), 0
+    bar = progress_bar(lines - 1 if lines else None, "predict", progress, "sequences")
+    with atomic_open(out) as fh, bar as advance:
+        for i, (block, where) in enumerate(
+            iter_sequence_blocks(path, sequence_column, block_rows)
+        ):
+            seqs = block[sequence_column].astype(str).tolist()
+            values, counts = _sequence_values(model, seqs, where, batch_size, rc, advance)
+            resized, n = resized + counts, n + len(seqs)
+            rows = result_frame(block[["name"]] if fasta else block, values, model.targets)
+            write_rows(add_calls(rows, model) if calls else rows, fh, out, header=i == 0)
+    if resized.any():
+        warnings.warn(
+            f"{path.name}: of {n} sequences, {resized[0]} were shorter than the model's input "
+            f"length ({model.input_length} bp) and padded with N, {resized[1]} longer and "
+            "cropped around their centres",
+            stacklevel=2,
+        )
+    return out
 
 
 def predict_regions(
