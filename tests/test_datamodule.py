@@ -361,3 +361,38 @@ def test_test_table_is_the_test_split_and_the_table_trains(tmp_path, rng, table)
         TableDataModule(table=table, target_columns="label", test_table=path).setup()
     with pytest.raises(ValueError, match="test_table and folds=5 were both given"):
         TableDataModule(table=table, target_columns="label", test_table=path, folds=5)
+
+
+@pytest.mark.parametrize(
+    ("labels", "positive"), [(["promoter", "non-promoter"], "promoter"), ([1, -1], 1)]
+)
+def test_positive_label_makes_a_binary_target_of_two_labels(tmp_path, table, labels, positive):
+    two = table.assign(label=np.where(table.label == 1, labels[0], labels[1]))
+    with pytest.raises(Exception, match=f"data.positive_label={positive} "):
+        TableDataModule(table=two, target_columns="label", n_targets=1).setup("fit")
+    test = two.iloc[:10]
+    test.to_csv(tmp_path / "test.csv", index=False)
+    dm = TableDataModule(
+        table=two, target_columns="label", n_targets=1, positive_label=positive,
+        test_table=tmp_path / "test.csv",
+    )  # fmt: skip
+    dm.setup("fit")
+    assert dm._full.target_kind == "binary"
+    expected = np.r_[table.label.to_numpy(), table.label.to_numpy()[:10]]
+    np.testing.assert_array_equal(dm._full.targets.numpy().ravel(), expected)
+    assert dm.split_frame("train").label.isin(labels).all()  # the table's own values kept
+
+
+def test_positive_label_that_is_not_in_the_column_lists_its_values(table):
+    dm = TableDataModule(table=table, target_columns=["label"], positive_label="yes")
+    with pytest.raises(
+        Exception, match=r"positive_label='yes' is not a value of 'label' .*\['0', '1'\]"
+    ):
+        dm.setup("fit")
+
+
+def test_negative_integer_labels_are_classes_not_an_error(table):
+    signed = table.assign(label=np.where(table.label == 1, 1, -1))
+    dm = TableDataModule(table=signed, target_columns="label")
+    dm.setup("fit")
+    assert dm._full.target_kind == "multiclass" and dm.target_names == ["-1", "1"]

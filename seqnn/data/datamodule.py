@@ -195,6 +195,15 @@ class SequenceDataModule(L.LightningDataModule):
             s: self._part(full, rows[s], self.transforms if s == "train" else None) for s in STAGES
         }
         source = self._source()
+        two_labels = full.target_kind == "multiclass" and full.n_targets == 2
+        if two_labels and self.hparams.n_targets == 1 and "positive_label" in self.hparams:
+            raise DatasetError(
+                f"{source}: the target column {_columns(self.hparams.target_columns)[0]!r} "
+                f"holds two class "
+                f"labels {full.target_names}, and the task has one 0/1 output (binary): name the "
+                f"positive one, e.g. data.positive_label={full.target_names[-1]} (or train "
+                "task=multiclass with data.n_targets=2)"
+            )
         self._check("n_targets", full.n_targets, f"target columns {full.target_names} of {source}")
         self._check("input_length", full.input_length, f"the sequences of {source}")
         self._full, self._frame, self._rows = full, frame, rows
@@ -373,6 +382,9 @@ class TableDataModule(SequenceDataModule):
             them naming the row; ``"centre"`` brings every table's to ``input_length`` (None:
             the longest of ``table``) by padding with N / cropping around each one's centre
             (:mod:`seqnn.data.datasets`).
+        positive_label: a binary task's positive class when the target column holds other
+            labels than 0/1 (``"promoter"`` vs ``"non-promoter"``, 1 vs -1): rows with this
+            value are 1, every other row 0 (in ``table``, ``extra_train`` and ``test_table``).
         **common: the arguments of :class:`SequenceDataModule` (target_columns, input_length,
             val_fraction, test_fraction, batch_size, output, policy, seed, ...).
     """
@@ -387,6 +399,7 @@ class TableDataModule(SequenceDataModule):
         extra_train: str | Path | pd.DataFrame | None = None,
         test_table: str | Path | pd.DataFrame | None = None,
         resize: Literal["error", "centre"] = "error",
+        positive_label: Any = None,
         **common: Any,
     ) -> None:
         if folds is not None and (folds < 2 or not 0 <= fold < folds):
@@ -411,10 +424,31 @@ class TableDataModule(SequenceDataModule):
         frame = read_table(table) if from_file else table.reset_index(drop=True)
         source = Path(table).name if from_file else None
         hp = self.hparams
+        labelled = self._positive(frame, source or "the table", table is self.table)
         dataset = SequenceDataset.from_table(
-            frame, hp.sequence_column, hp.target_columns, source=source, **kwargs
+            labelled, hp.sequence_column, hp.target_columns, source=source, **kwargs
         )
         return dataset, frame
+
+    def _positive(self, frame: pd.DataFrame, source: str, main: bool) -> pd.DataFrame:
+        """``frame`` with each target column 1 where it holds ``positive_label``, else 0; the
+        main table must hold the label (a typo), an extra or test table need not."""
+        hp = self.hparams
+        if hp.positive_label is None or not hp.target_columns:
+            return frame
+        frame = frame.copy()
+        for column in _columns(hp.target_columns):
+            if column not in frame.columns:
+                continue  # from_table names the missing column
+            hit = frame[column].astype(str).to_numpy() == str(hp.positive_label)
+            if main and not hit.any():
+                values = sorted(map(str, frame[column].dropna().unique()))[:10]
+                raise DatasetError(
+                    f"{source}: positive_label={hp.positive_label!r} is not a value of "
+                    f"{column!r} (its values: {values}): give one of them"
+                )
+            frame[column] = hit.astype(np.int64)
+        return frame
 
     def _full_dataset(self) -> tuple[SequenceDataset, pd.DataFrame]:
         hp = self.hparams
@@ -495,6 +529,10 @@ class TableDataModule(SequenceDataModule):
             merged.targets = torch.cat([full.targets, more.targets])
         added = len(full) + np.arange(len(more))
         return merged, pd.concat([frame, table_frame]), added
+
+
+def _columns(columns: str | Sequence[str]) -> list[str]:
+    return [columns] if isinstance(columns, str) else list(columns)
 
 
 def _table_name(table: Any, default: str) -> str:

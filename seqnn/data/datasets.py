@@ -199,8 +199,9 @@ def _encode_classes(
         )
     col = values.iloc[:, 0]
     integer = pd.api.types.is_integer_dtype(col.dtype)
-    if classes is None:
-        classes = list(range(int(col.max()) + 1)) if integer else sorted(col.unique().tolist())
+    if classes is None:  # integers 0..max, else (text, negative numbers) the sorted labels
+        counted = integer and col.min() >= 0
+        classes = list(range(int(col.max()) + 1)) if counted else sorted(col.unique().tolist())
     classes = list(classes)
     labels = col.to_numpy() if integer and classes == list(range(len(classes))) else None
     if labels is None:
