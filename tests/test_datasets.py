@@ -129,6 +129,15 @@ def set_row_16(column: str, value):
     "edit, message",
     [
         (lambda t: t.drop(columns="label"), "t.csv: no column 'label'"),
+        (
+            lambda t: t.rename(columns={"label": "Label"}),
+            r"no column 'label' \(columns are .*; did you mean 'Label'\?\): name the column "
+            r"with target_columns= \(seqnn-train: data.target_columns=",
+        ),
+        (
+            lambda t: t.rename(columns={"sequence": "seq"}),
+            r"no column 'sequence' .* name the column with sequence_column=",
+        ),
         (set_row_16("label", np.nan), "t.csv:17: target 'label' is missing"),
         (set_row_16("sequence", "ACGT"), "t.csv:17: sequence has length 4, expected 24"),
         (set_row_16("sequence", "ACGTX" + "A" * 19), "t.csv:17: position 4: 'X'"),

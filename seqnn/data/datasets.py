@@ -546,7 +546,9 @@ class SequenceDataset(_BatchedDataset):
             return f"{name}:{i + 2}" if name else f"table row {i}"
 
         columns = [target_columns] if isinstance(target_columns, str) else target_columns
-        _require_columns(table, [sequence_column, *(columns or [])], name or "table")
+        source = name or "table"
+        _require_columns(table, [sequence_column], source, "sequence_column")
+        _require_columns(table, list(columns or []), source, "target_columns")
         targets = table[list(columns)] if columns else None
         return cls(table[sequence_column].tolist(), targets, where=where, **kwargs)
 
@@ -602,12 +604,21 @@ def _as_frame(values: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(arr, columns=[f"target_{j}" for j in range(arr.shape[1])])
 
 
-def _require_columns(table: pd.DataFrame, columns: Sequence[str], source: str) -> None:
+def _require_columns(
+    table: pd.DataFrame, columns: Sequence[str], source: str, setting: str | None = None
+) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
+        close = [c for c in table.columns if str(c).lower() == str(missing[0]).lower()]
+        fix = (
+            f"name the column with {setting}= (seqnn-train: data.{setting}=...)"
+            if setting
+            else "check the header or the column arguments"
+        )
         raise DatasetError(
-            f"{source}: no column {missing[0]!r} (columns are {list(table.columns)}): "
-            "check the header or the column arguments"
+            f"{source}: no column {missing[0]!r} (columns are {list(table.columns)}"
+            + (f"; did you mean {close[0]!r}?" if close else "")
+            + f"): {fix}"
         )
 
 
