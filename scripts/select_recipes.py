@@ -12,6 +12,11 @@ its rank on each set, its mean rank over the sets measured for every candidate, 
 
 Usage: python scripts/select_recipes.py --results runs.jsonl [--runs DIR] [--folds 3]
        [--sets bsubtilis ecoli sigma70 ctcf] [--recipes promoter tf_binding] [--table-only]
+       [--pause-file PATH]
+
+``--pause-file``: while that file exists, the next run waits to start (the one under way
+finishes), so a benchmark or CI can have the machine between runs without cutting into a run's
+wall-time cap.
 """
 
 from __future__ import annotations
@@ -160,11 +165,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--recipes", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
     parser.add_argument("--table-only", action="store_true", help="no training: the table")
+    parser.add_argument("--pause-file", type=Path, help="while it exists, no run starts")
     args = parser.parse_args(argv)
     done = {(r["candidate"], r["set"], r["fold"]) for r in read_results(args.results)}
     for key in [] if args.table_only else runs_of(args.folds, args.sets, args.recipes):
         if key[1:] in done:
             continue
+        while args.pause_file is not None and args.pause_file.exists():
+            time.sleep(10)
         line = json.dumps(train_one(key, args.folds, args.runs))
         with args.results.open("a") as out:  # one line per finished run: resumable
             out.write(line + "\n")
