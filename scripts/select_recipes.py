@@ -42,6 +42,8 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
         "P1": ["recipe=promoter"],
         "P2": ["recipe=promoter", "model=ensemble"],
         "P3": ["recipe=promoter", "model=kmer_cnn"],
+        # amendment 1 of the protocol (docs/results.md, "Protocol"): declared after P1-P3
+        "P4": ["recipe=promoter", "monitor.metric=val/auroc"],
     },
     "tf_binding": {
         "T1": ["recipe=tf_binding"],
