@@ -195,7 +195,8 @@ class SequenceDataModule(L.LightningDataModule):
             s: self._part(full, rows[s], self.transforms if s == "train" else None) for s in STAGES
         }
         source = self._source()
-        two_labels = full.target_kind == "multiclass" and full.n_targets == 2
+        classes = full.target_kind is not None and task_kind(full.target_kind).targets == "classes"
+        two_labels = classes and full.n_targets == 2
         if two_labels and self.hparams.n_targets == 1 and "positive_label" in self.hparams:
             raise DatasetError(
                 f"{source}: the target column {_columns(self.hparams.target_columns)[0]!r} "
